@@ -1,0 +1,169 @@
+//! Configuration (§8, §9): `perma.toml` (optional) overlaid by `PERMA_*` environment
+//! variables. Every field has a default so `perma serve` runs with nothing set.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+
+/// Everything `perma serve` and the maintenance commands need to know.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on (`PERMA_LISTEN`, default `127.0.0.1:8080`).
+    pub listen: SocketAddr,
+    /// Directory for the SQLite database, blobs and temporary uploads
+    /// (`PERMA_DATA_DIR`, default `./perma-data`).
+    pub data_dir: PathBuf,
+    /// Base of every URL perma hands out (`PERMA_PUBLIC_URL`, default `http://{listen}`).
+    pub public_url: Option<String>,
+    /// Metadata database (`PERMA_DATABASE_URL`): `sqlite://…`; default `{data_dir}/perma.db`.
+    pub database_url: Option<String>,
+    /// Blob storage (`PERMA_STORAGE`): `file:///path`; default `{data_dir}/blobs`.
+    pub storage: Option<String>,
+    /// Largest accepted upload in bytes (`PERMA_MAX_UPLOAD_BYTES`, default 1 GiB). §5.
+    pub max_upload_bytes: u64,
+    /// `max-age` of permanent-URL responses in seconds (`PERMA_PERMANENT_MAX_AGE`, default 60). §4.
+    pub permanent_max_age: u64,
+    /// `stale-while-revalidate` of permanent-URL responses in seconds
+    /// (`PERMA_PERMANENT_SWR`, default 300). §4.
+    pub permanent_stale_while_revalidate: u64,
+    /// Admin user created on first start when both are set (`PERMA_ADMIN_EMAIL`). §8.
+    pub admin_email: Option<String>,
+    /// Password of that admin user (`PERMA_ADMIN_PASSWORD`). §8.
+    pub admin_password: Option<String>,
+    /// Lifetime of a login session in seconds (`PERMA_SESSION_TTL`, default 30 days).
+    pub session_ttl: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./perma-data"),
+            public_url: None,
+            database_url: None,
+            storage: None,
+            max_upload_bytes: 1 << 30,
+            permanent_max_age: 60,
+            permanent_stale_while_revalidate: 300,
+            admin_email: None,
+            admin_password: None,
+            session_ttl: 30 * 24 * 3600,
+        }
+    }
+}
+
+impl Config {
+    /// Loads `perma.toml` from `file` (or `./perma.toml` when it exists), then applies
+    /// `PERMA_*` variables from the process environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut config = match file {
+            Some(path) => Self::from_file(path)?,
+            None if Path::new("perma.toml").exists() => Self::from_file(Path::new("perma.toml"))?,
+            None => Self::default(),
+        };
+        config.apply_env(|k| std::env::var(k).ok())?;
+        Ok(config)
+    }
+
+    fn from_file(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
+    }
+
+    /// Applies `PERMA_*` overrides read through `var` (a function so tests need no globals).
+    pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+        fn num(name: &str, v: String) -> anyhow::Result<u64> {
+            v.trim()
+                .parse()
+                .with_context(|| format!("{name} must be a whole number, got {v:?}"))
+        }
+        if let Some(v) = var("PERMA_LISTEN") {
+            self.listen = v
+                .parse()
+                .with_context(|| format!("PERMA_LISTEN must be host:port, got {v:?}"))?;
+        }
+        if let Some(v) = var("PERMA_DATA_DIR") {
+            self.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = var("PERMA_PUBLIC_URL") {
+            self.public_url = Some(v);
+        }
+        if let Some(v) = var("PERMA_DATABASE_URL") {
+            self.database_url = Some(v);
+        }
+        if let Some(v) = var("PERMA_STORAGE") {
+            self.storage = Some(v);
+        }
+        if let Some(v) = var("PERMA_MAX_UPLOAD_BYTES") {
+            self.max_upload_bytes = num("PERMA_MAX_UPLOAD_BYTES", v)?;
+        }
+        if let Some(v) = var("PERMA_PERMANENT_MAX_AGE") {
+            self.permanent_max_age = num("PERMA_PERMANENT_MAX_AGE", v)?;
+        }
+        if let Some(v) = var("PERMA_PERMANENT_SWR") {
+            self.permanent_stale_while_revalidate = num("PERMA_PERMANENT_SWR", v)?;
+        }
+        if let Some(v) = var("PERMA_SESSION_TTL") {
+            self.session_ttl = num("PERMA_SESSION_TTL", v)?;
+        }
+        if let Some(v) = var("PERMA_ADMIN_EMAIL") {
+            self.admin_email = Some(v);
+        }
+        if let Some(v) = var("PERMA_ADMIN_PASSWORD") {
+            self.admin_password = Some(v);
+        }
+        Ok(())
+    }
+
+    /// The public base URL without a trailing slash.
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
+    /// The database URL, defaulting to SQLite in the data dir.
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}", self.data_dir.join("perma.db").display())
+        })
+    }
+
+    /// The blob directory. Only local storage exists so far; other schemes are refused
+    /// with a clear message instead of being silently ignored.
+    pub fn blob_dir(&self) -> anyhow::Result<PathBuf> {
+        match &self.storage {
+            None => Ok(self.data_dir.join("blobs")),
+            Some(s) => match s.strip_prefix("file://") {
+                Some(path) if !path.is_empty() => Ok(PathBuf::from(path)),
+                _ => bail!("PERMA_STORAGE {s:?} is not supported; use file:///absolute/path"),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides_defaults() {
+        let mut c = Config::default();
+        c.apply_env(|k| match k {
+            "PERMA_LISTEN" => Some("127.0.0.1:0".into()),
+            "PERMA_MAX_UPLOAD_BYTES" => Some("10".into()),
+            "PERMA_PUBLIC_URL" => Some("https://cdn.example/".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(c.max_upload_bytes, 10);
+        assert_eq!(c.public_url(), "https://cdn.example");
+        assert!(c.apply_env(|_| Some("x".into())).is_err());
+    }
+}

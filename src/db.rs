@@ -1,0 +1,218 @@
+//! The metadata database (§9). SQL lives only in this module and its children.
+//!
+//! One code path serves both backends through sqlx's `Any` driver: the statements are
+//! portable SQL (`$n` placeholders, `BIGINT`, `RETURNING`), and the few differences are
+//! decided on [`Backend`]. SQLite gets two pools: many readers, and one writer connection so
+//! that write transactions queue in the pool instead of failing with `SQLITE_BUSY` (WAL lets
+//! the readers go on meanwhile). PostgreSQL uses one pool for both.
+
+mod assets;
+mod identity;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor, Row};
+
+pub use assets::{AssetInsert, FileInsert, NewVersion};
+
+/// Which database engine is behind the pools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite in WAL mode (the default).
+    Sqlite,
+    /// PostgreSQL, for several perma processes on one state.
+    Postgres,
+}
+
+/// Handle to the metadata database. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Db {
+    backend: Backend,
+    read: AnyPool,
+    write: AnyPool,
+}
+
+/// One migration: version, name and SQL text, embedded in the binary.
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sql: &'static str,
+}
+
+const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sql: include_str!("../migrations/sqlite/0001_init.sql"),
+}];
+
+const POSTGRES_MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sql: include_str!("../migrations/postgres/0001_init.sql"),
+}];
+
+impl Db {
+    /// Connects to `url` (`sqlite://path` or `postgres://…`). Does not migrate.
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            bail!("unsupported database URL {url:?}: use sqlite://path or postgres://…");
+        };
+        match backend {
+            Backend::Sqlite => {
+                let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+                let path = path.split('?').next().unwrap_or(path);
+                if let Some(parent) = std::path::Path::new(path).parent() {
+                    if !parent.as_os_str().is_empty() {
+                        std::fs::create_dir_all(parent).with_context(|| {
+                            format!("creating database directory {}", parent.display())
+                        })?;
+                    }
+                }
+                let url = format!("sqlite://{path}?mode=rwc");
+                let options = || {
+                    AnyPoolOptions::new()
+                        .acquire_timeout(Duration::from_secs(30))
+                        .after_connect(|conn, _meta| {
+                            Box::pin(async move {
+                                // WAL: readers never block the writer; FULL: an acknowledged
+                                // write survives power loss, not only a process kill (§9, STYLE 7).
+                                conn.execute(
+                                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                                )
+                                .await?;
+                                Ok(())
+                            })
+                        })
+                };
+                let write = options()
+                    .max_connections(1)
+                    .connect(&url)
+                    .await
+                    .with_context(|| format!("opening SQLite database {path}"))?;
+                let read = options()
+                    .max_connections(8)
+                    .connect(&url)
+                    .await
+                    .with_context(|| format!("opening SQLite database {path}"))?;
+                Ok(Self {
+                    backend,
+                    read,
+                    write,
+                })
+            }
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect(url)
+                    .await
+                    .context("connecting to PostgreSQL")?;
+                Ok(Self {
+                    backend,
+                    read: pool.clone(),
+                    write: pool,
+                })
+            }
+        }
+    }
+
+    /// Which engine this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies every migration not yet recorded in `perma_migrations`. Idempotent.
+    pub async fn migrate(&self) -> anyhow::Result<Vec<String>> {
+        let migrations = match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS,
+            Backend::Postgres => POSTGRES_MIGRATIONS,
+        };
+        self.write
+            .execute(
+                "CREATE TABLE IF NOT EXISTS perma_migrations (\
+                 version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+            )
+            .await
+            .context("creating perma_migrations")?;
+        let mut applied = Vec::new();
+        for m in migrations {
+            let mut tx = self.write.begin().await?;
+            let done: Option<i64> =
+                sqlx::query_scalar("SELECT version FROM perma_migrations WHERE version = $1")
+                    .bind(m.version)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if done.is_some() {
+                continue;
+            }
+            sqlx::raw_sql(m.sql)
+                .execute(&mut *tx)
+                .await
+                .with_context(|| format!("applying migration {} {}", m.version, m.name))?;
+            sqlx::query("INSERT INTO perma_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+                .bind(m.version)
+                .bind(m.name)
+                .bind(crate::time::now_ms())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            applied.push(format!("{:04}_{}", m.version, m.name));
+        }
+        Ok(applied)
+    }
+
+    /// Closes both pools (flushes SQLite's WAL on the last connection).
+    pub async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+}
+
+/// Reads a JSON-text column holding a list of strings.
+fn json_list(row: &AnyRow, col: &str) -> sqlx::Result<Vec<String>> {
+    let text: String = row.try_get(col)?;
+    Ok(serde_json::from_str(&text).unwrap_or_default())
+}
+
+/// Reads a 0/1 column as bool (SQLite has no boolean type).
+fn flag(row: &AnyRow, col: &str) -> sqlx::Result<bool> {
+    Ok(row.try_get::<i64, _>(col)? != 0)
+}
+
+/// Serialises a list of strings as JSON text for storage.
+fn to_json_text<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// True when a database error is a unique-constraint violation (a lost race or duplicate).
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => {
+            db.is_unique_violation()
+                || db.code().as_deref() == Some("2067")
+                || db.code().as_deref() == Some("1555")
+                || db.code().as_deref() == Some("23505")
+        }
+        _ => false,
+    }
+}
+
+impl FromStr for Backend {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> anyhow::Result<Self> {
+        match s {
+            "sqlite" => Ok(Backend::Sqlite),
+            "postgres" => Ok(Backend::Postgres),
+            other => bail!("unknown backend {other}"),
+        }
+    }
+}

@@ -1,0 +1,503 @@
+//! Queries for assets, folders, files, versions and publications.
+
+use std::collections::HashMap;
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::{flag, json_list, to_json_text, Db};
+use crate::assets::{Asset, FileMeta, Publication, Version};
+
+/// A new file row (an uploaded byte sequence whose blob is already durable).
+#[derive(Debug, Clone)]
+pub struct FileInsert {
+    /// The file's metadata.
+    pub meta: FileMeta,
+}
+
+/// A new asset or folder, with its first version.
+#[derive(Debug, Clone)]
+pub struct AssetInsert {
+    /// The asset as it will be stored at version 1.
+    pub asset: Asset,
+    /// What made version 1 (`upload` or `create_folder`).
+    pub action: &'static str,
+}
+
+/// A compare-and-swap change of an asset: applied only if the asset is still at
+/// `expected_version`, producing `expected_version + 1`.
+#[derive(Debug, Clone)]
+pub struct NewVersion {
+    /// Asset uid.
+    pub uid: String,
+    /// The version the change was computed from.
+    pub expected_version: i64,
+    /// New title (folder name for folders).
+    pub title: String,
+    /// New description.
+    pub description: String,
+    /// New tags.
+    pub tags: Vec<String>,
+    /// New parent folder.
+    pub parent_uid: Option<String>,
+    /// New current file.
+    pub file_uid: Option<String>,
+    /// Slug to set; only ever set when the stored slug is NULL (§3 once-only).
+    pub permanent_slug: Option<String>,
+    /// A new file row to insert in the same transaction (replace).
+    pub new_file: Option<FileInsert>,
+    /// What made this version (`update`, `replace`, `permanent_url`, `restore`, `move`).
+    pub action: &'static str,
+    /// Who.
+    pub by: String,
+    /// When (ms).
+    pub at: i64,
+}
+
+const ASSET_COLS: &str = "a.uid, a.api_key, a.is_dir, a.parent_uid, a.title, a.description, \
+    a.tags, a.file_uid, a.version, a.permanent_slug, a.created_by, a.updated_by, a.created_at, \
+    a.updated_at, a.deleted_at, f.sha256 AS f_sha256, f.size AS f_size, \
+    f.content_type AS f_content_type, f.filename AS f_filename, f.width AS f_width, \
+    f.height AS f_height, f.created_at AS f_created_at";
+
+fn file_from(row: &AnyRow, uid: Option<String>) -> sqlx::Result<Option<FileMeta>> {
+    let Some(uid) = uid else { return Ok(None) };
+    let Some(sha256) = row.try_get::<Option<String>, _>("f_sha256")? else {
+        return Ok(None);
+    };
+    Ok(Some(FileMeta {
+        uid,
+        sha256,
+        size: row.try_get("f_size")?,
+        content_type: row.try_get("f_content_type")?,
+        filename: row.try_get("f_filename")?,
+        width: row.try_get("f_width")?,
+        height: row.try_get("f_height")?,
+        created_at: row.try_get("f_created_at")?,
+    }))
+}
+
+fn asset(row: &AnyRow) -> sqlx::Result<Asset> {
+    let file_uid: Option<String> = row.try_get("file_uid")?;
+    Ok(Asset {
+        uid: row.try_get("uid")?,
+        api_key: row.try_get("api_key")?,
+        is_dir: flag(row, "is_dir")?,
+        parent_uid: row.try_get("parent_uid")?,
+        title: row.try_get("title")?,
+        description: row.try_get("description")?,
+        tags: json_list(row, "tags")?,
+        version: row.try_get("version")?,
+        permanent_slug: row.try_get("permanent_slug")?,
+        created_by: row.try_get("created_by")?,
+        updated_by: row.try_get("updated_by")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        deleted_at: row.try_get("deleted_at")?,
+        file: file_from(row, file_uid)?,
+    })
+}
+
+fn file_meta(row: &AnyRow) -> sqlx::Result<FileMeta> {
+    Ok(FileMeta {
+        uid: row.try_get("uid")?,
+        sha256: row.try_get("sha256")?,
+        size: row.try_get("size")?,
+        content_type: row.try_get("content_type")?,
+        filename: row.try_get("filename")?,
+        width: row.try_get("width")?,
+        height: row.try_get("height")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn version(row: &AnyRow) -> sqlx::Result<Version> {
+    let file_uid: Option<String> = row.try_get("file_uid")?;
+    Ok(Version {
+        version: row.try_get("version")?,
+        title: row.try_get("title")?,
+        description: row.try_get("description")?,
+        tags: json_list(row, "tags")?,
+        parent_uid: row.try_get("parent_uid")?,
+        version_name: row.try_get("version_name")?,
+        action: row.try_get("action")?,
+        created_by: row.try_get("created_by")?,
+        created_at: row.try_get("created_at")?,
+        file: file_from(row, file_uid)?,
+    })
+}
+
+async fn insert_file<'c, E>(exec: E, asset_uid: &str, f: &FileMeta) -> sqlx::Result<()>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    sqlx::query(
+        "INSERT INTO files (uid, asset_uid, sha256, size, content_type, filename, width, height, \
+         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&f.uid)
+    .bind(asset_uid)
+    .bind(&f.sha256)
+    .bind(f.size)
+    .bind(&f.content_type)
+    .bind(&f.filename)
+    .bind(f.width)
+    .bind(f.height)
+    .bind(f.created_at)
+    .execute(exec)
+    .await?;
+    Ok(())
+}
+
+impl Db {
+    /// Inserts a new asset (with its file, if any) and version 1, atomically.
+    pub async fn insert_asset(&self, new: &AssetInsert) -> sqlx::Result<()> {
+        let a = &new.asset;
+        let mut tx = self.write.begin().await?;
+        sqlx::query(
+            "INSERT INTO assets (uid, api_key, is_dir, parent_uid, title, description, tags, \
+             file_uid, version, permanent_slug, created_by, updated_by, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, NULL, $9, $9, $10, $10)",
+        )
+        .bind(&a.uid)
+        .bind(&a.api_key)
+        .bind(a.is_dir as i64)
+        .bind(&a.parent_uid)
+        .bind(&a.title)
+        .bind(&a.description)
+        .bind(to_json_text(&a.tags))
+        .bind(a.file.as_ref().map(|f| f.uid.clone()))
+        .bind(&a.created_by)
+        .bind(a.created_at)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(f) = &a.file {
+            insert_file(&mut *tx, &a.uid, f).await?;
+        }
+        sqlx::query(
+            "INSERT INTO asset_versions (asset_uid, version, file_uid, title, description, tags, \
+             parent_uid, action, created_by, created_at) VALUES ($1, 1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&a.uid)
+        .bind(a.file.as_ref().map(|f| f.uid.clone()))
+        .bind(&a.title)
+        .bind(&a.description)
+        .bind(to_json_text(&a.tags))
+        .bind(&a.parent_uid)
+        .bind(new.action)
+        .bind(&a.created_by)
+        .bind(a.created_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await
+    }
+
+    /// One asset or folder of a stack, deleted ones included (callers decide 404 vs 410).
+    pub async fn asset(&self, api_key: &str, uid: &str) -> sqlx::Result<Option<Asset>> {
+        sqlx::query(&format!(
+            "SELECT {ASSET_COLS} FROM assets a LEFT JOIN files f ON f.uid = a.file_uid \
+             WHERE a.api_key = $1 AND a.uid = $2"
+        ))
+        .bind(api_key)
+        .bind(uid)
+        .fetch_optional(&self.read)
+        .await?
+        .map(|r| asset(&r))
+        .transpose()
+    }
+
+    /// Every live asset and folder of a stack (the query language filters in memory, §6).
+    pub async fn live_assets(&self, api_key: &str) -> sqlx::Result<Vec<Asset>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ASSET_COLS} FROM assets a LEFT JOIN files f ON f.uid = a.file_uid \
+             WHERE a.api_key = $1 AND a.deleted_at IS NULL"
+        ))
+        .bind(api_key)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(asset).collect()
+    }
+
+    /// Live children of a folder (`None`: the root).
+    pub async fn children(&self, api_key: &str, parent: Option<&str>) -> sqlx::Result<Vec<Asset>> {
+        let rows = match parent {
+            Some(p) => {
+                sqlx::query(&format!(
+                    "SELECT {ASSET_COLS} FROM assets a LEFT JOIN files f ON f.uid = a.file_uid \
+                     WHERE a.api_key = $1 AND a.parent_uid = $2 AND a.deleted_at IS NULL"
+                ))
+                .bind(api_key)
+                .bind(p)
+                .fetch_all(&self.read)
+                .await?
+            }
+            None => {
+                sqlx::query(&format!(
+                    "SELECT {ASSET_COLS} FROM assets a LEFT JOIN files f ON f.uid = a.file_uid \
+                     WHERE a.api_key = $1 AND a.parent_uid IS NULL AND a.deleted_at IS NULL"
+                ))
+                .bind(api_key)
+                .fetch_all(&self.read)
+                .await?
+            }
+        };
+        rows.iter().map(asset).collect()
+    }
+
+    /// Applies a [`NewVersion`] if the asset is still at `expected_version` (and, when a slug
+    /// is being set, still has none or the same one). Returns `false` when another change won
+    /// the race; the caller re-reads and retries. The condition is checked by the database in
+    /// the `UPDATE`, not by a read-then-write (§3 Concurrency).
+    pub async fn apply_version(&self, change: &NewVersion) -> sqlx::Result<bool> {
+        let mut tx = self.write.begin().await?;
+        if let Some(f) = &change.new_file {
+            insert_file(&mut *tx, &change.uid, &f.meta).await?;
+        }
+        let updated = sqlx::query(
+            "UPDATE assets SET title = $3, description = $4, tags = $5, parent_uid = $6, \
+             file_uid = $7, permanent_slug = COALESCE(permanent_slug, $8), version = version + 1, \
+             updated_by = $9, updated_at = $10 \
+             WHERE uid = $1 AND version = $2 AND deleted_at IS NULL \
+             AND (permanent_slug IS NULL OR $8 IS NULL OR permanent_slug = $8)",
+        )
+        .bind(&change.uid)
+        .bind(change.expected_version)
+        .bind(&change.title)
+        .bind(&change.description)
+        .bind(to_json_text(&change.tags))
+        .bind(&change.parent_uid)
+        .bind(&change.file_uid)
+        .bind(&change.permanent_slug)
+        .bind(&change.by)
+        .bind(change.at)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO asset_versions (asset_uid, version, file_uid, title, description, tags, \
+             parent_uid, action, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(&change.uid)
+        .bind(change.expected_version + 1)
+        .bind(&change.file_uid)
+        .bind(&change.title)
+        .bind(&change.description)
+        .bind(to_json_text(&change.tags))
+        .bind(&change.parent_uid)
+        .bind(change.action)
+        .bind(&change.by)
+        .bind(change.at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Tombstones assets (their URLs then answer 410, §4). Returns how many were live.
+    pub async fn tombstone(&self, uids: &[String], by: &str, at: i64) -> sqlx::Result<u64> {
+        let mut tx = self.write.begin().await?;
+        let mut n = 0;
+        for uid in uids {
+            let r = sqlx::query(
+                "UPDATE assets SET deleted_at = $2, updated_by = $3, updated_at = $2 \
+                 WHERE uid = $1 AND deleted_at IS NULL",
+            )
+            .bind(uid)
+            .bind(at)
+            .bind(by)
+            .execute(&mut *tx)
+            .await?;
+            n += r.rows_affected();
+            sqlx::query("DELETE FROM publications WHERE asset_uid = $1")
+                .bind(uid)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// One version of an asset.
+    pub async fn version(&self, asset_uid: &str, n: i64) -> sqlx::Result<Option<Version>> {
+        sqlx::query(
+            "SELECT v.*, f.sha256 AS f_sha256, f.size AS f_size, f.content_type AS f_content_type, \
+             f.filename AS f_filename, f.width AS f_width, f.height AS f_height, \
+             f.created_at AS f_created_at FROM asset_versions v \
+             LEFT JOIN files f ON f.uid = v.file_uid WHERE v.asset_uid = $1 AND v.version = $2",
+        )
+        .bind(asset_uid)
+        .bind(n)
+        .fetch_optional(&self.read)
+        .await?
+        .map(|r| version(&r))
+        .transpose()
+    }
+
+    /// Versions of an asset, newest first.
+    pub async fn versions(
+        &self,
+        asset_uid: &str,
+        named_only: bool,
+        skip: i64,
+        limit: i64,
+    ) -> sqlx::Result<(Vec<Version>, i64)> {
+        let named = if named_only {
+            " AND v.version_name IS NOT NULL"
+        } else {
+            ""
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT v.*, f.sha256 AS f_sha256, f.size AS f_size, f.content_type AS f_content_type, \
+             f.filename AS f_filename, f.width AS f_width, f.height AS f_height, \
+             f.created_at AS f_created_at FROM asset_versions v \
+             LEFT JOIN files f ON f.uid = v.file_uid WHERE v.asset_uid = $1{named} \
+             ORDER BY v.version DESC LIMIT $2 OFFSET $3"
+        ))
+        .bind(asset_uid)
+        .bind(limit)
+        .bind(skip)
+        .fetch_all(&self.read)
+        .await?;
+        let count: i64 = sqlx::query_scalar(&format!(
+            "SELECT COUNT(*) FROM asset_versions v WHERE v.asset_uid = $1{named}"
+        ))
+        .bind(asset_uid)
+        .fetch_one(&self.read)
+        .await?;
+        Ok((rows.iter().map(version).collect::<sqlx::Result<_>>()?, count))
+    }
+
+    /// Sets or clears a version's name. Returns whether the version exists.
+    pub async fn name_version(&self, asset_uid: &str, n: i64, name: Option<&str>) -> sqlx::Result<bool> {
+        let r = sqlx::query(
+            "UPDATE asset_versions SET version_name = $3 WHERE asset_uid = $1 AND version = $2",
+        )
+        .bind(asset_uid)
+        .bind(n)
+        .bind(name)
+        .execute(&self.write)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// One file row of an asset.
+    pub async fn file(&self, asset_uid: &str, file_uid: &str) -> sqlx::Result<Option<FileMeta>> {
+        sqlx::query("SELECT * FROM files WHERE uid = $1 AND asset_uid = $2")
+            .bind(file_uid)
+            .bind(asset_uid)
+            .fetch_optional(&self.read)
+            .await?
+            .map(|r| file_meta(&r))
+            .transpose()
+    }
+
+    /// Records publications of `version` to each (environment uid, locale).
+    pub async fn publish(
+        &self,
+        asset_uid: &str,
+        targets: &[(String, String)],
+        version: i64,
+        by: &str,
+        at: i64,
+    ) -> sqlx::Result<()> {
+        let mut tx = self.write.begin().await?;
+        for (env, locale) in targets {
+            sqlx::query(
+                "INSERT INTO publications (asset_uid, environment_uid, locale, version, \
+                 published_by, published_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (asset_uid, environment_uid, locale) DO UPDATE SET \
+                 version = excluded.version, published_by = excluded.published_by, \
+                 published_at = excluded.published_at",
+            )
+            .bind(asset_uid)
+            .bind(env)
+            .bind(locale)
+            .bind(version)
+            .bind(by)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await
+    }
+
+    /// Removes publications for each (environment uid, locale).
+    pub async fn unpublish(&self, asset_uid: &str, targets: &[(String, String)]) -> sqlx::Result<()> {
+        let mut tx = self.write.begin().await?;
+        for (env, locale) in targets {
+            sqlx::query(
+                "DELETE FROM publications WHERE asset_uid = $1 AND environment_uid = $2 AND locale = $3",
+            )
+            .bind(asset_uid)
+            .bind(env)
+            .bind(locale)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await
+    }
+
+    /// Publications of every asset of a stack, by asset uid.
+    pub async fn publications(&self, api_key: &str) -> sqlx::Result<HashMap<String, Vec<Publication>>> {
+        let rows = sqlx::query(
+            "SELECT p.*, e.name AS environment_name FROM publications p \
+             JOIN environments e ON e.uid = p.environment_uid \
+             JOIN assets a ON a.uid = p.asset_uid WHERE a.api_key = $1 \
+             ORDER BY e.name, p.locale",
+        )
+        .bind(api_key)
+        .fetch_all(&self.read)
+        .await?;
+        let mut out: HashMap<String, Vec<Publication>> = HashMap::new();
+        for r in rows {
+            out.entry(r.try_get("asset_uid")?).or_default().push(Publication {
+                environment_uid: r.try_get("environment_uid")?,
+                environment: r.try_get("environment_name")?,
+                locale: r.try_get("locale")?,
+                version: r.try_get("version")?,
+                published_by: r.try_get("published_by")?,
+                published_at: r.try_get("published_at")?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The version of an asset published to an environment and locale.
+    pub async fn published_version(
+        &self,
+        asset_uid: &str,
+        environment_uid: &str,
+        locale: &str,
+    ) -> sqlx::Result<Option<i64>> {
+        sqlx::query_scalar(
+            "SELECT version FROM publications WHERE asset_uid = $1 AND environment_uid = $2 \
+             AND locale = $3",
+        )
+        .bind(asset_uid)
+        .bind(environment_uid)
+        .bind(locale)
+        .fetch_optional(&self.read)
+        .await
+    }
+
+    /// Every file row: (file uid, sha256, asset deleted?). For `fsck` and `gc`.
+    pub async fn all_files(&self) -> sqlx::Result<Vec<(String, String, bool)>> {
+        let rows = sqlx::query(
+            "SELECT f.uid, f.sha256, a.deleted_at FROM files f JOIN assets a ON a.uid = f.asset_uid",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("uid")?,
+                    r.try_get("sha256")?,
+                    r.try_get::<Option<i64>, _>("deleted_at")?.is_some(),
+                ))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,523 @@
+//! Queries for organizations, users, sessions, stacks, members, environments, locales and
+//! tokens.
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::{flag, json_list, to_json_text, Db};
+use crate::identity::{Environment, Locale, Organization, Stack, Token, TokenKind, User};
+
+fn org(row: &AnyRow) -> sqlx::Result<Organization> {
+    Ok(Organization {
+        uid: row.try_get("uid")?,
+        name: row.try_get("name")?,
+        is_default: flag(row, "is_default")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn user(row: &AnyRow) -> sqlx::Result<User> {
+    Ok(User {
+        uid: row.try_get("uid")?,
+        email: row.try_get("email")?,
+        first_name: row.try_get("first_name")?,
+        last_name: row.try_get("last_name")?,
+        org_uid: row.try_get("org_uid")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn stack(row: &AnyRow) -> sqlx::Result<Stack> {
+    Ok(Stack {
+        api_key: row.try_get("api_key")?,
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        master_locale: row.try_get("master_locale")?,
+        org_uid: row.try_get("org_uid")?,
+        owner_uid: row.try_get("owner_uid")?,
+        secure_asset_urls: flag(row, "secure_asset_urls")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn environment(row: &AnyRow) -> sqlx::Result<Environment> {
+    let urls: String = row.try_get("urls")?;
+    Ok(Environment {
+        uid: row.try_get("uid")?,
+        api_key: row.try_get("api_key")?,
+        name: row.try_get("name")?,
+        urls: serde_json::from_str(&urls).unwrap_or_default(),
+        created_by: row.try_get("created_by")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn locale(row: &AnyRow) -> sqlx::Result<Locale> {
+    Ok(Locale {
+        uid: row.try_get("uid")?,
+        api_key: row.try_get("api_key")?,
+        code: row.try_get("code")?,
+        name: row.try_get("name")?,
+        fallback_locale: row.try_get("fallback_locale")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn token(row: &AnyRow) -> sqlx::Result<Token> {
+    let kind: String = row.try_get("kind")?;
+    let scope: String = row.try_get("scope")?;
+    Ok(Token {
+        uid: row.try_get("uid")?,
+        api_key: row.try_get("api_key")?,
+        kind: if kind == "delivery" {
+            TokenKind::Delivery
+        } else {
+            TokenKind::Management
+        },
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        scope: serde_json::from_str(&scope).unwrap_or_default(),
+        can_read: flag(row, "can_read")?,
+        can_write: flag(row, "can_write")?,
+        environments: json_list(row, "environments")?,
+        expires_at: row.try_get("expires_at")?,
+        created_by: row.try_get("created_by")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+const STACK_COLS: &str = "api_key, name, description, master_locale, org_uid, owner_uid, \
+                          secure_asset_urls, created_at, updated_at";
+
+impl Db {
+    /// The default organization, if created.
+    pub async fn default_organization(&self) -> sqlx::Result<Option<Organization>> {
+        sqlx::query("SELECT * FROM organizations WHERE is_default = 1")
+            .fetch_optional(&self.read)
+            .await?
+            .map(|r| org(&r))
+            .transpose()
+    }
+
+    /// Creates an organization.
+    pub async fn insert_organization(&self, o: &Organization) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO organizations (uid, name, is_default, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&o.uid)
+        .bind(&o.name)
+        .bind(o.is_default as i64)
+        .bind(o.created_at)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    /// One organization by uid.
+    pub async fn organization(&self, uid: &str) -> sqlx::Result<Option<Organization>> {
+        sqlx::query("SELECT * FROM organizations WHERE uid = $1")
+            .bind(uid)
+            .fetch_optional(&self.read)
+            .await?
+            .map(|r| org(&r))
+            .transpose()
+    }
+
+    /// Inserts a user with an already-hashed password.
+    pub async fn insert_user(&self, u: &User, password_hash: &str) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO users (uid, email, password_hash, first_name, last_name, org_uid, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&u.uid)
+        .bind(&u.email)
+        .bind(password_hash)
+        .bind(&u.first_name)
+        .bind(&u.last_name)
+        .bind(&u.org_uid)
+        .bind(u.created_at)
+        .bind(u.updated_at)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    /// A user and their password hash, by (lowercased) email.
+    pub async fn user_by_email(&self, email: &str) -> sqlx::Result<Option<(User, String)>> {
+        let row = sqlx::query("SELECT * FROM users WHERE email = $1")
+            .bind(email)
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(|r| Ok((user(&r)?, r.try_get("password_hash")?)))
+            .transpose()
+    }
+
+    /// A user by uid.
+    pub async fn user(&self, uid: &str) -> sqlx::Result<Option<User>> {
+        sqlx::query("SELECT * FROM users WHERE uid = $1")
+            .bind(uid)
+            .fetch_optional(&self.read)
+            .await?
+            .map(|r| user(&r))
+            .transpose()
+    }
+
+    /// Records a login session.
+    pub async fn insert_session(
+        &self,
+        token_hash: &str,
+        user_uid: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_uid, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_hash)
+        .bind(user_uid)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    /// The user behind a live session token hash.
+    pub async fn session_user(&self, token_hash: &str, now: i64) -> sqlx::Result<Option<User>> {
+        sqlx::query(
+            "SELECT u.* FROM sessions s JOIN users u ON u.uid = s.user_uid \
+             WHERE s.token_hash = $1 AND s.expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.read)
+        .await?
+        .map(|r| user(&r))
+        .transpose()
+    }
+
+    /// Ends a session. Returns whether one was ended.
+    pub async fn delete_session(&self, token_hash: &str) -> sqlx::Result<bool> {
+        let r = sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.write)
+            .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    /// Creates a stack and makes its owner a member, in one transaction.
+    pub async fn insert_stack(&self, s: &Stack) -> sqlx::Result<()> {
+        let mut tx = self.write.begin().await?;
+        sqlx::query(&format!(
+            "INSERT INTO stacks ({STACK_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        ))
+        .bind(&s.api_key)
+        .bind(&s.name)
+        .bind(&s.description)
+        .bind(&s.master_locale)
+        .bind(&s.org_uid)
+        .bind(&s.owner_uid)
+        .bind(s.secure_asset_urls as i64)
+        .bind(s.created_at)
+        .bind(s.updated_at)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO stack_members (api_key, user_uid) VALUES ($1, $2)")
+            .bind(&s.api_key)
+            .bind(&s.owner_uid)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    }
+
+    /// One stack by api key.
+    pub async fn stack(&self, api_key: &str) -> sqlx::Result<Option<Stack>> {
+        sqlx::query(&format!("SELECT {STACK_COLS} FROM stacks WHERE api_key = $1"))
+            .bind(api_key)
+            .fetch_optional(&self.read)
+            .await?
+            .map(|r| stack(&r))
+            .transpose()
+    }
+
+    /// Stacks a user is a member of, oldest first.
+    pub async fn stacks_of_user(&self, user_uid: &str) -> sqlx::Result<Vec<Stack>> {
+        let rows = sqlx::query(
+            "SELECT s.* FROM stacks s JOIN stack_members m ON m.api_key = s.api_key \
+             WHERE m.user_uid = $1 ORDER BY s.created_at, s.api_key",
+        )
+        .bind(user_uid)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(stack).collect()
+    }
+
+    /// Updates name, description and the secure-URL setting.
+    pub async fn update_stack(&self, s: &Stack) -> sqlx::Result<()> {
+        sqlx::query(
+            "UPDATE stacks SET name = $2, description = $3, secure_asset_urls = $4, \
+             updated_at = $5 WHERE api_key = $1",
+        )
+        .bind(&s.api_key)
+        .bind(&s.name)
+        .bind(&s.description)
+        .bind(s.secure_asset_urls as i64)
+        .bind(s.updated_at)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    /// Deletes a stack and (by cascade) everything in it. Blobs stay for `gc`.
+    pub async fn delete_stack(&self, api_key: &str) -> sqlx::Result<()> {
+        let mut tx = self.write.begin().await?;
+        // Explicit order instead of relying on every cascade path.
+        for sql in [
+            "DELETE FROM publications WHERE asset_uid IN (SELECT uid FROM assets WHERE api_key = $1)",
+            "DELETE FROM asset_versions WHERE asset_uid IN (SELECT uid FROM assets WHERE api_key = $1)",
+            "DELETE FROM files WHERE asset_uid IN (SELECT uid FROM assets WHERE api_key = $1)",
+            "DELETE FROM assets WHERE api_key = $1",
+            "DELETE FROM tokens WHERE api_key = $1",
+            "DELETE FROM environments WHERE api_key = $1",
+            "DELETE FROM locales WHERE api_key = $1",
+            "DELETE FROM stack_members WHERE api_key = $1",
+            "DELETE FROM stacks WHERE api_key = $1",
+        ] {
+            sqlx::query(sql).bind(api_key).execute(&mut *tx).await?;
+        }
+        tx.commit().await
+    }
+
+    /// Whether a user belongs to a stack.
+    pub async fn is_member(&self, api_key: &str, user_uid: &str) -> sqlx::Result<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM stack_members WHERE api_key = $1 AND user_uid = $2",
+        )
+        .bind(api_key)
+        .bind(user_uid)
+        .fetch_one(&self.read)
+        .await?;
+        Ok(n > 0)
+    }
+
+    /// Adds a member (no-op when already one).
+    pub async fn add_member(&self, api_key: &str, user_uid: &str) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO stack_members (api_key, user_uid) VALUES ($1, $2) \
+             ON CONFLICT (api_key, user_uid) DO NOTHING",
+        )
+        .bind(api_key)
+        .bind(user_uid)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    /// Removes a member. Returns whether one was removed.
+    pub async fn remove_member(&self, api_key: &str, user_uid: &str) -> sqlx::Result<bool> {
+        let r = sqlx::query("DELETE FROM stack_members WHERE api_key = $1 AND user_uid = $2")
+            .bind(api_key)
+            .bind(user_uid)
+            .execute(&self.write)
+            .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    /// Emails of a stack's members.
+    pub async fn member_emails(&self, api_key: &str) -> sqlx::Result<Vec<(String, String)>> {
+        let rows = sqlx::query(
+            "SELECT u.uid, u.email FROM users u JOIN stack_members m ON m.user_uid = u.uid \
+             WHERE m.api_key = $1 ORDER BY u.email",
+        )
+        .bind(api_key)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("uid")?, r.try_get("email")?)))
+            .collect()
+    }
+
+    /// Creates an environment; a duplicate name is a unique violation.
+    pub async fn insert_environment(&self, e: &Environment) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO environments (uid, api_key, name, urls, created_by, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&e.uid)
+        .bind(&e.api_key)
+        .bind(&e.name)
+        .bind(to_json_text(&e.urls))
+        .bind(&e.created_by)
+        .bind(e.created_at)
+        .bind(e.updated_at)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    /// A stack's environments by name.
+    pub async fn environments(&self, api_key: &str) -> sqlx::Result<Vec<Environment>> {
+        let rows = sqlx::query("SELECT * FROM environments WHERE api_key = $1 ORDER BY name")
+            .bind(api_key)
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(environment).collect()
+    }
+
+    /// One environment by name.
+    pub async fn environment(&self, api_key: &str, name: &str) -> sqlx::Result<Option<Environment>> {
+        sqlx::query("SELECT * FROM environments WHERE api_key = $1 AND name = $2")
+            .bind(api_key)
+            .bind(name)
+            .fetch_optional(&self.read)
+            .await?
+            .map(|r| environment(&r))
+            .transpose()
+    }
+
+    /// Renames an environment or changes its URLs.
+    pub async fn update_environment(&self, e: &Environment) -> sqlx::Result<()> {
+        sqlx::query("UPDATE environments SET name = $2, urls = $3, updated_at = $4 WHERE uid = $1")
+            .bind(&e.uid)
+            .bind(&e.name)
+            .bind(to_json_text(&e.urls))
+            .bind(e.updated_at)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes an environment and its publications.
+    pub async fn delete_environment(&self, uid: &str) -> sqlx::Result<()> {
+        let mut tx = self.write.begin().await?;
+        sqlx::query("DELETE FROM publications WHERE environment_uid = $1")
+            .bind(uid)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM environments WHERE uid = $1")
+            .bind(uid)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    }
+
+    /// Creates a locale; a duplicate code is a unique violation.
+    pub async fn insert_locale(&self, l: &Locale) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO locales (uid, api_key, code, name, fallback_locale, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&l.uid)
+        .bind(&l.api_key)
+        .bind(&l.code)
+        .bind(&l.name)
+        .bind(&l.fallback_locale)
+        .bind(l.created_at)
+        .bind(l.updated_at)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    /// A stack's locales.
+    pub async fn locales(&self, api_key: &str) -> sqlx::Result<Vec<Locale>> {
+        let rows = sqlx::query("SELECT * FROM locales WHERE api_key = $1 ORDER BY created_at, code")
+            .bind(api_key)
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(locale).collect()
+    }
+
+    /// One locale by code.
+    pub async fn locale(&self, api_key: &str, code: &str) -> sqlx::Result<Option<Locale>> {
+        sqlx::query("SELECT * FROM locales WHERE api_key = $1 AND code = $2")
+            .bind(api_key)
+            .bind(code)
+            .fetch_optional(&self.read)
+            .await?
+            .map(|r| locale(&r))
+            .transpose()
+    }
+
+    /// Deletes a locale and its publications.
+    pub async fn delete_locale(&self, api_key: &str, code: &str) -> sqlx::Result<()> {
+        let mut tx = self.write.begin().await?;
+        sqlx::query(
+            "DELETE FROM publications WHERE locale = $2 AND asset_uid IN \
+             (SELECT uid FROM assets WHERE api_key = $1)",
+        )
+        .bind(api_key)
+        .bind(code)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM locales WHERE api_key = $1 AND code = $2")
+            .bind(api_key)
+            .bind(code)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    }
+
+    /// Stores a token (its secret only as a hash).
+    pub async fn insert_token(&self, t: &Token, token_hash: &str) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO tokens (uid, api_key, kind, name, description, token_hash, scope, \
+             can_read, can_write, environments, expires_at, created_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(&t.uid)
+        .bind(&t.api_key)
+        .bind(t.kind.as_str())
+        .bind(&t.name)
+        .bind(&t.description)
+        .bind(token_hash)
+        .bind(to_json_text(&t.scope))
+        .bind(t.can_read as i64)
+        .bind(t.can_write as i64)
+        .bind(to_json_text(&t.environments))
+        .bind(t.expires_at)
+        .bind(&t.created_by)
+        .bind(t.created_at)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    /// A stack's tokens of one kind.
+    pub async fn tokens(&self, api_key: &str, kind: TokenKind) -> sqlx::Result<Vec<Token>> {
+        let rows = sqlx::query(
+            "SELECT * FROM tokens WHERE api_key = $1 AND kind = $2 ORDER BY created_at, uid",
+        )
+        .bind(api_key)
+        .bind(kind.as_str())
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(token).collect()
+    }
+
+    /// The token with this secret hash.
+    pub async fn token_by_hash(&self, token_hash: &str) -> sqlx::Result<Option<Token>> {
+        sqlx::query("SELECT * FROM tokens WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(&self.read)
+            .await?
+            .map(|r| token(&r))
+            .transpose()
+    }
+
+    /// Deletes a token. Returns whether one was deleted.
+    pub async fn delete_token(&self, api_key: &str, kind: TokenKind, uid: &str) -> sqlx::Result<bool> {
+        let r = sqlx::query("DELETE FROM tokens WHERE api_key = $1 AND kind = $2 AND uid = $3")
+            .bind(api_key)
+            .bind(kind.as_str())
+            .bind(uid)
+            .execute(&self.write)
+            .await?;
+        Ok(r.rows_affected() > 0)
+    }
+}

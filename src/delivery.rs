@@ -1,0 +1,389 @@
+//! Delivery (§2, §4): which file a version URL or permanent URL serves, and the HTTP
+//! caching rules around it — strong ETags, conditional requests (RFC 9110 §13), single byte
+//! ranges (RFC 9110 §14), cache headers per URL kind. Pure logic over plain values: the
+//! HTTP layer turns the result into headers and a streamed body.
+
+use std::time::SystemTime;
+
+use crate::app::App;
+use crate::assets::FileMeta;
+use crate::error::{Error, Result};
+use crate::identity::{self, Credentials, TokenKind};
+use crate::ids::{self, ApiKey, Uid};
+use crate::time::{now_ms, to_system_time};
+
+/// What the path named.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// `/v3/assets/{api_key}/{asset_uid}/{file_uid}/{filename}` (§2.1).
+    Version {
+        /// The file uid segment.
+        file_uid: String,
+    },
+    /// `/v3/assets/{api_key}/{asset_uid}/{slug}` (§2.2, §2.3).
+    Slug(String),
+}
+
+/// A delivery request, as parsed from path, query and headers.
+#[derive(Debug, Clone)]
+pub struct DeliveryRequest {
+    /// Stack.
+    pub api_key: String,
+    /// Asset.
+    pub asset_uid: String,
+    /// Version or permanent URL.
+    pub target: Target,
+    /// `?environment=` name.
+    pub environment: Option<String>,
+    /// `?locale=` code (default: the stack's master locale).
+    pub locale: Option<String>,
+    /// `?access_token=` delivery token (secured stacks).
+    pub access_token: Option<String>,
+    /// Management credentials from the headers (§2.3).
+    pub credentials: Credentials,
+}
+
+/// The kind of URL, which decides `Cache-Control` (§4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UrlKind {
+    /// Immutable version URL.
+    Version,
+    /// Permanent URL (or management download through it).
+    Permanent,
+}
+
+/// The file to serve, and how to label it.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// Stack.
+    pub api_key: String,
+    /// Asset.
+    pub asset_uid: String,
+    /// The file.
+    pub file: FileMeta,
+    /// Which URL kind answered.
+    pub kind: UrlKind,
+    /// `private` caching: the stack is secured or credentials were used.
+    pub private: bool,
+}
+
+enum Mode {
+    Management,
+    Token { environment: String },
+    Public,
+}
+
+/// Decides which file a delivery request serves (§4 "Which file", "Secured stacks").
+pub async fn resolve(app: &App, req: &DeliveryRequest) -> Result<Resolved> {
+    let not_found = || Error::NotFound("Asset");
+    let api_key = ApiKey::parse(&req.api_key).ok_or_else(not_found)?;
+    let asset_uid = Uid::parse(&req.asset_uid).ok_or_else(not_found)?;
+    let stack = app.db.stack(api_key.as_str()).await?.ok_or_else(not_found)?;
+
+    let mode = if req.credentials.present() {
+        let access = identity::stack_access(&app.db, Some(api_key.as_str()), &req.credentials).await?;
+        access.require_read()?;
+        Mode::Management
+    } else if let Some(token) = &req.access_token {
+        let t = app
+            .db
+            .token_by_hash(&ids::hash_token(token))
+            .await?
+            .filter(|t| {
+                t.kind == TokenKind::Delivery
+                    && t.api_key == stack.api_key
+                    && t.expires_at.is_none_or(|e| e > now_ms())
+            })
+            .ok_or(Error::Unauthorized)?;
+        let environment = req.environment.clone().ok_or_else(|| {
+            Error::Forbidden("A delivery token must be used with ?environment=".into())
+        })?;
+        if !t.environments.contains(&environment) {
+            return Err(Error::Forbidden(
+                "This delivery token is not valid for that environment.".into(),
+            ));
+        }
+        Mode::Token { environment }
+    } else if stack.secure_asset_urls {
+        return Err(Error::Unauthorized);
+    } else {
+        Mode::Public
+    };
+
+    let asset = app
+        .db
+        .asset(api_key.as_str(), asset_uid.as_str())
+        .await?
+        .filter(|a| !a.is_dir)
+        .ok_or_else(not_found)?;
+    if asset.deleted_at.is_some() {
+        return Err(Error::Gone);
+    }
+    let environment = match &mode {
+        Mode::Management => None,
+        Mode::Token { environment } => Some(environment.clone()),
+        Mode::Public => req.environment.clone(),
+    };
+    // The file uid of the version published to the environment, if one is asked for.
+    let published_file = match &environment {
+        None => None,
+        Some(name) => {
+            let env = app
+                .db
+                .environment(&stack.api_key, name)
+                .await?
+                .ok_or(Error::NotFound("Environment"))?;
+            let locale = req.locale.clone().unwrap_or_else(|| stack.master_locale.clone());
+            let version = app
+                .db
+                .published_version(&asset.uid, &env.uid, &locale)
+                .await?
+                .ok_or_else(not_found)?;
+            let v = app.db.version(&asset.uid, version).await?.ok_or_else(not_found)?;
+            Some(v.file.ok_or_else(not_found)?)
+        }
+    };
+    let (file, kind) = match &req.target {
+        Target::Version { file_uid } => {
+            if !ids::is_file_uid(file_uid) {
+                return Err(not_found());
+            }
+            let file = app
+                .db
+                .file(&asset.uid, file_uid)
+                .await?
+                .ok_or_else(not_found)?;
+            // With an environment (secured delivery), only published files are served.
+            if matches!(mode, Mode::Token { .. })
+                && published_file.as_ref().map(|f| &f.uid) != Some(&file.uid)
+            {
+                return Err(not_found());
+            }
+            (file, UrlKind::Version)
+        }
+        Target::Slug(slug) => {
+            let current = asset.file.clone().ok_or_else(not_found)?;
+            let matches_slug = asset.permanent_slug.as_deref() == Some(slug.as_str());
+            match mode {
+                // §2.3: management download, always the latest version. Before a permanent
+                // URL exists the current file name works too, so scripts can fetch bytes.
+                Mode::Management if matches_slug || current.filename == *slug => {
+                    (current, UrlKind::Permanent)
+                }
+                _ if !matches_slug => return Err(not_found()),
+                Mode::Management => unreachable!("handled above"),
+                _ => (published_file.unwrap_or(current), UrlKind::Permanent),
+            }
+        }
+    };
+    Ok(Resolved {
+        api_key: stack.api_key,
+        asset_uid: asset.uid,
+        file,
+        kind,
+        private: stack.secure_asset_urls || req.credentials.present(),
+    })
+}
+
+/// Request headers that affect the answer, as raw strings.
+#[derive(Debug, Default, Clone)]
+pub struct Conditionals {
+    /// `If-Match`.
+    pub if_match: Option<String>,
+    /// `If-None-Match`.
+    pub if_none_match: Option<String>,
+    /// `If-Modified-Since`.
+    pub if_modified_since: Option<String>,
+    /// `If-Unmodified-Since`.
+    pub if_unmodified_since: Option<String>,
+    /// `If-Range`.
+    pub if_range: Option<String>,
+    /// `Range`.
+    pub range: Option<String>,
+}
+
+/// What to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// 200 with the whole file.
+    Full,
+    /// 206 with bytes `start..=end`.
+    Partial {
+        /// First byte.
+        start: u64,
+        /// Last byte (inclusive).
+        end: u64,
+    },
+    /// 304.
+    NotModified,
+    /// 412.
+    PreconditionFailed,
+    /// 416 (`Content-Range: bytes */len`).
+    RangeNotSatisfiable,
+}
+
+/// The strong entity tag of a file: derived from its SHA-256, so equal bytes ⇔ equal tag.
+pub fn etag(file: &FileMeta) -> String {
+    format!("\"{}\"", &file.sha256)
+}
+
+/// `Last-Modified` of a file: its creation time, truncated to whole seconds (HTTP dates
+/// have no finer resolution, and comparisons must agree with what was sent).
+pub fn last_modified(file: &FileMeta) -> SystemTime {
+    to_system_time(file.created_at - file.created_at.rem_euclid(1000))
+}
+
+/// RFC 9110 §8.8.3.2 comparison of an `If-Match`/`If-None-Match` list against our tag.
+fn list_matches(header: &str, etag: &str, weak: bool) -> bool {
+    header.split(',').map(str::trim).any(|t| {
+        if t == "*" {
+            return true;
+        }
+        match t.strip_prefix("W/") {
+            Some(w) => weak && w == etag,
+            None => t == etag,
+        }
+    })
+}
+
+fn parse_date(s: &str) -> Option<SystemTime> {
+    httpdate::parse_http_date(s.trim()).ok()
+}
+
+/// Evaluates conditional headers (RFC 9110 §13.2.2 order) and `Range` for a GET or HEAD.
+pub fn evaluate(c: &Conditionals, file: &FileMeta) -> Outcome {
+    let tag = etag(file);
+    let modified = last_modified(file);
+    if let Some(h) = &c.if_match {
+        if !list_matches(h, &tag, false) {
+            return Outcome::PreconditionFailed;
+        }
+    } else if let Some(d) = c.if_unmodified_since.as_deref().and_then(parse_date) {
+        if modified > d {
+            return Outcome::PreconditionFailed;
+        }
+    }
+    if let Some(h) = &c.if_none_match {
+        if list_matches(h, &tag, true) {
+            return Outcome::NotModified;
+        }
+    } else if let Some(d) = c.if_modified_since.as_deref().and_then(parse_date) {
+        if modified <= d {
+            return Outcome::NotModified;
+        }
+    }
+    let Some(range) = &c.range else {
+        return Outcome::Full;
+    };
+    if let Some(ir) = &c.if_range {
+        let ir = ir.trim();
+        let fresh = if ir.starts_with('"') || ir.starts_with("W/") {
+            ir == tag // strong comparison only (§13.1.5)
+        } else {
+            parse_date(ir) == Some(modified)
+        };
+        if !fresh {
+            return Outcome::Full;
+        }
+    }
+    byte_range(range, file.size.max(0) as u64)
+}
+
+/// Parses a `Range` header for a representation of `len` bytes. Multi-range and malformed
+/// headers are answered with the full 200, as RFC 9110 §14.2 allows.
+pub fn byte_range(header: &str, len: u64) -> Outcome {
+    let Some(spec) = header.trim().strip_prefix("bytes=") else {
+        return Outcome::Full;
+    };
+    if spec.contains(',') {
+        return Outcome::Full;
+    }
+    let Some((a, b)) = spec.trim().split_once('-') else {
+        return Outcome::Full;
+    };
+    let (a, b) = (a.trim(), b.trim());
+    let num = |s: &str| -> Option<u64> {
+        (!s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    if a.is_empty() {
+        let Some(n) = num(b) else { return Outcome::Full };
+        if n == 0 || len == 0 {
+            return Outcome::RangeNotSatisfiable;
+        }
+        let n = n.min(len);
+        return Outcome::Partial {
+            start: len - n,
+            end: len - 1,
+        };
+    }
+    let Some(start) = num(a) else { return Outcome::Full };
+    let end = if b.is_empty() {
+        u64::MAX
+    } else {
+        match num(b) {
+            Some(e) if e >= start => e,
+            _ => return Outcome::Full,
+        }
+    };
+    if start >= len {
+        return Outcome::RangeNotSatisfiable;
+    }
+    Outcome::Partial {
+        start,
+        end: end.min(len - 1),
+    }
+}
+
+/// Types a browser would execute or render as a document: they get the sandbox CSP (§4).
+pub fn is_active_content(content_type: &str) -> bool {
+    let t = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    matches!(
+        t.as_str(),
+        "text/html"
+            | "application/xhtml+xml"
+            | "image/svg+xml"
+            | "text/xml"
+            | "application/xml"
+            | "text/javascript"
+            | "application/javascript"
+            | "application/x-javascript"
+            | "application/ecmascript"
+            | "text/ecmascript"
+            | "text/xsl"
+    ) || t.ends_with("+xml")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(byte_range("bytes=0-9", 100), Outcome::Partial { start: 0, end: 9 });
+        assert_eq!(byte_range("bytes=90-", 100), Outcome::Partial { start: 90, end: 99 });
+        assert_eq!(byte_range("bytes=-10", 100), Outcome::Partial { start: 90, end: 99 });
+        assert_eq!(byte_range("bytes=-500", 100), Outcome::Partial { start: 0, end: 99 });
+        assert_eq!(byte_range("bytes=50-5000", 100), Outcome::Partial { start: 50, end: 99 });
+        assert_eq!(byte_range("bytes=100-", 100), Outcome::RangeNotSatisfiable);
+        assert_eq!(byte_range("bytes=-0", 100), Outcome::RangeNotSatisfiable);
+        assert_eq!(byte_range("bytes=0-1,5-6", 100), Outcome::Full);
+        assert_eq!(byte_range("bytes=9-1", 100), Outcome::Full);
+        assert_eq!(byte_range("items=0-1", 100), Outcome::Full);
+        assert_eq!(byte_range("bytes=0-", 0), Outcome::RangeNotSatisfiable);
+    }
+
+    #[test]
+    fn etag_lists() {
+        assert!(list_matches("\"a\", \"b\"", "\"b\"", false));
+        assert!(list_matches("*", "\"b\"", false));
+        assert!(!list_matches("W/\"b\"", "\"b\"", false));
+        assert!(list_matches("W/\"b\"", "\"b\"", true));
+    }
+}

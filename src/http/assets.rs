@@ -1,0 +1,292 @@
+//! `/v3/assets` and `/v3/assets/{uid}` (§5 Assets, §3 permanent URLs, §6 queries).
+
+use std::sync::Arc;
+
+use axum::extract::multipart::MultipartError;
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::http::{header, StatusCode};
+use axum::Json;
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+
+use super::extract::{JsonBody, Params, Stack};
+use crate::app::App;
+use crate::assets::{self, AssetUpdate, Kind, ListParams, Metadata, Render};
+use crate::error::{Error, Result};
+use crate::identity::StackAccess;
+use crate::ingest::{self, Ingested};
+use crate::query::{self, Query};
+
+fn render(params: &Params) -> Render {
+    Render {
+        relative_urls: params.flag("relative_urls"),
+        include_dimension: params.flag("include_dimension"),
+    }
+}
+
+/// Renders one asset with its publish details.
+pub(super) async fn asset_json(app: &App, a: &assets::Asset, r: Render) -> Result<Value> {
+    let pubs = assets::publications(app, &a.api_key).await?;
+    let mine = pubs.get(&a.uid).map(Vec::as_slice).unwrap_or(&[]);
+    Ok(a.json(&app.public_url, mine, r))
+}
+
+fn is_multipart(req: &Request) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"))
+}
+
+/// Maps a multipart failure: a body over the limit is 413, anything else is 400.
+fn multipart_error(max: u64) -> impl Fn(MultipartError) -> Error {
+    move |e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Error::TooLarge(max)
+        } else {
+            Error::Malformed(format!("The multipart body could not be read: {}", e.body_text()))
+        }
+    }
+}
+
+/// What a multipart asset form carried.
+#[derive(Default)]
+struct Form {
+    upload: Option<Ingested>,
+    meta: Metadata,
+    permanent_url: Option<String>,
+}
+
+/// Reads an asset form, streaming the file field into the blob store as it arrives.
+/// Field names are those the SDKs send: `asset[upload]` (JS, Python upload) or `asset`
+/// with a file (the Python SDK's `replace()` sends that), plus `asset[title]`,
+/// `asset[description]`, `asset[tags]` (comma-separated), `asset[parent_uid]`,
+/// `asset[permanent_url]`.
+async fn read_form(app: &App, req: Request) -> Result<Form> {
+    let max = app.config.max_upload_bytes;
+    let to_err = multipart_error(max);
+    let mut mp = Multipart::from_request(req, &())
+        .await
+        .map_err(|e| Error::Malformed(format!("The multipart body could not be read: {}", e.body_text())))?;
+    let mut form = Form::default();
+    while let Some(field) = mp.next_field().await.map_err(&to_err)? {
+        let name = field.name().unwrap_or("").to_owned();
+        let is_file = field.file_name().is_some();
+        match name.as_str() {
+            "asset[upload]" | "asset" | "upload" if is_file || name == "asset[upload]" => {
+                if form.upload.is_some() {
+                    return Err(Error::field("upload", "only one file per request"));
+                }
+                let file_name = field.file_name().map(str::to_owned);
+                let claimed = field.content_type().map(str::to_owned);
+                let stream = field.map(|r| r.map_err(&to_err));
+                let ing = ingest::ingest(&app.blobs, stream, file_name.as_deref(), claimed.as_deref(), max).await?;
+                form.upload = Some(ing);
+            }
+            _ => {
+                let text = field.text().await.map_err(&to_err)?;
+                match name.as_str() {
+                    "asset[title]" => form.meta.title = Some(text),
+                    "asset[description]" => form.meta.description = Some(text),
+                    "asset[tags]" => form.meta.tags = Some(assets::tags_from_csv(&text)),
+                    "asset[parent_uid]" => {
+                        form.meta.parent_uid = Some(Some(text).filter(|t| !t.is_empty()))
+                    }
+                    "asset[permanent_url]" => form.permanent_url = Some(text),
+                    _ => {} // unknown fields are ignored, like unknown JSON keys
+                }
+            }
+        }
+    }
+    Ok(form)
+}
+
+/// `POST /v3/assets` (multipart) → 201.
+pub async fn create(State(app): State<Arc<App>>, Stack(access): Stack, req: Request) -> Result<(StatusCode, Json<Value>)> {
+    access.require_write()?;
+    if !is_multipart(&req) {
+        return Err(Error::UnsupportedMediaType(
+            "Uploads must be multipart/form-data with the file in asset[upload].".into(),
+        ));
+    }
+    let form = read_form(&app, req).await?;
+    let upload = form
+        .upload
+        .ok_or_else(|| Error::field("upload", "is required: send the file in asset[upload]"))?;
+    let a = assets::create(&app, &access, upload, form.meta).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "notice": "Asset created successfully.", "asset": asset_json(&app, &a, Render::default()).await? })),
+    ))
+}
+
+fn json_meta(a: &Value) -> Result<Metadata> {
+    let text = |k: &str| -> Result<Option<String>> {
+        match a.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(Error::field(k, "must be a string")),
+        }
+    };
+    let tags = match a.get("tags") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(assets::tags_from_csv(s)),
+        Some(Value::Array(items)) => Some(
+            items
+                .iter()
+                .map(|t| t.as_str().map(str::to_owned).ok_or_else(|| Error::field("tags", "must be strings")))
+                .collect::<Result<Vec<_>>>()?,
+        ),
+        Some(_) => return Err(Error::field("tags", "must be an array of strings")),
+    };
+    let parent_uid = match a.get("parent_uid") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::String(s)) => Some(Some(s.clone()).filter(|s| !s.is_empty())),
+        Some(_) => return Err(Error::field("parent_uid", "must be a string or null")),
+    };
+    Ok(Metadata {
+        title: text("title")?,
+        description: text("description")?,
+        tags,
+        parent_uid,
+    })
+}
+
+/// `PUT /v3/assets/{uid}`: JSON or multipart; metadata, replace, restore, permanent URL.
+pub async fn update(
+    State(app): State<Arc<App>>,
+    Stack(access): Stack,
+    Path(uid): Path<String>,
+    params: Params,
+    req: Request,
+) -> Result<Json<Value>> {
+    access.require_write()?;
+    // Refuse before reading a possibly large body.
+    assets::get_live(&app, &access.stack.api_key, &uid).await?;
+    let update = if is_multipart(&req) {
+        let form = read_form(&app, req).await?;
+        AssetUpdate {
+            meta: form.meta,
+            permanent_url: form.permanent_url,
+            restore_version: None,
+            upload: form.upload,
+        }
+    } else {
+        let JsonBody(body) = JsonBody::from_request(req, &()).await?;
+        let a = body.get("asset").cloned().unwrap_or(Value::Object(Default::default()));
+        if !a.is_object() {
+            return Err(Error::field("asset", "must be an object"));
+        }
+        let restore_version = match body.get("version") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(
+                v.as_i64()
+                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                    .filter(|n| *n >= 1)
+                    .ok_or_else(|| Error::field("version", "must be a version number"))?,
+            ),
+        };
+        let permanent_url = match a.get("permanent_url") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => return Err(Error::field("permanent_url", "must be a string")),
+        };
+        AssetUpdate {
+            meta: json_meta(&a)?,
+            permanent_url,
+            restore_version,
+            upload: None,
+        }
+    };
+    let a = assets::update(&app, &access, &uid, update).await?;
+    Ok(Json(json!({ "notice": "Asset updated successfully.", "asset": asset_json(&app, &a, render(&params)).await? })))
+}
+
+/// `GET /v3/assets/{uid}` (`version`, `relative_urls`, `include_dimension`).
+pub async fn fetch(State(app): State<Arc<App>>, Stack(access): Stack, Path(uid): Path<String>, params: Params) -> Result<Json<Value>> {
+    let version = params.uint("version")?;
+    let a = assets::fetch(&app, &access, &uid, version).await?;
+    Ok(Json(json!({ "asset": asset_json(&app, &a, render(&params)).await? })))
+}
+
+/// `DELETE /v3/assets/{uid}`.
+pub async fn delete(State(app): State<Arc<App>>, Stack(access): Stack, Path(uid): Path<String>) -> Result<Json<Value>> {
+    assets::delete(&app, &access, &uid).await?;
+    Ok(Json(json!({ "notice": "Asset deleted successfully." })))
+}
+
+/// `GET /v3/assets/{uid}/references`: perma stores no entries, so always empty.
+pub async fn references(State(app): State<Arc<App>>, Stack(access): Stack, Path(uid): Path<String>) -> Result<Json<Value>> {
+    assets::fetch(&app, &access, &uid, None).await?;
+    Ok(Json(json!({ "references": [] })))
+}
+
+fn list_params(params: &Params, kind: Kind) -> Result<ListParams> {
+    let limit = params.uint("limit")?.unwrap_or(100).clamp(1, 100) as usize;
+    let skip = params.uint("skip")?.unwrap_or(0) as usize;
+    let sort = match (params.get("asc"), params.get("desc")) {
+        (Some(f), _) => Some((f.to_owned(), true)),
+        (None, Some(f)) => Some((f.to_owned(), false)),
+        _ => None,
+    };
+    if let Some((f, _)) = &sort {
+        if !query::is_sortable(f) {
+            return Err(Error::field("asc", format!("can't sort by {f:?}")));
+        }
+    }
+    let query = params.get("query").filter(|q| !q.is_empty()).map(Query::parse).transpose()?;
+    let folder = params.get("folder").filter(|f| !f.is_empty()).map(|f| {
+        if f == "cs_root" {
+            None
+        } else {
+            Some(f.to_owned())
+        }
+    });
+    Ok(ListParams {
+        skip,
+        limit,
+        sort,
+        query,
+        folder,
+        include_folders: params.flag("include_folders"),
+        environment: params.get("environment").filter(|e| !e.is_empty()).map(str::to_owned),
+        kind,
+    })
+}
+
+async fn list_kind(app: &App, access: &StackAccess, params: &Params, kind: Kind) -> Result<Json<Value>> {
+    let p = list_params(params, kind)?;
+    let (page, total) = assets::list(app, access, &p).await?;
+    let pubs = assets::publications(app, &access.stack.api_key).await?;
+    let r = render(params);
+    let mut only = params.all("only[BASE][]");
+    only.extend(params.all("only[]").into_iter().filter(|o| o != "BASE"));
+    let items: Vec<Value> = page
+        .iter()
+        .map(|a| {
+            let mine = pubs.get(&a.uid).map(Vec::as_slice).unwrap_or(&[]);
+            assets::project(a.json(&app.public_url, mine, r), &only)
+        })
+        .collect();
+    let mut out = json!({ "assets": items });
+    if params.flag("include_count") {
+        out["count"] = json!(total);
+    }
+    Ok(Json(out))
+}
+
+/// `GET /v3/assets`.
+pub async fn list(State(app): State<Arc<App>>, Stack(access): Stack, params: Params) -> Result<Json<Value>> {
+    list_kind(&app, &access, &params, Kind::All).await
+}
+
+/// `GET /v3/assets/images`.
+pub async fn images(State(app): State<Arc<App>>, Stack(access): Stack, params: Params) -> Result<Json<Value>> {
+    list_kind(&app, &access, &params, Kind::Images).await
+}
+
+/// `GET /v3/assets/videos`.
+pub async fn videos(State(app): State<Arc<App>>, Stack(access): Stack, params: Params) -> Result<Json<Value>> {
+    list_kind(&app, &access, &params, Kind::Videos).await
+}

@@ -1,0 +1,149 @@
+//! Extractors: credentials, stack access, user sessions, JSON bodies and query pairs.
+//! Bad input is refused here, at the edge, with the CMA error body.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use bytes::Bytes;
+use serde_json::Value;
+
+use crate::app::App;
+use crate::error::Error;
+use crate::identity::{self, Credentials, StackAccess, User};
+
+fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+}
+
+/// Credentials from `authtoken` / `authorization` headers.
+pub fn credentials(headers: &HeaderMap) -> Credentials {
+    Credentials {
+        authtoken: header(headers, "authtoken"),
+        authorization: header(headers, "authorization"),
+    }
+}
+
+/// The caller's access to the stack named by the `api_key` header (§5).
+pub struct Stack(pub StackAccess);
+
+impl FromRequestParts<Arc<App>> for Stack {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Error> {
+        let api_key = header(&parts.headers, "api_key");
+        let access =
+            identity::stack_access(&app.db, api_key.as_deref(), &credentials(&parts.headers))
+                .await?;
+        Ok(Stack(access))
+    }
+}
+
+/// A logged-in user (routes that management tokens may not call).
+pub struct SessionUser(pub User);
+
+impl FromRequestParts<Arc<App>> for SessionUser {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Error> {
+        let user = identity::authenticate_user(&app.db, &credentials(&parts.headers)).await?;
+        Ok(SessionUser(user))
+    }
+}
+
+/// A JSON body of any shape. Clients differ in content types (the Python SDK sends
+/// `application/json` on every call, the JS SDK sometimes none), so the body is parsed
+/// whatever the header says; an empty body is `{}`.
+pub struct JsonBody(pub Value);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                Error::Malformed("The request body is too large.".into())
+            } else {
+                Error::Malformed(format!("Could not read the request body: {e}"))
+            }
+        })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(JsonBody(Value::Object(Default::default())));
+        }
+        serde_json::from_slice(&bytes)
+            .map(JsonBody)
+            .map_err(|e| Error::Malformed(format!("The request body is not valid JSON: {e}")))
+    }
+}
+
+/// Query string as ordered pairs (keeps repeated keys such as `only[BASE][]`).
+pub struct Params(pub Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
+        let q = parts.uri.query().unwrap_or("");
+        Ok(Params(
+            form_urlencoded::parse(q.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        ))
+    }
+}
+
+impl Params {
+    /// Last value of a parameter.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A boolean flag (`true`/`1`).
+    pub fn flag(&self, key: &str) -> bool {
+        matches!(self.get(key), Some("true" | "1" | "yes"))
+    }
+
+    /// A non-negative integer, or 422 naming the parameter.
+    pub fn uint(&self, key: &str) -> Result<Option<i64>, Error> {
+        match self.get(key) {
+            None | Some("") => Ok(None),
+            Some(v) => v
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .map(Some)
+                .ok_or_else(|| Error::field(key, "must be a non-negative integer")),
+        }
+    }
+
+    /// Every value of a parameter.
+    pub fn all(&self, key: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+}
+
+/// A string field of a JSON object.
+pub fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str)
+}
+
+/// The envelope object (`{"asset": {...}}`), or 422 when missing.
+pub fn envelope<'a>(v: &'a Value, key: &str) -> Result<&'a Value, Error> {
+    v.get(key)
+        .filter(|x| x.is_object())
+        .ok_or_else(|| Error::field(key, "is required"))
+}

@@ -1,0 +1,132 @@
+//! `/v3/stacks` and its members and settings (§5 Identity and stacks).
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::extract::{envelope, str_field, JsonBody, Params, SessionUser, Stack};
+use crate::app::App;
+use crate::error::{Error, Result};
+use crate::{identity, stack_config};
+
+/// `GET /v3/stacks`: with an `api_key` header that stack, otherwise the caller's stacks.
+pub async fn get(State(app): State<Arc<App>>, mut parts: Parts) -> Result<Json<Value>> {
+    if parts.headers.contains_key("api_key") {
+        let Stack(access) = Stack::from_request_parts(&mut parts, &app).await?;
+        return Ok(Json(json!({ "stack": stack_json(&app, &access.stack).await? })));
+    }
+    let SessionUser(user) = SessionUser::from_request_parts(&mut parts, &app).await?;
+    let mut stacks = Vec::new();
+    for s in app.db.stacks_of_user(&user.uid).await? {
+        stacks.push(stack_json(&app, &s).await?);
+    }
+    Ok(Json(json!({ "stacks": stacks })))
+}
+
+async fn stack_json(app: &App, s: &identity::Stack) -> Result<Value> {
+    let mut v = s.json();
+    let members = app.db.member_emails(&s.api_key).await?;
+    v["user_uids"] = json!(members.iter().map(|(u, _)| u).collect::<Vec<_>>());
+    v["collaborators"] = json!(members
+        .iter()
+        .map(|(uid, email)| json!({ "uid": uid, "email": email }))
+        .collect::<Vec<_>>());
+    Ok(v)
+}
+
+/// `POST /v3/stacks` (201). `organization_uid` as header or query parameter (the JS SDK
+/// sends a query parameter).
+pub async fn create(
+    State(app): State<Arc<App>>,
+    SessionUser(user): SessionUser,
+    headers: HeaderMap,
+    params: Params,
+    JsonBody(body): JsonBody,
+) -> Result<(StatusCode, Json<Value>)> {
+    let stack = envelope(&body, "stack")?;
+    let org = headers
+        .get("organization_uid")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| params.get("organization_uid").map(str::to_owned));
+    let name = str_field(stack, "name").ok_or_else(|| Error::field("name", "is required"))?;
+    let s = identity::create_stack(
+        &app.db,
+        &user,
+        org.as_deref(),
+        name,
+        str_field(stack, "description").unwrap_or(""),
+        str_field(stack, "master_locale"),
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "notice": "Stack created successfully.", "stack": stack_json(&app, &s).await? })),
+    ))
+}
+
+/// `PUT /v3/stacks`.
+pub async fn update(State(app): State<Arc<App>>, Stack(access): Stack, JsonBody(body): JsonBody) -> Result<Json<Value>> {
+    let stack = envelope(&body, "stack")?;
+    let s = stack_config::update_stack(
+        &app,
+        &access,
+        str_field(stack, "name"),
+        str_field(stack, "description"),
+        None,
+    )
+    .await?;
+    Ok(Json(json!({ "notice": "Stack updated successfully.", "stack": stack_json(&app, &s).await? })))
+}
+
+/// `DELETE /v3/stacks`.
+pub async fn delete(State(app): State<Arc<App>>, Stack(access): Stack) -> Result<Json<Value>> {
+    stack_config::delete_stack(&app, &access).await?;
+    Ok(Json(json!({ "notice": "Stack deleted successfully!" })))
+}
+
+/// `POST /v3/stacks/share` `{"emails": [...]}`.
+pub async fn share(State(app): State<Arc<App>>, Stack(access): Stack, JsonBody(body): JsonBody) -> Result<Json<Value>> {
+    let emails: Vec<String> = body
+        .get("emails")
+        .and_then(Value::as_array)
+        .ok_or_else(|| Error::field("emails", "is required"))?
+        .iter()
+        .filter_map(|e| e.as_str().map(str::to_owned))
+        .collect();
+    stack_config::share(&app, &access, &emails).await?;
+    Ok(Json(json!({ "notice": "The invitation has been sent successfully." })))
+}
+
+/// `POST /v3/stacks/unshare` `{"email": "..."}`.
+pub async fn unshare(State(app): State<Arc<App>>, Stack(access): Stack, JsonBody(body): JsonBody) -> Result<Json<Value>> {
+    let email = str_field(&body, "email").ok_or_else(|| Error::field("email", "is required"))?;
+    stack_config::unshare(&app, &access, email).await?;
+    Ok(Json(json!({ "notice": "The stack has been successfully unshared." })))
+}
+
+/// `GET /v3/stacks/settings`.
+pub async fn settings(Stack(access): Stack) -> Result<Json<Value>> {
+    Ok(Json(json!({
+        "stack_settings": { "secure_asset_urls": access.stack.secure_asset_urls }
+    })))
+}
+
+/// `POST /v3/stacks/settings` `{"stack_settings": {"secure_asset_urls": true}}`.
+pub async fn set_settings(State(app): State<Arc<App>>, Stack(access): Stack, JsonBody(body): JsonBody) -> Result<Json<Value>> {
+    let settings = envelope(&body, "stack_settings")?;
+    let secure = match settings.get("secure_asset_urls") {
+        None => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(_) => return Err(Error::field("secure_asset_urls", "must be true or false")),
+    };
+    let s = stack_config::update_stack(&app, &access, None, None, secure).await?;
+    Ok(Json(json!({
+        "notice": "Stack settings updated successfully.",
+        "stack_settings": { "secure_asset_urls": s.secure_asset_urls }
+    })))
+}

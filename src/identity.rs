@@ -1,0 +1,593 @@
+//! Identity and access (§1, §5): organizations, users and their sessions, stacks and their
+//! members, environments, locales, management and delivery tokens, and the one function
+//! that decides who may touch a stack ([`stack_access`]).
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use serde_json::{json, Value};
+
+use crate::db::{is_unique_violation, Db};
+use crate::error::{Error, Result};
+use crate::ids::{self, ApiKey};
+use crate::time::{iso8601, now_ms};
+
+/// An organization; one default organization exists from the first start (§1).
+#[derive(Debug, Clone)]
+pub struct Organization {
+    /// `blt…` uid.
+    pub uid: String,
+    /// Display name.
+    pub name: String,
+    /// Whether this is the organization created at first start.
+    pub is_default: bool,
+    /// Creation time (ms).
+    pub created_at: i64,
+}
+
+/// A person who logs in with email and password.
+#[derive(Debug, Clone)]
+pub struct User {
+    /// `blt…` uid.
+    pub uid: String,
+    /// Lowercased email, unique.
+    pub email: String,
+    /// Given name.
+    pub first_name: String,
+    /// Family name.
+    pub last_name: String,
+    /// The user's organization.
+    pub org_uid: String,
+    /// Creation time (ms).
+    pub created_at: i64,
+    /// Last change (ms).
+    pub updated_at: i64,
+}
+
+/// An isolated asset library.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    /// `blt` + 16 hex.
+    pub api_key: String,
+    /// Display name.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// Master locale code (default `en-us`).
+    pub master_locale: String,
+    /// Owning organization.
+    pub org_uid: String,
+    /// Creator and owner.
+    pub owner_uid: String,
+    /// §4 secured stacks: delivery needs credentials or a delivery token.
+    pub secure_asset_urls: bool,
+    /// Creation time (ms).
+    pub created_at: i64,
+    /// Last change (ms).
+    pub updated_at: i64,
+}
+
+/// A publishing target.
+#[derive(Debug, Clone)]
+pub struct Environment {
+    /// `blt…` uid.
+    pub uid: String,
+    /// Stack.
+    pub api_key: String,
+    /// Unique name within the stack (`production`, …).
+    pub name: String,
+    /// Base URLs per locale, as the client sent them.
+    pub urls: Value,
+    /// Creator.
+    pub created_by: String,
+    /// Creation time (ms).
+    pub created_at: i64,
+    /// Last change (ms).
+    pub updated_at: i64,
+}
+
+/// A language of a stack.
+#[derive(Debug, Clone)]
+pub struct Locale {
+    /// `blt…` uid.
+    pub uid: String,
+    /// Stack.
+    pub api_key: String,
+    /// Code, e.g. `en-us`, unique within the stack.
+    pub code: String,
+    /// Display name.
+    pub name: String,
+    /// Fallback locale code.
+    pub fallback_locale: Option<String>,
+    /// Creation time (ms).
+    pub created_at: i64,
+    /// Last change (ms).
+    pub updated_at: i64,
+}
+
+/// Management or delivery token (§1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// Stack-scoped secret for the CMA (`authorization` header).
+    Management,
+    /// Environment-scoped secret for reading published assets (`access_token`).
+    Delivery,
+}
+
+impl TokenKind {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Management => "management",
+            TokenKind::Delivery => "delivery",
+        }
+    }
+}
+
+/// A stored token. The secret itself is never stored, only its hash.
+#[derive(Debug, Clone)]
+pub struct Token {
+    /// `blt…` uid.
+    pub uid: String,
+    /// Stack.
+    pub api_key: String,
+    /// Management or delivery.
+    pub kind: TokenKind,
+    /// Display name.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// The scope exactly as the client sent it (echoed back).
+    pub scope: Value,
+    /// Asset read permission (management tokens).
+    pub can_read: bool,
+    /// Asset write permission (management tokens).
+    pub can_write: bool,
+    /// Environment names (delivery tokens).
+    pub environments: Vec<String>,
+    /// Expiry (ms), if any.
+    pub expires_at: Option<i64>,
+    /// Creator.
+    pub created_by: String,
+    /// Creation time (ms).
+    pub created_at: i64,
+}
+
+/// Who is making a management request.
+#[derive(Debug, Clone)]
+pub enum Actor {
+    /// A logged-in user (`authtoken`).
+    User(User),
+    /// A management token (`authorization`).
+    Token(Token),
+}
+
+impl Actor {
+    /// The uid recorded as `created_by` / `updated_by`.
+    pub fn uid(&self) -> &str {
+        match self {
+            Actor::User(u) => &u.uid,
+            Actor::Token(t) => &t.uid,
+        }
+    }
+}
+
+/// Credentials found on a request, before they are checked.
+#[derive(Debug, Default, Clone)]
+pub struct Credentials {
+    /// `authtoken` header (user session).
+    pub authtoken: Option<String>,
+    /// `authorization` header (management token; `Bearer ` prefix tolerated).
+    pub authorization: Option<String>,
+}
+
+impl Credentials {
+    /// Whether any credential was sent at all.
+    pub fn present(&self) -> bool {
+        self.authtoken.is_some() || self.authorization.is_some()
+    }
+}
+
+/// What an actor may do in one stack.
+#[derive(Debug, Clone)]
+pub struct StackAccess {
+    /// The stack.
+    pub stack: Stack,
+    /// Who asks.
+    pub actor: Actor,
+}
+
+impl StackAccess {
+    /// Refuses unless the actor may read assets.
+    pub fn require_read(&self) -> Result<()> {
+        match &self.actor {
+            Actor::Token(t) if !t.can_read => Err(Error::Forbidden(
+                "This management token has no read access to assets.".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Refuses unless the actor may change assets.
+    pub fn require_write(&self) -> Result<()> {
+        match &self.actor {
+            Actor::Token(t) if !t.can_write => Err(Error::Forbidden(
+                "This management token is read-only; it cannot change assets.".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Refuses unless the actor is a user (stack settings, tokens and members are managed
+    /// by people, not by tokens).
+    pub fn require_user(&self) -> Result<&User> {
+        match &self.actor {
+            Actor::User(u) => Ok(u),
+            Actor::Token(_) => Err(Error::Forbidden(
+                "Management tokens cannot perform this action; log in as a user.".into(),
+            )),
+        }
+    }
+}
+
+/// Hashes a password with argon2id (default parameters: 19 MiB, 2 passes).
+pub async fn hash_password(password: &str) -> anyhow::Result<String> {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| anyhow::anyhow!("hashing password: {e}"))
+    })
+    .await?
+}
+
+async fn verify_password(hash: &str, password: &str) -> bool {
+    let (hash, password) = (hash.to_owned(), password.to_owned());
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&hash)
+            .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+            .unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// Creates the default organization on first start, and the admin user when configured.
+pub async fn bootstrap(db: &Db, admin: Option<(&str, &str)>) -> anyhow::Result<()> {
+    let org = match db.default_organization().await? {
+        Some(o) => o,
+        None => {
+            let o = Organization {
+                uid: ids::new_uid(),
+                name: "Default organization".into(),
+                is_default: true,
+                created_at: now_ms(),
+            };
+            db.insert_organization(&o).await?;
+            o
+        }
+    };
+    if let Some((email, password)) = admin {
+        if db.user_by_email(&email.to_lowercase()).await?.is_none() {
+            create_user_in(db, &org, email, password)
+                .await
+                .map_err(|e| anyhow::anyhow!("creating admin user: {e}"))?;
+            tracing::info!(%email, "created admin user");
+        }
+    }
+    Ok(())
+}
+
+/// Creates a user in the default organization.
+pub async fn create_user(db: &Db, email: &str, password: &str) -> Result<User> {
+    let org = db
+        .default_organization()
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no default organization; run migrations first"))?;
+    create_user_in(db, &org, email, password).await
+}
+
+async fn create_user_in(db: &Db, org: &Organization, email: &str, password: &str) -> Result<User> {
+    let email = email.trim().to_lowercase();
+    let valid_email = email
+        .split_once('@')
+        .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !email.contains(' '));
+    if !valid_email {
+        return Err(Error::field("email", "is not a valid email address"));
+    }
+    if password.chars().count() < 8 {
+        return Err(Error::field("password", "must be at least 8 characters"));
+    }
+    let now = now_ms();
+    let user = User {
+        uid: ids::new_uid(),
+        email,
+        first_name: String::new(),
+        last_name: String::new(),
+        org_uid: org.uid.clone(),
+        created_at: now,
+        updated_at: now,
+    };
+    let hash = hash_password(password).await?;
+    match db.insert_user(&user, &hash).await {
+        Ok(()) => Ok(user),
+        Err(e) if is_unique_violation(&e) => Err(Error::field("email", "is already taken")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Checks email and password and opens a session. Returns the user and the new authtoken.
+pub async fn login(db: &Db, email: &str, password: &str, ttl_secs: u64) -> Result<(User, String)> {
+    let found = db.user_by_email(&email.trim().to_lowercase()).await?;
+    let Some((user, hash)) = found else {
+        // Spend the same time as a real check so that timing does not reveal accounts.
+        let _ = verify_password(DUMMY_HASH, password).await;
+        return Err(Error::BadLogin);
+    };
+    if !verify_password(&hash, password).await {
+        return Err(Error::BadLogin);
+    }
+    let token = ids::new_secret("");
+    let now = now_ms();
+    db.insert_session(
+        &ids::hash_token(&token),
+        &user.uid,
+        now,
+        now + (ttl_secs as i64) * 1000,
+    )
+    .await?;
+    Ok((user, token))
+}
+
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0nV0ZzYwM3S8Jj7UyBw9+2v1n2kZ0T2sQ9bXh0m9x0Q";
+
+/// Ends the session behind an authtoken.
+pub async fn logout(db: &Db, authtoken: &str) -> Result<()> {
+    if db.delete_session(&ids::hash_token(authtoken)).await? {
+        Ok(())
+    } else {
+        Err(Error::Unauthorized)
+    }
+}
+
+/// Resolves credentials to an actor, or 401.
+pub async fn authenticate(db: &Db, creds: &Credentials) -> Result<Actor> {
+    if let Some(token) = &creds.authtoken {
+        return match db.session_user(&ids::hash_token(token), now_ms()).await? {
+            Some(u) => Ok(Actor::User(u)),
+            None => Err(Error::Unauthorized),
+        };
+    }
+    if let Some(raw) = &creds.authorization {
+        let secret = raw.strip_prefix("Bearer ").unwrap_or(raw).trim();
+        return match db.token_by_hash(&ids::hash_token(secret)).await? {
+            Some(t)
+                if t.kind == TokenKind::Management
+                    && t.expires_at.is_none_or(|e| e > now_ms()) =>
+            {
+                Ok(Actor::Token(t))
+            }
+            _ => Err(Error::Unauthorized),
+        };
+    }
+    Err(Error::Unauthorized)
+}
+
+/// Resolves a user session, or 401 (for routes that only users may call).
+pub async fn authenticate_user(db: &Db, creds: &Credentials) -> Result<User> {
+    match authenticate(db, creds).await? {
+        Actor::User(u) => Ok(u),
+        Actor::Token(_) => Err(Error::Forbidden(
+            "Management tokens cannot perform this action; log in as a user.".into(),
+        )),
+    }
+}
+
+/// Decides access to a stack in the order §5 prescribes: missing or malformed `api_key` →
+/// 412; missing or invalid credentials → 401 (before the stack is looked up, so outsiders
+/// learn nothing about which stacks exist); unknown stack → 412; no access → 403.
+pub async fn stack_access(db: &Db, api_key: Option<&str>, creds: &Credentials) -> Result<StackAccess> {
+    let api_key = api_key
+        .and_then(ApiKey::parse)
+        .ok_or(Error::InvalidApiKey)?;
+    let actor = authenticate(db, creds).await?;
+    let stack = db
+        .stack(api_key.as_str())
+        .await?
+        .ok_or(Error::InvalidApiKey)?;
+    let allowed = match &actor {
+        Actor::User(u) => db.is_member(&stack.api_key, &u.uid).await?,
+        Actor::Token(t) => t.api_key == stack.api_key,
+    };
+    if !allowed {
+        return Err(Error::Forbidden(
+            "You don't have permission to access this stack.".into(),
+        ));
+    }
+    Ok(StackAccess { stack, actor })
+}
+
+/// Creates a stack owned by `user` in `org_uid` (default: the user's organization).
+pub async fn create_stack(
+    db: &Db,
+    user: &User,
+    org_uid: Option<&str>,
+    name: &str,
+    description: &str,
+    master_locale: Option<&str>,
+) -> Result<Stack> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 255 {
+        return Err(Error::field("name", "must be 1 to 255 characters"));
+    }
+    let org_uid = match org_uid.filter(|o| !o.is_empty()) {
+        Some(o) if o == user.org_uid => o.to_owned(),
+        Some(o) => {
+            return match db.organization(o).await? {
+                Some(_) => Err(Error::Forbidden(
+                    "You are not a member of this organization.".into(),
+                )),
+                None => Err(Error::field("organization_uid", "does not exist")),
+            }
+        }
+        None => user.org_uid.clone(),
+    };
+    let master_locale = master_locale.unwrap_or("en-us").trim().to_lowercase();
+    validate_locale_code(&master_locale)?;
+    let now = now_ms();
+    let stack = Stack {
+        api_key: ApiKey::generate().to_string(),
+        name: name.to_owned(),
+        description: description.to_owned(),
+        master_locale: master_locale.clone(),
+        org_uid,
+        owner_uid: user.uid.clone(),
+        secure_asset_urls: false,
+        created_at: now,
+        updated_at: now,
+    };
+    db.insert_stack(&stack).await?;
+    db.insert_locale(&Locale {
+        uid: ids::new_uid(),
+        api_key: stack.api_key.clone(),
+        code: master_locale.clone(),
+        name: master_locale,
+        fallback_locale: None,
+        created_at: now,
+        updated_at: now,
+    })
+    .await?;
+    Ok(stack)
+}
+
+/// Checks a locale code: 2–32 characters of letters, digits and `-`.
+pub fn validate_locale_code(code: &str) -> Result<()> {
+    let ok = (2..=32).contains(&code.len())
+        && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::field("code", "must be 2-32 letters, digits or '-'"))
+    }
+}
+
+/// Checks an environment name: 1–100 characters of letters, digits, `-` and `_`.
+pub fn validate_environment_name(name: &str) -> Result<()> {
+    let ok = (1..=100).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::field("name", "must be 1-100 letters, digits, '-' or '_'"))
+    }
+}
+
+impl User {
+    /// CMA JSON shape.
+    pub fn json(&self, org: Option<&Organization>, authtoken: Option<&str>) -> Value {
+        let mut v = json!({
+            "uid": self.uid,
+            "email": self.email,
+            "username": self.email,
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "created_at": iso8601(self.created_at),
+            "updated_at": iso8601(self.updated_at),
+            "organizations": org.map(|o| vec![o.json()]).unwrap_or_default(),
+        });
+        if let Some(t) = authtoken {
+            v["authtoken"] = json!(t);
+        }
+        v
+    }
+}
+
+impl Organization {
+    /// CMA JSON shape.
+    pub fn json(&self) -> Value {
+        json!({
+            "uid": self.uid,
+            "name": self.name,
+            "enabled": true,
+            "is_owner": true,
+            "created_at": iso8601(self.created_at),
+            "updated_at": iso8601(self.created_at),
+        })
+    }
+}
+
+impl Stack {
+    /// CMA JSON shape.
+    pub fn json(&self) -> Value {
+        json!({
+            "uid": self.api_key,
+            "api_key": self.api_key,
+            "name": self.name,
+            "description": self.description,
+            "master_locale": self.master_locale,
+            "org_uid": self.org_uid,
+            "owner_uid": self.owner_uid,
+            "user_uids": [self.owner_uid],
+            "created_at": iso8601(self.created_at),
+            "updated_at": iso8601(self.updated_at),
+            "settings": { "secure_asset_urls": self.secure_asset_urls },
+        })
+    }
+}
+
+impl Environment {
+    /// CMA JSON shape.
+    pub fn json(&self) -> Value {
+        json!({
+            "uid": self.uid,
+            "name": self.name,
+            "urls": self.urls,
+            "created_by": self.created_by,
+            "updated_by": self.created_by,
+            "created_at": iso8601(self.created_at),
+            "updated_at": iso8601(self.updated_at),
+            "ACL": [],
+            "_version": 1,
+        })
+    }
+}
+
+impl Locale {
+    /// CMA JSON shape.
+    pub fn json(&self) -> Value {
+        json!({
+            "uid": self.uid,
+            "code": self.code,
+            "name": self.name,
+            "fallback_locale": self.fallback_locale,
+            "created_at": iso8601(self.created_at),
+            "updated_at": iso8601(self.updated_at),
+            "ACL": [],
+            "_version": 1,
+        })
+    }
+}
+
+impl Token {
+    /// CMA JSON shape; `secret` only right after creation (§5: shown once).
+    pub fn json(&self, secret: Option<&str>) -> Value {
+        let mut v = json!({
+            "uid": self.uid,
+            "name": self.name,
+            "description": self.description,
+            "scope": self.scope,
+            "expires_on": self.expires_at.map(iso8601),
+            "created_by": self.created_by,
+            "created_at": iso8601(self.created_at),
+            "updated_at": iso8601(self.created_at),
+        });
+        if let Some(s) = secret {
+            v["token"] = json!(s);
+        }
+        v
+    }
+}

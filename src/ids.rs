@@ -1,0 +1,104 @@
+//! Identifiers (§1): `blt` + 16 lowercase hex for stacks and assets, 24 lowercase hex for
+//! files, and random secrets for session and API tokens. Parsed at the edge, so a handler
+//! that holds an [`ApiKey`] or [`Uid`] knows its shape is right.
+
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rngs::OsRng.fill_bytes(&mut buf);
+    hex::encode(buf)
+}
+
+fn is_lower_hex(s: &str) -> bool {
+    s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// `blt` + 16 lowercase hex: the shape of api keys, asset, user and other uids.
+fn is_blt(s: &str) -> bool {
+    s.len() == 19 && s.starts_with("blt") && is_lower_hex(&s[3..])
+}
+
+/// A new `blt…` uid (64 random bits).
+pub fn new_uid() -> String {
+    format!("blt{}", random_hex(8))
+}
+
+/// A new file uid: 24 lowercase hex (96 random bits).
+pub fn new_file_uid() -> String {
+    random_hex(12)
+}
+
+/// True when `s` has the shape of a file uid.
+pub fn is_file_uid(s: &str) -> bool {
+    s.len() == 24 && is_lower_hex(s)
+}
+
+/// A new secret token with `prefix` and 256 random bits. Only [`hash_token`] of it is stored.
+pub fn new_secret(prefix: &str) -> String {
+    format!("{prefix}{}", random_hex(32))
+}
+
+/// SHA-256 of a secret token, hex. Tokens have 256 bits of entropy, so a fast hash is the
+/// right tool here (argon2 is for low-entropy passwords).
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A stack's api key (`blt` + 16 hex).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    /// Parses an api key; `None` when the shape is wrong.
+    pub fn parse(s: &str) -> Option<Self> {
+        is_blt(s).then(|| Self(s.to_owned()))
+    }
+    /// A fresh random api key.
+    pub fn generate() -> Self {
+        Self(new_uid())
+    }
+    /// The key as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An asset or folder uid (`blt` + 16 hex).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Uid(String);
+
+impl Uid {
+    /// Parses a uid; `None` when the shape is wrong.
+    pub fn parse(s: &str) -> Option<Self> {
+        is_blt(s).then(|| Self(s.to_owned()))
+    }
+    /// The uid as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes() {
+        let k = ApiKey::generate();
+        assert!(ApiKey::parse(k.as_str()).is_some());
+        assert!(ApiKey::parse("blt123").is_none());
+        assert!(ApiKey::parse("BLT0123456789abcdef").is_none());
+        assert!(Uid::parse("blt0123456789ABCDEF").is_none());
+        assert!(is_file_uid(&new_file_uid()));
+        assert!(!is_file_uid("../../../etc/passwd00000"));
+        assert_ne!(new_secret("cs"), new_secret("cs"));
+    }
+}

@@ -1,0 +1,10 @@
+//! The `perma` binary: parse the command line, dispatch, return an exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = perma::cli::Cli::parse();
+    perma::cli::run(cli)
+}
