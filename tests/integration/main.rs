@@ -1,1 +1,11 @@
+//! One integration test binary: every test starts a real perma on 127.0.0.1:0 and talks
+//! HTTP to it (STYLE rule 8).
 
+mod assets;
+mod bad_input;
+mod cli;
+mod delivery;
+mod durability;
+mod identity;
+mod permanent_url;
+mod support;

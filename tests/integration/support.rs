@@ -1,0 +1,271 @@
+//! `TestApp::spawn()`: a real perma (built with `App::build`, like `perma serve`) on
+//! `127.0.0.1:0` with its own temp dir, and a small HTTP helper around it.
+
+use std::sync::Arc;
+
+use perma::app::{App, Migrations};
+use perma::config::Config;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const ADMIN_PASSWORD: &str = "correct horse battery";
+
+pub struct TestApp {
+    pub base: String,
+    pub app: Arc<App>,
+    pub http: reqwest::Client,
+    pub dir: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut config = Config {
+            listen: addr,
+            data_dir: dir.path().to_path_buf(),
+            admin_email: Some(ADMIN_EMAIL.into()),
+            admin_password: Some(ADMIN_PASSWORD.into()),
+            ..Config::default()
+        };
+        tweak(&mut config);
+        let app = App::build(config, Migrations::Apply).await.unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(perma::http::serve(app.clone(), listener, async {
+            let _ = rx.await;
+        }));
+        TestApp {
+            base: format!("http://{addr}"),
+            app,
+            http: reqwest::Client::new(),
+            dir,
+            shutdown: Some(tx),
+        }
+    }
+
+    /// Logs in as the admin and creates a fresh stack.
+    pub async fn admin(&self) -> Session {
+        let s = self.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        s.with_new_stack("Test stack").await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Session {
+        let (st, v) = self
+            .anon()
+            .call(Method::POST, "/v3/user-session", Some(json!({"user": {"email": email, "password": password}})))
+            .await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        Session {
+            base: self.base.clone(),
+            http: self.http.clone(),
+            authtoken: v["user"]["authtoken"].as_str().map(str::to_owned),
+            mgmt_token: None,
+            api_key: None,
+        }
+    }
+
+    /// A session with no credentials.
+    pub fn anon(&self) -> Session {
+        Session {
+            base: self.base.clone(),
+            http: self.http.clone(),
+            authtoken: None,
+            mgmt_token: None,
+            api_key: None,
+        }
+    }
+
+    /// Creates a user directly (as the CLI does) and logs them in.
+    pub async fn new_user(&self, email: &str) -> Session {
+        perma::identity::create_user(&self.app.db, email, "password-123").await.unwrap();
+        self.login(email, "password-123").await
+    }
+
+    pub fn blob_count(&self) -> usize {
+        self.app.blobs.list().unwrap().len()
+    }
+
+    pub fn temp_count(&self) -> usize {
+        self.app.blobs.temp_files().unwrap().len()
+    }
+}
+
+#[derive(Clone)]
+pub struct Session {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub authtoken: Option<String>,
+    pub mgmt_token: Option<String>,
+    pub api_key: Option<String>,
+}
+
+impl Session {
+    pub async fn with_new_stack(mut self, name: &str) -> Session {
+        let (st, v) = self.call(Method::POST, "/v3/stacks", Some(json!({"stack": {"name": name}}))).await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        self.api_key = Some(v["stack"]["api_key"].as_str().unwrap().to_owned());
+        self
+    }
+
+    pub fn api_key(&self) -> &str {
+        self.api_key.as_deref().unwrap()
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let url = if path.starts_with("http") { path.to_owned() } else { format!("{}{path}", self.base) };
+        let mut r = self.http.request(method, url);
+        if let Some(t) = &self.authtoken {
+            r = r.header("authtoken", t);
+        }
+        if let Some(t) = &self.mgmt_token {
+            r = r.header("authorization", t);
+        }
+        if let Some(k) = &self.api_key {
+            r = r.header("api_key", k);
+        }
+        r
+    }
+
+    pub async fn send(&self, r: reqwest::RequestBuilder) -> (StatusCode, Value) {
+        let resp = r.send().await.unwrap();
+        let st = resp.status();
+        let text = resp.text().await.unwrap();
+        let v = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        (st, v)
+    }
+
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut r = self.request(method, path);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        self.send(r).await
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, None).await
+    }
+
+    pub async fn upload_form(&self, method: Method, path: &str, name: &str, bytes: Vec<u8>, extra: &[(&str, &str)]) -> (StatusCode, Value) {
+        let mut form = reqwest::multipart::Form::new()
+            .part("asset[upload]", reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()));
+        for (k, v) in extra {
+            form = form.text(k.to_string(), v.to_string());
+        }
+        self.send(self.request(method, path).multipart(form)).await
+    }
+
+    /// Uploads and returns the asset JSON (asserting 201).
+    pub async fn upload(&self, name: &str, bytes: &[u8]) -> Value {
+        let (st, v) = self.upload_form(Method::POST, "/v3/assets", name, bytes.to_vec(), &[]).await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        v["asset"].clone()
+    }
+
+    pub async fn replace(&self, uid: &str, name: &str, bytes: &[u8]) -> Value {
+        let (st, v) = self.upload_form(Method::PUT, &format!("/v3/assets/{uid}"), name, bytes.to_vec(), &[]).await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        v["asset"].clone()
+    }
+
+    pub async fn set_permanent(&self, uid: &str, value: &str) -> (StatusCode, Value) {
+        self.call(Method::PUT, &format!("/v3/assets/{uid}"), Some(json!({"asset": {"permanent_url": value}}))).await
+    }
+}
+
+/// Asserts a CMA error body with this status and error code.
+#[track_caller]
+pub fn assert_error(got: (StatusCode, Value), status: u16, code: i64) -> Value {
+    let (st, v) = got;
+    assert_eq!(st.as_u16(), status, "unexpected status; body {v}");
+    assert_eq!(v["error_code"], json!(code), "unexpected error_code; body {v}");
+    assert!(v["error_message"].as_str().is_some_and(|m| !m.is_empty()), "no error_message: {v}");
+    assert!(v["errors"].is_object(), "errors must be an object: {v}");
+    v
+}
+
+/// The real `perma` binary, run as a child process (for crash and CLI tests).
+pub struct Server {
+    pub child: std::process::Child,
+    pub base: String,
+}
+
+pub fn perma_cmd(data_dir: &std::path::Path) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_perma"));
+    c.env("PERMA_DATA_DIR", data_dir)
+        .env("PERMA_LISTEN", "127.0.0.1:0")
+        .env("PERMA_LOG", "warn")
+        .env_remove("PERMA_PUBLIC_URL")
+        .env_remove("PERMA_DATABASE_URL")
+        .env_remove("PERMA_STORAGE");
+    c
+}
+
+impl Server {
+    pub fn start(data_dir: &std::path::Path) -> Server {
+        use std::io::BufRead;
+        let mut child = perma_cmd(data_dir)
+            .arg("serve")
+            .env("PERMA_ADMIN_EMAIL", ADMIN_EMAIL)
+            .env("PERMA_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("starting perma serve");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(stdout).read_line(&mut line).unwrap();
+        let base = line
+            .trim()
+            .strip_prefix("perma listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        Server { child, base }
+    }
+
+    /// SIGKILL: no chance to flush or clean up.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    pub fn session(&self) -> Session {
+        Session {
+            base: self.base.clone(),
+            http: reqwest::Client::new(),
+            authtoken: None,
+            mgmt_token: None,
+            api_key: None,
+        }
+    }
+
+    pub async fn login(&self) -> Session {
+        let s = self.session();
+        let (st, v) = s
+            .call(Method::POST, "/v3/user-session", Some(json!({"user": {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}})))
+            .await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        Session { authtoken: v["user"]["authtoken"].as_str().map(str::to_owned), ..s }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
