@@ -1,0 +1,138 @@
+// The official @contentstack/management SDK, unchanged, pointed at perma.
+// PERMA_URL (e.g. http://127.0.0.1:8080), PERMA_EMAIL and PERMA_PASSWORD come from compat/run.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { writeFileSync, mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import contentstack from '@contentstack/management'
+
+const base = process.env.PERMA_URL
+const email = process.env.PERMA_EMAIL
+const password = process.env.PERMA_PASSWORD
+assert.ok(base && email && password, 'PERMA_URL, PERMA_EMAIL and PERMA_PASSWORD must be set')
+
+// `host` refuses IP addresses and localhost; `endpoint` is taken as given.
+const client = contentstack.client({ endpoint: `${base}/v3`, logHandler: () => {} })
+const dir = mkdtempSync(join(tmpdir(), 'perma-js-'))
+
+let stack
+let asset
+
+test('login and create a stack', async () => {
+  const res = await client.login({ email, password })
+  assert.equal(res.user.email, email)
+  const orgs = await client.organization().fetchAll()
+  const org = orgs.items[0].uid
+  const created = await client.stack().create({ stack: { name: 'JS SDK stack', master_locale: 'en-us' } }, { organization_uid: org })
+  assert.match(created.api_key, /^blt[0-9a-f]{16}$/)
+  stack = client.stack({ api_key: created.api_key })
+  const fetched = await stack.fetch()
+  assert.equal(fetched.name, 'JS SDK stack')
+  await stack.environment().create({ environment: { name: 'production', urls: [{ locale: 'en-us', url: 'https://example.com' }] } })
+})
+
+test('upload from a path and from a buffer', async () => {
+  const path = join(dir, 'Sample Logo (1).txt')
+  writeFileSync(path, 'first version of the logo')
+  asset = await stack.asset().create({ upload: path, title: 'Logo', description: 'from a path', tags: ['brand', 'logo'] })
+  assert.equal(asset.title, 'Logo')
+  assert.equal(asset.filename, 'Sample_Logo_(1).txt')
+  assert.deepEqual(asset.tags, ['brand', 'logo'])
+  assert.equal(asset._version, 1)
+  const fromBuffer = await stack.asset().create({ upload: Buffer.from('buffer bytes'), filename: 'buffer.txt', content_type: 'text/plain', title: 'Buffer' })
+  assert.equal(fromBuffer.filename, 'buffer.txt')
+  assert.equal(fromBuffer.file_size, '12')
+})
+
+test('fetch and query', async () => {
+  const fetched = await stack.asset(asset.uid).fetch()
+  assert.equal(fetched.uid, asset.uid)
+  assert.equal(fetched.url, asset.url)
+  const found = await stack.asset().query({ query: { tags: 'brand' } }).find()
+  assert.equal(found.items.length, 1)
+  assert.equal(found.items[0].uid, asset.uid)
+  const all = await stack.asset().query({ include_count: true }).find()
+  assert.equal(all.count, 2)
+})
+
+test('update sends the whole object back; read-only fields are ignored', async () => {
+  const fetched = await stack.asset(asset.uid).fetch()
+  fetched.title = 'Logo (edited)'
+  const updated = await fetched.update()
+  assert.equal(updated.title, 'Logo (edited)')
+  assert.equal(updated._version, 2)
+  assert.equal(updated.filename, asset.filename)
+})
+
+test('generate the permanent URL: set permanent_url, then update()', async () => {
+  const fetched = await stack.asset(asset.uid).fetch()
+  fetched.permanent_url = `https://images.contentstack.io/v3/assets/${fetched.api_key ?? stack.api_key}/${asset.uid}/sample-logo-1.txt`
+  const updated = await fetched.update()
+  assert.equal(updated.permanent_url, `${base}/v3/assets/${stack.api_key}/${asset.uid}/sample-logo-1.txt`)
+  assert.equal(updated._version, 3)
+  // Once only: a different slug is refused with the CMA error shape.
+  updated.permanent_url = `https://x/v3/assets/${stack.api_key}/${asset.uid}/other`
+  await assert.rejects(updated.update(), (err) => {
+    assert.equal(err.status, 422)
+    assert.deepEqual(err.errors.permanent_url, ['is already set and cannot be changed'])
+    return true
+  })
+})
+
+test('replace keeps the permanent URL; download through it', async () => {
+  const path = join(dir, 'logo-v2.txt')
+  writeFileSync(path, 'second version of the logo')
+  const current = await stack.asset(asset.uid).fetch()
+  const replaced = await current.replace({ upload: path })
+  assert.equal(replaced.filename, 'logo-v2.txt')
+  assert.notEqual(replaced.url, asset.url)
+  assert.equal(replaced.permanent_url, current.permanent_url)
+  const res = await replaced.download({ url: replaced.permanent_url, responseType: 'arraybuffer' })
+  assert.equal(Buffer.from(res.data).toString(), 'second version of the logo')
+  const old = await fetch(asset.url)
+  assert.equal(await old.text(), 'first version of the logo')
+})
+
+test('publish', async () => {
+  const current = await stack.asset(asset.uid).fetch()
+  const res = await current.publish({ publishDetails: { environments: ['production'], locales: ['en-us'] } })
+  assert.match(res.notice, /publish/i)
+  const after = await stack.asset(asset.uid).fetch()
+  assert.equal(after.publish_details.length, 1)
+  const published = await fetch(`${after.permanent_url}?environment=production`)
+  assert.equal(published.status, 200)
+})
+
+test('folders', async () => {
+  const folder = await stack.asset().folder().create({ asset: { name: 'Brand' } })
+  assert.equal(folder.is_dir, true)
+  const fetched = await stack.asset().folder(folder.uid).fetch()
+  assert.equal(fetched.name, 'Brand')
+  const current = await stack.asset(asset.uid).fetch()
+  current.parent_uid = folder.uid
+  const moved = await current.update()
+  assert.equal(moved.parent_uid, folder.uid)
+  const inFolder = await stack.asset().query({ folder: folder.uid }).find()
+  assert.equal(inFolder.items.length, 1)
+})
+
+test('versions', async () => {
+  const v1 = await stack.asset(asset.uid).fetch({ version: 1 })
+  assert.equal(v1.title, 'Logo')
+  assert.equal(v1.url, asset.url)
+})
+
+test('delete, then the missing asset has the CMA error shape', async () => {
+  const current = await stack.asset(asset.uid).fetch()
+  const res = await current.delete()
+  assert.match(res.notice, /deleted/i)
+  await assert.rejects(stack.asset(asset.uid).fetch(), (err) => {
+    assert.equal(err.status, 404)
+    assert.equal(err.errorCode, 145)
+    assert.ok(err.errorMessage.length > 0)
+    return true
+  })
+  const gone = await fetch(asset.url)
+  assert.equal(gone.status, 410)
+})

@@ -1,0 +1,176 @@
+"""The official contentstack-management Python SDK, unchanged, pointed at perma.
+
+PERMA_URL (e.g. http://127.0.0.1:8080), PERMA_EMAIL and PERMA_PASSWORD come from compat/run.
+Tests run in file order and share one stack.
+"""
+import json
+import os
+import tempfile
+import urllib.request
+from urllib.error import HTTPError
+
+import contentstack_management
+
+BASE = os.environ["PERMA_URL"]
+HOST = BASE.split("://", 1)[1]
+EMAIL = os.environ["PERMA_EMAIL"]
+PASSWORD = os.environ["PERMA_PASSWORD"]
+TMP = tempfile.mkdtemp(prefix="perma-py-")
+
+client = contentstack_management.Client(host=HOST, scheme="http://", timeout=30)
+state = {}
+
+
+def write(name, data):
+    path = os.path.join(TMP, name)
+    with open(path, "wb") as f:
+        f.write(data)
+    return path
+
+
+def stack():
+    return client.stack(state["api_key"])
+
+
+def http_get(url):
+    try:
+        with urllib.request.urlopen(url) as r:
+            return r.status, r.read()
+    except HTTPError as e:
+        return e.code, e.read()
+
+
+def test_login_and_stack():
+    res = client.login(EMAIL, PASSWORD)
+    assert res.status_code == 200, res.text
+    assert client.authtoken
+    # The SDK never sends organization_uid (its check is `is not None and ''`), so perma
+    # falls back to the user's default organization.
+    res = client.stack().create("ignored", {"stack": {"name": "Python SDK stack", "master_locale": "en-us"}})
+    assert res.status_code == 201, res.text
+    state["api_key"] = res.json()["stack"]["api_key"]
+    res = stack().environments().create({"environment": {"name": "production", "urls": []}})
+    assert res.status_code == 201, res.text
+
+
+def test_upload_fetch_query():
+    path = write("Brand Guide.pdf", b"%PDF-1.4 brand guide v1")
+    res = stack().assets().upload(path)
+    assert res.status_code == 201, res.text
+    asset = res.json()["asset"]
+    assert asset["filename"] == "Brand_Guide.pdf"
+    assert asset["content_type"] == "application/pdf"
+    state["uid"] = asset["uid"]
+    state["v1_url"] = asset["url"]
+    res = stack().assets(state["uid"]).fetch()
+    assert res.status_code == 200
+    assert res.json()["asset"]["uid"] == state["uid"]
+    assets = stack().assets()
+    assets.add_param("query", json.dumps({"content_type": "application/pdf"}))
+    assets.add_param("include_count", "true")
+    res = assets.find()
+    assert res.status_code == 200, res.text
+    assert res.json()["count"] == 1
+
+
+def test_update_metadata():
+    res = stack().assets(state["uid"]).update({"asset": {"title": "Brand guide", "description": "v1", "tags": ["brand"]}})
+    assert res.status_code == 200, res.text
+    a = res.json()["asset"]
+    assert a["title"] == "Brand guide" and a["tags"] == ["brand"] and a["_version"] == 2
+
+
+def test_generate_permanent_url():
+    uid, key = state["uid"], state["api_key"]
+    res = stack().assets(uid).generate({"asset": {"permanent_url": f"https://images.contentstack.io/v3/assets/{key}/{uid}/brand-guide.pdf"}})
+    assert res.status_code == 200, res.text
+    a = res.json()["asset"]
+    assert a["permanent_url"] == f"{BASE}/v3/assets/{key}/{uid}/brand-guide.pdf"
+    state["permanent_url"] = a["permanent_url"]
+    # Once only.
+    res = stack().assets(uid).generate({"asset": {"permanent_url": "another-slug"}})
+    assert res.status_code == 422
+    assert res.json()["errors"]["permanent_url"] == ["is already set and cannot be changed"]
+
+
+def test_replace_and_download_through_permanent_url():
+    path = write("brand-guide-v2.pdf", b"%PDF-1.4 brand guide v2")
+    res = stack().assets(state["uid"]).replace(path)
+    assert res.status_code == 200, res.text
+    a = res.json()["asset"]
+    assert a["filename"] == "brand-guide-v2.pdf"
+    assert a["url"] != state["v1_url"]
+    assert a["permanent_url"] == state["permanent_url"]
+    status, body = http_get(state["permanent_url"])
+    assert status == 200 and body == b"%PDF-1.4 brand guide v2"
+    status, body = http_get(state["v1_url"])
+    assert status == 200 and body == b"%PDF-1.4 brand guide v1"
+    # The SDK's download() is a management download of the latest file.
+    res = stack().assets(state["uid"]).download()
+    assert res.status_code == 200
+    assert res.content == b"%PDF-1.4 brand guide v2"
+
+
+def test_publish():
+    res = stack().assets(state["uid"]).publish({"asset": {"environments": ["production"], "locales": ["en-us"]}, "version": 1})
+    assert res.status_code == 200, res.text
+    status, body = http_get(state["permanent_url"] + "?environment=production")
+    assert status == 200 and body == b"%PDF-1.4 brand guide v1"
+    res = stack().assets(state["uid"]).unpublish({"asset": {"environments": ["production"], "locales": ["en-us"]}})
+    assert res.status_code == 200, res.text
+    status, _ = http_get(state["permanent_url"] + "?environment=production")
+    assert status == 404
+
+
+def test_folders():
+    # create_folder() passes its dict to requests as form data, which would drop the
+    # nested name; a JSON string is sent as-is.
+    res = stack().assets().create_folder(json.dumps({"asset": {"name": "Guides"}}))
+    assert res.status_code == 201, res.text
+    folder = res.json()["asset"]
+    assert folder["is_dir"] is True
+    res = stack().assets().update_or_move(folder["uid"], {"asset": {"name": "Brand guides"}})
+    assert res.status_code == 200, res.text
+    assert res.json()["asset"]["name"] == "Brand guides"
+    res = stack().assets(state["uid"]).update({"asset": {"parent_uid": folder["uid"]}})
+    assert res.status_code == 200, res.text
+    res = stack().assets().specific_folder(folder["uid"])
+    assert res.status_code == 200, res.text
+    assert [a["uid"] for a in res.json()["assets"]] == [state["uid"]]
+    state["folder"] = folder["uid"]
+
+
+def test_versions():
+    res = stack().assets(state["uid"]).version()
+    assert res.status_code == 200, res.text
+    versions = [v["_version"] for v in res.json()["versions"]]
+    assert versions == sorted(versions, reverse=True) and versions[-1] == 1
+    res = stack().assets(state["uid"]).version_naming(1, {"upload": {"_version_name": "first draft"}})
+    assert res.status_code == 200, res.text
+    res = stack().assets(state["uid"]).version()
+    named = [v for v in res.json()["versions"] if v.get("_version_name") == "first draft"]
+    assert [v["_version"] for v in named] == [1]
+    res = stack().assets(state["uid"]).version_delete(1)
+    assert res.status_code == 200, res.text
+
+
+def test_references_and_types():
+    res = stack().assets(state["uid"]).references()
+    assert res.status_code == 200 and res.json() == {"references": []}
+    res = stack().assets().specific_asset_type("images")
+    assert res.status_code == 200 and res.json()["assets"] == []
+
+
+def test_delete_and_missing_asset_error_shape():
+    res = stack().assets(state["uid"]).delete()
+    assert res.status_code == 200, res.text
+    res = stack().assets(state["uid"]).fetch()
+    assert res.status_code == 404
+    body = res.json()
+    assert body["error_code"] == 145
+    assert body["error_message"]
+    assert isinstance(body["errors"], dict)
+    status, _ = http_get(state["permanent_url"])
+    assert status == 410
+    res = stack().assets().delete_folder(state["folder"])
+    assert res.status_code == 200, res.text
