@@ -231,7 +231,10 @@ impl Asset {
             v["content_type"] = json!(f.content_type);
             v["file_size"] = json!(f.size.to_string());
             v["filename"] = json!(f.filename);
-            v["url"] = json!(format!("{base}{}", version_path(&self.api_key, &self.uid, f)));
+            v["url"] = json!(format!(
+                "{base}{}",
+                version_path(&self.api_key, &self.uid, f)
+            ));
             if render.include_dimension {
                 if let (Some(w), Some(h)) = (f.width, f.height) {
                     v["dimension"] = json!({ "width": w, "height": h });
@@ -295,7 +298,10 @@ impl Version {
             v["filename"] = json!(f.filename);
             v["file_size"] = json!(f.size.to_string());
             v["content_type"] = json!(f.content_type);
-            v["url"] = json!(format!("{public_url}{}", version_path(api_key, asset_uid, f)));
+            v["url"] = json!(format!(
+                "{public_url}{}",
+                version_path(api_key, asset_uid, f)
+            ));
         }
         v
     }
@@ -320,7 +326,10 @@ pub fn normalize_tags(tags: Vec<String>) -> Vec<String> {
 
 fn check_text(field: &str, value: &str, max: usize) -> Result<()> {
     if value.chars().count() > max {
-        return Err(Error::field(field, format!("is too long (maximum is {max} characters)")));
+        return Err(Error::field(
+            field,
+            format!("is too long (maximum is {max} characters)"),
+        ));
     }
     Ok(())
 }
@@ -334,7 +343,10 @@ fn check_meta(meta: &Metadata) -> Result<()> {
     }
     if let Some(tags) = &meta.tags {
         if tags.len() > 100 || tags.iter().any(|t| t.chars().count() > 255) {
-            return Err(Error::field("tags", "at most 100 tags of at most 255 characters"));
+            return Err(Error::field(
+                "tags",
+                "at most 100 tags of at most 255 characters",
+            ));
         }
     }
     Ok(())
@@ -357,7 +369,12 @@ pub async fn get_folder(app: &App, api_key: &str, uid: &str) -> Result<Asset> {
 }
 
 /// An asset, or the asset as of `version`.
-pub async fn fetch(app: &App, access: &StackAccess, uid: &str, version: Option<i64>) -> Result<Asset> {
+pub async fn fetch(
+    app: &App,
+    access: &StackAccess,
+    uid: &str,
+    version: Option<i64>,
+) -> Result<Asset> {
     access.require_read()?;
     let asset = get_live(app, &access.stack.api_key, uid).await?;
     match version {
@@ -400,7 +417,12 @@ async fn check_parent(app: &App, api_key: &str, parent: Option<&str>) -> Result<
 }
 
 /// Creates an asset from an upload (§5 `POST /v3/assets`).
-pub async fn create(app: &App, access: &StackAccess, upload: Ingested, meta: Metadata) -> Result<Asset> {
+pub async fn create(
+    app: &App,
+    access: &StackAccess,
+    upload: Ingested,
+    meta: Metadata,
+) -> Result<Asset> {
     access.require_write()?;
     check_meta(&meta)?;
     let api_key = &access.stack.api_key;
@@ -468,10 +490,16 @@ pub fn parse_permanent_value(value: &str, api_key: &str, asset_uid: &str) -> Res
             ));
         }
         if segs[n - 3] != api_key {
-            return Err(Error::field("permanent_url", "has an api_key that is not this stack's"));
+            return Err(Error::field(
+                "permanent_url",
+                "has an api_key that is not this stack's",
+            ));
         }
         if segs[n - 2] != asset_uid {
-            return Err(Error::field("permanent_url", "has an asset uid that is not this asset's"));
+            return Err(Error::field(
+                "permanent_url",
+                "has an asset uid that is not this asset's",
+            ));
         }
         segs[n - 1]
     } else {
@@ -811,7 +839,9 @@ pub async fn update_folder(
             return get_folder(app, &api_key, uid).await;
         }
     }
-    Err(Error::Conflict("The folder is being changed by many requests at once; try again.".into()))
+    Err(Error::Conflict(
+        "The folder is being changed by many requests at once; try again.".into(),
+    ))
 }
 
 /// Deletes a folder and everything in it (§5).
@@ -831,7 +861,9 @@ pub async fn delete_folder(app: &App, access: &StackAccess, uid: &str) -> Result
         );
         i += 1;
     }
-    app.db.tombstone(&doomed, access.actor.uid(), now_ms()).await?;
+    app.db
+        .tombstone(&doomed, access.actor.uid(), now_ms())
+        .await?;
     Ok(doomed.len())
 }
 
@@ -886,7 +918,10 @@ pub async fn list(app: &App, access: &StackAccess, p: &ListParams) -> Result<(Ve
             let pubs = app.db.publications(api_key).await?;
             Some(
                 pubs.into_iter()
-                    .filter(|(_, ps)| ps.iter().any(|x| &x.environment == env || &x.environment_uid == env))
+                    .filter(|(_, ps)| {
+                        ps.iter()
+                            .any(|x| &x.environment == env || &x.environment_uid == env)
+                    })
                     .map(|(uid, _)| uid)
                     .collect(),
             )
@@ -896,8 +931,14 @@ pub async fn list(app: &App, access: &StackAccess, p: &ListParams) -> Result<(Ve
         (p.include_folders || !a.is_dir)
             && match p.kind {
                 Kind::All => true,
-                Kind::Images => a.file.as_ref().is_some_and(|f| f.content_type.starts_with("image/")),
-                Kind::Videos => a.file.as_ref().is_some_and(|f| f.content_type.starts_with("video/")),
+                Kind::Images => a
+                    .file
+                    .as_ref()
+                    .is_some_and(|f| f.content_type.starts_with("image/")),
+                Kind::Videos => a
+                    .file
+                    .as_ref()
+                    .is_some_and(|f| f.content_type.starts_with("video/")),
             }
             && published.as_ref().is_none_or(|ps| ps.contains(&a.uid))
             && p.query.as_ref().is_none_or(|q| q.matches(a))

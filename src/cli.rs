@@ -202,7 +202,10 @@ pub fn run(cli: Cli) -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: starting runtime: {e}");
@@ -218,7 +221,10 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
-async fn build(cli_config: &Option<PathBuf>, migrations: Migrations) -> anyhow::Result<std::sync::Arc<App>> {
+async fn build(
+    cli_config: &Option<PathBuf>,
+    migrations: Migrations,
+) -> anyhow::Result<std::sync::Arc<App>> {
     App::build(Config::load(cli_config.as_deref())?, migrations).await
 }
 
@@ -256,11 +262,27 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 .map_err(|e| anyhow::anyhow!("{}", error_text(&e)))?;
             println!("{}", s.api_key);
         }
-        Command::Token(TokenCmd::Create { stack, name, read_only, delivery_environment }) => {
+        Command::Token(TokenCmd::Create {
+            stack,
+            name,
+            read_only,
+            delivery_environment,
+        }) => {
             let app = build(&cli.config, Migrations::Apply).await?;
-            let s = app.db.stack(&stack).await?.with_context(|| format!("no stack {stack}"))?;
-            let owner = app.db.user(&s.owner_uid).await?.context("stack owner is missing")?;
-            let access = StackAccess { stack: s, actor: Actor::User(owner) };
+            let s = app
+                .db
+                .stack(&stack)
+                .await?
+                .with_context(|| format!("no stack {stack}"))?;
+            let owner = app
+                .db
+                .user(&s.owner_uid)
+                .await?
+                .context("stack owner is missing")?;
+            let access = StackAccess {
+                stack: s,
+                actor: Actor::User(owner),
+            };
             let (kind, body) = match &delivery_environment {
                 Some(env) => (
                     TokenKind::Delivery,
@@ -281,7 +303,12 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let r = crate::maintenance::fsck(&app, verify).await?;
             println!(
                 "files: {}  blobs: {}  missing: {}  corrupt: {}  unreferenced: {}  temp files: {}",
-                r.files, r.blobs, r.missing.len(), r.corrupt.len(), r.unreferenced, r.temp_files
+                r.files,
+                r.blobs,
+                r.missing.len(),
+                r.corrupt.len(),
+                r.unreferenced,
+                r.temp_files
             );
             for (uid, sha) in &r.missing {
                 println!("MISSING file {uid} blob {sha}");
@@ -305,7 +332,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let c = remote.client().await?;
             for f in files {
                 let a = c.upload(&f).await?;
-                println!("{}\t{}", a["uid"].as_str().unwrap_or(""), a["url"].as_str().unwrap_or(""));
+                println!(
+                    "{}\t{}",
+                    a["uid"].as_str().unwrap_or(""),
+                    a["url"].as_str().unwrap_or("")
+                );
             }
         }
         Command::Replace { remote, uid, file } => {
@@ -326,10 +357,21 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let a = c.permanent_url(&uid, &slug).await?;
             println!("{}", a["permanent_url"].as_str().unwrap_or(""));
         }
-        Command::Download { remote, target, output } => {
+        Command::Download {
+            remote,
+            target,
+            output,
+        } => {
             let c = remote.client().await?;
             let (url, name) = if target.starts_with("http://") || target.starts_with("https://") {
-                let name = target.rsplit('/').next().unwrap_or("download").split('?').next().unwrap_or("download").to_owned();
+                let name = target
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or("download")
+                    .split('?')
+                    .next()
+                    .unwrap_or("download")
+                    .to_owned();
                 (target.clone(), name)
             } else {
                 let a = c.asset(&target).await?;
@@ -338,12 +380,23 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     a["filename"].as_str().unwrap_or("download").to_owned(),
                 )
             };
-            let dest = output.unwrap_or_else(|| PathBuf::from(crate::filename::Filename::sanitize(&name).as_str()));
+            let dest = output.unwrap_or_else(|| {
+                PathBuf::from(crate::filename::Filename::sanitize(&name).as_str())
+            });
             let n = c.download(&url, &dest).await?;
             println!("{} ({n} bytes)", dest.display());
         }
-        Command::Ls { remote, folder, query, json } => {
-            let v = remote.client().await?.list(folder.as_deref(), query.as_deref()).await?;
+        Command::Ls {
+            remote,
+            folder,
+            query,
+            json,
+        } => {
+            let v = remote
+                .client()
+                .await?
+                .list(folder.as_deref(), query.as_deref())
+                .await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
@@ -352,9 +405,15 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     println!(
                         "{}\t{}\t{}\t{}",
                         a["uid"].as_str().unwrap_or(""),
-                        if is_dir { "dir".to_owned() } else { a["file_size"].as_str().unwrap_or("").to_owned() },
+                        if is_dir {
+                            "dir".to_owned()
+                        } else {
+                            a["file_size"].as_str().unwrap_or("").to_owned()
+                        },
                         a["content_type"].as_str().unwrap_or(""),
-                        a[if is_dir { "name" } else { "title" }].as_str().unwrap_or(""),
+                        a[if is_dir { "name" } else { "title" }]
+                            .as_str()
+                            .unwrap_or(""),
                     );
                 }
                 eprintln!("{} assets", v["count"]);
@@ -378,7 +437,11 @@ async fn serve(config_file: &Option<PathBuf>, no_migrate: bool) -> anyhow::Resul
         .with_context(|| format!("binding {}", config.listen))?;
     // With port 0 the OS picks one; URLs must carry the real address.
     config.listen = listener.local_addr()?;
-    let migrations = if no_migrate { Migrations::Skip } else { Migrations::Apply };
+    let migrations = if no_migrate {
+        Migrations::Skip
+    } else {
+        Migrations::Apply
+    };
     let app = App::build(config, migrations).await?;
     println!("perma listening on http://{}", app.config.listen);
     tracing::info!(listen = %app.config.listen, public_url = %app.public_url, "perma serving");
@@ -386,8 +449,9 @@ async fn serve(config_file: &Option<PathBuf>, no_migrate: bool) -> anyhow::Resul
         let ctrl_c = tokio::signal::ctrl_c();
         #[cfg(unix)]
         {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .expect("installing SIGTERM handler");
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("installing SIGTERM handler");
             tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
         }
         #[cfg(not(unix))]

@@ -56,7 +56,9 @@ impl Client {
     /// Logs in and returns the authtoken.
     pub async fn login(&self, email: &str, password: &str) -> anyhow::Result<String> {
         let body = serde_json::json!({ "user": { "email": email, "password": password } });
-        let v = self.json(self.request(Method::POST, "/v3/user-session").json(&body)).await?;
+        let v = self
+            .json(self.request(Method::POST, "/v3/user-session").json(&body))
+            .await?;
         v["user"]["authtoken"]
             .as_str()
             .map(str::to_owned)
@@ -150,14 +152,19 @@ impl Client {
     pub async fn permanent_url(&self, uid: &str, slug: &str) -> anyhow::Result<Value> {
         let body = serde_json::json!({ "asset": { "permanent_url": slug } });
         let v = self
-            .json(self.request(Method::PUT, &format!("/v3/assets/{uid}")).json(&body))
+            .json(
+                self.request(Method::PUT, &format!("/v3/assets/{uid}"))
+                    .json(&body),
+            )
             .await?;
         Ok(v["asset"].clone())
     }
 
     /// Fetches one asset's JSON.
     pub async fn asset(&self, uid: &str) -> anyhow::Result<Value> {
-        let v = self.json(self.request(Method::GET, &format!("/v3/assets/{uid}"))).await?;
+        let v = self
+            .json(self.request(Method::GET, &format!("/v3/assets/{uid}")))
+            .await?;
         Ok(v["asset"].clone())
     }
 

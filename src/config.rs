@@ -130,9 +130,9 @@ impl Config {
 
     /// The database URL, defaulting to SQLite in the data dir.
     pub fn database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| {
-            format!("sqlite://{}", self.data_dir.join("perma.db").display())
-        })
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("perma.db").display()))
     }
 
     /// The blob directory. Only local storage exists so far; other schemes are refused

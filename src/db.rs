@@ -67,7 +67,9 @@ impl Db {
         };
         match backend {
             Backend::Sqlite => {
-                let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+                let path = url
+                    .trim_start_matches("sqlite://")
+                    .trim_start_matches("sqlite:");
                 let path = path.split('?').next().unwrap_or(path);
                 if let Some(parent) = std::path::Path::new(path).parent() {
                     if !parent.as_os_str().is_empty() {
@@ -158,12 +160,14 @@ impl Db {
                 .execute(&mut *tx)
                 .await
                 .with_context(|| format!("applying migration {} {}", m.version, m.name))?;
-            sqlx::query("INSERT INTO perma_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
-                .bind(m.version)
-                .bind(m.name)
-                .bind(crate::time::now_ms())
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO perma_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+            )
+            .bind(m.version)
+            .bind(m.name)
+            .bind(crate::time::now_ms())
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
             applied.push(format!("{:04}_{}", m.version, m.name));
         }

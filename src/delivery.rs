@@ -78,10 +78,15 @@ pub async fn resolve(app: &App, req: &DeliveryRequest) -> Result<Resolved> {
     let not_found = || Error::NotFound("Asset");
     let api_key = ApiKey::parse(&req.api_key).ok_or_else(not_found)?;
     let asset_uid = Uid::parse(&req.asset_uid).ok_or_else(not_found)?;
-    let stack = app.db.stack(api_key.as_str()).await?.ok_or_else(not_found)?;
+    let stack = app
+        .db
+        .stack(api_key.as_str())
+        .await?
+        .ok_or_else(not_found)?;
 
     let mode = if req.credentials.present() {
-        let access = identity::stack_access(&app.db, Some(api_key.as_str()), &req.credentials).await?;
+        let access =
+            identity::stack_access(&app.db, Some(api_key.as_str()), &req.credentials).await?;
         access.require_read()?;
         Mode::Management
     } else if let Some(token) = &req.access_token {
@@ -133,13 +138,20 @@ pub async fn resolve(app: &App, req: &DeliveryRequest) -> Result<Resolved> {
                 .environment(&stack.api_key, name)
                 .await?
                 .ok_or(Error::NotFound("Environment"))?;
-            let locale = req.locale.clone().unwrap_or_else(|| stack.master_locale.clone());
+            let locale = req
+                .locale
+                .clone()
+                .unwrap_or_else(|| stack.master_locale.clone());
             let version = app
                 .db
                 .published_version(&asset.uid, &env.uid, &locale)
                 .await?
                 .ok_or_else(not_found)?;
-            let v = app.db.version(&asset.uid, version).await?.ok_or_else(not_found)?;
+            let v = app
+                .db
+                .version(&asset.uid, version)
+                .await?
+                .ok_or_else(not_found)?;
             Some(v.file.ok_or_else(not_found)?)
         }
     };
@@ -308,7 +320,9 @@ pub fn byte_range(header: &str, len: u64) -> Outcome {
             .flatten()
     };
     if a.is_empty() {
-        let Some(n) = num(b) else { return Outcome::Full };
+        let Some(n) = num(b) else {
+            return Outcome::Full;
+        };
         if n == 0 || len == 0 {
             return Outcome::RangeNotSatisfiable;
         }
@@ -318,7 +332,9 @@ pub fn byte_range(header: &str, len: u64) -> Outcome {
             end: len - 1,
         };
     }
-    let Some(start) = num(a) else { return Outcome::Full };
+    let Some(start) = num(a) else {
+        return Outcome::Full;
+    };
     let end = if b.is_empty() {
         u64::MAX
     } else {
@@ -366,11 +382,26 @@ mod tests {
 
     #[test]
     fn ranges() {
-        assert_eq!(byte_range("bytes=0-9", 100), Outcome::Partial { start: 0, end: 9 });
-        assert_eq!(byte_range("bytes=90-", 100), Outcome::Partial { start: 90, end: 99 });
-        assert_eq!(byte_range("bytes=-10", 100), Outcome::Partial { start: 90, end: 99 });
-        assert_eq!(byte_range("bytes=-500", 100), Outcome::Partial { start: 0, end: 99 });
-        assert_eq!(byte_range("bytes=50-5000", 100), Outcome::Partial { start: 50, end: 99 });
+        assert_eq!(
+            byte_range("bytes=0-9", 100),
+            Outcome::Partial { start: 0, end: 9 }
+        );
+        assert_eq!(
+            byte_range("bytes=90-", 100),
+            Outcome::Partial { start: 90, end: 99 }
+        );
+        assert_eq!(
+            byte_range("bytes=-10", 100),
+            Outcome::Partial { start: 90, end: 99 }
+        );
+        assert_eq!(
+            byte_range("bytes=-500", 100),
+            Outcome::Partial { start: 0, end: 99 }
+        );
+        assert_eq!(
+            byte_range("bytes=50-5000", 100),
+            Outcome::Partial { start: 50, end: 99 }
+        );
         assert_eq!(byte_range("bytes=100-", 100), Outcome::RangeNotSatisfiable);
         assert_eq!(byte_range("bytes=-0", 100), Outcome::RangeNotSatisfiable);
         assert_eq!(byte_range("bytes=0-1,5-6", 100), Outcome::Full);

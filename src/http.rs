@@ -39,47 +39,92 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v3/assets", get(assets::list).post(assets::create))
         .route(
             "/v3/assets/{uid}",
-            get(assets::fetch).put(assets::update).delete(assets::delete),
+            get(assets::fetch)
+                .put(assets::update)
+                .delete(assets::delete),
         )
         .layer(upload_limit);
     let api = Router::new()
-        .route("/v3/user-session", post(session::login).delete(session::logout))
+        .route(
+            "/v3/user-session",
+            post(session::login).delete(session::logout),
+        )
         .route("/v3/user", get(session::user))
         .route("/v3/organizations", get(session::organizations))
         .route(
             "/v3/stacks",
-            get(stacks::get).post(stacks::create).put(stacks::update).delete(stacks::delete),
+            get(stacks::get)
+                .post(stacks::create)
+                .put(stacks::update)
+                .delete(stacks::delete),
         )
         .route("/v3/stacks/share", post(stacks::share))
         .route("/v3/stacks/unshare", post(stacks::unshare))
-        .route("/v3/stacks/settings", get(stacks::settings).post(stacks::set_settings))
-        .route("/v3/stacks/management_tokens", get(tokens::list_management).post(tokens::create_management))
-        .route("/v3/stacks/management_tokens/{uid}", get(tokens::get_management).delete(tokens::delete_management))
-        .route("/v3/stacks/delivery_tokens", get(tokens::list_delivery).post(tokens::create_delivery))
-        .route("/v3/stacks/delivery_tokens/{uid}", get(tokens::get_delivery).delete(tokens::delete_delivery))
-        .route("/v3/environments", get(environments::list).post(environments::create))
+        .route(
+            "/v3/stacks/settings",
+            get(stacks::settings).post(stacks::set_settings),
+        )
+        .route(
+            "/v3/stacks/management_tokens",
+            get(tokens::list_management).post(tokens::create_management),
+        )
+        .route(
+            "/v3/stacks/management_tokens/{uid}",
+            get(tokens::get_management).delete(tokens::delete_management),
+        )
+        .route(
+            "/v3/stacks/delivery_tokens",
+            get(tokens::list_delivery).post(tokens::create_delivery),
+        )
+        .route(
+            "/v3/stacks/delivery_tokens/{uid}",
+            get(tokens::get_delivery).delete(tokens::delete_delivery),
+        )
+        .route(
+            "/v3/environments",
+            get(environments::list).post(environments::create),
+        )
         .route(
             "/v3/environments/{name}",
-            get(environments::get).put(environments::update).delete(environments::delete),
+            get(environments::get)
+                .put(environments::update)
+                .delete(environments::delete),
         )
-        .route("/v3/locales", get(environments::list_locales).post(environments::create_locale))
-        .route("/v3/locales/{code}", get(environments::get_locale).delete(environments::delete_locale))
+        .route(
+            "/v3/locales",
+            get(environments::list_locales).post(environments::create_locale),
+        )
+        .route(
+            "/v3/locales/{code}",
+            get(environments::get_locale).delete(environments::delete_locale),
+        )
         .route("/v3/assets/images", get(assets::images))
         .route("/v3/assets/videos", get(assets::videos))
         .route("/v3/assets/folders", post(folders::create))
         .route(
             "/v3/assets/folders/{uid}",
-            get(folders::get).put(folders::update).delete(folders::delete),
+            get(folders::get)
+                .put(folders::update)
+                .delete(folders::delete),
         )
         .route("/v3/assets/{uid}/versions", get(versions::list))
-        .route("/v3/assets/{uid}/versions/{n}/name", post(versions::name).delete(versions::unname))
+        .route(
+            "/v3/assets/{uid}/versions/{n}/name",
+            post(versions::name).delete(versions::unname),
+        )
         .route("/v3/assets/{uid}/publish", post(versions::publish))
         .route("/v3/assets/{uid}/unpublish", post(versions::unpublish))
         .route("/v3/assets/{uid}/references", get(assets::references))
         // Delivery (§2, §4). The first segment is the api key; axum wants one name per position.
         .route("/v3/assets/{uid}/{asset_uid}", get(delivery::latest))
-        .route("/v3/assets/{uid}/{asset_uid}/{slug}", get(delivery::permanent))
-        .route("/v3/assets/{uid}/{asset_uid}/{file_uid}/{filename}", get(delivery::version))
+        .route(
+            "/v3/assets/{uid}/{asset_uid}/{slug}",
+            get(delivery::permanent),
+        )
+        .route(
+            "/v3/assets/{uid}/{asset_uid}/{file_uid}/{filename}",
+            get(delivery::version),
+        )
         .layer(DefaultBodyLimit::max(JSON_LIMIT));
     Router::new()
         .merge(uploads)

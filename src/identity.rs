@@ -246,7 +246,11 @@ async fn verify_password(hash: &str, password: &str) -> bool {
     let (hash, password) = (hash.to_owned(), password.to_owned());
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash)
-            .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+            .map(|h| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &h)
+                    .is_ok()
+            })
             .unwrap_or(false)
     })
     .await
@@ -364,8 +368,7 @@ pub async fn authenticate(db: &Db, creds: &Credentials) -> Result<Actor> {
         let secret = raw.strip_prefix("Bearer ").unwrap_or(raw).trim();
         return match db.token_by_hash(&ids::hash_token(secret)).await? {
             Some(t)
-                if t.kind == TokenKind::Management
-                    && t.expires_at.is_none_or(|e| e > now_ms()) =>
+                if t.kind == TokenKind::Management && t.expires_at.is_none_or(|e| e > now_ms()) =>
             {
                 Ok(Actor::Token(t))
             }
@@ -388,7 +391,11 @@ pub async fn authenticate_user(db: &Db, creds: &Credentials) -> Result<User> {
 /// Decides access to a stack in the order §5 prescribes: missing or malformed `api_key` →
 /// 412; missing or invalid credentials → 401 (before the stack is looked up, so outsiders
 /// learn nothing about which stacks exist); unknown stack → 412; no access → 403.
-pub async fn stack_access(db: &Db, api_key: Option<&str>, creds: &Credentials) -> Result<StackAccess> {
+pub async fn stack_access(
+    db: &Db,
+    api_key: Option<&str>,
+    creds: &Credentials,
+) -> Result<StackAccess> {
     let api_key = api_key
         .and_then(ApiKey::parse)
         .ok_or(Error::InvalidApiKey)?;
@@ -482,7 +489,10 @@ pub fn validate_environment_name(name: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::field("name", "must be 1-100 letters, digits, '-' or '_'"))
+        Err(Error::field(
+            "name",
+            "must be 1-100 letters, digits, '-' or '_'",
+        ))
     }
 }
 

@@ -12,7 +12,8 @@ fn random_hex(bytes: usize) -> String {
 }
 
 fn is_lower_hex(s: &str) -> bool {
-    s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// `blt` + 16 lowercase hex: the shape of api keys, asset, user and other uids.

@@ -105,7 +105,10 @@ pub fn content_type(head: &[u8], filename: &Filename, claimed: Option<&str>) -> 
             return m.essence_str().to_owned();
         }
     }
-    match claimed.map(str::trim).filter(|c| !c.is_empty() && c.contains('/')) {
+    match claimed
+        .map(str::trim)
+        .filter(|c| !c.is_empty() && c.contains('/'))
+    {
         Some(c) => c.split(';').next().unwrap_or(c).trim().to_ascii_lowercase(),
         None => "application/octet-stream".to_owned(),
     }
@@ -120,7 +123,13 @@ fn looks_like_html(head: &[u8]) -> bool {
         .take(15)
         .map(|b| b.to_ascii_lowercase())
         .collect();
-    [&b"<!doctype html"[..], b"<html", b"<script", b"<head", b"<body"]
-        .iter()
-        .any(|p| start.starts_with(p))
+    [
+        &b"<!doctype html"[..],
+        b"<html",
+        b"<script",
+        b"<head",
+        b"<body",
+    ]
+    .iter()
+    .any(|p| start.starts_with(p))
 }

@@ -143,8 +143,8 @@ impl Field {
 impl Query {
     /// Parses the `query` parameter text.
     pub fn parse(text: &str) -> Result<Self> {
-        let v: Value = serde_json::from_str(text)
-            .map_err(|e| bad(format!("is not valid JSON: {e}")))?;
+        let v: Value =
+            serde_json::from_str(text).map_err(|e| bad(format!("is not valid JSON: {e}")))?;
         Self::from_value(&v, 0)
     }
 
@@ -169,7 +169,11 @@ impl Query {
                         .iter()
                         .map(|i| Self::from_value(i, depth + 1))
                         .collect::<Result<Vec<_>>>()?;
-                    conds.push(if k == "$and" { Cond::And(subs) } else { Cond::Or(subs) });
+                    conds.push(if k == "$and" {
+                        Cond::And(subs)
+                    } else {
+                        Cond::Or(subs)
+                    });
                 }
                 op if op.starts_with('$') => {
                     return Err(bad(format!("unknown operator {op:?} at the top level")))
@@ -276,7 +280,9 @@ fn eval(op: &Op, values: &[Lit]) -> bool {
         Op::In(ls) => ls.iter().any(eq),
         Op::Nin(ls) => !ls.iter().any(eq),
         Op::Exists(b) => values.is_empty() != *b,
-        Op::Regex(r) => values.iter().any(|v| matches!(v, Lit::Str(s) if r.is_match(s))),
+        Op::Regex(r) => values
+            .iter()
+            .any(|v| matches!(v, Lit::Str(s) if r.is_match(s))),
         Op::Cmp(dir, or_eq, l) => values.iter().any(|v| {
             std::mem::discriminant(v) == std::mem::discriminant(l)
                 && match v.partial_cmp(l) {
@@ -323,6 +329,8 @@ mod tests {
         ] {
             assert!(Query::parse(q).is_err(), "{q} should be refused");
         }
-        assert!(Query::parse(r#"{"$or":[{"title":"a"},{"tags":"b"}],"file_size":{"$gte":10}}"#).is_ok());
+        assert!(
+            Query::parse(r#"{"$or":[{"title":"a"},{"tags":"b"}],"file_size":{"$gte":10}}"#).is_ok()
+        );
     }
 }

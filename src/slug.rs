@@ -117,7 +117,10 @@ mod tests {
 
     #[test]
     fn suggestion() {
-        assert_eq!(Slug::suggest("Sample Logo (1).PNG").as_str(), "sample-logo-1.png");
+        assert_eq!(
+            Slug::suggest("Sample Logo (1).PNG").as_str(),
+            "sample-logo-1.png"
+        );
         assert_eq!(Slug::suggest("***").as_str(), "asset");
         assert_eq!(Slug::suggest(&"x".repeat(400)).as_str().len(), 255);
     }

@@ -41,9 +41,16 @@ pub async fn unshare(app: &App, access: &StackAccess, email: &str) -> Result<()>
         .await?
         .ok_or_else(|| Error::field("email", "is not a member of this stack"))?;
     if user.uid == access.stack.owner_uid {
-        return Err(Error::field("email", "is the stack owner and cannot be removed"));
+        return Err(Error::field(
+            "email",
+            "is the stack owner and cannot be removed",
+        ));
     }
-    if !app.db.remove_member(&access.stack.api_key, &user.uid).await? {
+    if !app
+        .db
+        .remove_member(&access.stack.api_key, &user.uid)
+        .await?
+    {
         return Err(Error::field("email", "is not a member of this stack"));
     }
     Ok(())
@@ -81,14 +88,21 @@ pub async fn update_stack(
 pub async fn delete_stack(app: &App, access: &StackAccess) -> Result<()> {
     let user = access.require_user()?;
     if user.uid != access.stack.owner_uid {
-        return Err(Error::Forbidden("Only the stack owner can delete a stack.".into()));
+        return Err(Error::Forbidden(
+            "Only the stack owner can delete a stack.".into(),
+        ));
     }
     app.db.delete_stack(&access.stack.api_key).await?;
     Ok(())
 }
 
 /// Creates an environment.
-pub async fn create_environment(app: &App, access: &StackAccess, name: &str, urls: Value) -> Result<Environment> {
+pub async fn create_environment(
+    app: &App,
+    access: &StackAccess,
+    name: &str,
+    urls: Value,
+) -> Result<Environment> {
     access.require_write()?;
     validate_environment_name(name)?;
     let now = now_ms();
@@ -96,7 +110,11 @@ pub async fn create_environment(app: &App, access: &StackAccess, name: &str, url
         uid: ids::new_uid(),
         api_key: access.stack.api_key.clone(),
         name: name.to_owned(),
-        urls: if urls.is_null() { Value::Array(vec![]) } else { urls },
+        urls: if urls.is_null() {
+            Value::Array(vec![])
+        } else {
+            urls
+        },
         created_by: access.actor.uid().to_owned(),
         created_at: now,
         updated_at: now,
@@ -196,16 +214,28 @@ pub async fn delete_locale(app: &App, access: &StackAccess, code: &str) -> Resul
     access.require_write()?;
     let l = locale(app, access, code).await?;
     if l.code == access.stack.master_locale {
-        return Err(Error::field("code", "is the master locale and cannot be deleted"));
+        return Err(Error::field(
+            "code",
+            "is the master locale and cannot be deleted",
+        ));
     }
     app.db.delete_locale(&access.stack.api_key, &l.code).await?;
     Ok(())
 }
 
 /// Creates a token from a `{"token": {...}}` body. Returns it with its secret (shown once).
-pub async fn create_token(app: &App, access: &StackAccess, kind: TokenKind, body: &Value) -> Result<(Token, String)> {
+pub async fn create_token(
+    app: &App,
+    access: &StackAccess,
+    kind: TokenKind,
+    body: &Value,
+) -> Result<(Token, String)> {
     access.require_user()?;
-    let name = body.get("name").and_then(Value::as_str).unwrap_or("").trim();
+    let name = body
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .trim();
     if name.is_empty() || name.chars().count() > 255 {
         return Err(Error::field("name", "must be 1 to 255 characters"));
     }
@@ -216,21 +246,32 @@ pub async fn create_token(app: &App, access: &StackAccess, kind: TokenKind, body
     let (mut can_read, mut can_write, mut environments) = (false, false, Vec::new());
     for s in scopes {
         let acl = s.get("acl");
-        let bit = |k: &str| acl.and_then(|a| a.get(k)).and_then(Value::as_bool).unwrap_or(false);
+        let bit = |k: &str| {
+            acl.and_then(|a| a.get(k))
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+        };
         match s.get("module").and_then(Value::as_str) {
             Some("asset") => {
                 can_read |= bit("read");
                 can_write |= bit("write");
             }
             Some("environment") => {
-                for e in s.get("environments").and_then(Value::as_array).into_iter().flatten() {
+                for e in s
+                    .get("environments")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
                     let Some(e) = e.as_str() else { continue };
                     // Scopes may name environments by name or uid; store names.
                     let envs = app.db.environments(&access.stack.api_key).await?;
                     let env = envs
                         .iter()
                         .find(|x| x.name == e || x.uid == e)
-                        .ok_or_else(|| Error::field("scope", format!("environment {e} does not exist")))?;
+                        .ok_or_else(|| {
+                            Error::field("scope", format!("environment {e} does not exist"))
+                        })?;
                     environments.push(env.name.clone());
                 }
             }
@@ -239,7 +280,10 @@ pub async fn create_token(app: &App, access: &StackAccess, kind: TokenKind, body
     }
     match kind {
         TokenKind::Management if !can_read && !can_write => {
-            return Err(Error::field("scope", "must grant read or write on the asset module"))
+            return Err(Error::field(
+                "scope",
+                "must grant read or write on the asset module",
+            ))
         }
         TokenKind::Delivery if environments.is_empty() => {
             return Err(Error::field("scope", "must name at least one environment"))
@@ -248,7 +292,10 @@ pub async fn create_token(app: &App, access: &StackAccess, kind: TokenKind, body
     }
     let expires_at = match body.get("expires_on").and_then(Value::as_str) {
         None | Some("") | Some("never") => None,
-        Some(s) => Some(parse_iso8601(s).ok_or_else(|| Error::field("expires_on", "is not an ISO-8601 date"))?),
+        Some(s) => Some(
+            parse_iso8601(s)
+                .ok_or_else(|| Error::field("expires_on", "is not an ISO-8601 date"))?,
+        ),
     };
     let secret = ids::new_secret("cs");
     let token = Token {
@@ -256,7 +303,11 @@ pub async fn create_token(app: &App, access: &StackAccess, kind: TokenKind, body
         api_key: access.stack.api_key.clone(),
         kind,
         name: name.to_owned(),
-        description: body.get("description").and_then(Value::as_str).unwrap_or("").to_owned(),
+        description: body
+            .get("description")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned(),
         scope,
         can_read: can_read || can_write,
         can_write,
@@ -265,7 +316,9 @@ pub async fn create_token(app: &App, access: &StackAccess, kind: TokenKind, body
         created_by: access.actor.uid().to_owned(),
         created_at: now_ms(),
     };
-    app.db.insert_token(&token, &ids::hash_token(&secret)).await?;
+    app.db
+        .insert_token(&token, &ids::hash_token(&secret))
+        .await?;
     Ok((token, secret))
 }
 
@@ -276,9 +329,18 @@ pub async fn tokens(app: &App, access: &StackAccess, kind: TokenKind) -> Result<
 }
 
 /// Deletes a token.
-pub async fn delete_token(app: &App, access: &StackAccess, kind: TokenKind, uid: &str) -> Result<()> {
+pub async fn delete_token(
+    app: &App,
+    access: &StackAccess,
+    kind: TokenKind,
+    uid: &str,
+) -> Result<()> {
     access.require_user()?;
-    if app.db.delete_token(&access.stack.api_key, kind, uid).await? {
+    if app
+        .db
+        .delete_token(&access.stack.api_key, kind, uid)
+        .await?
+    {
         Ok(())
     } else {
         Err(Error::NotFound("Token"))

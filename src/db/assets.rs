@@ -367,11 +367,19 @@ impl Db {
         .bind(asset_uid)
         .fetch_one(&self.read)
         .await?;
-        Ok((rows.iter().map(version).collect::<sqlx::Result<_>>()?, count))
+        Ok((
+            rows.iter().map(version).collect::<sqlx::Result<_>>()?,
+            count,
+        ))
     }
 
     /// Sets or clears a version's name. Returns whether the version exists.
-    pub async fn name_version(&self, asset_uid: &str, n: i64, name: Option<&str>) -> sqlx::Result<bool> {
+    pub async fn name_version(
+        &self,
+        asset_uid: &str,
+        n: i64,
+        name: Option<&str>,
+    ) -> sqlx::Result<bool> {
         let r = sqlx::query(
             "UPDATE asset_versions SET version_name = $3 WHERE asset_uid = $1 AND version = $2",
         )
@@ -425,7 +433,11 @@ impl Db {
     }
 
     /// Removes publications for each (environment uid, locale).
-    pub async fn unpublish(&self, asset_uid: &str, targets: &[(String, String)]) -> sqlx::Result<()> {
+    pub async fn unpublish(
+        &self,
+        asset_uid: &str,
+        targets: &[(String, String)],
+    ) -> sqlx::Result<()> {
         let mut tx = self.write.begin().await?;
         for (env, locale) in targets {
             sqlx::query(
@@ -441,7 +453,10 @@ impl Db {
     }
 
     /// Publications of every asset of a stack, by asset uid.
-    pub async fn publications(&self, api_key: &str) -> sqlx::Result<HashMap<String, Vec<Publication>>> {
+    pub async fn publications(
+        &self,
+        api_key: &str,
+    ) -> sqlx::Result<HashMap<String, Vec<Publication>>> {
         let rows = sqlx::query(
             "SELECT p.*, e.name AS environment_name FROM publications p \
              JOIN environments e ON e.uid = p.environment_uid \
@@ -453,14 +468,16 @@ impl Db {
         .await?;
         let mut out: HashMap<String, Vec<Publication>> = HashMap::new();
         for r in rows {
-            out.entry(r.try_get("asset_uid")?).or_default().push(Publication {
-                environment_uid: r.try_get("environment_uid")?,
-                environment: r.try_get("environment_name")?,
-                locale: r.try_get("locale")?,
-                version: r.try_get("version")?,
-                published_by: r.try_get("published_by")?,
-                published_at: r.try_get("published_at")?,
-            });
+            out.entry(r.try_get("asset_uid")?)
+                .or_default()
+                .push(Publication {
+                    environment_uid: r.try_get("environment_uid")?,
+                    environment: r.try_get("environment_name")?,
+                    locale: r.try_get("locale")?,
+                    version: r.try_get("version")?,
+                    published_by: r.try_get("published_by")?,
+                    published_at: r.try_get("published_at")?,
+                });
         }
         Ok(out)
     }

@@ -237,12 +237,14 @@ impl Db {
 
     /// One stack by api key.
     pub async fn stack(&self, api_key: &str) -> sqlx::Result<Option<Stack>> {
-        sqlx::query(&format!("SELECT {STACK_COLS} FROM stacks WHERE api_key = $1"))
-            .bind(api_key)
-            .fetch_optional(&self.read)
-            .await?
-            .map(|r| stack(&r))
-            .transpose()
+        sqlx::query(&format!(
+            "SELECT {STACK_COLS} FROM stacks WHERE api_key = $1"
+        ))
+        .bind(api_key)
+        .fetch_optional(&self.read)
+        .await?
+        .map(|r| stack(&r))
+        .transpose()
     }
 
     /// Stacks a user is a member of, oldest first.
@@ -370,7 +372,11 @@ impl Db {
     }
 
     /// One environment by name.
-    pub async fn environment(&self, api_key: &str, name: &str) -> sqlx::Result<Option<Environment>> {
+    pub async fn environment(
+        &self,
+        api_key: &str,
+        name: &str,
+    ) -> sqlx::Result<Option<Environment>> {
         sqlx::query("SELECT * FROM environments WHERE api_key = $1 AND name = $2")
             .bind(api_key)
             .bind(name)
@@ -426,10 +432,11 @@ impl Db {
 
     /// A stack's locales.
     pub async fn locales(&self, api_key: &str) -> sqlx::Result<Vec<Locale>> {
-        let rows = sqlx::query("SELECT * FROM locales WHERE api_key = $1 ORDER BY created_at, code")
-            .bind(api_key)
-            .fetch_all(&self.read)
-            .await?;
+        let rows =
+            sqlx::query("SELECT * FROM locales WHERE api_key = $1 ORDER BY created_at, code")
+                .bind(api_key)
+                .fetch_all(&self.read)
+                .await?;
         rows.iter().map(locale).collect()
     }
 
@@ -511,7 +518,12 @@ impl Db {
     }
 
     /// Deletes a token. Returns whether one was deleted.
-    pub async fn delete_token(&self, api_key: &str, kind: TokenKind, uid: &str) -> sqlx::Result<bool> {
+    pub async fn delete_token(
+        &self,
+        api_key: &str,
+        kind: TokenKind,
+        uid: &str,
+    ) -> sqlx::Result<bool> {
         let r = sqlx::query("DELETE FROM tokens WHERE api_key = $1 AND kind = $2 AND uid = $3")
             .bind(api_key)
             .bind(kind.as_str())

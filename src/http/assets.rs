@@ -44,7 +44,10 @@ fn multipart_error(max: u64) -> impl Fn(MultipartError) -> Error {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             Error::TooLarge(max)
         } else {
-            Error::Malformed(format!("The multipart body could not be read: {}", e.body_text()))
+            Error::Malformed(format!(
+                "The multipart body could not be read: {}",
+                e.body_text()
+            ))
         }
     }
 }
@@ -65,9 +68,12 @@ struct Form {
 async fn read_form(app: &App, req: Request) -> Result<Form> {
     let max = app.config.max_upload_bytes;
     let to_err = multipart_error(max);
-    let mut mp = Multipart::from_request(req, &())
-        .await
-        .map_err(|e| Error::Malformed(format!("The multipart body could not be read: {}", e.body_text())))?;
+    let mut mp = Multipart::from_request(req, &()).await.map_err(|e| {
+        Error::Malformed(format!(
+            "The multipart body could not be read: {}",
+            e.body_text()
+        ))
+    })?;
     let mut form = Form::default();
     while let Some(field) = mp.next_field().await.map_err(&to_err)? {
         let name = field.name().unwrap_or("").to_owned();
@@ -80,7 +86,14 @@ async fn read_form(app: &App, req: Request) -> Result<Form> {
                 let file_name = field.file_name().map(str::to_owned);
                 let claimed = field.content_type().map(str::to_owned);
                 let stream = field.map(|r| r.map_err(&to_err));
-                let ing = ingest::ingest(&app.blobs, stream, file_name.as_deref(), claimed.as_deref(), max).await?;
+                let ing = ingest::ingest(
+                    &app.blobs,
+                    stream,
+                    file_name.as_deref(),
+                    claimed.as_deref(),
+                    max,
+                )
+                .await?;
                 form.upload = Some(ing);
             }
             _ => {
@@ -102,7 +115,11 @@ async fn read_form(app: &App, req: Request) -> Result<Form> {
 }
 
 /// `POST /v3/assets` (multipart) → 201.
-pub async fn create(State(app): State<Arc<App>>, Stack(access): Stack, req: Request) -> Result<(StatusCode, Json<Value>)> {
+pub async fn create(
+    State(app): State<Arc<App>>,
+    Stack(access): Stack,
+    req: Request,
+) -> Result<(StatusCode, Json<Value>)> {
     access.require_write()?;
     if !is_multipart(&req) {
         return Err(Error::UnsupportedMediaType(
@@ -116,7 +133,9 @@ pub async fn create(State(app): State<Arc<App>>, Stack(access): Stack, req: Requ
     let a = assets::create(&app, &access, upload, form.meta).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "notice": "Asset created successfully.", "asset": asset_json(&app, &a, Render::default()).await? })),
+        Json(
+            json!({ "notice": "Asset created successfully.", "asset": asset_json(&app, &a, Render::default()).await? }),
+        ),
     ))
 }
 
@@ -134,7 +153,11 @@ fn json_meta(a: &Value) -> Result<Metadata> {
         Some(Value::Array(items)) => Some(
             items
                 .iter()
-                .map(|t| t.as_str().map(str::to_owned).ok_or_else(|| Error::field("tags", "must be strings")))
+                .map(|t| {
+                    t.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| Error::field("tags", "must be strings"))
+                })
                 .collect::<Result<Vec<_>>>()?,
         ),
         Some(_) => return Err(Error::field("tags", "must be an array of strings")),
@@ -174,7 +197,10 @@ pub async fn update(
         }
     } else {
         let JsonBody(body) = JsonBody::from_request(req, &()).await?;
-        let a = body.get("asset").cloned().unwrap_or(Value::Object(Default::default()));
+        let a = body
+            .get("asset")
+            .cloned()
+            .unwrap_or(Value::Object(Default::default()));
         if !a.is_object() {
             return Err(Error::field("asset", "must be an object"));
         }
@@ -200,24 +226,41 @@ pub async fn update(
         }
     };
     let a = assets::update(&app, &access, &uid, update).await?;
-    Ok(Json(json!({ "notice": "Asset updated successfully.", "asset": asset_json(&app, &a, render(&params)).await? })))
+    Ok(Json(
+        json!({ "notice": "Asset updated successfully.", "asset": asset_json(&app, &a, render(&params)).await? }),
+    ))
 }
 
 /// `GET /v3/assets/{uid}` (`version`, `relative_urls`, `include_dimension`).
-pub async fn fetch(State(app): State<Arc<App>>, Stack(access): Stack, Path(uid): Path<String>, params: Params) -> Result<Json<Value>> {
+pub async fn fetch(
+    State(app): State<Arc<App>>,
+    Stack(access): Stack,
+    Path(uid): Path<String>,
+    params: Params,
+) -> Result<Json<Value>> {
     let version = params.uint("version")?;
     let a = assets::fetch(&app, &access, &uid, version).await?;
-    Ok(Json(json!({ "asset": asset_json(&app, &a, render(&params)).await? })))
+    Ok(Json(
+        json!({ "asset": asset_json(&app, &a, render(&params)).await? }),
+    ))
 }
 
 /// `DELETE /v3/assets/{uid}`.
-pub async fn delete(State(app): State<Arc<App>>, Stack(access): Stack, Path(uid): Path<String>) -> Result<Json<Value>> {
+pub async fn delete(
+    State(app): State<Arc<App>>,
+    Stack(access): Stack,
+    Path(uid): Path<String>,
+) -> Result<Json<Value>> {
     assets::delete(&app, &access, &uid).await?;
     Ok(Json(json!({ "notice": "Asset deleted successfully." })))
 }
 
 /// `GET /v3/assets/{uid}/references`: perma stores no entries, so always empty.
-pub async fn references(State(app): State<Arc<App>>, Stack(access): Stack, Path(uid): Path<String>) -> Result<Json<Value>> {
+pub async fn references(
+    State(app): State<Arc<App>>,
+    Stack(access): Stack,
+    Path(uid): Path<String>,
+) -> Result<Json<Value>> {
     assets::fetch(&app, &access, &uid, None).await?;
     Ok(Json(json!({ "references": [] })))
 }
@@ -235,7 +278,11 @@ fn list_params(params: &Params, kind: Kind) -> Result<ListParams> {
             return Err(Error::field("asc", format!("can't sort by {f:?}")));
         }
     }
-    let query = params.get("query").filter(|q| !q.is_empty()).map(Query::parse).transpose()?;
+    let query = params
+        .get("query")
+        .filter(|q| !q.is_empty())
+        .map(Query::parse)
+        .transpose()?;
     let folder = params.get("folder").filter(|f| !f.is_empty()).map(|f| {
         if f == "cs_root" {
             None
@@ -250,12 +297,20 @@ fn list_params(params: &Params, kind: Kind) -> Result<ListParams> {
         query,
         folder,
         include_folders: params.flag("include_folders"),
-        environment: params.get("environment").filter(|e| !e.is_empty()).map(str::to_owned),
+        environment: params
+            .get("environment")
+            .filter(|e| !e.is_empty())
+            .map(str::to_owned),
         kind,
     })
 }
 
-async fn list_kind(app: &App, access: &StackAccess, params: &Params, kind: Kind) -> Result<Json<Value>> {
+async fn list_kind(
+    app: &App,
+    access: &StackAccess,
+    params: &Params,
+    kind: Kind,
+) -> Result<Json<Value>> {
     let p = list_params(params, kind)?;
     let (page, total) = assets::list(app, access, &p).await?;
     let pubs = assets::publications(app, &access.stack.api_key).await?;
@@ -277,16 +332,28 @@ async fn list_kind(app: &App, access: &StackAccess, params: &Params, kind: Kind)
 }
 
 /// `GET /v3/assets`.
-pub async fn list(State(app): State<Arc<App>>, Stack(access): Stack, params: Params) -> Result<Json<Value>> {
+pub async fn list(
+    State(app): State<Arc<App>>,
+    Stack(access): Stack,
+    params: Params,
+) -> Result<Json<Value>> {
     list_kind(&app, &access, &params, Kind::All).await
 }
 
 /// `GET /v3/assets/images`.
-pub async fn images(State(app): State<Arc<App>>, Stack(access): Stack, params: Params) -> Result<Json<Value>> {
+pub async fn images(
+    State(app): State<Arc<App>>,
+    Stack(access): Stack,
+    params: Params,
+) -> Result<Json<Value>> {
     list_kind(&app, &access, &params, Kind::Images).await
 }
 
 /// `GET /v3/assets/videos`.
-pub async fn videos(State(app): State<Arc<App>>, Stack(access): Stack, params: Params) -> Result<Json<Value>> {
+pub async fn videos(
+    State(app): State<Arc<App>>,
+    Stack(access): Stack,
+    params: Params,
+) -> Result<Json<Value>> {
     list_kind(&app, &access, &params, Kind::Videos).await
 }

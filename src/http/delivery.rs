@@ -18,8 +18,7 @@ use crate::delivery::{self, Conditionals, DeliveryRequest, Outcome, Resolved, Ta
 use crate::error::{Error, Result};
 
 /// Sandbox for active content so an uploaded file can never run script in our origin (§4).
-const ACTIVE_CSP: &str =
-    "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:";
+const ACTIVE_CSP: &str = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:";
 
 /// Read buffer of the streamed body: large enough for throughput, small enough that
 /// memory per request stays bounded whatever the file size.
@@ -33,7 +32,16 @@ pub async fn version(
     headers: HeaderMap,
     params: Params,
 ) -> Result<Response> {
-    serve(&app, api_key, asset_uid, Target::Version { file_uid }, method, &headers, &params).await
+    serve(
+        &app,
+        api_key,
+        asset_uid,
+        Target::Version { file_uid },
+        method,
+        &headers,
+        &params,
+    )
+    .await
 }
 
 /// `GET|HEAD /v3/assets/{api_key}/{asset_uid}/{slug}`.
@@ -44,7 +52,16 @@ pub async fn permanent(
     headers: HeaderMap,
     params: Params,
 ) -> Result<Response> {
-    serve(&app, api_key, asset_uid, Target::Slug(slug), method, &headers, &params).await
+    serve(
+        &app,
+        api_key,
+        asset_uid,
+        Target::Slug(slug),
+        method,
+        &headers,
+        &params,
+    )
+    .await
 }
 
 /// `GET|HEAD /v3/assets/{api_key}/{asset_uid}`: management download of the latest file
@@ -64,7 +81,16 @@ pub async fn latest(
         .and_then(|a| a.file)
         .map(|f| f.filename)
         .unwrap_or_default();
-    serve(&app, api_key, asset_uid, Target::Slug(name), method, &headers, &params).await
+    serve(
+        &app,
+        api_key,
+        asset_uid,
+        Target::Slug(name),
+        method,
+        &headers,
+        &params,
+    )
+    .await
 }
 
 fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<String> {
@@ -84,8 +110,14 @@ async fn serve(
         api_key,
         asset_uid,
         target,
-        environment: params.get("environment").filter(|e| !e.is_empty()).map(str::to_owned),
-        locale: params.get("locale").filter(|l| !l.is_empty()).map(str::to_owned),
+        environment: params
+            .get("environment")
+            .filter(|e| !e.is_empty())
+            .map(str::to_owned),
+        locale: params
+            .get("locale")
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned),
         access_token: params.get("access_token").map(str::to_owned),
         credentials: credentials(headers),
     };
@@ -114,7 +146,10 @@ async fn serve(
         }
         Outcome::Full => (StatusCode::OK, 0, len),
         Outcome::Partial { start, end } => {
-            out.insert(header::CONTENT_RANGE, hv(&format!("bytes {start}-{end}/{len}")));
+            out.insert(
+                header::CONTENT_RANGE,
+                hv(&format!("bytes {start}-{end}/{len}")),
+            );
             (StatusCode::PARTIAL_CONTENT, start, end - start + 1)
         }
     };
@@ -124,12 +159,16 @@ async fn serve(
     }
     // The blob is opened before answering: from here on this request reads these exact
     // bytes even if the asset is replaced or the blob collected meanwhile (§4 atomicity).
-    let mut file = app.blobs.open_read(&resolved.file.sha256).await.map_err(|e| {
-        Error::Internal(anyhow::Error::new(e).context(format!(
-            "blob {} of file {} is missing",
-            resolved.file.sha256, resolved.file.uid
-        )))
-    })?;
+    let mut file = app
+        .blobs
+        .open_read(&resolved.file.sha256)
+        .await
+        .map_err(|e| {
+            Error::Internal(anyhow::Error::new(e).context(format!(
+                "blob {} of file {} is missing",
+                resolved.file.sha256, resolved.file.uid
+            )))
+        })?;
     if start > 0 {
         file.seek(SeekFrom::Start(start)).await?;
     }
@@ -162,14 +201,26 @@ fn common_headers(app: &App, r: &Resolved, download: bool, out: &mut HeaderMap) 
     let keys = format!("asset-{} stack-{}", r.asset_uid, r.api_key);
     out.insert("surrogate-key", hv(&keys));
     out.insert("cache-tag", hv(&keys.replace(' ', ",")));
-    out.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    out.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     if delivery::is_active_content(&f.content_type) {
-        out.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(ACTIVE_CSP));
+        out.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(ACTIVE_CSP),
+        );
     }
-    out.insert(header::CONTENT_DISPOSITION, hv(&disposition(&f.filename, download)));
+    out.insert(
+        header::CONTENT_DISPOSITION,
+        hv(&disposition(&f.filename, download)),
+    );
     if r.private || r.kind == UrlKind::Permanent {
         // A CDN keying on the URL must not mix answers given for different credentials.
-        out.insert(header::VARY, HeaderValue::from_static("authtoken, authorization"));
+        out.insert(
+            header::VARY,
+            HeaderValue::from_static("authtoken, authorization"),
+        );
     }
 }
 
@@ -193,7 +244,13 @@ fn disposition(filename: &str, download: bool) -> String {
     let kind = if download { "attachment" } else { "inline" };
     let ascii: String = filename
         .chars()
-        .map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let encoded = utf8_percent_encode(filename, ATTR_CHAR);
     format!("{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")

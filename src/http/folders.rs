@@ -17,22 +17,38 @@ fn folder_json(app: &App, f: &assets::Asset) -> Value {
 }
 
 /// `POST /v3/assets/folders` `{"asset": {"name", "parent_uid"}}` → 201.
-pub async fn create(State(app): State<Arc<App>>, Stack(access): Stack, JsonBody(b): JsonBody) -> Result<(StatusCode, Json<Value>)> {
+pub async fn create(
+    State(app): State<Arc<App>>,
+    Stack(access): Stack,
+    JsonBody(b): JsonBody,
+) -> Result<(StatusCode, Json<Value>)> {
     let a = envelope(&b, "asset")?;
     let name = str_field(a, "name").ok_or_else(|| Error::field("name", "is required"))?;
     let f = assets::create_folder(&app, &access, name, str_field(a, "parent_uid")).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "notice": "Folder created successfully.", "asset": folder_json(&app, &f) }))))
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "notice": "Folder created successfully.", "asset": folder_json(&app, &f) })),
+    ))
 }
 
 /// `GET /v3/assets/folders/{uid}`.
-pub async fn get(State(app): State<Arc<App>>, Stack(access): Stack, Path(uid): Path<String>) -> Result<Json<Value>> {
+pub async fn get(
+    State(app): State<Arc<App>>,
+    Stack(access): Stack,
+    Path(uid): Path<String>,
+) -> Result<Json<Value>> {
     access.require_read()?;
     let f = assets::get_folder(&app, &access.stack.api_key, &uid).await?;
     Ok(Json(json!({ "asset": folder_json(&app, &f) })))
 }
 
 /// `PUT /v3/assets/folders/{uid}` `{"asset": {"name", "parent_uid"}}`: rename and/or move.
-pub async fn update(State(app): State<Arc<App>>, Stack(access): Stack, Path(uid): Path<String>, JsonBody(b): JsonBody) -> Result<Json<Value>> {
+pub async fn update(
+    State(app): State<Arc<App>>,
+    Stack(access): Stack,
+    Path(uid): Path<String>,
+    JsonBody(b): JsonBody,
+) -> Result<Json<Value>> {
     let a = envelope(&b, "asset")?;
     let parent = match a.get("parent_uid") {
         None => None,
@@ -41,11 +57,17 @@ pub async fn update(State(app): State<Arc<App>>, Stack(access): Stack, Path(uid)
         Some(_) => return Err(Error::field("parent_uid", "must be a string or null")),
     };
     let f = assets::update_folder(&app, &access, &uid, str_field(a, "name"), parent).await?;
-    Ok(Json(json!({ "notice": "Folder updated successfully.", "asset": folder_json(&app, &f) })))
+    Ok(Json(
+        json!({ "notice": "Folder updated successfully.", "asset": folder_json(&app, &f) }),
+    ))
 }
 
 /// `DELETE /v3/assets/folders/{uid}`: the folder and everything in it.
-pub async fn delete(State(app): State<Arc<App>>, Stack(access): Stack, Path(uid): Path<String>) -> Result<Json<Value>> {
+pub async fn delete(
+    State(app): State<Arc<App>>,
+    Stack(access): Stack,
+    Path(uid): Path<String>,
+) -> Result<Json<Value>> {
     assets::delete_folder(&app, &access, &uid).await?;
     Ok(Json(json!({ "notice": "Folder deleted successfully." })))
 }

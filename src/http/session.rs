@@ -35,13 +35,19 @@ pub async fn logout(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<J
 }
 
 /// `GET /v3/user`.
-pub async fn user(State(app): State<Arc<App>>, SessionUser(user): SessionUser) -> Result<Json<Value>> {
+pub async fn user(
+    State(app): State<Arc<App>>,
+    SessionUser(user): SessionUser,
+) -> Result<Json<Value>> {
     let org = app.db.organization(&user.org_uid).await?;
     Ok(Json(json!({ "user": user.json(org.as_ref(), None) })))
 }
 
 /// `GET /v3/organizations`.
-pub async fn organizations(State(app): State<Arc<App>>, SessionUser(user): SessionUser) -> Result<Json<Value>> {
+pub async fn organizations(
+    State(app): State<Arc<App>>,
+    SessionUser(user): SessionUser,
+) -> Result<Json<Value>> {
     let orgs: Vec<Value> = app
         .db
         .organization(&user.org_uid)

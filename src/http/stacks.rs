@@ -17,7 +17,9 @@ use crate::{identity, stack_config};
 pub async fn get(State(app): State<Arc<App>>, mut parts: Parts) -> Result<Json<Value>> {
     if parts.headers.contains_key("api_key") {
         let Stack(access) = Stack::from_request_parts(&mut parts, &app).await?;
-        return Ok(Json(json!({ "stack": stack_json(&app, &access.stack).await? })));
+        return Ok(Json(
+            json!({ "stack": stack_json(&app, &access.stack).await? }),
+        ));
     }
     let SessionUser(user) = SessionUser::from_request_parts(&mut parts, &app).await?;
     let mut stacks = Vec::new();
@@ -65,12 +67,18 @@ pub async fn create(
     .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "notice": "Stack created successfully.", "stack": stack_json(&app, &s).await? })),
+        Json(
+            json!({ "notice": "Stack created successfully.", "stack": stack_json(&app, &s).await? }),
+        ),
     ))
 }
 
 /// `PUT /v3/stacks`.
-pub async fn update(State(app): State<Arc<App>>, Stack(access): Stack, JsonBody(body): JsonBody) -> Result<Json<Value>> {
+pub async fn update(
+    State(app): State<Arc<App>>,
+    Stack(access): Stack,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Value>> {
     let stack = envelope(&body, "stack")?;
     let s = stack_config::update_stack(
         &app,
@@ -80,7 +88,9 @@ pub async fn update(State(app): State<Arc<App>>, Stack(access): Stack, JsonBody(
         None,
     )
     .await?;
-    Ok(Json(json!({ "notice": "Stack updated successfully.", "stack": stack_json(&app, &s).await? })))
+    Ok(Json(
+        json!({ "notice": "Stack updated successfully.", "stack": stack_json(&app, &s).await? }),
+    ))
 }
 
 /// `DELETE /v3/stacks`.
@@ -90,7 +100,11 @@ pub async fn delete(State(app): State<Arc<App>>, Stack(access): Stack) -> Result
 }
 
 /// `POST /v3/stacks/share` `{"emails": [...]}`.
-pub async fn share(State(app): State<Arc<App>>, Stack(access): Stack, JsonBody(body): JsonBody) -> Result<Json<Value>> {
+pub async fn share(
+    State(app): State<Arc<App>>,
+    Stack(access): Stack,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Value>> {
     let emails: Vec<String> = body
         .get("emails")
         .and_then(Value::as_array)
@@ -99,14 +113,22 @@ pub async fn share(State(app): State<Arc<App>>, Stack(access): Stack, JsonBody(b
         .filter_map(|e| e.as_str().map(str::to_owned))
         .collect();
     stack_config::share(&app, &access, &emails).await?;
-    Ok(Json(json!({ "notice": "The invitation has been sent successfully." })))
+    Ok(Json(
+        json!({ "notice": "The invitation has been sent successfully." }),
+    ))
 }
 
 /// `POST /v3/stacks/unshare` `{"email": "..."}`.
-pub async fn unshare(State(app): State<Arc<App>>, Stack(access): Stack, JsonBody(body): JsonBody) -> Result<Json<Value>> {
+pub async fn unshare(
+    State(app): State<Arc<App>>,
+    Stack(access): Stack,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Value>> {
     let email = str_field(&body, "email").ok_or_else(|| Error::field("email", "is required"))?;
     stack_config::unshare(&app, &access, email).await?;
-    Ok(Json(json!({ "notice": "The stack has been successfully unshared." })))
+    Ok(Json(
+        json!({ "notice": "The stack has been successfully unshared." }),
+    ))
 }
 
 /// `GET /v3/stacks/settings`.
@@ -117,7 +139,11 @@ pub async fn settings(Stack(access): Stack) -> Result<Json<Value>> {
 }
 
 /// `POST /v3/stacks/settings` `{"stack_settings": {"secure_asset_urls": true}}`.
-pub async fn set_settings(State(app): State<Arc<App>>, Stack(access): Stack, JsonBody(body): JsonBody) -> Result<Json<Value>> {
+pub async fn set_settings(
+    State(app): State<Arc<App>>,
+    Stack(access): Stack,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Value>> {
     let settings = envelope(&body, "stack_settings")?;
     let secure = match settings.get("secure_asset_urls") {
         None => None,

@@ -13,15 +13,27 @@ use crate::error::{Error, Result};
 use crate::identity::TokenKind;
 use crate::stack_config;
 
-async fn create(app: &App, access: &crate::identity::StackAccess, kind: TokenKind, body: &Value) -> Result<(StatusCode, Json<Value>)> {
-    let (token, secret) = stack_config::create_token(app, access, kind, envelope(body, "token")?).await?;
+async fn create(
+    app: &App,
+    access: &crate::identity::StackAccess,
+    kind: TokenKind,
+    body: &Value,
+) -> Result<(StatusCode, Json<Value>)> {
+    let (token, secret) =
+        stack_config::create_token(app, access, kind, envelope(body, "token")?).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "notice": "Token created successfully.", "token": token.json(Some(&secret)) })),
+        Json(
+            json!({ "notice": "Token created successfully.", "token": token.json(Some(&secret)) }),
+        ),
     ))
 }
 
-async fn list(app: &App, access: &crate::identity::StackAccess, kind: TokenKind) -> Result<Json<Value>> {
+async fn list(
+    app: &App,
+    access: &crate::identity::StackAccess,
+    kind: TokenKind,
+) -> Result<Json<Value>> {
     let tokens: Vec<Value> = stack_config::tokens(app, access, kind)
         .await?
         .iter()
@@ -30,7 +42,12 @@ async fn list(app: &App, access: &crate::identity::StackAccess, kind: TokenKind)
     Ok(Json(json!({ "tokens": tokens })))
 }
 
-async fn one(app: &App, access: &crate::identity::StackAccess, kind: TokenKind, uid: &str) -> Result<Json<Value>> {
+async fn one(
+    app: &App,
+    access: &crate::identity::StackAccess,
+    kind: TokenKind,
+    uid: &str,
+) -> Result<Json<Value>> {
     let t = stack_config::tokens(app, access, kind)
         .await?
         .into_iter()
@@ -40,7 +57,11 @@ async fn one(app: &App, access: &crate::identity::StackAccess, kind: TokenKind, 
 }
 
 /// `POST /v3/stacks/management_tokens`.
-pub async fn create_management(State(app): State<Arc<App>>, Stack(a): Stack, JsonBody(b): JsonBody) -> Result<(StatusCode, Json<Value>)> {
+pub async fn create_management(
+    State(app): State<Arc<App>>,
+    Stack(a): Stack,
+    JsonBody(b): JsonBody,
+) -> Result<(StatusCode, Json<Value>)> {
     create(&app, &a, TokenKind::Management, &b).await
 }
 /// `GET /v3/stacks/management_tokens`.
@@ -48,16 +69,28 @@ pub async fn list_management(State(app): State<Arc<App>>, Stack(a): Stack) -> Re
     list(&app, &a, TokenKind::Management).await
 }
 /// `GET /v3/stacks/management_tokens/{uid}`.
-pub async fn get_management(State(app): State<Arc<App>>, Stack(a): Stack, Path(uid): Path<String>) -> Result<Json<Value>> {
+pub async fn get_management(
+    State(app): State<Arc<App>>,
+    Stack(a): Stack,
+    Path(uid): Path<String>,
+) -> Result<Json<Value>> {
     one(&app, &a, TokenKind::Management, &uid).await
 }
 /// `DELETE /v3/stacks/management_tokens/{uid}`.
-pub async fn delete_management(State(app): State<Arc<App>>, Stack(a): Stack, Path(uid): Path<String>) -> Result<Json<Value>> {
+pub async fn delete_management(
+    State(app): State<Arc<App>>,
+    Stack(a): Stack,
+    Path(uid): Path<String>,
+) -> Result<Json<Value>> {
     stack_config::delete_token(&app, &a, TokenKind::Management, &uid).await?;
     Ok(Json(json!({ "notice": "Token deleted successfully." })))
 }
 /// `POST /v3/stacks/delivery_tokens`.
-pub async fn create_delivery(State(app): State<Arc<App>>, Stack(a): Stack, JsonBody(b): JsonBody) -> Result<(StatusCode, Json<Value>)> {
+pub async fn create_delivery(
+    State(app): State<Arc<App>>,
+    Stack(a): Stack,
+    JsonBody(b): JsonBody,
+) -> Result<(StatusCode, Json<Value>)> {
     create(&app, &a, TokenKind::Delivery, &b).await
 }
 /// `GET /v3/stacks/delivery_tokens`.
@@ -65,11 +98,19 @@ pub async fn list_delivery(State(app): State<Arc<App>>, Stack(a): Stack) -> Resu
     list(&app, &a, TokenKind::Delivery).await
 }
 /// `GET /v3/stacks/delivery_tokens/{uid}`.
-pub async fn get_delivery(State(app): State<Arc<App>>, Stack(a): Stack, Path(uid): Path<String>) -> Result<Json<Value>> {
+pub async fn get_delivery(
+    State(app): State<Arc<App>>,
+    Stack(a): Stack,
+    Path(uid): Path<String>,
+) -> Result<Json<Value>> {
     one(&app, &a, TokenKind::Delivery, &uid).await
 }
 /// `DELETE /v3/stacks/delivery_tokens/{uid}`.
-pub async fn delete_delivery(State(app): State<Arc<App>>, Stack(a): Stack, Path(uid): Path<String>) -> Result<Json<Value>> {
+pub async fn delete_delivery(
+    State(app): State<Arc<App>>,
+    Stack(a): Stack,
+    Path(uid): Path<String>,
+) -> Result<Json<Value>> {
     stack_config::delete_token(&app, &a, TokenKind::Delivery, &uid).await?;
     Ok(Json(json!({ "notice": "Token deleted successfully." })))
 }

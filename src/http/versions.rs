@@ -12,10 +12,16 @@ use crate::assets;
 use crate::error::{Error, Result};
 
 /// `GET /v3/assets/{uid}/versions` (`skip`, `limit`, `include_count`, `named`).
-pub async fn list(State(app): State<Arc<App>>, Stack(access): Stack, Path(uid): Path<String>, params: Params) -> Result<Json<Value>> {
+pub async fn list(
+    State(app): State<Arc<App>>,
+    Stack(access): Stack,
+    Path(uid): Path<String>,
+    params: Params,
+) -> Result<Json<Value>> {
     let skip = params.uint("skip")?.unwrap_or(0);
     let limit = params.uint("limit")?.unwrap_or(100).clamp(1, 100);
-    let (versions, count) = assets::versions(&app, &access, &uid, params.flag("named"), skip, limit).await?;
+    let (versions, count) =
+        assets::versions(&app, &access, &uid, params.flag("named"), skip, limit).await?;
     let items: Vec<Value> = versions
         .iter()
         .map(|v| v.json(&app.public_url, &access.stack.api_key, &uid))
@@ -35,20 +41,33 @@ fn version_number(n: &str) -> Result<i64> {
 }
 
 /// `POST /v3/assets/{uid}/versions/{n}/name` `{"upload": {"_version_name": "…"}}`.
-pub async fn name(State(app): State<Arc<App>>, Stack(access): Stack, Path((uid, n)): Path<(String, String)>, JsonBody(b): JsonBody) -> Result<Json<Value>> {
+pub async fn name(
+    State(app): State<Arc<App>>,
+    Stack(access): Stack,
+    Path((uid, n)): Path<(String, String)>,
+    JsonBody(b): JsonBody,
+) -> Result<Json<Value>> {
     let name = b
         .get("upload")
         .and_then(|u| u.get("_version_name"))
         .and_then(Value::as_str)
         .ok_or_else(|| Error::field("_version_name", "is required"))?;
     assets::name_version(&app, &access, &uid, version_number(&n)?, Some(name)).await?;
-    Ok(Json(json!({ "notice": "Version name assigned successfully." })))
+    Ok(Json(
+        json!({ "notice": "Version name assigned successfully." }),
+    ))
 }
 
 /// `DELETE /v3/assets/{uid}/versions/{n}/name`.
-pub async fn unname(State(app): State<Arc<App>>, Stack(access): Stack, Path((uid, n)): Path<(String, String)>) -> Result<Json<Value>> {
+pub async fn unname(
+    State(app): State<Arc<App>>,
+    Stack(access): Stack,
+    Path((uid, n)): Path<(String, String)>,
+) -> Result<Json<Value>> {
     assets::name_version(&app, &access, &uid, version_number(&n)?, None).await?;
-    Ok(Json(json!({ "notice": "Version name deleted successfully." })))
+    Ok(Json(
+        json!({ "notice": "Version name deleted successfully." }),
+    ))
 }
 
 fn strings(v: Option<&Value>, field: &str) -> Result<Vec<String>> {
@@ -56,15 +75,27 @@ fn strings(v: Option<&Value>, field: &str) -> Result<Vec<String>> {
         None | Some(Value::Null) => Ok(vec![]),
         Some(Value::Array(items)) => items
             .iter()
-            .map(|i| i.as_str().map(str::to_owned).ok_or_else(|| Error::field(field, "must be strings")))
+            .map(|i| {
+                i.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| Error::field(field, "must be strings"))
+            })
             .collect(),
         Some(Value::String(s)) => Ok(vec![s.clone()]),
         Some(_) => Err(Error::field(field, "must be an array of strings")),
     }
 }
 
-async fn publish_or_unpublish(app: &App, access: &crate::identity::StackAccess, uid: &str, b: &Value, unpublish: bool) -> Result<Json<Value>> {
-    let a = b.get("asset").ok_or_else(|| Error::field("asset", "is required"))?;
+async fn publish_or_unpublish(
+    app: &App,
+    access: &crate::identity::StackAccess,
+    uid: &str,
+    b: &Value,
+    unpublish: bool,
+) -> Result<Json<Value>> {
+    let a = b
+        .get("asset")
+        .ok_or_else(|| Error::field("asset", "is required"))?;
     let envs = strings(a.get("environments"), "environments")?;
     let mut locales = strings(a.get("locales"), "locales")?;
     // The JS SDK may send the locale at the top level.
@@ -89,11 +120,21 @@ async fn publish_or_unpublish(app: &App, access: &crate::identity::StackAccess, 
 }
 
 /// `POST /v3/assets/{uid}/publish`.
-pub async fn publish(State(app): State<Arc<App>>, Stack(access): Stack, Path(uid): Path<String>, JsonBody(b): JsonBody) -> Result<Json<Value>> {
+pub async fn publish(
+    State(app): State<Arc<App>>,
+    Stack(access): Stack,
+    Path(uid): Path<String>,
+    JsonBody(b): JsonBody,
+) -> Result<Json<Value>> {
     publish_or_unpublish(&app, &access, &uid, &b, false).await
 }
 
 /// `POST /v3/assets/{uid}/unpublish`.
-pub async fn unpublish(State(app): State<Arc<App>>, Stack(access): Stack, Path(uid): Path<String>, JsonBody(b): JsonBody) -> Result<Json<Value>> {
+pub async fn unpublish(
+    State(app): State<Arc<App>>,
+    Stack(access): Stack,
+    Path(uid): Path<String>,
+    JsonBody(b): JsonBody,
+) -> Result<Json<Value>> {
     publish_or_unpublish(&app, &access, &uid, &b, true).await
 }

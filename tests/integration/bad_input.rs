@@ -13,14 +13,32 @@ async fn oversized_upload_and_replace_keep_nothing() {
     let blobs_before = t.blob_count();
 
     let big = vec![7u8; 64 * 1024 + 1];
-    let r = s.upload_form(Method::POST, "/v3/assets", "big.bin", big.clone(), &[]).await;
+    let r = s
+        .upload_form(Method::POST, "/v3/assets", "big.bin", big.clone(), &[])
+        .await;
     let v = assert_error(r, 413, 113);
     assert!(v["error_message"].as_str().unwrap().contains("65536"));
     // Much larger than the body limit too (refused while streaming).
     let huge = vec![7u8; 3 << 20];
-    assert_error(s.upload_form(Method::POST, "/v3/assets", "huge.bin", huge, &[]).await, 413, 113);
+    assert_error(
+        s.upload_form(Method::POST, "/v3/assets", "huge.bin", huge, &[])
+            .await,
+        413,
+        113,
+    );
     let id = keep["uid"].as_str().unwrap();
-    assert_error(s.upload_form(Method::PUT, &format!("/v3/assets/{id}"), "big.bin", big, &[]).await, 413, 113);
+    assert_error(
+        s.upload_form(
+            Method::PUT,
+            &format!("/v3/assets/{id}"),
+            "big.bin",
+            big,
+            &[],
+        )
+        .await,
+        413,
+        113,
+    );
 
     let (_, v) = s.get("/v3/assets?include_count=true").await;
     assert_eq!(v["count"], 1, "no row was written");
@@ -40,34 +58,94 @@ async fn malformed_bodies() {
     let id = a["uid"].as_str().unwrap();
 
     // Not multipart at all → 415.
-    let r = s.send(s.request(Method::POST, "/v3/assets").json(&json!({"asset": {}}))).await;
+    let r = s
+        .send(
+            s.request(Method::POST, "/v3/assets")
+                .json(&json!({"asset": {}})),
+        )
+        .await;
     assert_error(r, 415, 115);
     // Multipart without the file → 422.
     let form = reqwest::multipart::Form::new().text("asset[title]", "no file");
-    let v = assert_error(s.send(s.request(Method::POST, "/v3/assets").multipart(form)).await, 422, 422);
+    let v = assert_error(
+        s.send(s.request(Method::POST, "/v3/assets").multipart(form))
+            .await,
+        422,
+        422,
+    );
     assert!(v["errors"]["upload"].is_array());
     // Broken multipart: boundary announced, body truncated mid-part.
     let body = "--XyZ\r\nContent-Disposition: form-data; name=\"asset[upload]\"; filename=\"x.txt\"\r\n\r\npartial data with no end";
     let r = s
-        .send(s.request(Method::POST, "/v3/assets").header("content-type", "multipart/form-data; boundary=XyZ").body(body))
+        .send(
+            s.request(Method::POST, "/v3/assets")
+                .header("content-type", "multipart/form-data; boundary=XyZ")
+                .body(body),
+        )
         .await;
     assert_error(r, 400, 100);
     let r = s
-        .send(s.request(Method::POST, "/v3/assets").header("content-type", "multipart/form-data").body("garbage"))
+        .send(
+            s.request(Method::POST, "/v3/assets")
+                .header("content-type", "multipart/form-data")
+                .body("garbage"),
+        )
         .await;
     assert_error(r, 400, 100);
     // Truncated JSON.
     let r = s
-        .send(s.request(Method::PUT, &format!("/v3/assets/{id}")).header("content-type", "application/json").body("{\"asset\": {\"title\": \"x"))
+        .send(
+            s.request(Method::PUT, &format!("/v3/assets/{id}"))
+                .header("content-type", "application/json")
+                .body("{\"asset\": {\"title\": \"x"),
+        )
         .await;
     assert_error(r, 400, 100);
-    let r = s.send(s.request(Method::POST, "/v3/user-session").body("not json")).await;
+    let r = s
+        .send(s.request(Method::POST, "/v3/user-session").body("not json"))
+        .await;
     assert_error(r, 400, 100);
     // Wrong types.
-    assert_error(s.call(Method::PUT, &format!("/v3/assets/{id}"), Some(json!({"asset": {"title": 5}}))).await, 422, 422);
-    assert_error(s.call(Method::PUT, &format!("/v3/assets/{id}"), Some(json!({"asset": {"tags": {"a": 1}}}))).await, 422, 422);
-    assert_error(s.call(Method::PUT, &format!("/v3/assets/{id}"), Some(json!({"asset": {"parent_uid": "blt0000000000000000"}}))).await, 422, 422);
-    assert_error(s.call(Method::PUT, &format!("/v3/assets/{id}"), Some(json!({"asset": {"title": "x".repeat(1001)}}))).await, 422, 422);
+    assert_error(
+        s.call(
+            Method::PUT,
+            &format!("/v3/assets/{id}"),
+            Some(json!({"asset": {"title": 5}})),
+        )
+        .await,
+        422,
+        422,
+    );
+    assert_error(
+        s.call(
+            Method::PUT,
+            &format!("/v3/assets/{id}"),
+            Some(json!({"asset": {"tags": {"a": 1}}})),
+        )
+        .await,
+        422,
+        422,
+    );
+    assert_error(
+        s.call(
+            Method::PUT,
+            &format!("/v3/assets/{id}"),
+            Some(json!({"asset": {"parent_uid": "blt0000000000000000"}})),
+        )
+        .await,
+        422,
+        422,
+    );
+    assert_error(
+        s.call(
+            Method::PUT,
+            &format!("/v3/assets/{id}"),
+            Some(json!({"asset": {"title": "x".repeat(1001)}})),
+        )
+        .await,
+        422,
+        422,
+    );
 
     let (_, v) = s.get("/v3/assets?include_count=true").await;
     assert_eq!(v["count"], 1);
@@ -81,7 +159,9 @@ async fn bad_queries_are_4xx_never_500() {
     let t = TestApp::spawn().await;
     let s = t.admin().await;
     s.upload("a.txt", b"a").await;
-    let enc = |q: &str| percent_encoding::utf8_percent_encode(q, percent_encoding::NON_ALPHANUMERIC).to_string();
+    let enc = |q: &str| {
+        percent_encoding::utf8_percent_encode(q, percent_encoding::NON_ALPHANUMERIC).to_string()
+    };
     for q in [
         "{",
         "[1,2]",
@@ -117,7 +197,10 @@ async fn hostile_filenames_are_sanitised() {
     for (raw, expect) in [
         ("../../../etc/passwd", "passwd"),
         ("..\\..\\windows\\win.ini", "win.ini"),
-        ("a#b%c^d+e?f*g:h|i\"j'k<l>m{n}o=p,q.txt", "a_b_c_d_e_f_g_h_i_j_k_l_m_n_o_p_q.txt"),
+        (
+            "a#b%c^d+e?f*g:h|i\"j'k<l>m{n}o=p,q.txt",
+            "a_b_c_d_e_f_g_h_i_j_k_l_m_n_o_p_q.txt",
+        ),
         ("tab\there new line.txt", "tab_here_new_line.txt"),
         ("..", "file"),
     ] {
@@ -139,10 +222,33 @@ async fn unknown_asset_wrong_stack_unknown_route() {
     let id = a["uid"].as_str().unwrap();
     assert_error(s.get("/v3/assets/blt0000000000000000").await, 404, 145);
     assert_error(s.get("/v3/assets/not-a-uid").await, 404, 145);
-    assert_error(s.call(Method::PUT, "/v3/assets/blt0000000000000000", Some(json!({"asset": {"title": "x"}}))).await, 404, 145);
-    let other = t.login(crate::support::ADMIN_EMAIL, crate::support::ADMIN_PASSWORD).await.with_new_stack("Other").await;
+    assert_error(
+        s.call(
+            Method::PUT,
+            "/v3/assets/blt0000000000000000",
+            Some(json!({"asset": {"title": "x"}})),
+        )
+        .await,
+        404,
+        145,
+    );
+    let other = t
+        .login(crate::support::ADMIN_EMAIL, crate::support::ADMIN_PASSWORD)
+        .await
+        .with_new_stack("Other")
+        .await;
     assert_error(other.get(&format!("/v3/assets/{id}")).await, 404, 145);
-    assert_error(other.call(Method::DELETE, &format!("/v3/assets/{id}"), None).await, 404, 145);
-    assert_eq!(s.get(&format!("/v3/assets/{id}")).await.0, StatusCode::OK, "still there");
+    assert_error(
+        other
+            .call(Method::DELETE, &format!("/v3/assets/{id}"), None)
+            .await,
+        404,
+        145,
+    );
+    assert_eq!(
+        s.get(&format!("/v3/assets/{id}")).await.0,
+        StatusCode::OK,
+        "still there"
+    );
     assert_error(s.get("/v3/nope").await, 404, 141);
 }

@@ -6,7 +6,11 @@ use crate::support::{perma_cmd, Server, ADMIN_EMAIL};
 
 fn ok(out: Output) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(out.status.success(), "command failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "command failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     stdout.trim().to_owned()
 }
 
@@ -16,21 +20,80 @@ async fn admin_and_client_commands() {
     let d = dir.path();
     assert!(ok(perma_cmd(d).arg("migrate").output().unwrap()).contains("applied 0001_init"));
     assert!(ok(perma_cmd(d).arg("migrate").output().unwrap()).contains("up to date"));
-    ok(perma_cmd(d).args(["user", "create", "--email", "cli@example.com", "--password", "cli-password"]).output().unwrap());
-    let dup = perma_cmd(d).args(["user", "create", "--email", "cli@example.com", "--password", "cli-password"]).output().unwrap();
+    ok(perma_cmd(d)
+        .args([
+            "user",
+            "create",
+            "--email",
+            "cli@example.com",
+            "--password",
+            "cli-password",
+        ])
+        .output()
+        .unwrap());
+    let dup = perma_cmd(d)
+        .args([
+            "user",
+            "create",
+            "--email",
+            "cli@example.com",
+            "--password",
+            "cli-password",
+        ])
+        .output()
+        .unwrap();
     assert!(!dup.status.success());
     assert!(String::from_utf8_lossy(&dup.stderr).contains("already taken"));
-    let short = perma_cmd(d).args(["user", "create", "--email", "x@example.com", "--password", "short"]).output().unwrap();
+    let short = perma_cmd(d)
+        .args([
+            "user",
+            "create",
+            "--email",
+            "x@example.com",
+            "--password",
+            "short",
+        ])
+        .output()
+        .unwrap();
     assert!(!short.status.success());
-    let api_key = ok(perma_cmd(d).args(["stack", "create", "--name", "CLI", "--owner", "cli@example.com"]).output().unwrap());
-    assert!(api_key.starts_with("blt") && api_key.len() == 19, "{api_key}");
-    let token = ok(perma_cmd(d).args(["token", "create", "--stack", &api_key, "--name", "ci"]).output().unwrap());
-    let ro_token = ok(perma_cmd(d).args(["token", "create", "--stack", &api_key, "--name", "ro", "--read-only"]).output().unwrap());
+    let api_key = ok(perma_cmd(d)
+        .args([
+            "stack",
+            "create",
+            "--name",
+            "CLI",
+            "--owner",
+            "cli@example.com",
+        ])
+        .output()
+        .unwrap());
+    assert!(
+        api_key.starts_with("blt") && api_key.len() == 19,
+        "{api_key}"
+    );
+    let token = ok(perma_cmd(d)
+        .args(["token", "create", "--stack", &api_key, "--name", "ci"])
+        .output()
+        .unwrap());
+    let ro_token = ok(perma_cmd(d)
+        .args([
+            "token",
+            "create",
+            "--stack",
+            &api_key,
+            "--name",
+            "ro",
+            "--read-only",
+        ])
+        .output()
+        .unwrap());
 
     let server = Server::start(d);
     let client = |tok: &str| {
         let mut c = perma_cmd(d);
-        c.env("PERMA_SERVER", &server.base).env("PERMA_API_KEY", &api_key).env("PERMA_TOKEN", tok);
+        c.env("PERMA_SERVER", &server.base)
+            .env("PERMA_API_KEY", &api_key)
+            .env("PERMA_TOKEN", tok);
         c
     };
     let file = d.join("Quarterly Report.pdf");
@@ -43,31 +106,66 @@ async fn admin_and_client_commands() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("403"));
 
-    let perm = ok(client(&token).args(["permanent-url", uid]).output().unwrap());
-    assert!(perm.ends_with(&format!("/{uid}/quarterly_report.pdf")) || perm.ends_with(&format!("/{uid}/quarterly-report.pdf")), "{perm}");
-    let again = client(&token).args(["permanent-url", uid, "other-slug"]).output().unwrap();
+    let perm = ok(client(&token)
+        .args(["permanent-url", uid])
+        .output()
+        .unwrap());
+    assert!(
+        perm.ends_with(&format!("/{uid}/quarterly_report.pdf"))
+            || perm.ends_with(&format!("/{uid}/quarterly-report.pdf")),
+        "{perm}"
+    );
+    let again = client(&token)
+        .args(["permanent-url", uid, "other-slug"])
+        .output()
+        .unwrap();
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already set"));
-    let bad = client(&token).args(["permanent-url", uid, "bad slug"]).output().unwrap();
+    let bad = client(&token)
+        .args(["permanent-url", uid, "bad slug"])
+        .output()
+        .unwrap();
     assert!(!bad.status.success());
 
     let v2 = d.join("v2.pdf");
     std::fs::write(&v2, b"%PDF-1.4 corrected numbers").unwrap();
-    let new_url = ok(client(&token).arg("replace").arg(uid).arg(&v2).output().unwrap());
+    let new_url = ok(client(&token)
+        .arg("replace")
+        .arg(uid)
+        .arg(&v2)
+        .output()
+        .unwrap());
     assert_ne!(new_url, url);
 
     let dest = d.join("out.pdf");
-    ok(client(&token).args(["download", uid, "-o"]).arg(&dest).output().unwrap());
+    ok(client(&token)
+        .args(["download", uid, "-o"])
+        .arg(&dest)
+        .output()
+        .unwrap());
     assert_eq!(std::fs::read(&dest).unwrap(), b"%PDF-1.4 corrected numbers");
     let dest2 = d.join("perm.pdf");
-    ok(client(&token).args(["download", &perm, "-o"]).arg(&dest2).output().unwrap());
-    assert_eq!(std::fs::read(&dest2).unwrap(), b"%PDF-1.4 corrected numbers");
+    ok(client(&token)
+        .args(["download", &perm, "-o"])
+        .arg(&dest2)
+        .output()
+        .unwrap());
+    assert_eq!(
+        std::fs::read(&dest2).unwrap(),
+        b"%PDF-1.4 corrected numbers"
+    );
 
     let ls = ok(client(&token).arg("ls").output().unwrap());
     assert!(ls.contains(uid) && ls.contains("application/pdf"), "{ls}");
-    let ls_json = ok(client(&token).args(["ls", "--json", "--query", r#"{"filename":"nothing"}"#]).output().unwrap());
+    let ls_json = ok(client(&token)
+        .args(["ls", "--json", "--query", r#"{"filename":"nothing"}"#])
+        .output()
+        .unwrap());
     assert!(ls_json.contains("\"count\": 0"), "{ls_json}");
-    let bad_q = client(&token).args(["ls", "--query", "{"]).output().unwrap();
+    let bad_q = client(&token)
+        .args(["ls", "--query", "{"])
+        .output()
+        .unwrap();
     assert!(!bad_q.status.success());
     assert!(String::from_utf8_lossy(&bad_q.stderr).contains("422"));
 

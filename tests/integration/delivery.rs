@@ -7,12 +7,21 @@ use serde_json::json;
 
 use crate::support::{assert_error, Session, TestApp};
 
-async fn asset_with_permanent(s: &Session, name: &str, bytes: &[u8], slug: &str) -> (String, String, String) {
+async fn asset_with_permanent(
+    s: &Session,
+    name: &str,
+    bytes: &[u8],
+    slug: &str,
+) -> (String, String, String) {
     let a = s.upload(name, bytes).await;
     let id = a["uid"].as_str().unwrap().to_owned();
     let (st, v) = s.set_permanent(&id, slug).await;
     assert_eq!(st, StatusCode::OK, "{v}");
-    (id, v["asset"]["url"].as_str().unwrap().to_owned(), v["asset"]["permanent_url"].as_str().unwrap().to_owned())
+    (
+        id,
+        v["asset"]["url"].as_str().unwrap().to_owned(),
+        v["asset"]["permanent_url"].as_str().unwrap().to_owned(),
+    )
 }
 
 fn h<'a>(m: &'a HeaderMap, k: &str) -> &'a str {
@@ -24,7 +33,8 @@ async fn headers_ranges_and_conditionals() {
     let t = TestApp::spawn().await;
     let s = t.admin().await;
     let body: Vec<u8> = (0..1000u32).map(|i| (i % 251) as u8).collect();
-    let (id, version_url, perm_url) = asset_with_permanent(&s, "data file.bin", &body, "data").await;
+    let (id, version_url, perm_url) =
+        asset_with_permanent(&s, "data file.bin", &body, "data").await;
     let http = &t.http;
 
     let r = http.get(&perm_url).send().await.unwrap();
@@ -33,18 +43,34 @@ async fn headers_ranges_and_conditionals() {
     assert_eq!(h(&hd, "content-length"), "1000");
     assert_eq!(h(&hd, "accept-ranges"), "bytes");
     assert_eq!(h(&hd, "x-content-type-options"), "nosniff");
-    assert_eq!(h(&hd, "cache-control"), "public, max-age=60, stale-while-revalidate=300");
-    assert_eq!(h(&hd, "surrogate-key"), format!("asset-{id} stack-{}", s.api_key()));
+    assert_eq!(
+        h(&hd, "cache-control"),
+        "public, max-age=60, stale-while-revalidate=300"
+    );
+    assert_eq!(
+        h(&hd, "surrogate-key"),
+        format!("asset-{id} stack-{}", s.api_key())
+    );
     assert!(h(&hd, "cache-tag").contains(&format!("asset-{id}")));
-    assert!(h(&hd, "content-disposition").starts_with("inline; filename=\"data_file.bin\""), "{}", h(&hd, "content-disposition"));
+    assert!(
+        h(&hd, "content-disposition").starts_with("inline; filename=\"data_file.bin\""),
+        "{}",
+        h(&hd, "content-disposition")
+    );
     assert!(hd.get("content-security-policy").is_none());
     let etag = h(&hd, "etag").to_owned();
-    assert!(etag.starts_with('"') && etag.len() > 40, "strong etag: {etag}");
+    assert!(
+        etag.starts_with('"') && etag.len() > 40,
+        "strong etag: {etag}"
+    );
     let last_modified = h(&hd, "last-modified").to_owned();
     assert_eq!(r.bytes().await.unwrap().as_ref(), &body[..]);
 
     let r = http.get(&version_url).send().await.unwrap();
-    assert_eq!(h(r.headers(), "cache-control"), "public, max-age=31536000, immutable");
+    assert_eq!(
+        h(r.headers(), "cache-control"),
+        "public, max-age=31536000, immutable"
+    );
     assert_eq!(h(r.headers(), "etag"), etag);
     assert_eq!(r.bytes().await.unwrap().as_ref(), &body[..]);
 
@@ -78,31 +104,67 @@ async fn headers_ranges_and_conditionals() {
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.bytes().await.unwrap().len(), 1000);
     // If-Range: matching strong ETag honours the range, a stale one gets the full body.
-    let r = get(vec![("range", "bytes=0-9".into()), ("if-range", etag.clone())]).await.unwrap();
+    let r = get(vec![
+        ("range", "bytes=0-9".into()),
+        ("if-range", etag.clone()),
+    ])
+    .await
+    .unwrap();
     assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
-    let r = get(vec![("range", "bytes=0-9".into()), ("if-range", "\"stale\"".into())]).await.unwrap();
+    let r = get(vec![
+        ("range", "bytes=0-9".into()),
+        ("if-range", "\"stale\"".into()),
+    ])
+    .await
+    .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let r = get(vec![("range", "bytes=0-9".into()), ("if-range", last_modified.clone())]).await.unwrap();
+    let r = get(vec![
+        ("range", "bytes=0-9".into()),
+        ("if-range", last_modified.clone()),
+    ])
+    .await
+    .unwrap();
     assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
-    let r = get(vec![("range", "bytes=0-9".into()), ("if-range", "Mon, 01 Jan 2001 00:00:00 GMT".into())]).await.unwrap();
+    let r = get(vec![
+        ("range", "bytes=0-9".into()),
+        ("if-range", "Mon, 01 Jan 2001 00:00:00 GMT".into()),
+    ])
+    .await
+    .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     // Conditionals.
     let r = get(vec![("if-none-match", etag.clone())]).await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
     assert_eq!(h(r.headers(), "etag"), etag);
-    let r = get(vec![("if-none-match", format!("\"x\", W/{etag}"))]).await.unwrap();
+    let r = get(vec![("if-none-match", format!("\"x\", W/{etag}"))])
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
-    let r = get(vec![("if-none-match", "\"other\"".into())]).await.unwrap();
+    let r = get(vec![("if-none-match", "\"other\"".into())])
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let r = get(vec![("if-modified-since", last_modified.clone())]).await.unwrap();
+    let r = get(vec![("if-modified-since", last_modified.clone())])
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
-    let r = get(vec![("if-modified-since", "Mon, 01 Jan 2001 00:00:00 GMT".into())]).await.unwrap();
+    let r = get(vec![(
+        "if-modified-since",
+        "Mon, 01 Jan 2001 00:00:00 GMT".into(),
+    )])
+    .await
+    .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let r = get(vec![("if-match", "\"other\"".into())]).await.unwrap();
     assert_eq!(r.status(), StatusCode::PRECONDITION_FAILED);
     let r = get(vec![("if-match", etag.clone())]).await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let r = get(vec![("if-unmodified-since", "Mon, 01 Jan 2001 00:00:00 GMT".into())]).await.unwrap();
+    let r = get(vec![(
+        "if-unmodified-since",
+        "Mon, 01 Jan 2001 00:00:00 GMT".into(),
+    )])
+    .await
+    .unwrap();
     assert_eq!(r.status(), StatusCode::PRECONDITION_FAILED);
 
     // Downloads.
@@ -118,8 +180,14 @@ async fn active_content_is_sandboxed_and_names_are_encoded() {
     let s = t.admin().await;
     for (name, bytes) in [
         ("page.html", &b"<html><script>alert(1)</script></html>"[..]),
-        ("pic.svg", &b"<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>"[..]),
-        ("disguised.txt", &b"<!DOCTYPE html><script>alert(1)</script>"[..]),
+        (
+            "pic.svg",
+            &b"<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>"[..],
+        ),
+        (
+            "disguised.txt",
+            &b"<!DOCTYPE html><script>alert(1)</script>"[..],
+        ),
     ] {
         let a = s.upload(name, bytes).await;
         let r = t.http.get(a["url"].as_str().unwrap()).send().await.unwrap();
@@ -131,68 +199,228 @@ async fn active_content_is_sandboxed_and_names_are_encoded() {
     let r = t.http.get(a["url"].as_str().unwrap()).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let cd = h(r.headers(), "content-disposition");
-    assert!(cd.contains("filename*=UTF-8''%C3%9Cberschrift_2024.txt"), "{cd}");
+    assert!(
+        cd.contains("filename*=UTF-8''%C3%9Cberschrift_2024.txt"),
+        "{cd}"
+    );
 }
 
 #[tokio::test]
 async fn replace_publish_environment_and_410() {
     let t = TestApp::spawn().await;
     let s = t.admin().await;
-    s.call(Method::POST, "/v3/environments", Some(json!({"environment": {"name": "production"}}))).await;
+    s.call(
+        Method::POST,
+        "/v3/environments",
+        Some(json!({"environment": {"name": "production"}})),
+    )
+    .await;
     let (id, v1_url, perm) = asset_with_permanent(&s, "doc.txt", b"first", "doc").await;
     // Not published yet.
-    let r = t.http.get(format!("{perm}?environment=production")).send().await.unwrap();
+    let r = t
+        .http
+        .get(format!("{perm}?environment=production"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    let r = t.http.get(format!("{perm}?environment=nowhere")).send().await.unwrap();
+    let r = t
+        .http
+        .get(format!("{perm}?environment=nowhere"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    s.call(Method::POST, &format!("/v3/assets/{id}/publish"), Some(json!({"asset": {"environments": ["production"]}}))).await;
+    s.call(
+        Method::POST,
+        &format!("/v3/assets/{id}/publish"),
+        Some(json!({"asset": {"environments": ["production"]}})),
+    )
+    .await;
     let r2 = s.replace(&id, "doc.txt", b"second").await;
     let v2_url = r2["url"].as_str().unwrap();
     assert_ne!(v1_url, v2_url);
-    assert_eq!(r2["permanent_url"], json!(perm), "the permanent URL never changes");
+    assert_eq!(
+        r2["permanent_url"],
+        json!(perm),
+        "the permanent URL never changes"
+    );
     // Latest through the permanent URL, published through ?environment, each version its own.
-    assert_eq!(t.http.get(&perm).send().await.unwrap().text().await.unwrap(), "second");
-    assert_eq!(t.http.get(format!("{perm}?environment=production")).send().await.unwrap().text().await.unwrap(), "first");
-    assert_eq!(t.http.get(format!("{perm}?environment=production&locale=en-us")).send().await.unwrap().text().await.unwrap(), "first");
-    assert_eq!(t.http.get(&v1_url).send().await.unwrap().text().await.unwrap(), "first");
-    assert_eq!(t.http.get(v2_url).send().await.unwrap().text().await.unwrap(), "second");
+    assert_eq!(
+        t.http
+            .get(&perm)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "second"
+    );
+    assert_eq!(
+        t.http
+            .get(format!("{perm}?environment=production"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "first"
+    );
+    assert_eq!(
+        t.http
+            .get(format!("{perm}?environment=production&locale=en-us"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "first"
+    );
+    assert_eq!(
+        t.http
+            .get(&v1_url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "first"
+    );
+    assert_eq!(
+        t.http
+            .get(v2_url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "second"
+    );
     // Wrong slug, wrong file uid, other asset's file: 404.
     let base = perm.rsplit_once('/').unwrap().0;
-    assert_eq!(t.http.get(format!("{base}/nope")).send().await.unwrap().status(), StatusCode::NOT_FOUND);
-    assert_eq!(t.http.get(format!("{base}/000000000000000000000000/x.txt")).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        t.http
+            .get(format!("{base}/nope"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        t.http
+            .get(format!("{base}/000000000000000000000000/x.txt"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
     let other = s.upload("other.txt", b"other").await;
-    let other_file = other["url"].as_str().unwrap().rsplit('/').nth(1).unwrap().to_owned();
-    assert_eq!(t.http.get(format!("{base}/{other_file}/x")).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    let other_file = other["url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        t.http
+            .get(format!("{base}/{other_file}/x"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
 
     // Management download: latest, drafts included, by slug or file name, and the 2-segment path.
     let mgmt = |url: String| s.request(Method::GET, &url);
-    assert_eq!(mgmt(perm.clone()).send().await.unwrap().text().await.unwrap(), "second");
+    assert_eq!(
+        mgmt(perm.clone())
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "second"
+    );
     let r = mgmt(format!("{base}/doc.txt")).send().await.unwrap();
-    assert_eq!(r.headers()["cache-control"].to_str().unwrap(), "private, max-age=60, stale-while-revalidate=300");
+    assert_eq!(
+        r.headers()["cache-control"].to_str().unwrap(),
+        "private, max-age=60, stale-while-revalidate=300"
+    );
     assert_eq!(r.text().await.unwrap(), "second");
-    assert_eq!(mgmt(base.to_owned()).send().await.unwrap().text().await.unwrap(), "second");
-    assert_eq!(t.http.get(base).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        mgmt(base.to_owned())
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "second"
+    );
+    assert_eq!(
+        t.http.get(base).send().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
 
     // Deleted: 410 for every URL of the asset.
-    s.call(Method::DELETE, &format!("/v3/assets/{id}"), None).await;
+    s.call(Method::DELETE, &format!("/v3/assets/{id}"), None)
+        .await;
     for url in [perm.clone(), v1_url.clone(), v2_url.to_owned()] {
         let r = t.http.get(&url).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::GONE, "{url}");
     }
-    let unknown = format!("{}/v3/assets/{}/blt0000000000000000/doc", t.base, s.api_key());
-    assert_eq!(t.http.get(unknown).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    let unknown = format!(
+        "{}/v3/assets/{}/blt0000000000000000/doc",
+        t.base,
+        s.api_key()
+    );
+    assert_eq!(
+        t.http.get(unknown).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
 async fn secured_stacks_need_credentials_or_delivery_token() {
     let t = TestApp::spawn().await;
     let s = t.admin().await;
-    s.call(Method::POST, "/v3/environments", Some(json!({"environment": {"name": "production"}}))).await;
-    s.call(Method::POST, "/v3/environments", Some(json!({"environment": {"name": "staging"}}))).await;
+    s.call(
+        Method::POST,
+        "/v3/environments",
+        Some(json!({"environment": {"name": "production"}})),
+    )
+    .await;
+    s.call(
+        Method::POST,
+        "/v3/environments",
+        Some(json!({"environment": {"name": "staging"}})),
+    )
+    .await;
     let (id, vurl, perm) = asset_with_permanent(&s, "secret.txt", b"published", "secret").await;
-    s.call(Method::POST, &format!("/v3/assets/{id}/publish"), Some(json!({"asset": {"environments": ["production"]}}))).await;
+    s.call(
+        Method::POST,
+        &format!("/v3/assets/{id}/publish"),
+        Some(json!({"asset": {"environments": ["production"]}})),
+    )
+    .await;
     let draft = s.replace(&id, "secret.txt", b"draft").await;
-    let (st, v) = s.call(Method::POST, "/v3/stacks/settings", Some(json!({"stack_settings": {"secure_asset_urls": true}}))).await;
+    let (st, v) = s
+        .call(
+            Method::POST,
+            "/v3/stacks/settings",
+            Some(json!({"stack_settings": {"secure_asset_urls": true}})),
+        )
+        .await;
     assert_eq!(st, StatusCode::OK, "{v}");
     let (_, v) = s
         .call(Method::POST, "/v3/stacks/delivery_tokens", Some(json!({"token": {"name": "prod", "scope": [{"module": "environment", "environments": ["production"], "acl": {"read": true}}]}})))
@@ -204,19 +432,55 @@ async fn secured_stacks_need_credentials_or_delivery_token() {
     assert_error(bad_scope, 422, 422);
 
     let get = |u: String| t.http.get(u).send();
-    assert_eq!(get(perm.clone()).await.unwrap().status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(get(vurl.clone()).await.unwrap().status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(get(format!("{perm}?access_token=wrong&environment=production")).await.unwrap().status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(get(format!("{perm}?access_token={dt}&environment=staging")).await.unwrap().status(), StatusCode::FORBIDDEN);
-    assert_eq!(get(format!("{perm}?access_token={dt}")).await.unwrap().status(), StatusCode::FORBIDDEN);
-    let r = get(format!("{perm}?access_token={dt}&environment=production")).await.unwrap();
+    assert_eq!(
+        get(perm.clone()).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        get(vurl.clone()).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        get(format!("{perm}?access_token=wrong&environment=production"))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        get(format!("{perm}?access_token={dt}&environment=staging"))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        get(format!("{perm}?access_token={dt}"))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    let r = get(format!("{perm}?access_token={dt}&environment=production"))
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    assert!(r.headers()["cache-control"].to_str().unwrap().starts_with("private"));
+    assert!(r.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .starts_with("private"));
     assert_eq!(r.text().await.unwrap(), "published");
     // Only published versions: the draft's version URL is refused even with the token.
-    let r = get(format!("{}?access_token={dt}&environment=production", draft["url"].as_str().unwrap())).await.unwrap();
+    let r = get(format!(
+        "{}?access_token={dt}&environment=production",
+        draft["url"].as_str().unwrap()
+    ))
+    .await
+    .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    let r = get(format!("{vurl}?access_token={dt}&environment=production")).await.unwrap();
+    let r = get(format!("{vurl}?access_token={dt}&environment=production"))
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     // Management credentials see the latest.
     let r = s.request(Method::GET, &perm).send().await.unwrap();
@@ -246,7 +510,10 @@ async fn replace_is_atomic_for_readers() {
     while let Some(c) = stream.next().await {
         got.extend_from_slice(&c.unwrap());
     }
-    assert!(got == big_old, "an in-flight download must finish with the old bytes");
+    assert!(
+        got == big_old,
+        "an in-flight download must finish with the old bytes"
+    );
 
     // Readers during a replace loop see one file or the other, never a mix.
     let writer = {
@@ -255,7 +522,8 @@ async fn replace_is_atomic_for_readers() {
         let (a, b) = (a_bytes.clone(), b_bytes.clone());
         tokio::spawn(async move {
             for i in 0..20 {
-                s.replace(&id, "flip.bin", if i % 2 == 0 { &a } else { &b }).await;
+                s.replace(&id, "flip.bin", if i % 2 == 0 { &a } else { &b })
+                    .await;
             }
         })
     };
@@ -268,7 +536,11 @@ async fn replace_is_atomic_for_readers() {
             let mut n = 0;
             for _ in 0..25 {
                 let body = http.get(&perm).send().await.unwrap().bytes().await.unwrap();
-                assert!(body.as_ref() == a.as_slice() || body.as_ref() == b.as_slice(), "torn read of {} bytes", body.len());
+                assert!(
+                    body.as_ref() == a.as_slice() || body.as_ref() == b.as_slice(),
+                    "torn read of {} bytes",
+                    body.len()
+                );
                 n += 1;
             }
             n

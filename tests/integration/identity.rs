@@ -10,11 +10,19 @@ async fn login_logout_and_user() {
     let t = TestApp::spawn().await;
     let anon = t.anon();
     let bad = anon
-        .call(Method::POST, "/v3/user-session", Some(json!({"user": {"email": ADMIN_EMAIL, "password": "wrong password"}})))
+        .call(
+            Method::POST,
+            "/v3/user-session",
+            Some(json!({"user": {"email": ADMIN_EMAIL, "password": "wrong password"}})),
+        )
         .await;
     assert_error(bad, 401, 104);
     let unknown = anon
-        .call(Method::POST, "/v3/user-session", Some(json!({"user": {"email": "nobody@example.com", "password": "x"}})))
+        .call(
+            Method::POST,
+            "/v3/user-session",
+            Some(json!({"user": {"email": "nobody@example.com", "password": "x"}})),
+        )
         .await;
     assert_error(unknown, 401, 104);
 
@@ -24,7 +32,10 @@ async fn login_logout_and_user() {
     let (st, v) = s.get("/v3/user").await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(v["user"]["email"], ADMIN_EMAIL);
-    assert!(v["user"]["authtoken"].is_null(), "the token is only returned at login");
+    assert!(
+        v["user"]["authtoken"].is_null(),
+        "the token is only returned at login"
+    );
     let (st, v) = s.get("/v3/organizations").await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(v["organizations"].as_array().unwrap().len(), 1);
@@ -67,32 +78,80 @@ async fn stack_access_order_is_412_401_412_403() {
     assert_eq!(v["stacks"], json!([]));
 
     // Sharing makes them a member; unsharing takes it back.
-    let (st, v) = owner.call(Method::POST, "/v3/stacks/share", Some(json!({"emails": ["stranger@example.com"]}))).await;
+    let (st, v) = owner
+        .call(
+            Method::POST,
+            "/v3/stacks/share",
+            Some(json!({"emails": ["stranger@example.com"]})),
+        )
+        .await;
     assert_eq!(st, StatusCode::OK, "{v}");
     let (st, _) = s2.get("/v3/assets").await;
     assert_eq!(st, StatusCode::OK);
     let (_, v) = stranger.get("/v3/stacks").await;
     assert_eq!(v["stacks"][0]["api_key"], json!(key));
-    let bad_share = owner.call(Method::POST, "/v3/stacks/share", Some(json!({"emails": ["ghost@example.com"]}))).await;
+    let bad_share = owner
+        .call(
+            Method::POST,
+            "/v3/stacks/share",
+            Some(json!({"emails": ["ghost@example.com"]})),
+        )
+        .await;
     assert_error(bad_share, 422, 422);
-    let (st, _) = owner.call(Method::POST, "/v3/stacks/unshare", Some(json!({"email": "stranger@example.com"}))).await;
+    let (st, _) = owner
+        .call(
+            Method::POST,
+            "/v3/stacks/unshare",
+            Some(json!({"email": "stranger@example.com"})),
+        )
+        .await;
     assert_eq!(st, StatusCode::OK);
     assert_error(s2.get("/v3/assets").await, 403, 161);
     // The owner cannot be removed.
-    assert_error(owner.call(Method::POST, "/v3/stacks/unshare", Some(json!({"email": ADMIN_EMAIL}))).await, 422, 422);
+    assert_error(
+        owner
+            .call(
+                Method::POST,
+                "/v3/stacks/unshare",
+                Some(json!({"email": ADMIN_EMAIL})),
+            )
+            .await,
+        422,
+        422,
+    );
 }
 
 #[tokio::test]
 async fn stacks_crud_and_validation() {
     let t = TestApp::spawn().await;
     let s = t.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    assert_error(s.call(Method::POST, "/v3/stacks", Some(json!({"stack": {"name": ""}}))).await, 422, 422);
-    assert_error(s.call(Method::POST, "/v3/stacks", Some(json!({"nope": 1}))).await, 422, 422);
+    assert_error(
+        s.call(
+            Method::POST,
+            "/v3/stacks",
+            Some(json!({"stack": {"name": ""}})),
+        )
+        .await,
+        422,
+        422,
+    );
+    assert_error(
+        s.call(Method::POST, "/v3/stacks", Some(json!({"nope": 1})))
+            .await,
+        422,
+        422,
+    );
     let s = s.with_new_stack("Marketing").await;
     let (_, v) = s.get("/v3/stacks").await;
     assert_eq!(v["stack"]["name"], "Marketing");
     assert_eq!(v["stack"]["master_locale"], "en-us");
-    let (st, v) = s.call(Method::PUT, "/v3/stacks", Some(json!({"stack": {"name": "Brand"}}))).await;
+    let (st, v) = s
+        .call(
+            Method::PUT,
+            "/v3/stacks",
+            Some(json!({"stack": {"name": "Brand"}})),
+        )
+        .await;
     assert_eq!(st, StatusCode::OK, "{v}");
     assert_eq!(v["stack"]["name"], "Brand");
     // organization_uid as query parameter, as the JS SDK sends it.
@@ -101,12 +160,20 @@ async fn stacks_crud_and_validation() {
     let mut no_key = s.clone();
     no_key.api_key = None;
     let (st, v) = no_key
-        .call(Method::POST, &format!("/v3/stacks?organization_uid={org}"), Some(json!({"stack": {"name": "Second"}})))
+        .call(
+            Method::POST,
+            &format!("/v3/stacks?organization_uid={org}"),
+            Some(json!({"stack": {"name": "Second"}})),
+        )
         .await;
     assert_eq!(st, StatusCode::CREATED, "{v}");
     assert_eq!(v["stack"]["org_uid"], json!(org));
     let wrong_org = no_key
-        .call(Method::POST, "/v3/stacks?organization_uid=blt0000000000000000", Some(json!({"stack": {"name": "X"}})))
+        .call(
+            Method::POST,
+            "/v3/stacks?organization_uid=blt0000000000000000",
+            Some(json!({"stack": {"name": "X"}})),
+        )
         .await;
     assert_error(wrong_org, 422, 422);
     let (_, v) = no_key.get("/v3/stacks").await;
@@ -132,16 +199,27 @@ async fn management_tokens_scope_and_secrecy() {
     let ro_uid = v["token"]["uid"].as_str().unwrap().to_owned();
     let (_, list) = s.get("/v3/stacks/management_tokens").await;
     assert_eq!(list["tokens"].as_array().unwrap().len(), 1);
-    assert!(list["tokens"][0]["token"].is_null(), "the secret is shown once only: {list}");
+    assert!(
+        list["tokens"][0]["token"].is_null(),
+        "the secret is shown once only: {list}"
+    );
 
     let mut ro = t.anon();
     ro.api_key = s.api_key.clone();
     ro.mgmt_token = Some(ro_secret.clone());
     let (st, _) = ro.get(&format!("/v3/assets/{uid}")).await;
     assert_eq!(st, StatusCode::OK);
-    let refused = ro.call(Method::PUT, &format!("/v3/assets/{uid}"), Some(json!({"asset": {"title": "changed"}}))).await;
+    let refused = ro
+        .call(
+            Method::PUT,
+            &format!("/v3/assets/{uid}"),
+            Some(json!({"asset": {"title": "changed"}})),
+        )
+        .await;
     assert_error(refused, 403, 161);
-    let (st, _) = ro.upload_form(Method::POST, "/v3/assets", "b.txt", b"x".to_vec(), &[]).await;
+    let (st, _) = ro
+        .upload_form(Method::POST, "/v3/assets", "b.txt", b"x".to_vec(), &[])
+        .await;
     assert_eq!(st, StatusCode::FORBIDDEN);
     let (_, a) = s.get(&format!("/v3/assets/{uid}")).await;
     assert_eq!(a["asset"]["title"], "a.txt", "nothing changed");
@@ -161,17 +239,33 @@ async fn management_tokens_scope_and_secrecy() {
     assert_eq!(bearer.get("/v3/assets").await.0, StatusCode::OK);
 
     // A token of this stack used against another stack → 403.
-    let other = t.login(ADMIN_EMAIL, ADMIN_PASSWORD).await.with_new_stack("Other").await;
+    let other = t
+        .login(ADMIN_EMAIL, ADMIN_PASSWORD)
+        .await
+        .with_new_stack("Other")
+        .await;
     let mut cross = rw.clone();
     cross.api_key = other.api_key.clone();
     assert_error(cross.get("/v3/assets").await, 403, 161);
 
     // Scope must grant something.
-    let empty = s.call(Method::POST, "/v3/stacks/management_tokens", Some(json!({"token": {"name": "none", "scope": []}}))).await;
+    let empty = s
+        .call(
+            Method::POST,
+            "/v3/stacks/management_tokens",
+            Some(json!({"token": {"name": "none", "scope": []}})),
+        )
+        .await;
     assert_error(empty, 422, 422);
 
     // Deleted tokens stop working.
-    let (st, _) = s.call(Method::DELETE, &format!("/v3/stacks/management_tokens/{ro_uid}"), None).await;
+    let (st, _) = s
+        .call(
+            Method::DELETE,
+            &format!("/v3/stacks/management_tokens/{ro_uid}"),
+            None,
+        )
+        .await;
     assert_eq!(st, StatusCode::OK);
     assert_error(ro.get("/v3/assets").await, 401, 105);
     // Expired tokens do not work.
@@ -191,23 +285,79 @@ async fn environments_and_locales() {
         .call(Method::POST, "/v3/environments", Some(json!({"environment": {"name": "production", "urls": [{"locale": "en-us", "url": "https://example.com"}]}})))
         .await;
     assert_eq!(st, StatusCode::CREATED, "{v}");
-    assert_error(s.call(Method::POST, "/v3/environments", Some(json!({"environment": {"name": "production"}}))).await, 422, 422);
-    assert_error(s.call(Method::POST, "/v3/environments", Some(json!({"environment": {"name": "bad name!"}}))).await, 422, 422);
-    let (st, v) = s.call(Method::PUT, "/v3/environments/production", Some(json!({"environment": {"name": "prod"}}))).await;
+    assert_error(
+        s.call(
+            Method::POST,
+            "/v3/environments",
+            Some(json!({"environment": {"name": "production"}})),
+        )
+        .await,
+        422,
+        422,
+    );
+    assert_error(
+        s.call(
+            Method::POST,
+            "/v3/environments",
+            Some(json!({"environment": {"name": "bad name!"}})),
+        )
+        .await,
+        422,
+        422,
+    );
+    let (st, v) = s
+        .call(
+            Method::PUT,
+            "/v3/environments/production",
+            Some(json!({"environment": {"name": "prod"}})),
+        )
+        .await;
     assert_eq!(st, StatusCode::OK, "{v}");
     assert_eq!(s.get("/v3/environments/prod").await.0, StatusCode::OK);
     assert_error(s.get("/v3/environments/production").await, 404, 141);
     let (_, v) = s.get("/v3/environments").await;
     assert_eq!(v["environments"].as_array().unwrap().len(), 1);
-    assert_eq!(s.call(Method::DELETE, "/v3/environments/prod", None).await.0, StatusCode::OK);
+    assert_eq!(
+        s.call(Method::DELETE, "/v3/environments/prod", None)
+            .await
+            .0,
+        StatusCode::OK
+    );
 
-    let (st, v) = s.call(Method::POST, "/v3/locales", Some(json!({"locale": {"code": "fr-fr", "name": "French"}}))).await;
+    let (st, v) = s
+        .call(
+            Method::POST,
+            "/v3/locales",
+            Some(json!({"locale": {"code": "fr-fr", "name": "French"}})),
+        )
+        .await;
     assert_eq!(st, StatusCode::CREATED, "{v}");
-    assert_error(s.call(Method::POST, "/v3/locales", Some(json!({"locale": {"code": "fr-fr"}}))).await, 422, 422);
+    assert_error(
+        s.call(
+            Method::POST,
+            "/v3/locales",
+            Some(json!({"locale": {"code": "fr-fr"}})),
+        )
+        .await,
+        422,
+        422,
+    );
     let (_, v) = s.get("/v3/locales").await;
-    let codes: Vec<&str> = v["locales"].as_array().unwrap().iter().map(|l| l["code"].as_str().unwrap()).collect();
+    let codes: Vec<&str> = v["locales"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["code"].as_str().unwrap())
+        .collect();
     assert_eq!(codes, vec!["en-us", "fr-fr"]);
-    assert_error(s.call(Method::DELETE, "/v3/locales/en-us", None).await, 422, 422);
-    assert_eq!(s.call(Method::DELETE, "/v3/locales/fr-fr", None).await.0, StatusCode::OK);
+    assert_error(
+        s.call(Method::DELETE, "/v3/locales/en-us", None).await,
+        422,
+        422,
+    );
+    assert_eq!(
+        s.call(Method::DELETE, "/v3/locales/fr-fr", None).await.0,
+        StatusCode::OK
+    );
     assert_error(s.get("/v3/locales/fr-fr").await, 404, 141);
 }

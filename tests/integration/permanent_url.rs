@@ -7,12 +7,18 @@ use crate::support::{assert_error, TestApp};
 
 #[tokio::test]
 async fn generate_with_full_url_then_frozen() {
-    let t = TestApp::spawn_with(|c| c.public_url = Some("https://assets.example.com/".into())).await;
+    let t =
+        TestApp::spawn_with(|c| c.public_url = Some("https://assets.example.com/".into())).await;
     let s = t.admin().await;
     let a = s.upload("Sample Logo (1).PNG", b"logo bytes").await;
     let id = a["uid"].as_str().unwrap();
     let key = s.api_key();
-    let (st, v) = s.set_permanent(id, &format!("https://any-host.test/v3/assets/{key}/{id}/sample-logo-1.png")).await;
+    let (st, v) = s
+        .set_permanent(
+            id,
+            &format!("https://any-host.test/v3/assets/{key}/{id}/sample-logo-1.png"),
+        )
+        .await;
     assert_eq!(st, StatusCode::OK, "{v}");
     assert_eq!(v["notice"], "Asset updated successfully.");
     assert_eq!(v["asset"]["_version"], 2);
@@ -25,14 +31,34 @@ async fn generate_with_full_url_then_frozen() {
     assert_eq!(v["asset"]["_version"], 2);
     // A different slug: refused, nothing changed.
     let v = assert_error(s.set_permanent(id, "other").await, 422, 422);
-    assert_eq!(v["errors"]["permanent_url"], json!(["is already set and cannot be changed"]));
-    let v = assert_error(s.set_permanent(id, &format!("http://x/v3/assets/{key}/{id}/Sample-logo-1.png")).await, 422, 422);
-    assert!(v["errors"]["permanent_url"][0].as_str().unwrap().contains("already set"));
+    assert_eq!(
+        v["errors"]["permanent_url"],
+        json!(["is already set and cannot be changed"])
+    );
+    let v = assert_error(
+        s.set_permanent(
+            id,
+            &format!("http://x/v3/assets/{key}/{id}/Sample-logo-1.png"),
+        )
+        .await,
+        422,
+        422,
+    );
+    assert!(v["errors"]["permanent_url"][0]
+        .as_str()
+        .unwrap()
+        .contains("already set"));
     let (_, v) = s.get(&format!("/v3/assets/{id}")).await;
     assert_eq!(v["asset"]["permanent_url"], json!(canonical));
     assert_eq!(v["asset"]["_version"], 2);
     // Metadata edits stay allowed.
-    let (st, v) = s.call(Method::PUT, &format!("/v3/assets/{id}"), Some(json!({"asset": {"title": "New title", "permanent_url": canonical}}))).await;
+    let (st, v) = s
+        .call(
+            Method::PUT,
+            &format!("/v3/assets/{id}"),
+            Some(json!({"asset": {"title": "New title", "permanent_url": canonical}})),
+        )
+        .await;
     assert_eq!(st, StatusCode::OK, "{v}");
     assert_eq!(v["asset"]["title"], "New title");
     assert_eq!(v["asset"]["_version"], 3);
@@ -46,14 +72,28 @@ async fn bare_slug_and_multipart_forms() {
     let id = a["uid"].as_str().unwrap();
     let (st, v) = s.set_permanent(id, "my-slug").await;
     assert_eq!(st, StatusCode::OK, "{v}");
-    assert!(v["asset"]["permanent_url"].as_str().unwrap().ends_with(&format!("/{id}/my-slug")));
+    assert!(v["asset"]["permanent_url"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("/{id}/my-slug")));
 
     let b = s.upload("b.txt", b"b").await;
     let bid = b["uid"].as_str().unwrap();
-    let form = reqwest::multipart::Form::new().text("asset[permanent_url]", format!("http://h/v3/assets/{}/{bid}/From-Form_1~x", s.api_key()));
-    let (st, v) = s.send(s.request(Method::PUT, &format!("/v3/assets/{bid}")).multipart(form)).await;
+    let form = reqwest::multipart::Form::new().text(
+        "asset[permanent_url]",
+        format!("http://h/v3/assets/{}/{bid}/From-Form_1~x", s.api_key()),
+    );
+    let (st, v) = s
+        .send(
+            s.request(Method::PUT, &format!("/v3/assets/{bid}"))
+                .multipart(form),
+        )
+        .await;
     assert_eq!(st, StatusCode::OK, "{v}");
-    assert!(v["asset"]["permanent_url"].as_str().unwrap().ends_with("/From-Form_1~x"));
+    assert!(v["asset"]["permanent_url"]
+        .as_str()
+        .unwrap()
+        .ends_with("/From-Form_1~x"));
 }
 
 #[tokio::test]
@@ -74,8 +114,14 @@ async fn slug_grammar_is_enforced() {
         ("a%2Fb".into(), "only letters"),
         ("semi;colon".into(), "only letters"),
         (too_long, "too long"),
-        (format!("http://h/v3/assets/blt0000000000000000/{id}/ok"), "api_key"),
-        (format!("http://h/v3/assets/{key}/blt0000000000000000/ok"), "asset uid"),
+        (
+            format!("http://h/v3/assets/blt0000000000000000/{id}/ok"),
+            "api_key",
+        ),
+        (
+            format!("http://h/v3/assets/{key}/blt0000000000000000/ok"),
+            "asset uid",
+        ),
         ("http://h/not/the/right/shape".into(), "must be a URL"),
         (format!("http://h/v3/assets/{key}/{id}/"), "must be a URL"),
     ];
@@ -84,7 +130,16 @@ async fn slug_grammar_is_enforced() {
         let msg = v["errors"]["permanent_url"][0].as_str().unwrap_or_default();
         assert!(msg.contains(expect), "{value:?}: {msg}");
     }
-    assert_error(s.call(Method::PUT, &format!("/v3/assets/{id}"), Some(json!({"asset": {"permanent_url": 5}}))).await, 422, 422);
+    assert_error(
+        s.call(
+            Method::PUT,
+            &format!("/v3/assets/{id}"),
+            Some(json!({"asset": {"permanent_url": 5}})),
+        )
+        .await,
+        422,
+        422,
+    );
     // Nothing was set and no version was made.
     let (_, v) = s.get(&format!("/v3/assets/{id}")).await;
     assert!(v["asset"]["permanent_url"].is_null());
@@ -93,7 +148,10 @@ async fn slug_grammar_is_enforced() {
     let max = "b".repeat(255);
     let (st, v) = s.set_permanent(id, &max).await;
     assert_eq!(st, StatusCode::OK, "{v}");
-    assert!(v["asset"]["permanent_url"].as_str().unwrap().ends_with(&max));
+    assert!(v["asset"]["permanent_url"]
+        .as_str()
+        .unwrap()
+        .ends_with(&max));
 }
 
 #[tokio::test]
@@ -109,7 +167,9 @@ async fn concurrent_generations_have_exactly_one_winner() {
             let id = id.clone();
             // Two requests per slug, so that idempotent re-sends of the winner also succeed.
             let slug = format!("slug-{}", i / 2);
-            tasks.push(tokio::spawn(async move { (slug.clone(), s.set_permanent(&id, &slug).await) }));
+            tasks.push(tokio::spawn(async move {
+                (slug.clone(), s.set_permanent(&id, &slug).await)
+            }));
         }
         let mut winners = std::collections::HashSet::new();
         let mut ok = 0;
@@ -120,7 +180,10 @@ async fn concurrent_generations_have_exactly_one_winner() {
                     ok += 1;
                     winners.insert(slug);
                 }
-                422 => assert_eq!(v["errors"]["permanent_url"], json!(["is already set and cannot be changed"])),
+                422 => assert_eq!(
+                    v["errors"]["permanent_url"],
+                    json!(["is already set and cannot be changed"])
+                ),
                 other => panic!("unexpected {other}: {v}"),
             }
         }
@@ -128,7 +191,13 @@ async fn concurrent_generations_have_exactly_one_winner() {
         assert!((1..=2).contains(&ok));
         let (_, v) = s.get(&format!("/v3/assets/{id}")).await;
         let winner = winners.into_iter().next().unwrap();
-        assert!(v["asset"]["permanent_url"].as_str().unwrap().ends_with(&format!("/{winner}")));
-        assert_eq!(v["asset"]["_version"], 2, "one version for the one generation");
+        assert!(v["asset"]["permanent_url"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/{winner}")));
+        assert_eq!(
+            v["asset"]["_version"], 2,
+            "one version for the one generation"
+        );
     }
 }

@@ -67,7 +67,11 @@ impl TestApp {
     pub async fn login(&self, email: &str, password: &str) -> Session {
         let (st, v) = self
             .anon()
-            .call(Method::POST, "/v3/user-session", Some(json!({"user": {"email": email, "password": password}})))
+            .call(
+                Method::POST,
+                "/v3/user-session",
+                Some(json!({"user": {"email": email, "password": password}})),
+            )
             .await;
         assert_eq!(st, StatusCode::OK, "{v}");
         Session {
@@ -92,7 +96,9 @@ impl TestApp {
 
     /// Creates a user directly (as the CLI does) and logs them in.
     pub async fn new_user(&self, email: &str) -> Session {
-        perma::identity::create_user(&self.app.db, email, "password-123").await.unwrap();
+        perma::identity::create_user(&self.app.db, email, "password-123")
+            .await
+            .unwrap();
         self.login(email, "password-123").await
     }
 
@@ -116,7 +122,13 @@ pub struct Session {
 
 impl Session {
     pub async fn with_new_stack(mut self, name: &str) -> Session {
-        let (st, v) = self.call(Method::POST, "/v3/stacks", Some(json!({"stack": {"name": name}}))).await;
+        let (st, v) = self
+            .call(
+                Method::POST,
+                "/v3/stacks",
+                Some(json!({"stack": {"name": name}})),
+            )
+            .await;
         assert_eq!(st, StatusCode::CREATED, "{v}");
         self.api_key = Some(v["stack"]["api_key"].as_str().unwrap().to_owned());
         self
@@ -127,7 +139,11 @@ impl Session {
     }
 
     pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        let url = if path.starts_with("http") { path.to_owned() } else { format!("{}{path}", self.base) };
+        let url = if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.base)
+        };
         let mut r = self.http.request(method, url);
         if let Some(t) = &self.authtoken {
             r = r.header("authtoken", t);
@@ -145,11 +161,20 @@ impl Session {
         let resp = r.send().await.unwrap();
         let st = resp.status();
         let text = resp.text().await.unwrap();
-        let v = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let v = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         (st, v)
     }
 
-    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut r = self.request(method, path);
         if let Some(b) = body {
             r = r.json(&b);
@@ -161,9 +186,18 @@ impl Session {
         self.call(Method::GET, path, None).await
     }
 
-    pub async fn upload_form(&self, method: Method, path: &str, name: &str, bytes: Vec<u8>, extra: &[(&str, &str)]) -> (StatusCode, Value) {
-        let mut form = reqwest::multipart::Form::new()
-            .part("asset[upload]", reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()));
+    pub async fn upload_form(
+        &self,
+        method: Method,
+        path: &str,
+        name: &str,
+        bytes: Vec<u8>,
+        extra: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let mut form = reqwest::multipart::Form::new().part(
+            "asset[upload]",
+            reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
+        );
         for (k, v) in extra {
             form = form.text(k.to_string(), v.to_string());
         }
@@ -172,19 +206,34 @@ impl Session {
 
     /// Uploads and returns the asset JSON (asserting 201).
     pub async fn upload(&self, name: &str, bytes: &[u8]) -> Value {
-        let (st, v) = self.upload_form(Method::POST, "/v3/assets", name, bytes.to_vec(), &[]).await;
+        let (st, v) = self
+            .upload_form(Method::POST, "/v3/assets", name, bytes.to_vec(), &[])
+            .await;
         assert_eq!(st, StatusCode::CREATED, "{v}");
         v["asset"].clone()
     }
 
     pub async fn replace(&self, uid: &str, name: &str, bytes: &[u8]) -> Value {
-        let (st, v) = self.upload_form(Method::PUT, &format!("/v3/assets/{uid}"), name, bytes.to_vec(), &[]).await;
+        let (st, v) = self
+            .upload_form(
+                Method::PUT,
+                &format!("/v3/assets/{uid}"),
+                name,
+                bytes.to_vec(),
+                &[],
+            )
+            .await;
         assert_eq!(st, StatusCode::OK, "{v}");
         v["asset"].clone()
     }
 
     pub async fn set_permanent(&self, uid: &str, value: &str) -> (StatusCode, Value) {
-        self.call(Method::PUT, &format!("/v3/assets/{uid}"), Some(json!({"asset": {"permanent_url": value}}))).await
+        self.call(
+            Method::PUT,
+            &format!("/v3/assets/{uid}"),
+            Some(json!({"asset": {"permanent_url": value}})),
+        )
+        .await
     }
 }
 
@@ -193,8 +242,15 @@ impl Session {
 pub fn assert_error(got: (StatusCode, Value), status: u16, code: i64) -> Value {
     let (st, v) = got;
     assert_eq!(st.as_u16(), status, "unexpected status; body {v}");
-    assert_eq!(v["error_code"], json!(code), "unexpected error_code; body {v}");
-    assert!(v["error_message"].as_str().is_some_and(|m| !m.is_empty()), "no error_message: {v}");
+    assert_eq!(
+        v["error_code"],
+        json!(code),
+        "unexpected error_code; body {v}"
+    );
+    assert!(
+        v["error_message"].as_str().is_some_and(|m| !m.is_empty()),
+        "no error_message: {v}"
+    );
     assert!(v["errors"].is_object(), "errors must be an object: {v}");
     v
 }
@@ -228,7 +284,9 @@ impl Server {
             .expect("starting perma serve");
         let stdout = child.stdout.take().unwrap();
         let mut line = String::new();
-        std::io::BufReader::new(stdout).read_line(&mut line).unwrap();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .unwrap();
         let base = line
             .trim()
             .strip_prefix("perma listening on ")
@@ -256,10 +314,17 @@ impl Server {
     pub async fn login(&self) -> Session {
         let s = self.session();
         let (st, v) = s
-            .call(Method::POST, "/v3/user-session", Some(json!({"user": {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}})))
+            .call(
+                Method::POST,
+                "/v3/user-session",
+                Some(json!({"user": {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}})),
+            )
             .await;
         assert_eq!(st, StatusCode::OK, "{v}");
-        Session { authtoken: v["user"]["authtoken"].as_str().map(str::to_owned), ..s }
+        Session {
+            authtoken: v["user"]["authtoken"].as_str().map(str::to_owned),
+            ..s
+        }
     }
 }
 
