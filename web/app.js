@@ -1,0 +1,629 @@
+// perma web UI (§7). Plain ES module, no build step; talks to the same /v3 API as the SDKs.
+// All user data goes into the DOM as text nodes, never as HTML.
+
+const SLUG_MAX = 255
+const store = window.sessionStorage
+const state = {
+  session: JSON.parse(store.getItem('perma.session') || 'null'),
+  apiKey: store.getItem('perma.api_key'),
+  stack: null,
+  folder: null, // current folder uid, null = root
+  crumbs: [], // [{uid, name}]
+  view: store.getItem('perma.view') || 'list',
+  search: '',
+  items: [],
+  selected: null,
+  environments: [],
+  locales: [],
+  uploads: [],
+}
+
+// ---------- tiny DOM helper ----------
+function h (tag, attrs = {}, ...children) {
+  const el = document.createElement(tag)
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === false || v === null || v === undefined) continue
+    if (k.startsWith('on')) el.addEventListener(k.slice(2), v)
+    else if (k === 'class') el.className = v
+    else if (k === 'text') el.textContent = v
+    else el.setAttribute(k, v === true ? '' : v)
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)))
+  }
+  return el
+}
+const svgNS = 'http://www.w3.org/2000/svg'
+function icon (name) {
+  const paths = {
+    assets: 'M4 5h16v14H4zM4 15l4-4 4 4 3-3 5 5M15 9.5a1.5 1.5 0 1 0 0-.01',
+    stacks: 'M12 3l9 5-9 5-9-5zM3 13l9 5 9-5',
+    logout: 'M15 12H4M11 8l-4 4 4 4M14 4h6v16h-6',
+    folder: 'M3 6h7l2 2h9v11H3z',
+    file: 'M6 3h8l4 4v14H6zM14 3v4h4',
+  }
+  const svg = document.createElementNS(svgNS, 'svg')
+  svg.setAttribute('viewBox', '0 0 24 24')
+  svg.setAttribute('aria-hidden', 'true')
+  svg.setAttribute('fill', 'none')
+  svg.setAttribute('stroke', 'currentColor')
+  svg.setAttribute('stroke-width', '1.8')
+  svg.setAttribute('stroke-linejoin', 'round')
+  const p = document.createElementNS(svgNS, 'path')
+  p.setAttribute('d', paths[name] || paths.file)
+  svg.append(p)
+  return svg
+}
+
+// ---------- API ----------
+class ApiError extends Error {
+  constructor (status, body) {
+    const fields = body && body.errors ? Object.entries(body.errors).map(([k, v]) => `${k}: ${[].concat(v).join(', ')}`) : []
+    const base = (body && body.error_message) || `Request failed (${status})`
+    super(fields.length && !base.includes(fields[0].split(': ')[1]) ? `${base} (${fields.join('; ')})` : base)
+    this.status = status
+    this.body = body
+  }
+}
+
+function headers (extra = {}) {
+  const hd = { ...extra }
+  if (state.session) hd.authtoken = state.session.authtoken
+  if (state.apiKey) hd.api_key = state.apiKey
+  return hd
+}
+
+async function api (method, path, { body, query } = {}) {
+  const url = new URL(path, location.origin)
+  for (const [k, v] of Object.entries(query || {})) if (v !== undefined && v !== null) url.searchParams.set(k, v)
+  let res
+  try {
+    res = await fetch(url, {
+      method,
+      headers: headers(body ? { 'content-type': 'application/json' } : {}),
+      body: body ? JSON.stringify(body) : undefined,
+    })
+  } catch (e) {
+    throw new ApiError(0, { error_message: 'perma could not be reached. Check your connection and try again.' })
+  }
+  const text = await res.text()
+  let data = null
+  try { data = text ? JSON.parse(text) : null } catch { data = null }
+  if (!res.ok) {
+    if (res.status === 401 && state.session) { logout(false); toast('Your session has ended. Please log in again.') }
+    throw new ApiError(res.status, data)
+  }
+  return data
+}
+
+// Multipart upload with progress (fetch has no upload progress).
+function sendFile (method, path, file, fields, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest()
+    xhr.open(method, path)
+    for (const [k, v] of Object.entries(headers())) xhr.setRequestHeader(k, v)
+    xhr.upload.onprogress = (e) => { if (e.lengthComputable) onProgress(e.loaded / e.total) }
+    xhr.onload = () => {
+      let data = null
+      try { data = JSON.parse(xhr.responseText) } catch { data = null }
+      if (xhr.status >= 200 && xhr.status < 300) resolve(data)
+      else reject(new ApiError(xhr.status, data))
+    }
+    xhr.onerror = () => reject(new ApiError(0, { error_message: 'The upload was interrupted.' }))
+    const form = new FormData()
+    for (const [k, v] of Object.entries(fields || {})) form.append(k, v)
+    form.append('asset[upload]', file, file.name)
+    xhr.send(form)
+  })
+}
+
+// ---------- formatting ----------
+function size (n) {
+  n = Number(n)
+  if (!Number.isFinite(n)) return ''
+  const units = ['B', 'KB', 'MB', 'GB', 'TB']
+  let i = 0
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++ }
+  return `${i ? n.toFixed(1) : n} ${units[i]}`
+}
+function date (iso) {
+  const d = new Date(iso)
+  return Number.isNaN(d.getTime()) ? '' : d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' })
+}
+function ext (name) {
+  const i = (name || '').lastIndexOf('.')
+  return i > 0 ? name.slice(i + 1, i + 5) : ''
+}
+
+// §3 slug grammar, mirrored from src/slug.rs.
+export function slugProblem (s) {
+  if (s.length === 0) return 'The slug can\u2019t be blank.'
+  if ([...s].length > SLUG_MAX) return `The slug is too long (${[...s].length} characters; the maximum is ${SLUG_MAX}).`
+  const bad = [...s].find((c) => !/[A-Za-z0-9\-_.~]/.test(c))
+  if (bad) return `\u201c${bad}\u201d is not allowed: use letters, digits, \u2018-\u2019, \u2018_\u2019, \u2018.\u2019 and \u2018~\u2019.`
+  if (s === '.' || s === '..') return 'The slug can\u2019t be \u201c.\u201d or \u201c..\u201d.'
+  if (!/[A-Za-z0-9]/.test(s)) return 'The slug must contain at least one letter or digit.'
+  return null
+}
+export function suggestSlug (filename) {
+  let out = ''
+  for (const c of (filename || '').toLowerCase()) {
+    if (/[a-z0-9._~]/.test(c)) out += c
+    else if (!out.endsWith('-')) out += '-'
+  }
+  out = out.replace(/^[-.]+|[-.]+$/g, '').replaceAll('-.', '.').slice(0, SLUG_MAX)
+  return slugProblem(out) ? 'asset' : out
+}
+
+// ---------- feedback ----------
+let toastTimer
+function toast (msg) {
+  const t = document.getElementById('toast')
+  t.textContent = msg
+  t.classList.add('show')
+  clearTimeout(toastTimer)
+  toastTimer = setTimeout(() => t.classList.remove('show'), 2500)
+}
+function alertBox (msg) {
+  return h('p', { class: 'error', role: 'alert' }, msg)
+}
+async function copy (text, what) {
+  try {
+    await navigator.clipboard.writeText(text)
+  } catch {
+    const ta = h('textarea', { class: 'sr-only', 'aria-hidden': 'true' })
+    ta.value = text
+    document.body.append(ta)
+    ta.select()
+    document.execCommand('copy')
+    ta.remove()
+  }
+  toast(`${what} copied`)
+}
+
+// ---------- views ----------
+const root = () => document.getElementById('app')
+
+function renderLogin (error) {
+  const form = h('form', { class: 'card', 'aria-labelledby': 'login-title' },
+    h('h1', { id: 'login-title' }, 'Log in to perma'),
+    h('div', { class: 'field' }, h('label', { for: 'email' }, 'Email'), h('input', { id: 'email', name: 'email', type: 'email', autocomplete: 'username', required: true })),
+    h('div', { class: 'field' }, h('label', { for: 'password' }, 'Password'), h('input', { id: 'password', name: 'password', type: 'password', autocomplete: 'current-password', required: true })),
+    error ? alertBox(error) : null,
+    h('button', { class: 'btn primary', type: 'submit' }, 'Log in'))
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault()
+    const fd = new FormData(form)
+    try {
+      const res = await api('POST', '/v3/user-session', { body: { user: { email: fd.get('email'), password: fd.get('password') } } })
+      state.session = { authtoken: res.user.authtoken, email: res.user.email }
+      store.setItem('perma.session', JSON.stringify(state.session))
+      await renderStacks()
+    } catch (err) {
+      renderLogin(err.message)
+    }
+  })
+  root().replaceChildren(h('main', { class: 'center' }, form))
+  document.getElementById(error ? 'password' : 'email').focus()
+}
+
+async function renderStacks (error) {
+  state.apiKey = null
+  store.removeItem('perma.api_key')
+  let stacks = []
+  try { stacks = (await api('GET', '/v3/stacks')).stacks } catch (err) { if (!state.session) return renderLogin(); error = err.message }
+  const create = h('form', { 'aria-label': 'Create a stack' },
+    h('div', { class: 'field' }, h('label', { for: 'new-stack' }, 'New stack name'), h('input', { id: 'new-stack', name: 'name', required: true, maxlength: 255 })),
+    h('button', { class: 'btn primary', type: 'submit' }, 'Create stack'))
+  create.addEventListener('submit', async (e) => {
+    e.preventDefault()
+    try {
+      const res = await api('POST', '/v3/stacks', { body: { stack: { name: new FormData(create).get('name') } } })
+      await openStack(res.stack.api_key)
+    } catch (err) { renderStacks(err.message) }
+  })
+  root().replaceChildren(h('main', { class: 'center' }, h('div', { class: 'card' },
+    h('h1', {}, 'Choose a stack'),
+    stacks.length ? h('ul', { class: 'stack-list' }, stacks.map((s) => h('li', {}, h('button', { class: 'btn', type: 'button', onclick: () => openStack(s.api_key) }, s.name)))) : h('p', { class: 'hint' }, 'You have no stacks yet.'),
+    error ? alertBox(error) : null,
+    create,
+    h('p', {}, h('button', { class: 'btn', type: 'button', onclick: () => logout(true) }, 'Log out')))))
+}
+
+async function openStack (apiKey) {
+  state.apiKey = apiKey
+  store.setItem('perma.api_key', apiKey)
+  state.folder = null
+  state.crumbs = []
+  state.selected = null
+  try {
+    state.stack = (await api('GET', '/v3/stacks')).stack
+  } catch (err) {
+    return renderStacks(err.message)
+  }
+  renderShell()
+  await openLibrary()
+}
+
+function logout (callServer) {
+  if (callServer && state.session) api('DELETE', '/v3/user-session').catch(() => {})
+  state.session = null
+  state.apiKey = null
+  store.removeItem('perma.session')
+  store.removeItem('perma.api_key')
+  renderLogin()
+}
+
+function renderShell () {
+  const nav = h('nav', { class: 'nav', 'aria-label': 'Main' },
+    h('span', { class: 'brand' }, 'perma'),
+    h('button', { type: 'button', id: 'nav-assets', 'aria-label': 'Assets', 'aria-keyshortcuts': 'A', onclick: () => openLibrary() }, icon('assets'), h('span', { 'aria-hidden': 'true' }, 'Assets')),
+    h('button', { type: 'button', 'aria-label': 'Stacks', onclick: () => renderStacks() }, icon('stacks'), h('span', { 'aria-hidden': 'true' }, 'Stacks')),
+    h('span', { class: 'spacer' }),
+    h('button', { type: 'button', 'aria-label': 'Log out', onclick: () => logout(true) }, icon('logout'), h('span', { 'aria-hidden': 'true' }, 'Log out')))
+  const main = h('div', { class: 'main' },
+    h('header', { class: 'topbar' }, h('h1', { id: 'page-title' }, 'Assets'), h('span', { class: 'hint' }, state.stack ? state.stack.name : '')),
+    h('div', { class: 'workspace', id: 'workspace' }, h('section', { class: 'library', id: 'library', 'aria-labelledby': 'page-title' }), null))
+  root().replaceChildren(h('div', { class: 'shell' }, nav, main))
+}
+
+async function openLibrary () {
+  if (!document.getElementById('library')) renderShell()
+  document.getElementById('nav-assets').setAttribute('aria-current', 'page')
+  await loadItems()
+}
+
+async function loadItems () {
+  const lib = document.getElementById('library')
+  if (!lib) return
+  const query = { include_folders: 'true', include_count: 'true', relative_urls: 'true', asc: 'filename' }
+  if (state.search) {
+    const esc = state.search.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+    query.query = JSON.stringify({ $or: [{ title: { $regex: esc, $options: 'i' } }, { filename: { $regex: esc, $options: 'i' } }, { name: { $regex: esc, $options: 'i' } }, { tags: { $regex: esc, $options: 'i' } }] })
+  } else {
+    query.folder = state.folder || 'cs_root'
+  }
+  let error = null
+  try {
+    const res = await api('GET', '/v3/assets', { query })
+    state.items = res.assets
+  } catch (err) {
+    error = err.message
+    state.items = []
+  }
+  renderLibrary(error)
+}
+
+function renderLibrary (error) {
+  const lib = document.getElementById('library')
+  const search = h('input', { id: 'search', type: 'search', value: state.search, placeholder: 'Search by title, file name or tag' })
+  let searchTimer
+  search.addEventListener('input', () => {
+    clearTimeout(searchTimer)
+    searchTimer = setTimeout(() => { state.search = search.value.trim(); loadItems().then(() => { const s = document.getElementById('search'); s.focus(); s.setSelectionRange(s.value.length, s.value.length) }) }, 250)
+  })
+  const picker = h('input', { id: 'upload-input', type: 'file', multiple: true, class: 'sr-only', tabindex: '-1', 'aria-label': 'Upload files' })
+  picker.addEventListener('change', () => { uploadFiles([...picker.files]); picker.value = '' })
+  const toolbar = h('div', { class: 'toolbar' },
+    h('div', { class: 'search' }, h('label', { for: 'search', class: 'sr-only' }, 'Search assets'), search),
+    h('button', { class: 'btn', type: 'button', 'aria-pressed': String(state.view === 'list'), onclick: () => setView('list') }, 'List view'),
+    h('button', { class: 'btn', type: 'button', 'aria-pressed': String(state.view === 'grid'), onclick: () => setView('grid') }, 'Grid view'),
+    h('button', { class: 'btn', type: 'button', onclick: newFolder }, 'New folder'),
+    h('button', { class: 'btn primary', type: 'button', onclick: () => picker.click() }, 'Upload'),
+    picker)
+  const crumbs = h('nav', { class: 'crumbs', 'aria-label': 'Folders' },
+    state.search ? h('span', { 'aria-current': 'location' }, `Search results for \u201c${state.search}\u201d`)
+      : [
+          state.crumbs.length ? h('button', { type: 'button', onclick: () => goFolder(null, -1) }, 'All assets') : h('span', { 'aria-current': 'location' }, 'All assets'),
+          state.crumbs.map((c, i) => [h('span', { 'aria-hidden': 'true' }, '/'), i === state.crumbs.length - 1 ? h('span', { 'aria-current': 'location' }, c.name) : h('button', { type: 'button', onclick: () => goFolder(c.uid, i) }, c.name)]),
+        ])
+  const list = h('ul', { class: `items ${state.view}`, 'aria-label': 'Assets and folders' }, state.items.map(itemRow))
+  const drop = h('div', { class: 'drop', id: 'dropzone' }, list, state.items.length ? null : h('p', { class: 'empty' }, state.search ? 'Nothing matches your search.' : 'This folder is empty. Drop files here or use Upload.'))
+  drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over') })
+  drop.addEventListener('dragleave', () => drop.classList.remove('over'))
+  drop.addEventListener('drop', (e) => { e.preventDefault(); drop.classList.remove('over'); uploadFiles([...e.dataTransfer.files]) })
+  lib.replaceChildren(toolbar, crumbs, error ? alertBox(error) : null, drop)
+}
+
+function setView (v) {
+  state.view = v
+  store.setItem('perma.view', v)
+  renderLibrary()
+}
+
+function itemRow (a) {
+  if (a.is_dir) {
+    return h('li', {}, h('button', { class: 'item', type: 'button', 'aria-label': `Open folder ${a.name}`, onclick: () => goFolder(a.uid, state.crumbs.length, a.name) },
+      h('span', { class: 'thumb' }, icon('folder')), h('span', { class: 'name' }, a.name), h('span', { class: 'meta' }, 'Folder'), h('span', { class: 'meta' }, date(a.updated_at))))
+  }
+  const isImage = (a.content_type || '').startsWith('image/') && a.content_type !== 'image/svg+xml'
+  const thumb = h('span', { class: 'thumb' }, isImage ? h('img', { src: a.url, alt: '', loading: 'lazy' }) : ext(a.filename) || icon('file'))
+  return h('li', {}, h('button', { class: 'item', type: 'button', 'aria-pressed': String(state.selected === a.uid), 'aria-label': a.title, onclick: () => selectAsset(a.uid) },
+    thumb, h('span', { class: 'name' }, a.title), h('span', { class: 'meta' }, size(a.file_size)), h('span', { class: 'meta' }, date(a.updated_at))))
+}
+
+function goFolder (uid, index, name) {
+  state.search = ''
+  if (uid === null) state.crumbs = []
+  else if (name !== undefined) state.crumbs = [...state.crumbs, { uid, name }]
+  else state.crumbs = state.crumbs.slice(0, index + 1)
+  state.folder = uid
+  loadItems()
+}
+
+// ---------- uploads ----------
+function renderUploads () {
+  let box = document.getElementById('uploads')
+  if (!state.uploads.length) { if (box) box.remove(); return }
+  if (!box) { box = h('section', { class: 'uploads', id: 'uploads', 'aria-label': 'Uploads' }); document.body.append(box) }
+  const done = state.uploads.every((u) => u.status !== 'uploading')
+  box.replaceChildren(
+    h('h2', {}, done ? 'Uploads finished' : 'Uploading…'),
+    h('ul', {}, state.uploads.map((u) => h('li', {},
+      h('div', { class: 'row' }, h('span', { class: 'name' }, u.name), h('span', {}, u.status === 'error' ? 'Failed' : u.status === 'done' ? 'Done' : `${Math.round(u.progress * 100)}%`)),
+      h('progress', { max: '100', value: String(Math.round(u.progress * 100)), 'aria-label': `Uploading ${u.name}` }),
+      u.error ? h('p', { class: 'error', role: 'alert' }, `${u.name}: ${u.error}`) : null))),
+    done ? h('button', { class: 'btn', type: 'button', onclick: () => { state.uploads = []; renderUploads() } }, 'Dismiss') : null)
+}
+
+async function uploadFiles (files) {
+  if (!files.length) return
+  const fields = state.folder ? { 'asset[parent_uid]': state.folder } : {}
+  const jobs = files.map((f) => ({ name: f.name, progress: 0, status: 'uploading', file: f }))
+  state.uploads.push(...jobs)
+  renderUploads()
+  await Promise.all(jobs.map(async (job) => {
+    try {
+      await sendFile('POST', '/v3/assets', job.file, fields, (p) => { job.progress = p; renderUploads() })
+      job.progress = 1
+      job.status = 'done'
+    } catch (err) {
+      job.status = 'error'
+      job.error = err.message
+    }
+    renderUploads()
+  }))
+  await loadItems()
+}
+
+// ---------- folders ----------
+function newFolder () {
+  const input = h('input', { id: 'folder-name', name: 'name', required: true, maxlength: 255 })
+  const errorSlot = h('div')
+  const dlg = dialog('New folder', [
+    h('div', { class: 'field' }, h('label', { for: 'folder-name' }, 'Folder name'), input),
+    errorSlot,
+  ], 'Create folder', async () => {
+    try {
+      await api('POST', '/v3/assets/folders', { body: { asset: { name: input.value, parent_uid: state.folder } } })
+      return true
+    } catch (err) {
+      errorSlot.replaceChildren(alertBox(err.message))
+      return false
+    }
+  }, () => loadItems())
+  dlg.open()
+}
+
+// A modal <dialog>: focus moves in, Escape closes, focus returns to the opener.
+function dialog (title, body, confirmLabel, onConfirm, onDone, opts = {}) {
+  const opener = document.activeElement
+  const id = `dlg-${Math.random().toString(36).slice(2)}`
+  const confirm = h('button', { class: `btn ${opts.danger ? 'danger' : 'primary'}`, type: 'submit' }, confirmLabel)
+  const form = h('form', { method: 'dialog' }, h('h2', { id }, title), body, h('div', { class: 'dialog-actions' }, h('button', { class: 'btn', type: 'button', onclick: () => dlg.close() }, 'Cancel'), confirm))
+  const dlg = h('dialog', { 'aria-labelledby': id }, form)
+  let ok = false
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault()
+    if (opts.validate && !opts.validate()) return
+    confirm.disabled = true
+    ok = await onConfirm()
+    confirm.disabled = false
+    if (ok) dlg.close()
+  })
+  dlg.addEventListener('close', () => {
+    dlg.remove()
+    if (opener && opener.isConnected) opener.focus()
+    if (ok && onDone) onDone()
+  })
+  document.body.append(dlg)
+  return { el: dlg, confirm, open: () => { dlg.showModal(); (opts.focus || dlg.querySelector('input, select, textarea, button[type=submit]')).focus() } }
+}
+
+// ---------- asset panel ----------
+async function selectAsset (uid) {
+  state.selected = uid
+  document.querySelectorAll('.items button.item[aria-pressed]').forEach((b) => b.setAttribute('aria-pressed', 'false'))
+  await renderPanel()
+}
+
+function closePanel () {
+  state.selected = null
+  const p = document.getElementById('panel')
+  if (p) p.remove()
+  document.getElementById('workspace').classList.remove('with-panel')
+  renderLibrary()
+}
+
+async function renderPanel (notice) {
+  const ws = document.getElementById('workspace')
+  let panel = document.getElementById('panel')
+  if (!panel) {
+    panel = h('aside', { class: 'panel', id: 'panel', role: 'region', 'aria-label': 'Asset details', tabindex: '-1' })
+    ws.append(panel)
+    ws.classList.add('with-panel')
+  }
+  let a, versions, envs
+  try {
+    [a, versions, envs] = await Promise.all([
+      api('GET', `/v3/assets/${state.selected}`, { query: { include_dimension: 'true' } }).then((r) => r.asset),
+      api('GET', `/v3/assets/${state.selected}/versions`).then((r) => r.versions),
+      api('GET', '/v3/environments').then((r) => r.environments),
+    ])
+  } catch (err) {
+    panel.replaceChildren(h('header', {}, h('h2', {}, 'Asset'), h('button', { class: 'btn', type: 'button', onclick: closePanel }, 'Close')), alertBox(err.message))
+    return
+  }
+  state.environments = envs
+  const rel = (u) => { try { const x = new URL(u); return x.pathname + x.search } catch { return u } }
+  const isImage = a.content_type.startsWith('image/') && a.content_type !== 'image/svg+xml'
+  const preview = h('div', { class: 'preview' }, isImage ? h('img', { src: rel(a.url), alt: `Preview of ${a.title}` }) : h('span', {}, icon('file'), h('span', { class: 'sr-only' }, `No preview for ${a.content_type}`)))
+
+  const title = h('input', { id: 'f-title', value: a.title })
+  const desc = h('textarea', { id: 'f-desc' }, a.description || '')
+  const tags = h('input', { id: 'f-tags', value: (a.tags || []).join(', ') })
+  const metaError = h('div')
+  const meta = h('form', { 'aria-label': 'Edit details' },
+    h('div', { class: 'field' }, h('label', { for: 'f-title' }, 'Title'), title),
+    h('div', { class: 'field' }, h('label', { for: 'f-desc' }, 'Description'), desc),
+    h('div', { class: 'field' }, h('label', { for: 'f-tags' }, 'Tags'), tags, h('span', { class: 'hint' }, 'Separate tags with commas.')),
+    metaError,
+    h('button', { class: 'btn primary', type: 'submit' }, 'Save changes'))
+  meta.addEventListener('submit', async (e) => {
+    e.preventDefault()
+    try {
+      await api('PUT', `/v3/assets/${a.uid}`, { body: { asset: { title: title.value, description: desc.value, tags: tags.value.split(',').map((t) => t.trim()).filter(Boolean) } } })
+      await renderPanel('Changes saved')
+      loadItems()
+    } catch (err) { metaError.replaceChildren(alertBox(err.message)) }
+  })
+
+  const dims = a.dimension ? `${a.dimension.width} \u00d7 ${a.dimension.height} px` : '\u2014'
+  const facts = h('dl', { class: 'facts' },
+    h('dt', {}, 'File name'), h('dd', {}, a.filename),
+    h('dt', {}, 'Type'), h('dd', {}, a.content_type),
+    h('dt', {}, 'Size'), h('dd', {}, size(a.file_size)),
+    h('dt', {}, 'Dimensions'), h('dd', {}, dims),
+    h('dt', {}, 'Version'), h('dd', {}, String(a._version)))
+
+  const permanent = a.permanent_url
+    ? h('div', { class: 'permanent' },
+      h('h3', {}, 'Permanent URL'),
+      h('div', { class: 'urlbox' }, h('code', { id: 'permanent-url' }, a.permanent_url), h('button', { class: 'btn', type: 'button', 'aria-label': 'Copy permanent URL', onclick: () => copy(a.permanent_url, 'Permanent URL') }, 'Copy')),
+      h('p', { class: 'note' }, 'Always serves the current file. It can never be changed.'))
+    : h('div', {}, h('button', { class: 'btn primary', type: 'button', onclick: () => generateDialog(a) }, 'Generate permanent URL'),
+      h('p', { class: 'hint' }, 'A link that keeps working, and always shows the current file, however often it is replaced.'))
+
+  const replaceInput = h('input', { type: 'file', class: 'sr-only', tabindex: '-1', 'aria-label': 'Replacement file' })
+  const actionError = h('div')
+  replaceInput.addEventListener('change', async () => {
+    const f = replaceInput.files[0]
+    if (!f) return
+    try {
+      await sendFile('PUT', `/v3/assets/${a.uid}`, f, {}, () => {})
+      await renderPanel(a.permanent_url ? 'File replaced. The permanent URL is unchanged and now serves the new file; the version URL is new.' : 'File replaced. The version URL is new.')
+      loadItems()
+    } catch (err) { actionError.replaceChildren(alertBox(err.message)) }
+  })
+
+  const versionList = h('ol', { class: 'versions', 'aria-label': 'Version history' }, versions.map((v) => h('li', {},
+    h('span', {}, `Version ${v._version} \u00b7 ${v.action.replace('_', ' ')} \u00b7 ${date(v.created_at)}${v._version_name ? ` \u00b7 \u201c${v._version_name}\u201d` : ''} `),
+    v.url ? h('a', { href: v.url, target: '_blank', rel: 'noopener', 'aria-label': `Open version ${v._version}` }, v.filename) : null)))
+
+  panel.replaceChildren(
+    h('header', {}, h('h2', { id: 'panel-title' }, a.title), h('button', { class: 'btn', type: 'button', onclick: closePanel }, 'Close')),
+    notice ? h('p', { role: 'status', class: 'hint', id: 'panel-notice' }, notice) : null,
+    preview,
+    facts,
+    h('div', { class: 'section' }, h('h3', {}, 'Version URL'),
+      h('div', { class: 'urlbox' }, h('code', { id: 'version-url' }, a.url), h('button', { class: 'btn', type: 'button', 'aria-label': 'Copy version URL', onclick: () => copy(a.url, 'Version URL') }, 'Copy')),
+      h('p', { class: 'hint' }, 'Serves exactly this file forever; a replace makes a new one.')),
+    h('div', { class: 'section' }, permanent),
+    h('div', { class: 'section' }, meta),
+    h('div', { class: 'section' }, h('h3', {}, 'Actions'), actionError,
+      h('div', { class: 'actions' },
+        h('button', { class: 'btn', type: 'button', onclick: () => replaceInput.click() }, 'Replace file'), replaceInput,
+        h('button', { class: 'btn', type: 'button', onclick: () => publishDialog(a) }, 'Publish'),
+        h('button', { class: 'btn danger', type: 'button', onclick: () => deleteDialog(a) }, 'Delete'))),
+    h('div', { class: 'section' }, h('h3', {}, 'Versions'), versionList))
+  if (notice) panel.focus()
+}
+
+function generateDialog (a) {
+  const base = `${(a.url.match(/^https?:\/\/[^/]+/) || [location.origin])[0]}/v3/assets/${state.apiKey}/${a.uid}/`
+  const slug = h('input', { id: 'slug', name: 'slug', value: suggestSlug(a.filename), autocomplete: 'off', spellcheck: 'false', 'aria-describedby': 'slug-counter slug-problem' })
+  const counter = h('p', { class: 'counter', id: 'slug-counter', 'aria-live': 'polite' })
+  const problem = h('p', { class: 'error', id: 'slug-problem', 'aria-live': 'polite' })
+  const previewUrl = h('p', { class: 'preview-url', id: 'slug-preview' })
+  const serverError = h('div')
+  const update = () => {
+    const n = [...slug.value].length
+    counter.textContent = `${n} / ${SLUG_MAX}`
+    counter.classList.toggle('over', n > SLUG_MAX)
+    const p = slugProblem(slug.value)
+    problem.textContent = p || ''
+    slug.setAttribute('aria-invalid', p ? 'true' : 'false')
+    previewUrl.textContent = base + slug.value
+    d.confirm.disabled = Boolean(p)
+  }
+  const d = dialog('Generate permanent URL', [
+    h('p', { class: 'warning', role: 'note' }, h('strong', {}, 'This can be done only once. '), 'The permanent URL can be generated only once and can never be changed afterwards. It will always serve the current file of this asset.'),
+    h('div', { class: 'field' }, h('label', { for: 'slug' }, 'Slug'), slug, counter, problem),
+    h('p', { class: 'hint' }, 'Preview of the permanent URL:'),
+    previewUrl,
+    serverError,
+  ], 'Save', async () => {
+    try {
+      await api('PUT', `/v3/assets/${a.uid}`, { body: { asset: { permanent_url: base + slug.value } } })
+      return true
+    } catch (err) {
+      serverError.replaceChildren(alertBox(err.status === 422 && /already set/.test(err.message)
+        ? 'This asset already has a permanent URL (it was generated elsewhere meanwhile), so it cannot be changed. Close this dialog to see it.'
+        : err.message))
+      return false
+    }
+  }, () => renderPanel('Permanent URL generated'), { focus: slug, validate: () => !slugProblem(slug.value) })
+  slug.addEventListener('input', update)
+  update()
+  d.open()
+}
+
+function publishDialog (a) {
+  const errorSlot = h('div')
+  if (!state.environments.length) {
+    const d = dialog('Publish', [h('p', {}, 'This stack has no environments yet. Create one through the API (POST /v3/environments) first.')], 'OK', async () => true)
+    d.open()
+    return
+  }
+  const env = h('select', { id: 'pub-env' }, state.environments.map((e) => h('option', { value: e.name }, e.name)))
+  const d = dialog('Publish', [
+    h('div', { class: 'field' }, h('label', { for: 'pub-env' }, 'Environment'), env),
+    h('p', { class: 'hint' }, `Publishes version ${a._version} in the master locale.`),
+    errorSlot,
+  ], 'Publish', async () => {
+    try {
+      await api('POST', `/v3/assets/${a.uid}/publish`, { body: { asset: { environments: [env.value] }, version: a._version } })
+      return true
+    } catch (err) { errorSlot.replaceChildren(alertBox(err.message)); return false }
+  }, () => renderPanel(`Published to ${env.value}`))
+  d.open()
+}
+
+function deleteDialog (a) {
+  const errorSlot = h('div')
+  const d = dialog('Delete asset?', [
+    h('p', {}, `\u201c${a.title}\u201d will be deleted. Its version URLs${a.permanent_url ? ' and its permanent URL' : ''} will stop working.`),
+    errorSlot,
+  ], 'Delete asset', async () => {
+    try { await api('DELETE', `/v3/assets/${a.uid}`); return true } catch (err) { errorSlot.replaceChildren(alertBox(err.message)); return false }
+  }, () => { toast('Asset deleted'); closePanel(); loadItems() }, { danger: true })
+  d.open()
+}
+
+// ---------- keyboard ----------
+document.addEventListener('keydown', (e) => {
+  if (e.key !== 'a' && e.key !== 'A') return
+  if (e.ctrlKey || e.metaKey || e.altKey) return
+  const t = e.target
+  if (t && (t.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName))) return
+  if (document.querySelector('dialog[open]')) return
+  if (!state.session || !state.apiKey) return
+  e.preventDefault()
+  openLibrary().then(() => { const s = document.getElementById('search'); if (s) s.focus() })
+})
+
+// ---------- start ----------
+if (!state.session) renderLogin()
+else if (state.apiKey) openStack(state.apiKey)
+else renderStacks()
