@@ -428,13 +428,14 @@ pub async fn create(
     let api_key = &access.stack.api_key;
     let parent = check_parent(app, api_key, meta.parent_uid.flatten().as_deref()).await?;
     let now = now_ms();
+    let default_title = upload.display_name.clone();
     let file = file_meta(upload, now);
     let asset = Asset {
         uid: ids::new_uid(),
         api_key: api_key.clone(),
         is_dir: false,
         parent_uid: parent,
-        title: meta.title.unwrap_or_else(|| file.filename.clone()),
+        title: meta.title.unwrap_or(default_title),
         description: meta.description.unwrap_or_default(),
         tags: normalize_tags(meta.tags.unwrap_or_default()),
         version: 1,

@@ -27,6 +27,9 @@ pub struct Ingested {
     pub content_type: String,
     /// Sanitised file name.
     pub filename: Filename,
+    /// The name as the client gave it (path stripped, control characters removed): the
+    /// default title, which is text and need not be URL-safe.
+    pub display_name: String,
     /// Image width in pixels, for images.
     pub width: Option<u64>,
     /// Image height in pixels, for images.
@@ -72,6 +75,7 @@ where
 
     let sha256 = hex::encode(hasher.finalize());
     let filename = Filename::sanitize(claimed_name.unwrap_or("file"));
+    let display_name = display_name(claimed_name.unwrap_or(""), &filename);
     let content_type = content_type(&head, &filename, claimed_type);
     let (width, height) = if content_type.starts_with("image/") {
         match imagesize::blob_size(&head) {
@@ -87,9 +91,21 @@ where
         size,
         content_type,
         filename,
+        display_name,
         width,
         height,
     })
+}
+
+fn display_name(raw: &str, fallback: &Filename) -> String {
+    let base = raw.rsplit(['/', '\\']).next().unwrap_or("");
+    let clean: String = base.chars().filter(|c| !c.is_control()).collect();
+    let clean = clean.trim();
+    if clean.is_empty() || clean.chars().all(|c| c == '.') {
+        fallback.as_str().to_owned()
+    } else {
+        clean.chars().take(255).collect()
+    }
 }
 
 /// §5 "Content type: sniffed from the bytes first, then the extension, then the client's claim."

@@ -75,7 +75,8 @@ impl Slug {
     pub fn suggest(filename: &str) -> Self {
         let mut out = String::new();
         for c in filename.to_lowercase().chars() {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '~') {
+            // `_` is what stored file names have for spaces, so it separates words too.
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '~') {
                 out.push(c);
             } else if !out.ends_with('-') {
                 out.push('-');

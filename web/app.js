@@ -34,6 +34,10 @@ function h (tag, attrs = {}, ...children) {
   }
   return el
 }
+// replaceChildren() would print "null" for absent optional parts.
+function fill (el, ...kids) {
+  el.replaceChildren(...kids.flat().filter((k) => k !== null && k !== undefined && k !== false))
+}
 const svgNS = 'http://www.w3.org/2000/svg'
 function icon (name) {
   const paths = {
@@ -149,7 +153,7 @@ export function slugProblem (s) {
 export function suggestSlug (filename) {
   let out = ''
   for (const c of (filename || '').toLowerCase()) {
-    if (/[a-z0-9._~]/.test(c)) out += c
+    if (/[a-z0-9.~]/.test(c)) out += c
     else if (!out.endsWith('-')) out += '-'
   }
   out = out.replace(/^[-.]+|[-.]+$/g, '').replaceAll('-.', '.').slice(0, SLUG_MAX)
@@ -185,10 +189,10 @@ async function copy (text, what) {
 // ---------- views ----------
 const root = () => document.getElementById('app')
 
-function renderLogin (error) {
+function renderLogin (error, email = '') {
   const form = h('form', { class: 'card', 'aria-labelledby': 'login-title' },
     h('h1', { id: 'login-title' }, 'Log in to perma'),
-    h('div', { class: 'field' }, h('label', { for: 'email' }, 'Email'), h('input', { id: 'email', name: 'email', type: 'email', autocomplete: 'username', required: true })),
+    h('div', { class: 'field' }, h('label', { for: 'email' }, 'Email'), h('input', { id: 'email', name: 'email', type: 'email', autocomplete: 'username', required: true, value: email })),
     h('div', { class: 'field' }, h('label', { for: 'password' }, 'Password'), h('input', { id: 'password', name: 'password', type: 'password', autocomplete: 'current-password', required: true })),
     error ? alertBox(error) : null,
     h('button', { class: 'btn primary', type: 'submit' }, 'Log in'))
@@ -201,14 +205,15 @@ function renderLogin (error) {
       store.setItem('perma.session', JSON.stringify(state.session))
       await renderStacks()
     } catch (err) {
-      renderLogin(err.message)
+      renderLogin(err.message, fd.get('email'))
     }
   })
-  root().replaceChildren(h('main', { class: 'center' }, form))
+  fill(root(), h('main', { class: 'center' }, form))
   document.getElementById(error ? 'password' : 'email').focus()
 }
 
 async function renderStacks (error) {
+  if (state.apiKey) store.setItem('perma.last_api_key', state.apiKey)
   state.apiKey = null
   store.removeItem('perma.api_key')
   let stacks = []
@@ -223,7 +228,7 @@ async function renderStacks (error) {
       await openStack(res.stack.api_key)
     } catch (err) { renderStacks(err.message) }
   })
-  root().replaceChildren(h('main', { class: 'center' }, h('div', { class: 'card' },
+  fill(root(), h('main', { class: 'center' }, h('div', { class: 'card' },
     h('h1', {}, 'Choose a stack'),
     stacks.length ? h('ul', { class: 'stack-list' }, stacks.map((s) => h('li', {}, h('button', { class: 'btn', type: 'button', onclick: () => openStack(s.api_key) }, s.name)))) : h('p', { class: 'hint' }, 'You have no stacks yet.'),
     error ? alertBox(error) : null,
@@ -252,6 +257,7 @@ function logout (callServer) {
   state.apiKey = null
   store.removeItem('perma.session')
   store.removeItem('perma.api_key')
+  store.removeItem('perma.last_api_key')
   renderLogin()
 }
 
@@ -265,7 +271,7 @@ function renderShell () {
   const main = h('div', { class: 'main' },
     h('header', { class: 'topbar' }, h('h1', { id: 'page-title' }, 'Assets'), h('span', { class: 'hint' }, state.stack ? state.stack.name : '')),
     h('div', { class: 'workspace', id: 'workspace' }, h('section', { class: 'library', id: 'library', 'aria-labelledby': 'page-title' }), null))
-  root().replaceChildren(h('div', { class: 'shell' }, nav, main))
+  fill(root(), h('div', { class: 'shell' }, nav, main))
 }
 
 async function openLibrary () {
@@ -323,7 +329,7 @@ function renderLibrary (error) {
   drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over') })
   drop.addEventListener('dragleave', () => drop.classList.remove('over'))
   drop.addEventListener('drop', (e) => { e.preventDefault(); drop.classList.remove('over'); uploadFiles([...e.dataTransfer.files]) })
-  lib.replaceChildren(toolbar, crumbs, error ? alertBox(error) : null, drop)
+  fill(lib, toolbar, crumbs, error ? alertBox(error) : null, drop)
 }
 
 function setView (v) {
@@ -358,7 +364,7 @@ function renderUploads () {
   if (!state.uploads.length) { if (box) box.remove(); return }
   if (!box) { box = h('section', { class: 'uploads', id: 'uploads', 'aria-label': 'Uploads' }); document.body.append(box) }
   const done = state.uploads.every((u) => u.status !== 'uploading')
-  box.replaceChildren(
+  fill(box,
     h('h2', {}, done ? 'Uploads finished' : 'Uploading…'),
     h('ul', {}, state.uploads.map((u) => h('li', {},
       h('div', { class: 'row' }, h('span', { class: 'name' }, u.name), h('span', {}, u.status === 'error' ? 'Failed' : u.status === 'done' ? 'Done' : `${Math.round(u.progress * 100)}%`)),
@@ -399,7 +405,7 @@ function newFolder () {
       await api('POST', '/v3/assets/folders', { body: { asset: { name: input.value, parent_uid: state.folder } } })
       return true
     } catch (err) {
-      errorSlot.replaceChildren(alertBox(err.message))
+      fill(errorSlot, alertBox(err.message))
       return false
     }
   }, () => loadItems())
@@ -462,7 +468,7 @@ async function renderPanel (notice) {
       api('GET', '/v3/environments').then((r) => r.environments),
     ])
   } catch (err) {
-    panel.replaceChildren(h('header', {}, h('h2', {}, 'Asset'), h('button', { class: 'btn', type: 'button', onclick: closePanel }, 'Close')), alertBox(err.message))
+    fill(panel, h('header', {}, h('h2', {}, 'Asset'), h('button', { class: 'btn', type: 'button', onclick: closePanel }, 'Close')), alertBox(err.message))
     return
   }
   state.environments = envs
@@ -486,7 +492,7 @@ async function renderPanel (notice) {
       await api('PUT', `/v3/assets/${a.uid}`, { body: { asset: { title: title.value, description: desc.value, tags: tags.value.split(',').map((t) => t.trim()).filter(Boolean) } } })
       await renderPanel('Changes saved')
       loadItems()
-    } catch (err) { metaError.replaceChildren(alertBox(err.message)) }
+    } catch (err) { fill(metaError, alertBox(err.message)) }
   })
 
   const dims = a.dimension ? `${a.dimension.width} \u00d7 ${a.dimension.height} px` : '\u2014'
@@ -514,14 +520,14 @@ async function renderPanel (notice) {
       await sendFile('PUT', `/v3/assets/${a.uid}`, f, {}, () => {})
       await renderPanel(a.permanent_url ? 'File replaced. The permanent URL is unchanged and now serves the new file; the version URL is new.' : 'File replaced. The version URL is new.')
       loadItems()
-    } catch (err) { actionError.replaceChildren(alertBox(err.message)) }
+    } catch (err) { fill(actionError, alertBox(err.message)) }
   })
 
   const versionList = h('ol', { class: 'versions', 'aria-label': 'Version history' }, versions.map((v) => h('li', {},
     h('span', {}, `Version ${v._version} \u00b7 ${v.action.replace('_', ' ')} \u00b7 ${date(v.created_at)}${v._version_name ? ` \u00b7 \u201c${v._version_name}\u201d` : ''} `),
     v.url ? h('a', { href: v.url, target: '_blank', rel: 'noopener', 'aria-label': `Open version ${v._version}` }, v.filename) : null)))
 
-  panel.replaceChildren(
+  fill(panel,
     h('header', {}, h('h2', { id: 'panel-title' }, a.title), h('button', { class: 'btn', type: 'button', onclick: closePanel }, 'Close')),
     notice ? h('p', { role: 'status', class: 'hint', id: 'panel-notice' }, notice) : null,
     preview,
@@ -568,7 +574,7 @@ function generateDialog (a) {
       await api('PUT', `/v3/assets/${a.uid}`, { body: { asset: { permanent_url: base + slug.value } } })
       return true
     } catch (err) {
-      serverError.replaceChildren(alertBox(err.status === 422 && /already set/.test(err.message)
+      fill(serverError, alertBox(err.status === 422 && /already set/.test(err.message)
         ? 'This asset already has a permanent URL (it was generated elsewhere meanwhile), so it cannot be changed. Close this dialog to see it.'
         : err.message))
       return false
@@ -595,7 +601,7 @@ function publishDialog (a) {
     try {
       await api('POST', `/v3/assets/${a.uid}/publish`, { body: { asset: { environments: [env.value] }, version: a._version } })
       return true
-    } catch (err) { errorSlot.replaceChildren(alertBox(err.message)); return false }
+    } catch (err) { fill(errorSlot, alertBox(err.message)); return false }
   }, () => renderPanel(`Published to ${env.value}`))
   d.open()
 }
@@ -606,7 +612,7 @@ function deleteDialog (a) {
     h('p', {}, `\u201c${a.title}\u201d will be deleted. Its version URLs${a.permanent_url ? ' and its permanent URL' : ''} will stop working.`),
     errorSlot,
   ], 'Delete asset', async () => {
-    try { await api('DELETE', `/v3/assets/${a.uid}`); return true } catch (err) { errorSlot.replaceChildren(alertBox(err.message)); return false }
+    try { await api('DELETE', `/v3/assets/${a.uid}`); return true } catch (err) { fill(errorSlot, alertBox(err.message)); return false }
   }, () => { toast('Asset deleted'); closePanel(); loadItems() }, { danger: true })
   d.open()
 }
@@ -618,9 +624,13 @@ document.addEventListener('keydown', (e) => {
   const t = e.target
   if (t && (t.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName))) return
   if (document.querySelector('dialog[open]')) return
-  if (!state.session || !state.apiKey) return
+  if (!state.session) return
+  const key = state.apiKey || store.getItem('perma.last_api_key')
+  if (!key) return
   e.preventDefault()
-  openLibrary().then(() => { const s = document.getElementById('search'); if (s) s.focus() })
+  const focusSearch = () => { const s = document.getElementById('search'); if (s) s.focus() }
+  if (state.apiKey) openLibrary().then(focusSearch)
+  else openStack(key).then(focusSearch)
 })
 
 // ---------- start ----------

@@ -1,0 +1,343 @@
+// End-to-end tests of the web UI (§7) in Debian's Chromium, driven by playwright-core.
+// Starts the real perma binary (PERMA_BIN, default ../../target/debug/perma) on 127.0.0.1:0.
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync, mkdirSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { chromium } from 'playwright-core'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const bin = process.env.PERMA_BIN || resolve(here, '../../target/debug/perma')
+const shots = resolve(here, '../../docs/screenshots')
+const EMAIL = 'author@example.com'
+const PASSWORD = 'author-password'
+const MAX_UPLOAD = 4 * 1024 * 1024
+
+let server, base, browser, context, page, dataDir
+
+// A valid 3×2 PNG (one IDAT).
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAMAAAACCAYAAACddGYaAAAAEUlEQVR4nGP8z8Dwn4EIwAgAJkUC/3mBVjwAAAAASUVORK5CYII=', 'base64')
+
+async function startServer () {
+  dataDir = mkdtempSync(join(tmpdir(), 'perma-ui-'))
+  server = spawn(bin, ['serve'], {
+    env: { ...process.env, PERMA_DATA_DIR: dataDir, PERMA_LISTEN: '127.0.0.1:0', PERMA_LOG: 'warn', PERMA_ADMIN_EMAIL: EMAIL, PERMA_ADMIN_PASSWORD: PASSWORD, PERMA_MAX_UPLOAD_BYTES: String(MAX_UPLOAD) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  base = await new Promise((resolve, reject) => {
+    let out = ''
+    server.stdout.on('data', (d) => {
+      out += d
+      const m = out.match(/perma listening on (http:\/\/\S+)/)
+      if (m) resolve(m[1])
+    })
+    server.on('exit', (code) => reject(new Error(`perma exited with ${code}`)))
+  })
+}
+
+async function apiAs (method, path, body, apiKey) {
+  const login = await fetch(`${base}/v3/user-session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: { email: EMAIL, password: PASSWORD } }) })
+  const { user } = await login.json()
+  const res = await fetch(`${base}${path}`, { method, headers: { authtoken: user.authtoken, api_key: apiKey, 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined })
+  return [res.status, await res.json()]
+}
+
+before(async () => {
+  await startServer()
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  })
+  context = await browser.newContext({ viewport: { width: 1280, height: 860 } })
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base })
+  page = await context.newPage()
+  mkdirSync(shots, { recursive: true })
+})
+
+after(async () => {
+  if (browser) await browser.close()
+  if (server) { server.kill('SIGTERM'); await new Promise((r) => server.once('exit', r)) }
+  rmSync(dataDir, { recursive: true, force: true })
+})
+
+const apiKey = () => page.evaluate(() => sessionStorage.getItem('perma.api_key'))
+const panel = () => page.getByRole('region', { name: 'Asset details' })
+const file = (name, mimeType, buffer) => ({ name, mimeType, buffer })
+
+async function chooseFiles (buttonName, files) {
+  const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.getByRole('button', { name: buttonName, exact: true }).click()])
+  await chooser.setFiles(files)
+}
+
+test('the UI pages carry a strict Content-Security-Policy', async () => {
+  for (const path of ['/', '/app.js', '/app.css']) {
+    const res = await fetch(base + path)
+    const csp = res.headers.get('content-security-policy')
+    assert.match(csp, /default-src 'none'/)
+    assert.match(csp, /script-src 'self'/)
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/)
+  }
+})
+
+test('log in (wrong password shown in words), create a stack', async () => {
+  await page.goto(base)
+  await page.getByLabel('Email').fill(EMAIL)
+  await page.getByLabel('Password').fill('wrong password')
+  await page.getByRole('button', { name: 'Log in' }).click()
+  await page.getByRole('alert').filter({ hasText: /email or password is invalid/i }).waitFor()
+  await page.screenshot({ path: join(shots, 'login.png') })
+  await page.getByLabel('Password').fill(PASSWORD)
+  await page.getByRole('button', { name: 'Log in' }).click()
+  await page.getByRole('heading', { name: 'Choose a stack' }).waitFor()
+  await page.getByLabel('New stack name').fill('Brand assets')
+  await page.getByRole('button', { name: 'Create stack' }).click()
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name: 'Assets' }).waitFor()
+  await page.getByText('This folder is empty').waitFor()
+})
+
+test('upload several files with a progress bar each; errors per file', async () => {
+  const big = Buffer.alloc(3 * 1024 * 1024, 7)
+  const tooBig = Buffer.alloc(MAX_UPLOAD + 10, 1)
+  await chooseFiles('Upload', [
+    file('Sample Logo (1).PNG', 'image/png', PNG),
+    file('report.pdf', 'application/pdf', Buffer.from('%PDF-1.4 a report')),
+    file('video-master.bin', 'application/octet-stream', big),
+    file('too-big.bin', 'application/octet-stream', tooBig),
+  ])
+  const uploads = page.getByRole('region', { name: 'Uploads' })
+  await uploads.waitFor()
+  for (const n of ['Sample Logo (1).PNG', 'report.pdf', 'video-master.bin', 'too-big.bin']) {
+    await uploads.getByRole('progressbar', { name: `Uploading ${n}` }).waitFor()
+  }
+  await uploads.getByRole('heading', { name: 'Uploads finished' }).waitFor()
+  assert.equal(await uploads.getByRole('progressbar', { name: 'Uploading video-master.bin' }).getAttribute('value'), '100')
+  await uploads.getByRole('alert').filter({ hasText: /too-big\.bin: .*too large/i }).waitFor()
+  await page.getByRole('button', { name: 'Dismiss' }).click()
+  const list = page.getByRole('list', { name: 'Assets and folders' })
+  await list.getByRole('button', { name: 'Sample Logo (1).PNG' }).waitFor()
+  await list.getByRole('button', { name: 'report.pdf' }).waitFor()
+  assert.equal(await list.getByRole('button', { name: 'too-big.bin' }).count(), 0)
+  // The thumbnail of an image is the image itself.
+  assert.equal(await list.getByRole('button', { name: 'Sample Logo (1).PNG' }).locator('img').count(), 1)
+})
+
+test('drag and drop uploads', async () => {
+  const dt = await page.evaluateHandle(() => {
+    const d = new DataTransfer()
+    d.items.add(new File(['dropped text'], 'dropped.txt', { type: 'text/plain' }))
+    return d
+  })
+  await page.dispatchEvent('#dropzone', 'drop', { dataTransfer: dt })
+  await page.getByRole('list', { name: 'Assets and folders' }).getByRole('button', { name: 'dropped.txt' }).waitFor()
+})
+
+test('new folder, folder navigation, search, grid view', async () => {
+  await page.getByRole('button', { name: 'New folder' }).click()
+  const dlg = page.getByRole('dialog', { name: 'New folder' })
+  await dlg.getByLabel('Folder name').fill('Campaign 2026')
+  await dlg.getByRole('button', { name: 'Create folder' }).click()
+  await page.getByRole('button', { name: 'Open folder Campaign 2026' }).click()
+  await page.getByText('This folder is empty').waitFor()
+  await page.getByRole('navigation', { name: 'Folders' }).getByRole('button', { name: 'All assets' }).click()
+  await page.getByRole('button', { name: 'report.pdf' }).waitFor()
+  await page.getByLabel('Search assets').fill('logo')
+  await page.getByText('Search results for “logo”').waitFor()
+  await page.getByRole('button', { name: 'report.pdf' }).waitFor({ state: 'detached' })
+  await page.getByRole('button', { name: 'Sample Logo (1).PNG' }).waitFor()
+  await page.getByLabel('Search assets').fill('')
+  await page.getByRole('button', { name: 'report.pdf' }).waitFor()
+  await page.getByRole('button', { name: 'Grid view' }).click()
+  await page.screenshot({ path: join(shots, 'library-grid.png') })
+  await page.getByRole('button', { name: 'List view' }).click()
+  await page.screenshot({ path: join(shots, 'library.png') })
+})
+
+test('the A shortcut opens the asset library, but not while typing', async () => {
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name: 'Stacks' }).click()
+  await page.getByRole('heading', { name: 'Choose a stack' }).waitFor()
+  await page.getByLabel('New stack name').focus()
+  await page.keyboard.press('a')
+  assert.equal(await page.getByLabel('New stack name').inputValue(), 'a', 'typing an a in a field stays typing')
+  await page.getByLabel('New stack name').fill('')
+  await page.locator('body').click({ position: { x: 5, y: 5 } })
+  await page.keyboard.press('a')
+  await page.getByRole('list', { name: 'Assets and folders' }).getByRole('button', { name: 'report.pdf' }).waitFor()
+  assert.equal(await page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name: 'Assets' }).getAttribute('aria-current'), 'page')
+})
+
+test('asset panel: preview, details, version URL with Copy, versions', async () => {
+  await page.getByRole('button', { name: 'Sample Logo (1).PNG' }).click()
+  const p = panel()
+  await p.getByRole('heading', { name: 'Sample Logo (1).PNG' }).waitFor()
+  await p.getByRole('img', { name: 'Preview of Sample Logo (1).PNG' }).waitFor()
+  await p.getByText('3 × 2 px').waitFor()
+  await p.getByText('image/png').waitFor()
+  assert.equal(await p.getByLabel('Title').inputValue(), 'Sample Logo (1).PNG')
+  await p.getByLabel('Description').fill('Primary logo')
+  await p.getByLabel('Tags').fill('brand, logo')
+  await p.getByRole('button', { name: 'Save changes' }).click()
+  await p.getByText('Changes saved').waitFor()
+  assert.equal(await p.getByLabel('Tags').inputValue(), 'brand, logo')
+  const versionUrl = await p.locator('#version-url').textContent()
+  assert.match(versionUrl, /\/v3\/assets\/blt[0-9a-f]{16}\/blt[0-9a-f]{16}\/[0-9a-f]{24}\/Sample_Logo_\(1\)\.PNG$/)
+  await p.getByRole('button', { name: 'Copy version URL' }).click()
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), versionUrl)
+  const versions = p.getByRole('list', { name: 'Version history' })
+  assert.equal(await versions.getByRole('listitem').count(), 2)
+  await versions.getByRole('link', { name: 'Open version 1' }).waitFor()
+  await page.getByRole('button', { name: 'Dismiss' }).click()
+  await p.evaluate((el) => el.scrollTo(0, 0))
+  await page.screenshot({ path: join(shots, 'asset-panel.png') })
+})
+
+test('Generate permanent URL: warning, prefilled slug, live validation, 255 counter, Escape, Save', async () => {
+  const p = panel()
+  const generate = p.getByRole('button', { name: 'Generate permanent URL' })
+  // Keyboard: focus moves into the dialog and back again on Escape.
+  await generate.focus()
+  await page.keyboard.press('Enter')
+  const dlg = page.getByRole('dialog', { name: 'Generate permanent URL' })
+  await dlg.waitFor()
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'slug')
+  await page.keyboard.press('Escape')
+  await dlg.waitFor({ state: 'detached' })
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Generate permanent URL')
+
+  await generate.click()
+  await dlg.getByText(/generated only once and can never be changed/).waitFor()
+  const slug = dlg.getByLabel('Slug')
+  assert.equal(await slug.inputValue(), 'sample-logo-1.png')
+  await dlg.getByText('17 / 255').waitFor()
+  const key = await apiKey()
+  await dlg.getByText(new RegExp(`/v3/assets/${key}/blt[0-9a-f]{16}/sample-logo-1\\.png$`)).waitFor()
+  await slug.fill('bad slug')
+  await dlg.getByText(/“ ” is not allowed/).waitFor()
+  assert.equal(await dlg.getByRole('button', { name: 'Save' }).isDisabled(), true)
+  await slug.fill('..')
+  await dlg.getByText(/can’t be “.” or “..”/).waitFor()
+  await slug.fill('x'.repeat(256))
+  await dlg.getByText('256 / 255').waitFor()
+  await dlg.getByText(/too long/).waitFor()
+  assert.equal(await dlg.getByRole('button', { name: 'Save' }).isDisabled(), true)
+  await slug.fill('x'.repeat(255))
+  await dlg.getByText('255 / 255').waitFor()
+  assert.equal(await dlg.getByRole('button', { name: 'Save' }).isDisabled(), false)
+  await slug.fill('brand-logo')
+  await page.screenshot({ path: join(shots, 'generate-dialog.png') })
+  await dlg.getByRole('button', { name: 'Save' }).click()
+  await dlg.waitFor({ state: 'detached' })
+  await p.getByText('Permanent URL generated').waitFor()
+  const perm = await p.locator('#permanent-url').textContent()
+  assert.match(perm, /\/brand-logo$/)
+  await p.getByRole('button', { name: 'Copy permanent URL' }).click()
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), perm)
+  assert.equal(await p.getByRole('button', { name: 'Generate permanent URL' }).count(), 0)
+  const res = await fetch(perm)
+  assert.equal(res.status, 200)
+  assert.deepEqual(Buffer.from(await res.arrayBuffer()), PNG)
+
+  // Once only, also after a reload.
+  await page.reload()
+  await page.getByRole('button', { name: 'Sample Logo (1).PNG' }).click()
+  await panel().locator('#permanent-url').filter({ hasText: perm }).waitFor()
+  assert.equal(await panel().getByRole('button', { name: 'Generate permanent URL' }).count(), 0)
+})
+
+test('a race lost to another tab is shown in words', async () => {
+  await page.getByRole('button', { name: 'report.pdf' }).click()
+  await panel().getByRole('heading', { name: 'report.pdf' }).waitFor()
+  await panel().getByRole('button', { name: 'Generate permanent URL' }).click()
+  const dlg = page.getByRole('dialog', { name: 'Generate permanent URL' })
+  const uid = await page.evaluate(async (key) => {
+    const s = JSON.parse(sessionStorage.getItem('perma.session'))
+    const r = await fetch('/v3/assets?query=' + encodeURIComponent(JSON.stringify({ filename: 'report.pdf' })), { headers: { authtoken: s.authtoken, api_key: key } })
+    return (await r.json()).assets[0].uid
+  }, await apiKey())
+  const [status] = await apiAs('PUT', `/v3/assets/${uid}`, { asset: { permanent_url: 'won-elsewhere' } }, await apiKey())
+  assert.equal(status, 200)
+  await dlg.getByRole('button', { name: 'Save' }).click()
+  await dlg.getByRole('alert').filter({ hasText: /already has a permanent URL/ }).waitFor()
+  await page.keyboard.press('Escape')
+  await dlg.waitFor({ state: 'detached' })
+})
+
+test('replace keeps the permanent URL and makes a new version URL; publish; delete', async () => {
+  await page.getByRole('button', { name: 'Sample Logo (1).PNG' }).click()
+  const p = panel()
+  await p.getByRole('heading', { name: 'Sample Logo (1).PNG' }).waitFor()
+  const perm = await p.locator('#permanent-url').textContent()
+  const oldVersion = await p.locator('#version-url').textContent()
+  await chooseFiles('Replace file', [file('logo-v2.png', 'image/png', PNG.subarray(0, 40))])
+  await p.getByText(/permanent URL is unchanged/).waitFor()
+  assert.equal(await p.locator('#permanent-url').textContent(), perm)
+  const newVersion = await p.locator('#version-url').textContent()
+  assert.notEqual(newVersion, oldVersion)
+  assert.match(newVersion, /logo-v2\.png$/)
+  const served = Buffer.from(await (await fetch(perm)).arrayBuffer())
+  assert.deepEqual(served, PNG.subarray(0, 40))
+
+  const [st] = await apiAs('POST', '/v3/environments', { environment: { name: 'production' } }, await apiKey())
+  assert.equal(st, 201)
+  await p.getByRole('button', { name: 'Close' }).click()
+  await page.getByRole('button', { name: 'Sample Logo (1).PNG' }).click()
+  await panel().getByRole('button', { name: 'Publish' }).click()
+  const pub = page.getByRole('dialog', { name: 'Publish' })
+  await pub.getByLabel('Environment').selectOption('production')
+  await pub.getByRole('button', { name: 'Publish' }).click()
+  await panel().getByText('Published to production').waitFor()
+  assert.equal((await fetch(`${perm}?environment=production`)).status, 200)
+
+  await page.getByRole('button', { name: 'dropped.txt' }).click()
+  await panel().getByRole('heading', { name: 'dropped.txt' }).waitFor()
+  await panel().getByRole('button', { name: 'Delete' }).click()
+  const del = page.getByRole('dialog', { name: 'Delete asset?' })
+  await del.getByRole('button', { name: 'Cancel' }).click()
+  await panel().getByRole('heading', { name: 'dropped.txt' }).waitFor()
+  await panel().getByRole('button', { name: 'Delete' }).click()
+  await del.getByRole('button', { name: 'Delete asset' }).click()
+  await page.getByRole('button', { name: 'dropped.txt' }).waitFor({ state: 'detached' })
+})
+
+test('an uploaded HTML file cannot run script or read the UI credentials', async () => {
+  const evil = '<!doctype html><html><head><title>innocent</title></head><body><p id="m">static</p>' +
+    '<script>document.title = "pwned:" + sessionStorage.getItem("perma.session") + localStorage.length;' +
+    'document.getElementById("m").textContent = "script ran";</script></body></html>'
+  await chooseFiles('Upload', [file('evil.html', 'text/html', Buffer.from(evil))])
+  await page.getByRole('heading', { name: 'Uploads finished' }).waitFor()
+  await page.getByRole('button', { name: 'Dismiss' }).click()
+  await page.getByRole('button', { name: 'evil.html' }).click()
+  const url = await panel().locator('#version-url').textContent()
+  const tab = await context.newPage()
+  const violations = []
+  tab.on('console', (m) => violations.push(m.text()))
+  const resp = await tab.goto(url)
+  assert.match(resp.headers()['content-security-policy'], /^sandbox/)
+  assert.equal(await tab.title(), 'innocent')
+  assert.equal(await tab.locator('#m').textContent(), 'static')
+  await tab.close()
+  // The UI still has its session (nothing was taken or changed).
+  assert.ok(await page.evaluate(() => sessionStorage.getItem('perma.session')))
+})
+
+test('usable at 375 px wide', async () => {
+  const small = await browser.newContext({ viewport: { width: 375, height: 740 } })
+  const m = await small.newPage()
+  await m.goto(base)
+  await m.getByLabel('Email').fill(EMAIL)
+  await m.getByLabel('Password').fill(PASSWORD)
+  await m.getByRole('button', { name: 'Log in' }).click()
+  await m.getByRole('button', { name: 'Brand assets' }).click()
+  const upload = m.getByRole('button', { name: 'Upload', exact: true })
+  await upload.waitFor()
+  const box = await upload.boundingBox()
+  assert.ok(box.x >= 0 && box.x + box.width <= 375, 'the Upload button is on screen')
+  assert.equal(await m.evaluate(() => document.documentElement.scrollWidth <= 375), true, 'no horizontal scrolling')
+  await m.getByRole('button', { name: 'Sample Logo (1).PNG' }).click()
+  await m.getByRole('region', { name: 'Asset details' }).getByRole('button', { name: 'Copy permanent URL' }).waitFor()
+  await m.screenshot({ path: join(shots, 'mobile-panel.png') })
+  await small.close()
+})
