@@ -5,10 +5,12 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use bytes::Bytes;
 
 use crate::blob::BlobStore;
 use crate::config::Config;
 use crate::db::Db;
+use crate::delivery::HotCache;
 
 /// Everything a request handler or command needs. Shared as `Arc<App>`.
 #[derive(Debug)]
@@ -21,6 +23,10 @@ pub struct App {
     pub blobs: BlobStore,
     /// `config.public_url()` computed once.
     pub public_url: String,
+    /// In-memory delivery index and small-file cache.
+    pub hot: HotCache,
+    /// `Cache-Control` of permanent-URL answers (public, private), computed once (§4).
+    pub permanent_cache_control: (Bytes, Bytes),
 }
 
 /// How [`App::build`] treats the schema.
@@ -49,11 +55,20 @@ impl App {
         crate::identity::bootstrap(&db, admin).await?;
         let blobs = BlobStore::open(config.blob_dir()?)?;
         let public_url = config.public_url();
+        let cc = |scope: &str| {
+            Bytes::from(format!(
+                "{scope}, max-age={}, stale-while-revalidate={}",
+                config.permanent_max_age, config.permanent_stale_while_revalidate
+            ))
+        };
+        let permanent_cache_control = (cc("public"), cc("private"));
         Ok(Arc::new(App {
             config,
             db,
             blobs,
             public_url,
+            hot: HotCache::default(),
+            permanent_cache_control,
         }))
     }
 }

@@ -600,6 +600,7 @@ pub async fn update(app: &App, access: &StackAccess, uid: &str, req: AssetUpdate
             return Ok(cur);
         }
         if app.db.apply_version(&next).await? {
+            app.hot.invalidate(uid);
             return get_live(app, &api_key, uid).await;
         }
         // Someone else changed the asset first: recompute from the new state.
@@ -614,8 +615,13 @@ pub async fn delete(app: &App, access: &StackAccess, uid: &str) -> Result<()> {
     access.require_write()?;
     let asset = get_live(app, &access.stack.api_key, uid).await?;
     app.db
-        .tombstone(&[asset.uid], access.actor.uid(), now_ms())
+        .tombstone(
+            std::slice::from_ref(&asset.uid),
+            access.actor.uid(),
+            now_ms(),
+        )
         .await?;
+    app.hot.invalidate(&asset.uid);
     Ok(())
 }
 

@@ -3,7 +3,15 @@
 //! ranges (RFC 9110 §14), cache headers per URL kind. Pure logic over plain values: the
 //! HTTP layer turns the result into headers and a streamed body.
 
+mod hot;
+
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::SystemTime;
+
+use bytes::Bytes;
+
+pub use hot::{HotAsset, HotCache, Prepared, MAX_BODY};
 
 use crate::app::App;
 use crate::assets::FileMeta;
@@ -55,12 +63,10 @@ pub enum UrlKind {
 /// The file to serve, and how to label it.
 #[derive(Debug, Clone)]
 pub struct Resolved {
-    /// Stack.
-    pub api_key: String,
-    /// Asset.
-    pub asset_uid: String,
-    /// The file.
-    pub file: FileMeta,
+    /// The asset's index entry (stack, keys for purging).
+    pub asset: Arc<HotAsset>,
+    /// The file, with its header values.
+    pub file: Arc<Prepared>,
     /// Which URL kind answered.
     pub kind: UrlKind,
     /// `private` caching: the stack is secured or credentials were used.
@@ -73,14 +79,55 @@ enum Mode {
     Public,
 }
 
+/// The index entry of an asset: from memory, or loaded from the database and remembered.
+/// `None` when the stack or asset does not exist (misses are not cached).
+pub async fn hot_asset(app: &App, api_key: &str, asset_uid: &str) -> Result<Option<Arc<HotAsset>>> {
+    if let Some(hit) = app.hot.get(asset_uid) {
+        return Ok((hit.api_key == api_key).then_some(hit));
+    }
+    let generation = app.hot.generation();
+    let Some(stack) = app.db.stack(api_key).await? else {
+        return Ok(None);
+    };
+    let Some(asset) = app
+        .db
+        .asset(api_key, asset_uid)
+        .await?
+        .filter(|a| !a.is_dir)
+    else {
+        return Ok(None);
+    };
+    let files: HashMap<String, Arc<Prepared>> = app
+        .db
+        .files_of_asset(asset_uid)
+        .await?
+        .into_iter()
+        .map(|f| (f.uid.clone(), Arc::new(Prepared::new(f))))
+        .collect();
+    let current = asset.file.as_ref().and_then(|f| files.get(&f.uid).cloned());
+    let keys = format!("asset-{} stack-{}", asset.uid, stack.api_key);
+    let entry = Arc::new(HotAsset {
+        api_key: stack.api_key.clone(),
+        secured: stack.secure_asset_urls,
+        master_locale: stack.master_locale.clone(),
+        deleted: asset.deleted_at.is_some(),
+        slug: asset.permanent_slug.clone(),
+        current,
+        files,
+        cache_tag: Bytes::from(keys.replace(' ', ",")),
+        surrogate_key: Bytes::from(keys),
+    });
+    app.hot.insert(asset_uid, entry.clone(), generation);
+    Ok(Some(entry))
+}
+
 /// Decides which file a delivery request serves (§4 "Which file", "Secured stacks").
+/// Anonymous requests for public stacks are answered from memory.
 pub async fn resolve(app: &App, req: &DeliveryRequest) -> Result<Resolved> {
     let not_found = || Error::NotFound("Asset");
     let api_key = ApiKey::parse(&req.api_key).ok_or_else(not_found)?;
     let asset_uid = Uid::parse(&req.asset_uid).ok_or_else(not_found)?;
-    let stack = app
-        .db
-        .stack(api_key.as_str())
+    let asset = hot_asset(app, api_key.as_str(), asset_uid.as_str())
         .await?
         .ok_or_else(not_found)?;
 
@@ -96,7 +143,7 @@ pub async fn resolve(app: &App, req: &DeliveryRequest) -> Result<Resolved> {
             .await?
             .filter(|t| {
                 t.kind == TokenKind::Delivery
-                    && t.api_key == stack.api_key
+                    && t.api_key == asset.api_key
                     && t.expires_at.is_none_or(|e| e > now_ms())
             })
             .ok_or(Error::Unauthorized)?;
@@ -109,77 +156,62 @@ pub async fn resolve(app: &App, req: &DeliveryRequest) -> Result<Resolved> {
             ));
         }
         Mode::Token { environment }
-    } else if stack.secure_asset_urls {
+    } else if asset.secured {
         return Err(Error::Unauthorized);
     } else {
         Mode::Public
     };
 
-    let asset = app
-        .db
-        .asset(api_key.as_str(), asset_uid.as_str())
-        .await?
-        .filter(|a| !a.is_dir)
-        .ok_or_else(not_found)?;
-    if asset.deleted_at.is_some() {
+    if asset.deleted {
         return Err(Error::Gone);
     }
     let environment = match &mode {
         Mode::Management => None,
-        Mode::Token { environment } => Some(environment.clone()),
-        Mode::Public => req.environment.clone(),
+        Mode::Token { environment } => Some(environment.as_str()),
+        Mode::Public => req.environment.as_deref(),
     };
-    // The file uid of the version published to the environment, if one is asked for.
-    let published_file = match &environment {
+    // The file of the version published to the environment, if one is asked for.
+    let published_file = match environment {
         None => None,
         Some(name) => {
             let env = app
                 .db
-                .environment(&stack.api_key, name)
+                .environment(&asset.api_key, name)
                 .await?
                 .ok_or(Error::NotFound("Environment"))?;
-            let locale = req
-                .locale
-                .clone()
-                .unwrap_or_else(|| stack.master_locale.clone());
+            let locale = req.locale.as_deref().unwrap_or(&asset.master_locale);
             let version = app
                 .db
-                .published_version(&asset.uid, &env.uid, &locale)
+                .published_version(asset_uid.as_str(), &env.uid, locale)
                 .await?
                 .ok_or_else(not_found)?;
             let v = app
                 .db
-                .version(&asset.uid, version)
+                .version(asset_uid.as_str(), version)
                 .await?
                 .ok_or_else(not_found)?;
-            Some(v.file.ok_or_else(not_found)?)
+            let uid = v.file.ok_or_else(not_found)?.uid;
+            Some(asset.files.get(&uid).cloned().ok_or_else(not_found)?)
         }
     };
     let (file, kind) = match &req.target {
         Target::Version { file_uid } => {
-            if !ids::is_file_uid(file_uid) {
-                return Err(not_found());
-            }
-            let file = app
-                .db
-                .file(&asset.uid, file_uid)
-                .await?
-                .ok_or_else(not_found)?;
-            // With an environment (secured delivery), only published files are served.
+            let file = asset.files.get(file_uid).cloned().ok_or_else(not_found)?;
+            // With a delivery token, only published files are served.
             if matches!(mode, Mode::Token { .. })
-                && published_file.as_ref().map(|f| &f.uid) != Some(&file.uid)
+                && published_file.as_ref().map(|f| &f.meta.uid) != Some(&file.meta.uid)
             {
                 return Err(not_found());
             }
             (file, UrlKind::Version)
         }
         Target::Slug(slug) => {
-            let current = asset.file.clone().ok_or_else(not_found)?;
-            let matches_slug = asset.permanent_slug.as_deref() == Some(slug.as_str());
+            let current = asset.current.clone().ok_or_else(not_found)?;
+            let matches_slug = asset.slug.as_deref() == Some(slug.as_str());
             match mode {
                 // §2.3: management download, always the latest version. Before a permanent
                 // URL exists the current file name works too, so scripts can fetch bytes.
-                Mode::Management if matches_slug || current.filename == *slug => {
+                Mode::Management if matches_slug || current.meta.filename == *slug => {
                     (current, UrlKind::Permanent)
                 }
                 _ if !matches_slug => return Err(not_found()),
@@ -189,11 +221,10 @@ pub async fn resolve(app: &App, req: &DeliveryRequest) -> Result<Resolved> {
         }
     };
     Ok(Resolved {
-        api_key: stack.api_key,
-        asset_uid: asset.uid,
+        private: asset.secured || req.credentials.present(),
+        asset,
         file,
         kind,
-        private: stack.secure_asset_urls || req.credentials.present(),
     })
 }
 
@@ -263,11 +294,11 @@ fn parse_date(s: &str) -> Option<SystemTime> {
 }
 
 /// Evaluates conditional headers (RFC 9110 §13.2.2 order) and `Range` for a GET or HEAD.
-pub fn evaluate(c: &Conditionals, file: &FileMeta) -> Outcome {
-    let tag = etag(file);
-    let modified = last_modified(file);
+pub fn evaluate(c: &Conditionals, file: &Prepared) -> Outcome {
+    let tag = std::str::from_utf8(&file.etag).unwrap_or("");
+    let modified = file.modified;
     if let Some(h) = &c.if_match {
-        if !list_matches(h, &tag, false) {
+        if !list_matches(h, tag, false) {
             return Outcome::PreconditionFailed;
         }
     } else if let Some(d) = c.if_unmodified_since.as_deref().and_then(parse_date) {
@@ -276,7 +307,7 @@ pub fn evaluate(c: &Conditionals, file: &FileMeta) -> Outcome {
         }
     }
     if let Some(h) = &c.if_none_match {
-        if list_matches(h, &tag, true) {
+        if list_matches(h, tag, true) {
             return Outcome::NotModified;
         }
     } else if let Some(d) = c.if_modified_since.as_deref().and_then(parse_date) {
@@ -298,7 +329,7 @@ pub fn evaluate(c: &Conditionals, file: &FileMeta) -> Outcome {
             return Outcome::Full;
         }
     }
-    byte_range(range, file.size.max(0) as u64)
+    byte_range(range, file.meta.size.max(0) as u64)
 }
 
 /// Parses a `Range` header for a representation of `len` bytes. Multi-range and malformed

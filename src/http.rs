@@ -138,10 +138,11 @@ pub fn router(app: Arc<App>) -> Router {
 /// Logs each internal error once, with its cause; the client only saw a generic message.
 async fn log_errors(req: Request, next: Next) -> Response {
     let method = req.method().clone();
-    let uri = req.uri().path().to_owned();
+    let uri = req.uri().clone();
     let response = next.run(req).await;
     if let Some(InternalCause(cause)) = response.extensions().get::<InternalCause>() {
-        tracing::error!(%method, %uri, status = %response.status(), "internal error: {cause}");
+        let path = uri.path();
+        tracing::error!(%method, %path, status = %response.status(), "internal error: {cause}");
     }
     response
 }

@@ -402,6 +402,15 @@ impl Db {
             .transpose()
     }
 
+    /// Every file row of an asset.
+    pub async fn files_of_asset(&self, asset_uid: &str) -> sqlx::Result<Vec<FileMeta>> {
+        let rows = sqlx::query("SELECT * FROM files WHERE asset_uid = $1")
+            .bind(asset_uid)
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(file_meta).collect()
+    }
+
     /// Records publications of `version` to each (environment uid, locale).
     pub async fn publish(
         &self,

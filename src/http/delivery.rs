@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
@@ -131,10 +131,11 @@ async fn serve(
         range: header_str(headers, header::RANGE),
     };
     let download = params.flag("dl") || params.flag("download");
-    let outcome = delivery::evaluate(&conditionals, &resolved.file);
-    let mut out = HeaderMap::new();
+    let file = &resolved.file;
+    let outcome = delivery::evaluate(&conditionals, file);
+    let mut out = HeaderMap::with_capacity(16);
     common_headers(app, &resolved, download, &mut out);
-    let len = resolved.file.size.max(0) as u64;
+    let len = file.meta.size.max(0) as u64;
     let (status, start, count) = match outcome {
         Outcome::NotModified => return Ok((StatusCode::NOT_MODIFIED, out).into_response()),
         Outcome::PreconditionFailed => {
@@ -157,22 +158,38 @@ async fn serve(
     if method == Method::HEAD {
         return Ok((status, out).into_response());
     }
-    // The blob is opened before answering: from here on this request reads these exact
-    // bytes even if the asset is replaced or the blob collected meanwhile (§4 atomicity).
-    let mut file = app
-        .blobs
-        .open_read(&resolved.file.sha256)
-        .await
-        .map_err(|e| {
-            Error::Internal(anyhow::Error::new(e).context(format!(
-                "blob {} of file {} is missing",
-                resolved.file.sha256, resolved.file.uid
-            )))
-        })?;
-    if start > 0 {
-        file.seek(SeekFrom::Start(start)).await?;
+    let sha = &file.meta.sha256;
+    let missing = |e: std::io::Error| {
+        Error::Internal(
+            anyhow::Error::new(e)
+                .context(format!("blob {sha} of file {} is missing", file.meta.uid)),
+        )
+    };
+    // Small files: bytes from memory (content-addressed, so never stale).
+    if len <= delivery::MAX_BODY {
+        let bytes = match app.hot.body(sha) {
+            Some(b) => b,
+            None => {
+                let b = Bytes::from(
+                    tokio::fs::read(app.blobs.path(sha))
+                        .await
+                        .map_err(missing)?,
+                );
+                app.hot.put_body(sha, b.clone());
+                b
+            }
+        };
+        let body = bytes.slice(start as usize..(start + count) as usize);
+        return Ok((status, out, Body::from(body)).into_response());
     }
-    let body = Body::from_stream(ReaderStream::with_capacity(file.take(count), CHUNK));
+    // Large files: the blob is opened before answering, so this request reads these exact
+    // bytes even if the asset is replaced or the blob collected meanwhile (§4 atomicity);
+    // streamed in bounded chunks.
+    let mut f = app.blobs.open_read(sha).await.map_err(missing)?;
+    if start > 0 {
+        f.seek(SeekFrom::Start(start)).await?;
+    }
+    let body = Body::from_stream(ReaderStream::with_capacity(f.take(count), CHUNK));
     Ok((status, out, body).into_response())
 }
 
@@ -180,32 +197,38 @@ fn hv(s: &str) -> HeaderValue {
     HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
+/// A header value from bytes computed (and validated) once in [`delivery::Prepared`].
+fn shared(b: &Bytes) -> HeaderValue {
+    HeaderValue::from_maybe_shared(b.clone()).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
 fn common_headers(app: &App, r: &Resolved, download: bool, out: &mut HeaderMap) {
     let f = &r.file;
-    out.insert(header::CONTENT_TYPE, hv(&f.content_type));
+    out.insert(header::CONTENT_TYPE, shared(&f.content_type));
     out.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    out.insert(header::ETAG, hv(&delivery::etag(f)));
-    out.insert(
-        header::LAST_MODIFIED,
-        hv(&httpdate::fmt_http_date(delivery::last_modified(f))),
-    );
-    let scope = if r.private { "private" } else { "public" };
-    let cache = match r.kind {
-        UrlKind::Version => format!("{scope}, max-age=31536000, immutable"),
-        UrlKind::Permanent => format!(
-            "{scope}, max-age={}, stale-while-revalidate={}",
-            app.config.permanent_max_age, app.config.permanent_stale_while_revalidate
-        ),
+    out.insert(header::ETAG, shared(&f.etag));
+    out.insert(header::LAST_MODIFIED, shared(&f.last_modified));
+    let cache = match (r.kind, r.private) {
+        (UrlKind::Version, false) => {
+            HeaderValue::from_static("public, max-age=31536000, immutable")
+        }
+        (UrlKind::Version, true) => {
+            HeaderValue::from_static("private, max-age=31536000, immutable")
+        }
+        (UrlKind::Permanent, private) => shared(if private {
+            &app.permanent_cache_control.1
+        } else {
+            &app.permanent_cache_control.0
+        }),
     };
-    out.insert(header::CACHE_CONTROL, hv(&cache));
-    let keys = format!("asset-{} stack-{}", r.asset_uid, r.api_key);
-    out.insert("surrogate-key", hv(&keys));
-    out.insert("cache-tag", hv(&keys.replace(' ', ",")));
+    out.insert(header::CACHE_CONTROL, cache);
+    out.insert("surrogate-key", shared(&r.asset.surrogate_key));
+    out.insert("cache-tag", shared(&r.asset.cache_tag));
     out.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    if delivery::is_active_content(&f.content_type) {
+    if f.active {
         out.insert(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(ACTIVE_CSP),
@@ -213,7 +236,7 @@ fn common_headers(app: &App, r: &Resolved, download: bool, out: &mut HeaderMap) 
     }
     out.insert(
         header::CONTENT_DISPOSITION,
-        hv(&disposition(&f.filename, download)),
+        shared(if download { &f.attachment } else { &f.inline }),
     );
     if r.private || r.kind == UrlKind::Permanent {
         // A CDN keying on the URL must not mix answers given for different credentials.
@@ -222,36 +245,4 @@ fn common_headers(app: &App, r: &Resolved, download: bool, out: &mut HeaderMap) 
             HeaderValue::from_static("authtoken, authorization"),
         );
     }
-}
-
-/// RFC 8187 `attr-char`s stay as they are; everything else is percent-encoded.
-const ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'!')
-    .remove(b'#')
-    .remove(b'$')
-    .remove(b'&')
-    .remove(b'+')
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'^')
-    .remove(b'_')
-    .remove(b'`')
-    .remove(b'|')
-    .remove(b'~');
-
-/// `inline|attachment; filename="ascii"; filename*=UTF-8''…` (RFC 6266).
-fn disposition(filename: &str, download: bool) -> String {
-    let kind = if download { "attachment" } else { "inline" };
-    let ascii: String = filename
-        .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let encoded = utf8_percent_encode(filename, ATTR_CHAR);
-    format!("{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Delivery benchmark: perma's version URL and permanent URL against nginx serving the very
+# same blob files, measured with wrk in one run on this machine.
+#
+#   bench/delivery.sh            full run (10 s per case, 100 vs 100,000 assets)
+#   bench/delivery.sh --smoke    a second per case, 100 vs 2,000 assets (CI: keeps it from rotting)
+#
+# Talks only to 127.0.0.1, runs for a bounded time, stops everything it started.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+duration="${BENCH_DURATION:-10}" big_n=100000 warm=3
+if [[ "${1:-}" == "--smoke" ]]; then duration=1 big_n=2000 warm=1; fi
+conns="${BENCH_CONNECTIONS:-50}" threads="${BENCH_THREADS:-2}"
+for tool in nginx wrk curl python3; do command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install nginx wrk curl)"; exit 1; }; done
+
+(cd "$root" && cargo build --release --quiet --bin perma)
+bin="$root/target/release/perma"
+work="$(mktemp -d)"
+perma_pid="" nginx_pid=""
+cleanup() {
+  for p in $perma_pid $nginx_pid; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+email=bench@example.com password=bench-password
+start_perma() {
+  PERMA_DATA_DIR="$work/data" PERMA_LISTEN=127.0.0.1:0 PERMA_LOG=warn PERMA_MAX_UPLOAD_BYTES=$((128 << 20)) \
+    PERMA_ADMIN_EMAIL=$email PERMA_ADMIN_PASSWORD=$password "$bin" serve > "$work/perma.out" 2> "$work/perma.err" &
+  perma_pid=$!
+  for _ in $(seq 1 100); do grep -q "listening on" "$work/perma.out" 2>/dev/null && break; sleep 0.1; done
+  perma="$(sed -n 's/^perma listening on //p' "$work/perma.out")"
+  [[ -n "$perma" ]] || { cat "$work/perma.err"; exit 1; }
+}
+stop_perma() { kill "$perma_pid"; wait "$perma_pid" 2>/dev/null || true; perma_pid=""; }
+json() { python3 -c "import sys,json; v=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
+
+start_perma
+login=$(curl -sf "$perma/v3/user-session" -H 'content-type: application/json' -d "{\"user\":{\"email\":\"$email\",\"password\":\"$password\"}}")
+token=$(echo "$login" | json 'v["user"]["authtoken"]')
+user_uid=$(echo "$login" | json 'v["user"]["uid"]')
+stack() { curl -sf "$perma/v3/stacks" -H "authtoken: $token" -d "{\"stack\":{\"name\":\"$1\"}}" | json 'v["stack"]["api_key"]'; }
+key=$(stack bench) key_small=$(stack scale-small) key_big=$(stack scale-big)
+
+declare -A version_path perm_path sha
+for spec in 4k:4096 1m:1048576 64m:67108864; do
+  name=${spec%%:*} bytes=${spec##*:}
+  head -c "$bytes" /dev/urandom > "$work/$name.bin"
+  sha[$name]=$(sha256sum "$work/$name.bin" | cut -d' ' -f1)
+  a=$(curl -sf "$perma/v3/assets" -H "authtoken: $token" -H "api_key: $key" -F "asset[upload]=@$work/$name.bin")
+  uid=$(echo "$a" | json 'v["asset"]["uid"]')
+  version_path[$name]=$(echo "$a" | json 'v["asset"]["url"].split("127.0.0.1",1)[1].split("/",1)[1]')
+  p=$(curl -sf -X PUT "$perma/v3/assets/$uid" -H "authtoken: $token" -H "api_key: $key" -H 'content-type: application/json' \
+    -d "{\"asset\":{\"permanent_url\":\"$name.bin\"}}" | json 'v["asset"]["permanent_url"]')
+  perm_path[$name]="/${p#*://*/}"
+  version_path[$name]="/${version_path[$name]}"
+done
+
+# nginx serving the same blob directory: sendfile, open_file_cache, no access log, one worker per core.
+ngport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat > "$work/nginx.conf" <<NGINX
+user root;
+worker_processes $(nproc);
+pid $work/nginx.pid;
+error_log $work/nginx-error.log warn;
+daemon off;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  tcp_nodelay on;
+  keepalive_requests 1000000;
+  open_file_cache max=200000 inactive=60s;
+  open_file_cache_valid 60s;
+  default_type application/octet-stream;
+  server {
+    listen 127.0.0.1:$ngport;
+    root $work/data/blobs;
+  }
+}
+NGINX
+nginx -c "$work/nginx.conf" -p "$work" &
+nginx_pid=$!
+sleep 0.5
+blob() { echo "/${1:0:2}/${1:2:2}/$1"; }
+
+declare -A rps mbs p99
+run() { # label url [extra wrk args...]
+  local label=$1 url=$2; shift 2
+  local out
+  out=$(wrk -t"$threads" -c"$conns" -d"${duration}s" --latency "$@" "$url")
+  rps[$label]=$(echo "$out" | awk '/^Requests\/sec:/ {print $2}')
+  mbs[$label]=$(echo "$out" | awk '/^Transfer\/sec:/ {v=$2; u=substr(v,length(v)-1); n=v+0; if (u=="GB") n*=1024; else if (u=="KB") n/=1024; else if (u!="MB") n/=1048576; printf "%.1f", n}')
+  p99[$label]=$(echo "$out" | awk '$1=="99%" {print $2}')
+  local non2xx; non2xx=$(echo "$out" | awk '/Non-2xx or 3xx/ {print $5}')
+  [[ -z "$non2xx" ]] || { echo "$label: $non2xx error responses"; echo "$out"; exit 1; }
+  printf '%-28s %12s req/s %10s MB/s   p99 %s\n' "$label" "${rps[$label]}" "${mbs[$label]}" "${p99[$label]}"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+echo "== $(nproc) cores, wrk -t$threads -c$conns, ${duration}s per case; perma $($bin --version | cut -d' ' -f2), $(nginx -v 2>&1 | cut -d' ' -f3)"
+for name in 4k 1m 64m; do
+  run "nginx $name" "http://127.0.0.1:$ngport$(blob "${sha[$name]}")"
+  run "perma version URL $name" "$perma${version_path[$name]}"
+  run "perma permanent URL $name" "$perma${perm_path[$name]}"
+done
+ngetag=$(curl -sI "http://127.0.0.1:$ngport$(blob "${sha[4k]}")" | awk -F': ' 'tolower($1)=="etag" {print $2}' | tr -d '\r')
+run "nginx 304" "http://127.0.0.1:$ngport$(blob "${sha[4k]}")" -H "If-None-Match: $ngetag"
+run "perma permanent URL 304" "$perma${perm_path[4k]}" -H "If-None-Match: \"${sha[4k]}\""
+
+# Scale: the same lookup with 100 and with $big_n assets in a stack, random assets per request.
+stop_perma
+db="$work/data/perma.db"
+python3 "$root/bench/seed.py" "$db" "$key_small" "$user_uid" "${sha[4k]}" 4096 100 small > "$work/paths-small"
+python3 "$root/bench/seed.py" "$db" "$key_big" "$user_uid" "${sha[4k]}" 4096 "$big_n" big > "$work/paths-big"
+start_perma
+for set in small big; do # warm-up, not measured
+  PATHS_FILE="$work/paths-$set" wrk -t"$threads" -c"$conns" -d"${warm}s" -s "$root/bench/random_path.lua" "$perma" > /dev/null
+done
+PATHS_FILE="$work/paths-small" run "perma permanent 100 assets" "$perma" -s "$root/bench/random_path.lua"
+PATHS_FILE="$work/paths-big" run "perma permanent $big_n assets" "$perma" -s "$root/bench/random_path.lua"
+
+echo
+echo "== ratios (same run)"
+printf '%-50s %s\n' "permanent URL / nginx, req/s, 4 KiB   (target >= 1.0)" "$(ratio "${rps[perma permanent URL 4k]}" "${rps[nginx 4k]}")"
+printf '%-50s %s\n' "version URL / nginx, req/s, 4 KiB" "$(ratio "${rps[perma version URL 4k]}" "${rps[nginx 4k]}")"
+printf '%-50s %s\n' "permanent URL / nginx, MB/s, 1 MiB" "$(ratio "${mbs[perma permanent URL 1m]}" "${mbs[nginx 1m]}")"
+printf '%-50s %s\n' "permanent URL / nginx, MB/s, 64 MiB  (target >= 0.9)" "$(ratio "${mbs[perma permanent URL 64m]}" "${mbs[nginx 64m]}")"
+printf '%-50s %s\n' "304 revalidation / nginx 304, req/s   (target >= 1.0)" "$(ratio "${rps[perma permanent URL 304]}" "${rps[nginx 304]}")"
+printf '%-50s %s\n' "$big_n assets / 100 assets, req/s   (target >= 0.95)" "$(ratio "${rps[perma permanent $big_n assets]}" "${rps[perma permanent 100 assets]}")"
