@@ -5,12 +5,15 @@ use std::io::SeekFrom;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
+
+use percent_encoding::percent_decode_str;
 
 use super::extract::{credentials, Params};
 use crate::app::App;
@@ -24,73 +27,101 @@ const ACTIVE_CSP: &str = "sandbox; default-src 'none'; style-src 'unsafe-inline'
 /// memory per request stays bounded whatever the file size.
 const CHUNK: usize = 256 * 1024;
 
+/// The path segments after `/v3/assets/`, percent-decoded only when needed. Taken from the
+/// request instead of axum's `Path` extractor: delivery is the hot path, and this avoids
+/// an allocation per segment and a copy of the request headers per request.
+fn segments(req: &Parts) -> Vec<String> {
+    let path = req.uri.path().strip_prefix("/v3/assets/").unwrap_or("");
+    path.split('/')
+        .map(|s| {
+            if s.contains('%') {
+                percent_decode_str(s).decode_utf8_lossy().into_owned()
+            } else {
+                s.to_owned()
+            }
+        })
+        .collect()
+}
+
+fn query_params(req: &Parts) -> Params {
+    match req.uri.query() {
+        None | Some("") => Params(Vec::new()),
+        Some(q) => Params(
+            form_urlencoded::parse(q.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        ),
+    }
+}
+
 /// `GET|HEAD /v3/assets/{api_key}/{asset_uid}/{file_uid}/{filename}`.
-pub async fn version(
-    State(app): State<Arc<App>>,
-    Path((api_key, asset_uid, file_uid, _filename)): Path<(String, String, String, String)>,
-    method: Method,
-    headers: HeaderMap,
-    params: Params,
-) -> Result<Response> {
-    serve(
-        &app,
-        api_key,
-        asset_uid,
-        Target::Version { file_uid },
-        method,
-        &headers,
-        &params,
+pub async fn version(State(app): State<Arc<App>>, req: Request) -> Response {
+    let (req, _) = req.into_parts();
+    let mut seg = segments(&req).into_iter();
+    let (api_key, asset_uid, file_uid) = (
+        seg.next().unwrap_or_default(),
+        seg.next().unwrap_or_default(),
+        seg.next().unwrap_or_default(),
+    );
+    logged(
+        &req,
+        serve(&app, api_key, asset_uid, Target::Version { file_uid }, &req).await,
     )
-    .await
 }
 
 /// `GET|HEAD /v3/assets/{api_key}/{asset_uid}/{slug}`.
-pub async fn permanent(
-    State(app): State<Arc<App>>,
-    Path((api_key, asset_uid, slug)): Path<(String, String, String)>,
-    method: Method,
-    headers: HeaderMap,
-    params: Params,
-) -> Result<Response> {
-    serve(
-        &app,
-        api_key,
-        asset_uid,
-        Target::Slug(slug),
-        method,
-        &headers,
-        &params,
+pub async fn permanent(State(app): State<Arc<App>>, req: Request) -> Response {
+    let (req, _) = req.into_parts();
+    let mut seg = segments(&req).into_iter();
+    let (api_key, asset_uid, slug) = (
+        seg.next().unwrap_or_default(),
+        seg.next().unwrap_or_default(),
+        seg.next().unwrap_or_default(),
+    );
+    logged(
+        &req,
+        serve(&app, api_key, asset_uid, Target::Slug(slug), &req).await,
     )
-    .await
 }
 
 /// `GET|HEAD /v3/assets/{api_key}/{asset_uid}`: management download of the latest file
 /// (the Python SDK's `download()` calls this path). Needs management credentials.
-pub async fn latest(
-    State(app): State<Arc<App>>,
-    Path((api_key, asset_uid)): Path<(String, String)>,
-    method: Method,
-    headers: HeaderMap,
-    params: Params,
-) -> Result<Response> {
-    if !credentials(&headers).present() {
-        return Err(Error::Unauthorized);
+pub async fn latest(State(app): State<Arc<App>>, req: Request) -> Response {
+    let (req, _) = req.into_parts();
+    let result = async {
+        if !credentials(&req.headers).present() {
+            return Err(Error::Unauthorized);
+        }
+        let mut seg = segments(&req).into_iter();
+        let (api_key, asset_uid) = (
+            seg.next().unwrap_or_default(),
+            seg.next().unwrap_or_default(),
+        );
+        let name = app
+            .db
+            .asset(&api_key, &asset_uid)
+            .await?
+            .and_then(|a| a.file)
+            .map(|f| f.filename)
+            .unwrap_or_default();
+        serve(&app, api_key, asset_uid, Target::Slug(name), &req).await
     }
-    let asset = app.db.asset(&api_key, &asset_uid).await?;
-    let name = asset
-        .and_then(|a| a.file)
-        .map(|f| f.filename)
-        .unwrap_or_default();
-    serve(
-        &app,
-        api_key,
-        asset_uid,
-        Target::Slug(name),
-        method,
-        &headers,
-        &params,
-    )
-    .await
+    .await;
+    logged(&req, result)
+}
+
+/// Delivery routes skip the API's logging middleware (one boxed future less per request on
+/// the hottest path); internal errors are logged here instead, once.
+fn logged(req: &Parts, result: Result<Response>) -> Response {
+    match result {
+        Ok(r) => r,
+        Err(e) => {
+            if let Error::Internal(cause) = &e {
+                tracing::error!(method = %req.method, path = %req.uri.path(), "internal error: {cause:#}");
+            }
+            e.into_response()
+        }
+    }
 }
 
 fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<String> {
@@ -102,10 +133,11 @@ async fn serve(
     api_key: String,
     asset_uid: String,
     target: Target,
-    method: Method,
-    headers: &HeaderMap,
-    params: &Params,
+    request: &Parts,
 ) -> Result<Response> {
+    let headers = &request.headers;
+    let params = &query_params(request);
+    let method = &request.method;
     let req = DeliveryRequest {
         api_key,
         asset_uid,
@@ -155,7 +187,7 @@ async fn serve(
         }
     };
     out.insert(header::CONTENT_LENGTH, HeaderValue::from(count));
-    if method == Method::HEAD {
+    if *method == Method::HEAD {
         return Ok((status, out).into_response());
     }
     let sha = &file.meta.sha256;
