@@ -25,7 +25,7 @@ const ACTIVE_CSP: &str = "sandbox; default-src 'none'; style-src 'unsafe-inline'
 
 /// Read buffer of the streamed body: large enough for throughput, small enough that
 /// memory per request stays bounded whatever the file size.
-const CHUNK: usize = 256 * 1024;
+const CHUNK: usize = 1024 * 1024;
 
 /// The path segments after `/v3/assets/`, percent-decoded only when needed. Taken from the
 /// request instead of axum's `Path` extractor: delivery is the hot path, and this avoids
@@ -166,10 +166,15 @@ async fn serve(
     let file = &resolved.file;
     let outcome = delivery::evaluate(&conditionals, file);
     let mut out = HeaderMap::with_capacity(16);
+    if outcome == Outcome::NotModified {
+        // RFC 9110 §15.4.5: only the fields a 200 would carry that guide caches.
+        cache_headers(app, &resolved, &mut out);
+        return Ok((StatusCode::NOT_MODIFIED, out).into_response());
+    }
     common_headers(app, &resolved, download, &mut out);
     let len = file.meta.size.max(0) as u64;
     let (status, start, count) = match outcome {
-        Outcome::NotModified => return Ok((StatusCode::NOT_MODIFIED, out).into_response()),
+        Outcome::NotModified => unreachable!("answered above"),
         Outcome::PreconditionFailed => {
             return Ok((StatusCode::PRECONDITION_FAILED, out).into_response())
         }
@@ -234,10 +239,9 @@ fn shared(b: &Bytes) -> HeaderValue {
     HeaderValue::from_maybe_shared(b.clone()).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-fn common_headers(app: &App, r: &Resolved, download: bool, out: &mut HeaderMap) {
+/// Validators, caching and purge headers: what a 304 carries too.
+fn cache_headers(app: &App, r: &Resolved, out: &mut HeaderMap) {
     let f = &r.file;
-    out.insert(header::CONTENT_TYPE, shared(&f.content_type));
-    out.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     out.insert(header::ETAG, shared(&f.etag));
     out.insert(header::LAST_MODIFIED, shared(&f.last_modified));
     let cache = match (r.kind, r.private) {
@@ -256,6 +260,21 @@ fn common_headers(app: &App, r: &Resolved, download: bool, out: &mut HeaderMap) 
     out.insert(header::CACHE_CONTROL, cache);
     out.insert("surrogate-key", shared(&r.asset.surrogate_key));
     out.insert("cache-tag", shared(&r.asset.cache_tag));
+    if r.private || r.kind == UrlKind::Permanent {
+        // A CDN keying on the URL must not mix answers given for different credentials.
+        out.insert(
+            header::VARY,
+            HeaderValue::from_static("authtoken, authorization"),
+        );
+    }
+}
+
+/// Everything a 200 or 206 carries.
+fn common_headers(app: &App, r: &Resolved, download: bool, out: &mut HeaderMap) {
+    cache_headers(app, r, out);
+    let f = &r.file;
+    out.insert(header::CONTENT_TYPE, shared(&f.content_type));
+    out.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     out.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -270,11 +289,4 @@ fn common_headers(app: &App, r: &Resolved, download: bool, out: &mut HeaderMap) 
         header::CONTENT_DISPOSITION,
         shared(if download { &f.attachment } else { &f.inline }),
     );
-    if r.private || r.kind == UrlKind::Permanent {
-        // A CDN keying on the URL must not mix answers given for different credentials.
-        out.insert(
-            header::VARY,
-            HeaderValue::from_static("authtoken, authorization"),
-        );
-    }
 }
