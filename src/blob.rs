@@ -122,6 +122,57 @@ impl BlobStore {
         tokio::fs::File::open(self.path(sha256)).await
     }
 
+    /// Opens a blob for a ranged, streamed read: `count` bytes from `start`, in chunks of
+    /// `chunk` bytes. The file is opened now (so the caller holds these exact bytes whatever
+    /// happens to the blob afterwards); each chunk is read with `pread` on the blocking pool
+    /// while the previous one is being sent, so disk and socket overlap, and at most two
+    /// chunks per request are in memory.
+    pub async fn read_range(
+        &self,
+        sha256: &str,
+        start: u64,
+        count: u64,
+        chunk: usize,
+    ) -> io::Result<impl futures_util::Stream<Item = io::Result<bytes::Bytes>> + Send + 'static>
+    {
+        let file = std::sync::Arc::new(self.open_read(sha256).await?.into_std().await);
+        let end = start + count;
+        let read = move |file: std::sync::Arc<std::fs::File>, off: u64| {
+            tokio::task::spawn_blocking(move || -> io::Result<bytes::Bytes> {
+                use std::os::unix::fs::FileExt;
+                let n = usize::try_from(end - off).unwrap_or(usize::MAX).min(chunk);
+                let mut buf = vec![0u8; n];
+                let mut filled = 0;
+                while filled < n {
+                    match file.read_at(&mut buf[filled..], off + filled as u64)? {
+                        0 => {
+                            return Err(io::Error::new(
+                                io::ErrorKind::UnexpectedEof,
+                                "blob is shorter than its row says",
+                            ))
+                        }
+                        k => filled += k,
+                    }
+                }
+                Ok(bytes::Bytes::from(buf))
+            })
+        };
+        let first = (start < end).then(|| read(file.clone(), start));
+        Ok(futures_util::stream::unfold(
+            (file, start, first),
+            move |(file, off, pending)| async move {
+                let bytes = match pending?.await {
+                    Ok(Ok(b)) => b,
+                    Ok(Err(e)) => return Some((Err(e), (file, end, None))),
+                    Err(e) => return Some((Err(io::Error::other(e)), (file, end, None))),
+                };
+                let next = off + bytes.len() as u64;
+                let prefetch = (next < end).then(|| read(file.clone(), next));
+                Some((Ok(bytes), (file, next, prefetch)))
+            },
+        ))
+    }
+
     /// Whether a blob exists.
     pub fn exists(&self, sha256: &str) -> bool {
         self.path(sha256).is_file()

@@ -443,6 +443,21 @@ async fn serve(config_file: &Option<PathBuf>, no_migrate: bool) -> anyhow::Resul
         Migrations::Apply
     };
     let app = App::build(config, migrations).await?;
+    {
+        // The delivery index fills in the background; requests meanwhile load entries on demand.
+        let app = app.clone();
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            match crate::delivery::preload(&app).await {
+                Ok(n) => tracing::info!(
+                    assets = n,
+                    ms = started.elapsed().as_millis() as u64,
+                    "delivery index loaded"
+                ),
+                Err(e) => tracing::warn!("delivery index preload failed, filling on demand: {e:#}"),
+            }
+        });
+    }
     println!("perma listening on http://{}", app.config.listen);
     tracing::info!(listen = %app.config.listen, public_url = %app.public_url, "perma serving");
     let shutdown = async {

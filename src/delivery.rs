@@ -14,7 +14,7 @@ use bytes::Bytes;
 pub use hot::{HotAsset, HotCache, Prepared, MAX_BODY};
 
 use crate::app::App;
-use crate::assets::FileMeta;
+use crate::assets::{Asset, FileMeta};
 use crate::error::{Error, Result};
 use crate::identity::{self, Credentials, TokenKind};
 use crate::ids::{self, ApiKey, Uid};
@@ -97,28 +97,61 @@ pub async fn hot_asset(app: &App, api_key: &str, asset_uid: &str) -> Result<Opti
     else {
         return Ok(None);
     };
-    let files: HashMap<String, Arc<Prepared>> = app
-        .db
-        .files_of_asset(asset_uid)
-        .await?
+    let files = app.db.files_of_asset(asset_uid).await?;
+    let entry = Arc::new(entry(
+        &asset,
+        stack.secure_asset_urls,
+        &stack.master_locale,
+        files,
+    ));
+    app.hot.insert(asset_uid, entry.clone(), generation);
+    Ok(Some(entry))
+}
+
+fn entry(asset: &Asset, secured: bool, master_locale: &str, files: Vec<FileMeta>) -> HotAsset {
+    let files: HashMap<String, Arc<Prepared>> = files
         .into_iter()
         .map(|f| (f.uid.clone(), Arc::new(Prepared::new(f))))
         .collect();
     let current = asset.file.as_ref().and_then(|f| files.get(&f.uid).cloned());
-    let keys = format!("asset-{} stack-{}", asset.uid, stack.api_key);
-    let entry = Arc::new(HotAsset {
-        api_key: stack.api_key.clone(),
-        secured: stack.secure_asset_urls,
-        master_locale: stack.master_locale.clone(),
+    let keys = format!("asset-{} stack-{}", asset.uid, asset.api_key);
+    HotAsset {
+        api_key: asset.api_key.clone(),
+        secured,
+        master_locale: master_locale.to_owned(),
         deleted: asset.deleted_at.is_some(),
         slug: asset.permanent_slug.clone(),
         current,
         files,
         cache_tag: Bytes::from(keys.replace(' ', ",")),
         surrogate_key: Bytes::from(keys),
-    });
-    app.hot.insert(asset_uid, entry.clone(), generation);
-    Ok(Some(entry))
+    }
+}
+
+/// Loads the delivery index for every asset at start-up, so that the first request for an
+/// asset is as fast as the millionth, whatever the size of the stack. Retries when a change
+/// lands during the load; gives up (lookups then fill the index on demand) after a few tries.
+pub async fn preload(app: &App) -> anyhow::Result<usize> {
+    for _ in 0..3 {
+        let generation = app.hot.generation();
+        let (assets, files) = app.db.delivery_index().await?;
+        let mut by_asset: HashMap<String, Vec<FileMeta>> = HashMap::new();
+        for (asset_uid, f) in files {
+            by_asset.entry(asset_uid).or_default().push(f);
+        }
+        let entries: Vec<(String, Arc<HotAsset>)> = assets
+            .iter()
+            .map(|(a, secured, locale)| {
+                let files = by_asset.remove(&a.uid).unwrap_or_default();
+                (a.uid.clone(), Arc::new(entry(a, *secured, locale, files)))
+            })
+            .collect();
+        let n = entries.len();
+        if app.hot.insert_all(entries, generation) {
+            return Ok(n);
+        }
+    }
+    Ok(0)
 }
 
 /// Decides which file a delivery request serves (§4 "Which file", "Secured stacks").

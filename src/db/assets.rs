@@ -402,6 +402,33 @@ impl Db {
             .transpose()
     }
 
+    /// Everything the delivery index needs, in two passes over the tables: each file asset
+    /// with its stack's `secure_asset_urls` and master locale, and every file row.
+    #[allow(clippy::type_complexity)]
+    pub async fn delivery_index(
+        &self,
+    ) -> sqlx::Result<(Vec<(Asset, bool, String)>, Vec<(String, FileMeta)>)> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ASSET_COLS}, s.secure_asset_urls AS s_secure, s.master_locale AS s_locale \
+             FROM assets a JOIN stacks s ON s.api_key = a.api_key \
+             LEFT JOIN files f ON f.uid = a.file_uid WHERE a.is_dir = 0"
+        ))
+        .fetch_all(&self.read)
+        .await?;
+        let assets = rows
+            .iter()
+            .map(|r| Ok((asset(r)?, flag(r, "s_secure")?, r.try_get("s_locale")?)))
+            .collect::<sqlx::Result<Vec<_>>>()?;
+        let rows = sqlx::query("SELECT * FROM files")
+            .fetch_all(&self.read)
+            .await?;
+        let files = rows
+            .iter()
+            .map(|r| Ok((r.try_get("asset_uid")?, file_meta(r)?)))
+            .collect::<sqlx::Result<Vec<_>>>()?;
+        Ok((assets, files))
+    }
+
     /// Every file row of an asset.
     pub async fn files_of_asset(&self, asset_uid: &str) -> sqlx::Result<Vec<FileMeta>> {
         let rows = sqlx::query("SELECT * FROM files WHERE asset_uid = $1")

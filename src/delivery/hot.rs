@@ -42,8 +42,6 @@ pub struct Prepared {
     pub content_type: Bytes,
     /// `Content-Disposition: inline; …`.
     pub inline: Bytes,
-    /// `Content-Disposition: attachment; …`.
-    pub attachment: Bytes,
     /// Gets the sandbox CSP.
     pub active: bool,
 }
@@ -80,6 +78,12 @@ fn disposition(kind: &str, filename: &str) -> String {
 }
 
 impl Prepared {
+    /// `Content-Disposition: attachment; …` (computed when asked for: `?dl=1` is rare, and
+    /// the index should stay small).
+    pub fn attachment(&self) -> Bytes {
+        Bytes::from(disposition("attachment", &self.meta.filename))
+    }
+
     /// Computes the header values of a file.
     pub fn new(meta: FileMeta) -> Self {
         let modified = super::last_modified(&meta);
@@ -89,7 +93,6 @@ impl Prepared {
             modified,
             content_type: Bytes::from(meta.content_type.clone()),
             inline: Bytes::from(disposition("inline", &meta.filename)),
-            attachment: Bytes::from(disposition("attachment", &meta.filename)),
             active: super::is_active_content(&meta.content_type),
             meta,
         }
@@ -158,6 +161,29 @@ impl HotCache {
             map.clear();
         }
         map.insert(asset_uid.to_owned(), entry);
+    }
+
+    /// Stores many entries loaded since `generation` (start-up preload). Returns false, and
+    /// stores nothing, when something changed meanwhile.
+    pub fn insert_all(&self, entries: Vec<(String, Arc<HotAsset>)>, generation: u64) -> bool {
+        let mut map = self.assets.write().expect("hot index lock");
+        if self.generation.load(Ordering::Acquire) != generation {
+            return false;
+        }
+        for (k, v) in entries.into_iter().take(MAX_ASSETS) {
+            map.entry(k).or_insert(v);
+        }
+        true
+    }
+
+    /// Number of indexed assets.
+    pub fn len(&self) -> usize {
+        self.assets.read().expect("hot index lock").len()
+    }
+
+    /// Whether the index is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Drops an asset's entry after a committed change.

@@ -1,7 +1,6 @@
 //! Serving bytes (§2, §4): version URLs, permanent URLs and management downloads, with
 //! ETags, conditional requests, single ranges, cache headers and a streamed body.
 
-use std::io::SeekFrom;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -10,8 +9,6 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
-use tokio_util::io::ReaderStream;
 
 use percent_encoding::percent_decode_str;
 
@@ -222,11 +219,12 @@ async fn serve(
     // Large files: the blob is opened before answering, so this request reads these exact
     // bytes even if the asset is replaced or the blob collected meanwhile (§4 atomicity);
     // streamed in bounded chunks.
-    let mut f = app.blobs.open_read(sha).await.map_err(missing)?;
-    if start > 0 {
-        f.seek(SeekFrom::Start(start)).await?;
-    }
-    let body = Body::from_stream(ReaderStream::with_capacity(f.take(count), CHUNK));
+    let stream = app
+        .blobs
+        .read_range(sha, start, count, CHUNK)
+        .await
+        .map_err(missing)?;
+    let body = Body::from_stream(stream);
     Ok((status, out, body).into_response())
 }
 
@@ -285,8 +283,10 @@ fn common_headers(app: &App, r: &Resolved, download: bool, out: &mut HeaderMap) 
             HeaderValue::from_static(ACTIVE_CSP),
         );
     }
-    out.insert(
-        header::CONTENT_DISPOSITION,
-        shared(if download { &f.attachment } else { &f.inline }),
-    );
+    let disposition = if download {
+        f.attachment()
+    } else {
+        f.inline.clone()
+    };
+    out.insert(header::CONTENT_DISPOSITION, shared(&disposition));
 }
