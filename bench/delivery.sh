@@ -13,8 +13,12 @@ if [[ "${1:-}" == "--smoke" ]]; then duration=1 big_n=2000 warm=1; fi
 conns="${BENCH_CONNECTIONS:-50}" threads="${BENCH_THREADS:-2}"
 for tool in nginx wrk curl python3; do command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install nginx wrk curl)"; exit 1; }; done
 
-(cd "$root" && cargo build --release --quiet --bin perma)
-bin="$root/target/release/perma"
+# PERMA_BIN: use an existing binary (CI's smoke run uses the debug build it already has).
+bin="${PERMA_BIN:-}"
+if [[ -z "$bin" ]]; then
+  (cd "$root" && cargo build --release --quiet --bin perma)
+  bin="$root/target/release/perma"
+fi
 work="$(mktemp -d)"
 perma_pid="" nginx_pid=""
 cleanup() {

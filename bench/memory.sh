@@ -5,8 +5,11 @@
 set -euo pipefail
 size_mib="${1:-1024}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
-(cd "$root" && cargo build --release --quiet --bin perma)
-bin="$root/target/release/perma"
+bin="${PERMA_BIN:-}"
+if [[ -z "$bin" ]]; then
+  (cd "$root" && cargo build --release --quiet --bin perma)
+  bin="$root/target/release/perma"
+fi
 
 work="$(mktemp -d)"
 pid=""

@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use crate::blob::BlobStore;
 use crate::config::Config;
-use crate::db::Db;
+use crate::db::{Backend, Db};
 use crate::delivery::HotCache;
 
 /// Everything a request handler or command needs. Shared as `Arc<App>`.
@@ -24,7 +24,7 @@ pub struct App {
     /// `config.public_url()` computed once.
     pub public_url: String,
     /// In-memory delivery index and small-file cache.
-    pub hot: HotCache,
+    pub hot: Arc<HotCache>,
     /// `Cache-Control` of permanent-URL answers (public, private), computed once (§4).
     pub permanent_cache_control: (Bytes, Bytes),
 }
@@ -62,13 +62,47 @@ impl App {
             ))
         };
         let permanent_cache_control = (cc("public"), cc("private"));
-        Ok(Arc::new(App {
+        let app = Arc::new(App {
             config,
             db,
             blobs,
             public_url,
-            hot: HotCache::default(),
+            hot: Arc::new(HotCache::default()),
             permanent_cache_control,
-        }))
+        });
+        if app.db.backend() == Backend::Postgres {
+            // Other processes share this database: drop what they change from our cache.
+            let hot = Arc::downgrade(&app.hot);
+            let url = app.config.database_url();
+            tokio::spawn(async move {
+                let alive = || hot.strong_count() > 0;
+                let hot2 = hot.clone();
+                let on_change = move |uid: Option<&str>| {
+                    if let Some(h) = hot2.upgrade() {
+                        match uid {
+                            Some(u) => h.invalidate(u),
+                            None => h.clear(),
+                        }
+                    }
+                };
+                if let Err(e) = crate::db::listen_changes(&url, on_change, alive).await {
+                    tracing::error!("change listener stopped: {e:#}");
+                }
+            });
+        }
+        Ok(app)
+    }
+
+    /// Records that an asset (`None`: anything in a stack's settings) changed: drops it
+    /// from this process's delivery cache and tells the other processes (§4: a replace is
+    /// visible at once, on every process). Called after the change has committed.
+    pub async fn changed(&self, asset_uid: Option<&str>) {
+        match asset_uid {
+            Some(u) => self.hot.invalidate(u),
+            None => self.hot.clear(),
+        }
+        if let Err(e) = self.db.notify_changed(asset_uid).await {
+            tracing::error!("could not notify other processes of a change: {e:#}");
+        }
     }
 }

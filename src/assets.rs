@@ -600,8 +600,14 @@ pub async fn update(app: &App, access: &StackAccess, uid: &str, req: AssetUpdate
             return Ok(cur);
         }
         if app.db.apply_version(&next).await? {
-            app.hot.invalidate(uid);
-            return get_live(app, &api_key, uid).await;
+            app.changed(Some(uid)).await;
+            // Answer with the version this request made, even if another change has
+            // landed since (the client must see the file it uploaded).
+            let now = get_live(app, &api_key, uid).await?;
+            return match app.db.version(uid, next.expected_version + 1).await? {
+                Some(v) => Ok(now.at_version(v)),
+                None => Ok(now),
+            };
         }
         // Someone else changed the asset first: recompute from the new state.
     }
@@ -621,7 +627,7 @@ pub async fn delete(app: &App, access: &StackAccess, uid: &str) -> Result<()> {
             now_ms(),
         )
         .await?;
-    app.hot.invalidate(&asset.uid);
+    app.changed(Some(&asset.uid)).await;
     Ok(())
 }
 
@@ -871,6 +877,9 @@ pub async fn delete_folder(app: &App, access: &StackAccess, uid: &str) -> Result
     app.db
         .tombstone(&doomed, access.actor.uid(), now_ms())
         .await?;
+    for uid in &doomed {
+        app.changed(Some(uid)).await;
+    }
     Ok(doomed.len())
 }
 

@@ -174,11 +174,63 @@ impl Db {
         Ok(applied)
     }
 
+    /// Tells the other perma processes on this database that an asset (or, with `None`,
+    /// anything) changed, so they drop what they cached (PostgreSQL `NOTIFY`; a no-op on
+    /// SQLite, where one process owns the database).
+    pub async fn notify_changed(&self, asset_uid: Option<&str>) -> anyhow::Result<()> {
+        if self.backend != Backend::Postgres {
+            return Ok(());
+        }
+        let payload = asset_uid.unwrap_or("*");
+        // NOTIFY takes no bind parameters; uids are `blt` + hex, checked here anyway.
+        anyhow::ensure!(
+            payload == "*" || payload.bytes().all(|b| b.is_ascii_alphanumeric()),
+            "refusing to notify with payload {payload:?}"
+        );
+        sqlx::raw_sql(&format!("NOTIFY {CHANGES_CHANNEL}, '{payload}'"))
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
     /// Closes both pools (flushes SQLite's WAL on the last connection).
     pub async fn close(&self) {
         self.read.close().await;
         self.write.close().await;
     }
+}
+
+/// PostgreSQL channel on which processes announce changed assets.
+pub const CHANGES_CHANNEL: &str = "perma_changed";
+
+/// Listens for [`Db::notify_changed`] from other processes and calls `on_change` with the
+/// asset uid (`None`: anything may have changed — also after a lost connection, since
+/// notifications sent meanwhile are gone). Runs until `keep_going` returns false.
+pub async fn listen_changes(
+    url: &str,
+    on_change: impl Fn(Option<&str>) + Send,
+    keep_going: impl Fn() -> bool + Send,
+) -> anyhow::Result<()> {
+    let mut listener = sqlx::postgres::PgListener::connect(url)
+        .await
+        .context("connecting the change listener")?;
+    listener.listen(CHANGES_CHANNEL).await?;
+    while keep_going() {
+        match tokio::time::timeout(Duration::from_secs(5), listener.try_recv()).await {
+            Err(_) => continue,
+            Ok(Ok(Some(n))) => match n.payload() {
+                "*" => on_change(None),
+                uid => on_change(Some(uid)),
+            },
+            Ok(Ok(None)) => on_change(None), // reconnected: we may have missed some
+            Ok(Err(e)) => {
+                on_change(None);
+                tracing::warn!("change listener: {e}; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Reads a JSON-text column holding a list of strings.

@@ -82,7 +82,7 @@ pub async fn update_stack(
     s.updated_at = now_ms();
     app.db.update_stack(&s).await?;
     // `secure_asset_urls` is part of every cached delivery entry of this stack.
-    app.hot.clear();
+    app.changed(None).await;
     Ok(s)
 }
 
@@ -95,7 +95,7 @@ pub async fn delete_stack(app: &App, access: &StackAccess) -> Result<()> {
         ));
     }
     app.db.delete_stack(&access.stack.api_key).await?;
-    app.hot.clear();
+    app.changed(None).await;
     Ok(())
 }
 

@@ -17,6 +17,7 @@ fn ok(out: Output) -> String {
 #[tokio::test]
 async fn admin_and_client_commands() {
     let dir = tempfile::tempdir().unwrap();
+    crate::support::prepare_database(dir.path()).await;
     let d = dir.path();
     assert!(ok(perma_cmd(d).arg("migrate").output().unwrap()).contains("applied 0001_init"));
     assert!(ok(perma_cmd(d).arg("migrate").output().unwrap()).contains("up to date"));

@@ -14,6 +14,7 @@ type Acked = (String, String, Vec<u8>);
 #[tokio::test]
 async fn sigkill_mid_uploads_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
+    crate::support::prepare_database(dir.path()).await;
     let server = Server::start(dir.path());
     let s = server.login().await.with_new_stack("Crash").await;
     let seed = s.upload("seed.bin", b"seed").await;

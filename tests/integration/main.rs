@@ -7,5 +7,6 @@ mod cli;
 mod delivery;
 mod durability;
 mod identity;
+mod multiprocess;
 mod permanent_url;
 mod support;

@@ -27,6 +27,45 @@ impl Drop for TestApp {
     }
 }
 
+/// When set (e.g. `postgres://postgres@127.0.0.1:5433`), every test gets its own database
+/// on that PostgreSQL server instead of SQLite (the suite's second backend, §9).
+pub fn postgres_base() -> Option<String> {
+    std::env::var("PERMA_TEST_POSTGRES")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+/// The database of the perma whose data dir is `dir`: derived from the path, so that every
+/// command run on that dir (serve, fsck, gc, …) finds the same one.
+pub fn database_url_for(dir: &std::path::Path) -> Option<String> {
+    use sha2::Digest;
+    let name = hex::encode(sha2::Sha256::digest(dir.to_string_lossy().as_bytes()));
+    postgres_base().map(|b| format!("{b}/perma_{}", &name[..16]))
+}
+
+/// Creates the database of `dir` on the test PostgreSQL server (no-op on SQLite).
+pub async fn prepare_database(dir: &std::path::Path) {
+    use sqlx::Connection;
+    let (Some(base), Some(url)) = (postgres_base(), database_url_for(dir)) else {
+        return;
+    };
+    let name = url.rsplit('/').next().unwrap().to_owned();
+    let mut conn = sqlx::postgres::PgConnection::connect(&format!("{base}/postgres"))
+        .await
+        .expect("PERMA_TEST_POSTGRES is set but the server cannot be reached");
+    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+        .bind(&name)
+        .fetch_optional(&mut conn)
+        .await
+        .unwrap();
+    if exists.is_none() {
+        sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+}
+
 impl TestApp {
     pub async fn spawn() -> Self {
         Self::spawn_with(|_| {}).await
@@ -34,6 +73,7 @@ impl TestApp {
 
     pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
+        prepare_database(dir.path()).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mut config = Config {
@@ -41,6 +81,7 @@ impl TestApp {
             data_dir: dir.path().to_path_buf(),
             admin_email: Some(ADMIN_EMAIL.into()),
             admin_password: Some(ADMIN_PASSWORD.into()),
+            database_url: database_url_for(dir.path()),
             ..Config::default()
         };
         tweak(&mut config);
@@ -267,8 +308,11 @@ pub fn perma_cmd(data_dir: &std::path::Path) -> std::process::Command {
         .env("PERMA_LISTEN", "127.0.0.1:0")
         .env("PERMA_LOG", "warn")
         .env_remove("PERMA_PUBLIC_URL")
-        .env_remove("PERMA_DATABASE_URL")
         .env_remove("PERMA_STORAGE");
+    match database_url_for(data_dir) {
+        Some(url) => c.env("PERMA_DATABASE_URL", url),
+        None => c.env_remove("PERMA_DATABASE_URL"),
+    };
     c
 }
 
