@@ -35,6 +35,16 @@ enum Command {
     },
     /// Apply pending database migrations.
     Migrate,
+    /// Copy this installation (database rows and blobs) into another database and blob
+    /// directory, e.g. from the embedded SQLite to PostgreSQL. The source is read, never changed.
+    Copy {
+        /// Target database URL (`postgres://…` or `sqlite://…`); must be empty.
+        #[arg(long)]
+        to_database: String,
+        /// Target blob storage (`file:///path`); default: the same blob directory.
+        #[arg(long)]
+        to_storage: Option<String>,
+    },
     /// Manage users.
     #[command(subcommand)]
     User(UserCmd),
@@ -242,6 +252,31 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             for m in applied {
                 println!("applied {m}");
             }
+        }
+        Command::Copy {
+            to_database,
+            to_storage,
+        } => {
+            let app = build(&cli.config, Migrations::Apply).await?;
+            let target = crate::db::Db::connect(&to_database).await?;
+            target
+                .migrate()
+                .await
+                .context("migrating the target database")?;
+            if let Some(storage) = &to_storage {
+                let to = Config {
+                    storage: Some(storage.clone()),
+                    ..app.config.clone()
+                }
+                .blob_dir()?;
+                let target_blobs = crate::blob::BlobStore::open(&to)?;
+                let copied = crate::maintenance::copy_blobs(&app.blobs, &target_blobs).await?;
+                println!("blobs: {copied} copied to {}", to.display());
+            }
+            for (table, n) in app.db.copy_into(&target).await? {
+                println!("{table}: {n} rows");
+            }
+            target.close().await;
         }
         Command::User(UserCmd::Create { email, password }) => {
             let app = build(&cli.config, Migrations::Apply).await?;

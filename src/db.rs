@@ -7,6 +7,7 @@
 //! the readers go on meanwhile). PostgreSQL uses one pool for both.
 
 mod assets;
+mod copy;
 mod identity;
 
 use std::str::FromStr;

@@ -75,6 +75,29 @@ fn hash_file(store: &BlobStore, sha: &str) -> std::io::Result<bool> {
     Ok(hex::encode(h.finalize()) == sha)
 }
 
+/// Copies every blob of `from` that `to` lacks, checking each one's SHA-256 on the way
+/// (a corrupt source blob stops the copy). Returns how many were copied.
+pub async fn copy_blobs(from: &BlobStore, to: &BlobStore) -> anyhow::Result<usize> {
+    let mut n = 0;
+    for sha in from.list()? {
+        if to.exists(&sha) {
+            continue;
+        }
+        let bytes = tokio::fs::File::open(from.path(&sha)).await?;
+        let stream = tokio_util::io::ReaderStream::with_capacity(bytes, 1 << 20);
+        let got = crate::ingest::ingest(to, stream, Some("blob"), None, u64::MAX)
+            .await
+            .map_err(|e| anyhow::anyhow!("copying blob {sha}: {e}"))?;
+        anyhow::ensure!(
+            got.sha256 == sha,
+            "blob {sha} is corrupt (its bytes hash to {})",
+            got.sha256
+        );
+        n += 1;
+    }
+    Ok(n)
+}
+
 /// What `gc` removed.
 #[derive(Debug, Default)]
 pub struct GcReport {

@@ -4,6 +4,7 @@
 mod assets;
 mod bad_input;
 mod cli;
+mod copy;
 mod delivery;
 mod durability;
 mod identity;

@@ -318,8 +318,17 @@ pub fn perma_cmd(data_dir: &std::path::Path) -> std::process::Command {
 
 impl Server {
     pub fn start(data_dir: &std::path::Path) -> Server {
+        Self::start_with(data_dir, &[])
+    }
+
+    /// Starts with extra environment variables (overriding the test defaults).
+    pub fn start_with(data_dir: &std::path::Path, env: &[(&str, &str)]) -> Server {
         use std::io::BufRead;
-        let mut child = perma_cmd(data_dir)
+        let mut cmd = perma_cmd(data_dir);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
             .arg("serve")
             .env("PERMA_ADMIN_EMAIL", ADMIN_EMAIL)
             .env("PERMA_ADMIN_PASSWORD", ADMIN_PASSWORD)
