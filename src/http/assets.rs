@@ -52,6 +52,19 @@ fn multipart_error(max: u64) -> impl Fn(MultipartError) -> Error {
     }
 }
 
+/// Refuses an upload without storing it, after reading (and dropping) up to 1 MiB of its
+/// body for at most a second: a client that is still sending gets to read the answer
+/// instead of a connection reset.
+async fn refuse(req: Request, err: Error) -> Error {
+    let body = req.into_body();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(1),
+        axum::body::to_bytes(body, 1 << 20),
+    )
+    .await;
+    err
+}
+
 /// What a multipart asset form carried.
 #[derive(Default)]
 struct Form {
@@ -117,14 +130,21 @@ async fn read_form(app: &App, req: Request) -> Result<Form> {
 /// `POST /v3/assets` (multipart) → 201.
 pub async fn create(
     State(app): State<Arc<App>>,
-    Stack(access): Stack,
+    stack: Result<Stack, Error>,
     req: Request,
 ) -> Result<(StatusCode, Json<Value>)> {
-    access.require_write()?;
+    let access = match stack.and_then(|Stack(a)| a.require_write().map(|()| a)) {
+        Ok(a) => a,
+        Err(e) => return Err(refuse(req, e).await),
+    };
     if !is_multipart(&req) {
-        return Err(Error::UnsupportedMediaType(
-            "Uploads must be multipart/form-data with the file in asset[upload].".into(),
-        ));
+        return Err(refuse(
+            req,
+            Error::UnsupportedMediaType(
+                "Uploads must be multipart/form-data with the file in asset[upload].".into(),
+            ),
+        )
+        .await);
     }
     let form = read_form(&app, req).await?;
     let upload = form
@@ -179,14 +199,19 @@ fn json_meta(a: &Value) -> Result<Metadata> {
 /// `PUT /v3/assets/{uid}`: JSON or multipart; metadata, replace, restore, permanent URL.
 pub async fn update(
     State(app): State<Arc<App>>,
-    Stack(access): Stack,
+    stack: Result<Stack, Error>,
     Path(uid): Path<String>,
     params: Params,
     req: Request,
 ) -> Result<Json<Value>> {
-    access.require_write()?;
-    // Refuse before reading a possibly large body.
-    assets::get_live(&app, &access.stack.api_key, &uid).await?;
+    // Refuse before storing a possibly large body.
+    let access = match stack.and_then(|Stack(a)| a.require_write().map(|()| a)) {
+        Ok(a) => a,
+        Err(e) => return Err(refuse(req, e).await),
+    };
+    if let Err(e) = assets::get_live(&app, &access.stack.api_key, &uid).await {
+        return Err(refuse(req, e).await);
+    }
     let update = if is_multipart(&req) {
         let form = read_form(&app, req).await?;
         AssetUpdate {
