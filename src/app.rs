@@ -53,7 +53,7 @@ impl App {
             _ => None,
         };
         crate::identity::bootstrap(&db, admin).await?;
-        let blobs = BlobStore::open(config.blob_dir()?)?;
+        let blobs = config.open_blobs()?;
         let public_url = config.public_url();
         let cc = |scope: &str| {
             Bytes::from(format!(

@@ -1,25 +1,69 @@
-//! The blob store (§1, §9): content-addressed files under one directory.
+//! The blob store (§1, §9): content-addressed bytes, in a local directory (the embedded
+//! default) or in any S3-compatible object store (through `object_store`).
 //!
-//! Layout: `{root}/ab/cd/{sha256}`; uploads in flight live in `{root}/.tmp/` (the same file
-//! system, so the final `rename` is atomic). A blob is only ever created by
-//! temp file → fsync → rename → fsync dir (STYLE rule 7), and never changed afterwards, so a
-//! reader that has opened one keeps reading the same bytes whatever happens next (§4
-//! atomic replace).
+//! Layout: `{root or prefix}/ab/cd/{sha256}`. Uploads in flight always live in a local
+//! temp directory (`{root}/.tmp` for local storage, `{data_dir}/tmp` for S3). A blob is
+//! only ever created by temp file → fsync → rename → fsync dir (local) or by a complete
+//! PUT / multipart upload (S3), and never changed afterwards, so a reader that has started
+//! reading one keeps getting the same bytes whatever happens next (§4 atomic replace).
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
-use anyhow::Context;
+use anyhow::{bail, Context};
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use futures_util::{StreamExt, TryStreamExt};
+use object_store::path::Path as Key;
+use object_store::{GetOptions, GetRange, ObjectStore, WriteMultipart};
+use tokio::io::AsyncReadExt;
 
-/// Handle to the blob directory. Cheap to clone.
+/// Objects larger than this are uploaded to S3 in parts of this size.
+const PART: usize = 8 << 20;
+
+/// Handle to the blob store. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct BlobStore {
-    root: PathBuf,
     tmp: PathBuf,
+    backend: Backend,
 }
 
-/// A temporary upload file that is removed when dropped unless [`TempBlob::keep`] was
-/// called — so an aborted or refused upload (client gone, 413) leaves nothing behind.
+#[derive(Debug, Clone)]
+enum Backend {
+    Local(PathBuf),
+    S3 {
+        store: Arc<dyn ObjectStore>,
+        prefix: String,
+        url: String,
+    },
+}
+
+/// Where and how to reach S3-compatible storage (§9 settings).
+#[derive(Debug, Clone)]
+pub struct S3Settings {
+    /// `s3://bucket[/prefix]`.
+    pub url: String,
+    /// Endpoint of a non-AWS server (`PERMA_S3_ENDPOINT`); path-style addressing when set.
+    pub endpoint: Option<String>,
+    /// Region (`PERMA_S3_REGION`).
+    pub region: String,
+}
+
+/// One stored blob.
+#[derive(Debug, Clone)]
+pub struct BlobInfo {
+    /// Its SHA-256 (the address).
+    pub sha256: String,
+    /// Bytes.
+    pub size: u64,
+    /// When it was written (or last re-confirmed by a duplicate upload, locally).
+    pub modified: SystemTime,
+}
+
+/// A temporary upload file that is removed when dropped unless committed — so an aborted
+/// or refused upload (client gone, 413) leaves nothing behind.
 #[derive(Debug)]
 pub struct TempBlob {
     path: Option<PathBuf>,
@@ -51,27 +95,86 @@ fn valid_sha(sha: &str) -> bool {
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
 
+fn io_err(e: object_store::Error) -> io::Error {
+    match e {
+        object_store::Error::NotFound { .. } => io::Error::new(io::ErrorKind::NotFound, e),
+        other => io::Error::other(other),
+    }
+}
+
+fn relative(sha256: &str) -> String {
+    format!("{}/{}/{sha256}", &sha256[..2], &sha256[2..4])
+}
+
 impl BlobStore {
-    /// Opens (and creates) the blob directory.
-    pub fn open(root: impl Into<PathBuf>) -> anyhow::Result<Self> {
+    /// A store in a local directory (created if missing).
+    pub fn open_local(root: impl Into<PathBuf>) -> anyhow::Result<Self> {
         let root = root.into();
         let tmp = root.join(".tmp");
         std::fs::create_dir_all(&tmp)
             .with_context(|| format!("creating blob directory {}", tmp.display()))?;
-        Ok(Self { root, tmp })
+        Ok(Self {
+            tmp,
+            backend: Backend::Local(root),
+        })
     }
 
-    /// The blob directory.
-    pub fn root(&self) -> &Path {
-        &self.root
+    /// A store in an S3-compatible bucket; uploads are staged in `tmp`. Credentials come
+    /// from the standard `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` variables.
+    pub fn open_s3(s: &S3Settings, tmp: impl Into<PathBuf>) -> anyhow::Result<Self> {
+        let rest = s
+            .url
+            .strip_prefix("s3://")
+            .with_context(|| format!("{:?} is not an s3:// URL", s.url))?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            bail!("{:?} names no bucket", s.url);
+        }
+        let mut b = object_store::aws::AmazonS3Builder::from_env()
+            .with_bucket_name(bucket)
+            .with_region(&s.region);
+        if let Some(ep) = &s.endpoint {
+            b = b
+                .with_endpoint(ep)
+                .with_allow_http(ep.starts_with("http://"))
+                .with_virtual_hosted_style_request(false);
+        }
+        let store = b.build().context("configuring S3 storage")?;
+        let tmp = tmp.into();
+        std::fs::create_dir_all(&tmp)
+            .with_context(|| format!("creating upload directory {}", tmp.display()))?;
+        Ok(Self {
+            tmp,
+            backend: Backend::S3 {
+                store: Arc::new(store),
+                prefix: prefix.trim_matches('/').to_owned(),
+                url: s.url.clone(),
+            },
+        })
     }
 
-    /// Where the blob with this SHA-256 lives.
-    pub fn path(&self, sha256: &str) -> PathBuf {
-        self.root
-            .join(&sha256[..2])
-            .join(&sha256[2..4])
-            .join(sha256)
+    /// Where the blobs are, for messages.
+    pub fn describe(&self) -> String {
+        match &self.backend {
+            Backend::Local(root) => root.display().to_string(),
+            Backend::S3 { url, .. } => url.clone(),
+        }
+    }
+
+    fn key(prefix: &str, sha256: &str) -> Key {
+        if prefix.is_empty() {
+            Key::from(relative(sha256))
+        } else {
+            Key::from(format!("{prefix}/{}", relative(sha256)))
+        }
+    }
+
+    /// The local file of a blob (local storage only).
+    pub fn local_path(&self, sha256: &str) -> Option<PathBuf> {
+        match &self.backend {
+            Backend::Local(root) => Some(root.join(relative(sha256))),
+            Backend::S3 { .. } => None,
+        }
     }
 
     /// Creates a new temporary file for an upload.
@@ -86,136 +189,274 @@ impl BlobStore {
         Ok((TempBlob { path: Some(path) }, file))
     }
 
-    /// Moves a fully written and fsynced temp file to its content address. When the blob
-    /// already exists (same bytes uploaded before) the temp file is dropped instead.
+    /// Makes a fully written and fsynced temp file the blob with this SHA-256. When the
+    /// blob already exists (same bytes uploaded before) the temp file is dropped instead.
     pub async fn commit(&self, temp: TempBlob, sha256: &str) -> io::Result<()> {
-        let dest = self.path(sha256);
-        if tokio::fs::try_exists(&dest).await? {
-            drop(temp);
-            // Freshen the existing blob so that a concurrent `gc` (which only collects
-            // unreferenced blobs older than its minimum age) cannot take it away before
-            // the caller's row points at it.
-            let d = dest.clone();
-            tokio::task::spawn_blocking(move || {
-                std::fs::File::options()
-                    .append(true)
-                    .open(&d)?
-                    .set_modified(std::time::SystemTime::now())
-            })
-            .await??;
-            return Ok(());
+        match &self.backend {
+            Backend::Local(root) => commit_local(root, temp, sha256).await,
+            Backend::S3 { store, prefix, .. } => {
+                let key = Self::key(prefix, sha256);
+                if store.head(&key).await.is_ok() {
+                    return Ok(());
+                }
+                let mut file = tokio::fs::File::open(temp.path()).await?;
+                let len = file.metadata().await?.len();
+                if len <= PART as u64 {
+                    let mut buf = Vec::with_capacity(len as usize);
+                    file.read_to_end(&mut buf).await?;
+                    store
+                        .put(&key, Bytes::from(buf).into())
+                        .await
+                        .map_err(io_err)?;
+                } else {
+                    // Multipart: at most two parts in flight, so memory stays bounded.
+                    let upload = store.put_multipart(&key).await.map_err(io_err)?;
+                    let mut w = WriteMultipart::new_with_chunk_size(upload, PART);
+                    let mut buf = vec![0u8; PART];
+                    loop {
+                        let n = read_full(&mut file, &mut buf).await?;
+                        if n == 0 {
+                            break;
+                        }
+                        w.wait_for_capacity(2).await.map_err(io_err)?;
+                        w.write(&buf[..n]);
+                    }
+                    w.finish().await.map_err(io_err)?;
+                }
+                drop(temp);
+                Ok(())
+            }
         }
-        let dir = dest.parent().expect("blob path has a parent").to_owned();
-        tokio::fs::create_dir_all(&dir).await?;
-        let src = temp.keep();
-        if let Err(e) = tokio::fs::rename(&src, &dest).await {
-            let _ = tokio::fs::remove_file(&src).await;
-            return Err(e);
-        }
-        // The rename is durable only once the directory entry is.
-        tokio::task::spawn_blocking(move || std::fs::File::open(&dir)?.sync_all()).await??;
-        Ok(())
     }
 
-    /// Opens a blob for reading.
-    pub async fn open_read(&self, sha256: &str) -> io::Result<tokio::fs::File> {
-        tokio::fs::File::open(self.path(sha256)).await
+    /// Stores bytes under an address without checking them (maintenance and tests only).
+    pub async fn put_unchecked(&self, sha256: &str, bytes: Bytes) -> io::Result<()> {
+        let (temp, mut file) = self.temp().await?;
+        tokio::io::AsyncWriteExt::write_all(&mut file, &bytes).await?;
+        file.sync_all().await?;
+        drop(file);
+        self.commit(temp, sha256).await
     }
 
-    /// Opens a blob for a ranged, streamed read: `count` bytes from `start`, in chunks of
-    /// `chunk` bytes. The file is opened now (so the caller holds these exact bytes whatever
-    /// happens to the blob afterwards); each chunk is read with `pread` on the blocking pool
-    /// while the previous one is being sent, so disk and socket overlap, and at most two
-    /// chunks per request are in memory.
+    /// The whole blob (small files).
+    pub async fn read_all(&self, sha256: &str) -> io::Result<Bytes> {
+        match &self.backend {
+            Backend::Local(root) => Ok(Bytes::from(
+                tokio::fs::read(root.join(relative(sha256))).await?,
+            )),
+            Backend::S3 { store, prefix, .. } => {
+                let r = store
+                    .get(&Self::key(prefix, sha256))
+                    .await
+                    .map_err(io_err)?;
+                r.bytes().await.map_err(io_err)
+            }
+        }
+    }
+
+    /// A ranged, streamed read: `count` bytes from `start`, in chunks of about `chunk`
+    /// bytes. Locally the file is opened now (so the caller holds these exact bytes whatever
+    /// happens to the blob afterwards) and each chunk is read with `pread` on the blocking
+    /// pool while the previous one is being sent, so at most two chunks per request are in
+    /// memory. On S3 it is one ranged GET, streamed.
     pub async fn read_range(
         &self,
         sha256: &str,
         start: u64,
         count: u64,
         chunk: usize,
-    ) -> io::Result<impl futures_util::Stream<Item = io::Result<bytes::Bytes>> + Send + 'static>
-    {
-        let file = std::sync::Arc::new(self.open_read(sha256).await?.into_std().await);
-        let end = start + count;
-        let read = move |file: std::sync::Arc<std::fs::File>, off: u64| {
-            tokio::task::spawn_blocking(move || -> io::Result<bytes::Bytes> {
-                use std::os::unix::fs::FileExt;
-                let n = usize::try_from(end - off).unwrap_or(usize::MAX).min(chunk);
-                let mut buf = vec![0u8; n];
-                let mut filled = 0;
-                while filled < n {
-                    match file.read_at(&mut buf[filled..], off + filled as u64)? {
-                        0 => {
-                            return Err(io::Error::new(
-                                io::ErrorKind::UnexpectedEof,
-                                "blob is shorter than its row says",
-                            ))
-                        }
-                        k => filled += k,
-                    }
+    ) -> io::Result<BoxStream<'static, io::Result<Bytes>>> {
+        match &self.backend {
+            Backend::Local(root) => {
+                let file = tokio::fs::File::open(root.join(relative(sha256))).await?;
+                Ok(local_range(Arc::new(file.into_std().await), start, count, chunk).boxed())
+            }
+            Backend::S3 { store, prefix, .. } => {
+                if count == 0 {
+                    return Ok(futures_util::stream::empty().boxed());
                 }
-                Ok(bytes::Bytes::from(buf))
-            })
-        };
-        let first = (start < end).then(|| read(file.clone(), start));
-        Ok(futures_util::stream::unfold(
-            (file, start, first),
-            move |(file, off, pending)| async move {
-                let bytes = match pending?.await {
-                    Ok(Ok(b)) => b,
-                    Ok(Err(e)) => return Some((Err(e), (file, end, None))),
-                    Err(e) => return Some((Err(io::Error::other(e)), (file, end, None))),
+                let options = GetOptions {
+                    range: Some(GetRange::Bounded(start..start + count)),
+                    ..Default::default()
                 };
-                let next = off + bytes.len() as u64;
-                let prefetch = (next < end).then(|| read(file.clone(), next));
-                Some((Ok(bytes), (file, next, prefetch)))
-            },
-        ))
+                let r = store
+                    .get_opts(&Self::key(prefix, sha256), options)
+                    .await
+                    .map_err(io_err)?;
+                Ok(r.into_stream().map_err(io_err).boxed())
+            }
+        }
     }
 
     /// Whether a blob exists.
-    pub fn exists(&self, sha256: &str) -> bool {
-        self.path(sha256).is_file()
+    pub async fn exists(&self, sha256: &str) -> io::Result<bool> {
+        match &self.backend {
+            Backend::Local(root) => tokio::fs::try_exists(root.join(relative(sha256))).await,
+            Backend::S3 { store, prefix, .. } => match store.head(&Self::key(prefix, sha256)).await
+            {
+                Ok(_) => Ok(true),
+                Err(object_store::Error::NotFound { .. }) => Ok(false),
+                Err(e) => Err(io_err(e)),
+            },
+        }
     }
 
-    /// Every blob's SHA-256 (walks the two-level layout).
-    pub fn list(&self) -> anyhow::Result<Vec<String>> {
-        let mut out = Vec::new();
-        for l1 in read_dirs(&self.root)? {
-            if l1.file_name().is_some_and(|n| n == ".tmp") {
-                continue;
+    /// Every blob.
+    pub async fn list(&self) -> anyhow::Result<Vec<BlobInfo>> {
+        match &self.backend {
+            Backend::Local(root) => {
+                let root = root.clone();
+                tokio::task::spawn_blocking(move || list_local(&root)).await?
             }
-            for l2 in read_dirs(&l1)? {
-                for entry in std::fs::read_dir(&l2)? {
-                    let name = entry?.file_name().to_string_lossy().into_owned();
-                    if valid_sha(&name) {
-                        out.push(name);
+            Backend::S3 { store, prefix, .. } => {
+                let prefix = (!prefix.is_empty()).then(|| Key::from(prefix.as_str()));
+                let mut out = Vec::new();
+                let mut s = store.list(prefix.as_ref());
+                while let Some(meta) = s.next().await {
+                    let meta = meta.context("listing blobs")?;
+                    let Some(name) = meta.location.filename() else {
+                        continue;
+                    };
+                    if valid_sha(name) {
+                        out.push(BlobInfo {
+                            sha256: name.to_owned(),
+                            size: meta.size,
+                            modified: meta.last_modified.into(),
+                        });
                     }
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    /// Deletes a blob. Readers that already started finish with the old bytes.
+    pub async fn delete(&self, sha256: &str) -> io::Result<()> {
+        match &self.backend {
+            Backend::Local(root) => tokio::fs::remove_file(root.join(relative(sha256))).await,
+            Backend::S3 { store, prefix, .. } => store
+                .delete(&Self::key(prefix, sha256))
+                .await
+                .map_err(io_err),
+        }
+    }
+
+    /// Leftover temporary files (from uploads cut short by a crash), with their age.
+    pub fn temp_files(&self) -> io::Result<Vec<(PathBuf, Duration)>> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(&self.tmp)? {
+            let entry = entry?;
+            let age = entry.metadata()?.modified()?.elapsed().unwrap_or_default();
+            out.push((entry.path(), age));
+        }
+        Ok(out)
+    }
+}
+
+async fn read_full(file: &mut tokio::fs::File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..]).await? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
+async fn commit_local(root: &Path, temp: TempBlob, sha256: &str) -> io::Result<()> {
+    let dest = root.join(relative(sha256));
+    if tokio::fs::try_exists(&dest).await? {
+        drop(temp);
+        // Freshen the existing blob so that a concurrent `gc` (which only collects
+        // unreferenced blobs older than its minimum age) cannot take it away before the
+        // caller's row points at it.
+        tokio::task::spawn_blocking(move || {
+            std::fs::File::options()
+                .append(true)
+                .open(&dest)?
+                .set_modified(SystemTime::now())
+        })
+        .await??;
+        return Ok(());
+    }
+    let dir = dest.parent().expect("blob path has a parent").to_owned();
+    tokio::fs::create_dir_all(&dir).await?;
+    let src = temp.keep();
+    if let Err(e) = tokio::fs::rename(&src, &dest).await {
+        let _ = tokio::fs::remove_file(&src).await;
+        return Err(e);
+    }
+    // The rename is durable only once the directory entry is.
+    tokio::task::spawn_blocking(move || std::fs::File::open(&dir)?.sync_all()).await??;
+    Ok(())
+}
+
+fn local_range(
+    file: Arc<std::fs::File>,
+    start: u64,
+    count: u64,
+    chunk: usize,
+) -> impl futures_util::Stream<Item = io::Result<Bytes>> + Send + 'static {
+    let end = start + count;
+    let read = move |file: Arc<std::fs::File>, off: u64| {
+        tokio::task::spawn_blocking(move || -> io::Result<Bytes> {
+            use std::os::unix::fs::FileExt;
+            let n = usize::try_from(end - off).unwrap_or(usize::MAX).min(chunk);
+            let mut buf = vec![0u8; n];
+            let mut filled = 0;
+            while filled < n {
+                match file.read_at(&mut buf[filled..], off + filled as u64)? {
+                    0 => {
+                        return Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "blob is shorter than its row says",
+                        ))
+                    }
+                    k => filled += k,
+                }
+            }
+            Ok(Bytes::from(buf))
+        })
+    };
+    let first = (start < end).then(|| read(file.clone(), start));
+    futures_util::stream::unfold(
+        (file, start, first),
+        move |(file, off, pending)| async move {
+            let bytes = match pending?.await {
+                Ok(Ok(b)) => b,
+                Ok(Err(e)) => return Some((Err(e), (file, end, None))),
+                Err(e) => return Some((Err(io::Error::other(e)), (file, end, None))),
+            };
+            let next = off + bytes.len() as u64;
+            let prefetch = (next < end).then(|| read(file.clone(), next));
+            Some((Ok(bytes), (file, next, prefetch)))
+        },
+    )
+}
+
+fn list_local(root: &Path) -> anyhow::Result<Vec<BlobInfo>> {
+    let mut out = Vec::new();
+    for l1 in read_dirs(root)? {
+        if l1.file_name().is_some_and(|n| n == ".tmp") {
+            continue;
+        }
+        for l2 in read_dirs(&l1)? {
+            for entry in std::fs::read_dir(&l2)? {
+                let entry = entry?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if valid_sha(&name) {
+                    let meta = entry.metadata()?;
+                    out.push(BlobInfo {
+                        sha256: name,
+                        size: meta.len(),
+                        modified: meta.modified()?,
+                    });
                 }
             }
         }
-        Ok(out)
     }
-
-    /// Age of a blob or temp file (since its last write).
-    pub fn age(path: &Path) -> io::Result<std::time::Duration> {
-        let m = std::fs::metadata(path)?.modified()?;
-        Ok(m.elapsed().unwrap_or_default())
-    }
-
-    /// Deletes a blob. Readers that already opened it finish with the old bytes.
-    pub fn delete(&self, sha256: &str) -> io::Result<()> {
-        std::fs::remove_file(self.path(sha256))
-    }
-
-    /// Leftover temporary files (from uploads cut short by a crash).
-    pub fn temp_files(&self) -> io::Result<Vec<PathBuf>> {
-        let mut out = Vec::new();
-        for entry in std::fs::read_dir(&self.tmp)? {
-            out.push(entry?.path());
-        }
-        Ok(out)
-    }
+    Ok(out)
 }
 
 fn read_dirs(dir: &Path) -> io::Result<Vec<PathBuf>> {

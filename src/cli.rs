@@ -264,14 +264,13 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 .await
                 .context("migrating the target database")?;
             if let Some(storage) = &to_storage {
-                let to = Config {
+                let target_blobs = Config {
                     storage: Some(storage.clone()),
                     ..app.config.clone()
                 }
-                .blob_dir()?;
-                let target_blobs = crate::blob::BlobStore::open(&to)?;
+                .open_blobs()?;
                 let copied = crate::maintenance::copy_blobs(&app.blobs, &target_blobs).await?;
-                println!("blobs: {copied} copied to {}", to.display());
+                println!("blobs: {copied} copied to {}", target_blobs.describe());
             }
             for (table, n) in app.db.copy_into(&target).await? {
                 println!("{table}: {n} rows");

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use serde::Deserialize;
 
+use crate::blob::{BlobStore, S3Settings};
+
 /// Everything `perma serve` and the maintenance commands need to know.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -20,8 +22,14 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Metadata database (`PERMA_DATABASE_URL`): `sqlite://…`; default `{data_dir}/perma.db`.
     pub database_url: Option<String>,
-    /// Blob storage (`PERMA_STORAGE`): `file:///path`; default `{data_dir}/blobs`.
+    /// Blob storage (`PERMA_STORAGE`): `file:///path` or `s3://bucket[/prefix]`;
+    /// default `{data_dir}/blobs`.
     pub storage: Option<String>,
+    /// Endpoint of an S3-compatible server (`PERMA_S3_ENDPOINT`); when set, path-style
+    /// addressing is used. Unset: AWS itself.
+    pub s3_endpoint: Option<String>,
+    /// S3 region (`PERMA_S3_REGION`, default `us-east-1`).
+    pub s3_region: String,
     /// Largest accepted upload in bytes (`PERMA_MAX_UPLOAD_BYTES`, default 1 GiB). §5.
     pub max_upload_bytes: u64,
     /// `max-age` of permanent-URL responses in seconds (`PERMA_PERMANENT_MAX_AGE`, default 60). §4.
@@ -45,6 +53,8 @@ impl Default for Config {
             public_url: None,
             database_url: None,
             storage: None,
+            s3_endpoint: None,
+            s3_region: "us-east-1".to_owned(),
             max_upload_bytes: 1 << 30,
             permanent_max_age: 60,
             permanent_stale_while_revalidate: 300,
@@ -98,6 +108,12 @@ impl Config {
         if let Some(v) = var("PERMA_STORAGE") {
             self.storage = Some(v);
         }
+        if let Some(v) = var("PERMA_S3_ENDPOINT") {
+            self.s3_endpoint = Some(v).filter(|v| !v.is_empty());
+        }
+        if let Some(v) = var("PERMA_S3_REGION") {
+            self.s3_region = v;
+        }
         if let Some(v) = var("PERMA_MAX_UPLOAD_BYTES") {
             self.max_upload_bytes = num("PERMA_MAX_UPLOAD_BYTES", v)?;
         }
@@ -135,15 +151,24 @@ impl Config {
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("perma.db").display()))
     }
 
-    /// The blob directory. Only local storage exists so far; other schemes are refused
-    /// with a clear message instead of being silently ignored.
-    pub fn blob_dir(&self) -> anyhow::Result<PathBuf> {
-        match &self.storage {
-            None => Ok(self.data_dir.join("blobs")),
-            Some(s) => match s.strip_prefix("file://") {
-                Some(path) if !path.is_empty() => Ok(PathBuf::from(path)),
-                _ => bail!("PERMA_STORAGE {s:?} is not supported; use file:///absolute/path"),
-            },
+    /// Opens the configured blob store (§9): a local directory or an S3 bucket.
+    pub fn open_blobs(&self) -> anyhow::Result<BlobStore> {
+        match self.storage.as_deref() {
+            None => BlobStore::open_local(self.data_dir.join("blobs")),
+            Some(s) if s.starts_with("file://") && s.len() > "file://".len() => {
+                BlobStore::open_local(PathBuf::from(&s["file://".len()..]))
+            }
+            Some(s) if s.starts_with("s3://") => BlobStore::open_s3(
+                &S3Settings {
+                    url: s.to_owned(),
+                    endpoint: self.s3_endpoint.clone(),
+                    region: self.s3_region.clone(),
+                },
+                self.data_dir.join("tmp"),
+            ),
+            Some(s) => {
+                bail!("PERMA_STORAGE {s:?}: use file:///absolute/path or s3://bucket[/prefix]")
+            }
         }
     }
 }

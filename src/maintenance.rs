@@ -6,10 +6,11 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
 use crate::app::App;
-use crate::blob::BlobStore;
+use crate::blob::{BlobInfo, BlobStore};
 
 /// What `fsck` found.
 #[derive(Debug, Default)]
@@ -38,7 +39,8 @@ impl FsckReport {
 /// Checks every file row against the blob store; with `verify`, rehashes every blob.
 pub async fn fsck(app: &App, verify: bool) -> anyhow::Result<FsckReport> {
     let files = app.db.all_files().await?;
-    let blobs: HashSet<String> = app.blobs.list()?.into_iter().collect();
+    let infos = app.blobs.list().await?;
+    let blobs: HashSet<String> = infos.iter().map(|b| b.sha256.clone()).collect();
     let mut report = FsckReport {
         files: files.len(),
         blobs: blobs.len(),
@@ -56,41 +58,41 @@ pub async fn fsck(app: &App, verify: bool) -> anyhow::Result<FsckReport> {
     }
     report.unreferenced = blobs.difference(&live).count();
     if verify {
-        for sha in &blobs {
-            let store = app.blobs.clone();
-            let sha2 = sha.clone();
-            let ok = tokio::task::spawn_blocking(move || hash_file(&store, &sha2)).await??;
-            if !ok {
-                report.corrupt.push(sha.clone());
+        for b in &infos {
+            if hash_blob(&app.blobs, b).await? != b.sha256 {
+                report.corrupt.push(b.sha256.clone());
             }
         }
     }
     Ok(report)
 }
 
-fn hash_file(store: &BlobStore, sha: &str) -> std::io::Result<bool> {
-    let mut f = std::fs::File::open(store.path(sha))?;
+/// SHA-256 of a blob's bytes, streamed.
+async fn hash_blob(store: &BlobStore, b: &BlobInfo) -> anyhow::Result<String> {
     let mut h = Sha256::new();
-    std::io::copy(&mut f, &mut h)?;
-    Ok(hex::encode(h.finalize()) == sha)
+    let mut s = store.read_range(&b.sha256, 0, b.size, 1 << 20).await?;
+    while let Some(chunk) = s.next().await {
+        h.update(&chunk?);
+    }
+    Ok(hex::encode(h.finalize()))
 }
 
 /// Copies every blob of `from` that `to` lacks, checking each one's SHA-256 on the way
 /// (a corrupt source blob stops the copy). Returns how many were copied.
 pub async fn copy_blobs(from: &BlobStore, to: &BlobStore) -> anyhow::Result<usize> {
     let mut n = 0;
-    for sha in from.list()? {
-        if to.exists(&sha) {
+    for b in from.list().await? {
+        if to.exists(&b.sha256).await? {
             continue;
         }
-        let bytes = tokio::fs::File::open(from.path(&sha)).await?;
-        let stream = tokio_util::io::ReaderStream::with_capacity(bytes, 1 << 20);
+        let stream = from.read_range(&b.sha256, 0, b.size, 1 << 20).await?;
         let got = crate::ingest::ingest(to, stream, Some("blob"), None, u64::MAX)
             .await
-            .map_err(|e| anyhow::anyhow!("copying blob {sha}: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("copying blob {}: {e}", b.sha256))?;
         anyhow::ensure!(
-            got.sha256 == sha,
-            "blob {sha} is corrupt (its bytes hash to {})",
+            got.sha256 == b.sha256,
+            "blob {} is corrupt (its bytes hash to {})",
+            b.sha256,
             got.sha256
         );
         n += 1;
@@ -121,18 +123,17 @@ pub async fn gc(app: &App, min_age: Duration) -> anyhow::Result<GcReport> {
         .map(|(_, sha, _)| sha)
         .collect();
     let mut report = GcReport::default();
-    for sha in app.blobs.list()? {
-        let path = app.blobs.path(&sha);
-        if live.contains(&sha) || BlobStore::age(&path)? < min_age {
+    for b in app.blobs.list().await? {
+        let age = b.modified.elapsed().unwrap_or_default();
+        if live.contains(&b.sha256) || age < min_age {
             continue;
         }
-        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        app.blobs.delete(&sha)?;
+        app.blobs.delete(&b.sha256).await?;
         report.blobs_removed += 1;
-        report.bytes_freed += size;
+        report.bytes_freed += b.size;
     }
-    for path in app.blobs.temp_files()? {
-        if BlobStore::age(&path)? >= min_age {
+    for (path, age) in app.blobs.temp_files()? {
+        if age >= min_age {
             std::fs::remove_file(&path)?;
             report.temp_removed += 1;
         }

@@ -204,11 +204,7 @@ async fn serve(
         let bytes = match app.hot.body(sha) {
             Some(b) => b,
             None => {
-                let b = Bytes::from(
-                    tokio::fs::read(app.blobs.path(sha))
-                        .await
-                        .map_err(missing)?,
-                );
+                let b = app.blobs.read_all(sha).await.map_err(missing)?;
                 app.hot.put_body(sha, b.clone());
                 b
             }

@@ -10,7 +10,7 @@ async fn oversized_upload_and_replace_keep_nothing() {
     let t = TestApp::spawn_with(|c| c.max_upload_bytes = 64 * 1024).await;
     let s = t.admin().await;
     let keep = s.upload("keep.txt", b"kept").await;
-    let blobs_before = t.blob_count();
+    let blobs_before = t.blob_count().await;
 
     let big = vec![7u8; 64 * 1024 + 1];
     let r = s
@@ -42,7 +42,7 @@ async fn oversized_upload_and_replace_keep_nothing() {
 
     let (_, v) = s.get("/v3/assets?include_count=true").await;
     assert_eq!(v["count"], 1, "no row was written");
-    assert_eq!(t.blob_count(), blobs_before, "no blob was kept");
+    assert_eq!(t.blob_count().await, blobs_before, "no blob was kept");
     assert_eq!(t.temp_count(), 0, "no temp file was left");
     let (_, v) = s.get(&format!("/v3/assets/{id}")).await;
     assert_eq!(v["asset"]["_version"], 1);

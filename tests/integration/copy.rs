@@ -1,11 +1,13 @@
 //! Moving up (§9): `perma copy` takes an embedded installation (SQLite + local files) to
-//! PostgreSQL and another blob directory; afterwards every URL serves the same bytes.
+//! PostgreSQL and another blob store (S3 when the suite runs on S3); afterwards every URL serves the same bytes.
 //! Runs in the PostgreSQL pass of the suite.
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::support::{database_url_for, perma_cmd, postgres_base, prepare_database, Server};
+use crate::support::{
+    database_url_for, perma_cmd, postgres_base, prepare_database, storage_for, Server,
+};
 
 #[tokio::test]
 async fn copy_sqlite_installation_to_postgres() {
@@ -15,7 +17,12 @@ async fn copy_sqlite_installation_to_postgres() {
     }
     let src = tempfile::tempdir().unwrap();
     let sqlite = format!("sqlite://{}/perma.db", src.path().display());
-    let server = Server::start_with(src.path(), &[("PERMA_DATABASE_URL", &sqlite)]);
+    let files = format!("file://{}/blobs", src.path().display());
+    let embedded = [
+        ("PERMA_DATABASE_URL", sqlite.as_str()),
+        ("PERMA_STORAGE", files.as_str()),
+    ];
+    let server = Server::start_with(src.path(), &embedded);
     let s = server.login().await.with_new_stack("Embedded").await;
     s.call(
         Method::POST,
@@ -48,9 +55,11 @@ async fn copy_sqlite_installation_to_postgres() {
     let dst = tempfile::tempdir().unwrap();
     prepare_database(dst.path()).await;
     let target_db = database_url_for(dst.path()).unwrap();
-    let storage = format!("file://{}/blobs", dst.path().display());
+    // The suite's blob storage: S3 when it runs on S3, another directory otherwise.
+    let storage =
+        storage_for(dst.path()).unwrap_or_else(|| format!("file://{}/blobs", dst.path().display()));
     let out = perma_cmd(src.path())
-        .env("PERMA_DATABASE_URL", &sqlite)
+        .envs(embedded)
         .args([
             "copy",
             "--to-database",
@@ -92,7 +101,7 @@ async fn copy_sqlite_installation_to_postgres() {
 
     // Copying into a database that already holds data is refused.
     let again = perma_cmd(src.path())
-        .env("PERMA_DATABASE_URL", &sqlite)
+        .envs(embedded)
         .args(["copy", "--to-database", &target_db])
         .output()
         .unwrap();

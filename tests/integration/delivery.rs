@@ -551,3 +551,48 @@ async fn replace_is_atomic_for_readers() {
         assert_eq!(r.await.unwrap(), 25);
     }
 }
+
+#[tokio::test]
+async fn large_files_round_trip_in_parts_and_ranges() {
+    // 20 MiB: on S3 this is a multipart upload (8 MiB parts) and ranged GETs.
+    let t = TestApp::spawn().await;
+    let s = t.admin().await;
+    let body: Vec<u8> = (0..(20u32 << 20))
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let (_, url, perm) = asset_with_permanent(&s, "large.bin", &body, "large").await;
+    let got = t
+        .http
+        .get(&perm)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(got.as_ref() == body.as_slice(), "full body");
+    let (a, b) = (8 << 20, (12 << 20) + 17);
+    let r = t
+        .http
+        .get(&url)
+        .header("range", format!("bytes={a}-{b}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
+    assert!(
+        r.bytes().await.unwrap().as_ref() == &body[a..=b],
+        "middle range"
+    );
+    let r = t
+        .http
+        .get(&url)
+        .header("range", "bytes=-100")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.bytes().await.unwrap().as_ref() == &body[body.len() - 100..],
+        "suffix range"
+    );
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 
-use crate::support::{perma_cmd, Server};
+use crate::support::{config_for, perma_cmd, Server};
 
 /// (asset uid, version URL path, bytes) of an acknowledged upload or replace.
 type Acked = (String, String, Vec<u8>);
@@ -120,19 +120,20 @@ async fn sigkill_mid_uploads_loses_nothing_acknowledged() {
     );
 
     // Leave an orphaned blob and a temp file, as a crash between blob and row would.
+    let store = config_for(dir.path()).open_blobs().unwrap();
     let orphan_sha = "ab".repeat(32);
-    let orphan = dir
-        .path()
-        .join("blobs")
-        .join("ab")
-        .join("ab")
-        .join(&orphan_sha);
-    std::fs::create_dir_all(orphan.parent().unwrap()).unwrap();
-    std::fs::write(&orphan, b"orphan").unwrap();
-    std::fs::write(dir.path().join("blobs/.tmp/upload-leftover"), b"half").unwrap();
+    store
+        .put_unchecked(&orphan_sha, bytes::Bytes::from_static(b"orphan"))
+        .await
+        .unwrap();
+    let temp_dir = match store.local_path(&orphan_sha) {
+        Some(_) => dir.path().join("blobs/.tmp"),
+        None => dir.path().join("tmp"),
+    };
+    std::fs::write(temp_dir.join("upload-leftover"), b"half").unwrap();
     let out = perma_cmd(dir.path()).arg("fsck").output().unwrap();
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("temp files: "));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("temp files: 0"));
 
     let out = perma_cmd(dir.path())
         .args(["gc", "--min-age", "0"])
@@ -140,11 +141,12 @@ async fn sigkill_mid_uploads_loses_nothing_acknowledged() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(out.status.success(), "{text}");
-    assert!(!orphan.exists(), "orphaned blob removed: {text}");
+    assert!(
+        !store.exists(&orphan_sha).await.unwrap(),
+        "orphaned blob removed: {text}"
+    );
     assert_eq!(
-        std::fs::read_dir(dir.path().join("blobs/.tmp"))
-            .unwrap()
-            .count(),
+        std::fs::read_dir(&temp_dir).unwrap().count(),
         0,
         "temp files removed"
     );
@@ -171,13 +173,8 @@ async fn sigkill_mid_uploads_loses_nothing_acknowledged() {
 
     // And fsck fails loudly when a referenced blob is gone.
     drop(server);
-    let victim = std::fs::read_dir(dir.path().join("blobs"))
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .find(|e| e.file_name() != ".tmp")
-        .unwrap()
-        .path();
-    std::fs::remove_dir_all(&victim).unwrap();
+    let victim = store.list().await.unwrap().pop().unwrap();
+    store.delete(&victim.sha256).await.unwrap();
     let out = perma_cmd(dir.path()).arg("fsck").output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("MISSING"));

@@ -43,6 +43,35 @@ pub fn database_url_for(dir: &std::path::Path) -> Option<String> {
     postgres_base().map(|b| format!("{b}/perma_{}", &name[..16]))
 }
 
+/// When set (e.g. `http://127.0.0.1:9000`), blobs go to that S3-compatible server, in
+/// bucket `PERMA_TEST_S3_BUCKET` (default `perma-test`) under a prefix per data dir;
+/// credentials come from `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`.
+pub fn s3_endpoint() -> Option<String> {
+    std::env::var("PERMA_TEST_S3_ENDPOINT")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+/// The blob storage of the perma whose data dir is `dir` (`None`: local files).
+pub fn storage_for(dir: &std::path::Path) -> Option<String> {
+    use sha2::Digest;
+    s3_endpoint()?;
+    let bucket = std::env::var("PERMA_TEST_S3_BUCKET").unwrap_or_else(|_| "perma-test".into());
+    let name = hex::encode(sha2::Sha256::digest(dir.to_string_lossy().as_bytes()));
+    Some(format!("s3://{bucket}/t{}", &name[..16]))
+}
+
+/// The configuration a `perma` started on `dir` by the tests uses.
+pub fn config_for(dir: &std::path::Path) -> Config {
+    Config {
+        data_dir: dir.to_path_buf(),
+        database_url: database_url_for(dir),
+        storage: storage_for(dir),
+        s3_endpoint: s3_endpoint(),
+        ..Config::default()
+    }
+}
+
 /// Creates the database of `dir` on the test PostgreSQL server (no-op on SQLite).
 pub async fn prepare_database(dir: &std::path::Path) {
     use sqlx::Connection;
@@ -78,11 +107,9 @@ impl TestApp {
         let addr = listener.local_addr().unwrap();
         let mut config = Config {
             listen: addr,
-            data_dir: dir.path().to_path_buf(),
             admin_email: Some(ADMIN_EMAIL.into()),
             admin_password: Some(ADMIN_PASSWORD.into()),
-            database_url: database_url_for(dir.path()),
-            ..Config::default()
+            ..config_for(dir.path())
         };
         tweak(&mut config);
         let app = App::build(config, Migrations::Apply).await.unwrap();
@@ -143,8 +170,8 @@ impl TestApp {
         self.login(email, "password-123").await
     }
 
-    pub fn blob_count(&self) -> usize {
-        self.app.blobs.list().unwrap().len()
+    pub async fn blob_count(&self) -> usize {
+        self.app.blobs.list().await.unwrap().len()
     }
 
     pub fn temp_count(&self) -> usize {
@@ -307,8 +334,15 @@ pub fn perma_cmd(data_dir: &std::path::Path) -> std::process::Command {
     c.env("PERMA_DATA_DIR", data_dir)
         .env("PERMA_LISTEN", "127.0.0.1:0")
         .env("PERMA_LOG", "warn")
-        .env_remove("PERMA_PUBLIC_URL")
-        .env_remove("PERMA_STORAGE");
+        .env_remove("PERMA_PUBLIC_URL");
+    match (storage_for(data_dir), s3_endpoint()) {
+        (Some(storage), Some(endpoint)) => c
+            .env("PERMA_STORAGE", storage)
+            .env("PERMA_S3_ENDPOINT", endpoint),
+        _ => c
+            .env_remove("PERMA_STORAGE")
+            .env_remove("PERMA_S3_ENDPOINT"),
+    };
     match database_url_for(data_dir) {
         Some(url) => c.env("PERMA_DATABASE_URL", url),
         None => c.env_remove("PERMA_DATABASE_URL"),
