@@ -10,7 +10,6 @@ mod assets;
 mod copy;
 mod identity;
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -260,16 +259,5 @@ pub fn is_unique_violation(e: &sqlx::Error) -> bool {
                 || db.code().as_deref() == Some("23505")
         }
         _ => false,
-    }
-}
-
-impl FromStr for Backend {
-    type Err = anyhow::Error;
-    fn from_str(s: &str) -> anyhow::Result<Self> {
-        match s {
-            "sqlite" => Ok(Backend::Sqlite),
-            "postgres" => Ok(Backend::Postgres),
-            other => bail!("unknown backend {other}"),
-        }
     }
 }

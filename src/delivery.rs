@@ -30,6 +30,9 @@ pub enum Target {
     },
     /// `/v3/assets/{api_key}/{asset_uid}/{slug}` (§2.2, §2.3).
     Slug(String),
+    /// `/v3/assets/{api_key}/{asset_uid}`: the latest file, for management credentials only
+    /// (the Python SDK's `download()`).
+    Latest,
 }
 
 /// A delivery request, as parsed from path, query and headers.
@@ -227,7 +230,14 @@ pub async fn resolve(app: &App, req: &DeliveryRequest) -> Result<Resolved> {
             Some(asset.files.get(&uid).cloned().ok_or_else(not_found)?)
         }
     };
+    if matches!(req.target, Target::Latest) && !matches!(mode, Mode::Management) {
+        return Err(Error::Unauthorized);
+    }
     let (file, kind) = match &req.target {
+        Target::Latest => (
+            asset.current.clone().ok_or_else(not_found)?,
+            UrlKind::Permanent,
+        ),
         Target::Version { file_uid } => {
             let file = asset.files.get(file_uid).cloned().ok_or_else(not_found)?;
             // With a delivery token, only published files are served.

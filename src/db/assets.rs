@@ -98,6 +98,17 @@ fn asset(row: &AnyRow) -> sqlx::Result<Asset> {
     })
 }
 
+fn publication(r: &AnyRow) -> sqlx::Result<Publication> {
+    Ok(Publication {
+        environment_uid: r.try_get("environment_uid")?,
+        environment: r.try_get("environment_name")?,
+        locale: r.try_get("locale")?,
+        version: r.try_get("version")?,
+        published_by: r.try_get("published_by")?,
+        published_at: r.try_get("published_at")?,
+    })
+}
+
 fn file_meta(row: &AnyRow) -> sqlx::Result<FileMeta> {
     Ok(FileMeta {
         uid: row.try_get("uid")?,
@@ -391,17 +402,6 @@ impl Db {
         Ok(r.rows_affected() == 1)
     }
 
-    /// One file row of an asset.
-    pub async fn file(&self, asset_uid: &str, file_uid: &str) -> sqlx::Result<Option<FileMeta>> {
-        sqlx::query("SELECT * FROM files WHERE uid = $1 AND asset_uid = $2")
-            .bind(file_uid)
-            .bind(asset_uid)
-            .fetch_optional(&self.read)
-            .await?
-            .map(|r| file_meta(&r))
-            .transpose()
-    }
-
     /// Everything the delivery index needs, in two passes over the tables: each file asset
     /// with its stack's `secure_asset_urls` and master locale, and every file row.
     #[allow(clippy::type_complexity)]
@@ -503,19 +503,25 @@ impl Db {
         .fetch_all(&self.read)
         .await?;
         let mut out: HashMap<String, Vec<Publication>> = HashMap::new();
-        for r in rows {
+        for r in &rows {
             out.entry(r.try_get("asset_uid")?)
                 .or_default()
-                .push(Publication {
-                    environment_uid: r.try_get("environment_uid")?,
-                    environment: r.try_get("environment_name")?,
-                    locale: r.try_get("locale")?,
-                    version: r.try_get("version")?,
-                    published_by: r.try_get("published_by")?,
-                    published_at: r.try_get("published_at")?,
-                });
+                .push(publication(r)?);
         }
         Ok(out)
+    }
+
+    /// Publications of one asset.
+    pub async fn asset_publications(&self, asset_uid: &str) -> sqlx::Result<Vec<Publication>> {
+        let rows = sqlx::query(
+            "SELECT p.*, e.name AS environment_name FROM publications p \
+             JOIN environments e ON e.uid = p.environment_uid WHERE p.asset_uid = $1 \
+             ORDER BY e.name, p.locale",
+        )
+        .bind(asset_uid)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(publication).collect()
     }
 
     /// The version of an asset published to an environment and locale.

@@ -176,16 +176,6 @@ impl HotCache {
         true
     }
 
-    /// Number of indexed assets.
-    pub fn len(&self) -> usize {
-        self.assets.read().expect("hot index lock").len()
-    }
-
-    /// Whether the index is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Drops an asset's entry after a committed change.
     pub fn invalidate(&self, asset_uid: &str) {
         let mut map = self.assets.write().expect("hot index lock");

@@ -26,9 +26,9 @@ fn render(params: &Params) -> Render {
 
 /// Renders one asset with its publish details.
 pub(super) async fn asset_json(app: &App, a: &assets::Asset, r: Render) -> Result<Value> {
-    let pubs = assets::publications(app, &a.api_key).await?;
-    let mine = pubs.get(&a.uid).map(Vec::as_slice).unwrap_or(&[]);
-    Ok(a.json(&app.public_url, mine, r))
+    // One asset's publications, not the whole stack's.
+    let mine = app.db.asset_publications(&a.uid).await?;
+    Ok(a.json(&app.public_url, &mine, r))
 }
 
 fn is_multipart(req: &Request) -> bool {

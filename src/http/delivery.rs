@@ -40,17 +40,6 @@ fn segments(req: &Parts) -> Vec<String> {
         .collect()
 }
 
-fn query_params(req: &Parts) -> Params {
-    match req.uri.query() {
-        None | Some("") => Params(Vec::new()),
-        Some(q) => Params(
-            form_urlencoded::parse(q.as_bytes())
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-        ),
-    }
-}
-
 /// `GET|HEAD /v3/assets/{api_key}/{asset_uid}/{file_uid}/{filename}`.
 pub async fn version(State(app): State<Arc<App>>, req: Request) -> Response {
     let (req, _) = req.into_parts();
@@ -85,26 +74,19 @@ pub async fn permanent(State(app): State<Arc<App>>, req: Request) -> Response {
 /// (the Python SDK's `download()` calls this path). Needs management credentials.
 pub async fn latest(State(app): State<Arc<App>>, req: Request) -> Response {
     let (req, _) = req.into_parts();
-    let result = async {
-        if !credentials(&req.headers).present() {
-            return Err(Error::Unauthorized);
-        }
-        let mut seg = segments(&req).into_iter();
-        let (api_key, asset_uid) = (
-            seg.next().unwrap_or_default(),
-            seg.next().unwrap_or_default(),
-        );
-        let name = app
-            .db
-            .asset(&api_key, &asset_uid)
-            .await?
-            .and_then(|a| a.file)
-            .map(|f| f.filename)
-            .unwrap_or_default();
-        serve(&app, api_key, asset_uid, Target::Slug(name), &req).await
+    // Without credentials this path answers 401 before anything is looked up.
+    if !credentials(&req.headers).present() {
+        return Error::Unauthorized.into_response();
     }
-    .await;
-    logged(&req, result)
+    let mut seg = segments(&req).into_iter();
+    let (api_key, asset_uid) = (
+        seg.next().unwrap_or_default(),
+        seg.next().unwrap_or_default(),
+    );
+    logged(
+        &req,
+        serve(&app, api_key, asset_uid, Target::Latest, &req).await,
+    )
 }
 
 /// Delivery routes skip the API's logging middleware (one boxed future less per request on
@@ -133,7 +115,7 @@ async fn serve(
     request: &Parts,
 ) -> Result<Response> {
     let headers = &request.headers;
-    let params = &query_params(request);
+    let params = &Params::from_query(request.uri.query());
     let method = &request.method;
     let req = DeliveryRequest {
         api_key,

@@ -89,16 +89,23 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
-        let q = parts.uri.query().unwrap_or("");
-        Ok(Params(
-            form_urlencoded::parse(q.as_bytes())
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-        ))
+        Ok(Params::from_query(parts.uri.query()))
     }
 }
 
 impl Params {
+    /// Parses a query string (no allocation when there is none).
+    pub fn from_query(query: Option<&str>) -> Self {
+        match query {
+            None | Some("") => Params(Vec::new()),
+            Some(q) => Params(
+                form_urlencoded::parse(q.as_bytes())
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect(),
+            ),
+        }
+    }
+
     /// Last value of a parameter.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0
