@@ -157,9 +157,41 @@ pub async fn preload(app: &App) -> anyhow::Result<usize> {
     Ok(0)
 }
 
+/// The answer to an anonymous request without `?environment=` or token, from the asset's
+/// index entry alone (§4 "Which file": the version URL's file, or the permanent URL's current file).
+/// `None` whenever anything else is needed: a database read, credentials, or an error
+/// answer (unknown asset, wrong slug, secured stack, deleted asset). The HTTP fast path
+/// (`http/fast.rs`) answers with this and hands everything else to [`resolve`].
+pub fn resolve_public(asset: Arc<HotAsset>, api_key: &str, target: &Target) -> Option<Resolved> {
+    if asset.api_key != api_key || asset.secured || asset.deleted {
+        return None;
+    }
+    let (file, kind) = match target {
+        Target::Version { file_uid } => (asset.files.get(file_uid)?.clone(), UrlKind::Version),
+        Target::Slug(slug) if asset.slug.as_deref() == Some(slug.as_str()) => {
+            (asset.current.clone()?, UrlKind::Permanent)
+        }
+        Target::Slug(_) | Target::Latest => return None,
+    };
+    Some(Resolved {
+        asset,
+        file,
+        kind,
+        private: false,
+    })
+}
+
 /// Decides which file a delivery request serves (§4 "Which file", "Secured stacks").
 /// Anonymous requests for public stacks are answered from memory.
 pub async fn resolve(app: &App, req: &DeliveryRequest) -> Result<Resolved> {
+    let anonymous = !req.credentials.present() && req.access_token.is_none();
+    if anonymous && req.environment.is_none() {
+        if let Some(hit) = app.hot.get(&req.asset_uid) {
+            if let Some(r) = resolve_public(hit, &req.api_key, &req.target) {
+                return Ok(r);
+            }
+        }
+    }
     let not_found = || Error::NotFound("Asset");
     let api_key = ApiKey::parse(&req.api_key).ok_or_else(not_found)?;
     let asset_uid = Uid::parse(&req.asset_uid).ok_or_else(not_found)?;
@@ -271,21 +303,84 @@ pub async fn resolve(app: &App, req: &DeliveryRequest) -> Result<Resolved> {
     })
 }
 
-/// Request headers that affect the answer, as raw strings.
-#[derive(Debug, Default, Clone)]
-pub struct Conditionals {
+/// Sandbox for active content so an uploaded file can never run script in our origin (§4).
+const ACTIVE_CSP: &str = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:";
+
+/// A response header value: fixed, or computed once per file and shared.
+#[derive(Debug, Clone, Copy)]
+pub enum HeaderVal<'a> {
+    /// A constant.
+    Static(&'static str),
+    /// Bytes validated when the file entered the index ([`Prepared`], [`HotAsset`]).
+    Shared(&'a Bytes),
+}
+
+/// The headers of a delivery answer (§4), shared by both HTTP paths so they cannot drift.
+/// A 304 (`not_modified`) carries only what guides caches: validators, `Cache-Control`,
+/// purge keys and `Vary` (RFC 9110 §15.4.5); a 200/206 adds the representation headers.
+/// `Content-Length`, `Content-Range` and `Date` are left to the caller.
+pub fn response_headers(
+    app: &App,
+    r: &Resolved,
+    download: bool,
+    not_modified: bool,
+    mut emit: impl FnMut(&'static str, HeaderVal<'_>),
+) {
+    use HeaderVal::{Shared, Static};
+    let f = &r.file;
+    emit("etag", Shared(&f.etag));
+    emit("last-modified", Shared(&f.last_modified));
+    match (r.kind, r.private) {
+        (UrlKind::Version, false) => emit(
+            "cache-control",
+            Static("public, max-age=31536000, immutable"),
+        ),
+        (UrlKind::Version, true) => emit(
+            "cache-control",
+            Static("private, max-age=31536000, immutable"),
+        ),
+        (UrlKind::Permanent, false) => {
+            emit("cache-control", Shared(&app.permanent_cache_control.0))
+        }
+        (UrlKind::Permanent, true) => emit("cache-control", Shared(&app.permanent_cache_control.1)),
+    }
+    emit("surrogate-key", Shared(&r.asset.surrogate_key));
+    emit("cache-tag", Shared(&r.asset.cache_tag));
+    if r.private || r.kind == UrlKind::Permanent {
+        // A CDN keying on the URL must not mix answers given for different credentials.
+        emit("vary", Static("authtoken, authorization"));
+    }
+    if not_modified {
+        return;
+    }
+    emit("content-type", Shared(&f.content_type));
+    emit("accept-ranges", Static("bytes"));
+    emit("x-content-type-options", Static("nosniff"));
+    if f.active {
+        emit("content-security-policy", Static(ACTIVE_CSP));
+    }
+    if download {
+        emit("content-disposition", Shared(&f.attachment()));
+    } else {
+        emit("content-disposition", Shared(&f.inline));
+    }
+}
+
+/// Request headers that affect the answer, as raw strings borrowed from the request.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Conditionals<'a> {
     /// `If-Match`.
-    pub if_match: Option<String>,
+    pub if_match: Option<&'a str>,
     /// `If-None-Match`.
-    pub if_none_match: Option<String>,
+    pub if_none_match: Option<&'a str>,
     /// `If-Modified-Since`.
-    pub if_modified_since: Option<String>,
+    pub if_modified_since: Option<&'a str>,
     /// `If-Unmodified-Since`.
-    pub if_unmodified_since: Option<String>,
+    pub if_unmodified_since: Option<&'a str>,
     /// `If-Range`.
-    pub if_range: Option<String>,
+    pub if_range: Option<&'a str>,
     /// `Range`.
-    pub range: Option<String>,
+    pub range: Option<&'a str>,
 }
 
 /// What to send.
@@ -337,31 +432,31 @@ fn parse_date(s: &str) -> Option<SystemTime> {
 }
 
 /// Evaluates conditional headers (RFC 9110 §13.2.2 order) and `Range` for a GET or HEAD.
-pub fn evaluate(c: &Conditionals, file: &Prepared) -> Outcome {
+pub fn evaluate(c: &Conditionals<'_>, file: &Prepared) -> Outcome {
     let tag = std::str::from_utf8(&file.etag).unwrap_or("");
     let modified = file.modified;
-    if let Some(h) = &c.if_match {
+    if let Some(h) = c.if_match {
         if !list_matches(h, tag, false) {
             return Outcome::PreconditionFailed;
         }
-    } else if let Some(d) = c.if_unmodified_since.as_deref().and_then(parse_date) {
+    } else if let Some(d) = c.if_unmodified_since.and_then(parse_date) {
         if modified > d {
             return Outcome::PreconditionFailed;
         }
     }
-    if let Some(h) = &c.if_none_match {
+    if let Some(h) = c.if_none_match {
         if list_matches(h, tag, true) {
             return Outcome::NotModified;
         }
-    } else if let Some(d) = c.if_modified_since.as_deref().and_then(parse_date) {
+    } else if let Some(d) = c.if_modified_since.and_then(parse_date) {
         if modified <= d {
             return Outcome::NotModified;
         }
     }
-    let Some(range) = &c.range else {
+    let Some(range) = c.range else {
         return Outcome::Full;
     };
-    if let Some(ir) = &c.if_range {
+    if let Some(ir) = c.if_range {
         let ir = ir.trim();
         let fresh = if ir.starts_with('"') || ir.starts_with("W/") {
             ir == tag // strong comparison only (§13.1.5)

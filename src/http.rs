@@ -5,7 +5,9 @@ mod assets;
 mod delivery;
 mod environments;
 mod extract;
+mod fast;
 mod folders;
+mod server;
 mod session;
 mod stacks;
 mod tokens;
@@ -147,13 +149,4 @@ async fn log_errors(req: Request, next: Next) -> Response {
     response
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves.
-pub async fn serve(
-    app: Arc<App>,
-    listener: tokio::net::TcpListener,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router(app))
-        .with_graceful_shutdown(shutdown)
-        .await
-}
+pub use server::serve;

@@ -6,19 +6,15 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 
 use percent_encoding::percent_decode_str;
 
 use super::extract::{credentials, Params};
 use crate::app::App;
-use crate::delivery::{self, Conditionals, DeliveryRequest, Outcome, Resolved, Target, UrlKind};
+use crate::delivery::{self, Conditionals, DeliveryRequest, HeaderVal, Outcome, Target};
 use crate::error::{Error, Result};
-
-/// Sandbox for active content so an uploaded file can never run script in our origin (§4).
-const ACTIVE_CSP: &str = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:";
 
 /// Read buffer of the streamed body: large enough for throughput, small enough that
 /// memory per request stays bounded whatever the file size.
@@ -103,8 +99,8 @@ fn logged(req: &Parts, result: Result<Response>) -> Response {
     }
 }
 
-fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<String> {
-    h.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+    h.get(name).and_then(|v| v.to_str().ok())
 }
 
 async fn serve(
@@ -144,13 +140,19 @@ async fn serve(
     let download = params.flag("dl") || params.flag("download");
     let file = &resolved.file;
     let outcome = delivery::evaluate(&conditionals, file);
+    let not_modified = outcome == Outcome::NotModified;
     let mut out = HeaderMap::with_capacity(16);
-    if outcome == Outcome::NotModified {
-        // RFC 9110 §15.4.5: only the fields a 200 would carry that guide caches.
-        cache_headers(app, &resolved, &mut out);
+    delivery::response_headers(app, &resolved, download, not_modified, |name, value| {
+        let value = match value {
+            HeaderVal::Static(s) => HeaderValue::from_static(s),
+            HeaderVal::Shared(b) => HeaderValue::from_maybe_shared(b.clone())
+                .unwrap_or_else(|_| HeaderValue::from_static("")),
+        };
+        out.insert(HeaderName::from_static(name), value);
+    });
+    if not_modified {
         return Ok((StatusCode::NOT_MODIFIED, out).into_response());
     }
-    common_headers(app, &resolved, download, &mut out);
     let len = file.meta.size.max(0) as u64;
     let (status, start, count) = match outcome {
         Outcome::NotModified => unreachable!("answered above"),
@@ -208,63 +210,4 @@ async fn serve(
 
 fn hv(s: &str) -> HeaderValue {
     HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static(""))
-}
-
-/// A header value from bytes computed (and validated) once in [`delivery::Prepared`].
-fn shared(b: &Bytes) -> HeaderValue {
-    HeaderValue::from_maybe_shared(b.clone()).unwrap_or_else(|_| HeaderValue::from_static(""))
-}
-
-/// Validators, caching and purge headers: what a 304 carries too.
-fn cache_headers(app: &App, r: &Resolved, out: &mut HeaderMap) {
-    let f = &r.file;
-    out.insert(header::ETAG, shared(&f.etag));
-    out.insert(header::LAST_MODIFIED, shared(&f.last_modified));
-    let cache = match (r.kind, r.private) {
-        (UrlKind::Version, false) => {
-            HeaderValue::from_static("public, max-age=31536000, immutable")
-        }
-        (UrlKind::Version, true) => {
-            HeaderValue::from_static("private, max-age=31536000, immutable")
-        }
-        (UrlKind::Permanent, private) => shared(if private {
-            &app.permanent_cache_control.1
-        } else {
-            &app.permanent_cache_control.0
-        }),
-    };
-    out.insert(header::CACHE_CONTROL, cache);
-    out.insert("surrogate-key", shared(&r.asset.surrogate_key));
-    out.insert("cache-tag", shared(&r.asset.cache_tag));
-    if r.private || r.kind == UrlKind::Permanent {
-        // A CDN keying on the URL must not mix answers given for different credentials.
-        out.insert(
-            header::VARY,
-            HeaderValue::from_static("authtoken, authorization"),
-        );
-    }
-}
-
-/// Everything a 200 or 206 carries.
-fn common_headers(app: &App, r: &Resolved, download: bool, out: &mut HeaderMap) {
-    cache_headers(app, r, out);
-    let f = &r.file;
-    out.insert(header::CONTENT_TYPE, shared(&f.content_type));
-    out.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    out.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    if f.active {
-        out.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(ACTIVE_CSP),
-        );
-    }
-    let disposition = if download {
-        f.attachment()
-    } else {
-        f.inline.clone()
-    };
-    out.insert(header::CONTENT_DISPOSITION, shared(&disposition));
 }
