@@ -16,8 +16,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use super::extract::Params;
 use crate::app::App;
@@ -50,11 +50,14 @@ pub enum End {
 }
 
 /// Serves requests on `stream` while they are fast-path requests.
-pub async fn serve(app: &App, mut stream: TcpStream, stop: &mut watch::Receiver<bool>) -> End {
+pub async fn serve(app: &App, mut stream: TcpStream, stop: &CancellationToken) -> End {
     let mut buf = BytesMut::with_capacity(4096);
     let mut head = Vec::with_capacity(1024);
     let idle = tokio::time::sleep(IDLE_TIMEOUT);
-    tokio::pin!(idle);
+    // Made once per connection: registering a waiter per request would take a lock that
+    // every connection shares.
+    let stopped = stop.cancelled();
+    tokio::pin!(idle, stopped);
     let mut started = Instant::now();
     loop {
         let mut loaded = false;
@@ -80,7 +83,7 @@ pub async fn serve(app: &App, mut stream: TcpStream, stop: &mut watch::Receiver<
                     Ok(0) | Err(_) => return End::Closed,
                     Ok(_) => {}
                 },
-                _ = stop.wait_for(|s| *s), if waiting => return End::Closed,
+                () = &mut stopped, if waiting => return End::Closed,
                 // The timer is re-armed only when it fires (resetting it per request costs
                 // more than the rest of a 304): closes once no request has started within
                 // the timeout.
@@ -108,7 +111,7 @@ pub async fn serve(app: &App, mut stream: TcpStream, stop: &mut watch::Receiver<
         };
         buf.advance(len);
         started = Instant::now();
-        if sent.is_err() || plan.close || *stop.borrow() {
+        if sent.is_err() || plan.close || stop.is_cancelled() {
             let _ = stream.shutdown().await;
             return End::Closed;
         }

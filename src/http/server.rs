@@ -15,7 +15,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::fast::{self, End};
@@ -32,7 +32,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let router = super::router(app.clone());
-    let (stop_tx, stop_rx) = watch::channel(false);
+    let stop = CancellationToken::new();
     let connections = TaskTracker::new();
     tokio::pin!(shutdown);
     loop {
@@ -52,26 +52,21 @@ pub async fn serve(
             app.clone(),
             router.clone(),
             stream,
-            stop_rx.clone(),
+            stop.clone(),
         ));
     }
     drop(listener);
-    let _ = stop_tx.send(true);
+    stop.cancel();
     connections.close();
     connections.wait().await;
     Ok(())
 }
 
 /// One connection: the fast path while it can answer, hyper for the rest of its life.
-async fn connection(
-    app: Arc<App>,
-    router: Router,
-    stream: TcpStream,
-    mut stop: watch::Receiver<bool>,
-) {
+async fn connection(app: Arc<App>, router: Router, stream: TcpStream, stop: CancellationToken) {
     // Small answers go out at once (nginx's tcp_nodelay default).
     let _ = stream.set_nodelay(true);
-    let (stream, read) = match fast::serve(&app, stream, &mut stop).await {
+    let (stream, read) = match fast::serve(&app, stream, &stop).await {
         End::Closed => return,
         End::Handover { stream, read } => (stream, read),
     };
@@ -82,10 +77,9 @@ async fn connection(
         .header_read_timeout(HEAD_TIMEOUT)
         .serve_connection(io, service);
     tokio::pin!(conn);
-    // The guard `wait_for` returns is not `Send`: only a bool leaves the select.
     let finished = tokio::select! {
         _ = conn.as_mut() => true,
-        _stopped = stop.wait_for(|s| *s) => false,
+        () = stop.cancelled() => false,
     };
     if !finished {
         conn.as_mut().graceful_shutdown();

@@ -4,6 +4,7 @@
 mod assets;
 mod bad_input;
 mod cli;
+mod connection;
 mod copy;
 mod delivery;
 mod durability;

@@ -17,6 +17,7 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 impl Drop for TestApp {
@@ -114,7 +115,7 @@ impl TestApp {
         tweak(&mut config);
         let app = App::build(config, Migrations::Apply).await.unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(perma::http::serve(app.clone(), listener, async {
+        let server = tokio::spawn(perma::http::serve(app.clone(), listener, async {
             let _ = rx.await;
         }));
         TestApp {
@@ -123,6 +124,18 @@ impl TestApp {
             http: reqwest::Client::new(),
             dir,
             shutdown: Some(tx),
+            server: Some(server),
+        }
+    }
+
+    /// Shuts the server down gracefully and waits until it has stopped.
+    pub async fn stop(&mut self) -> std::io::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        match self.server.take() {
+            Some(h) => h.await.expect("server task"),
+            None => Ok(()),
         }
     }
 

@@ -1,0 +1,342 @@
+//! Delivery at the connection level (§4): keep-alive, pipelining, HEAD framing, slow
+//! clients, `Connection: close`, shutdown, and the hand-over from the fast path to the
+//! router, spoken over raw TCP so that every byte on the wire is checked.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::support::{Session, TestApp};
+
+/// One response as read off the wire.
+#[derive(Debug)]
+struct Resp {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Resp {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every header but `date`, sorted: what two answers to one request must share.
+    fn comparable(&self) -> Vec<(String, String)> {
+        let mut h: Vec<_> = self
+            .headers
+            .iter()
+            .filter(|(n, _)| n != "date")
+            .cloned()
+            .collect();
+        h.sort();
+        h
+    }
+}
+
+/// A raw HTTP/1.1 connection.
+struct Raw {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Raw {
+    async fn connect(t: &TestApp) -> Raw {
+        let addr = t.base.strip_prefix("http://").unwrap();
+        Raw {
+            stream: TcpStream::connect(addr).await.unwrap(),
+            buf: Vec::new(),
+        }
+    }
+
+    async fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.unwrap();
+    }
+
+    async fn get(&mut self, path: &str, extra: &str) -> Resp {
+        self.send(format!("GET {path} HTTP/1.1\r\nhost: test\r\n{extra}\r\n").as_bytes())
+            .await;
+        self.response(false).await
+    }
+
+    async fn fill(&mut self) -> usize {
+        let mut chunk = [0u8; 64 * 1024];
+        let n = tokio::time::timeout(Duration::from_secs(10), self.stream.read(&mut chunk))
+            .await
+            .expect("response within 10 s")
+            .unwrap();
+        self.buf.extend_from_slice(&chunk[..n]);
+        n
+    }
+
+    /// Reads one response; `head_request`: no body follows whatever the headers say.
+    async fn response(&mut self, head_request: bool) -> Resp {
+        let end = loop {
+            if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i;
+            }
+            assert!(self.fill().await > 0, "connection closed before a response");
+        };
+        let head = String::from_utf8(self.buf[..end].to_vec()).unwrap();
+        self.buf.drain(..end + 4);
+        let mut lines = head.split("\r\n");
+        let status_line = lines.next().unwrap();
+        assert!(status_line.starts_with("HTTP/1.1 "), "{status_line}");
+        let status: u16 = status_line[9..12].parse().unwrap();
+        let headers: Vec<(String, String)> = lines
+            .map(|l| {
+                let (n, v) = l.split_once(':').unwrap();
+                (n.trim().to_ascii_lowercase(), v.trim().to_owned())
+            })
+            .collect();
+        let mut resp = Resp {
+            status,
+            headers,
+            body: Vec::new(),
+        };
+        assert!(
+            resp.header("transfer-encoding").is_none(),
+            "delivery answers have a length"
+        );
+        let len: usize = match resp.header("content-length") {
+            Some(l) if !head_request && status != 304 => l.parse().unwrap(),
+            _ => 0,
+        };
+        while self.buf.len() < len {
+            assert!(self.fill().await > 0, "connection closed inside a body");
+        }
+        resp.body = self.buf.drain(..len).collect();
+        resp
+    }
+
+    /// True when the server closes the connection (and sends nothing more).
+    async fn closed(&mut self) -> bool {
+        let mut b = [0u8; 1];
+        matches!(
+            tokio::time::timeout(Duration::from_secs(10), self.stream.read(&mut b)).await,
+            Ok(Ok(0)) | Ok(Err(_))
+        )
+    }
+}
+
+fn path_of(url: &str) -> String {
+    let rest = url.strip_prefix("http://").unwrap();
+    rest[rest.find('/').unwrap()..].to_owned()
+}
+
+async fn asset(s: &Session, name: &str, body: &[u8], slug: &str) -> (String, String, String) {
+    let a = s.upload(name, body).await;
+    let uid = a["uid"].as_str().unwrap().to_owned();
+    let (st, v) = s.set_permanent(&uid, slug).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    (
+        uid,
+        path_of(v["asset"]["url"].as_str().unwrap()),
+        path_of(v["asset"]["permanent_url"].as_str().unwrap()),
+    )
+}
+
+fn pattern(n: usize, seed: u32) -> Vec<u8> {
+    (0..n as u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761).wrapping_add(seed) >> 24) as u8)
+        .collect()
+}
+
+#[tokio::test]
+async fn both_paths_answer_alike() {
+    let t = TestApp::spawn().await;
+    let s = t.admin().await;
+    let body = pattern(3000, 1);
+    let (_, version, perm) = asset(&s, "page.html", &body, "page").await;
+    let etag = format!("\"{}\"", {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&body))
+    });
+    let cases: [(&str, &str); 6] = [
+        (&perm, ""),
+        (&perm, "range: bytes=100-199\r\n"),
+        (&perm, "range: bytes=-10\r\n"),
+        (&version, ""),
+        (
+            &version,
+            "if-modified-since: Fri, 01 Jan 2100 00:00:00 GMT\r\n",
+        ),
+        (&format!("{perm}?dl=1"), ""),
+    ];
+    // A connection whose first request the fast path cannot answer belongs to the router
+    // from then on: the same requests on it must get the same answers.
+    let mut fast = Raw::connect(&t).await;
+    let mut routed = Raw::connect(&t).await;
+    let first = routed.get("/v3/assets/nostack/noasset/noslug", "").await;
+    assert_eq!(first.status, 404);
+    let conditional = format!("if-none-match: {etag}\r\n");
+    let all = cases
+        .iter()
+        .copied()
+        .chain([(perm.as_str(), conditional.as_str())]);
+    for (path, extra) in all {
+        let a = fast.get(path, extra).await;
+        let b = routed.get(path, extra).await;
+        assert_eq!(a.status, b.status, "{path} {extra}");
+        assert_eq!(a.comparable(), b.comparable(), "{path} {extra}");
+        assert_eq!(a.body, b.body, "{path} {extra}");
+        assert!(a.header("date").is_some() && b.header("date").is_some());
+    }
+    // Spot checks that the shared answers are the right ones.
+    let r = fast.get(&perm, "range: bytes=100-199\r\n").await;
+    assert_eq!(r.status, 206);
+    assert_eq!(r.header("content-range"), Some("bytes 100-199/3000"));
+    assert_eq!(r.body, &body[100..200]);
+    let r = fast.get(&perm, &conditional).await;
+    assert_eq!(r.status, 304);
+    assert_eq!(r.header("etag"), Some(etag.as_str()));
+    assert!(r.header("content-type").is_none() && r.body.is_empty());
+    let r = fast.get(&perm, "").await;
+    assert!(r
+        .header("content-security-policy")
+        .unwrap()
+        .contains("sandbox"));
+    let r = fast.get(&format!("{perm}?dl=1"), "").await;
+    assert!(r
+        .header("content-disposition")
+        .unwrap()
+        .starts_with("attachment;"));
+}
+
+#[tokio::test]
+async fn pipelined_requests_are_answered_in_order() {
+    let t = TestApp::spawn().await;
+    let s = t.admin().await;
+    let body = pattern(1000, 2);
+    let (uid, _, perm) = asset(&s, "a.bin", &body, "a").await;
+    let wrong = format!("/v3/assets/{}/{uid}/not-the-slug", s.api_key());
+    let mut c = Raw::connect(&t).await;
+    // One write: fast, fast (HEAD), router (404), then the router for good.
+    c.send(
+        format!(
+            "GET {perm} HTTP/1.1\r\nhost: t\r\n\r\n\
+             HEAD {perm} HTTP/1.1\r\nhost: t\r\n\r\n\
+             GET {wrong} HTTP/1.1\r\nhost: t\r\n\r\n\
+             GET {perm} HTTP/1.1\r\nhost: t\r\nrange: bytes=0-9\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .await;
+    let r = c.response(false).await;
+    assert_eq!((r.status, r.body.as_slice()), (200, body.as_slice()));
+    let r = c.response(true).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-length"), Some("1000"));
+    let r = c.response(false).await;
+    assert_eq!(r.status, 404);
+    let err: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(err["error_code"], 145, "{err}");
+    let r = c.response(false).await;
+    assert_eq!((r.status, r.body.as_slice()), (206, &body[..10]));
+    // Nothing else was sent.
+    assert!(c.buf.is_empty());
+}
+
+#[tokio::test]
+async fn a_replace_is_visible_on_an_open_connection() {
+    let t = TestApp::spawn().await;
+    let s = t.admin().await;
+    let (old, new) = (pattern(500, 3), pattern(700, 4));
+    let (uid, version, perm) = asset(&s, "logo.png", &old, "logo").await;
+    let mut c = Raw::connect(&t).await;
+    assert_eq!(c.get(&perm, "").await.body, old);
+    s.replace(&uid, "logo.png", &new).await;
+    let r = c.get(&perm, "").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, new, "the permanent URL serves the new file at once");
+    let r = c.get(&version, "").await;
+    assert_eq!(r.body, old, "the old version URL keeps its bytes");
+}
+
+#[tokio::test]
+async fn large_files_keep_the_connection_usable() {
+    // 300 KiB: sent with sendfile on local storage, from memory on S3.
+    let t = TestApp::spawn().await;
+    let s = t.admin().await;
+    let body = pattern(300 << 10, 5);
+    let (_, version, perm) = asset(&s, "big.bin", &body, "big").await;
+    let mut c = Raw::connect(&t).await;
+    for _ in 0..2 {
+        let r = c.get(&perm, "").await;
+        assert_eq!(r.status, 200);
+        assert!(r.body == body, "full body");
+    }
+    let r = c.get(&version, "range: bytes=100000-200000\r\n").await;
+    assert_eq!(r.status, 206);
+    assert!(r.body == body[100_000..=200_000], "range");
+    let r = c.get(&version, "range: bytes=-7\r\n").await;
+    assert!(r.body == body[body.len() - 7..], "suffix");
+    c.send(format!("HEAD {perm} HTTP/1.1\r\nhost: t\r\n\r\n").as_bytes())
+        .await;
+    let r = c.response(true).await;
+    assert_eq!(r.header("content-length"), Some("307200"));
+    let r = c.get(&perm, "range: bytes=0-0\r\n").await;
+    assert_eq!(r.body, &body[..1], "framing intact after HEAD");
+}
+
+#[tokio::test]
+async fn slow_heads_big_heads_and_connection_close() {
+    let t = TestApp::spawn().await;
+    let s = t.admin().await;
+    let body = pattern(200, 6);
+    let (_, _, perm) = asset(&s, "s.txt", &body, "s").await;
+
+    // A head that arrives in pieces.
+    let mut c = Raw::connect(&t).await;
+    let head = format!("GET {perm} HTTP/1.1\r\nhost: t\r\n\r\n");
+    let (a, b) = head.split_at(10);
+    c.send(a.as_bytes()).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    c.send(b.as_bytes()).await;
+    assert_eq!(c.response(false).await.body, body);
+
+    // A head larger than the fast path reads is still answered (by the router).
+    let pad = "x".repeat(20_000);
+    let r = c.get(&perm, &format!("x-pad: {pad}\r\n")).await;
+    assert_eq!((r.status, r.body.as_slice()), (200, body.as_slice()));
+
+    // `Connection: close` is honoured on both paths.
+    for first in [None, Some("/v3/assets/nostack/noasset/noslug")] {
+        let mut c = Raw::connect(&t).await;
+        if let Some(p) = first {
+            assert_eq!(c.get(p, "").await.status, 404);
+        }
+        let r = c.get(&perm, "connection: close\r\n").await;
+        assert_eq!(r.body, body);
+        assert_eq!(r.header("connection"), Some("close"));
+        assert!(c.closed().await, "closed after the answer");
+    }
+
+    // Garbage is refused with 400 by the router, not dropped silently.
+    let mut c = Raw::connect(&t).await;
+    c.send(b"GET /v3/assets/a b c HTTP/1.1\r\n\r\n").await;
+    assert_eq!(c.response(false).await.status, 400);
+}
+
+#[tokio::test]
+async fn shutdown_closes_idle_connections_and_finishes() {
+    let mut t = TestApp::spawn().await;
+    let s = t.admin().await;
+    let body = pattern(100, 7);
+    let (_, _, perm) = asset(&s, "i.txt", &body, "i").await;
+    let mut fast = Raw::connect(&t).await;
+    assert_eq!(fast.get(&perm, "").await.status, 200);
+    let mut routed = Raw::connect(&t).await;
+    assert_eq!(routed.get("/v3/nothing-here", "").await.status, 404);
+    tokio::time::timeout(Duration::from_secs(10), t.stop())
+        .await
+        .expect("server stops while keep-alive connections are idle")
+        .unwrap();
+    assert!(fast.closed().await);
+    assert!(routed.closed().await);
+}
