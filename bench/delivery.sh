@@ -2,14 +2,19 @@
 # Delivery benchmark: perma's version URL and permanent URL against nginx serving the very
 # same blob files, measured with wrk in one run on this machine.
 #
-#   bench/delivery.sh            full run (10 s per case, 100 vs 100,000 assets)
-#   bench/delivery.sh --smoke    a second per case, 100 vs 2,000 assets (CI: keeps it from rotting)
+#   bench/delivery.sh            full run: 3 rounds of 5 s per case, 100 vs 100,000 assets
+#   bench/delivery.sh --smoke    one round of a second per case, 100 vs 2,000 assets (CI)
+#
+# BENCH_DURATION (seconds per case), BENCH_ROUNDS, BENCH_CONNECTIONS and BENCH_THREADS
+# override the defaults. Each round measures nginx and perma back to back; the summary gives
+# the median of each figure and the median of the per-round ratios, so that one noisy
+# moment on a shared machine does not decide a ratio.
 #
 # Talks only to 127.0.0.1, runs for a bounded time, stops everything it started.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-duration="${BENCH_DURATION:-10}" big_n=100000 warm=3
-if [[ "${1:-}" == "--smoke" ]]; then duration=1 big_n=2000 warm=1; fi
+duration="${BENCH_DURATION:-5}" rounds="${BENCH_ROUNDS:-3}" big_n=100000 warm=3
+if [[ "${1:-}" == "--smoke" ]]; then duration=1 rounds=1 big_n=2000 warm=1; fi
 conns="${BENCH_CONNECTIONS:-50}" threads="${BENCH_THREADS:-2}"
 for tool in nginx wrk curl python3; do command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install nginx wrk curl)"; exit 1; }; done
 
@@ -89,29 +94,32 @@ nginx_pid=$!
 sleep 0.5
 blob() { echo "/${1:0:2}/${1:2:2}/$1"; }
 
-declare -A rps mbs p99
-run() { # label url [extra wrk args...]
-  local label=$1 url=$2; shift 2
-  local out
+results="$work/results.tsv"
+run() { # label round url [extra wrk args...]
+  local label=$1 round=$2 url=$3; shift 3
+  local out rps mbs p99 non2xx
   out=$(wrk -t"$threads" -c"$conns" -d"${duration}s" --latency "$@" "$url")
-  rps[$label]=$(echo "$out" | awk '/^Requests\/sec:/ {print $2}')
-  mbs[$label]=$(echo "$out" | awk '/^Transfer\/sec:/ {v=$2; u=substr(v,length(v)-1); n=v+0; if (u=="GB") n*=1024; else if (u=="KB") n/=1024; else if (u!="MB") n/=1048576; printf "%.1f", n}')
-  p99[$label]=$(echo "$out" | awk '$1=="99%" {print $2}')
-  local non2xx; non2xx=$(echo "$out" | awk '/Non-2xx or 3xx/ {print $5}')
+  rps=$(echo "$out" | awk '/^Requests\/sec:/ {print $2}')
+  mbs=$(echo "$out" | awk '/^Transfer\/sec:/ {v=$2; u=substr(v,length(v)-1); n=v+0; if (u=="GB") n*=1024; else if (u=="KB") n/=1024; else if (u!="MB") n/=1048576; printf "%.1f", n}')
+  p99=$(echo "$out" | awk '$1=="99%" {print $2}')
+  non2xx=$(echo "$out" | awk '/Non-2xx or 3xx/ {print $5}')
   [[ -z "$non2xx" ]] || { echo "$label: $non2xx error responses"; echo "$out"; exit 1; }
-  printf '%-28s %12s req/s %10s MB/s   p99 %s\n' "$label" "${rps[$label]}" "${mbs[$label]}" "${p99[$label]}"
+  printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$round" "$rps" "$mbs" "$p99" >> "$results"
+  printf '  %-30s %12s req/s %10s MB/s   p99 %s\n' "$label" "$rps" "$mbs" "$p99"
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
-echo "== $(nproc) cores, wrk -t$threads -c$conns, ${duration}s per case; perma $($bin --version | cut -d' ' -f2), $(nginx -v 2>&1 | cut -d' ' -f3)"
-for name in 4k 1m 64m; do
-  run "nginx $name" "http://127.0.0.1:$ngport$(blob "${sha[$name]}")"
-  run "perma version URL $name" "$perma${version_path[$name]}"
-  run "perma permanent URL $name" "$perma${perm_path[$name]}"
-done
+echo "== $(nproc) cores, wrk -t$threads -c$conns, ${duration}s per case, $rounds round(s); perma $($bin --version | cut -d' ' -f2), $(nginx -v 2>&1 | cut -d' ' -f3)"
 ngetag=$(curl -sI "http://127.0.0.1:$ngport$(blob "${sha[4k]}")" | awk -F': ' 'tolower($1)=="etag" {print $2}' | tr -d '\r')
-run "nginx 304" "http://127.0.0.1:$ngport$(blob "${sha[4k]}")" -H "If-None-Match: $ngetag"
-run "perma permanent URL 304" "$perma${perm_path[4k]}" -H "If-None-Match: \"${sha[4k]}\""
+for ((r = 1; r <= rounds; r++)); do
+  echo "-- round $r"
+  for name in 4k 1m 64m; do
+    run "nginx $name" "$r" "http://127.0.0.1:$ngport$(blob "${sha[$name]}")"
+    run "perma version URL $name" "$r" "$perma${version_path[$name]}"
+    run "perma permanent URL $name" "$r" "$perma${perm_path[$name]}"
+  done
+  run "nginx 304" "$r" "http://127.0.0.1:$ngport$(blob "${sha[4k]}")" -H "If-None-Match: $ngetag"
+  run "perma permanent URL 304" "$r" "$perma${perm_path[4k]}" -H "If-None-Match: \"${sha[4k]}\""
+done
 
 # Scale: the same lookup with 100 and with $big_n assets in a stack, random assets per request.
 stop_perma
@@ -122,14 +130,40 @@ start_perma
 for set in small big; do # warm-up, not measured
   PATHS_FILE="$work/paths-$set" wrk -t"$threads" -c"$conns" -d"${warm}s" -s "$root/bench/random_path.lua" "$perma" > /dev/null
 done
-PATHS_FILE="$work/paths-small" run "perma permanent 100 assets" "$perma" -s "$root/bench/random_path.lua"
-PATHS_FILE="$work/paths-big" run "perma permanent $big_n assets" "$perma" -s "$root/bench/random_path.lua"
+echo "-- scale"
+for ((r = 1; r <= rounds; r++)); do
+  PATHS_FILE="$work/paths-small" run "perma permanent 100 assets" "$r" "$perma" -s "$root/bench/random_path.lua"
+  PATHS_FILE="$work/paths-big" run "perma permanent $big_n assets" "$r" "$perma" -s "$root/bench/random_path.lua"
+done
 
 echo
-echo "== ratios (same run)"
-printf '%-50s %s\n' "permanent URL / nginx, req/s, 4 KiB   (target >= 1.0)" "$(ratio "${rps[perma permanent URL 4k]}" "${rps[nginx 4k]}")"
-printf '%-50s %s\n' "version URL / nginx, req/s, 4 KiB" "$(ratio "${rps[perma version URL 4k]}" "${rps[nginx 4k]}")"
-printf '%-50s %s\n' "permanent URL / nginx, MB/s, 1 MiB" "$(ratio "${mbs[perma permanent URL 1m]}" "${mbs[nginx 1m]}")"
-printf '%-50s %s\n' "permanent URL / nginx, MB/s, 64 MiB  (target >= 0.9)" "$(ratio "${mbs[perma permanent URL 64m]}" "${mbs[nginx 64m]}")"
-printf '%-50s %s\n' "304 revalidation / nginx 304, req/s   (target >= 1.0)" "$(ratio "${rps[perma permanent URL 304]}" "${rps[nginx 304]}")"
-printf '%-50s %s\n' "$big_n assets / 100 assets, req/s   (target >= 0.95)" "$(ratio "${rps[perma permanent $big_n assets]}" "${rps[perma permanent 100 assets]}")"
+python3 - "$results" "$big_n" <<'PY'
+import statistics, sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
+big = sys.argv[2]
+by = {}
+for label, rnd, rps, mbs, p99 in rows:
+    by.setdefault(label, {})[rnd] = (float(rps), float(mbs), p99)
+print("== medians over rounds")
+for label, runs in by.items():
+    rps = statistics.median(v[0] for v in runs.values())
+    mbs = statistics.median(v[1] for v in runs.values())
+    p99 = sorted(v[2] for v in runs.values())[len(runs) // 2]
+    print(f"{label:<32} {rps:12.2f} req/s {mbs:10.1f} MB/s   p99 {p99}")
+def ratio(a, b, field):
+    rs = [by[a][r][field] / by[b][r][field] for r in by[a] if r in by[b] and by[b][r][field] > 0]
+    return statistics.median(rs), min(rs), max(rs)
+print()
+print("== ratios (median of per-round ratios; min..max over rounds)")
+for text, a, b, field in [
+    ("permanent URL / nginx, req/s, 4 KiB   (target >= 1.0)", "perma permanent URL 4k", "nginx 4k", 0),
+    ("version URL / nginx, req/s, 4 KiB", "perma version URL 4k", "nginx 4k", 0),
+    ("permanent URL / nginx, MB/s, 1 MiB", "perma permanent URL 1m", "nginx 1m", 1),
+    ("permanent URL / nginx, MB/s, 64 MiB  (target >= 0.9)", "perma permanent URL 64m", "nginx 64m", 1),
+    ("version URL / nginx, MB/s, 64 MiB", "perma version URL 64m", "nginx 64m", 1),
+    ("304 revalidation / nginx 304, req/s   (target >= 1.0)", "perma permanent URL 304", "nginx 304", 0),
+    (f"{big} assets / 100 assets, req/s   (target >= 0.95)", f"perma permanent {big} assets", "perma permanent 100 assets", 0),
+]:
+    m, lo, hi = ratio(a, b, field)
+    print(f"{text:<56} {m:.2f}   ({lo:.2f}..{hi:.2f})")
+PY

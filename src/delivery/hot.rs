@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -128,12 +128,26 @@ struct Bodies {
     total: u64,
 }
 
-/// The index and the small-body cache. One per process.
+/// Open local blob files, like nginx's `open_file_cache`: a blob is immutable and named by
+/// its hash, so a descriptor can serve every request for it. Entries are reopened after
+/// [`FILE_TTL`], so a collected blob's space is released soon after `gc`.
+#[derive(Debug, Default)]
+struct Files {
+    map: HashMap<String, (Arc<std::fs::File>, Instant)>,
+}
+
+/// Most open blob files kept.
+const MAX_FILES: usize = 1024;
+/// How long an open blob file is reused.
+const FILE_TTL: Duration = Duration::from_secs(60);
+
+/// The index, the small-body cache and the open-file cache. One per process.
 #[derive(Debug, Default)]
 pub struct HotCache {
     generation: AtomicU64,
     assets: RwLock<HashMap<String, Arc<HotAsset>>>,
     bodies: Mutex<Bodies>,
+    files: Mutex<Files>,
 }
 
 impl HotCache {
@@ -218,5 +232,26 @@ impl HotCache {
         if b.map.insert(sha256.to_owned(), bytes).is_none() {
             b.total += len;
         }
+    }
+
+    /// An open local blob file, if one was opened less than [`FILE_TTL`] ago.
+    pub fn file(&self, sha256: &str) -> Option<Arc<std::fs::File>> {
+        let files = self.files.lock().expect("file cache lock");
+        let (file, opened) = files.map.get(sha256)?;
+        (opened.elapsed() < FILE_TTL).then(|| file.clone())
+    }
+
+    /// Remembers an open local blob file (evicting expired ones, or any, when full).
+    pub fn put_file(&self, sha256: &str, file: Arc<std::fs::File>) {
+        let mut files = self.files.lock().expect("file cache lock");
+        if files.map.len() >= MAX_FILES {
+            files
+                .map
+                .retain(|_, (_, opened)| opened.elapsed() < FILE_TTL);
+            if files.map.len() >= MAX_FILES {
+                files.map.clear();
+            }
+        }
+        files.map.insert(sha256.to_owned(), (file, Instant::now()));
     }
 }

@@ -11,6 +11,7 @@
 //! there is one implementation of everything but the happy path's byte shuffling.
 
 use std::io::{self, IoSlice, Write};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -104,7 +105,7 @@ pub async fn serve(app: &App, mut stream: TcpStream, stop: &CancellationToken) -
         let sent = match body {
             Body::Empty => write_both(&mut stream, &head, &[]).await,
             Body::Memory(bytes) => write_both(&mut stream, &head, &bytes).await,
-            Body::File { file, start, count } => match write_both(&mut stream, &head, &[]).await {
+            Body::File { file, start, count } => match send_more(&stream, &head).await {
                 Ok(()) => send_file(&stream, &file, start, count).await,
                 Err(e) => Err(e),
             },
@@ -317,7 +318,7 @@ enum Body {
     Empty,
     Memory(Bytes),
     File {
-        file: std::fs::File,
+        file: Arc<std::fs::File>,
         start: u64,
         count: u64,
     },
@@ -338,7 +339,14 @@ async fn body(app: &App, plan: &Plan) -> Option<Body> {
     let len = meta.size.max(0) as u64;
     let local = app.blobs.local_path(&meta.sha256);
     if let Some(path) = local.as_ref().filter(|_| len > MEMORY_MAX) {
-        let file = tokio::fs::File::open(path).await.ok()?.into_std().await;
+        let file = match app.hot.file(&meta.sha256) {
+            Some(f) => f,
+            None => {
+                let f = Arc::new(tokio::fs::File::open(path).await.ok()?.into_std().await);
+                app.hot.put_file(&meta.sha256, f.clone());
+                f
+            }
+        };
         return Some(Body::File { file, start, count });
     }
     if len > delivery::MAX_BODY {
@@ -430,6 +438,23 @@ async fn write_both(stream: &mut TcpStream, mut a: &[u8], mut b: &[u8]) -> io::R
         let from_a = n.min(a.len());
         a = &a[from_a..];
         b = &b[n - from_a..];
+    }
+    Ok(())
+}
+
+/// Writes `bytes` with `MSG_MORE`: the kernel holds them back to share full-sized segments
+/// with the file that follows, as nginx's `tcp_nopush` does.
+async fn send_more(stream: &TcpStream, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        stream.writable().await?;
+        match stream.try_io(Interest::WRITABLE, || {
+            rustix::net::send(stream, bytes, rustix::net::SendFlags::MORE).map_err(io::Error::from)
+        }) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
     }
     Ok(())
 }
