@@ -118,6 +118,7 @@ fn entry(asset: &Asset, secured: bool, master_locale: &str, files: Vec<FileMeta>
         .collect();
     let current = asset.file.as_ref().and_then(|f| files.get(&f.uid).cloned());
     let keys = format!("asset-{} stack-{}", asset.uid, asset.api_key);
+    let [surrogate_key, cache_tag] = hot::packed([&keys, &keys.replace(' ', ",")]);
     HotAsset {
         api_key: asset.api_key.clone(),
         secured,
@@ -126,8 +127,8 @@ fn entry(asset: &Asset, secured: bool, master_locale: &str, files: Vec<FileMeta>
         slug: asset.permanent_slug.clone(),
         current,
         files,
-        cache_tag: Bytes::from(keys.replace(' ', ",")),
-        surrogate_key: Bytes::from(keys),
+        cache_tag,
+        surrogate_key,
     }
 }
 

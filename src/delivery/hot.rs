@@ -77,6 +77,17 @@ fn disposition(kind: &str, filename: &str) -> String {
     format!("{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
+/// The strings as slices of one buffer.
+pub(super) fn packed<const N: usize>(parts: [&str; N]) -> [Bytes; N] {
+    let all = Bytes::from(parts.concat());
+    let mut start = 0;
+    parts.map(|p| {
+        let b = all.slice(start..start + p.len());
+        start += p.len();
+        b
+    })
+}
+
 impl Prepared {
     /// `Content-Disposition: attachment; …` (computed when asked for: `?dl=1` is rare, and
     /// the index should stay small).
@@ -87,12 +98,20 @@ impl Prepared {
     /// Computes the header values of a file.
     pub fn new(meta: FileMeta) -> Self {
         let modified = super::last_modified(&meta);
+        // One allocation for all values: an answer reads them together, and with many
+        // assets in the index each separate allocation would be another cache miss.
+        let [etag, last_modified, content_type, inline] = packed([
+            &super::etag(&meta),
+            &httpdate::fmt_http_date(modified),
+            &meta.content_type,
+            &disposition("inline", &meta.filename),
+        ]);
         Self {
-            etag: Bytes::from(super::etag(&meta)),
-            last_modified: Bytes::from(httpdate::fmt_http_date(modified)),
+            etag,
+            last_modified,
             modified,
-            content_type: Bytes::from(meta.content_type.clone()),
-            inline: Bytes::from(disposition("inline", &meta.filename)),
+            content_type,
+            inline,
             active: super::is_active_content(&meta.content_type),
             meta,
         }

@@ -17,6 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
+use tokio::runtime::Handle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -51,7 +52,15 @@ pub enum End {
 }
 
 /// Serves requests on `stream` while they are fast-path requests.
-pub async fn serve(app: &App, mut stream: TcpStream, stop: &CancellationToken) -> End {
+///
+/// Runs on a delivery worker; anything that needs the database or S3 (an asset missing
+/// from the index, a small body not in memory) is done on `main`, which owns those pools.
+pub async fn serve(
+    app: &Arc<App>,
+    main: &Handle,
+    mut stream: TcpStream,
+    stop: &CancellationToken,
+) -> End {
     let mut buf = BytesMut::with_capacity(4096);
     let mut head = Vec::with_capacity(1024);
     let idle = tokio::time::sleep(IDLE_TIMEOUT);
@@ -69,7 +78,7 @@ pub async fn serve(app: &App, mut stream: TcpStream, stop: &CancellationToken) -
                 Step::Load { api_key, asset_uid } => {
                     // Once per request: an asset that is still missing afterwards (unknown,
                     // or changing right now) is the router's to answer.
-                    if loaded || !load(app, &api_key, &asset_uid).await {
+                    if loaded || !load(app, main, api_key, asset_uid).await {
                         return handover(stream, buf);
                     }
                     loaded = true;
@@ -97,7 +106,7 @@ pub async fn serve(app: &App, mut stream: TcpStream, stop: &CancellationToken) -
                 }
             }
         };
-        let Some(body) = body(app, &plan).await else {
+        let Some(body) = body(app, main, &plan).await else {
             return handover(stream, buf);
         };
         head.clear();
@@ -120,14 +129,18 @@ pub async fn serve(app: &App, mut stream: TcpStream, stop: &CancellationToken) -
 }
 
 /// Loads an asset's index entry; false when there is none (or the ids are malformed).
-async fn load(app: &App, api_key: &str, asset_uid: &str) -> bool {
-    let (Some(key), Some(uid)) = (ApiKey::parse(api_key), Uid::parse(asset_uid)) else {
+async fn load(app: &Arc<App>, main: &Handle, api_key: String, asset_uid: String) -> bool {
+    let (Some(key), Some(uid)) = (ApiKey::parse(&api_key), Uid::parse(&asset_uid)) else {
         return false;
     };
-    matches!(
-        delivery::hot_asset(app, key.as_str(), uid.as_str()).await,
-        Ok(Some(_))
-    )
+    let app = app.clone();
+    let loaded = main.spawn(async move {
+        matches!(
+            delivery::hot_asset(&app, key.as_str(), uid.as_str()).await,
+            Ok(Some(_))
+        )
+    });
+    loaded.await.unwrap_or(false)
 }
 
 fn handover(stream: TcpStream, buf: BytesMut) -> End {
@@ -328,7 +341,7 @@ enum Body {
 /// even if the asset is replaced or the blob collected meanwhile (§4). `None` hands the
 /// request to the router (a missing blob is its 500 to report; large files on S3 are its
 /// streams).
-async fn body(app: &App, plan: &Plan) -> Option<Body> {
+async fn body(app: &Arc<App>, main: &Handle, plan: &Plan) -> Option<Body> {
     let (start, count) = match plan.outcome {
         _ if plan.head_only => return Some(Body::Empty),
         Outcome::Full => (0, plan.resolved.file.meta.size.max(0) as u64),
@@ -355,7 +368,9 @@ async fn body(app: &App, plan: &Plan) -> Option<Body> {
     let bytes = match app.hot.body(&meta.sha256) {
         Some(b) => b,
         None => {
-            let b = app.blobs.read_all(&meta.sha256).await.ok()?;
+            let (owner, sha) = (app.clone(), meta.sha256.clone());
+            let read = main.spawn(async move { owner.blobs.read_all(&sha).await });
+            let b = read.await.ok()?.ok()?;
             app.hot.put_body(&meta.sha256, b.clone());
             b
         }

@@ -15,6 +15,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -26,20 +27,32 @@ use crate::app::App;
 const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves `app` on `listener` until `shutdown` resolves, then waits for open requests.
+///
+/// Connections are accepted here and dealt round-robin to one single-threaded runtime per
+/// core (nginx's worker model), where the fast path runs: a connection's work stays on one
+/// core. Connections handed to the router, and everything that touches the database or S3,
+/// run on the runtime that called `serve`, which owns those pools.
 pub async fn serve(
     app: Arc<App>,
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    let router = super::router(app.clone());
-    let stop = CancellationToken::new();
-    let connections = TaskTracker::new();
+    let shared = Shared {
+        app: app.clone(),
+        router: super::router(app),
+        main: Handle::current(),
+        stop: CancellationToken::new(),
+        connections: TaskTracker::new(),
+    };
+    // Ends the workers even if this future is dropped before `shutdown` resolves.
+    let _stop = StopOnDrop(shared.stop.clone(), shared.connections.clone());
+    let workers = start_workers(&shared.connections)?;
     tokio::pin!(shutdown);
-    loop {
+    for next in 0.. {
         let stream = tokio::select! {
             () = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+            accepted = listener.accept() => match accepted.and_then(|(s, _)| s.into_std()) {
+                Ok(stream) => stream,
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.
                     tracing::warn!("accept failed: {e}");
@@ -48,30 +61,96 @@ pub async fn serve(
                 }
             },
         };
-        connections.spawn(connection(
-            app.clone(),
-            router.clone(),
-            stream,
-            stop.clone(),
-        ));
+        let worker = &workers[next % workers.len()];
+        worker.spawn(
+            shared
+                .connections
+                .track_future(connection(shared.clone(), stream)),
+        );
     }
     drop(listener);
-    stop.cancel();
-    connections.close();
-    connections.wait().await;
+    shared.stop.cancel();
+    shared.connections.close();
+    shared.connections.wait().await;
     Ok(())
 }
 
-/// One connection: the fast path while it can answer, hyper for the rest of its life.
-async fn connection(app: Arc<App>, router: Router, stream: TcpStream, stop: CancellationToken) {
+/// What every connection needs.
+#[derive(Clone)]
+struct Shared {
+    app: Arc<App>,
+    router: Router,
+    /// The runtime that called [`serve`]: database, S3 and the router run there.
+    main: Handle,
+    stop: CancellationToken,
+    connections: TaskTracker,
+}
+
+struct StopOnDrop(CancellationToken, TaskTracker);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+        self.1.close();
+    }
+}
+
+/// Starts one thread per core, each running a single-threaded runtime until every tracked
+/// connection has ended after `connections` is closed.
+fn start_workers(connections: &TaskTracker) -> io::Result<Vec<Handle>> {
+    let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (0..n)
+        .map(|i| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let connections = connections.clone();
+            std::thread::Builder::new()
+                .name(format!("perma-delivery-{i}"))
+                .spawn(move || {
+                    match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(rt) => {
+                            let _ = tx.send(Ok(rt.handle().clone()));
+                            rt.block_on(connections.wait());
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                        }
+                    }
+                })?;
+            rx.recv().map_err(io::Error::other)?
+        })
+        .collect()
+}
+
+/// One connection, on a worker: the fast path while it can answer; then hyper, on the main
+/// runtime, for the rest of its life.
+async fn connection(shared: Shared, stream: std::net::TcpStream) {
+    let Ok(stream) = TcpStream::from_std(stream) else {
+        return;
+    };
     // Small answers go out at once (nginx's tcp_nodelay default).
     let _ = stream.set_nodelay(true);
-    let (stream, read) = match fast::serve(&app, stream, &stop).await {
+    let (stream, read) = match fast::serve(&shared.app, &shared.main, stream, &shared.stop).await {
         End::Closed => return,
         End::Handover { stream, read } => (stream, read),
     };
+    let Ok(stream) = stream.into_std() else {
+        return;
+    };
+    let main = shared.main.clone();
+    let connections = shared.connections.clone();
+    main.spawn(connections.track_future(routed(shared, stream, read)));
+}
+
+/// A connection served by hyper and the router.
+async fn routed(shared: Shared, stream: std::net::TcpStream, read: Bytes) {
+    let Ok(stream) = TcpStream::from_std(stream) else {
+        return;
+    };
     let io = TokioIo::new(Rewind { read, stream });
-    let service = TowerToHyperService::new(router);
+    let service = TowerToHyperService::new(shared.router);
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(HEAD_TIMEOUT)
@@ -79,7 +158,7 @@ async fn connection(app: Arc<App>, router: Router, stream: TcpStream, stop: Canc
     tokio::pin!(conn);
     let finished = tokio::select! {
         _ = conn.as_mut() => true,
-        () = stop.cancelled() => false,
+        () = shared.stop.cancelled() => false,
     };
     if !finished {
         conn.as_mut().graceful_shutdown();
