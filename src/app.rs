@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use bytes::Bytes;
 
 use crate::blob::BlobStore;
 use crate::config::Config;
@@ -26,7 +25,7 @@ pub struct App {
     /// In-memory delivery index and small-file cache.
     pub hot: Arc<HotCache>,
     /// `Cache-Control` of permanent-URL answers (public, private), computed once (§4).
-    pub permanent_cache_control: (Bytes, Bytes),
+    pub permanent_cache_control: (String, String),
 }
 
 /// How [`App::build`] treats the schema.
@@ -56,10 +55,10 @@ impl App {
         let blobs = config.open_blobs()?;
         let public_url = config.public_url();
         let cc = |scope: &str| {
-            Bytes::from(format!(
+            format!(
                 "{scope}, max-age={}, stale-while-revalidate={}",
                 config.permanent_max_age, config.permanent_stale_while_revalidate
-            ))
+            )
         };
         let permanent_cache_control = (cc("public"), cc("private"));
         let app = Arc::new(App {

@@ -9,12 +9,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use bytes::Bytes;
-
 pub use hot::{HotAsset, HotCache, Prepared, MAX_BODY};
 
 use crate::app::App;
-use crate::assets::{Asset, FileMeta};
+use crate::assets::FileMeta;
 use crate::error::{Error, Result};
 use crate::identity::{self, Credentials, TokenKind};
 use crate::ids::{self, ApiKey, Uid};
@@ -86,7 +84,7 @@ enum Mode {
 /// `None` when the stack or asset does not exist (misses are not cached).
 pub async fn hot_asset(app: &App, api_key: &str, asset_uid: &str) -> Result<Option<Arc<HotAsset>>> {
     if let Some(hit) = app.hot.get(asset_uid) {
-        return Ok((hit.api_key == api_key).then_some(hit));
+        return Ok((Some(hit.stack) == ids::blt_bits(api_key)).then_some(hit));
     }
     let generation = app.hot.generation();
     let Some(stack) = app.db.stack(api_key).await? else {
@@ -101,35 +99,14 @@ pub async fn hot_asset(app: &App, api_key: &str, asset_uid: &str) -> Result<Opti
         return Ok(None);
     };
     let files = app.db.files_of_asset(asset_uid).await?;
-    let entry = Arc::new(entry(
+    let entry = Arc::new(HotAsset::new(
         &asset,
         stack.secure_asset_urls,
         &stack.master_locale,
-        files,
+        &files,
     ));
     app.hot.insert(asset_uid, entry.clone(), generation);
     Ok(Some(entry))
-}
-
-fn entry(asset: &Asset, secured: bool, master_locale: &str, files: Vec<FileMeta>) -> HotAsset {
-    let files: HashMap<String, Arc<Prepared>> = files
-        .into_iter()
-        .map(|f| (f.uid.clone(), Arc::new(Prepared::new(f))))
-        .collect();
-    let current = asset.file.as_ref().and_then(|f| files.get(&f.uid).cloned());
-    let keys = format!("asset-{} stack-{}", asset.uid, asset.api_key);
-    let [surrogate_key, cache_tag] = hot::packed([&keys, &keys.replace(' ', ",")]);
-    HotAsset {
-        api_key: asset.api_key.clone(),
-        secured,
-        master_locale: master_locale.to_owned(),
-        deleted: asset.deleted_at.is_some(),
-        slug: asset.permanent_slug.clone(),
-        current,
-        files,
-        cache_tag,
-        surrogate_key,
-    }
 }
 
 /// Loads the delivery index for every asset at start-up, so that the first request for an
@@ -147,7 +124,10 @@ pub async fn preload(app: &App) -> anyhow::Result<usize> {
             .iter()
             .map(|(a, secured, locale)| {
                 let files = by_asset.remove(&a.uid).unwrap_or_default();
-                (a.uid.clone(), Arc::new(entry(a, *secured, locale, files)))
+                (
+                    a.uid.clone(),
+                    Arc::new(HotAsset::new(a, *secured, locale, &files)),
+                )
             })
             .collect();
         let n = entries.len();
@@ -164,12 +144,12 @@ pub async fn preload(app: &App) -> anyhow::Result<usize> {
 /// answer (unknown asset, wrong slug, secured stack, deleted asset). The HTTP fast path
 /// (`http/fast.rs`) answers with this and hands everything else to [`resolve`].
 pub fn resolve_public(asset: Arc<HotAsset>, api_key: &str, target: &Target) -> Option<Resolved> {
-    if asset.api_key != api_key || asset.secured || asset.deleted {
+    if Some(asset.stack) != ids::blt_bits(api_key) || asset.secured || asset.deleted {
         return None;
     }
     let (file, kind) = match target {
-        Target::Version { file_uid } => (asset.files.get(file_uid)?.clone(), UrlKind::Version),
-        Target::Slug(slug) if asset.slug.as_deref() == Some(slug.as_str()) => {
+        Target::Version { file_uid } => (asset.file(file_uid)?.clone(), UrlKind::Version),
+        Target::Slug(slug) if asset.slug() == Some(slug.as_str()) => {
             (asset.current.clone()?, UrlKind::Permanent)
         }
         Target::Slug(_) | Target::Latest => return None,
@@ -212,7 +192,7 @@ pub async fn resolve(app: &App, req: &DeliveryRequest) -> Result<Resolved> {
             .await?
             .filter(|t| {
                 t.kind == TokenKind::Delivery
-                    && t.api_key == asset.api_key
+                    && t.api_key == api_key.as_str()
                     && t.expires_at.is_none_or(|e| e > now_ms())
             })
             .ok_or(Error::Unauthorized)?;
@@ -245,10 +225,10 @@ pub async fn resolve(app: &App, req: &DeliveryRequest) -> Result<Resolved> {
         Some(name) => {
             let env = app
                 .db
-                .environment(&asset.api_key, name)
+                .environment(api_key.as_str(), name)
                 .await?
                 .ok_or(Error::NotFound("Environment"))?;
-            let locale = req.locale.as_deref().unwrap_or(&asset.master_locale);
+            let locale = req.locale.as_deref().unwrap_or(asset.master_locale());
             let version = app
                 .db
                 .published_version(asset_uid.as_str(), &env.uid, locale)
@@ -260,7 +240,7 @@ pub async fn resolve(app: &App, req: &DeliveryRequest) -> Result<Resolved> {
                 .await?
                 .ok_or_else(not_found)?;
             let uid = v.file.ok_or_else(not_found)?.uid;
-            Some(asset.files.get(&uid).cloned().ok_or_else(not_found)?)
+            Some(asset.file(&uid).cloned().ok_or_else(not_found)?)
         }
     };
     if matches!(req.target, Target::Latest) && !matches!(mode, Mode::Management) {
@@ -272,10 +252,10 @@ pub async fn resolve(app: &App, req: &DeliveryRequest) -> Result<Resolved> {
             UrlKind::Permanent,
         ),
         Target::Version { file_uid } => {
-            let file = asset.files.get(file_uid).cloned().ok_or_else(not_found)?;
+            let file = asset.file(file_uid).cloned().ok_or_else(not_found)?;
             // With a delivery token, only published files are served.
             if matches!(mode, Mode::Token { .. })
-                && published_file.as_ref().map(|f| &f.meta.uid) != Some(&file.meta.uid)
+                && published_file.as_ref().map(|f| f.uid()) != Some(file.uid())
             {
                 return Err(not_found());
             }
@@ -283,11 +263,11 @@ pub async fn resolve(app: &App, req: &DeliveryRequest) -> Result<Resolved> {
         }
         Target::Slug(slug) => {
             let current = asset.current.clone().ok_or_else(not_found)?;
-            let matches_slug = asset.slug.as_deref() == Some(slug.as_str());
+            let matches_slug = asset.slug() == Some(slug.as_str());
             match mode {
                 // §2.3: management download, always the latest version. Before a permanent
                 // URL exists the current file name works too, so scripts can fetch bytes.
-                Mode::Management if matches_slug || current.meta.filename == *slug => {
+                Mode::Management if matches_slug || current.filename() == slug.as_str() => {
                     (current, UrlKind::Permanent)
                 }
                 _ if !matches_slug => return Err(not_found()),
@@ -307,15 +287,6 @@ pub async fn resolve(app: &App, req: &DeliveryRequest) -> Result<Resolved> {
 /// Sandbox for active content so an uploaded file can never run script in our origin (§4).
 const ACTIVE_CSP: &str = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:";
 
-/// A response header value: fixed, or computed once per file and shared.
-#[derive(Debug, Clone, Copy)]
-pub enum HeaderVal<'a> {
-    /// A constant.
-    Static(&'static str),
-    /// Bytes validated when the file entered the index ([`Prepared`], [`HotAsset`]).
-    Shared(&'a Bytes),
-}
-
 /// The headers of a delivery answer (§4), shared by both HTTP paths so they cannot drift.
 /// A 304 (`not_modified`) carries only what guides caches: validators, `Cache-Control`,
 /// purge keys and `Vary` (RFC 9110 §15.4.5); a 200/206 adds the representation headers.
@@ -325,45 +296,39 @@ pub fn response_headers(
     r: &Resolved,
     download: bool,
     not_modified: bool,
-    mut emit: impl FnMut(&'static str, HeaderVal<'_>),
+    mut emit: impl FnMut(&'static str, &str),
 ) {
-    use HeaderVal::{Shared, Static};
     let f = &r.file;
-    emit("etag", Shared(&f.etag));
-    emit("last-modified", Shared(&f.last_modified));
-    match (r.kind, r.private) {
-        (UrlKind::Version, false) => emit(
-            "cache-control",
-            Static("public, max-age=31536000, immutable"),
-        ),
-        (UrlKind::Version, true) => emit(
-            "cache-control",
-            Static("private, max-age=31536000, immutable"),
-        ),
-        (UrlKind::Permanent, false) => {
-            emit("cache-control", Shared(&app.permanent_cache_control.0))
-        }
-        (UrlKind::Permanent, true) => emit("cache-control", Shared(&app.permanent_cache_control.1)),
-    }
-    emit("surrogate-key", Shared(&r.asset.surrogate_key));
-    emit("cache-tag", Shared(&r.asset.cache_tag));
+    emit("etag", f.etag());
+    emit("last-modified", f.last_modified());
+    emit(
+        "cache-control",
+        match (r.kind, r.private) {
+            (UrlKind::Version, false) => "public, max-age=31536000, immutable",
+            (UrlKind::Version, true) => "private, max-age=31536000, immutable",
+            (UrlKind::Permanent, false) => &app.permanent_cache_control.0,
+            (UrlKind::Permanent, true) => &app.permanent_cache_control.1,
+        },
+    );
+    emit("surrogate-key", r.asset.surrogate_key());
+    emit("cache-tag", r.asset.cache_tag());
     if r.private || r.kind == UrlKind::Permanent {
         // A CDN keying on the URL must not mix answers given for different credentials.
-        emit("vary", Static("authtoken, authorization"));
+        emit("vary", "authtoken, authorization");
     }
     if not_modified {
         return;
     }
-    emit("content-type", Shared(&f.content_type));
-    emit("accept-ranges", Static("bytes"));
-    emit("x-content-type-options", Static("nosniff"));
+    emit("content-type", f.content_type());
+    emit("accept-ranges", "bytes");
+    emit("x-content-type-options", "nosniff");
     if f.active {
-        emit("content-security-policy", Static(ACTIVE_CSP));
+        emit("content-security-policy", ACTIVE_CSP);
     }
     if download {
-        emit("content-disposition", Shared(&f.attachment()));
+        emit("content-disposition", &f.attachment());
     } else {
-        emit("content-disposition", Shared(&f.inline));
+        emit("content-disposition", f.inline());
     }
 }
 
@@ -434,7 +399,7 @@ fn parse_date(s: &str) -> Option<SystemTime> {
 
 /// Evaluates conditional headers (RFC 9110 §13.2.2 order) and `Range` for a GET or HEAD.
 pub fn evaluate(c: &Conditionals<'_>, file: &Prepared) -> Outcome {
-    let tag = std::str::from_utf8(&file.etag).unwrap_or("");
+    let tag = file.etag();
     let modified = file.modified;
     if let Some(h) = c.if_match {
         if !list_matches(h, tag, false) {
@@ -468,7 +433,7 @@ pub fn evaluate(c: &Conditionals<'_>, file: &Prepared) -> Outcome {
             return Outcome::Full;
         }
     }
-    byte_range(range, file.meta.size.max(0) as u64)
+    byte_range(range, file.size)
 }
 
 /// Parses a `Range` header for a representation of `len` bytes. Multi-range and malformed

@@ -21,6 +21,17 @@ fn is_blt(s: &str) -> bool {
     s.len() == 19 && s.starts_with("blt") && is_lower_hex(&s[3..])
 }
 
+/// The 64 bits of a `blt…` uid or api key; `None` for anything else. A compact key for
+/// in-memory indexes (no string on the heap to compare).
+pub fn blt_bits(s: &str) -> Option<u64> {
+    is_blt(s).then(|| u64::from_str_radix(&s[3..], 16).ok())?
+}
+
+/// The 96 bits of a file uid; `None` for anything else.
+pub fn file_uid_bits(s: &str) -> Option<u128> {
+    is_file_uid(s).then(|| u128::from_str_radix(s, 16).ok())?
+}
+
 /// A new `blt…` uid (64 random bits).
 pub fn new_uid() -> String {
     format!("blt{}", random_hex(8))

@@ -18,7 +18,8 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
-use crate::assets::FileMeta;
+use crate::assets::{Asset, FileMeta};
+use crate::ids;
 
 /// Most asset entries kept; past that the index is cleared and refills on demand.
 const MAX_ASSETS: usize = 250_000;
@@ -27,21 +28,43 @@ pub const MAX_BODY: u64 = 1 << 20;
 /// Total bytes of cached bodies.
 const MAX_BODY_TOTAL: u64 = 64 << 20;
 
+/// Strings stored back to back in one allocation. The index holds one entry per asset;
+/// an answer reads several of its strings, and with many assets every separate allocation
+/// a lookup touches is another cache miss (bench/delivery.sh, the scale case).
+#[derive(Debug)]
+struct Packed<const N: usize> {
+    text: Box<str>,
+    ends: [u32; N],
+}
+
+impl<const N: usize> Packed<N> {
+    fn new(parts: [&str; N]) -> Self {
+        let mut end = 0u32;
+        let ends = parts.map(|p| {
+            end += u32::try_from(p.len()).unwrap_or(u32::MAX);
+            end
+        });
+        Self {
+            text: parts.concat().into_boxed_str(),
+            ends,
+        }
+    }
+
+    fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        self.text.get(start..self.ends[i] as usize).unwrap_or("")
+    }
+}
+
 /// A file with its response header values computed once.
 #[derive(Debug)]
 pub struct Prepared {
-    /// The file row.
-    pub meta: FileMeta,
-    /// Strong ETag (`"sha256"`).
-    pub etag: Bytes,
-    /// `Last-Modified` as an HTTP date.
-    pub last_modified: Bytes,
-    /// The same instant, for comparisons.
+    /// ETag, Last-Modified, Content-Type, inline Content-Disposition, file uid, file name.
+    text: Packed<6>,
+    /// Bytes.
+    pub size: u64,
+    /// `Last-Modified` as an instant, for comparisons.
     pub modified: SystemTime,
-    /// `Content-Type`.
-    pub content_type: Bytes,
-    /// `Content-Disposition: inline; …`.
-    pub inline: Bytes,
     /// Gets the sandbox CSP.
     pub active: bool,
 }
@@ -77,68 +100,148 @@ fn disposition(kind: &str, filename: &str) -> String {
     format!("{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
-/// The strings as slices of one buffer.
-pub(super) fn packed<const N: usize>(parts: [&str; N]) -> [Bytes; N] {
-    let all = Bytes::from(parts.concat());
-    let mut start = 0;
-    parts.map(|p| {
-        let b = all.slice(start..start + p.len());
-        start += p.len();
-        b
-    })
-}
-
 impl Prepared {
-    /// `Content-Disposition: attachment; …` (computed when asked for: `?dl=1` is rare, and
-    /// the index should stay small).
-    pub fn attachment(&self) -> Bytes {
-        Bytes::from(disposition("attachment", &self.meta.filename))
+    /// Computes the header values of a file.
+    pub fn new(meta: &FileMeta) -> Self {
+        let modified = super::last_modified(meta);
+        Self {
+            text: Packed::new([
+                &super::etag(meta),
+                &httpdate::fmt_http_date(modified),
+                &meta.content_type,
+                &disposition("inline", &meta.filename),
+                &meta.uid,
+                &meta.filename,
+            ]),
+            size: meta.size.max(0) as u64,
+            modified,
+            active: super::is_active_content(&meta.content_type),
+        }
     }
 
-    /// Computes the header values of a file.
-    pub fn new(meta: FileMeta) -> Self {
-        let modified = super::last_modified(&meta);
-        // One allocation for all values: an answer reads them together, and with many
-        // assets in the index each separate allocation would be another cache miss.
-        let [etag, last_modified, content_type, inline] = packed([
-            &super::etag(&meta),
-            &httpdate::fmt_http_date(modified),
-            &meta.content_type,
-            &disposition("inline", &meta.filename),
-        ]);
-        Self {
-            etag,
-            last_modified,
-            modified,
-            content_type,
-            inline,
-            active: super::is_active_content(&meta.content_type),
-            meta,
-        }
+    /// Strong ETag (`"sha256"`).
+    pub fn etag(&self) -> &str {
+        self.text.get(0)
+    }
+
+    /// `Last-Modified` as an HTTP date.
+    pub fn last_modified(&self) -> &str {
+        self.text.get(1)
+    }
+
+    /// `Content-Type`.
+    pub fn content_type(&self) -> &str {
+        self.text.get(2)
+    }
+
+    /// `Content-Disposition: inline; …`.
+    pub fn inline(&self) -> &str {
+        self.text.get(3)
+    }
+
+    /// The file uid.
+    pub fn uid(&self) -> &str {
+        self.text.get(4)
+    }
+
+    /// The stored file name.
+    pub fn filename(&self) -> &str {
+        self.text.get(5)
+    }
+
+    /// The blob's SHA-256 (the ETag without its quotes).
+    pub fn sha256(&self) -> &str {
+        let tag = self.etag();
+        tag.get(1..tag.len().saturating_sub(1)).unwrap_or("")
+    }
+
+    /// `Content-Disposition: attachment; …` (computed when asked for: `?dl=1` is rare, and
+    /// the index should stay small).
+    pub fn attachment(&self) -> String {
+        disposition("attachment", self.filename())
     }
 }
 
 /// What the URLs of one asset resolve to.
 #[derive(Debug)]
 pub struct HotAsset {
-    /// Stack of the asset.
-    pub api_key: String,
+    /// Stack of the asset ([`ids::blt_bits`] of its api key).
+    pub stack: u64,
     /// Stack's `secure_asset_urls`.
     pub secured: bool,
-    /// Stack's master locale.
-    pub master_locale: String,
     /// Tombstoned (§4: 410).
     pub deleted: bool,
-    /// Permanent-URL slug, if generated.
-    pub slug: Option<String>,
+    has_slug: bool,
+    /// Surrogate-Key, Cache-Tag, slug, master locale.
+    text: Packed<4>,
     /// Current file.
     pub current: Option<Arc<Prepared>>,
-    /// Every file of the asset, by file uid (version URLs).
-    pub files: HashMap<String, Arc<Prepared>>,
+    /// Every file of the asset, by [`ids::file_uid_bits`], sorted (version URLs).
+    files: Box<[(u128, Arc<Prepared>)]>,
+}
+
+impl HotAsset {
+    /// The entry of `asset` (of a stack with these settings) and its files.
+    pub fn new(asset: &Asset, secured: bool, master_locale: &str, files: &[FileMeta]) -> Self {
+        let mut files: Vec<(u128, Arc<Prepared>)> = files
+            .iter()
+            .filter_map(|f| Some((ids::file_uid_bits(&f.uid)?, Arc::new(Prepared::new(f)))))
+            .collect();
+        files.sort_unstable_by_key(|(k, _)| *k);
+        let files = files.into_boxed_slice();
+        let current = asset
+            .file
+            .as_ref()
+            .and_then(|f| find(&files, &f.uid).cloned());
+        let keys = format!("asset-{} stack-{}", asset.uid, asset.api_key);
+        HotAsset {
+            stack: ids::blt_bits(&asset.api_key).unwrap_or_default(),
+            secured,
+            deleted: asset.deleted_at.is_some(),
+            has_slug: asset.permanent_slug.is_some(),
+            text: Packed::new([
+                &keys,
+                &keys.replace(' ', ","),
+                asset.permanent_slug.as_deref().unwrap_or(""),
+                master_locale,
+            ]),
+            current,
+            files,
+        }
+    }
+
     /// `Surrogate-Key` value: `asset-{uid} stack-{api_key}`.
-    pub surrogate_key: Bytes,
+    pub fn surrogate_key(&self) -> &str {
+        self.text.get(0)
+    }
+
     /// `Cache-Tag` value: `asset-{uid},stack-{api_key}`.
-    pub cache_tag: Bytes,
+    pub fn cache_tag(&self) -> &str {
+        self.text.get(1)
+    }
+
+    /// Permanent-URL slug, if generated.
+    pub fn slug(&self) -> Option<&str> {
+        self.has_slug.then(|| self.text.get(2))
+    }
+
+    /// Stack's master locale.
+    pub fn master_locale(&self) -> &str {
+        self.text.get(3)
+    }
+
+    /// A file of the asset by uid.
+    pub fn file(&self, file_uid: &str) -> Option<&Arc<Prepared>> {
+        find(&self.files, file_uid)
+    }
+}
+
+fn find<'a>(files: &'a [(u128, Arc<Prepared>)], uid: &str) -> Option<&'a Arc<Prepared>> {
+    let key = ids::file_uid_bits(uid)?;
+    files
+        .binary_search_by_key(&key, |(k, _)| *k)
+        .ok()
+        .map(|i| &files[i].1)
 }
 
 #[derive(Debug, Default)]
@@ -164,7 +267,8 @@ const FILE_TTL: Duration = Duration::from_secs(60);
 #[derive(Debug, Default)]
 pub struct HotCache {
     generation: AtomicU64,
-    assets: RwLock<HashMap<String, Arc<HotAsset>>>,
+    /// By [`ids::blt_bits`] of the asset uid.
+    assets: RwLock<HashMap<u64, Arc<HotAsset>>>,
     bodies: Mutex<Bodies>,
     files: Mutex<Files>,
 }
@@ -172,10 +276,11 @@ pub struct HotCache {
 impl HotCache {
     /// The cached entry of an asset.
     pub fn get(&self, asset_uid: &str) -> Option<Arc<HotAsset>> {
+        let key = ids::blt_bits(asset_uid)?;
         self.assets
             .read()
             .expect("hot index lock")
-            .get(asset_uid)
+            .get(&key)
             .cloned()
     }
 
@@ -186,6 +291,9 @@ impl HotCache {
 
     /// Stores an entry loaded since `generation`, unless something changed meanwhile.
     pub fn insert(&self, asset_uid: &str, entry: Arc<HotAsset>, generation: u64) {
+        let Some(key) = ids::blt_bits(asset_uid) else {
+            return;
+        };
         let mut map = self.assets.write().expect("hot index lock");
         if self.generation.load(Ordering::Acquire) != generation {
             return;
@@ -193,7 +301,7 @@ impl HotCache {
         if map.len() >= MAX_ASSETS {
             map.clear();
         }
-        map.insert(asset_uid.to_owned(), entry);
+        map.insert(key, entry);
     }
 
     /// Stores many entries loaded since `generation` (start-up preload). Returns false, and
@@ -203,8 +311,10 @@ impl HotCache {
         if self.generation.load(Ordering::Acquire) != generation {
             return false;
         }
-        for (k, v) in entries.into_iter().take(MAX_ASSETS) {
-            map.entry(k).or_insert(v);
+        for (uid, v) in entries.into_iter().take(MAX_ASSETS) {
+            if let Some(key) = ids::blt_bits(&uid) {
+                map.entry(key).or_insert(v);
+            }
         }
         true
     }
@@ -213,7 +323,9 @@ impl HotCache {
     pub fn invalidate(&self, asset_uid: &str) {
         let mut map = self.assets.write().expect("hot index lock");
         self.generation.fetch_add(1, Ordering::AcqRel);
-        map.remove(asset_uid);
+        if let Some(key) = ids::blt_bits(asset_uid) {
+            map.remove(&key);
+        }
     }
 
     /// Drops every entry (stack settings changed, stack deleted).

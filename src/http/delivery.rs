@@ -13,7 +13,7 @@ use percent_encoding::percent_decode_str;
 
 use super::extract::{credentials, Params};
 use crate::app::App;
-use crate::delivery::{self, Conditionals, DeliveryRequest, HeaderVal, Outcome, Target};
+use crate::delivery::{self, Conditionals, DeliveryRequest, Outcome, Target};
 use crate::error::{Error, Result};
 
 /// Read buffer of the streamed body: large enough for throughput, small enough that
@@ -143,17 +143,12 @@ async fn serve(
     let not_modified = outcome == Outcome::NotModified;
     let mut out = HeaderMap::with_capacity(16);
     delivery::response_headers(app, &resolved, download, not_modified, |name, value| {
-        let value = match value {
-            HeaderVal::Static(s) => HeaderValue::from_static(s),
-            HeaderVal::Shared(b) => HeaderValue::from_maybe_shared(b.clone())
-                .unwrap_or_else(|_| HeaderValue::from_static("")),
-        };
-        out.insert(HeaderName::from_static(name), value);
+        out.insert(HeaderName::from_static(name), hv(value));
     });
     if not_modified {
         return Ok((StatusCode::NOT_MODIFIED, out).into_response());
     }
-    let len = file.meta.size.max(0) as u64;
+    let len = file.size;
     let (status, start, count) = match outcome {
         Outcome::NotModified => unreachable!("answered above"),
         Outcome::PreconditionFailed => {
@@ -176,11 +171,10 @@ async fn serve(
     if *method == Method::HEAD {
         return Ok((status, out).into_response());
     }
-    let sha = &file.meta.sha256;
+    let sha = file.sha256();
     let missing = |e: std::io::Error| {
         Error::Internal(
-            anyhow::Error::new(e)
-                .context(format!("blob {sha} of file {} is missing", file.meta.uid)),
+            anyhow::Error::new(e).context(format!("blob {sha} of file {} is missing", file.uid())),
         )
     };
     // Small files: bytes from memory (content-addressed, so never stale).

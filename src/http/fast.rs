@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::extract::Params;
 use crate::app::App;
-use crate::delivery::{self, Conditionals, HeaderVal, Outcome, Resolved, Target};
+use crate::delivery::{self, Conditionals, Outcome, Resolved, Target};
 use crate::ids::{ApiKey, Uid};
 
 /// A head longer than this goes to hyper (which answers 431).
@@ -344,19 +344,19 @@ enum Body {
 async fn body(app: &Arc<App>, main: &Handle, plan: &Plan) -> Option<Body> {
     let (start, count) = match plan.outcome {
         _ if plan.head_only => return Some(Body::Empty),
-        Outcome::Full => (0, plan.resolved.file.meta.size.max(0) as u64),
+        Outcome::Full => (0, plan.resolved.file.size),
         Outcome::Partial { start, end } => (start, end - start + 1),
         _ => return Some(Body::Empty),
     };
-    let meta = &plan.resolved.file.meta;
-    let len = meta.size.max(0) as u64;
-    let local = app.blobs.local_path(&meta.sha256);
-    if let Some(path) = local.as_ref().filter(|_| len > MEMORY_MAX) {
-        let file = match app.hot.file(&meta.sha256) {
+    let prepared = &plan.resolved.file;
+    let (sha, len) = (prepared.sha256(), prepared.size);
+    let local = || app.blobs.local_path(sha);
+    if let Some(path) = (len > MEMORY_MAX).then(local).flatten() {
+        let file = match app.hot.file(sha) {
             Some(f) => f,
             None => {
                 let f = Arc::new(tokio::fs::File::open(path).await.ok()?.into_std().await);
-                app.hot.put_file(&meta.sha256, f.clone());
+                app.hot.put_file(sha, f.clone());
                 f
             }
         };
@@ -365,13 +365,13 @@ async fn body(app: &Arc<App>, main: &Handle, plan: &Plan) -> Option<Body> {
     if len > delivery::MAX_BODY {
         return None;
     }
-    let bytes = match app.hot.body(&meta.sha256) {
+    let bytes = match app.hot.body(sha) {
         Some(b) => b,
         None => {
-            let (owner, sha) = (app.clone(), meta.sha256.clone());
-            let read = main.spawn(async move { owner.blobs.read_all(&sha).await });
+            let (owner, key) = (app.clone(), sha.to_owned());
+            let read = main.spawn(async move { owner.blobs.read_all(&key).await });
             let b = read.await.ok()?.ok()?;
-            app.hot.put_body(&meta.sha256, b.clone());
+            app.hot.put_body(sha, b.clone());
             b
         }
     };
@@ -386,7 +386,7 @@ async fn body(app: &Arc<App>, main: &Handle, plan: &Plan) -> Option<Body> {
 /// Status line and headers, byte for byte what the router's handler would send.
 fn write_head(app: &App, plan: &Plan, out: &mut Vec<u8>) {
     let r = &plan.resolved;
-    let len = r.file.meta.size.max(0) as u64;
+    let len = r.file.size;
     let not_modified = plan.outcome == Outcome::NotModified;
     out.extend_from_slice(match plan.outcome {
         Outcome::Partial { .. } => b"HTTP/1.1 206 Partial Content\r\n",
@@ -396,10 +396,7 @@ fn write_head(app: &App, plan: &Plan, out: &mut Vec<u8>) {
     delivery::response_headers(app, r, plan.download, not_modified, |name, value| {
         out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(b": ");
-        out.extend_from_slice(match value {
-            HeaderVal::Static(s) => s.as_bytes(),
-            HeaderVal::Shared(b) => b,
-        });
+        out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
     });
     // Writing to a Vec cannot fail.
