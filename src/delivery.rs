@@ -74,6 +74,32 @@ pub struct Resolved {
     pub private: bool,
 }
 
+impl Resolved {
+    /// The answer, borrowed.
+    pub fn answer(&self) -> Answer<'_> {
+        Answer {
+            asset: &self.asset,
+            file: &self.file,
+            kind: self.kind,
+            private: self.private,
+        }
+    }
+}
+
+/// A decided answer, borrowed from the index (the fast path decides and writes the head
+/// without taking a reference count on shared entries).
+#[derive(Debug, Clone, Copy)]
+pub struct Answer<'a> {
+    /// The asset's index entry.
+    pub asset: &'a HotAsset,
+    /// The file.
+    pub file: &'a Arc<Prepared>,
+    /// Which URL kind answered.
+    pub kind: UrlKind,
+    /// `private` caching.
+    pub private: bool,
+}
+
 enum Mode {
     Management,
     Token { environment: String },
@@ -143,18 +169,22 @@ pub async fn preload(app: &App) -> anyhow::Result<usize> {
 /// `None` whenever anything else is needed: a database read, credentials, or an error
 /// answer (unknown asset, wrong slug, secured stack, deleted asset). The HTTP fast path
 /// (`http/fast.rs`) answers with this and hands everything else to [`resolve`].
-pub fn resolve_public(asset: Arc<HotAsset>, api_key: &str, target: &Target) -> Option<Resolved> {
+pub fn resolve_public<'a>(
+    asset: &'a HotAsset,
+    api_key: &str,
+    target: &Target,
+) -> Option<Answer<'a>> {
     if Some(asset.stack) != ids::blt_bits(api_key) || asset.secured || asset.deleted {
         return None;
     }
     let (file, kind) = match target {
-        Target::Version { file_uid } => (asset.file(file_uid)?.clone(), UrlKind::Version),
+        Target::Version { file_uid } => (asset.file(file_uid)?, UrlKind::Version),
         Target::Slug(slug) if asset.slug() == Some(slug.as_str()) => {
-            (asset.current.clone()?, UrlKind::Permanent)
+            (asset.current.as_ref()?, UrlKind::Permanent)
         }
         Target::Slug(_) | Target::Latest => return None,
     };
-    Some(Resolved {
+    Some(Answer {
         asset,
         file,
         kind,
@@ -168,8 +198,15 @@ pub async fn resolve(app: &App, req: &DeliveryRequest) -> Result<Resolved> {
     let anonymous = !req.credentials.present() && req.access_token.is_none();
     if anonymous && req.environment.is_none() {
         if let Some(hit) = app.hot.get(&req.asset_uid) {
-            if let Some(r) = resolve_public(hit, &req.api_key, &req.target) {
-                return Ok(r);
+            let found =
+                resolve_public(&hit, &req.api_key, &req.target).map(|a| (a.file.clone(), a.kind));
+            if let Some((file, kind)) = found {
+                return Ok(Resolved {
+                    asset: hit,
+                    file,
+                    kind,
+                    private: false,
+                });
             }
         }
     }
@@ -293,12 +330,12 @@ const ACTIVE_CSP: &str = "sandbox; default-src 'none'; style-src 'unsafe-inline'
 /// `Content-Length`, `Content-Range` and `Date` are left to the caller.
 pub fn response_headers(
     app: &App,
-    r: &Resolved,
+    r: Answer<'_>,
     download: bool,
     not_modified: bool,
     mut emit: impl FnMut(&'static str, &str),
 ) {
-    let f = &r.file;
+    let f = r.file;
     emit("etag", f.etag());
     emit("last-modified", f.last_modified());
     emit(

@@ -10,6 +10,7 @@
 //!   put back a state older than a committed change.
 //! - File bodies are keyed by SHA-256: content-addressed bytes never go stale.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -263,17 +264,89 @@ const MAX_FILES: usize = 1024;
 /// How long an open blob file is reused.
 const FILE_TTL: Duration = Duration::from_secs(60);
 
+/// Entries a delivery worker keeps for itself (see [`HotCache::with`]).
+const MAX_LOCAL: usize = 4096;
+
+/// Tells caches apart on a thread that has served several (the tests run many apps in one
+/// process).
+static NEXT_CACHE_ID: AtomicU64 = AtomicU64::new(1);
+
+/// One thread's references to index entries, valid for one cache and generation.
+struct Local {
+    cache: u64,
+    generation: u64,
+    map: HashMap<u64, Arc<HotAsset>>,
+}
+
+thread_local! {
+    static LOCAL: RefCell<Local> = RefCell::new(Local {
+        cache: 0,
+        generation: 0,
+        map: HashMap::new(),
+    });
+}
+
 /// The index, the small-body cache and the open-file cache. One per process.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct HotCache {
+    id: u64,
     generation: AtomicU64,
     /// By [`ids::blt_bits`] of the asset uid.
     assets: RwLock<HashMap<u64, Arc<HotAsset>>>,
-    bodies: Mutex<Bodies>,
+    bodies: RwLock<Bodies>,
     files: Mutex<Files>,
 }
 
+impl Default for HotCache {
+    fn default() -> Self {
+        Self {
+            id: NEXT_CACHE_ID.fetch_add(1, Ordering::Relaxed),
+            generation: AtomicU64::new(0),
+            assets: RwLock::default(),
+            bodies: RwLock::default(),
+            files: Mutex::default(),
+        }
+    }
+}
+
 impl HotCache {
+    /// Calls `f` with the entry of an asset (`None`: not in the index). The calling thread
+    /// keeps its own references to the entries it used until the next change anywhere, so
+    /// repeated requests for the same assets write no memory shared with other threads: no
+    /// lock and no reference count bouncing between cores (the delivery workers are
+    /// nginx-like, one per core). `f` must not call `with` itself.
+    pub fn with<R>(&self, asset_uid: &str, f: impl FnOnce(Option<&HotAsset>) -> R) -> R {
+        let Some(key) = ids::blt_bits(asset_uid) else {
+            return f(None);
+        };
+        let generation = self.generation.load(Ordering::Acquire);
+        LOCAL.with(|local| {
+            let mut local = local.borrow_mut();
+            if local.cache != self.id || local.generation != generation {
+                local.map.clear();
+                local.cache = self.id;
+                local.generation = generation;
+            }
+            if !local.map.contains_key(&key) {
+                let hit = self
+                    .assets
+                    .read()
+                    .expect("hot index lock")
+                    .get(&key)
+                    .cloned();
+                let Some(hit) = hit else {
+                    drop(local);
+                    return f(None);
+                };
+                if local.map.len() >= MAX_LOCAL {
+                    local.map.clear();
+                }
+                local.map.insert(key, hit);
+            }
+            f(local.map.get(&key).map(|a| &**a))
+        })
+    }
+
     /// The cached entry of an asset.
     pub fn get(&self, asset_uid: &str) -> Option<Arc<HotAsset>> {
         let key = ids::blt_bits(asset_uid)?;
@@ -338,7 +411,7 @@ impl HotCache {
     /// Cached bytes of a small file.
     pub fn body(&self, sha256: &str) -> Option<Bytes> {
         self.bodies
-            .lock()
+            .read()
             .expect("body cache lock")
             .map
             .get(sha256)
@@ -351,7 +424,7 @@ impl HotCache {
         if len > MAX_BODY {
             return;
         }
-        let mut b = self.bodies.lock().expect("body cache lock");
+        let mut b = self.bodies.write().expect("body cache lock");
         while b.total + len > MAX_BODY_TOTAL {
             let Some(k) = b.map.keys().next().cloned() else {
                 break;

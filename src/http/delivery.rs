@@ -142,9 +142,15 @@ async fn serve(
     let outcome = delivery::evaluate(&conditionals, file);
     let not_modified = outcome == Outcome::NotModified;
     let mut out = HeaderMap::with_capacity(16);
-    delivery::response_headers(app, &resolved, download, not_modified, |name, value| {
-        out.insert(HeaderName::from_static(name), hv(value));
-    });
+    delivery::response_headers(
+        app,
+        resolved.answer(),
+        download,
+        not_modified,
+        |name, value| {
+            out.insert(HeaderName::from_static(name), hv(value));
+        },
+    );
     if not_modified {
         return Ok((StatusCode::NOT_MODIFIED, out).into_response());
     }

@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::extract::Params;
 use crate::app::App;
-use crate::delivery::{self, Conditionals, Outcome, Resolved, Target};
+use crate::delivery::{self, Answer, Conditionals, Outcome, Prepared, Target};
 use crate::ids::{ApiKey, Uid};
 
 /// A head longer than this goes to hyper (which answers 431).
@@ -72,7 +72,7 @@ pub async fn serve(
     loop {
         let mut loaded = false;
         let (len, plan) = loop {
-            match step(app, &buf) {
+            match step(app, &buf, &mut head) {
                 Step::Serve(len, plan) => break (len, plan),
                 Step::Handover => return handover(stream, buf),
                 Step::Load { api_key, asset_uid } => {
@@ -106,11 +106,9 @@ pub async fn serve(
                 }
             }
         };
-        let Some(body) = body(app, main, &plan).await else {
+        let Some(body) = body(app, main, plan.body).await else {
             return handover(stream, buf);
         };
-        head.clear();
-        write_head(app, &plan, &mut head);
         let sent = match body {
             Body::Empty => write_both(&mut stream, &head, &[]).await,
             Body::Memory(bytes) => write_both(&mut stream, &head, &bytes).await,
@@ -150,13 +148,10 @@ fn handover(stream: TcpStream, buf: BytesMut) -> End {
     }
 }
 
-/// A request the fast path answers.
+/// A request the fast path answers; its head is already written.
 struct Plan {
-    resolved: Resolved,
-    outcome: Outcome,
-    head_only: bool,
+    body: BodyPlan,
     close: bool,
-    download: bool,
 }
 
 enum Step {
@@ -170,48 +165,50 @@ enum Step {
     Serve(usize, Plan),
 }
 
-/// Parses the head at the start of `buf` and decides whether the fast path answers it.
-fn step(app: &App, buf: &[u8]) -> Step {
+/// Parses the head at the start of `buf`, decides whether the fast path answers it, and if
+/// so writes the answer's head into `head`.
+fn step(app: &App, buf: &[u8], head: &mut Vec<u8>) -> Step {
     if buf.is_empty() {
         return Step::Partial;
     }
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut headers);
-    match req.parse(buf) {
-        Ok(httparse::Status::Complete(len)) => {
-            let Some(p) = parse(&req) else {
-                return Step::Handover;
+    let len = match req.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Step::Partial,
+        Err(_) => return Step::Handover,
+    };
+    let Some(p) = parse(&req) else {
+        return Step::Handover;
+    };
+    app.hot.with(p.asset_uid, |asset| {
+        // Not in the index (new, changed or evicted): loaded, then the head is read again.
+        let Some(asset) = asset else {
+            return Step::Load {
+                api_key: p.api_key.to_owned(),
+                asset_uid: p.asset_uid.to_owned(),
             };
-            // Not in the index (new, changed or evicted): loaded, then the head is read again.
-            let Some(asset) = app.hot.get(p.asset_uid) else {
-                return Step::Load {
-                    api_key: p.api_key.to_owned(),
-                    asset_uid: p.asset_uid.to_owned(),
-                };
-            };
-            let Some(resolved) = delivery::resolve_public(asset, p.api_key, &p.target) else {
-                return Step::Handover;
-            };
-            let outcome = match delivery::evaluate(&p.conditionals, &resolved.file) {
-                o @ (Outcome::Full | Outcome::Partial { .. } | Outcome::NotModified) => o,
-                Outcome::PreconditionFailed | Outcome::RangeNotSatisfiable => {
-                    return Step::Handover
-                }
-            };
-            Step::Serve(
-                len,
-                Plan {
-                    resolved,
-                    outcome,
-                    head_only: p.head_only,
-                    close: p.close,
-                    download: p.download,
-                },
-            )
-        }
-        Ok(httparse::Status::Partial) => Step::Partial,
-        Err(_) => Step::Handover,
-    }
+        };
+        let Some(answer) = delivery::resolve_public(asset, p.api_key, &p.target) else {
+            return Step::Handover;
+        };
+        let outcome = match delivery::evaluate(&p.conditionals, answer.file) {
+            o @ (Outcome::Full | Outcome::Partial { .. } | Outcome::NotModified) => o,
+            Outcome::PreconditionFailed | Outcome::RangeNotSatisfiable => return Step::Handover,
+        };
+        let Some(body) = body_plan(app, answer.file, &outcome, p.head_only) else {
+            return Step::Handover;
+        };
+        head.clear();
+        write_head(app, answer, &outcome, &p, head);
+        Step::Serve(
+            len,
+            Plan {
+                body,
+                close: p.close,
+            },
+        )
+    })
 }
 
 /// What a delivery request head asks for.
@@ -337,70 +334,116 @@ enum Body {
     },
 }
 
-/// The body, opened before anything is sent so that this request reads these exact bytes
-/// even if the asset is replaced or the blob collected meanwhile (§4). `None` hands the
-/// request to the router (a missing blob is its 500 to report; large files on S3 are its
-/// streams).
-async fn body(app: &Arc<App>, main: &Handle, plan: &Plan) -> Option<Body> {
-    let (start, count) = match plan.outcome {
-        _ if plan.head_only => return Some(Body::Empty),
-        Outcome::Full => (0, plan.resolved.file.size),
+/// Where the body comes from: known now, or after some I/O.
+enum BodyPlan {
+    Ready(Body),
+    /// A large local file not open yet.
+    Open {
+        sha: String,
+        path: std::path::PathBuf,
+        start: u64,
+        count: u64,
+    },
+    /// A small file not in memory yet.
+    Fetch {
+        sha: String,
+        len: u64,
+        start: u64,
+        count: u64,
+    },
+}
+
+/// Decides the body from the caches. `None` hands the request to the router (large files
+/// in S3 are its streams).
+fn body_plan(app: &App, file: &Prepared, outcome: &Outcome, head_only: bool) -> Option<BodyPlan> {
+    let (start, count) = match *outcome {
+        _ if head_only => return Some(BodyPlan::Ready(Body::Empty)),
+        Outcome::Full => (0, file.size),
         Outcome::Partial { start, end } => (start, end - start + 1),
-        _ => return Some(Body::Empty),
+        _ => return Some(BodyPlan::Ready(Body::Empty)),
     };
-    let prepared = &plan.resolved.file;
-    let (sha, len) = (prepared.sha256(), prepared.size);
-    let local = || app.blobs.local_path(sha);
-    if let Some(path) = (len > MEMORY_MAX).then(local).flatten() {
-        let file = match app.hot.file(sha) {
-            Some(f) => f,
-            None => {
-                let f = Arc::new(tokio::fs::File::open(path).await.ok()?.into_std().await);
-                app.hot.put_file(sha, f.clone());
-                f
-            }
-        };
-        return Some(Body::File { file, start, count });
+    let (sha, len) = (file.sha256(), file.size);
+    if len > MEMORY_MAX {
+        if let Some(file) = app.hot.file(sha) {
+            return Some(BodyPlan::Ready(Body::File { file, start, count }));
+        }
+        if let Some(path) = app.blobs.local_path(sha) {
+            let sha = sha.to_owned();
+            return Some(BodyPlan::Open {
+                sha,
+                path,
+                start,
+                count,
+            });
+        }
     }
     if len > delivery::MAX_BODY {
         return None;
     }
-    let bytes = match app.hot.body(sha) {
-        Some(b) => b,
-        None => {
-            let (owner, key) = (app.clone(), sha.to_owned());
-            let read = main.spawn(async move { owner.blobs.read_all(&key).await });
-            let b = read.await.ok()?.ok()?;
-            app.hot.put_body(sha, b.clone());
-            b
-        }
-    };
-    if bytes.len() as u64 != len {
-        return None;
+    match app.hot.body(sha) {
+        Some(bytes) => memory(bytes, len, start, count).map(BodyPlan::Ready),
+        None => Some(BodyPlan::Fetch {
+            sha: sha.to_owned(),
+            len,
+            start,
+            count,
+        }),
     }
-    Some(Body::Memory(
-        bytes.slice(start as usize..(start + count) as usize),
-    ))
+}
+
+fn memory(bytes: Bytes, len: u64, start: u64, count: u64) -> Option<Body> {
+    (bytes.len() as u64 == len)
+        .then(|| Body::Memory(bytes.slice(start as usize..(start + count) as usize)))
+}
+
+/// The body, opened before anything is sent so that this request reads these exact bytes
+/// even if the asset is replaced or the blob collected meanwhile (§4). `None` hands the
+/// request to the router (a missing blob is its 500 to report).
+async fn body(app: &Arc<App>, main: &Handle, plan: BodyPlan) -> Option<Body> {
+    match plan {
+        BodyPlan::Ready(body) => Some(body),
+        BodyPlan::Open {
+            sha,
+            path,
+            start,
+            count,
+        } => {
+            let file = Arc::new(tokio::fs::File::open(path).await.ok()?.into_std().await);
+            app.hot.put_file(&sha, file.clone());
+            Some(Body::File { file, start, count })
+        }
+        BodyPlan::Fetch {
+            sha,
+            len,
+            start,
+            count,
+        } => {
+            let (owner, key) = (app.clone(), sha.clone());
+            let read = main.spawn(async move { owner.blobs.read_all(&key).await });
+            let bytes = read.await.ok()?.ok()?;
+            app.hot.put_body(&sha, bytes.clone());
+            memory(bytes, len, start, count)
+        }
+    }
 }
 
 /// Status line and headers, byte for byte what the router's handler would send.
-fn write_head(app: &App, plan: &Plan, out: &mut Vec<u8>) {
-    let r = &plan.resolved;
-    let len = r.file.size;
-    let not_modified = plan.outcome == Outcome::NotModified;
-    out.extend_from_slice(match plan.outcome {
+fn write_head(app: &App, answer: Answer<'_>, outcome: &Outcome, p: &Parsed<'_>, out: &mut Vec<u8>) {
+    let len = answer.file.size;
+    let not_modified = *outcome == Outcome::NotModified;
+    out.extend_from_slice(match outcome {
         Outcome::Partial { .. } => b"HTTP/1.1 206 Partial Content\r\n",
         Outcome::NotModified => b"HTTP/1.1 304 Not Modified\r\n",
         _ => b"HTTP/1.1 200 OK\r\n",
     });
-    delivery::response_headers(app, r, plan.download, not_modified, |name, value| {
+    delivery::response_headers(app, answer, p.download, not_modified, |name, value| {
         out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
     });
     // Writing to a Vec cannot fail.
-    match plan.outcome {
+    match *outcome {
         Outcome::Partial { start, end } => {
             let _ = write!(
                 out,
@@ -413,7 +456,7 @@ fn write_head(app: &App, plan: &Plan, out: &mut Vec<u8>) {
             let _ = write!(out, "content-length: {len}\r\n");
         }
     }
-    if plan.close {
+    if p.close {
         out.extend_from_slice(b"connection: close\r\n");
     }
     out.extend_from_slice(b"date: ");
