@@ -1,6 +1,6 @@
-//! The hot index for delivery (§4 "fast and with bounded memory"): what the permanent and
+//! The hot index for delivery (§4 Delivery): what the permanent and
 //! version URLs of an asset resolve to, kept in memory so that serving a URL needs no
-//! database round trip, plus the bytes of small files.
+//! database round trip, plus the bytes of small files and open descriptors of large ones.
 //!
 //! Correctness rules:
 //! - An entry is dropped whenever its asset changes ([`HotCache::invalidate`], called by the

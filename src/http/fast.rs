@@ -1,4 +1,4 @@
-//! The delivery fast path (§4 "fast and with bounded memory"): anonymous GET/HEAD requests
+//! The delivery fast path (§4 Delivery): anonymous GET/HEAD requests
 //! for version and permanent URLs of public stacks, answered straight from the in-memory
 //! index ([`delivery::resolve_public`]) with the same headers as the router's handler
 //! ([`delivery::response_headers`]); large local files go out with `sendfile(2)`, as from
@@ -26,7 +26,8 @@ use crate::app::App;
 use crate::delivery::{self, Answer, Conditionals, Outcome, Prepared, Target};
 use crate::ids::{ApiKey, Uid};
 
-/// A head longer than this goes to hyper (which answers 431).
+/// A head longer than this goes to hyper (whose own limit is larger; past it, hyper
+/// answers 431).
 const MAX_HEAD: usize = 16 * 1024;
 /// More request headers than this go to hyper.
 const MAX_HEADERS: usize = 48;
