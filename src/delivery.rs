@@ -325,8 +325,9 @@ pub async fn resolve(app: &App, req: &DeliveryRequest) -> Result<Resolved> {
 const ACTIVE_CSP: &str = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:";
 
 /// The headers of a delivery answer (§4), shared by both HTTP paths so they cannot drift.
-/// A 304 (`not_modified`) carries only what guides caches: validators, `Cache-Control`,
-/// purge keys and `Vary` (RFC 9110 §15.4.5); a 200/206 adds the representation headers.
+/// A 304 (`not_modified`) carries only what guides caches: the ETag, `Cache-Control`, purge
+/// keys and `Vary` (RFC 9110 §15.4.5); a 200/206 adds `Last-Modified` and the
+/// representation headers.
 /// `Content-Length`, `Content-Range` and `Date` are left to the caller.
 pub fn response_headers(
     app: &App,
@@ -337,7 +338,10 @@ pub fn response_headers(
 ) {
     let f = r.file;
     emit("etag", f.etag());
-    emit("last-modified", f.last_modified());
+    if !not_modified {
+        // §15.4.5: with an ETag present, a 304 should not repeat Last-Modified.
+        emit("last-modified", f.last_modified());
+    }
     emit(
         "cache-control",
         match (r.kind, r.private) {

@@ -10,20 +10,22 @@
 //! to hyper and the router for the rest of its life, so the two paths cannot disagree:
 //! there is one implementation of everything but the happy path's byte shuffling.
 
-use std::io::{self, IoSlice, Write};
+use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::runtime::Handle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+mod body;
+
 use super::extract::Params;
 use crate::app::App;
-use crate::delivery::{self, Answer, Conditionals, Outcome, Prepared, Target};
+use crate::delivery::{self, Answer, Conditionals, Outcome, Target};
 use crate::ids::{ApiKey, Uid};
 
 /// A head longer than this goes to hyper (whose own limit is larger; past it, hyper
@@ -33,12 +35,6 @@ const MAX_HEAD: usize = 16 * 1024;
 const MAX_HEADERS: usize = 48;
 /// An idle keep-alive connection (or a head that does not arrive) is closed after this.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-/// Local files larger than this are sent with `sendfile(2)` from the page cache; smaller
-/// ones (and files up to [`delivery::MAX_BODY`] in S3) from the in-memory body cache.
-const MEMORY_MAX: u64 = 64 << 10;
-/// Bytes per `sendfile` call; the socket's buffer usually takes less.
-const SENDFILE_CHUNK: usize = 16 << 20;
-
 /// How the fast path left a connection.
 pub enum End {
     /// Closed (by the client, an error, a timeout, `Connection: close` or shutdown).
@@ -107,17 +103,10 @@ pub async fn serve(
                 }
             }
         };
-        let Some(body) = body(app, main, plan.body).await else {
+        let Some(body) = body::fetch(app, main, plan.body).await else {
             return handover(stream, buf);
         };
-        let sent = match body {
-            Body::Empty => write_both(&mut stream, &head, &[]).await,
-            Body::Memory(bytes) => write_both(&mut stream, &head, &bytes).await,
-            Body::File { file, start, count } => match send_more(&stream, &head).await {
-                Ok(()) => send_file(&stream, &file, start, count).await,
-                Err(e) => Err(e),
-            },
-        };
+        let sent = body::send(&mut stream, &head, body).await;
         buf.advance(len);
         started = Instant::now();
         if sent.is_err() || plan.close || stop.is_cancelled() {
@@ -151,7 +140,7 @@ fn handover(stream: TcpStream, buf: BytesMut) -> End {
 
 /// A request the fast path answers; its head is already written.
 struct Plan {
-    body: BodyPlan,
+    body: body::Plan,
     close: bool,
 }
 
@@ -197,7 +186,7 @@ fn step(app: &App, buf: &[u8], head: &mut Vec<u8>) -> Step {
             o @ (Outcome::Full | Outcome::Partial { .. } | Outcome::NotModified) => o,
             Outcome::PreconditionFailed | Outcome::RangeNotSatisfiable => return Step::Handover,
         };
-        let Some(body) = body_plan(app, answer.file, &outcome, p.head_only) else {
+        let Some(body) = body::plan(app, answer.file, &outcome, p.head_only) else {
             return Step::Handover;
         };
         head.clear();
@@ -324,110 +313,6 @@ fn parse<'a>(req: &httparse::Request<'_, 'a>) -> Option<Parsed<'a>> {
     })
 }
 
-/// What follows the head.
-enum Body {
-    Empty,
-    Memory(Bytes),
-    File {
-        file: Arc<std::fs::File>,
-        start: u64,
-        count: u64,
-    },
-}
-
-/// Where the body comes from: known now, or after some I/O.
-enum BodyPlan {
-    Ready(Body),
-    /// A large local file not open yet.
-    Open {
-        sha: String,
-        path: std::path::PathBuf,
-        start: u64,
-        count: u64,
-    },
-    /// A small file not in memory yet.
-    Fetch {
-        sha: String,
-        len: u64,
-        start: u64,
-        count: u64,
-    },
-}
-
-/// Decides the body from the caches. `None` hands the request to the router (large files
-/// in S3 are its streams).
-fn body_plan(app: &App, file: &Prepared, outcome: &Outcome, head_only: bool) -> Option<BodyPlan> {
-    let (start, count) = match *outcome {
-        _ if head_only => return Some(BodyPlan::Ready(Body::Empty)),
-        Outcome::Full => (0, file.size),
-        Outcome::Partial { start, end } => (start, end - start + 1),
-        _ => return Some(BodyPlan::Ready(Body::Empty)),
-    };
-    let (sha, len) = (file.sha256(), file.size);
-    if len > MEMORY_MAX {
-        if let Some(file) = app.hot.file(sha) {
-            return Some(BodyPlan::Ready(Body::File { file, start, count }));
-        }
-        if let Some(path) = app.blobs.local_path(sha) {
-            let sha = sha.to_owned();
-            return Some(BodyPlan::Open {
-                sha,
-                path,
-                start,
-                count,
-            });
-        }
-    }
-    if len > delivery::MAX_BODY {
-        return None;
-    }
-    match app.hot.body(sha) {
-        Some(bytes) => memory(bytes, len, start, count).map(BodyPlan::Ready),
-        None => Some(BodyPlan::Fetch {
-            sha: sha.to_owned(),
-            len,
-            start,
-            count,
-        }),
-    }
-}
-
-fn memory(bytes: Bytes, len: u64, start: u64, count: u64) -> Option<Body> {
-    (bytes.len() as u64 == len)
-        .then(|| Body::Memory(bytes.slice(start as usize..(start + count) as usize)))
-}
-
-/// The body, opened before anything is sent so that this request reads these exact bytes
-/// even if the asset is replaced or the blob collected meanwhile (§4). `None` hands the
-/// request to the router (a missing blob is its 500 to report).
-async fn body(app: &Arc<App>, main: &Handle, plan: BodyPlan) -> Option<Body> {
-    match plan {
-        BodyPlan::Ready(body) => Some(body),
-        BodyPlan::Open {
-            sha,
-            path,
-            start,
-            count,
-        } => {
-            let file = Arc::new(tokio::fs::File::open(path).await.ok()?.into_std().await);
-            app.hot.put_file(&sha, file.clone());
-            Some(Body::File { file, start, count })
-        }
-        BodyPlan::Fetch {
-            sha,
-            len,
-            start,
-            count,
-        } => {
-            let (owner, key) = (app.clone(), sha.clone());
-            let read = main.spawn(async move { owner.blobs.read_all(&key).await });
-            let bytes = read.await.ok()?.ok()?;
-            app.hot.put_body(&sha, bytes.clone());
-            memory(bytes, len, start, count)
-        }
-    }
-}
-
 /// Status line and headers, byte for byte what the router's handler would send.
 fn write_head(app: &App, answer: Answer<'_>, outcome: &Outcome, p: &Parsed<'_>, out: &mut Vec<u8>) {
     let len = answer.file.size;
@@ -480,62 +365,4 @@ fn http_date(out: &mut Vec<u8>) {
         }
         out.extend_from_slice(d.1.as_bytes());
     });
-}
-
-/// Writes `a` then `b` with as few system calls as the socket allows.
-async fn write_both(stream: &mut TcpStream, mut a: &[u8], mut b: &[u8]) -> io::Result<()> {
-    while !a.is_empty() || !b.is_empty() {
-        let n = stream
-            .write_vectored(&[IoSlice::new(a), IoSlice::new(b)])
-            .await?;
-        if n == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
-        }
-        let from_a = n.min(a.len());
-        a = &a[from_a..];
-        b = &b[n - from_a..];
-    }
-    Ok(())
-}
-
-/// Writes `bytes` with `MSG_MORE`: the kernel holds them back to share full-sized segments
-/// with the file that follows, as nginx's `tcp_nopush` does.
-async fn send_more(stream: &TcpStream, mut bytes: &[u8]) -> io::Result<()> {
-    while !bytes.is_empty() {
-        stream.writable().await?;
-        match stream.try_io(Interest::WRITABLE, || {
-            rustix::net::send(stream, bytes, rustix::net::SendFlags::MORE).map_err(io::Error::from)
-        }) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => bytes = &bytes[n..],
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
-/// Sends `count` bytes of `file` from `offset` with `sendfile(2)`: no copy through user
-/// space, no buffer per request.
-async fn send_file(
-    stream: &TcpStream,
-    file: &std::fs::File,
-    mut offset: u64,
-    count: u64,
-) -> io::Result<()> {
-    let end = offset + count;
-    while offset < end {
-        stream.writable().await?;
-        let n = (end - offset).min(SENDFILE_CHUNK as u64) as usize;
-        match stream.try_io(Interest::WRITABLE, || {
-            rustix::fs::sendfile(stream, file, Some(&mut offset), n).map_err(io::Error::from)
-        }) {
-            // The file is shorter than its row says: the client sees a short body.
-            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }

@@ -196,6 +196,18 @@ async fn both_paths_answer_alike() {
     assert_eq!(r.status, 304);
     assert_eq!(r.header("etag"), Some(etag.as_str()));
     assert!(r.header("content-type").is_none() && r.body.is_empty());
+    // RFC 9110 §15.4.5: what guides caches, and with an ETag no Last-Modified.
+    assert!(r.header("last-modified").is_none());
+    assert!(r.header("content-length").is_none());
+    for name in [
+        "cache-control",
+        "vary",
+        "surrogate-key",
+        "cache-tag",
+        "date",
+    ] {
+        assert!(r.header(name).is_some(), "304 without {name}");
+    }
     let r = fast.get(&perm, "").await;
     assert!(r
         .header("content-security-policy")

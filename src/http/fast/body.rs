@@ -1,0 +1,194 @@
+//! The body of a fast-path answer: decided from the caches, fetched when it is not there
+//! yet, and sent: from memory with one vectored write, or from a local file with
+//! `sendfile(2)` (no copy through user space, no buffer per request).
+
+use std::io::{self, IoSlice};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::io::{AsyncWriteExt, Interest};
+use tokio::net::TcpStream;
+use tokio::runtime::Handle;
+
+use crate::app::App;
+use crate::delivery::{self, Outcome, Prepared};
+
+/// Local files larger than this are sent with `sendfile(2)` from the page cache; smaller
+/// ones (and files up to [`delivery::MAX_BODY`] in S3) from the in-memory body cache.
+const MEMORY_MAX: u64 = 64 << 10;
+/// Bytes per `sendfile` call; the socket's buffer usually takes less.
+const SENDFILE_CHUNK: usize = 16 << 20;
+
+/// What follows the head.
+pub(super) enum Body {
+    Empty,
+    Memory(Bytes),
+    File {
+        file: Arc<std::fs::File>,
+        start: u64,
+        count: u64,
+    },
+}
+
+/// Where the body comes from: known now, or after some I/O.
+pub(super) enum Plan {
+    Ready(Body),
+    /// A large local file not open yet.
+    Open {
+        sha: String,
+        path: std::path::PathBuf,
+        start: u64,
+        count: u64,
+    },
+    /// A small file not in memory yet.
+    Fetch {
+        sha: String,
+        len: u64,
+        start: u64,
+        count: u64,
+    },
+}
+
+/// Decides the body from the caches. `None` hands the request to the router (large files
+/// in S3 are its streams).
+pub(super) fn plan(app: &App, file: &Prepared, outcome: &Outcome, head_only: bool) -> Option<Plan> {
+    let (start, count) = match *outcome {
+        _ if head_only => return Some(Plan::Ready(Body::Empty)),
+        Outcome::Full => (0, file.size),
+        Outcome::Partial { start, end } => (start, end - start + 1),
+        _ => return Some(Plan::Ready(Body::Empty)),
+    };
+    let (sha, len) = (file.sha256(), file.size);
+    if len > MEMORY_MAX {
+        if let Some(file) = app.hot.file(sha) {
+            return Some(Plan::Ready(Body::File { file, start, count }));
+        }
+        if let Some(path) = app.blobs.local_path(sha) {
+            let sha = sha.to_owned();
+            return Some(Plan::Open {
+                sha,
+                path,
+                start,
+                count,
+            });
+        }
+    }
+    if len > delivery::MAX_BODY {
+        return None;
+    }
+    match app.hot.body(sha) {
+        Some(bytes) => memory(bytes, len, start, count).map(Plan::Ready),
+        None => Some(Plan::Fetch {
+            sha: sha.to_owned(),
+            len,
+            start,
+            count,
+        }),
+    }
+}
+
+fn memory(bytes: Bytes, len: u64, start: u64, count: u64) -> Option<Body> {
+    (bytes.len() as u64 == len)
+        .then(|| Body::Memory(bytes.slice(start as usize..(start + count) as usize)))
+}
+
+/// The body, opened or read before anything is sent so that this request reads these exact bytes
+/// even if the asset is replaced or the blob collected meanwhile (§4). `None` hands the
+/// request to the router (a missing blob is its 500 to report).
+pub(super) async fn fetch(app: &Arc<App>, main: &Handle, plan: Plan) -> Option<Body> {
+    match plan {
+        Plan::Ready(body) => Some(body),
+        Plan::Open {
+            sha,
+            path,
+            start,
+            count,
+        } => {
+            let file = Arc::new(tokio::fs::File::open(path).await.ok()?.into_std().await);
+            app.hot.put_file(&sha, file.clone());
+            Some(Body::File { file, start, count })
+        }
+        Plan::Fetch {
+            sha,
+            len,
+            start,
+            count,
+        } => {
+            let (owner, key) = (app.clone(), sha.clone());
+            let read = main.spawn(async move { owner.blobs.read_all(&key).await });
+            let bytes = read.await.ok()?.ok()?;
+            app.hot.put_body(&sha, bytes.clone());
+            memory(bytes, len, start, count)
+        }
+    }
+}
+
+/// Sends the head and then the body.
+pub(super) async fn send(stream: &mut TcpStream, head: &[u8], body: Body) -> io::Result<()> {
+    match body {
+        Body::Empty => write_both(stream, head, &[]).await,
+        Body::Memory(bytes) => write_both(stream, head, &bytes).await,
+        Body::File { file, start, count } => {
+            send_more(stream, head).await?;
+            send_file(stream, &file, start, count).await
+        }
+    }
+}
+
+/// Writes `a` then `b` with as few system calls as the socket allows.
+async fn write_both(stream: &mut TcpStream, mut a: &[u8], mut b: &[u8]) -> io::Result<()> {
+    while !a.is_empty() || !b.is_empty() {
+        let n = stream
+            .write_vectored(&[IoSlice::new(a), IoSlice::new(b)])
+            .await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        let from_a = n.min(a.len());
+        a = &a[from_a..];
+        b = &b[n - from_a..];
+    }
+    Ok(())
+}
+
+/// Writes `bytes` with `MSG_MORE`: the kernel holds them back to share full-sized segments
+/// with the file that follows, as nginx's `tcp_nopush` does.
+async fn send_more(stream: &TcpStream, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        stream.writable().await?;
+        match stream.try_io(Interest::WRITABLE, || {
+            rustix::net::send(stream, bytes, rustix::net::SendFlags::MORE).map_err(io::Error::from)
+        }) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Sends `count` bytes of `file` from `offset` with `sendfile(2)`: no copy through user
+/// space, no buffer per request.
+async fn send_file(
+    stream: &TcpStream,
+    file: &std::fs::File,
+    mut offset: u64,
+    count: u64,
+) -> io::Result<()> {
+    let end = offset + count;
+    while offset < end {
+        stream.writable().await?;
+        let n = (end - offset).min(SENDFILE_CHUNK as u64) as usize;
+        match stream.try_io(Interest::WRITABLE, || {
+            rustix::fs::sendfile(stream, file, Some(&mut offset), n).map_err(io::Error::from)
+        }) {
+            // The file is shorter than its row says: the client sees a short body.
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
