@@ -321,6 +321,24 @@ pub async fn resolve(app: &App, req: &DeliveryRequest) -> Result<Resolved> {
     })
 }
 
+/// The bytes of a small file (up to [`MAX_BODY`]): from the body cache, or read from the
+/// blob store once and remembered (content-addressed, so never stale). Only bytes whose
+/// length matches the file row are cached or returned.
+pub async fn small_body(app: &App, sha256: &str, len: u64) -> std::io::Result<bytes::Bytes> {
+    if let Some(b) = app.hot.body(sha256) {
+        return Ok(b);
+    }
+    let b = app.blobs.read_all(sha256).await?;
+    if b.len() as u64 != len {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("blob has {} bytes, the file row says {len}", b.len()),
+        ));
+    }
+    app.hot.put_body(sha256, b.clone());
+    Ok(b)
+}
+
 /// Sandbox for active content so an uploaded file can never run script in our origin (§4).
 const ACTIVE_CSP: &str = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:";
 

@@ -180,19 +180,13 @@ async fn serve(
     let sha = file.sha256();
     let missing = |e: std::io::Error| {
         Error::Internal(
-            anyhow::Error::new(e).context(format!("blob {sha} of file {} is missing", file.uid())),
+            anyhow::Error::new(e)
+                .context(format!("blob {sha} of file {} cannot be read", file.uid())),
         )
     };
-    // Small files: bytes from memory (content-addressed, so never stale).
+    // Small files: bytes from memory.
     if len <= delivery::MAX_BODY {
-        let bytes = match app.hot.body(sha) {
-            Some(b) => b,
-            None => {
-                let b = app.blobs.read_all(sha).await.map_err(missing)?;
-                app.hot.put_body(sha, b.clone());
-                b
-            }
-        };
+        let bytes = delivery::small_body(app, sha, len).await.map_err(missing)?;
         let body = bytes.slice(start as usize..(start + count) as usize);
         return Ok((status, out, Body::from(body)).into_response());
     }

@@ -77,7 +77,7 @@ pub(super) fn plan(app: &App, file: &Prepared, outcome: &Outcome, head_only: boo
         return None;
     }
     match app.hot.body(sha) {
-        Some(bytes) => memory(bytes, len, start, count).map(Plan::Ready),
+        Some(bytes) => Some(Plan::Ready(memory(&bytes, start, count))),
         None => Some(Plan::Fetch {
             sha: sha.to_owned(),
             len,
@@ -87,9 +87,9 @@ pub(super) fn plan(app: &App, file: &Prepared, outcome: &Outcome, head_only: boo
     }
 }
 
-fn memory(bytes: Bytes, len: u64, start: u64, count: u64) -> Option<Body> {
-    (bytes.len() as u64 == len)
-        .then(|| Body::Memory(bytes.slice(start as usize..(start + count) as usize)))
+/// The requested range of a cached body ([`delivery::small_body`] checked its length).
+fn memory(bytes: &Bytes, start: u64, count: u64) -> Body {
+    Body::Memory(bytes.slice(start as usize..(start + count) as usize))
 }
 
 /// The body, opened or read before anything is sent so that this request reads these exact bytes
@@ -114,11 +114,10 @@ pub(super) async fn fetch(app: &Arc<App>, main: &Handle, plan: Plan) -> Option<B
             start,
             count,
         } => {
-            let (owner, key) = (app.clone(), sha.clone());
-            let read = main.spawn(async move { owner.blobs.read_all(&key).await });
+            let owner = app.clone();
+            let read = main.spawn(async move { delivery::small_body(&owner, &sha, len).await });
             let bytes = read.await.ok()?.ok()?;
-            app.hot.put_body(&sha, bytes.clone());
-            memory(bytes, len, start, count)
+            Some(memory(&bytes, start, count))
         }
     }
 }
