@@ -7,6 +7,7 @@ use anyhow::{bail, Context};
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use reqwest::{multipart, Method, RequestBuilder, Response};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 use tokio_util::io::ReaderStream;
@@ -18,6 +19,77 @@ pub enum Auth {
     Authtoken(String),
     /// A management token (`authorization` header).
     ManagementToken(String),
+}
+
+/// An asset or folder as the API answers it (§5 "Asset JSON fields"), the fields the
+/// CLI reads.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct RemoteAsset {
+    /// Asset uid.
+    pub uid: String,
+    /// Version URL (§2.1).
+    pub url: Option<String>,
+    /// Permanent URL, once generated (§2.2).
+    pub permanent_url: Option<String>,
+    /// Stored file name.
+    pub filename: Option<String>,
+    /// Title (assets).
+    pub title: Option<String>,
+    /// Name (folders).
+    pub name: Option<String>,
+    /// Bytes, as a string (§5).
+    pub file_size: Option<String>,
+    /// Stored content type.
+    pub content_type: Option<String>,
+    /// Folder?
+    pub is_dir: bool,
+}
+
+/// A page of `GET /v3/assets`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct AssetPage {
+    /// The assets and folders.
+    pub assets: Vec<RemoteAsset>,
+    /// How many matched in all (`include_count`).
+    pub count: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct AssetEnvelope {
+    asset: RemoteAsset,
+}
+
+#[derive(Serialize)]
+struct LoginBody<'a> {
+    user: Credentials<'a>,
+}
+
+#[derive(Serialize)]
+struct Credentials<'a> {
+    email: &'a str,
+    password: &'a str,
+}
+
+#[derive(Deserialize)]
+struct LoginAnswer {
+    user: LoginUser,
+}
+
+#[derive(Deserialize)]
+struct LoginUser {
+    authtoken: Option<String>,
+}
+
+#[derive(Serialize)]
+struct PermanentUrlBody<'a> {
+    asset: PermanentUrl<'a>,
+}
+
+#[derive(Serialize)]
+struct PermanentUrl<'a> {
+    permanent_url: &'a str,
 }
 
 /// Client for one stack on one server.
@@ -55,13 +127,15 @@ impl Client {
 
     /// Logs in and returns the authtoken.
     pub async fn login(&self, email: &str, password: &str) -> anyhow::Result<String> {
-        let body = serde_json::json!({ "user": { "email": email, "password": password } });
-        let v = self
-            .json(self.request(Method::POST, "/v3/user-session").json(&body))
+        let body = LoginBody {
+            user: Credentials { email, password },
+        };
+        let answer: LoginAnswer = self
+            .typed(self.request(Method::POST, "/v3/user-session").json(&body))
             .await?;
-        v["user"]["authtoken"]
-            .as_str()
-            .map(str::to_owned)
+        answer
+            .user
+            .authtoken
             .context("login response has no authtoken")
     }
 
@@ -106,12 +180,17 @@ impl Client {
         bail!("{status}: {msg}")
     }
 
-    async fn json(&self, r: RequestBuilder) -> anyhow::Result<Value> {
+    async fn typed<T: serde::de::DeserializeOwned>(&self, r: RequestBuilder) -> anyhow::Result<T> {
         let resp = Self::check(r.send().await.context("sending request")?).await?;
         resp.json().await.context("reading JSON response")
     }
 
-    async fn send_file(&self, method: Method, path: &str, file: &Path) -> anyhow::Result<Value> {
+    async fn send_file(
+        &self,
+        method: Method,
+        path: &str,
+        file: &Path,
+    ) -> anyhow::Result<RemoteAsset> {
         let f = tokio::fs::File::open(file)
             .await
             .with_context(|| format!("opening {}", file.display()))?;
@@ -130,45 +209,50 @@ impl Client {
         let part = multipart::Part::stream_with_length(reqwest::Body::wrap_stream(stream), len)
             .file_name(name);
         let form = multipart::Form::new().part("asset[upload]", part);
-        let v = self.json(self.request(method, path).multipart(form)).await;
+        let answer = self
+            .typed::<AssetEnvelope>(self.request(method, path).multipart(form))
+            .await;
         bar.finish_and_clear();
-        v
+        Ok(answer?.asset)
     }
 
-    /// Uploads a file as a new asset; returns the asset JSON.
-    pub async fn upload(&self, file: &Path) -> anyhow::Result<Value> {
-        Ok(self.send_file(Method::POST, "/v3/assets", file).await?["asset"].take())
+    /// Uploads a file as a new asset.
+    pub async fn upload(&self, file: &Path) -> anyhow::Result<RemoteAsset> {
+        self.send_file(Method::POST, "/v3/assets", file).await
     }
 
-    /// Replaces an asset's file; returns the asset JSON.
-    pub async fn replace(&self, uid: &str, file: &Path) -> anyhow::Result<Value> {
-        Ok(self
-            .send_file(Method::PUT, &format!("/v3/assets/{uid}"), file)
-            .await?["asset"]
-            .take())
+    /// Replaces an asset's file.
+    pub async fn replace(&self, uid: &str, file: &Path) -> anyhow::Result<RemoteAsset> {
+        self.send_file(Method::PUT, &format!("/v3/assets/{uid}"), file)
+            .await
     }
 
-    /// Generates the permanent URL of an asset (§3); returns the asset JSON.
-    pub async fn permanent_url(&self, uid: &str, slug: &str) -> anyhow::Result<Value> {
-        let body = serde_json::json!({ "asset": { "permanent_url": slug } });
-        let v = self
-            .json(
+    /// Generates the permanent URL of an asset (§3).
+    pub async fn permanent_url(&self, uid: &str, slug: &str) -> anyhow::Result<RemoteAsset> {
+        let body = PermanentUrlBody {
+            asset: PermanentUrl {
+                permanent_url: slug,
+            },
+        };
+        let answer: AssetEnvelope = self
+            .typed(
                 self.request(Method::PUT, &format!("/v3/assets/{uid}"))
                     .json(&body),
             )
             .await?;
-        Ok(v["asset"].clone())
+        Ok(answer.asset)
     }
 
-    /// Fetches one asset's JSON.
-    pub async fn asset(&self, uid: &str) -> anyhow::Result<Value> {
-        let v = self
-            .json(self.request(Method::GET, &format!("/v3/assets/{uid}")))
+    /// Fetches one asset.
+    pub async fn asset(&self, uid: &str) -> anyhow::Result<RemoteAsset> {
+        let answer: AssetEnvelope = self
+            .typed(self.request(Method::GET, &format!("/v3/assets/{uid}")))
             .await?;
-        Ok(v["asset"].clone())
+        Ok(answer.asset)
     }
 
-    /// Lists assets (first 100 matching), optionally in a folder.
+    /// Lists assets (first 100 matching), optionally in a folder: the server's JSON as it
+    /// came (for `perma ls --json`).
     pub async fn list(&self, folder: Option<&str>, query: Option<&str>) -> anyhow::Result<Value> {
         let mut r = self
             .request(Method::GET, "/v3/assets")
@@ -179,7 +263,7 @@ impl Client {
         if let Some(q) = query {
             r = r.query(&[("query", q)]);
         }
-        self.json(r).await
+        self.typed(r).await
     }
 
     /// Downloads a URL (or an asset's current file) to `dest`, streaming.

@@ -1,15 +1,11 @@
 //! The one boundary error (STYLE rule 5). Inside the crate, `anyhow` with context; at the
 //! edge, every client-visible failure is one of these variants, each with a stable HTTP
-//! status and `error_code`, rendered in the CMA shape of §5:
-//! `{"error_message": "…", "error_code": <int>, "errors": {"field": ["…"]}}`.
+//! status and `error_code`. The HTTP layer renders it in the CMA shape of §5
+//! (`http/error.rs`): `{"error_message": "…", "error_code": <int>, "errors": {"field": ["…"]}}`.
 //!
 //! The codes are documented in `docs/api.md`; never renumber them.
 
 use std::collections::BTreeMap;
-
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 /// Field-level validation messages (`errors` in the body).
 pub type FieldErrors = BTreeMap<String, Vec<String>>;
@@ -75,20 +71,33 @@ impl Error {
         }
     }
 
-    /// HTTP status of this error.
-    pub fn status(&self) -> StatusCode {
+    /// HTTP status code of this error.
+    pub fn status(&self) -> u16 {
         match self {
-            Error::Malformed(_) => StatusCode::BAD_REQUEST,
-            Error::BadLogin | Error::Unauthorized => StatusCode::UNAUTHORIZED,
-            Error::Forbidden(_) => StatusCode::FORBIDDEN,
-            Error::NotFound(_) => StatusCode::NOT_FOUND,
-            Error::Conflict(_) => StatusCode::CONFLICT,
-            Error::Gone => StatusCode::GONE,
-            Error::InvalidApiKey => StatusCode::PRECONDITION_FAILED,
-            Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Error::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::Malformed(_) => 400,
+            Error::BadLogin | Error::Unauthorized => 401,
+            Error::Forbidden(_) => 403,
+            Error::NotFound(_) => 404,
+            Error::Conflict(_) => 409,
+            Error::Gone => 410,
+            Error::InvalidApiKey => 412,
+            Error::TooLarge(_) => 413,
+            Error::UnsupportedMediaType(_) => 415,
+            Error::Validation { .. } => 422,
+            Error::Internal(_) => 500,
+        }
+    }
+
+    /// What the client is told: `error_message` and the field errors. Internal causes
+    /// stay inside (§5: a 500 never carries internals).
+    pub fn public_message(&self) -> (String, FieldErrors) {
+        match self {
+            Error::Validation { message, errors } => (message.clone(), errors.clone()),
+            Error::Internal(_) => (
+                "Something went wrong on our side. Please try again.".to_owned(),
+                FieldErrors::new(),
+            ),
+            other => (other.to_string(), FieldErrors::new()),
         }
     }
 
@@ -112,42 +121,14 @@ impl Error {
     }
 }
 
-/// The internal cause of a 500, stashed in the response so that the logging middleware
-/// can record it exactly once.
-#[derive(Clone, Debug)]
-pub struct InternalCause(pub String);
-
-impl IntoResponse for Error {
-    fn into_response(self) -> Response {
-        let status = self.status();
-        let code = self.code();
-        let (message, errors) = match &self {
-            Error::Validation { message, errors } => (message.clone(), errors.clone()),
-            Error::Internal(_) => (
-                "Something went wrong on our side. Please try again.".to_owned(),
-                FieldErrors::new(),
-            ),
-            other => (other.to_string(), FieldErrors::new()),
-        };
-        let body = json!({ "error_message": message, "error_code": code, "errors": errors });
-        let mut response = (status, axum::Json(body)).into_response();
-        if let Error::Internal(cause) = self {
-            response
-                .extensions_mut()
-                .insert(InternalCause(format!("{cause:#}")));
-        }
-        response
-    }
-}
-
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
-        Error::Internal(anyhow::Error::new(e).context("database"))
+        Error::Internal(anyhow::Error::new(e).context("database query failed"))
     }
 }
 
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
-        Error::Internal(anyhow::Error::new(e).context("i/o"))
+        Error::Internal(anyhow::Error::new(e).context("file or network i/o failed"))
     }
 }

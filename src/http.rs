@@ -4,9 +4,11 @@
 mod assets;
 mod delivery;
 mod environments;
+mod error;
 mod extract;
 mod fast;
 mod folders;
+mod render;
 mod server;
 mod session;
 mod stacks;
@@ -23,7 +25,7 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use crate::app::App;
-use crate::error::InternalCause;
+use error::InternalCause;
 
 /// Largest JSON body accepted by the management API.
 const JSON_LIMIT: usize = 1 << 20;
@@ -118,14 +120,14 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v3/assets/{uid}/unpublish", post(versions::unpublish))
         .route("/v3/assets/{uid}/references", get(assets::references))
         // Delivery (§2, §4). The first segment is the api key; axum wants one name per position.
-        .route("/v3/assets/{uid}/{asset_uid}", get(delivery::latest))
+        .route("/v3/assets/{uid}/{asset_uid}", get(delivery::deliver))
         .route(
             "/v3/assets/{uid}/{asset_uid}/{slug}",
-            get(delivery::permanent),
+            get(delivery::deliver),
         )
         .route(
             "/v3/assets/{uid}/{asset_uid}/{file_uid}/{filename}",
-            get(delivery::version),
+            get(delivery::deliver),
         )
         .layer(DefaultBodyLimit::max(JSON_LIMIT));
     Router::new()

@@ -4,153 +4,12 @@
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use serde_json::{json, Value};
 
 use crate::db::{is_unique_violation, Db};
 use crate::error::{Error, Result};
 use crate::ids::{self, ApiKey};
-use crate::time::{iso8601, now_ms};
-
-/// An organization; one default organization exists from the first start (§1).
-#[derive(Debug, Clone)]
-pub struct Organization {
-    /// `blt…` uid.
-    pub uid: String,
-    /// Display name.
-    pub name: String,
-    /// Whether this is the organization created at first start.
-    pub is_default: bool,
-    /// Creation time (ms).
-    pub created_at: i64,
-}
-
-/// A person who logs in with email and password.
-#[derive(Debug, Clone)]
-pub struct User {
-    /// `blt…` uid.
-    pub uid: String,
-    /// Lowercased email, unique.
-    pub email: String,
-    /// Given name.
-    pub first_name: String,
-    /// Family name.
-    pub last_name: String,
-    /// The user's organization.
-    pub org_uid: String,
-    /// Creation time (ms).
-    pub created_at: i64,
-    /// Last change (ms).
-    pub updated_at: i64,
-}
-
-/// An isolated asset library.
-#[derive(Debug, Clone)]
-pub struct Stack {
-    /// `blt` + 16 hex.
-    pub api_key: String,
-    /// Display name.
-    pub name: String,
-    /// Free text.
-    pub description: String,
-    /// Master locale code (default `en-us`).
-    pub master_locale: String,
-    /// Owning organization.
-    pub org_uid: String,
-    /// Creator and owner.
-    pub owner_uid: String,
-    /// §4 secured stacks: delivery needs credentials or a delivery token.
-    pub secure_asset_urls: bool,
-    /// Creation time (ms).
-    pub created_at: i64,
-    /// Last change (ms).
-    pub updated_at: i64,
-}
-
-/// A publishing target.
-#[derive(Debug, Clone)]
-pub struct Environment {
-    /// `blt…` uid.
-    pub uid: String,
-    /// Stack.
-    pub api_key: String,
-    /// Unique name within the stack (`production`, …).
-    pub name: String,
-    /// Base URLs per locale, as the client sent them.
-    pub urls: Value,
-    /// Creator.
-    pub created_by: String,
-    /// Creation time (ms).
-    pub created_at: i64,
-    /// Last change (ms).
-    pub updated_at: i64,
-}
-
-/// A language of a stack.
-#[derive(Debug, Clone)]
-pub struct Locale {
-    /// `blt…` uid.
-    pub uid: String,
-    /// Stack.
-    pub api_key: String,
-    /// Code, e.g. `en-us`, unique within the stack.
-    pub code: String,
-    /// Display name.
-    pub name: String,
-    /// Fallback locale code.
-    pub fallback_locale: Option<String>,
-    /// Creation time (ms).
-    pub created_at: i64,
-    /// Last change (ms).
-    pub updated_at: i64,
-}
-
-/// Management or delivery token (§1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenKind {
-    /// Stack-scoped secret for the CMA (`authorization` header).
-    Management,
-    /// Environment-scoped secret for reading published assets (`access_token`).
-    Delivery,
-}
-
-impl TokenKind {
-    /// Stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TokenKind::Management => "management",
-            TokenKind::Delivery => "delivery",
-        }
-    }
-}
-
-/// A stored token. The secret itself is never stored, only its hash.
-#[derive(Debug, Clone)]
-pub struct Token {
-    /// `blt…` uid.
-    pub uid: String,
-    /// Stack.
-    pub api_key: String,
-    /// Management or delivery.
-    pub kind: TokenKind,
-    /// Display name.
-    pub name: String,
-    /// Free text.
-    pub description: String,
-    /// The scope exactly as the client sent it (echoed back).
-    pub scope: Value,
-    /// Asset read permission (management tokens).
-    pub can_read: bool,
-    /// Asset write permission (management tokens).
-    pub can_write: bool,
-    /// Environment names (delivery tokens).
-    pub environments: Vec<String>,
-    /// Expiry (ms), if any.
-    pub expires_at: Option<i64>,
-    /// Creator.
-    pub created_by: String,
-    /// Creation time (ms).
-    pub created_at: i64,
-}
+use crate::records::{Locale, Organization, Stack, Token, TokenKind, User};
+use crate::time::now_ms;
 
 /// Who is making a management request.
 #[derive(Debug, Clone)]
@@ -178,6 +37,16 @@ pub struct Credentials {
     pub authtoken: Option<String>,
     /// `authorization` header (management token; `Bearer ` prefix tolerated).
     pub authorization: Option<String>,
+}
+
+/// How a credential header's value is read: visible ASCII, trimmed; blank means absent.
+/// Shared by every route and both delivery paths, so they agree on "credentials present".
+pub fn credential_value(raw: &[u8]) -> Option<&str> {
+    let s = std::str::from_utf8(raw).ok()?;
+    if !s.bytes().all(|b| b == b'\t' || (0x20..0x7f).contains(&b)) {
+        return None;
+    }
+    Some(s.trim()).filter(|v| !v.is_empty())
 }
 
 impl Credentials {
@@ -493,111 +362,5 @@ pub fn validate_environment_name(name: &str) -> Result<()> {
             "name",
             "must be 1-100 letters, digits, '-' or '_'",
         ))
-    }
-}
-
-impl User {
-    /// CMA JSON shape.
-    pub fn json(&self, org: Option<&Organization>, authtoken: Option<&str>) -> Value {
-        let mut v = json!({
-            "uid": self.uid,
-            "email": self.email,
-            "username": self.email,
-            "first_name": self.first_name,
-            "last_name": self.last_name,
-            "created_at": iso8601(self.created_at),
-            "updated_at": iso8601(self.updated_at),
-            "organizations": org.map(|o| vec![o.json()]).unwrap_or_default(),
-        });
-        if let Some(t) = authtoken {
-            v["authtoken"] = json!(t);
-        }
-        v
-    }
-}
-
-impl Organization {
-    /// CMA JSON shape.
-    pub fn json(&self) -> Value {
-        json!({
-            "uid": self.uid,
-            "name": self.name,
-            "enabled": true,
-            "is_owner": true,
-            "created_at": iso8601(self.created_at),
-            "updated_at": iso8601(self.created_at),
-        })
-    }
-}
-
-impl Stack {
-    /// CMA JSON shape.
-    pub fn json(&self) -> Value {
-        json!({
-            "uid": self.api_key,
-            "api_key": self.api_key,
-            "name": self.name,
-            "description": self.description,
-            "master_locale": self.master_locale,
-            "org_uid": self.org_uid,
-            "owner_uid": self.owner_uid,
-            "user_uids": [self.owner_uid],
-            "created_at": iso8601(self.created_at),
-            "updated_at": iso8601(self.updated_at),
-            "settings": { "secure_asset_urls": self.secure_asset_urls },
-        })
-    }
-}
-
-impl Environment {
-    /// CMA JSON shape.
-    pub fn json(&self) -> Value {
-        json!({
-            "uid": self.uid,
-            "name": self.name,
-            "urls": self.urls,
-            "created_by": self.created_by,
-            "updated_by": self.created_by,
-            "created_at": iso8601(self.created_at),
-            "updated_at": iso8601(self.updated_at),
-            "ACL": [],
-            "_version": 1,
-        })
-    }
-}
-
-impl Locale {
-    /// CMA JSON shape.
-    pub fn json(&self) -> Value {
-        json!({
-            "uid": self.uid,
-            "code": self.code,
-            "name": self.name,
-            "fallback_locale": self.fallback_locale,
-            "created_at": iso8601(self.created_at),
-            "updated_at": iso8601(self.updated_at),
-            "ACL": [],
-            "_version": 1,
-        })
-    }
-}
-
-impl Token {
-    /// CMA JSON shape; `secret` only right after creation (§5: shown once).
-    pub fn json(&self, secret: Option<&str>) -> Value {
-        let mut v = json!({
-            "uid": self.uid,
-            "name": self.name,
-            "description": self.description,
-            "scope": self.scope,
-            "expires_on": self.expires_at.map(iso8601),
-            "created_by": self.created_by,
-            "created_at": iso8601(self.created_at),
-            "updated_at": iso8601(self.created_at),
-        });
-        if let Some(s) = secret {
-            v["token"] = json!(s);
-        }
-        v
     }
 }

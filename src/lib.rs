@@ -25,6 +25,8 @@ pub mod ids;
 pub mod ingest;
 pub mod maintenance;
 pub mod query;
+pub mod records;
 pub mod slug;
 pub mod stack_config;
+pub mod startup;
 pub mod time;

@@ -4,13 +4,15 @@
 //! leave blobs without rows, and temporary files, which `gc` removes.
 
 use std::collections::HashSet;
+
+use anyhow::Context;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
-use crate::app::App;
 use crate::blob::{BlobInfo, BlobStore};
+use crate::db::Db;
 
 /// What `fsck` found.
 #[derive(Debug, Default)]
@@ -37,14 +39,14 @@ impl FsckReport {
 }
 
 /// Checks every file row against the blob store; with `verify`, rehashes every blob.
-pub async fn fsck(app: &App, verify: bool) -> anyhow::Result<FsckReport> {
-    let files = app.db.all_files().await?;
-    let infos = app.blobs.list().await?;
+pub async fn fsck(db: &Db, store: &BlobStore, verify: bool) -> anyhow::Result<FsckReport> {
+    let files = db.all_files().await.context("listing file rows")?;
+    let infos = store.list().await.context("listing blobs")?;
     let blobs: HashSet<String> = infos.iter().map(|b| b.sha256.clone()).collect();
     let mut report = FsckReport {
         files: files.len(),
         blobs: blobs.len(),
-        temp_files: app.blobs.temp_files()?.len(),
+        temp_files: store.temp_files()?.len(),
         ..Default::default()
     };
     let mut live = HashSet::new();
@@ -59,7 +61,7 @@ pub async fn fsck(app: &App, verify: bool) -> anyhow::Result<FsckReport> {
     report.unreferenced = blobs.difference(&live).count();
     if verify {
         for b in &infos {
-            if hash_blob(&app.blobs, b).await? != b.sha256 {
+            if hash_blob(store, b).await? != b.sha256 {
                 report.corrupt.push(b.sha256.clone());
             }
         }
@@ -113,9 +115,8 @@ pub struct GcReport {
 
 /// Removes blobs that no live file row references and leftover temporary files, both only
 /// when older than `min_age` (so uploads in flight on a running server are never touched).
-pub async fn gc(app: &App, min_age: Duration) -> anyhow::Result<GcReport> {
-    let live: HashSet<String> = app
-        .db
+pub async fn gc(db: &Db, blobs: &BlobStore, min_age: Duration) -> anyhow::Result<GcReport> {
+    let live: HashSet<String> = db
         .all_files()
         .await?
         .into_iter()
@@ -123,16 +124,16 @@ pub async fn gc(app: &App, min_age: Duration) -> anyhow::Result<GcReport> {
         .map(|(_, sha, _)| sha)
         .collect();
     let mut report = GcReport::default();
-    for b in app.blobs.list().await? {
+    for b in blobs.list().await? {
         let age = b.modified.elapsed().unwrap_or_default();
         if live.contains(&b.sha256) || age < min_age {
             continue;
         }
-        app.blobs.delete(&b.sha256).await?;
+        blobs.delete(&b.sha256).await?;
         report.blobs_removed += 1;
         report.bytes_freed += b.size;
     }
-    for (path, age) in app.blobs.temp_files()? {
+    for (path, age) in blobs.temp_files()? {
         if age >= min_age {
             std::fs::remove_file(&path)?;
             report.temp_removed += 1;

@@ -10,8 +10,8 @@ use std::cmp::Ordering;
 use regex::{Regex, RegexBuilder};
 use serde_json::Value;
 
-use crate::assets::Asset;
 use crate::error::{Error, Result};
+use crate::records::Asset;
 use crate::time::parse_iso8601;
 
 /// A parsed query document.
@@ -123,7 +123,7 @@ impl Field {
             Field::Filename => a.file.as_ref().map(|f| s(&f.filename)).unwrap_or_default(),
             Field::ContentType => match &a.file {
                 Some(f) => s(&f.content_type),
-                None => s(crate::assets::FOLDER_CONTENT_TYPE),
+                None => s(crate::records::FOLDER_CONTENT_TYPE),
             },
             Field::Tags => a.tags.iter().map(|t| Lit::Str(t.clone())).collect(),
             Field::ParentUid => a.parent_uid.as_deref().map(s).unwrap_or_default(),

@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::{flag, json_list, to_json_text, Db};
-use crate::assets::{Asset, FileMeta, Publication, Version};
+use crate::records::{Asset, FileMeta, Publication, Version};
 
 /// A new file row (an uploaded byte sequence whose blob is already durable).
 #[derive(Debug, Clone)]

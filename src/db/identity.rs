@@ -5,7 +5,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::{flag, json_list, to_json_text, Db};
-use crate::identity::{Environment, Locale, Organization, Stack, Token, TokenKind, User};
+use crate::records::{Environment, Locale, Organization, Stack, Token, TokenKind, User};
 
 fn org(row: &AnyRow) -> sqlx::Result<Organization> {
     Ok(Organization {

@@ -9,18 +9,21 @@
 //!   happened since it started reading (a generation counter), so a slow reader can never
 //!   put back a state older than a committed change.
 //! - File bodies are keyed by SHA-256: content-addressed bytes never go stale.
+//! - A panic while a lock is held cannot take delivery down with it: every critical section
+//!   leaves the maps consistent (single inserts and removals), so a poisoned lock is
+//!   recovered and used, never unwrapped.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
-use crate::assets::{Asset, FileMeta};
 use crate::ids;
+use crate::records::{Asset, FileMeta};
 
 /// Most asset entries kept; past that the index is cleared and refills on demand.
 const MAX_ASSETS: usize = 250_000;
@@ -331,7 +334,7 @@ impl HotCache {
                 let hit = self
                     .assets
                     .read()
-                    .expect("hot index lock")
+                    .unwrap_or_else(PoisonError::into_inner)
                     .get(&key)
                     .cloned();
                 let Some(hit) = hit else {
@@ -352,7 +355,7 @@ impl HotCache {
         let key = ids::blt_bits(asset_uid)?;
         self.assets
             .read()
-            .expect("hot index lock")
+            .unwrap_or_else(PoisonError::into_inner)
             .get(&key)
             .cloned()
     }
@@ -367,7 +370,7 @@ impl HotCache {
         let Some(key) = ids::blt_bits(asset_uid) else {
             return;
         };
-        let mut map = self.assets.write().expect("hot index lock");
+        let mut map = self.assets.write().unwrap_or_else(PoisonError::into_inner);
         if self.generation.load(Ordering::Acquire) != generation {
             return;
         }
@@ -380,7 +383,7 @@ impl HotCache {
     /// Stores many entries loaded since `generation` (start-up preload). Returns false, and
     /// stores nothing, when something changed meanwhile.
     pub fn insert_all(&self, entries: Vec<(String, Arc<HotAsset>)>, generation: u64) -> bool {
-        let mut map = self.assets.write().expect("hot index lock");
+        let mut map = self.assets.write().unwrap_or_else(PoisonError::into_inner);
         if self.generation.load(Ordering::Acquire) != generation {
             return false;
         }
@@ -394,7 +397,7 @@ impl HotCache {
 
     /// Drops an asset's entry after a committed change.
     pub fn invalidate(&self, asset_uid: &str) {
-        let mut map = self.assets.write().expect("hot index lock");
+        let mut map = self.assets.write().unwrap_or_else(PoisonError::into_inner);
         self.generation.fetch_add(1, Ordering::AcqRel);
         if let Some(key) = ids::blt_bits(asset_uid) {
             map.remove(&key);
@@ -403,7 +406,7 @@ impl HotCache {
 
     /// Drops every entry (stack settings changed, stack deleted).
     pub fn clear(&self) {
-        let mut map = self.assets.write().expect("hot index lock");
+        let mut map = self.assets.write().unwrap_or_else(PoisonError::into_inner);
         self.generation.fetch_add(1, Ordering::AcqRel);
         map.clear();
     }
@@ -412,7 +415,7 @@ impl HotCache {
     pub fn body(&self, sha256: &str) -> Option<Bytes> {
         self.bodies
             .read()
-            .expect("body cache lock")
+            .unwrap_or_else(PoisonError::into_inner)
             .map
             .get(sha256)
             .cloned()
@@ -424,7 +427,7 @@ impl HotCache {
         if len > MAX_BODY {
             return;
         }
-        let mut b = self.bodies.write().expect("body cache lock");
+        let mut b = self.bodies.write().unwrap_or_else(PoisonError::into_inner);
         while b.total + len > MAX_BODY_TOTAL {
             let Some(k) = b.map.keys().next().cloned() else {
                 break;
@@ -440,14 +443,14 @@ impl HotCache {
 
     /// An open local blob file, if one was opened less than [`FILE_TTL`] ago.
     pub fn file(&self, sha256: &str) -> Option<Arc<std::fs::File>> {
-        let files = self.files.lock().expect("file cache lock");
+        let files = self.files.lock().unwrap_or_else(PoisonError::into_inner);
         let (file, opened) = files.map.get(sha256)?;
         (opened.elapsed() < FILE_TTL).then(|| file.clone())
     }
 
     /// Remembers an open local blob file (evicting expired ones, or any, when full).
     pub fn put_file(&self, sha256: &str, file: Arc<std::fs::File>) {
-        let mut files = self.files.lock().expect("file cache lock");
+        let mut files = self.files.lock().unwrap_or_else(PoisonError::into_inner);
         if files.map.len() >= MAX_FILES {
             files
                 .map

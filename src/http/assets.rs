@@ -10,12 +10,14 @@ use futures_util::StreamExt;
 use serde_json::{json, Value};
 
 use super::extract::{JsonBody, Params, Stack};
+use super::render::{project, Render};
 use crate::app::App;
-use crate::assets::{self, AssetUpdate, Kind, ListParams, Metadata, Render};
+use crate::assets::{self, AssetUpdate, Kind, ListParams, Metadata};
 use crate::error::{Error, Result};
 use crate::identity::StackAccess;
 use crate::ingest::{self, Ingested};
 use crate::query::{self, Query};
+use crate::records::Asset;
 
 fn render(params: &Params) -> Render {
     Render {
@@ -25,7 +27,7 @@ fn render(params: &Params) -> Render {
 }
 
 /// Renders one asset with its publish details.
-pub(super) async fn asset_json(app: &App, a: &assets::Asset, r: Render) -> Result<Value> {
+pub(super) async fn asset_json(app: &App, a: &Asset, r: Render) -> Result<Value> {
     // One asset's publications, not the whole stack's.
     let mine = app.db.asset_publications(&a.uid).await?;
     Ok(a.json(&app.public_url, &mine, r))
@@ -150,7 +152,7 @@ pub async fn create(
     let upload = form
         .upload
         .ok_or_else(|| Error::field("upload", "is required: send the file in asset[upload]"))?;
-    let a = assets::create(&app, &access, upload, form.meta).await?;
+    let a = assets::create(&app.db, &access, upload, form.meta).await?;
     Ok((
         StatusCode::CREATED,
         Json(
@@ -209,7 +211,7 @@ pub async fn update(
         Ok(a) => a,
         Err(e) => return Err(refuse(req, e).await),
     };
-    if let Err(e) = assets::get_live(&app, &access.stack.api_key, &uid).await {
+    if let Err(e) = assets::get_live(&app.db, &access.stack.api_key, &uid).await {
         return Err(refuse(req, e).await);
     }
     let update = if is_multipart(&req) {
@@ -250,7 +252,7 @@ pub async fn update(
             upload: None,
         }
     };
-    let a = assets::update(&app, &access, &uid, update).await?;
+    let a = assets::update(&app.db, &app.changes, &access, &uid, update).await?;
     Ok(Json(
         json!({ "notice": "Asset updated successfully.", "asset": asset_json(&app, &a, render(&params)).await? }),
     ))
@@ -264,7 +266,7 @@ pub async fn fetch(
     params: Params,
 ) -> Result<Json<Value>> {
     let version = params.uint("version")?;
-    let a = assets::fetch(&app, &access, &uid, version).await?;
+    let a = assets::fetch(&app.db, &access, &uid, version).await?;
     Ok(Json(
         json!({ "asset": asset_json(&app, &a, render(&params)).await? }),
     ))
@@ -276,7 +278,7 @@ pub async fn delete(
     Stack(access): Stack,
     Path(uid): Path<String>,
 ) -> Result<Json<Value>> {
-    assets::delete(&app, &access, &uid).await?;
+    assets::delete(&app.db, &app.changes, &access, &uid).await?;
     Ok(Json(json!({ "notice": "Asset deleted successfully." })))
 }
 
@@ -286,7 +288,7 @@ pub async fn references(
     Stack(access): Stack,
     Path(uid): Path<String>,
 ) -> Result<Json<Value>> {
-    assets::fetch(&app, &access, &uid, None).await?;
+    assets::fetch(&app.db, &access, &uid, None).await?;
     Ok(Json(json!({ "references": [] })))
 }
 
@@ -337,8 +339,8 @@ async fn list_kind(
     kind: Kind,
 ) -> Result<Json<Value>> {
     let p = list_params(params, kind)?;
-    let (page, total) = assets::list(app, access, &p).await?;
-    let pubs = assets::publications(app, &access.stack.api_key).await?;
+    let (page, total) = assets::list(&app.db, access, &p).await?;
+    let pubs = assets::publications(&app.db, &access.stack.api_key).await?;
     let r = render(params);
     let mut only = params.all("only[BASE][]");
     only.extend(params.all("only[]").into_iter().filter(|o| o != "BASE"));
@@ -346,7 +348,7 @@ async fn list_kind(
         .iter()
         .map(|a| {
             let mine = pubs.get(&a.uid).map(Vec::as_slice).unwrap_or(&[]);
-            assets::project(a.json(&app.public_url, mine, r), &only)
+            project(a.json(&app.public_url, mine, r), &only)
         })
         .collect();
     let mut out = json!({ "assets": items });

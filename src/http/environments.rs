@@ -34,7 +34,7 @@ pub async fn create(
     let env = envelope(&b, "environment")?;
     let name = str_field(env, "name").ok_or_else(|| Error::field("name", "is required"))?;
     let e = stack_config::create_environment(
-        &app,
+        &app.db,
         &a,
         name,
         env.get("urls").cloned().unwrap_or(Value::Null),
@@ -52,7 +52,7 @@ pub async fn get(
     Stack(a): Stack,
     Path(name): Path<String>,
 ) -> Result<Json<Value>> {
-    let e = stack_config::environment(&app, &a, &name).await?;
+    let e = stack_config::environment(&app.db, &a, &name).await?;
     Ok(Json(json!({ "environment": e.json() })))
 }
 
@@ -65,7 +65,7 @@ pub async fn update(
 ) -> Result<Json<Value>> {
     let env = envelope(&b, "environment")?;
     let e = stack_config::update_environment(
-        &app,
+        &app.db,
         &a,
         &name,
         str_field(env, "name"),
@@ -83,7 +83,7 @@ pub async fn delete(
     Stack(a): Stack,
     Path(name): Path<String>,
 ) -> Result<Json<Value>> {
-    stack_config::delete_environment(&app, &a, &name).await?;
+    stack_config::delete_environment(&app.db, &a, &name).await?;
     Ok(Json(
         json!({ "notice": "Environment deleted successfully." }),
     ))
@@ -111,7 +111,7 @@ pub async fn create_locale(
     let l = envelope(&b, "locale")?;
     let code = str_field(l, "code").ok_or_else(|| Error::field("code", "is required"))?;
     let l = stack_config::create_locale(
-        &app,
+        &app.db,
         &a,
         code,
         str_field(l, "name"),
@@ -130,7 +130,7 @@ pub async fn get_locale(
     Stack(a): Stack,
     Path(code): Path<String>,
 ) -> Result<Json<Value>> {
-    let l = stack_config::locale(&app, &a, &code).await?;
+    let l = stack_config::locale(&app.db, &a, &code).await?;
     Ok(Json(json!({ "locale": l.json() })))
 }
 
@@ -140,6 +140,6 @@ pub async fn delete_locale(
     Stack(a): Stack,
     Path(code): Path<String>,
 ) -> Result<Json<Value>> {
-    stack_config::delete_locale(&app, &a, &code).await?;
+    stack_config::delete_locale(&app.db, &a, &code).await?;
     Ok(Json(json!({ "notice": "Language removed successfully." })))
 }

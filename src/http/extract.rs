@@ -11,7 +11,8 @@ use serde_json::Value;
 
 use crate::app::App;
 use crate::error::Error;
-use crate::identity::{self, Credentials, StackAccess, User};
+use crate::identity::{self, Credentials, StackAccess};
+use crate::records::User;
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
@@ -22,11 +23,18 @@ fn header(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Credentials from `authtoken` / `authorization` headers.
+/// Credentials from `authtoken` / `authorization` headers (first value of each, read by
+/// [`identity::credential_value`] as delivery reads them).
 pub fn credentials(headers: &HeaderMap) -> Credentials {
+    let value = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| identity::credential_value(v.as_bytes()))
+            .map(str::to_owned)
+    };
     Credentials {
-        authtoken: header(headers, "authtoken"),
-        authorization: header(headers, "authorization"),
+        authtoken: value("authtoken"),
+        authorization: value("authorization"),
     }
 }
 

@@ -1,16 +1,13 @@
-//! The delivery fast path (§4 Delivery): anonymous GET/HEAD requests
-//! for version and permanent URLs of public stacks, answered straight from the in-memory
-//! index ([`delivery::resolve_public`]) with the same headers as the router's handler
-//! ([`delivery::response_headers`]); large local files go out with `sendfile(2)`, as from
-//! nginx.
+//! The delivery fast path (§4 Delivery): anonymous GET/HEAD requests for version and
+//! permanent URLs of public stacks, answered straight from the in-memory index. It reads
+//! the head with `httparse` into the same [`Classified`] as the router, resolves it with
+//! [`delivery::resolve_public`] and writes the same [`delivery::Plan`]; large local files go
+//! out with `sendfile(2)`, as from nginx.
 //!
-//! It answers only what it can answer entirely from memory with a 200, 206 or 304. Any
-//! other request (another route, credentials, `?environment=`, a token, a body, an error
-//! answer, HTTP/1.0, an unusual header) hands the connection, with the bytes already read,
-//! to hyper and the router for the rest of its life, so the two paths cannot disagree:
-//! there is one implementation of everything but the happy path's byte shuffling.
+//! Any request the index alone cannot answer (another route, credentials, `?environment=`,
+//! a token, a body, an error answer, HTTP/1.0, an unusual header) hands the connection,
+//! with the bytes already read, to hyper and the router for the rest of its life.
 
-use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -23,9 +20,10 @@ use tokio_util::sync::CancellationToken;
 
 mod body;
 
-use super::extract::Params;
 use crate::app::App;
-use crate::delivery::{self, Answer, Conditionals, Outcome, Target};
+use crate::delivery::{
+    self, Classified, Delivery, DeliveryHeaders, DeliveryPath, DeliveryQuery, Method, Writer,
+};
 use crate::ids::{ApiKey, Uid};
 
 /// A head longer than this goes to hyper (whose own limit is larger; past it, hyper
@@ -124,7 +122,7 @@ async fn load(app: &Arc<App>, main: &Handle, api_key: String, asset_uid: String)
     let app = app.clone();
     let loaded = main.spawn(async move {
         matches!(
-            delivery::hot_asset(&app, key.as_str(), uid.as_str()).await,
+            app.delivery.hot_asset(key.as_str(), uid.as_str()).await,
             Ok(Some(_))
         )
     });
@@ -168,181 +166,82 @@ fn step(app: &App, buf: &[u8], head: &mut Vec<u8>) -> Step {
         Ok(httparse::Status::Partial) => return Step::Partial,
         Err(_) => return Step::Handover,
     };
-    let Some(p) = parse(&req) else {
+    let Some((request, close)) = classify(&req) else {
         return Step::Handover;
     };
-    app.hot.with(p.asset_uid, |asset| {
+    let d = &app.delivery;
+    let path = &request.path;
+    d.hot.with(&path.asset_uid, |asset| {
         // Not in the index (new, changed or evicted): loaded, then the head is read again.
         let Some(asset) = asset else {
             return Step::Load {
-                api_key: p.api_key.to_owned(),
-                asset_uid: p.asset_uid.to_owned(),
+                api_key: path.api_key.clone().into_owned(),
+                asset_uid: path.asset_uid.clone().into_owned(),
             };
         };
-        let Some(answer) = delivery::resolve_public(asset, p.api_key, &p.target) else {
+        let Some(answer) = delivery::resolve_public(asset, &path.api_key, &path.target) else {
             return Step::Handover;
         };
-        let outcome = match delivery::evaluate(&p.conditionals, answer.file) {
-            o @ (Outcome::Full | Outcome::Partial { .. } | Outcome::NotModified) => o,
-            Outcome::PreconditionFailed | Outcome::RangeNotSatisfiable => return Step::Handover,
-        };
-        let Some(body) = body::plan(app, answer.file, &outcome, p.head_only) else {
+        let plan = delivery::Plan::new(answer, &request);
+        let Some(body) = body::plan(d, answer.file, plan.body()) else {
             return Step::Handover;
         };
         head.clear();
-        write_head(app, answer, &outcome, &p, head);
-        Step::Serve(
-            len,
-            Plan {
-                body,
-                close: p.close,
-            },
-        )
+        write_head(d, &plan, close, head);
+        d.counters.count(Writer::Fast);
+        Step::Serve(len, Plan { body, close })
     })
 }
 
-/// What a delivery request head asks for.
-struct Parsed<'a> {
-    head_only: bool,
-    api_key: &'a str,
-    asset_uid: &'a str,
-    target: Target,
-    conditionals: Conditionals<'a>,
-    close: bool,
-    download: bool,
-}
-
-/// Reads a head the fast path may answer; `None` for anything else.
-fn parse<'a>(req: &httparse::Request<'_, 'a>) -> Option<Parsed<'a>> {
-    let head_only = match req.method? {
-        "GET" => false,
-        "HEAD" => true,
+/// Classifies a request head the fast path may answer (and whether the client asked to
+/// close); `None` for anything else: another method or route, HTTP/1.0, a request the
+/// index alone cannot answer (credentials, token, environment), or one with something
+/// unusual for hyper to handle.
+fn classify<'a>(req: &httparse::Request<'_, 'a>) -> Option<(Classified<'a>, bool)> {
+    let method = match req.method? {
+        "GET" => Method::Get,
+        "HEAD" => Method::Head,
         _ => return None,
     };
     if req.version? != 1 {
         return None;
     }
-    let (path, query) = match req.path?.split_once('?') {
+    let target = req.path?;
+    let (path, query) = match target.split_once('?') {
         Some((p, q)) => (p, Some(q)),
-        None => (req.path?, None),
+        None => (target, None),
     };
-    let mut segments = path.strip_prefix("/v3/assets/")?.split('/');
-    let (api_key, asset_uid, third) = (segments.next()?, segments.next()?, segments.next()?);
-    let target = match (segments.next(), segments.next()) {
-        // §2.2 permanent URL; slugs may arrive percent-encoded.
-        (None, _) if !third.is_empty() => Target::Slug(
-            percent_encoding::percent_decode_str(third)
-                .decode_utf8()
-                .ok()?
-                .into_owned(),
-        ),
-        // §2.1 version URL: the file uid decides, the name segment is not checked.
-        (Some(name), None) if !name.is_empty() && !third.contains('%') => Target::Version {
-            file_uid: third.to_owned(),
-        },
-        _ => return None,
-    };
-    let mut c = Conditionals::default();
+    let mut headers = DeliveryHeaders::default();
     let mut close = false;
     for h in req.headers.iter() {
-        let name = h.name;
-        let slot = if name.eq_ignore_ascii_case("if-none-match") {
-            &mut c.if_none_match
-        } else if name.eq_ignore_ascii_case("if-modified-since") {
-            &mut c.if_modified_since
-        } else if name.eq_ignore_ascii_case("if-match") {
-            &mut c.if_match
-        } else if name.eq_ignore_ascii_case("if-unmodified-since") {
-            &mut c.if_unmodified_since
-        } else if name.eq_ignore_ascii_case("range") {
-            &mut c.range
-        } else if name.eq_ignore_ascii_case("if-range") {
-            &mut c.if_range
-        } else if name.eq_ignore_ascii_case("connection") {
+        if h.name.eq_ignore_ascii_case("connection") {
             close |= h
                 .value
                 .split(|b| *b == b',')
                 .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"));
-            continue;
-        } else if ["authtoken", "authorization"]
-            .iter()
-            .any(|n| name.eq_ignore_ascii_case(n))
-        {
-            // §2.3 management downloads need the database.
-            if !h.value.trim_ascii().is_empty() {
-                return None;
-            }
-            continue;
-        } else if ["content-length", "transfer-encoding", "expect", "upgrade"]
-            .iter()
-            .any(|n| name.eq_ignore_ascii_case(n))
-        {
-            return None;
         } else {
-            continue;
-        };
-        // Repeated fields and non-ASCII values: the router's semantics apply.
-        let visible = h
-            .value
-            .iter()
-            .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b));
-        if slot.is_some() || !visible {
-            return None;
+            headers.add(h.name, h.value);
         }
-        *slot = Some(std::str::from_utf8(h.value).ok()?);
     }
-    let mut download = false;
-    if let Some(q) = query.filter(|q| !q.is_empty()) {
-        let params = Params::from_query(Some(q));
-        // Published versions and tokens need the database.
-        if params.get("environment").is_some_and(|e| !e.is_empty())
-            || params.get("access_token").is_some()
-        {
-            return None;
-        }
-        download = params.flag("dl") || params.flag("download");
-    }
-    Some(Parsed {
-        head_only,
-        api_key,
-        asset_uid,
-        target,
-        conditionals: c,
-        close,
-        download,
-    })
+    let request = Classified {
+        method,
+        path: DeliveryPath::parse(path)?,
+        query: DeliveryQuery::parse(query),
+        headers,
+    };
+    (request.is_public() && !request.headers.unusual).then_some((request, close))
 }
 
-/// Status line and headers, byte for byte what the router's handler would send.
-fn write_head(app: &App, answer: Answer<'_>, outcome: &Outcome, p: &Parsed<'_>, out: &mut Vec<u8>) {
-    let len = answer.file.size;
-    let not_modified = *outcome == Outcome::NotModified;
-    out.extend_from_slice(match outcome {
-        Outcome::Partial { .. } => b"HTTP/1.1 206 Partial Content\r\n",
-        Outcome::NotModified => b"HTTP/1.1 304 Not Modified\r\n",
-        _ => b"HTTP/1.1 200 OK\r\n",
-    });
-    delivery::response_headers(app, answer, p.download, not_modified, |name, value| {
+/// Status line and headers of the plan, byte for byte what the router writes.
+fn write_head(d: &Delivery, plan: &delivery::Plan<'_>, close: bool, out: &mut Vec<u8>) {
+    out.extend_from_slice(plan.status_line());
+    plan.headers(d, |name, value| {
         out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
     });
-    // Writing to a Vec cannot fail.
-    match *outcome {
-        Outcome::Partial { start, end } => {
-            let _ = write!(
-                out,
-                "content-range: bytes {start}-{end}/{len}\r\ncontent-length: {}\r\n",
-                end - start + 1
-            );
-        }
-        Outcome::NotModified => {}
-        _ => {
-            let _ = write!(out, "content-length: {len}\r\n");
-        }
-    }
-    if p.close {
+    if close {
         out.extend_from_slice(b"connection: close\r\n");
     }
     out.extend_from_slice(b"date: ");

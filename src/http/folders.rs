@@ -8,11 +8,13 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::extract::{envelope, str_field, JsonBody, Stack};
+use super::render::Render;
 use crate::app::App;
-use crate::assets::{self, Render};
+use crate::assets;
 use crate::error::{Error, Result};
+use crate::records::Asset;
 
-fn folder_json(app: &App, f: &assets::Asset) -> Value {
+fn folder_json(app: &App, f: &Asset) -> Value {
     f.json(&app.public_url, &[], Render::default())
 }
 
@@ -24,7 +26,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<Value>)> {
     let a = envelope(&b, "asset")?;
     let name = str_field(a, "name").ok_or_else(|| Error::field("name", "is required"))?;
-    let f = assets::create_folder(&app, &access, name, str_field(a, "parent_uid")).await?;
+    let f = assets::create_folder(&app.db, &access, name, str_field(a, "parent_uid")).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "notice": "Folder created successfully.", "asset": folder_json(&app, &f) })),
@@ -38,7 +40,7 @@ pub async fn get(
     Path(uid): Path<String>,
 ) -> Result<Json<Value>> {
     access.require_read()?;
-    let f = assets::get_folder(&app, &access.stack.api_key, &uid).await?;
+    let f = assets::get_folder(&app.db, &access.stack.api_key, &uid).await?;
     Ok(Json(json!({ "asset": folder_json(&app, &f) })))
 }
 
@@ -56,7 +58,7 @@ pub async fn update(
         Some(Value::String(s)) => Some(Some(s.as_str())),
         Some(_) => return Err(Error::field("parent_uid", "must be a string or null")),
     };
-    let f = assets::update_folder(&app, &access, &uid, str_field(a, "name"), parent).await?;
+    let f = assets::update_folder(&app.db, &access, &uid, str_field(a, "name"), parent).await?;
     Ok(Json(
         json!({ "notice": "Folder updated successfully.", "asset": folder_json(&app, &f) }),
     ))
@@ -68,6 +70,6 @@ pub async fn delete(
     Stack(access): Stack,
     Path(uid): Path<String>,
 ) -> Result<Json<Value>> {
-    assets::delete_folder(&app, &access, &uid).await?;
+    assets::delete_folder(&app.db, &app.changes, &access, &uid).await?;
     Ok(Json(json!({ "notice": "Folder deleted successfully." })))
 }

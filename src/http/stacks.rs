@@ -29,7 +29,7 @@ pub async fn get(State(app): State<Arc<App>>, mut parts: Parts) -> Result<Json<V
     Ok(Json(json!({ "stacks": stacks })))
 }
 
-async fn stack_json(app: &App, s: &identity::Stack) -> Result<Value> {
+async fn stack_json(app: &App, s: &crate::records::Stack) -> Result<Value> {
     let mut v = s.json();
     let members = app.db.member_emails(&s.api_key).await?;
     v["user_uids"] = json!(members.iter().map(|(u, _)| u).collect::<Vec<_>>());
@@ -81,7 +81,8 @@ pub async fn update(
 ) -> Result<Json<Value>> {
     let stack = envelope(&body, "stack")?;
     let s = stack_config::update_stack(
-        &app,
+        &app.db,
+        &app.changes,
         &access,
         str_field(stack, "name"),
         str_field(stack, "description"),
@@ -95,7 +96,7 @@ pub async fn update(
 
 /// `DELETE /v3/stacks`.
 pub async fn delete(State(app): State<Arc<App>>, Stack(access): Stack) -> Result<Json<Value>> {
-    stack_config::delete_stack(&app, &access).await?;
+    stack_config::delete_stack(&app.db, &app.changes, &access).await?;
     Ok(Json(json!({ "notice": "Stack deleted successfully!" })))
 }
 
@@ -112,7 +113,7 @@ pub async fn share(
         .iter()
         .filter_map(|e| e.as_str().map(str::to_owned))
         .collect();
-    stack_config::share(&app, &access, &emails).await?;
+    stack_config::share(&app.db, &access, &emails).await?;
     Ok(Json(
         json!({ "notice": "The invitation has been sent successfully." }),
     ))
@@ -125,7 +126,7 @@ pub async fn unshare(
     JsonBody(body): JsonBody,
 ) -> Result<Json<Value>> {
     let email = str_field(&body, "email").ok_or_else(|| Error::field("email", "is required"))?;
-    stack_config::unshare(&app, &access, email).await?;
+    stack_config::unshare(&app.db, &access, email).await?;
     Ok(Json(
         json!({ "notice": "The stack has been successfully unshared." }),
     ))
@@ -150,7 +151,7 @@ pub async fn set_settings(
         Some(Value::Bool(b)) => Some(*b),
         Some(_) => return Err(Error::field("secure_asset_urls", "must be true or false")),
     };
-    let s = stack_config::update_stack(&app, &access, None, None, secure).await?;
+    let s = stack_config::update_stack(&app.db, &app.changes, &access, None, None, secure).await?;
     Ok(Json(json!({
         "notice": "Stack settings updated successfully.",
         "stack_settings": { "secure_asset_urls": s.secure_asset_urls }

@@ -10,8 +10,52 @@ use serde_json::{json, Value};
 use super::extract::{envelope, JsonBody, Stack};
 use crate::app::App;
 use crate::error::{Error, Result};
-use crate::identity::TokenKind;
-use crate::stack_config;
+use crate::records::TokenKind;
+use crate::stack_config::{self, NewToken};
+
+/// Reads a `{"token": {...}}` body (§5): name, description, scope (asset ACL for
+/// management tokens, environments for delivery tokens), expiry.
+fn new_token(body: &Value) -> Result<NewToken> {
+    let text = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+    let scope = body.get("scope").cloned().unwrap_or(Value::Array(vec![]));
+    let Value::Array(scopes) = &scope else {
+        return Err(Error::field("scope", "must be an array"));
+    };
+    let mut new = NewToken::default();
+    for s in scopes {
+        let acl = s.get("acl");
+        let bit = |k: &str| {
+            acl.and_then(|a| a.get(k))
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+        };
+        match s.get("module").and_then(Value::as_str) {
+            Some("asset") => {
+                new.asset_read |= bit("read");
+                new.asset_write |= bit("write");
+            }
+            Some("environment") => new.environments.extend(
+                s.get("environments")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned),
+            ),
+            _ => {}
+        }
+    }
+    Ok(NewToken {
+        name: text("name"),
+        description: text("description"),
+        expires_on: body
+            .get("expires_on")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        scope,
+        ..new
+    })
+}
 
 async fn create(
     app: &App,
@@ -19,8 +63,8 @@ async fn create(
     kind: TokenKind,
     body: &Value,
 ) -> Result<(StatusCode, Json<Value>)> {
-    let (token, secret) =
-        stack_config::create_token(app, access, kind, envelope(body, "token")?).await?;
+    let new = new_token(envelope(body, "token")?)?;
+    let (token, secret) = stack_config::create_token(&app.db, access, kind, new).await?;
     Ok((
         StatusCode::CREATED,
         Json(
@@ -34,7 +78,7 @@ async fn list(
     access: &crate::identity::StackAccess,
     kind: TokenKind,
 ) -> Result<Json<Value>> {
-    let tokens: Vec<Value> = stack_config::tokens(app, access, kind)
+    let tokens: Vec<Value> = stack_config::tokens(&app.db, access, kind)
         .await?
         .iter()
         .map(|t| t.json(None))
@@ -48,7 +92,7 @@ async fn one(
     kind: TokenKind,
     uid: &str,
 ) -> Result<Json<Value>> {
-    let t = stack_config::tokens(app, access, kind)
+    let t = stack_config::tokens(&app.db, access, kind)
         .await?
         .into_iter()
         .find(|t| t.uid == uid)
@@ -82,7 +126,7 @@ pub async fn delete_management(
     Stack(a): Stack,
     Path(uid): Path<String>,
 ) -> Result<Json<Value>> {
-    stack_config::delete_token(&app, &a, TokenKind::Management, &uid).await?;
+    stack_config::delete_token(&app.db, &a, TokenKind::Management, &uid).await?;
     Ok(Json(json!({ "notice": "Token deleted successfully." })))
 }
 /// `POST /v3/stacks/delivery_tokens`.
@@ -111,6 +155,6 @@ pub async fn delete_delivery(
     Stack(a): Stack,
     Path(uid): Path<String>,
 ) -> Result<Json<Value>> {
-    stack_config::delete_token(&app, &a, TokenKind::Delivery, &uid).await?;
+    stack_config::delete_token(&app.db, &a, TokenKind::Delivery, &uid).await?;
     Ok(Json(json!({ "notice": "Token deleted successfully." })))
 }

@@ -21,7 +21,7 @@ pub async fn list(
     let skip = params.uint("skip")?.unwrap_or(0);
     let limit = params.uint("limit")?.unwrap_or(100).clamp(1, 100);
     let (versions, count) =
-        assets::versions(&app, &access, &uid, params.flag("named"), skip, limit).await?;
+        assets::versions(&app.db, &access, &uid, params.flag("named"), skip, limit).await?;
     let items: Vec<Value> = versions
         .iter()
         .map(|v| v.json(&app.public_url, &access.stack.api_key, &uid))
@@ -52,7 +52,7 @@ pub async fn name(
         .and_then(|u| u.get("_version_name"))
         .and_then(Value::as_str)
         .ok_or_else(|| Error::field("_version_name", "is required"))?;
-    assets::name_version(&app, &access, &uid, version_number(&n)?, Some(name)).await?;
+    assets::name_version(&app.db, &access, &uid, version_number(&n)?, Some(name)).await?;
     Ok(Json(
         json!({ "notice": "Version name assigned successfully." }),
     ))
@@ -64,7 +64,7 @@ pub async fn unname(
     Stack(access): Stack,
     Path((uid, n)): Path<(String, String)>,
 ) -> Result<Json<Value>> {
-    assets::name_version(&app, &access, &uid, version_number(&n)?, None).await?;
+    assets::name_version(&app.db, &access, &uid, version_number(&n)?, None).await?;
     Ok(Json(
         json!({ "notice": "Version name deleted successfully." }),
     ))
@@ -110,7 +110,7 @@ async fn publish_or_unpublish(
                 .ok_or_else(|| Error::field("version", "must be a version number"))?,
         ),
     };
-    assets::publish(app, access, uid, &envs, &locales, version, unpublish).await?;
+    assets::publish(&app.db, access, uid, &envs, &locales, version, unpublish).await?;
     let notice = if unpublish {
         "Asset sent for unpublishing."
     } else {

@@ -1,9 +1,10 @@
-//! `TestApp::spawn()`: a real perma (built with `App::build`, like `perma serve`) on
+//! `TestApp::spawn()`: a real perma (started with `Application`, like `perma serve`) on
 //! `127.0.0.1:0` with its own temp dir, and a small HTTP helper around it.
 
 use std::sync::Arc;
 
 use perma::app::{App, Migrations};
+use perma::startup::Application;
 use perma::config::Config;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -104,18 +105,19 @@ impl TestApp {
     pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         prepare_database(dir.path()).await;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let mut config = Config {
-            listen: addr,
+            listen: "127.0.0.1:0".parse().unwrap(),
             admin_email: Some(ADMIN_EMAIL.into()),
             admin_password: Some(ADMIN_PASSWORD.into()),
             ..config_for(dir.path())
         };
         tweak(&mut config);
-        let app = App::build(config, Migrations::Apply).await.unwrap();
+        // The same start-up as `perma serve` (bind, build, background preload, serve).
+        let application = Application::build(config, Migrations::Apply).await.unwrap();
+        let addr = application.local_addr();
+        let app = application.app().clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(perma::http::serve(app.clone(), listener, async {
+        let server = tokio::spawn(application.run(async {
             let _ = rx.await;
         }));
         TestApp {

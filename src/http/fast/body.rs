@@ -11,7 +11,7 @@ use tokio::net::TcpStream;
 use tokio::runtime::Handle;
 
 use crate::app::App;
-use crate::delivery::{self, Outcome, Prepared};
+use crate::delivery::{self, BodyRange, Delivery, Prepared};
 
 /// Local files larger than this are sent with `sendfile(2)` from the page cache; smaller
 /// ones (and files up to [`delivery::MAX_BODY`] in S3) from the in-memory body cache.
@@ -51,19 +51,16 @@ pub(super) enum Plan {
 
 /// Decides the body from the caches. `None` hands the request to the router (large files
 /// in S3 are its streams).
-pub(super) fn plan(app: &App, file: &Prepared, outcome: &Outcome, head_only: bool) -> Option<Plan> {
-    let (start, count) = match *outcome {
-        _ if head_only => return Some(Plan::Ready(Body::Empty)),
-        Outcome::Full => (0, file.size),
-        Outcome::Partial { start, end } => (start, end - start + 1),
-        _ => return Some(Plan::Ready(Body::Empty)),
+pub(super) fn plan(d: &Delivery, file: &Prepared, range: Option<BodyRange>) -> Option<Plan> {
+    let Some(BodyRange { start, count }) = range else {
+        return Some(Plan::Ready(Body::Empty));
     };
     let (sha, len) = (file.sha256(), file.size);
     if len > MEMORY_MAX {
-        if let Some(file) = app.hot.file(sha) {
+        if let Some(file) = d.hot.file(sha) {
             return Some(Plan::Ready(Body::File { file, start, count }));
         }
-        if let Some(path) = app.blobs.local_path(sha) {
+        if let Some(path) = d.blobs.local_path(sha) {
             let sha = sha.to_owned();
             return Some(Plan::Open {
                 sha,
@@ -76,7 +73,7 @@ pub(super) fn plan(app: &App, file: &Prepared, outcome: &Outcome, head_only: boo
     if len > delivery::MAX_BODY {
         return None;
     }
-    match app.hot.body(sha) {
+    match d.hot.body(sha) {
         Some(bytes) => Some(Plan::Ready(memory(&bytes, start, count))),
         None => Some(Plan::Fetch {
             sha: sha.to_owned(),
@@ -87,7 +84,7 @@ pub(super) fn plan(app: &App, file: &Prepared, outcome: &Outcome, head_only: boo
     }
 }
 
-/// The requested range of a cached body ([`delivery::small_body`] checked its length).
+/// The requested range of a cached body ([`Delivery::small_body`] checked its length).
 fn memory(bytes: &Bytes, start: u64, count: u64) -> Body {
     Body::Memory(bytes.slice(start as usize..(start + count) as usize))
 }
@@ -105,7 +102,7 @@ pub(super) async fn fetch(app: &Arc<App>, main: &Handle, plan: Plan) -> Option<B
             count,
         } => {
             let file = Arc::new(tokio::fs::File::open(path).await.ok()?.into_std().await);
-            app.hot.put_file(&sha, file.clone());
+            app.delivery.hot.put_file(&sha, file.clone());
             Some(Body::File { file, start, count })
         }
         Plan::Fetch {
@@ -115,7 +112,7 @@ pub(super) async fn fetch(app: &Arc<App>, main: &Handle, plan: Plan) -> Option<B
             count,
         } => {
             let owner = app.clone();
-            let read = main.spawn(async move { delivery::small_body(&owner, &sha, len).await });
+            let read = main.spawn(async move { owner.delivery.small_body(&sha, len).await });
             let bytes = read.await.ok()?.ok()?;
             Some(memory(&bytes, start, count))
         }

@@ -1,0 +1,232 @@
+//! Creating, changing and deleting assets (§3, §5): one compare-and-swap per change.
+
+use super::{
+    check_meta, check_parent, get_live, normalize_tags, AssetUpdate, Metadata, MAX_RETRIES,
+};
+use crate::db::{AssetInsert, Db, FileInsert, NewVersion};
+use crate::delivery::Changes;
+use crate::error::{Error, Result};
+use crate::identity::StackAccess;
+use crate::ids;
+use crate::ingest::Ingested;
+use crate::records::{Asset, FileMeta};
+use crate::slug::Slug;
+use crate::time::now_ms;
+
+/// Creates an asset from an upload (§5 `POST /v3/assets`).
+pub async fn create(
+    db: &Db,
+    access: &StackAccess,
+    upload: Ingested,
+    meta: Metadata,
+) -> Result<Asset> {
+    access.require_write()?;
+    check_meta(&meta)?;
+    let api_key = &access.stack.api_key;
+    let parent = check_parent(db, api_key, meta.parent_uid.flatten().as_deref()).await?;
+    let now = now_ms();
+    let default_title = upload.display_name.clone();
+    let file = file_meta(upload, now);
+    let asset = Asset {
+        uid: ids::new_uid(),
+        api_key: api_key.clone(),
+        is_dir: false,
+        parent_uid: parent,
+        title: meta.title.unwrap_or(default_title),
+        description: meta.description.unwrap_or_default(),
+        tags: normalize_tags(meta.tags.unwrap_or_default()),
+        version: 1,
+        permanent_slug: None,
+        created_by: access.actor.uid().to_owned(),
+        updated_by: access.actor.uid().to_owned(),
+        created_at: now,
+        updated_at: now,
+        deleted_at: None,
+        file: Some(file),
+    };
+    db.insert_asset(&AssetInsert {
+        asset: asset.clone(),
+        action: "upload",
+    })
+    .await?;
+    Ok(asset)
+}
+
+fn file_meta(upload: Ingested, now: i64) -> FileMeta {
+    FileMeta {
+        uid: ids::new_file_uid(),
+        sha256: upload.sha256,
+        size: upload.size as i64,
+        content_type: upload.content_type,
+        filename: upload.filename.as_str().to_owned(),
+        width: upload.width.map(|w| w as i64),
+        height: upload.height.map(|h| h as i64),
+        created_at: now,
+    }
+}
+
+/// Extracts the slug from what a client sent as `permanent_url` (§3): a full URL whose
+/// `api_key` and `asset_uid` segments must match, or a bare slug.
+pub fn parse_permanent_value(value: &str, api_key: &str, asset_uid: &str) -> Result<Slug> {
+    let value = value.trim();
+    let slug = if value.contains('/') {
+        let path = match value.find("://") {
+            Some(i) => {
+                let rest = &value[i + 3..];
+                rest.find('/').map(|j| &rest[j..]).unwrap_or("")
+            }
+            None => value,
+        };
+        let path = path.split(['?', '#']).next().unwrap_or("");
+        let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        let n = segs.len();
+        if n < 4 || segs[n - 4] != "assets" {
+            return Err(Error::field(
+                "permanent_url",
+                "must be a URL ending in /v3/assets/{api_key}/{asset_uid}/{slug}, or a bare slug",
+            ));
+        }
+        if segs[n - 3] != api_key {
+            return Err(Error::field(
+                "permanent_url",
+                "has an api_key that is not this stack's",
+            ));
+        }
+        if segs[n - 2] != asset_uid {
+            return Err(Error::field(
+                "permanent_url",
+                "has an asset uid that is not this asset's",
+            ));
+        }
+        segs[n - 1]
+    } else {
+        value
+    };
+    Slug::parse(slug).map_err(|e| Error::field("permanent_url", e.to_string()))
+}
+
+/// Applies a `PUT /v3/assets/{uid}` (§5): metadata, replace, restore and/or permanent URL,
+/// as one new version. A request that changes nothing (for example re-sending the same slug,
+/// §3 "safe retries") succeeds without a new version.
+pub async fn update(
+    db: &Db,
+    changes: &Changes,
+    access: &StackAccess,
+    uid: &str,
+    req: AssetUpdate,
+) -> Result<Asset> {
+    access.require_write()?;
+    check_meta(&req.meta)?;
+    let api_key = access.stack.api_key.clone();
+    let slug = req
+        .permanent_url
+        .as_deref()
+        .map(|v| parse_permanent_value(v, &api_key, uid))
+        .transpose()?;
+    let parent = match &req.meta.parent_uid {
+        Some(p) => Some(check_parent(db, &api_key, p.as_deref()).await?),
+        None => None,
+    };
+    let now = now_ms();
+    let new_file = req.upload.map(|u| file_meta(u, now));
+    for _ in 0..MAX_RETRIES {
+        let cur = get_live(db, &api_key, uid).await?;
+        let mut next = NewVersion {
+            uid: cur.uid.clone(),
+            expected_version: cur.version,
+            title: cur.title.clone(),
+            description: cur.description.clone(),
+            tags: cur.tags.clone(),
+            parent_uid: cur.parent_uid.clone(),
+            file_uid: cur.file.as_ref().map(|f| f.uid.clone()),
+            permanent_slug: None,
+            new_file: None,
+            action: "update",
+            by: access.actor.uid().to_owned(),
+            at: now_ms(),
+        };
+        if let Some(n) = req.restore_version {
+            let v = db
+                .version(uid, n)
+                .await?
+                .ok_or_else(|| Error::field("version", format!("{n} does not exist")))?;
+            next.title = v.title;
+            next.description = v.description;
+            next.tags = v.tags;
+            next.file_uid = v.file.map(|f| f.uid);
+            next.action = "restore";
+        }
+        if let Some(t) = &req.meta.title {
+            next.title = t.clone();
+        }
+        if let Some(d) = &req.meta.description {
+            next.description = d.clone();
+        }
+        if let Some(t) = &req.meta.tags {
+            next.tags = normalize_tags(t.clone());
+        }
+        if let Some(p) = &parent {
+            next.parent_uid = p.clone();
+        }
+        if let Some(f) = &new_file {
+            next.file_uid = Some(f.uid.clone());
+            next.new_file = Some(FileInsert { meta: f.clone() });
+            next.action = "replace";
+        }
+        let meta_changed = next.title != cur.title
+            || next.description != cur.description
+            || next.tags != cur.tags
+            || next.parent_uid != cur.parent_uid
+            || next.file_uid != cur.file.as_ref().map(|f| f.uid.clone());
+        let mut sets_slug = false;
+        if let Some(s) = &slug {
+            match &cur.permanent_slug {
+                Some(existing) if existing == s.as_str() => {}
+                Some(_) => {
+                    return Err(Error::field(
+                        "permanent_url",
+                        "is already set and cannot be changed",
+                    ))
+                }
+                None => {
+                    next.permanent_slug = Some(s.as_str().to_owned());
+                    sets_slug = true;
+                    if !meta_changed {
+                        next.action = "permanent_url";
+                    }
+                }
+            }
+        }
+        if !meta_changed && !sets_slug && req.restore_version.is_none() {
+            return Ok(cur);
+        }
+        if db.apply_version(&next).await? {
+            changes.changed(Some(uid)).await;
+            // Answer with the version this request made, even if another change has
+            // landed since (the client must see the file it uploaded).
+            let now = get_live(db, &api_key, uid).await?;
+            return match db.version(uid, next.expected_version + 1).await? {
+                Some(v) => Ok(now.at_version(v)),
+                None => Ok(now),
+            };
+        }
+        // Someone else changed the asset first: recompute from the new state.
+    }
+    Err(Error::Conflict(
+        "The asset is being changed by many requests at once; try again.".into(),
+    ))
+}
+
+/// Deletes an asset (tombstone: its URLs answer 410 from now on, §4).
+pub async fn delete(db: &Db, changes: &Changes, access: &StackAccess, uid: &str) -> Result<()> {
+    access.require_write()?;
+    let asset = get_live(db, &access.stack.api_key, uid).await?;
+    db.tombstone(
+        std::slice::from_ref(&asset.uid),
+        access.actor.uid(),
+        now_ms(),
+    )
+    .await?;
+    changes.changed(Some(&asset.uid)).await;
+    Ok(())
+}

@@ -1,0 +1,174 @@
+//! Folders (§5): assets with `is_dir`, nested at most [`MAX_FOLDER_DEPTH`] deep, without
+//! cycles; deleting one deletes what it holds.
+
+use super::{check_parent, check_text, folder_depth, get_folder, MAX_FOLDER_DEPTH, MAX_RETRIES};
+use crate::db::{AssetInsert, Db, NewVersion};
+use crate::delivery::Changes;
+use crate::error::{Error, Result};
+use crate::identity::StackAccess;
+use crate::ids;
+use crate::records::Asset;
+use crate::time::now_ms;
+
+/// Creates a folder (§5): depth at most [`MAX_FOLDER_DEPTH`].
+pub async fn create_folder(
+    db: &Db,
+    access: &StackAccess,
+    name: &str,
+    parent_uid: Option<&str>,
+) -> Result<Asset> {
+    access.require_write()?;
+    let name = check_folder_name(name)?;
+    let api_key = &access.stack.api_key;
+    let parent = check_parent(db, api_key, parent_uid).await?;
+    if folder_depth(db, api_key, parent.as_deref()).await? + 1 > MAX_FOLDER_DEPTH {
+        return Err(Error::field(
+            "parent_uid",
+            format!("folders can be nested at most {MAX_FOLDER_DEPTH} deep"),
+        ));
+    }
+    let now = now_ms();
+    let folder = Asset {
+        uid: ids::new_uid(),
+        api_key: api_key.clone(),
+        is_dir: true,
+        parent_uid: parent,
+        title: name,
+        description: String::new(),
+        tags: Vec::new(),
+        version: 1,
+        permanent_slug: None,
+        created_by: access.actor.uid().to_owned(),
+        updated_by: access.actor.uid().to_owned(),
+        created_at: now,
+        updated_at: now,
+        deleted_at: None,
+        file: None,
+    };
+    db.insert_asset(&AssetInsert {
+        asset: folder.clone(),
+        action: "create_folder",
+    })
+    .await?;
+    Ok(folder)
+}
+
+fn check_folder_name(name: &str) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(Error::field("name", "can't be blank"));
+    }
+    check_text("name", name, 255)?;
+    if name.chars().any(char::is_control) {
+        return Err(Error::field("name", "can't contain control characters"));
+    }
+    Ok(name.to_owned())
+}
+
+/// Height of the folder subtree under `uid` (1 for a folder without sub-folders).
+async fn subtree_height(db: &Db, api_key: &str, uid: &str) -> Result<usize> {
+    let all = db.live_assets(api_key).await?;
+    fn height(all: &[Asset], uid: &str, guard: usize) -> usize {
+        if guard > 64 {
+            return guard;
+        }
+        1 + all
+            .iter()
+            .filter(|a| a.is_dir && a.parent_uid.as_deref() == Some(uid))
+            .map(|a| height(all, &a.uid, guard + 1))
+            .max()
+            .unwrap_or(0)
+    }
+    Ok(height(&all, uid, 0))
+}
+
+/// Renames and/or moves a folder; refuses cycles and depth over [`MAX_FOLDER_DEPTH`].
+pub async fn update_folder(
+    db: &Db,
+    access: &StackAccess,
+    uid: &str,
+    name: Option<&str>,
+    parent_uid: Option<Option<&str>>,
+) -> Result<Asset> {
+    access.require_write()?;
+    let api_key = access.stack.api_key.clone();
+    let name = name.map(check_folder_name).transpose()?;
+    for _ in 0..MAX_RETRIES {
+        let cur = get_folder(db, &api_key, uid).await?;
+        let mut next_parent = cur.parent_uid.clone();
+        if let Some(p) = parent_uid {
+            next_parent = check_parent(db, &api_key, p).await?;
+            // No cycles: the new parent must not be this folder or inside it.
+            let mut walk = next_parent.clone();
+            while let Some(w) = walk {
+                if w == cur.uid {
+                    return Err(Error::field(
+                        "parent_uid",
+                        "can't move a folder into itself or one of its sub-folders",
+                    ));
+                }
+                walk = get_folder(db, &api_key, &w).await?.parent_uid;
+            }
+            let depth = folder_depth(db, &api_key, next_parent.as_deref()).await?
+                + subtree_height(db, &api_key, &cur.uid).await?;
+            if depth > MAX_FOLDER_DEPTH {
+                return Err(Error::field(
+                    "parent_uid",
+                    format!("folders can be nested at most {MAX_FOLDER_DEPTH} deep"),
+                ));
+            }
+        }
+        let next = NewVersion {
+            uid: cur.uid.clone(),
+            expected_version: cur.version,
+            title: name.clone().unwrap_or_else(|| cur.title.clone()),
+            description: cur.description.clone(),
+            tags: cur.tags.clone(),
+            parent_uid: next_parent,
+            file_uid: None,
+            permanent_slug: None,
+            new_file: None,
+            action: "update_folder",
+            by: access.actor.uid().to_owned(),
+            at: now_ms(),
+        };
+        if next.title == cur.title && next.parent_uid == cur.parent_uid {
+            return Ok(cur);
+        }
+        if db.apply_version(&next).await? {
+            return get_folder(db, &api_key, uid).await;
+        }
+    }
+    Err(Error::Conflict(
+        "The folder is being changed by many requests at once; try again.".into(),
+    ))
+}
+
+/// Deletes a folder and everything in it (§5).
+pub async fn delete_folder(
+    db: &Db,
+    changes: &Changes,
+    access: &StackAccess,
+    uid: &str,
+) -> Result<usize> {
+    access.require_write()?;
+    let api_key = &access.stack.api_key;
+    let folder = get_folder(db, api_key, uid).await?;
+    let all = db.live_assets(api_key).await?;
+    let mut doomed = vec![folder.uid.clone()];
+    let mut i = 0;
+    while i < doomed.len() {
+        let parent = doomed[i].clone();
+        doomed.extend(
+            all.iter()
+                .filter(|a| a.parent_uid.as_deref() == Some(parent.as_str()))
+                .map(|a| a.uid.clone()),
+        );
+        i += 1;
+    }
+    db.tombstone(&doomed, access.actor.uid(), now_ms()).await?;
+    for uid in &doomed {
+        changes.changed(Some(uid)).await;
+    }
+    Ok(doomed.len())
+}

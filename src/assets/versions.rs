@@ -1,0 +1,98 @@
+//! Versions and publishing (§5): the version list, version names, publish and unpublish.
+
+use super::{check_text, get_live};
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::identity::StackAccess;
+use crate::records::Version;
+use crate::time::now_ms;
+
+/// Versions of an asset, newest first, with the total count.
+pub async fn versions(
+    db: &Db,
+    access: &StackAccess,
+    uid: &str,
+    named_only: bool,
+    skip: i64,
+    limit: i64,
+) -> Result<(Vec<Version>, i64)> {
+    access.require_read()?;
+    get_live(db, &access.stack.api_key, uid).await?;
+    Ok(db.versions(uid, named_only, skip, limit).await?)
+}
+
+/// Names (or, with `None`, unnames) a version.
+pub async fn name_version(
+    db: &Db,
+    access: &StackAccess,
+    uid: &str,
+    n: i64,
+    name: Option<&str>,
+) -> Result<()> {
+    access.require_write()?;
+    get_live(db, &access.stack.api_key, uid).await?;
+    if let Some(name) = name {
+        if name.trim().is_empty() {
+            return Err(Error::field("_version_name", "can't be blank"));
+        }
+        check_text("_version_name", name, 255)?;
+    }
+    if db.name_version(uid, n, name.map(str::trim)).await? {
+        Ok(())
+    } else {
+        Err(Error::NotFound("Asset version"))
+    }
+}
+
+/// Publishes (or unpublishes) an asset to environments and locales (§5).
+pub async fn publish(
+    db: &Db,
+    access: &StackAccess,
+    uid: &str,
+    environments: &[String],
+    locales: &[String],
+    version: Option<i64>,
+    unpublish: bool,
+) -> Result<()> {
+    access.require_write()?;
+    let api_key = &access.stack.api_key;
+    let asset = get_live(db, api_key, uid).await?;
+    if environments.is_empty() {
+        return Err(Error::field("environments", "can't be blank"));
+    }
+    let all_envs = db.environments(api_key).await?;
+    let mut env_uids = Vec::new();
+    for e in environments {
+        let env = all_envs
+            .iter()
+            .find(|x| &x.name == e || &x.uid == e)
+            .ok_or_else(|| Error::field("environments", format!("{e} does not exist")))?;
+        env_uids.push(env.uid.clone());
+    }
+    let all_locales = db.locales(api_key).await?;
+    let locales: Vec<String> = if locales.is_empty() {
+        vec![access.stack.master_locale.clone()]
+    } else {
+        locales.to_vec()
+    };
+    for l in &locales {
+        if !all_locales.iter().any(|x| &x.code == l) {
+            return Err(Error::field("locales", format!("{l} does not exist")));
+        }
+    }
+    let targets: Vec<(String, String)> = env_uids
+        .iter()
+        .flat_map(|e| locales.iter().map(move |l| (e.clone(), l.clone())))
+        .collect();
+    if unpublish {
+        db.unpublish(uid, &targets).await?;
+        return Ok(());
+    }
+    let version = version.unwrap_or(asset.version);
+    if version < 1 || version > asset.version {
+        return Err(Error::field("version", format!("{version} does not exist")));
+    }
+    db.publish(uid, &targets, version, access.actor.uid(), now_ms())
+        .await?;
+    Ok(())
+}

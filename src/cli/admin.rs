@@ -1,0 +1,238 @@
+//! Admin and maintenance commands (§8): they open the database and blob store of this
+//! installation directly (no server needed).
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Subcommand;
+
+use crate::app::{App, Migrations};
+use crate::config::Config;
+use crate::db::Db;
+use crate::identity::{self, Actor, StackAccess};
+use crate::maintenance;
+use crate::records::TokenKind;
+use crate::stack_config::{self, NewToken};
+
+/// `perma user …`.
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// Create a user.
+    Create {
+        /// Email (login name).
+        #[arg(long)]
+        email: String,
+        /// Password (at least 8 characters).
+        #[arg(long, env = "PERMA_NEW_PASSWORD")]
+        password: String,
+    },
+}
+
+/// `perma stack …`.
+#[derive(Debug, Subcommand)]
+pub enum StackCmd {
+    /// Create a stack; prints its api_key.
+    Create {
+        /// Stack name.
+        #[arg(long)]
+        name: String,
+        /// Owner's email.
+        #[arg(long)]
+        owner: String,
+    },
+}
+
+/// `perma token …`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCmd {
+    /// Create a management (default) or delivery token; prints the secret once.
+    Create {
+        /// Stack api_key.
+        #[arg(long)]
+        stack: String,
+        /// Token name.
+        #[arg(long)]
+        name: String,
+        /// Management token without write access.
+        #[arg(long)]
+        read_only: bool,
+        /// Create a delivery token for this environment instead.
+        #[arg(long)]
+        delivery_environment: Option<String>,
+    },
+}
+
+async fn build(config_file: Option<&Path>, migrations: Migrations) -> anyhow::Result<Arc<App>> {
+    App::build(Config::load(config_file)?, migrations).await
+}
+
+/// A domain refusal as one line for the terminal.
+fn refusal(e: crate::error::Error) -> anyhow::Error {
+    let (message, _) = e.public_message();
+    match e {
+        crate::error::Error::Internal(cause) => cause,
+        _ => anyhow::anyhow!("{message}"),
+    }
+}
+
+/// `perma migrate`.
+pub async fn migrate(config_file: Option<&Path>) -> anyhow::Result<()> {
+    let config = Config::load(config_file)?;
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating {}", config.data_dir.display()))?;
+    let db = Db::connect(&config.database_url()).await?;
+    let applied = db.migrate().await?;
+    if applied.is_empty() {
+        println!("database is up to date");
+    }
+    for m in applied {
+        println!("applied {m}");
+    }
+    Ok(())
+}
+
+/// `perma copy`: this installation's rows (and blobs) into another database (and store).
+pub async fn copy(
+    config_file: Option<&Path>,
+    to_database: &str,
+    to_storage: Option<&str>,
+) -> anyhow::Result<()> {
+    let app = build(config_file, Migrations::Apply).await?;
+    let target = Db::connect(to_database).await?;
+    target
+        .migrate()
+        .await
+        .context("migrating the target database")?;
+    if let Some(storage) = to_storage {
+        let target_blobs = Config {
+            storage: Some(storage.to_owned()),
+            ..app.config.clone()
+        }
+        .open_blobs()?;
+        let copied = maintenance::copy_blobs(&app.blobs, &target_blobs).await?;
+        println!("blobs: {copied} copied to {}", target_blobs.describe());
+    }
+    for (table, n) in app.db.copy_into(&target).await? {
+        println!("{table}: {n} rows");
+    }
+    target.close().await;
+    Ok(())
+}
+
+/// `perma user create`.
+pub async fn user(config_file: Option<&Path>, cmd: UserCmd) -> anyhow::Result<()> {
+    let UserCmd::Create { email, password } = cmd;
+    let app = build(config_file, Migrations::Apply).await?;
+    let u = identity::create_user(&app.db, &email, &password)
+        .await
+        .map_err(refusal)?;
+    println!("{}", u.uid);
+    Ok(())
+}
+
+/// `perma stack create`.
+pub async fn stack(config_file: Option<&Path>, cmd: StackCmd) -> anyhow::Result<()> {
+    let StackCmd::Create { name, owner } = cmd;
+    let app = build(config_file, Migrations::Apply).await?;
+    let (user, _) = app
+        .db
+        .user_by_email(&owner.to_lowercase())
+        .await?
+        .with_context(|| format!("no user {owner}"))?;
+    let s = identity::create_stack(&app.db, &user, None, &name, "", None)
+        .await
+        .map_err(refusal)?;
+    println!("{}", s.api_key);
+    Ok(())
+}
+
+/// `perma token create`: as the stack's owner.
+pub async fn token(config_file: Option<&Path>, cmd: TokenCmd) -> anyhow::Result<()> {
+    let TokenCmd::Create {
+        stack,
+        name,
+        read_only,
+        delivery_environment,
+    } = cmd;
+    let app = build(config_file, Migrations::Apply).await?;
+    let s = app
+        .db
+        .stack(&stack)
+        .await?
+        .with_context(|| format!("no stack {stack}"))?;
+    let owner = app
+        .db
+        .user(&s.owner_uid)
+        .await?
+        .context("stack owner is missing")?;
+    let access = StackAccess {
+        stack: s,
+        actor: Actor::User(owner),
+    };
+    let base = NewToken {
+        name,
+        ..NewToken::default()
+    };
+    let (kind, new) = match delivery_environment {
+        Some(env) => (
+            TokenKind::Delivery,
+            NewToken {
+                environments: vec![env],
+                ..base
+            },
+        ),
+        None => (
+            TokenKind::Management,
+            NewToken {
+                asset_read: true,
+                asset_write: !read_only,
+                ..base
+            },
+        ),
+    };
+    let (_, secret) = stack_config::create_token(&app.db, &access, kind, new)
+        .await
+        .map_err(refusal)?;
+    println!("{secret}");
+    Ok(())
+}
+
+/// `perma fsck`: exit 1 unless every file row has its (intact) blob.
+pub async fn fsck(config_file: Option<&Path>, verify: bool) -> anyhow::Result<ExitCode> {
+    let app = build(config_file, Migrations::Skip).await?;
+    let r = maintenance::fsck(&app.db, &app.blobs, verify).await?;
+    println!(
+        "files: {}  blobs: {}  missing: {}  corrupt: {}  unreferenced: {}  temp files: {}",
+        r.files,
+        r.blobs,
+        r.missing.len(),
+        r.corrupt.len(),
+        r.unreferenced,
+        r.temp_files
+    );
+    for (uid, sha) in &r.missing {
+        println!("MISSING file {uid} blob {sha}");
+    }
+    for sha in &r.corrupt {
+        println!("CORRUPT blob {sha}");
+    }
+    Ok(if r.is_healthy() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `perma gc`: unreferenced blobs and leftover temporary files older than `min_age`.
+pub async fn gc(config_file: Option<&Path>, min_age: Duration) -> anyhow::Result<()> {
+    let app = build(config_file, Migrations::Skip).await?;
+    let r = maintenance::gc(&app.db, &app.blobs, min_age).await?;
+    println!(
+        "removed {} blobs ({} bytes) and {} temporary files",
+        r.blobs_removed, r.bytes_freed, r.temp_removed
+    );
+    Ok(())
+}

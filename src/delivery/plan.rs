@@ -1,0 +1,163 @@
+//! The response plan of a delivery request (§4): status, every header but `Date` and
+//! `Connection`, and which bytes of which blob form the body. Decided here, once; the fast
+//! path and the router only write it (STYLE rule 13).
+
+use std::io::Write as _;
+
+use super::conditional::evaluate;
+use super::{Answer, Classified, Delivery, Method, Outcome, UrlKind};
+
+/// Sandbox for active content so an uploaded file can never run script in our origin (§4).
+const ACTIVE_CSP: &str = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:";
+
+/// What to send for a resolved delivery request.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan<'a> {
+    /// The file and how it is labelled.
+    pub answer: Answer<'a>,
+    /// The RFC 9110 outcome of the conditional headers and `Range`.
+    pub outcome: Outcome,
+    head_only: bool,
+    download: bool,
+}
+
+/// The bytes a body is made of: `count` bytes of the blob from `start`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyRange {
+    /// First byte.
+    pub start: u64,
+    /// Number of bytes (at least one).
+    pub count: u64,
+}
+
+impl<'a> Plan<'a> {
+    /// Plans the answer to `request` with the file `answer` resolved for it.
+    pub fn new(answer: Answer<'a>, request: &Classified<'_>) -> Self {
+        Plan {
+            outcome: evaluate(&request.headers.conditionals, answer.file),
+            answer,
+            head_only: request.method == Method::Head,
+            download: request.query.download,
+        }
+    }
+
+    /// The status code.
+    pub fn status(&self) -> u16 {
+        match self.outcome {
+            Outcome::Full => 200,
+            Outcome::Partial { .. } => 206,
+            Outcome::NotModified => 304,
+            Outcome::PreconditionFailed => 412,
+            Outcome::RangeNotSatisfiable => 416,
+        }
+    }
+
+    /// The status line of HTTP/1.1 (with its CRLF).
+    pub fn status_line(&self) -> &'static [u8] {
+        match self.outcome {
+            Outcome::Full => b"HTTP/1.1 200 OK\r\n",
+            Outcome::Partial { .. } => b"HTTP/1.1 206 Partial Content\r\n",
+            Outcome::NotModified => b"HTTP/1.1 304 Not Modified\r\n",
+            Outcome::PreconditionFailed => b"HTTP/1.1 412 Precondition Failed\r\n",
+            Outcome::RangeNotSatisfiable => b"HTTP/1.1 416 Range Not Satisfiable\r\n",
+        }
+    }
+
+    /// The body: `None` for HEAD and for answers without content.
+    pub fn body(&self) -> Option<BodyRange> {
+        if self.head_only {
+            return None;
+        }
+        self.content()
+    }
+
+    /// The content a GET would carry (what `Content-Length` counts).
+    fn content(&self) -> Option<BodyRange> {
+        let size = self.answer.file.size;
+        match self.outcome {
+            Outcome::Full if size > 0 => Some(BodyRange {
+                start: 0,
+                count: size,
+            }),
+            Outcome::Partial { start, end } => Some(BodyRange {
+                start,
+                count: end - start + 1,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Emits every header of the answer but `Date` and `Connection` (§4), in one order for
+    /// both writers. A 304 carries only what guides caches: the ETag, `Cache-Control`, purge
+    /// keys and `Vary` (RFC 9110 §15.4.5, which also says not to repeat `Last-Modified`
+    /// when an ETag is present); it has no `Content-Length`.
+    pub fn headers(&self, delivery: &Delivery, mut emit: impl FnMut(&'static str, &str)) {
+        let r = self.answer;
+        let f = r.file;
+        let not_modified = self.outcome == Outcome::NotModified;
+        emit("etag", f.etag());
+        if !not_modified {
+            emit("last-modified", f.last_modified());
+        }
+        emit(
+            "cache-control",
+            match (r.kind, r.private) {
+                (UrlKind::Version, false) => "public, max-age=31536000, immutable",
+                (UrlKind::Version, true) => "private, max-age=31536000, immutable",
+                (UrlKind::Permanent, false) => &delivery.cache_control.public,
+                (UrlKind::Permanent, true) => &delivery.cache_control.private,
+            },
+        );
+        emit("surrogate-key", r.asset.surrogate_key());
+        emit("cache-tag", r.asset.cache_tag());
+        if r.private || r.kind == UrlKind::Permanent {
+            // A CDN keying on the URL must not mix answers given for different credentials.
+            emit("vary", "authtoken, authorization");
+        }
+        if not_modified {
+            return;
+        }
+        emit("content-type", f.content_type());
+        emit("accept-ranges", "bytes");
+        emit("x-content-type-options", "nosniff");
+        if f.active {
+            emit("content-security-policy", ACTIVE_CSP);
+        }
+        if self.download {
+            emit("content-disposition", &f.attachment());
+        } else {
+            emit("content-disposition", f.inline());
+        }
+        // Numbers are formatted on the stack: no allocation per request.
+        let mut buf = [0u8; 64];
+        let size = f.size;
+        match self.outcome {
+            Outcome::Partial { start, end } => {
+                emit(
+                    "content-range",
+                    format_into(&mut buf, format_args!("bytes {start}-{end}/{size}")),
+                );
+            }
+            Outcome::RangeNotSatisfiable => {
+                emit(
+                    "content-range",
+                    format_into(&mut buf, format_args!("bytes */{size}")),
+                );
+            }
+            _ => {}
+        }
+        let length = self.content().map_or(0, |b| b.count);
+        emit(
+            "content-length",
+            format_into(&mut buf, format_args!("{length}")),
+        );
+    }
+}
+
+/// Formats into `buf` and returns the text (ASCII numbers; a longer text is cut).
+fn format_into<'b>(buf: &'b mut [u8; 64], args: std::fmt::Arguments<'_>) -> &'b str {
+    let mut w = &mut buf[..];
+    let _ = w.write_fmt(args);
+    let written = 64 - w.len();
+    std::str::from_utf8(&buf[..written]).unwrap_or("")
+}

@@ -1,0 +1,324 @@
+//! Which file a delivery request serves (§4 "Which file", "Secured stacks"): from the
+//! in-memory index for anonymous requests, with the database for credentials, delivery
+//! tokens and environments.
+
+use std::collections::HashMap;
+
+use std::sync::Arc;
+
+use super::hot::{HotAsset, Prepared};
+use super::{Classified, Delivery, Target};
+use crate::error::{Error, Result};
+use crate::identity;
+use crate::ids::{self, ApiKey, Uid};
+use crate::records::{FileMeta, TokenKind};
+use crate::time::now_ms;
+
+/// The kind of URL, which decides `Cache-Control` (§4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UrlKind {
+    /// Immutable version URL.
+    Version,
+    /// Permanent URL (or management download through it).
+    Permanent,
+}
+
+/// The file to serve, and how to label it.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// The asset's index entry (stack, keys for purging).
+    pub asset: Arc<HotAsset>,
+    /// The file, with its header values.
+    pub file: Arc<Prepared>,
+    /// Which URL kind answered.
+    pub kind: UrlKind,
+    /// `private` caching: the stack is secured or credentials were used.
+    pub private: bool,
+}
+
+impl Resolved {
+    /// The answer, borrowed.
+    pub fn answer(&self) -> Answer<'_> {
+        Answer {
+            asset: &self.asset,
+            file: &self.file,
+            kind: self.kind,
+            private: self.private,
+        }
+    }
+}
+
+/// A decided answer, borrowed from the index (the fast path decides and writes the head
+/// without taking a reference count on shared entries).
+#[derive(Debug, Clone, Copy)]
+pub struct Answer<'a> {
+    /// The asset's index entry.
+    pub asset: &'a HotAsset,
+    /// The file.
+    pub file: &'a Arc<Prepared>,
+    /// Which URL kind answered.
+    pub kind: UrlKind,
+    /// `private` caching.
+    pub private: bool,
+}
+
+enum Mode {
+    Management,
+    Token { environment: String },
+    Public,
+}
+
+/// The answer to an anonymous request without `?environment=` or token, from the asset's
+/// index entry alone (§4 "Which file": the version URL's file, or the permanent URL's current file).
+/// `None` whenever anything else is needed: a database read, credentials, or an error
+/// answer (unknown asset, wrong slug, secured stack, deleted asset). The HTTP fast path
+/// (`http/fast.rs`) answers with this and hands everything else to [`resolve`].
+pub fn resolve_public<'a>(
+    asset: &'a HotAsset,
+    api_key: &str,
+    target: &Target,
+) -> Option<Answer<'a>> {
+    if Some(asset.stack) != ids::blt_bits(api_key) || asset.secured || asset.deleted {
+        return None;
+    }
+    let (file, kind) = match target {
+        Target::Version { file_uid } => (asset.file(file_uid)?, UrlKind::Version),
+        Target::Slug(slug) if asset.slug() == Some(slug.as_str()) => {
+            (asset.current.as_ref()?, UrlKind::Permanent)
+        }
+        Target::Slug(_) | Target::Latest => return None,
+    };
+    Some(Answer {
+        asset,
+        file,
+        kind,
+        private: false,
+    })
+}
+
+impl Delivery {
+    /// The index entry of an asset: from memory, or loaded from the database and remembered.
+    /// `None` when the stack or asset does not exist (misses are not cached).
+    pub async fn hot_asset(
+        &self,
+        api_key: &str,
+        asset_uid: &str,
+    ) -> anyhow::Result<Option<Arc<HotAsset>>> {
+        if let Some(hit) = self.hot.get(asset_uid) {
+            return Ok((Some(hit.stack) == ids::blt_bits(api_key)).then_some(hit));
+        }
+        let generation = self.hot.generation();
+        let Some(stack) = self.db.stack(api_key).await? else {
+            return Ok(None);
+        };
+        let Some(asset) = self
+            .db
+            .asset(api_key, asset_uid)
+            .await?
+            .filter(|a| !a.is_dir)
+        else {
+            return Ok(None);
+        };
+        let files = self.db.files_of_asset(asset_uid).await?;
+        let entry = Arc::new(HotAsset::new(
+            &asset,
+            stack.secure_asset_urls,
+            &stack.master_locale,
+            &files,
+        ));
+        self.hot.insert(asset_uid, entry.clone(), generation);
+        Ok(Some(entry))
+    }
+
+    /// Loads the delivery index for every asset at start-up, so that the first request for an
+    /// asset is as fast as the millionth, whatever the size of the stack. Retries when a change
+    /// lands during the load; gives up (lookups then fill the index on demand) after a few tries.
+    pub async fn preload(&self) -> anyhow::Result<usize> {
+        for _ in 0..3 {
+            let generation = self.hot.generation();
+            let (assets, files) = self.db.delivery_index().await?;
+            let mut by_asset: HashMap<String, Vec<FileMeta>> = HashMap::new();
+            for (asset_uid, f) in files {
+                by_asset.entry(asset_uid).or_default().push(f);
+            }
+            let entries: Vec<(String, Arc<HotAsset>)> = assets
+                .iter()
+                .map(|(a, secured, locale)| {
+                    let files = by_asset.remove(&a.uid).unwrap_or_default();
+                    (
+                        a.uid.clone(),
+                        Arc::new(HotAsset::new(a, *secured, locale, &files)),
+                    )
+                })
+                .collect();
+            let n = entries.len();
+            if self.hot.insert_all(entries, generation) {
+                return Ok(n);
+            }
+        }
+        Ok(0)
+    }
+
+    /// Decides which file a delivery request serves (§4 "Which file", "Secured stacks").
+    /// Anonymous requests for public stacks are answered from memory.
+    pub async fn resolve(&self, req: &Classified<'_>) -> Result<Resolved> {
+        let path = &req.path;
+        let management = req.headers.has_credentials();
+        // §2.3: the latest-file path is for management credentials only; refused before
+        // anything is looked up.
+        if path.target == Target::Latest && !management {
+            return Err(Error::Unauthorized);
+        }
+        if req.is_public() {
+            if let Some(hit) = self.hot.get(&path.asset_uid) {
+                let found = resolve_public(&hit, &path.api_key, &path.target)
+                    .map(|a| (a.file.clone(), a.kind));
+                if let Some((file, kind)) = found {
+                    return Ok(Resolved {
+                        asset: hit,
+                        file,
+                        kind,
+                        private: false,
+                    });
+                }
+            }
+        }
+        let not_found = || Error::NotFound("Asset");
+        let api_key = ApiKey::parse(&path.api_key).ok_or_else(not_found)?;
+        let asset_uid = Uid::parse(&path.asset_uid).ok_or_else(not_found)?;
+        let asset = self
+            .hot_asset(api_key.as_str(), asset_uid.as_str())
+            .await?
+            .ok_or_else(not_found)?;
+
+        let mode = if management {
+            let access = identity::stack_access(
+                &self.db,
+                Some(api_key.as_str()),
+                &req.headers.credentials(),
+            )
+            .await?;
+            access.require_read()?;
+            Mode::Management
+        } else if let Some(token) = &req.query.access_token {
+            let t = self
+                .db
+                .token_by_hash(&ids::hash_token(token))
+                .await?
+                .filter(|t| {
+                    t.kind == TokenKind::Delivery
+                        && t.api_key == api_key.as_str()
+                        && t.expires_at.is_none_or(|e| e > now_ms())
+                })
+                .ok_or(Error::Unauthorized)?;
+            let environment = req
+                .query
+                .environment
+                .clone()
+                .map(String::from)
+                .ok_or_else(|| {
+                    Error::Forbidden("A delivery token must be used with ?environment=".into())
+                })?;
+            if !t.environments.contains(&environment) {
+                return Err(Error::Forbidden(
+                    "This delivery token is not valid for that environment.".into(),
+                ));
+            }
+            Mode::Token { environment }
+        } else if asset.secured {
+            return Err(Error::Unauthorized);
+        } else {
+            Mode::Public
+        };
+
+        if asset.deleted {
+            return Err(Error::Gone);
+        }
+        let environment = match &mode {
+            Mode::Management => None,
+            Mode::Token { environment } => Some(environment.as_str()),
+            Mode::Public => req.query.environment.as_deref(),
+        };
+        // The file of the version published to the environment, if one is asked for.
+        let published_file = match environment {
+            None => None,
+            Some(name) => {
+                let env = self
+                    .db
+                    .environment(api_key.as_str(), name)
+                    .await?
+                    .ok_or(Error::NotFound("Environment"))?;
+                let locale = req.query.locale.as_deref().unwrap_or(asset.master_locale());
+                let version = self
+                    .db
+                    .published_version(asset_uid.as_str(), &env.uid, locale)
+                    .await?
+                    .ok_or_else(not_found)?;
+                let v = self
+                    .db
+                    .version(asset_uid.as_str(), version)
+                    .await?
+                    .ok_or_else(not_found)?;
+                let uid = v.file.ok_or_else(not_found)?.uid;
+                Some(asset.file(&uid).cloned().ok_or_else(not_found)?)
+            }
+        };
+        if path.target == Target::Latest && !matches!(mode, Mode::Management) {
+            return Err(Error::Unauthorized);
+        }
+        let (file, kind) = match &path.target {
+            Target::Latest => (
+                asset.current.clone().ok_or_else(not_found)?,
+                UrlKind::Permanent,
+            ),
+            Target::Version { file_uid } => {
+                let file = asset.file(file_uid).cloned().ok_or_else(not_found)?;
+                // With a delivery token, only published files are served.
+                if matches!(mode, Mode::Token { .. })
+                    && published_file.as_ref().map(|f| f.uid()) != Some(file.uid())
+                {
+                    return Err(not_found());
+                }
+                (file, UrlKind::Version)
+            }
+            Target::Slug(slug) => {
+                let current = asset.current.clone().ok_or_else(not_found)?;
+                let matches_slug = asset.slug() == Some(slug.as_str());
+                match mode {
+                    // §2.3: management download, always the latest version. Before a permanent
+                    // URL exists the current file name works too, so scripts can fetch bytes.
+                    Mode::Management if matches_slug || current.filename() == slug.as_str() => {
+                        (current, UrlKind::Permanent)
+                    }
+                    _ if !matches_slug => return Err(not_found()),
+                    Mode::Management => unreachable!("handled above"),
+                    _ => (published_file.unwrap_or(current), UrlKind::Permanent),
+                }
+            }
+        };
+        Ok(Resolved {
+            private: asset.secured || management,
+            asset,
+            file,
+            kind,
+        })
+    }
+
+    /// The bytes of a small file (up to [`MAX_BODY`]): from the body cache, or read from the
+    /// blob store once and remembered (content-addressed, so never stale). Only bytes whose
+    /// length matches the file row are cached or returned.
+    pub async fn small_body(&self, sha256: &str, len: u64) -> std::io::Result<bytes::Bytes> {
+        if let Some(b) = self.hot.body(sha256) {
+            return Ok(b);
+        }
+        let b = self.blobs.read_all(sha256).await?;
+        if b.len() as u64 != len {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("blob has {} bytes, the file row says {len}", b.len()),
+            ));
+        }
+        self.hot.put_body(sha256, b.clone());
+        Ok(b)
+    }
+}

@@ -1,0 +1,296 @@
+//! Records: what perma stores, as plain values (§1). The bottom layer: the database code
+//! reads and writes these, the domain computes with them, the HTTP layer renders them. This
+//! module imports nothing from the crate but the id helpers, so every other layer may use it.
+
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
+use serde_json::Value;
+
+/// Content type of folders; the misspelling is what clients expect (§1).
+pub const FOLDER_CONTENT_TYPE: &str = "application/vnd.contenstack.folder";
+
+/// One uploaded byte sequence (§1 "file").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileMeta {
+    /// 24 lowercase hex.
+    pub uid: String,
+    /// Blob address.
+    pub sha256: String,
+    /// Bytes.
+    pub size: i64,
+    /// Stored content type.
+    pub content_type: String,
+    /// Sanitised file name.
+    pub filename: String,
+    /// Image width.
+    pub width: Option<i64>,
+    /// Image height.
+    pub height: Option<i64>,
+    /// Upload time (ms); the delivery `Last-Modified`.
+    pub created_at: i64,
+}
+
+/// An asset or folder as stored now.
+#[derive(Debug, Clone)]
+pub struct Asset {
+    /// `blt` + 16 hex.
+    pub uid: String,
+    /// Stack.
+    pub api_key: String,
+    /// Folder?
+    pub is_dir: bool,
+    /// Containing folder.
+    pub parent_uid: Option<String>,
+    /// Title (folder name for folders).
+    pub title: String,
+    /// Description.
+    pub description: String,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Current `_version`.
+    pub version: i64,
+    /// Permanent-URL slug, once generated (§3).
+    pub permanent_slug: Option<String>,
+    /// Creator.
+    pub created_by: String,
+    /// Last editor.
+    pub updated_by: String,
+    /// Creation (ms).
+    pub created_at: i64,
+    /// Last change (ms).
+    pub updated_at: i64,
+    /// Tombstone time (ms) for deleted assets (§4: their URLs answer 410).
+    pub deleted_at: Option<i64>,
+    /// Current file (none for folders).
+    pub file: Option<FileMeta>,
+}
+
+/// One recorded version of an asset.
+#[derive(Debug, Clone)]
+pub struct Version {
+    /// `_version`.
+    pub version: i64,
+    /// Title then.
+    pub title: String,
+    /// Description then.
+    pub description: String,
+    /// Tags then.
+    pub tags: Vec<String>,
+    /// Folder then.
+    pub parent_uid: Option<String>,
+    /// `_version_name`, if named.
+    pub version_name: Option<String>,
+    /// What made it.
+    pub action: String,
+    /// Who.
+    pub created_by: String,
+    /// When (ms).
+    pub created_at: i64,
+    /// File then.
+    pub file: Option<FileMeta>,
+}
+
+/// A publication of an asset version to an environment and locale.
+#[derive(Debug, Clone)]
+pub struct Publication {
+    /// Environment uid.
+    pub environment_uid: String,
+    /// Environment name.
+    pub environment: String,
+    /// Locale code.
+    pub locale: String,
+    /// Published `_version`.
+    pub version: i64,
+    /// Who published.
+    pub published_by: String,
+    /// When (ms).
+    pub published_at: i64,
+}
+
+/// Characters escaped in a URL path segment (file names may hold any Unicode).
+const SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'|');
+
+/// The version URL path of a file (§2.1).
+pub fn version_path(api_key: &str, asset_uid: &str, file: &FileMeta) -> String {
+    format!(
+        "/v3/assets/{api_key}/{asset_uid}/{}/{}",
+        file.uid,
+        utf8_percent_encode(&file.filename, SEGMENT)
+    )
+}
+
+/// The permanent URL path (§2.2).
+pub fn permanent_path(api_key: &str, asset_uid: &str, slug: &str) -> String {
+    format!("/v3/assets/{api_key}/{asset_uid}/{slug}")
+}
+
+impl Asset {
+    /// The asset as it was at `version` (metadata and file of that version).
+    pub fn at_version(&self, v: Version) -> Asset {
+        Asset {
+            title: v.title,
+            description: v.description,
+            tags: v.tags,
+            parent_uid: v.parent_uid,
+            version: v.version,
+            updated_by: v.created_by,
+            updated_at: v.created_at,
+            file: v.file,
+            ..self.clone()
+        }
+    }
+}
+
+/// An organization; one default organization exists from the first start (§1).
+#[derive(Debug, Clone)]
+pub struct Organization {
+    /// `blt…` uid.
+    pub uid: String,
+    /// Display name.
+    pub name: String,
+    /// Whether this is the organization created at first start.
+    pub is_default: bool,
+    /// Creation time (ms).
+    pub created_at: i64,
+}
+
+/// A person who logs in with email and password.
+#[derive(Debug, Clone)]
+pub struct User {
+    /// `blt…` uid.
+    pub uid: String,
+    /// Lowercased email, unique.
+    pub email: String,
+    /// Given name.
+    pub first_name: String,
+    /// Family name.
+    pub last_name: String,
+    /// The user's organization.
+    pub org_uid: String,
+    /// Creation time (ms).
+    pub created_at: i64,
+    /// Last change (ms).
+    pub updated_at: i64,
+}
+
+/// An isolated asset library.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    /// `blt` + 16 hex.
+    pub api_key: String,
+    /// Display name.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// Master locale code (default `en-us`).
+    pub master_locale: String,
+    /// Owning organization.
+    pub org_uid: String,
+    /// Creator and owner.
+    pub owner_uid: String,
+    /// §4 secured stacks: delivery needs credentials or a delivery token.
+    pub secure_asset_urls: bool,
+    /// Creation time (ms).
+    pub created_at: i64,
+    /// Last change (ms).
+    pub updated_at: i64,
+}
+
+/// A publishing target.
+#[derive(Debug, Clone)]
+pub struct Environment {
+    /// `blt…` uid.
+    pub uid: String,
+    /// Stack.
+    pub api_key: String,
+    /// Unique name within the stack (`production`, …).
+    pub name: String,
+    /// Base URLs per locale, as the client sent them.
+    pub urls: Value,
+    /// Creator.
+    pub created_by: String,
+    /// Creation time (ms).
+    pub created_at: i64,
+    /// Last change (ms).
+    pub updated_at: i64,
+}
+
+/// A language of a stack.
+#[derive(Debug, Clone)]
+pub struct Locale {
+    /// `blt…` uid.
+    pub uid: String,
+    /// Stack.
+    pub api_key: String,
+    /// Code, e.g. `en-us`, unique within the stack.
+    pub code: String,
+    /// Display name.
+    pub name: String,
+    /// Fallback locale code.
+    pub fallback_locale: Option<String>,
+    /// Creation time (ms).
+    pub created_at: i64,
+    /// Last change (ms).
+    pub updated_at: i64,
+}
+
+/// Management or delivery token (§1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// Stack-scoped secret for the CMA (`authorization` header).
+    Management,
+    /// Environment-scoped secret for reading published assets (`access_token`).
+    Delivery,
+}
+
+impl TokenKind {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Management => "management",
+            TokenKind::Delivery => "delivery",
+        }
+    }
+}
+
+/// A stored token. The secret itself is never stored, only its hash.
+#[derive(Debug, Clone)]
+pub struct Token {
+    /// `blt…` uid.
+    pub uid: String,
+    /// Stack.
+    pub api_key: String,
+    /// Management or delivery.
+    pub kind: TokenKind,
+    /// Display name.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// The scope exactly as the client sent it (echoed back).
+    pub scope: Value,
+    /// Asset read permission (management tokens).
+    pub can_read: bool,
+    /// Asset write permission (management tokens).
+    pub can_write: bool,
+    /// Environment names (delivery tokens).
+    pub environments: Vec<String>,
+    /// Expiry (ms), if any.
+    pub expires_at: Option<i64>,
+    /// Creator.
+    pub created_by: String,
+    /// Creation time (ms).
+    pub created_at: i64,
+}

@@ -1,0 +1,93 @@
+//! One start-up for `perma serve` and the tests: build the [`App`], bind the listener,
+//! fill the delivery index in the background, serve until shut down (a future, or
+//! SIGINT/SIGTERM), then close the database.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::app::{App, Migrations};
+use crate::config::Config;
+
+/// A built perma, bound to its address, not yet serving.
+#[derive(Debug)]
+pub struct Application {
+    app: Arc<App>,
+    listener: TcpListener,
+}
+
+impl Application {
+    /// Binds `config.listen` (port 0: the OS picks one, and the app's URLs carry the real
+    /// port) and builds the app on it.
+    pub async fn build(mut config: Config, migrations: Migrations) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("binding {}", config.listen))?;
+        config.listen = listener.local_addr().context("reading the bound address")?;
+        let app = App::build(config, migrations).await?;
+        Ok(Application { app, listener })
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.app.config.listen
+    }
+
+    /// The app, for tests and commands that look inside.
+    pub fn app(&self) -> &Arc<App> {
+        &self.app
+    }
+
+    /// Serves until `shutdown` resolves, then lets open requests finish and closes the
+    /// database. The delivery index fills in the background meanwhile; requests that come
+    /// before it is loaded fill their entries on demand.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let Application { app, listener } = self;
+        preload_in_background(&app);
+        tracing::info!(listen = %app.config.listen, public_url = %app.public_url, "perma serving");
+        let served = crate::http::serve(app.clone(), listener, shutdown).await;
+        app.db.close().await;
+        served
+    }
+
+    /// Serves until SIGINT or SIGTERM.
+    pub async fn run_until_signal(self) -> anyhow::Result<()> {
+        let shutdown = shutdown_signal().context("installing signal handlers")?;
+        self.run(shutdown).await.context("serving")
+    }
+}
+
+fn preload_in_background(app: &Arc<App>) {
+    let app = app.clone();
+    tokio::spawn(async move {
+        let started = Instant::now();
+        match app.delivery.preload().await {
+            Ok(n) => tracing::info!(
+                assets = n,
+                ms = started.elapsed().as_millis() as u64,
+                "delivery index loaded"
+            ),
+            Err(e) => tracing::warn!("delivery index preload failed, filling on demand: {e:#}"),
+        }
+    });
+}
+
+/// Resolves on SIGINT or SIGTERM.
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    Ok(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+    })
+}
