@@ -9,6 +9,8 @@
 //! * [`db`] holds every SQL statement, [`blob`] every byte on disk;
 //! * [`cli`] and [`client`] are the command line and its typed HTTP client.
 
+#![forbid(unsafe_code)]
+
 pub mod app;
 pub mod assets;
 pub mod blob;

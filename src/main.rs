@@ -1,5 +1,7 @@
 //! The `perma` binary: parse the command line, dispatch, return an exit code.
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use clap::Parser;

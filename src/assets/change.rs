@@ -230,3 +230,58 @@ pub async fn delete(db: &Db, changes: &Changes, access: &StackAccess, uid: &str)
     changes.changed(Some(&asset.uid)).await;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "blt0123456789abcdef";
+    const UID: &str = "blt1111111111111111";
+
+    fn slug(v: &str) -> std::result::Result<String, String> {
+        parse_permanent_value(v, KEY, UID)
+            .map(|s| s.as_str().to_owned())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn permanent_values() {
+        let ok = |v: &str, want: &str| assert_eq!(slug(v).as_deref(), Ok(want), "{v}");
+        ok("logo.png", "logo.png");
+        ok("  logo.png ", "logo.png");
+        ok(
+            &format!("https://cdn.example/v3/assets/{KEY}/{UID}/logo.png"),
+            "logo.png",
+        );
+        ok(
+            &format!("https://x/y/v3/assets/{KEY}/{UID}/a-b?x=1#f"),
+            "a-b",
+        );
+        ok(&format!("/v3/assets/{KEY}/{UID}/rel"), "rel");
+        let err = |v: &str, part: &str| {
+            let e = slug(v).expect_err(v);
+            assert!(e.contains(part), "{v}: {e}");
+        };
+        err(
+            &format!("https://h/v3/assets/bltffffffffffffffff/{UID}/s"),
+            "api_key",
+        );
+        err(
+            &format!("https://h/v3/assets/{KEY}/bltffffffffffffffff/s"),
+            "asset uid",
+        );
+        err("https://h/v3/other/s", "must be a URL ending in");
+        err("..", "permanent_url");
+        err("a b", "permanent_url");
+        err(&"a".repeat(256), "permanent_url");
+    }
+
+    #[test]
+    fn tags() {
+        assert_eq!(
+            super::super::tags_from_csv(" a, b,,a , c "),
+            ["a", "b", "c"].map(String::from)
+        );
+        assert!(super::super::tags_from_csv(" , ").is_empty());
+    }
+}

@@ -50,6 +50,13 @@ pub async fn deliver(State(app): State<Arc<App>>, req: Request) -> Result<Respon
     d.counters.count(Writer::Router);
     let status = StatusCode::from_u16(plan.status()).unwrap_or(StatusCode::OK);
     let Some(range) = plan.body() else {
+        if status == StatusCode::NOT_MODIFIED {
+            // A body of unknown length: otherwise axum adds `content-length: 0`, which hyper
+            // keeps on a HEAD (RFC 9110 §8.6: a 304 sends none unless it equals a 200's).
+            // hyper sends no body on a 304 whatever the body.
+            let none = futures_util::stream::empty::<std::io::Result<bytes::Bytes>>();
+            return Ok((status, out, Body::from_stream(none)).into_response());
+        }
         return Ok((status, out).into_response());
     };
     let file = &resolved.file;

@@ -265,3 +265,119 @@ fn http_date(out: &mut Vec<u8>) {
         out.extend_from_slice(d.1.as_bytes());
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::delivery::Target;
+
+    const KEY: &str = "blt0123456789abcdef";
+    const UID: &str = "blt1111111111111111";
+
+    /// What a classified head asked for: target, close, download, if-none-match.
+    type Seen = (Target, bool, bool, Option<String>);
+
+    /// Parses `head` and classifies it: `None` hands over.
+    fn run(head: &str) -> Option<Seen> {
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut req = httparse::Request::new(&mut headers);
+        let status = req.parse(head.as_bytes()).expect("a valid head");
+        assert!(status.is_complete(), "{head:?}");
+        classify(&req).map(|(c, close)| {
+            assert_eq!(
+                (c.path.api_key.as_ref(), c.path.asset_uid.as_ref()),
+                (KEY, UID)
+            );
+            (
+                c.path.target.clone(),
+                close,
+                c.query.download,
+                c.headers.conditionals.if_none_match.map(str::to_owned),
+            )
+        })
+    }
+
+    fn get(path: &str, extra: &str) -> String {
+        format!("GET /v3/assets/{KEY}/{UID}{path} HTTP/1.1\r\nhost: x\r\n{extra}\r\n")
+    }
+
+    #[test]
+    fn heads_the_fast_path_takes() {
+        let slug = |s: &str| Target::Slug(s.into());
+        let version = Target::Version {
+            file_uid: "abc".into(),
+        };
+        let cases: Vec<(String, Option<Seen>)> = vec![
+            (
+                get("/logo.png", ""),
+                Some((slug("logo.png"), false, false, None)),
+            ),
+            (
+                get("/caf%C3%A9", ""),
+                Some((slug("café"), false, false, None)),
+            ),
+            (
+                get("/abc/a%20b.png", ""),
+                Some((version.clone(), false, false, None)),
+            ),
+            // Classified here; `resolve_public` then leaves it to the router (401).
+            (get("", ""), Some((Target::Latest, false, false, None))),
+            (get("/s?dl=1", ""), Some((slug("s"), false, true, None))),
+            (
+                get("/s?download=true&width=3", ""),
+                Some((slug("s"), false, true, None)),
+            ),
+            (
+                get("/s?environment=", ""),
+                Some((slug("s"), false, false, None)),
+            ),
+            (
+                get("/s", "Connection: keep-alive, Close\r\n"),
+                Some((slug("s"), true, false, None)),
+            ),
+            (
+                get("/s", "If-None-Match: \"e\"\r\n"),
+                Some((slug("s"), false, false, Some("\"e\"".into()))),
+            ),
+            (
+                get("/s", "authtoken:  \r\n"),
+                Some((slug("s"), false, false, None)),
+            ),
+            (
+                format!("HEAD /v3/assets/{KEY}/{UID}/s HTTP/1.1\r\n\r\n"),
+                Some((slug("s"), false, false, None)),
+            ),
+        ];
+        for (head, want) in cases {
+            assert_eq!(run(&head), want, "{head:?}");
+        }
+    }
+
+    #[test]
+    fn heads_it_hands_over() {
+        let over = [
+            // Not GET/HEAD, not HTTP/1.1, not a delivery path.
+            format!("POST /v3/assets/{KEY}/{UID}/s HTTP/1.1\r\n\r\n"),
+            format!("GET /v3/assets/{KEY}/{UID}/s HTTP/1.0\r\n\r\n"),
+            "GET /v3/assets HTTP/1.1\r\n\r\n".to_owned(),
+            "GET / HTTP/1.1\r\n\r\n".to_owned(),
+            get("/%FF", ""),
+            get("/a/b/c", ""),
+            // Needs the database: credentials, tokens, environments.
+            get("/s", "authtoken: abc\r\n"),
+            get("/s", "Authorization: cs1\r\n"),
+            get("/s?access_token=x", ""),
+            get("/s?environment=production", ""),
+            // For hyper: bodies, protocol switches, repeated or non-ASCII conditionals.
+            get("/s", "content-length: 3\r\n"),
+            get("/s", "transfer-encoding: chunked\r\n"),
+            get("/s", "expect: 100-continue\r\n"),
+            get("/s", "upgrade: websocket\r\n"),
+            get("/s", "range: bytes=0-1\r\nrange: bytes=2-3\r\n"),
+            get("/s", "if-match: \"\u{e9}\"\r\n"),
+        ];
+        for head in over {
+            assert_eq!(run(&head), None, "{head:?}");
+        }
+    }
+}

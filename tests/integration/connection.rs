@@ -8,6 +8,8 @@ use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use perma::delivery::Writer;
+
 use crate::support::{Session, TestApp};
 
 /// One response as read off the wire.
@@ -59,9 +61,13 @@ impl Raw {
     }
 
     async fn get(&mut self, path: &str, extra: &str) -> Resp {
-        self.send(format!("GET {path} HTTP/1.1\r\nhost: test\r\n{extra}\r\n").as_bytes())
+        self.request("GET", path, extra).await
+    }
+
+    async fn request(&mut self, method: &str, path: &str, extra: &str) -> Resp {
+        self.send(format!("{method} {path} HTTP/1.1\r\nhost: test\r\n{extra}\r\n").as_bytes())
             .await;
-        self.response(false).await
+        self.response(method == "HEAD").await
     }
 
     async fn fill(&mut self) -> usize {
@@ -218,6 +224,110 @@ async fn both_paths_answer_alike() {
         .header("content-disposition")
         .unwrap()
         .starts_with("attachment;"));
+}
+
+/// Every kind of answer both writers give, compared byte for byte; the per-writer counters
+/// prove which path answered each one.
+#[tokio::test]
+async fn both_paths_write_the_same_plans() {
+    let t = TestApp::spawn().await;
+    let s = t.admin().await;
+    let counters = &t.app.delivery.counters;
+    // Small (from memory on the fast path) and large (sendfile) bodies.
+    let small = pattern(3000, 3);
+    let large = pattern(300 * 1024, 4);
+    let mut targets = Vec::new();
+    for (name, body, slug) in [("s.html", &small, "small"), ("l.bin", &large, "large")] {
+        let (_, version, perm) = asset(&s, name, body, slug).await;
+        let etag = format!("\"{}\"", {
+            use sha2::Digest;
+            hex::encode(sha2::Sha256::digest(body))
+        });
+        // The same permanent URL with its slug percent-encoded letter by letter.
+        let encoded: String = perm
+            .rsplit_once('/')
+            .map(|(base, slug)| {
+                let enc: String = slug.bytes().map(|b| format!("%{b:02X}")).collect();
+                format!("{base}/{enc}")
+            })
+            .unwrap();
+        targets.push((version, perm, encoded, etag, body.len()));
+    }
+    let mut fast = Raw::connect(&t).await;
+    let mut routed = Raw::connect(&t).await;
+    assert_eq!(
+        routed
+            .get("/v3/assets/nostack/noasset/noslug", "")
+            .await
+            .status,
+        404
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    for (version, perm, encoded, etag, len) in &targets {
+        let paths = [
+            version.clone(),
+            perm.clone(),
+            encoded.clone(),
+            format!("{perm}?download=true"),
+            format!("{version}?dl=1&width=300"),
+        ];
+        let extras = [
+            String::new(),
+            "range: bytes=100-199\r\n".into(),
+            "range: bytes=-10\r\n".into(),
+            format!("range: bytes={len}-\r\n"),
+            format!("if-range: {etag}\r\nrange: bytes=5-9\r\n"),
+            "if-range: \"stale\"\r\nrange: bytes=5-9\r\n".into(),
+            format!("if-none-match: {etag}\r\n"),
+            "if-modified-since: Fri, 01 Jan 2100 00:00:00 GMT\r\n".into(),
+            "if-match: \"other\"\r\n".into(),
+        ];
+        for path in &paths {
+            for extra in &extras {
+                for method in ["GET", "HEAD"] {
+                    let before = (counters.get(Writer::Fast), counters.get(Writer::Router));
+                    let a = fast.request(method, path, extra).await;
+                    let mid = (counters.get(Writer::Fast), counters.get(Writer::Router));
+                    let b = routed.request(method, path, extra).await;
+                    let after = (counters.get(Writer::Fast), counters.get(Writer::Router));
+                    let what = format!("{method} {path} {extra}");
+                    assert_eq!(mid, (before.0 + 1, before.1), "fast path answered {what}");
+                    assert_eq!(after, (mid.0, mid.1 + 1), "router answered {what}");
+                    assert_eq!(a.status, b.status, "{what}");
+                    assert_eq!(a.comparable(), b.comparable(), "{what}");
+                    assert_eq!(a.body, b.body, "{what}");
+                    seen.insert(a.status);
+                }
+            }
+        }
+    }
+    assert_eq!(
+        seen.into_iter().collect::<Vec<_>>(),
+        [200, 206, 304, 412, 416],
+        "every kind of answer was compared"
+    );
+    // Spot checks that the shared answers are the right ones.
+    let (_, perm, encoded, etag, len) = &targets[1];
+    let r = fast.get(encoded, "").await;
+    assert_eq!((r.status, r.body.len()), (200, *len));
+    assert_eq!(r.body, large);
+    let r = fast.get(perm, &format!("range: bytes={len}-\r\n")).await;
+    assert_eq!(r.status, 416);
+    assert_eq!(
+        r.header("content-range"),
+        Some(format!("bytes */{len}").as_str())
+    );
+    let r = fast
+        .get(perm, &format!("if-range: {etag}\r\nrange: bytes=5-9\r\n"))
+        .await;
+    assert_eq!((r.status, r.body.as_slice()), (206, &large[5..10]));
+    let r = fast
+        .get(perm, "if-range: \"stale\"\r\nrange: bytes=5-9\r\n")
+        .await;
+    assert_eq!((r.status, r.body.len()), (200, *len));
+    let r = fast.request("HEAD", perm, "").await;
+    assert_eq!(r.header("content-length"), Some(len.to_string().as_str()));
+    assert!(r.body.is_empty());
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ mod copy;
 mod delivery;
 mod durability;
 mod identity;
+mod layering;
 mod multiprocess;
 mod permanent_url;
 mod support;

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use perma::app::{App, Migrations};
-use perma::startup::Application;
 use perma::config::Config;
+use perma::startup::Application;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 

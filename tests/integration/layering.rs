@@ -1,0 +1,136 @@
+//! Imports run one way (ARCHITECTURE.md, "Layers"): records at the bottom, then storage,
+//! the domain, the wiring, and the edges (HTTP, client, start-up, command line). A module
+//! may use only modules of a lower rank; this test reads every `crate::` path in `src/`
+//! and fails on one that points sideways or upwards.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// Every top-level module with its rank. A new module must be added here.
+const RANKS: &[(&str, u8)] = &[
+    // Leaf types: no crate imports but each other's id helpers.
+    ("ids", 0),
+    ("time", 0),
+    ("slug", 0),
+    ("filename", 0),
+    ("error", 0),
+    ("records", 1),
+    // Storage.
+    ("blob", 2),
+    ("db", 2),
+    ("config", 3),
+    // Domain.
+    ("identity", 4),
+    ("query", 4),
+    ("ingest", 4),
+    ("delivery", 5),
+    ("assets", 6),
+    ("stack_config", 6),
+    ("maintenance", 6),
+    // Wiring.
+    ("app", 7),
+    // Edges.
+    ("http", 8),
+    ("client", 8),
+    ("startup", 9),
+    ("cli", 10),
+];
+
+fn rank(module: &str) -> Option<u8> {
+    RANKS.iter().find(|(m, _)| *m == module).map(|(_, r)| *r)
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The crate modules a source text refers to (`crate::x`, `crate::{x, y}`), outside
+/// comments.
+fn referenced(text: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    for line in text.lines() {
+        let code = line.split("//").next().unwrap_or("");
+        let mut rest = code;
+        while let Some(i) = rest.find("crate::") {
+            rest = &rest[i + "crate::".len()..];
+            if let Some(group) = rest.strip_prefix('{') {
+                let end = group.find('}').unwrap_or(group.len());
+                for item in group[..end].split(',') {
+                    let name = item.trim().split("::").next().unwrap_or("");
+                    if !name.is_empty() {
+                        found.insert(name.to_owned());
+                    }
+                }
+            } else {
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                found.insert(name);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn imports_run_one_way() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut violations = Vec::new();
+    for file in &files {
+        let rel = file.strip_prefix(&src).unwrap();
+        let first = rel
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy();
+        let module = first.trim_end_matches(".rs");
+        if module == "lib" || module == "main" {
+            continue;
+        }
+        let Some(own) = rank(module) else {
+            violations.push(format!("{}: module {module} has no rank", rel.display()));
+            continue;
+        };
+        let text = std::fs::read_to_string(file).unwrap();
+        for used in referenced(&text) {
+            if used == module {
+                continue;
+            }
+            match rank(&used) {
+                Some(r) if r < own => {}
+                Some(r) => violations.push(format!(
+                    "{}: {module} (rank {own}) uses {used} (rank {r})",
+                    rel.display()
+                )),
+                None => violations.push(format!(
+                    "{}: uses crate::{used}, which has no rank",
+                    rel.display()
+                )),
+            }
+        }
+    }
+    assert!(
+        violations.is_empty(),
+        "imports against the layering:\n{}",
+        violations.join("\n")
+    );
+}
+
+#[test]
+fn the_check_sees_what_it_should() {
+    let found =
+        referenced("use crate::db::Db;\nuse crate::{a, b::C};\n// crate::nope\nx(crate::y::z)");
+    let names: Vec<&str> = found.iter().map(String::as_str).collect();
+    assert_eq!(names, ["a", "b", "db", "y"]);
+}
