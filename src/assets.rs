@@ -7,10 +7,10 @@
 //! asset meanwhile; otherwise it is recomputed. That is how the §3 once-only rule and the
 //! "exactly one slug wins" race are enforced by the database.
 //!
-//! * [`change`]: create, update (metadata, replace, restore, permanent URL), delete;
-//! * [`versions`]: the version list, version names, publishing;
-//! * [`folders`]: folders (depth, cycles, cascading delete);
-//! * [`list`]: listing and queries (§6).
+//! * `change`: create, update (metadata, replace, restore, permanent URL), delete;
+//! * `versions`: the version list, version names, publishing;
+//! * `folders`: folders (depth, cycles, cascading delete);
+//! * `list`: listing and queries (§6).
 
 mod change;
 mod folders;

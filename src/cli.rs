@@ -1,6 +1,6 @@
 //! The command line (§8): `serve`; admin and maintenance commands that work on the
-//! database directly ([`admin`]); client commands that talk HTTP to a running perma
-//! ([`remote`]).
+//! database directly (`admin`); client commands that talk HTTP to a running perma
+//! (`remote`).
 
 mod admin;
 mod remote;

@@ -1,9 +1,9 @@
 //! Delivery (§2, §4): serving the bytes of version URLs and permanent URLs.
 //!
 //! One decision, two writers (STYLE rule 13). A request is classified once
-//! ([`request`]: path, query flags, conditional headers, credentials), resolved to a file
-//! ([`resolve`]: from the in-memory index, or with the database for credentials, tokens and
-//! environments), and planned ([`plan`]: status, headers, which bytes). The HTTP fast path
+//! (`request`: path, query flags, conditional headers, credentials), resolved to a file
+//! (`resolve`: from the in-memory index, or with the database for credentials, tokens and
+//! environments), and planned (`plan`: status, headers, which bytes). The HTTP fast path
 //! and the router only read request bytes into a [`Classified`] and write a [`Plan`].
 //!
 //! [`Delivery`] holds what this needs: the index ([`HotCache`]), the database behind it,

@@ -121,14 +121,45 @@ impl Error {
     }
 }
 
+/// A database failure becomes a 500 whose logged cause says where it happened: `?` calls
+/// this at the failing call site, which `#[track_caller]` records.
 impl From<sqlx::Error> for Error {
+    #[track_caller]
     fn from(e: sqlx::Error) -> Self {
-        Error::Internal(anyhow::Error::new(e).context("database query failed"))
+        let at = std::panic::Location::caller();
+        Error::Internal(anyhow::Error::new(e).context(format!("database query failed at {at}")))
     }
 }
 
+/// As for database failures: the cause records the call site.
 impl From<std::io::Error> for Error {
+    #[track_caller]
     fn from(e: std::io::Error) -> Self {
-        Error::Internal(anyhow::Error::new(e).context("file or network i/o failed"))
+        let at = std::panic::Location::caller();
+        Error::Internal(anyhow::Error::new(e).context(format!("i/o failed at {at}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fails() -> Result<()> {
+        Err(std::io::Error::other("disk on fire"))?;
+        Ok(())
+    }
+
+    #[test]
+    fn internal_errors_say_where_and_tell_the_client_nothing() {
+        let e = fails().unwrap_err();
+        let Error::Internal(cause) = &e else {
+            panic!("{e:?}")
+        };
+        let cause = format!("{cause:#}");
+        assert!(cause.contains("src/error.rs:"), "{cause}");
+        assert!(cause.contains("disk on fire"), "{cause}");
+        let (message, errors) = e.public_message();
+        assert!(!message.contains("disk") && errors.is_empty());
+        assert_eq!((e.status(), e.code()), (500, 500));
     }
 }

@@ -1,13 +1,20 @@
 //! perma — a self-hosted asset service whose headline feature is the permanent asset URL.
 //!
-//! The contract is `SPEC.md` (sections cited as §N throughout). The crate is one library
-//! used by the `perma` binary and by the integration tests:
+//! The contract is the product specification, `docs/spec.md` (sections cited as §N
+//! throughout). The crate is one library used by the `perma` binary and by the
+//! integration tests. Imports run one way, from the top of this list to the bottom
+//! (`tests/integration/layering.rs` fails on one that does not):
 //!
-//! * [`config`] and [`app`] build the running service ([`app::App::build`]);
-//! * [`http`] is the only place that knows about axum: routes, extractors, handlers;
-//! * [`assets`], [`identity`], [`ingest`], [`delivery`], [`query`] hold the domain rules;
-//! * [`db`] holds every SQL statement, [`blob`] every byte on disk;
-//! * [`cli`] and [`client`] are the command line and its typed HTTP client.
+//! * leaf types: [`ids`], [`time`], [`slug`], [`filename`], [`error`] (the boundary error,
+//!   without HTTP), then [`records`] (what is stored, as plain values);
+//! * storage: [`db`] holds every SQL statement, [`blob`] every byte; [`config`] says where;
+//! * domain: [`identity`], [`query`], [`ingest`], then [`delivery`], then [`assets`],
+//!   [`stack_config`], [`maintenance`]; they take the parts they use (a `Db`, a
+//!   `BlobStore`, a [`delivery::Changes`] notifier), never the whole app;
+//! * wiring: [`app`] builds the parts ([`app::App::build`]);
+//! * edges: [`http`] is the only place that knows about axum and hyper (routes, the CMA wire
+//!   format, the delivery writers); [`client`] is the typed HTTP client; [`startup`] is the
+//!   one start-up used by `perma serve` and the tests; [`cli`] is the command line.
 
 #![forbid(unsafe_code)]
 

@@ -441,7 +441,7 @@ impl HotCache {
         }
     }
 
-    /// An open local blob file, if one was opened less than [`FILE_TTL`] ago.
+    /// An open local blob file, if one was opened less than `FILE_TTL` (60 s) ago.
     pub fn file(&self, sha256: &str) -> Option<Arc<std::fs::File>> {
         let files = self.files.lock().unwrap_or_else(PoisonError::into_inner);
         let (file, opened) = files.map.get(sha256)?;

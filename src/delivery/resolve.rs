@@ -72,7 +72,7 @@ enum Mode {
 /// index entry alone (§4 "Which file": the version URL's file, or the permanent URL's current file).
 /// `None` whenever anything else is needed: a database read, credentials, or an error
 /// answer (unknown asset, wrong slug, secured stack, deleted asset). The HTTP fast path
-/// (`http/fast.rs`) answers with this and hands everything else to [`resolve`].
+/// (`http/fast.rs`) answers with this and hands everything else to [`Delivery::resolve`].
 pub fn resolve_public<'a>(
     asset: &'a HotAsset,
     api_key: &str,
@@ -304,7 +304,7 @@ impl Delivery {
         })
     }
 
-    /// The bytes of a small file (up to [`MAX_BODY`]): from the body cache, or read from the
+    /// The bytes of a small file (up to [`super::MAX_BODY`]): from the body cache, or read from the
     /// blob store once and remembered (content-addressed, so never stale). Only bytes whose
     /// length matches the file row are cached or returned.
     pub async fn small_body(&self, sha256: &str, len: u64) -> std::io::Result<bytes::Bytes> {
