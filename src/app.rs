@@ -66,6 +66,7 @@ impl App {
                 config.permanent_max_age,
                 config.permanent_stale_while_revalidate,
             ),
+            usize::try_from(config.index_bytes).unwrap_or(usize::MAX),
         );
         let changes = delivery.changes();
         let app = Arc::new(App {

@@ -17,8 +17,6 @@ mod folders;
 mod list;
 mod versions;
 
-use std::collections::HashMap;
-
 pub use change::{create, delete, parse_permanent_value, update};
 pub use folders::{create_folder, delete_folder, update_folder};
 pub use list::{list, Kind, ListParams};
@@ -28,7 +26,7 @@ use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::identity::StackAccess;
 use crate::ingest::Ingested;
-use crate::records::{Asset, Publication};
+use crate::records::Asset;
 
 /// Deepest folder nesting (§5).
 pub const MAX_FOLDER_DEPTH: usize = 5;
@@ -138,11 +136,6 @@ pub async fn fetch(
             None => Err(Error::NotFound("Asset version")),
         },
     }
-}
-
-/// Publications of all assets of a stack.
-pub async fn publications(db: &Db, api_key: &str) -> Result<HashMap<String, Vec<Publication>>> {
-    Ok(db.publications(api_key).await?)
 }
 
 /// Depth of a folder (1 = in the root); `None` for the root itself.

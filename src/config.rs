@@ -43,6 +43,10 @@ pub struct Config {
     pub admin_password: Option<String>,
     /// Lifetime of a login session in seconds (`PERMA_SESSION_TTL`, default 30 days).
     pub session_ttl: u64,
+    /// Memory budget of the delivery index in bytes (`PERMA_INDEX_BYTES`, default 256 MiB,
+    /// about half a million assets). Past it, the least recently used entries are evicted
+    /// and loaded again, with one indexed query, when asked for. §4, §6.
+    pub index_bytes: u64,
 }
 
 impl Default for Config {
@@ -61,6 +65,7 @@ impl Default for Config {
             admin_email: None,
             admin_password: None,
             session_ttl: 30 * 24 * 3600,
+            index_bytes: 256 << 20,
         }
     }
 }
@@ -113,6 +118,9 @@ impl Config {
         }
         if let Some(v) = var("PERMA_S3_REGION") {
             self.s3_region = v;
+        }
+        if let Some(v) = var("PERMA_INDEX_BYTES") {
+            self.index_bytes = num("PERMA_INDEX_BYTES", v)?;
         }
         if let Some(v) = var("PERMA_MAX_UPLOAD_BYTES") {
             self.max_upload_bytes = num("PERMA_MAX_UPLOAD_BYTES", v)?;

@@ -8,7 +8,9 @@
 
 mod assets;
 mod copy;
+mod delivery;
 mod identity;
+pub mod list;
 
 use std::time::Duration;
 
@@ -17,6 +19,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 
 pub use assets::{AssetInsert, FileInsert, NewVersion};
+pub use delivery::DeliveryEntry;
 
 /// Which database engine is behind the pools.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,17 +45,31 @@ struct Migration {
     sql: &'static str,
 }
 
-const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../migrations/sqlite/0001_init.sql"),
-}];
+const SQLITE_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../migrations/sqlite/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "listing",
+        sql: include_str!("../migrations/sqlite/0002_listing.sql"),
+    },
+];
 
-const POSTGRES_MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../migrations/postgres/0001_init.sql"),
-}];
+const POSTGRES_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../migrations/postgres/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "listing",
+        sql: include_str!("../migrations/postgres/0002_listing.sql"),
+    },
+];
 
 impl Db {
     /// Connects to `url` (`sqlite://path` or `postgres://…`). Does not migrate.

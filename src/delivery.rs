@@ -12,6 +12,7 @@
 
 mod conditional;
 mod hot;
+mod index;
 mod plan;
 mod request;
 mod resolve;
@@ -118,10 +119,10 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    /// Delivery over `db` and `blobs` with an empty index.
-    pub fn new(db: Db, blobs: BlobStore, cache_control: CacheControl) -> Self {
+    /// Delivery over `db` and `blobs` with an empty index of `index_budget` bytes.
+    pub fn new(db: Db, blobs: BlobStore, cache_control: CacheControl, index_budget: usize) -> Self {
         Delivery {
-            hot: Arc::new(HotCache::default()),
+            hot: Arc::new(HotCache::new(index_budget)),
             db,
             blobs,
             cache_control,

@@ -10,6 +10,7 @@ use std::cmp::Ordering;
 use regex::{Regex, RegexBuilder};
 use serde_json::Value;
 
+use crate::db::list::{Cmp, Column, Filter, Value as SqlValue};
 use crate::error::{Error, Result};
 use crate::records::Asset;
 use crate::time::parse_iso8601;
@@ -57,7 +58,8 @@ enum Op {
     In(Vec<Lit>),
     Nin(Vec<Lit>),
     Exists(bool),
-    Regex(Regex),
+    /// The pattern, and the literal text every match starts with (see [`literal_prefix`]).
+    Regex(Regex, Option<Prefix>),
     Cmp(Ordering, bool, Lit),
 }
 
@@ -223,7 +225,11 @@ fn parse_ops(field: Field, v: &Value) -> Result<Vec<Op>> {
                 Value::Bool(b) => Op::Exists(*b),
                 _ => return Err(bad("$exists takes true or false")),
             },
-            "$regex" => Op::Regex(regex(x, options)?),
+            "$regex" => {
+                let re = regex(x, options)?;
+                let prefix = literal_prefix(re.as_str(), options);
+                Op::Regex(re, prefix)
+            }
             "$options" if ops.contains_key("$regex") => continue,
             "$options" => return Err(bad("$options is only allowed with $regex")),
             "$gt" => Op::Cmp(Ordering::Greater, false, field.lit(x)?),
@@ -280,7 +286,7 @@ fn eval(op: &Op, values: &[Lit]) -> bool {
         Op::In(ls) => ls.iter().any(eq),
         Op::Nin(ls) => !ls.iter().any(eq),
         Op::Exists(b) => values.is_empty() != *b,
-        Op::Regex(r) => values
+        Op::Regex(r, _) => values
             .iter()
             .any(|v| matches!(v, Lit::Str(s) if r.is_match(s))),
         Op::Cmp(dir, or_eq, l) => values.iter().any(|v| {
@@ -294,25 +300,204 @@ fn eval(op: &Op, values: &[Lit]) -> bool {
     }
 }
 
-/// Orders two assets by a sortable field (`asc` / `desc` parameters).
-pub fn compare_field(a: &Asset, b: &Asset, field: &str) -> Ordering {
-    let Ok(f) = Field::parse(field) else {
-        return a.created_at.cmp(&b.created_at);
-    };
-    let (va, vb) = (f.values(a), f.values(b));
-    va.first()
-        .partial_cmp(&vb.first())
-        .unwrap_or(Ordering::Equal)
+/// The column to sort by for `asc` / `desc`; `None` when the field can't be sorted on.
+pub fn sort_column(field: &str) -> Option<Column> {
+    match Field::parse(field).ok()? {
+        Field::Tags => None,
+        f => Some(f.column()),
+    }
 }
 
-/// Whether `field` may be used with `asc` / `desc`.
-pub fn is_sortable(field: &str) -> bool {
-    Field::parse(field).is_ok() && field != "tags"
+/// A literal prefix that every match of a regex has, for the database to narrow a scan
+/// with an index (§6: anchored regexes use an index).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prefix {
+    text: String,
+    /// Case-insensitive: `text` is lowercase ASCII, compared with `lower(column)`.
+    fold: bool,
+}
+
+/// The literal text every match of `pattern` starts with: `^`, then literal characters up
+/// to the first metacharacter. `None` when there is no such text, or when the pattern or
+/// options could make a match start otherwise (`|` anywhere, multi-line `^`, `x` mode).
+/// Case-insensitively, only ASCII characters count, and not `k` or `s`, which also match
+/// non-ASCII letters (KELVIN SIGN, LONG S) that `lower()` in SQL leaves alone. The result
+/// is always a necessary condition, never a sufficient one: rows are still matched with
+/// the regex.
+fn literal_prefix(pattern: &str, options: Option<&Value>) -> Option<Prefix> {
+    let flags = options.and_then(Value::as_str).unwrap_or("");
+    if flags.contains(['m', 'x']) || pattern.contains('|') {
+        return None;
+    }
+    let fold = flags.contains('i');
+    let mut chars = pattern.strip_prefix('^')?.chars().peekable();
+    let mut text = String::new();
+    while let Some(&c) = chars.peek() {
+        let literal = match c {
+            '\\' => {
+                chars.next();
+                match chars.peek() {
+                    Some(&e) if e.is_ascii_punctuation() => e,
+                    _ => break,
+                }
+            }
+            '.' | '+' | '*' | '?' | '(' | ')' | '[' | ']' | '{' | '}' | '^' | '$' | '|' => break,
+            c => c,
+        };
+        if fold && (!literal.is_ascii() || matches!(literal.to_ascii_lowercase(), 'k' | 's')) {
+            break;
+        }
+        chars.next();
+        text.push(if fold {
+            literal.to_ascii_lowercase()
+        } else {
+            literal
+        });
+    }
+    // A quantifier that allows zero repetitions makes the last literal optional.
+    if matches!(chars.peek(), Some('?' | '*' | '{')) {
+        text.pop();
+    }
+    (!text.is_empty()).then_some(Prefix { text, fold })
+}
+
+impl Field {
+    fn column(self) -> Column {
+        match self {
+            Field::Uid => Column::Uid,
+            Field::Title => Column::Title,
+            Field::Filename => Column::Filename,
+            Field::ContentType => Column::ContentType,
+            Field::Tags => Column::Tag,
+            Field::ParentUid => Column::ParentUid,
+            Field::IsDir => Column::IsDir,
+            Field::Name => Column::Name,
+            Field::FileSize => Column::FileSize,
+            Field::CreatedAt => Column::CreatedAt,
+            Field::UpdatedAt => Column::UpdatedAt,
+            Field::Version => Column::Version,
+        }
+    }
+}
+
+fn sql_value(l: &Lit) -> Option<SqlValue> {
+    Some(match l {
+        Lit::Null => return None,
+        Lit::Bool(b) => SqlValue::Int(i64::from(*b)),
+        Lit::Num(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => SqlValue::Int(*n as i64),
+        Lit::Num(n) => SqlValue::Float(*n),
+        Lit::Str(s) => SqlValue::Text(s.clone()),
+    })
+}
+
+impl Query {
+    /// The query as a database [`Filter`] (§6: listing is answered by the database), and
+    /// whether that filter is exact. It is not when a regex could only be narrowed to its
+    /// literal prefix (or not at all): then the database's rows are a superset, and each
+    /// must still pass [`Query::matches`].
+    pub fn filter(&self) -> (Filter, bool) {
+        let mut exact = true;
+        let f = Filter::All(self.0.iter().map(|c| cond_filter(c, &mut exact)).collect());
+        (f, exact)
+    }
+}
+
+fn cond_filter(c: &Cond, exact: &mut bool) -> Filter {
+    match c {
+        Cond::And(qs) => Filter::All(qs.iter().map(|q| query_filter(q, exact)).collect()),
+        Cond::Or(qs) => Filter::Any(qs.iter().map(|q| query_filter(q, exact)).collect()),
+        Cond::Field(f, op) => op_filter(f.column(), op, exact),
+    }
+}
+
+fn query_filter(q: &Query, exact: &mut bool) -> Filter {
+    Filter::All(q.0.iter().map(|c| cond_filter(c, exact)).collect())
+}
+
+/// The SQL form of `eval` (same meaning: "some value of the field …", absent fields have
+/// no values).
+fn op_filter(col: Column, op: &Op, exact: &mut bool) -> Filter {
+    let eq = |l: &Lit| match sql_value(l) {
+        None => Filter::Not(Box::new(Filter::Present(col))),
+        Some(v) => Filter::Compare(col, Cmp::Eq, v),
+    };
+    let any_of = |ls: &[Lit]| {
+        let values: Vec<SqlValue> = ls.iter().filter_map(sql_value).collect();
+        let mut parts = vec![Filter::In(col, values)];
+        if ls.contains(&Lit::Null) {
+            parts.push(Filter::Not(Box::new(Filter::Present(col))));
+        }
+        Filter::Any(parts)
+    };
+    match op {
+        Op::Eq(l) => eq(l),
+        Op::Ne(l) => Filter::Not(Box::new(eq(l))),
+        Op::In(ls) => any_of(ls),
+        Op::Nin(ls) => Filter::Not(Box::new(any_of(ls))),
+        Op::Exists(true) => Filter::Present(col),
+        Op::Exists(false) => Filter::Not(Box::new(Filter::Present(col))),
+        Op::Regex(_, prefix) => {
+            *exact = false;
+            match prefix {
+                Some(p) => Filter::Prefix {
+                    column: col,
+                    prefix: p.text.clone(),
+                    fold: p.fold,
+                },
+                None => Filter::Present(col),
+            }
+        }
+        Op::Cmp(dir, or_eq, l) => {
+            let Some(v) = sql_value(l) else {
+                return Filter::False;
+            };
+            let cmp = match (dir, or_eq) {
+                (Ordering::Greater, false) => Cmp::Gt,
+                (Ordering::Greater, true) => Cmp::Ge,
+                (_, false) => Cmp::Lt,
+                (_, true) => Cmp::Le,
+            };
+            Filter::Compare(col, cmp, v)
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn literal_prefixes_are_necessary_conditions() {
+        let p = |pat: &str, opts: Option<&str>| {
+            literal_prefix(pat, opts.map(|o| Value::String(o.into())).as_ref())
+                .map(|p| (p.text, p.fold))
+        };
+        let some = |t: &str, fold: bool| Some((t.to_owned(), fold));
+        assert_eq!(p("^b-99", None), some("b-99", false));
+        assert_eq!(p("^b-99.*x", None), some("b-99", false));
+        assert_eq!(p("^ab?c", None), some("a", false));
+        assert_eq!(p("^ab*", None), some("a", false));
+        assert_eq!(p("^ab{0,2}", None), some("a", false));
+        assert_eq!(p("^ab+", None), some("ab", false));
+        assert_eq!(p(r"^a\.b", None), some("a.b", false));
+        assert_eq!(p(r"^a\d", None), some("a", false));
+        assert_eq!(p("^Ab-9", Some("i")), some("ab-9", true));
+        // k and s also match non-ASCII letters case-insensitively (KELVIN SIGN, LONG S).
+        assert_eq!(p("^ask", Some("i")), some("a", true));
+        assert_eq!(p("^ask", None), some("ask", false));
+        assert_eq!(p("^é", Some("i")), None);
+        for none in [
+            ("b-99", None),
+            ("^a|b", None),
+            ("^(?i)a", None),
+            ("^abc", Some("m")),
+            ("^abc", Some("x")),
+            ("^", None),
+            ("^?", None),
+        ] {
+            assert_eq!(p(none.0, none.1), None, "{none:?}");
+        }
+    }
 
     #[test]
     fn refuses_bad_documents() {

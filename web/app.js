@@ -12,6 +12,8 @@ const state = {
   view: store.getItem('perma.view') || 'list',
   search: '',
   items: [],
+  total: null, // matches in all (folders), null for searches
+  more: false, // another page may follow
   selected: null,
   environments: [],
   locales: [],
@@ -280,10 +282,17 @@ async function openLibrary () {
   await loadItems()
 }
 
-async function loadItems () {
+// Pages of 100 (§5 limit), fetched as the author asks for more: the server filters, sorts
+// and counts (§6), so a library of a million assets costs the same as one of a hundred.
+const PAGE = 100
+
+async function loadItems (append = false) {
   const lib = document.getElementById('library')
   if (!lib) return
-  const query = { include_folders: 'true', include_count: 'true', relative_urls: 'true', asc: 'filename' }
+  const skip = append ? state.items.length : 0
+  const query = { include_folders: 'true', relative_urls: 'true', asc: 'filename', limit: String(PAGE), skip: String(skip) }
+  // A search may scan: it asks for no total, and pages until a page comes back short.
+  if (!state.search) query.include_count = 'true'
   if (state.search) {
     const esc = state.search.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
     query.query = JSON.stringify({ $or: [{ title: { $regex: esc, $options: 'i' } }, { filename: { $regex: esc, $options: 'i' } }, { name: { $regex: esc, $options: 'i' } }, { tags: { $regex: esc, $options: 'i' } }] })
@@ -293,12 +302,16 @@ async function loadItems () {
   let error = null
   try {
     const res = await api('GET', '/v3/assets', { query })
-    state.items = res.assets
+    state.items = append ? state.items.concat(res.assets) : res.assets
+    state.total = typeof res.count === 'number' ? res.count : null
+    state.more = state.total === null ? res.assets.length === PAGE : state.items.length < state.total
   } catch (err) {
     error = err.message
-    state.items = []
+    if (!append) state.items = []
+    state.more = false
   }
   renderLibrary(error)
+  if (append) document.getElementById('load-more')?.focus()
 }
 
 function renderLibrary (error) {
@@ -325,7 +338,11 @@ function renderLibrary (error) {
           state.crumbs.map((c, i) => [h('span', { 'aria-hidden': 'true' }, '/'), i === state.crumbs.length - 1 ? h('span', { 'aria-current': 'location' }, c.name) : h('button', { type: 'button', onclick: () => goFolder(c.uid, i) }, c.name)]),
         ])
   const list = h('ul', { class: `items ${state.view}`, 'aria-label': 'Assets and folders' }, state.items.map(itemRow))
-  const drop = h('div', { class: 'drop', id: 'dropzone' }, list, state.items.length ? null : h('p', { class: 'empty' }, state.search ? 'Nothing matches your search.' : 'This folder is empty. Drop files here or use Upload.'))
+  const counter = state.items.length
+    ? h('p', { class: 'count', role: 'status' }, state.total === null ? `${state.items.length} shown` : `${state.items.length} of ${state.total}`)
+    : null
+  const more = state.more ? h('button', { class: 'btn more', id: 'load-more', type: 'button', onclick: () => loadItems(true) }, 'Load more') : null
+  const drop = h('div', { class: 'drop', id: 'dropzone' }, list, state.items.length ? null : h('p', { class: 'empty' }, state.search ? 'Nothing matches your search.' : 'This folder is empty. Drop files here or use Upload.'), counter, more)
   drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over') })
   drop.addEventListener('dragleave', () => drop.classList.remove('over'))
   drop.addEventListener('drop', (e) => { e.preventDefault(); drop.classList.remove('over'); uploadFiles([...e.dataTransfer.files]) })

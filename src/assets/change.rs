@@ -16,6 +16,7 @@ use crate::time::now_ms;
 /// Creates an asset from an upload (§5 `POST /v3/assets`).
 pub async fn create(
     db: &Db,
+    changes: &Changes,
     access: &StackAccess,
     upload: Ingested,
     meta: Metadata,
@@ -49,6 +50,8 @@ pub async fn create(
         action: "upload",
     })
     .await?;
+    // A request may have asked for this uid before it existed: forget that miss.
+    changes.changed(Some(&asset.uid)).await;
     Ok(asset)
 }
 

@@ -66,20 +66,26 @@ fn check_folder_name(name: &str) -> Result<String> {
 }
 
 /// Height of the folder subtree under `uid` (1 for a folder without sub-folders).
+/// Walks the sub-folders level by level (at most [`MAX_FOLDER_DEPTH`] deep, so a few
+/// indexed queries), never the whole stack.
 async fn subtree_height(db: &Db, api_key: &str, uid: &str) -> Result<usize> {
-    let all = db.live_assets(api_key).await?;
-    fn height(all: &[Asset], uid: &str, guard: usize) -> usize {
-        if guard > 64 {
-            return guard;
+    let mut level = vec![uid.to_owned()];
+    let mut height = 0;
+    while !level.is_empty() && height <= MAX_FOLDER_DEPTH + 1 {
+        height += 1;
+        let mut next = Vec::new();
+        for folder in &level {
+            next.extend(
+                db.folder_children(api_key, folder)
+                    .await?
+                    .into_iter()
+                    .filter(|(_, is_dir)| *is_dir)
+                    .map(|(uid, _)| uid),
+            );
         }
-        1 + all
-            .iter()
-            .filter(|a| a.is_dir && a.parent_uid.as_deref() == Some(uid))
-            .map(|a| height(all, &a.uid, guard + 1))
-            .max()
-            .unwrap_or(0)
+        level = next;
     }
-    Ok(height(&all, uid, 0))
+    Ok(height)
 }
 
 /// Renames and/or moves a folder; refuses cycles and depth over [`MAX_FOLDER_DEPTH`].
@@ -154,17 +160,16 @@ pub async fn delete_folder(
     access.require_write()?;
     let api_key = &access.stack.api_key;
     let folder = get_folder(db, api_key, uid).await?;
-    let all = db.live_assets(api_key).await?;
+    // Everything under it: the folder's children, then the children of its sub-folders.
     let mut doomed = vec![folder.uid.clone()];
-    let mut i = 0;
-    while i < doomed.len() {
-        let parent = doomed[i].clone();
-        doomed.extend(
-            all.iter()
-                .filter(|a| a.parent_uid.as_deref() == Some(parent.as_str()))
-                .map(|a| a.uid.clone()),
-        );
-        i += 1;
+    let mut folders = vec![folder.uid.clone()];
+    while let Some(f) = folders.pop() {
+        for (child, is_dir) in db.folder_children(api_key, &f).await? {
+            if is_dir {
+                folders.push(child.clone());
+            }
+            doomed.push(child);
+        }
     }
     db.tombstone(&doomed, access.actor.uid(), now_ms()).await?;
     for uid in &doomed {

@@ -1,6 +1,9 @@
 //! Listing assets (§5 `GET /v3/assets`, §6 queries).
 
+use anyhow::Context;
+
 use super::get_folder;
+use crate::db::list::{Column, Filter, ListQuery, Order};
 use crate::db::Db;
 use crate::error::Result;
 use crate::identity::StackAccess;
@@ -23,79 +26,81 @@ pub enum Kind {
 #[derive(Debug, Default)]
 pub struct ListParams {
     /// Rows to skip.
-    pub skip: usize,
+    pub skip: u64,
     /// Rows to return (1–100).
-    pub limit: usize,
-    /// Sort field and direction (`true` = ascending).
-    pub sort: Option<(String, bool)>,
+    pub limit: u64,
+    /// Sort column and direction (`true` = ascending); default: newest first.
+    pub sort: Option<(Column, bool)>,
     /// `query` document.
     pub query: Option<Query>,
     /// `folder`: `Some(None)` = `cs_root`.
     pub folder: Option<Option<String>>,
     /// Include folders in the list.
     pub include_folders: bool,
-    /// Only assets published to this environment (name).
+    /// Only assets published to this environment (name or uid).
     pub environment: Option<String>,
     /// Images or videos only.
     pub kind: Kind,
+    /// Count every match (`include_count`).
+    pub count: bool,
 }
 
-/// Lists assets (§5, §6). Returns the page and the total that matched.
-pub async fn list(db: &Db, access: &StackAccess, p: &ListParams) -> Result<(Vec<Asset>, usize)> {
+/// Lists assets (§5, §6): the page, and the number of matches when asked for. The
+/// database filters, orders, skips and counts on its indexes; only a regex that it can
+/// merely narrow (to an indexed literal prefix, or not at all) is completed here, reading
+/// rows in order and stopping as soon as the page is full (or, with a count, at the end).
+pub async fn list(
+    db: &Db,
+    access: &StackAccess,
+    p: &ListParams,
+) -> Result<(Vec<Asset>, Option<u64>)> {
     access.require_read()?;
     let api_key = &access.stack.api_key;
-    let mut all = match &p.folder {
-        Some(Some(f)) => {
-            get_folder(db, api_key, f).await?;
-            db.children(api_key, Some(f)).await?
-        }
-        Some(None) => db.children(api_key, None).await?,
-        None => db.live_assets(api_key).await?,
+    if let Some(Some(f)) = &p.folder {
+        get_folder(db, api_key, f).await?;
+    }
+    let (filter, exact) = match &p.query {
+        Some(q) => q.filter(),
+        None => (Filter::True, true),
     };
-    let published: Option<Vec<String>> = match &p.environment {
-        None => None,
-        Some(env) => {
-            let pubs = db.publications(api_key).await?;
-            Some(
-                pubs.into_iter()
-                    .filter(|(_, ps)| {
-                        ps.iter()
-                            .any(|x| &x.environment == env || &x.environment_uid == env)
-                    })
-                    .map(|(uid, _)| uid)
-                    .collect(),
-            )
-        }
+    let (column, ascending) = p.sort.unwrap_or((Column::CreatedAt, false));
+    let q = ListQuery {
+        api_key: api_key.clone(),
+        folder: p.folder.clone(),
+        include_folders: p.include_folders,
+        type_prefix: match p.kind {
+            Kind::All => None,
+            Kind::Images => Some("image/".into()),
+            Kind::Videos => Some("video/".into()),
+        },
+        environment: p.environment.clone(),
+        filter,
+        order: Order { column, ascending },
     };
-    all.retain(|a| {
-        (p.include_folders || !a.is_dir)
-            && match p.kind {
-                Kind::All => true,
-                Kind::Images => a
-                    .file
-                    .as_ref()
-                    .is_some_and(|f| f.content_type.starts_with("image/")),
-                Kind::Videos => a
-                    .file
-                    .as_ref()
-                    .is_some_and(|f| f.content_type.starts_with("video/")),
-            }
-            && published.as_ref().is_none_or(|ps| ps.contains(&a.uid))
-            && p.query.as_ref().is_none_or(|q| q.matches(a))
-    });
-    let (field, asc) = p
-        .sort
-        .clone()
-        .unwrap_or_else(|| ("created_at".to_owned(), false));
-    all.sort_by(|a, b| {
-        let ord = crate::query::compare_field(a, b, &field).then_with(|| a.uid.cmp(&b.uid));
-        if asc {
-            ord
+    if exact {
+        let page = db
+            .list_page(&q, p.skip, p.limit)
+            .await
+            .context("listing a page of assets")?;
+        let count = if p.count {
+            Some(db.list_count(&q).await.context("counting assets")?)
         } else {
-            ord.reverse()
+            None
+        };
+        return Ok((page, count));
+    }
+    let query = p.query.as_ref();
+    let (mut page, mut matched) = (Vec::new(), 0u64);
+    db.list_scan(&q, |a| {
+        if query.is_none_or(|q| q.matches(&a)) {
+            if matched >= p.skip && (page.len() as u64) < p.limit {
+                page.push(a);
+            }
+            matched += 1;
         }
-    });
-    let total = all.len();
-    let page = all.into_iter().skip(p.skip).take(p.limit).collect();
-    Ok((page, total))
+        p.count || (page.len() as u64) < p.limit
+    })
+    .await
+    .context("scanning assets for a regex")?;
+    Ok((page, p.count.then_some(matched)))
 }

@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::{flag, json_list, to_json_text, Db};
-use crate::records::{Asset, FileMeta, Publication, Version};
+use crate::records::{Asset, FileMeta, Publication, Version, FOLDER_CONTENT_TYPE};
 
 /// A new file row (an uploaded byte sequence whose blob is already durable).
 #[derive(Debug, Clone)]
@@ -54,7 +54,8 @@ pub struct NewVersion {
     pub at: i64,
 }
 
-const ASSET_COLS: &str = "a.uid, a.api_key, a.is_dir, a.parent_uid, a.title, a.description, \
+pub(super) const ASSET_COLS: &str =
+    "a.uid, a.api_key, a.is_dir, a.parent_uid, a.title, a.description, \
     a.tags, a.file_uid, a.version, a.permanent_slug, a.created_by, a.updated_by, a.created_at, \
     a.updated_at, a.deleted_at, f.sha256 AS f_sha256, f.size AS f_size, \
     f.content_type AS f_content_type, f.filename AS f_filename, f.width AS f_width, \
@@ -77,7 +78,7 @@ fn file_from(row: &AnyRow, uid: Option<String>) -> sqlx::Result<Option<FileMeta>
     }))
 }
 
-fn asset(row: &AnyRow) -> sqlx::Result<Asset> {
+pub(super) fn asset_from_row(row: &AnyRow) -> sqlx::Result<Asset> {
     let file_uid: Option<String> = row.try_get("file_uid")?;
     Ok(Asset {
         uid: row.try_get("uid")?,
@@ -106,19 +107,6 @@ fn publication(r: &AnyRow) -> sqlx::Result<Publication> {
         version: r.try_get("version")?,
         published_by: r.try_get("published_by")?,
         published_at: r.try_get("published_at")?,
-    })
-}
-
-fn file_meta(row: &AnyRow) -> sqlx::Result<FileMeta> {
-    Ok(FileMeta {
-        uid: row.try_get("uid")?,
-        sha256: row.try_get("sha256")?,
-        size: row.try_get("size")?,
-        content_type: row.try_get("content_type")?,
-        filename: row.try_get("filename")?,
-        width: row.try_get("width")?,
-        height: row.try_get("height")?,
-        created_at: row.try_get("created_at")?,
     })
 }
 
@@ -160,6 +148,31 @@ where
     Ok(())
 }
 
+/// Replaces an asset's rows in `asset_tags` (the indexed form of its tags, §6).
+async fn set_tags(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    asset_uid: &str,
+    api_key: &str,
+    tags: &[String],
+) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM asset_tags WHERE asset_uid = $1")
+        .bind(asset_uid)
+        .execute(&mut **tx)
+        .await?;
+    for tag in tags {
+        sqlx::query(
+            "INSERT INTO asset_tags (asset_uid, api_key, tag) VALUES ($1, $2, $3) \
+             ON CONFLICT (asset_uid, tag) DO NOTHING",
+        )
+        .bind(asset_uid)
+        .bind(api_key)
+        .bind(tag)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
 impl Db {
     /// Inserts a new asset (with its file, if any) and version 1, atomically.
     pub async fn insert_asset(&self, new: &AssetInsert) -> sqlx::Result<()> {
@@ -167,8 +180,9 @@ impl Db {
         let mut tx = self.write.begin().await?;
         sqlx::query(
             "INSERT INTO assets (uid, api_key, is_dir, parent_uid, title, description, tags, \
-             file_uid, version, permanent_slug, created_by, updated_by, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, NULL, $9, $9, $10, $10)",
+             file_uid, version, permanent_slug, created_by, updated_by, created_at, updated_at, \
+             filename, content_type, file_size) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, NULL, $9, $9, $10, $10, $11, $12, $13)",
         )
         .bind(&a.uid)
         .bind(&a.api_key)
@@ -180,11 +194,18 @@ impl Db {
         .bind(a.file.as_ref().map(|f| f.uid.clone()))
         .bind(&a.created_by)
         .bind(a.created_at)
+        .bind(a.file.as_ref().map(|f| f.filename.clone()))
+        .bind(match &a.file {
+            Some(f) => f.content_type.clone(),
+            None => FOLDER_CONTENT_TYPE.to_owned(),
+        })
+        .bind(a.file.as_ref().map(|f| f.size))
         .execute(&mut *tx)
         .await?;
         if let Some(f) = &a.file {
             insert_file(&mut *tx, &a.uid, f).await?;
         }
+        set_tags(&mut tx, &a.uid, &a.api_key, &a.tags).await?;
         sqlx::query(
             "INSERT INTO asset_versions (asset_uid, version, file_uid, title, description, tags, \
              parent_uid, action, created_by, created_at) VALUES ($1, 1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -213,46 +234,28 @@ impl Db {
         .bind(uid)
         .fetch_optional(&self.read)
         .await?
-        .map(|r| asset(&r))
+        .map(|r| asset_from_row(&r))
         .transpose()
     }
 
-    /// Every live asset and folder of a stack (the query language filters in memory, §6).
-    pub async fn live_assets(&self, api_key: &str) -> sqlx::Result<Vec<Asset>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {ASSET_COLS} FROM assets a LEFT JOIN files f ON f.uid = a.file_uid \
-             WHERE a.api_key = $1 AND a.deleted_at IS NULL"
-        ))
+    /// Live direct children of a folder: (uid, is a folder). For walking folder trees
+    /// (depth checks, cascading deletes), which are at most five levels deep.
+    pub async fn folder_children(
+        &self,
+        api_key: &str,
+        folder: &str,
+    ) -> sqlx::Result<Vec<(String, bool)>> {
+        let rows = sqlx::query(
+            "SELECT uid, is_dir FROM assets WHERE api_key = $1 AND parent_uid = $2 \
+             AND deleted_at IS NULL",
+        )
         .bind(api_key)
+        .bind(folder)
         .fetch_all(&self.read)
         .await?;
-        rows.iter().map(asset).collect()
-    }
-
-    /// Live children of a folder (`None`: the root).
-    pub async fn children(&self, api_key: &str, parent: Option<&str>) -> sqlx::Result<Vec<Asset>> {
-        let rows = match parent {
-            Some(p) => {
-                sqlx::query(&format!(
-                    "SELECT {ASSET_COLS} FROM assets a LEFT JOIN files f ON f.uid = a.file_uid \
-                     WHERE a.api_key = $1 AND a.parent_uid = $2 AND a.deleted_at IS NULL"
-                ))
-                .bind(api_key)
-                .bind(p)
-                .fetch_all(&self.read)
-                .await?
-            }
-            None => {
-                sqlx::query(&format!(
-                    "SELECT {ASSET_COLS} FROM assets a LEFT JOIN files f ON f.uid = a.file_uid \
-                     WHERE a.api_key = $1 AND a.parent_uid IS NULL AND a.deleted_at IS NULL"
-                ))
-                .bind(api_key)
-                .fetch_all(&self.read)
-                .await?
-            }
-        };
-        rows.iter().map(asset).collect()
+        rows.iter()
+            .map(|r| Ok((r.try_get("uid")?, flag(r, "is_dir")?)))
+            .collect()
     }
 
     /// Applies a [`NewVersion`] if the asset is still at `expected_version` (and, when a slug
@@ -267,7 +270,10 @@ impl Db {
         let updated = sqlx::query(
             "UPDATE assets SET title = $3, description = $4, tags = $5, parent_uid = $6, \
              file_uid = $7, permanent_slug = COALESCE(permanent_slug, $8), version = version + 1, \
-             updated_by = $9, updated_at = $10 \
+             updated_by = $9, updated_at = $10, \
+             filename = COALESCE((SELECT f.filename FROM files f WHERE f.uid = $7), filename), \
+             content_type = COALESCE((SELECT f.content_type FROM files f WHERE f.uid = $7), content_type), \
+             file_size = COALESCE((SELECT f.size FROM files f WHERE f.uid = $7), file_size) \
              WHERE uid = $1 AND version = $2 AND deleted_at IS NULL \
              AND (permanent_slug IS NULL OR $8 IS NULL OR permanent_slug = $8)",
         )
@@ -287,6 +293,11 @@ impl Db {
             tx.rollback().await?;
             return Ok(false);
         }
+        let api_key: String = sqlx::query_scalar("SELECT api_key FROM assets WHERE uid = $1")
+            .bind(&change.uid)
+            .fetch_one(&mut *tx)
+            .await?;
+        set_tags(&mut tx, &change.uid, &api_key, &change.tags).await?;
         sqlx::query(
             "INSERT INTO asset_versions (asset_uid, version, file_uid, title, description, tags, \
              parent_uid, action, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -402,42 +413,6 @@ impl Db {
         Ok(r.rows_affected() == 1)
     }
 
-    /// Everything the delivery index needs, in two passes over the tables: each file asset
-    /// with its stack's `secure_asset_urls` and master locale, and every file row.
-    #[allow(clippy::type_complexity)]
-    pub async fn delivery_index(
-        &self,
-    ) -> sqlx::Result<(Vec<(Asset, bool, String)>, Vec<(String, FileMeta)>)> {
-        let rows = sqlx::query(&format!(
-            "SELECT {ASSET_COLS}, s.secure_asset_urls AS s_secure, s.master_locale AS s_locale \
-             FROM assets a JOIN stacks s ON s.api_key = a.api_key \
-             LEFT JOIN files f ON f.uid = a.file_uid WHERE a.is_dir = 0"
-        ))
-        .fetch_all(&self.read)
-        .await?;
-        let assets = rows
-            .iter()
-            .map(|r| Ok((asset(r)?, flag(r, "s_secure")?, r.try_get("s_locale")?)))
-            .collect::<sqlx::Result<Vec<_>>>()?;
-        let rows = sqlx::query("SELECT * FROM files")
-            .fetch_all(&self.read)
-            .await?;
-        let files = rows
-            .iter()
-            .map(|r| Ok((r.try_get("asset_uid")?, file_meta(r)?)))
-            .collect::<sqlx::Result<Vec<_>>>()?;
-        Ok((assets, files))
-    }
-
-    /// Every file row of an asset.
-    pub async fn files_of_asset(&self, asset_uid: &str) -> sqlx::Result<Vec<FileMeta>> {
-        let rows = sqlx::query("SELECT * FROM files WHERE asset_uid = $1")
-            .bind(asset_uid)
-            .fetch_all(&self.read)
-            .await?;
-        rows.iter().map(file_meta).collect()
-    }
-
     /// Records publications of `version` to each (environment uid, locale).
     pub async fn publish(
         &self,
@@ -488,22 +463,27 @@ impl Db {
         tx.commit().await
     }
 
-    /// Publications of every asset of a stack, by asset uid.
-    pub async fn publications(
+    /// Publications of these assets (a page of a list), by asset uid.
+    pub async fn publications_of(
         &self,
-        api_key: &str,
+        asset_uids: &[String],
     ) -> sqlx::Result<HashMap<String, Vec<Publication>>> {
-        let rows = sqlx::query(
-            "SELECT p.*, e.name AS environment_name FROM publications p \
-             JOIN environments e ON e.uid = p.environment_uid \
-             JOIN assets a ON a.uid = p.asset_uid WHERE a.api_key = $1 \
-             ORDER BY e.name, p.locale",
-        )
-        .bind(api_key)
-        .fetch_all(&self.read)
-        .await?;
         let mut out: HashMap<String, Vec<Publication>> = HashMap::new();
-        for r in &rows {
+        if asset_uids.is_empty() {
+            return Ok(out);
+        }
+        let marks: Vec<String> = (1..=asset_uids.len()).map(|i| format!("${i}")).collect();
+        let text = format!(
+            "SELECT p.*, e.name AS environment_name FROM publications p \
+             JOIN environments e ON e.uid = p.environment_uid WHERE p.asset_uid IN ({}) \
+             ORDER BY e.name, p.locale",
+            marks.join(", ")
+        );
+        let mut q = sqlx::query(&text);
+        for uid in asset_uids {
+            q = q.bind(uid.as_str());
+        }
+        for r in &q.fetch_all(&self.read).await? {
             out.entry(r.try_get("asset_uid")?)
                 .or_default()
                 .push(publication(r)?);

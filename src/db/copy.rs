@@ -19,6 +19,7 @@ const TABLES: &[&str] = &[
     "locales",
     "tokens",
     "assets",
+    "asset_tags",
     "files",
     "asset_versions",
     "publications",

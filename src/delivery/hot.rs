@@ -22,11 +22,10 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
+use super::index::Index;
 use crate::ids;
 use crate::records::{Asset, FileMeta};
 
-/// Most asset entries kept; past that the index is cleared and refills on demand.
-const MAX_ASSETS: usize = 250_000;
 /// Files up to this size have their bytes cached.
 pub const MAX_BODY: u64 = 1 << 20;
 /// Total bytes of cached bodies.
@@ -121,6 +120,11 @@ impl Prepared {
             modified,
             active: super::is_active_content(&meta.content_type),
         }
+    }
+
+    /// Approximate bytes, for the index's budget.
+    fn heap_bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + self.text.text.len()
     }
 
     /// Strong ETag (`"sha256"`).
@@ -238,6 +242,18 @@ impl HotAsset {
     pub fn file(&self, file_uid: &str) -> Option<&Arc<Prepared>> {
         find(&self.files, file_uid)
     }
+
+    /// Approximate bytes this entry holds, for the index's budget.
+    pub fn heap_bytes(&self) -> usize {
+        let arc = 16;
+        std::mem::size_of::<Self>()
+            + self.text.text.len()
+            + self
+                .files
+                .iter()
+                .map(|(_, p)| std::mem::size_of::<(u128, Arc<Prepared>)>() + arc + p.heap_bytes())
+                .sum::<usize>()
+    }
 }
 
 fn find<'a>(files: &'a [(u128, Arc<Prepared>)], uid: &str) -> Option<&'a Arc<Prepared>> {
@@ -294,25 +310,24 @@ thread_local! {
 pub struct HotCache {
     id: u64,
     generation: AtomicU64,
-    /// By [`ids::blt_bits`] of the asset uid.
-    assets: RwLock<HashMap<u64, Arc<HotAsset>>>,
+    /// By [`ids::blt_bits`] of the asset uid, within the budget.
+    assets: RwLock<Index>,
     bodies: RwLock<Bodies>,
     files: Mutex<Files>,
 }
 
-impl Default for HotCache {
-    fn default() -> Self {
+impl HotCache {
+    /// An empty cache whose index keeps entries up to `budget` bytes.
+    pub fn new(budget: usize) -> Self {
         Self {
             id: NEXT_CACHE_ID.fetch_add(1, Ordering::Relaxed),
             generation: AtomicU64::new(0),
-            assets: RwLock::default(),
+            assets: RwLock::new(Index::new(budget)),
             bodies: RwLock::default(),
             files: Mutex::default(),
         }
     }
-}
 
-impl HotCache {
     /// Calls `f` with the entry of an asset (`None`: not in the index). The calling thread
     /// keeps its own references to the entries it used until the next change anywhere, so
     /// repeated requests for the same assets write no memory shared with other threads: no
@@ -335,7 +350,7 @@ impl HotCache {
                     .assets
                     .read()
                     .unwrap_or_else(PoisonError::into_inner)
-                    .get(&key)
+                    .get(key)
                     .cloned();
                 let Some(hit) = hit else {
                     drop(local);
@@ -356,8 +371,36 @@ impl HotCache {
         self.assets
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(&key)
+            .get(key)
             .cloned()
+    }
+
+    /// Whether the asset is known to have no deliverable entry (unknown, or a folder).
+    pub fn is_missing(&self, asset_uid: &str) -> bool {
+        ids::blt_bits(asset_uid).is_some_and(|key| {
+            self.assets
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_missing(key)
+        })
+    }
+
+    /// Remembers, unless something changed since `generation`, that the asset has no
+    /// deliverable entry, so that repeated requests for it cost no query.
+    pub fn set_missing(&self, asset_uid: &str, generation: u64) {
+        let Some(key) = ids::blt_bits(asset_uid) else {
+            return;
+        };
+        let mut index = self.assets.write().unwrap_or_else(PoisonError::into_inner);
+        if self.generation.load(Ordering::Acquire) == generation {
+            index.set_missing(key);
+        }
+    }
+
+    /// Entries in the index and the bytes accounted to them.
+    pub fn index_size(&self) -> (usize, usize) {
+        let index = self.assets.read().unwrap_or_else(PoisonError::into_inner);
+        (index.len(), index.bytes())
     }
 
     /// The current generation; read it before loading an entry from the database.
@@ -370,45 +413,52 @@ impl HotCache {
         let Some(key) = ids::blt_bits(asset_uid) else {
             return;
         };
-        let mut map = self.assets.write().unwrap_or_else(PoisonError::into_inner);
+        let mut index = self.assets.write().unwrap_or_else(PoisonError::into_inner);
         if self.generation.load(Ordering::Acquire) != generation {
             return;
         }
-        if map.len() >= MAX_ASSETS {
-            map.clear();
-        }
-        map.insert(key, entry);
+        index.insert(key, entry);
     }
 
-    /// Stores many entries loaded since `generation` (start-up preload). Returns false, and
-    /// stores nothing, when something changed meanwhile.
-    pub fn insert_all(&self, entries: Vec<(String, Arc<HotAsset>)>, generation: u64) -> bool {
-        let mut map = self.assets.write().unwrap_or_else(PoisonError::into_inner);
+    /// Stores entries loaded since `generation` (the start-up preload) while they fit in
+    /// the budget without evicting anything; entries already present are kept. Returns
+    /// how many were stored, or `None` when something changed meanwhile (nothing stored)
+    /// or the index is full.
+    pub fn fill(&self, entries: Vec<(String, Arc<HotAsset>)>, generation: u64) -> Option<usize> {
+        let mut index = self.assets.write().unwrap_or_else(PoisonError::into_inner);
         if self.generation.load(Ordering::Acquire) != generation {
-            return false;
+            return None;
         }
-        for (uid, v) in entries.into_iter().take(MAX_ASSETS) {
-            if let Some(key) = ids::blt_bits(&uid) {
-                map.entry(key).or_insert(v);
+        let mut stored = 0;
+        for (uid, entry) in entries {
+            let Some(key) = ids::blt_bits(&uid) else {
+                continue;
+            };
+            if !index.has_room(entry.heap_bytes()) {
+                return None;
+            }
+            if index.get(key).is_none() && !index.is_missing(key) {
+                index.insert(key, entry);
+                stored += 1;
             }
         }
-        true
+        Some(stored)
     }
 
     /// Drops an asset's entry after a committed change.
     pub fn invalidate(&self, asset_uid: &str) {
-        let mut map = self.assets.write().unwrap_or_else(PoisonError::into_inner);
+        let mut index = self.assets.write().unwrap_or_else(PoisonError::into_inner);
         self.generation.fetch_add(1, Ordering::AcqRel);
         if let Some(key) = ids::blt_bits(asset_uid) {
-            map.remove(&key);
+            index.remove(key);
         }
     }
 
     /// Drops every entry (stack settings changed, stack deleted).
     pub fn clear(&self) {
-        let mut map = self.assets.write().unwrap_or_else(PoisonError::into_inner);
+        let mut index = self.assets.write().unwrap_or_else(PoisonError::into_inner);
         self.generation.fetch_add(1, Ordering::AcqRel);
-        map.clear();
+        index.clear();
     }
 
     /// Cached bytes of a small file.

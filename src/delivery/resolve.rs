@@ -2,16 +2,16 @@
 //! in-memory index for anonymous requests, with the database for credentials, delivery
 //! tokens and environments.
 
-use std::collections::HashMap;
-
 use std::sync::Arc;
+
+use anyhow::Context;
 
 use super::hot::{HotAsset, Prepared};
 use super::{Classified, Delivery, Target};
 use crate::error::{Error, Result};
 use crate::identity;
 use crate::ids::{self, ApiKey, Uid};
-use crate::records::{FileMeta, TokenKind};
+use crate::records::TokenKind;
 use crate::time::now_ms;
 
 /// The kind of URL, which decides `Cache-Control` (§4).
@@ -107,56 +107,65 @@ impl Delivery {
         if let Some(hit) = self.hot.get(asset_uid) {
             return Ok((Some(hit.stack) == ids::blt_bits(api_key)).then_some(hit));
         }
+        if self.hot.is_missing(asset_uid) {
+            return Ok(None);
+        }
         let generation = self.hot.generation();
-        let Some(stack) = self.db.stack(api_key).await? else {
-            return Ok(None);
-        };
-        let Some(asset) = self
+        let Some(e) = self
             .db
-            .asset(api_key, asset_uid)
-            .await?
-            .filter(|a| !a.is_dir)
+            .delivery_entry(asset_uid)
+            .await
+            .with_context(|| format!("loading the delivery entry of {asset_uid}"))?
         else {
+            self.hot.set_missing(asset_uid, generation);
             return Ok(None);
         };
-        let files = self.db.files_of_asset(asset_uid).await?;
         let entry = Arc::new(HotAsset::new(
-            &asset,
-            stack.secure_asset_urls,
-            &stack.master_locale,
-            &files,
+            &e.asset,
+            e.secured,
+            &e.master_locale,
+            &e.files,
         ));
         self.hot.insert(asset_uid, entry.clone(), generation);
-        Ok(Some(entry))
+        Ok((Some(entry.stack) == ids::blt_bits(api_key)).then_some(entry))
     }
 
-    /// Loads the delivery index for every asset at start-up, so that the first request for an
-    /// asset is as fast as the millionth, whatever the size of the stack. Retries when a change
-    /// lands during the load; gives up (lookups then fill the index on demand) after a few tries.
+    /// Fills the delivery index at start-up, in batches, until the budget is reached (or
+    /// every asset is in), so that the first requests after a restart are as fast as the
+    /// later ones. Runs in the background: perma answers at once, and requests meanwhile
+    /// load their entries on demand. A batch during which something changed is skipped
+    /// (its entries load on demand). Returns how many entries it stored.
     pub async fn preload(&self) -> anyhow::Result<usize> {
-        for _ in 0..3 {
+        const BATCH: u32 = 2000;
+        let (mut after, mut stored) = (String::new(), 0);
+        loop {
             let generation = self.hot.generation();
-            let (assets, files) = self.db.delivery_index().await?;
-            let mut by_asset: HashMap<String, Vec<FileMeta>> = HashMap::new();
-            for (asset_uid, f) in files {
-                by_asset.entry(asset_uid).or_default().push(f);
-            }
-            let entries: Vec<(String, Arc<HotAsset>)> = assets
+            let batch = self
+                .db
+                .delivery_batch(&after, BATCH)
+                .await
+                .context("reading a batch of the delivery index")?;
+            let Some(last) = batch.last() else {
+                return Ok(stored);
+            };
+            after = last.asset.uid.clone();
+            let full = batch.len() < BATCH as usize;
+            let entries = batch
                 .iter()
-                .map(|(a, secured, locale)| {
-                    let files = by_asset.remove(&a.uid).unwrap_or_default();
-                    (
-                        a.uid.clone(),
-                        Arc::new(HotAsset::new(a, *secured, locale, &files)),
-                    )
+                .map(|e| {
+                    let entry = HotAsset::new(&e.asset, e.secured, &e.master_locale, &e.files);
+                    (e.asset.uid.clone(), Arc::new(entry))
                 })
                 .collect();
-            let n = entries.len();
-            if self.hot.insert_all(entries, generation) {
-                return Ok(n);
+            match self.hot.fill(entries, generation) {
+                Some(n) => stored += n,
+                None if self.hot.generation() != generation => {}
+                None => return Ok(stored),
+            }
+            if full {
+                return Ok(stored);
             }
         }
-        Ok(0)
     }
 
     /// Decides which file a delivery request serves (§4 "Which file", "Secured stacks").

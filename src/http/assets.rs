@@ -152,7 +152,7 @@ pub async fn create(
     let upload = form
         .upload
         .ok_or_else(|| Error::field("upload", "is required: send the file in asset[upload]"))?;
-    let a = assets::create(&app.db, &access, upload, form.meta).await?;
+    let a = assets::create(&app.db, &app.changes, &access, upload, form.meta).await?;
     Ok((
         StatusCode::CREATED,
         Json(
@@ -293,18 +293,20 @@ pub async fn references(
 }
 
 fn list_params(params: &Params, kind: Kind) -> Result<ListParams> {
-    let limit = params.uint("limit")?.unwrap_or(100).clamp(1, 100) as usize;
-    let skip = params.uint("skip")?.unwrap_or(0) as usize;
+    let limit = params.uint("limit")?.unwrap_or(100).clamp(1, 100) as u64;
+    let skip = params.uint("skip")?.unwrap_or(0) as u64;
     let sort = match (params.get("asc"), params.get("desc")) {
-        (Some(f), _) => Some((f.to_owned(), true)),
-        (None, Some(f)) => Some((f.to_owned(), false)),
+        (Some(f), _) => Some((f, true)),
+        (None, Some(f)) => Some((f, false)),
         _ => None,
     };
-    if let Some((f, _)) = &sort {
-        if !query::is_sortable(f) {
-            return Err(Error::field("asc", format!("can't sort by {f:?}")));
-        }
-    }
+    let sort = match sort {
+        None => None,
+        Some((f, asc)) => match query::sort_column(f) {
+            Some(c) => Some((c, asc)),
+            None => return Err(Error::field("asc", format!("can't sort by {f:?}"))),
+        },
+    };
     let query = params
         .get("query")
         .filter(|q| !q.is_empty())
@@ -329,6 +331,7 @@ fn list_params(params: &Params, kind: Kind) -> Result<ListParams> {
             .filter(|e| !e.is_empty())
             .map(str::to_owned),
         kind,
+        count: params.flag("include_count"),
     })
 }
 
@@ -340,7 +343,8 @@ async fn list_kind(
 ) -> Result<Json<Value>> {
     let p = list_params(params, kind)?;
     let (page, total) = assets::list(&app.db, access, &p).await?;
-    let pubs = assets::publications(&app.db, &access.stack.api_key).await?;
+    let uids: Vec<String> = page.iter().map(|a| a.uid.clone()).collect();
+    let pubs = app.db.publications_of(&uids).await?;
     let r = render(params);
     let mut only = params.all("only[BASE][]");
     only.extend(params.all("only[]").into_iter().filter(|o| o != "BASE"));
@@ -352,7 +356,7 @@ async fn list_kind(
         })
         .collect();
     let mut out = json!({ "assets": items });
-    if params.flag("include_count") {
+    if let Some(total) = total {
         out["count"] = json!(total);
     }
     Ok(Json(out))

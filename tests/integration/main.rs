@@ -10,6 +10,7 @@ mod delivery;
 mod durability;
 mod identity;
 mod layering;
+mod listing;
 mod multiprocess;
 mod permanent_url;
 mod support;

@@ -341,3 +341,32 @@ test('usable at 375 px wide', async () => {
   await m.screenshot({ path: join(shots, 'mobile-panel.png') })
   await small.close()
 })
+
+test('a large folder pages: 100 at a time, a count, Load more until the end', async () => {
+  const key = await apiKey()
+  const [st, folder] = await apiAs('POST', '/v3/assets/folders', { asset: { name: 'Bulk' } }, key)
+  assert.equal(st, 201)
+  const login = await fetch(`${base}/v3/user-session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: { email: EMAIL, password: PASSWORD } }) })
+  const { user } = await login.json()
+  for (let i = 0; i < 230; i += 10) {
+    await Promise.all(Array.from({ length: 10 }, (_, j) => {
+      const form = new FormData()
+      form.append('asset[upload]', new Blob([`file ${i + j}`], { type: 'text/plain' }), `bulk-${String(i + j).padStart(3, '0')}.txt`)
+      form.append('asset[parent_uid]', folder.asset.uid)
+      return fetch(`${base}/v3/assets`, { method: 'POST', headers: { authtoken: user.authtoken, api_key: key }, body: form }).then((r) => assert.equal(r.status, 201))
+    }))
+  }
+  await page.reload()
+  await page.getByRole('button', { name: 'Open folder Bulk' }).click()
+  const status = page.getByRole('status').filter({ hasText: / of / })
+  await status.filter({ hasText: '100 of 230' }).waitFor()
+  assert.equal(await page.locator('.items li').count(), 100)
+  await page.getByRole('button', { name: 'Load more' }).click()
+  await status.filter({ hasText: '200 of 230' }).waitFor()
+  await page.getByRole('button', { name: 'Load more' }).click()
+  await status.filter({ hasText: '230 of 230' }).waitFor()
+  assert.equal(await page.locator('.items li').count(), 230)
+  assert.equal(await page.getByRole('button', { name: 'Load more' }).count(), 0)
+  // Sorted by file name on the server, across pages: the last one is the last name.
+  assert.equal(await page.locator('.items li').last().locator('.name').textContent(), 'bulk-229.txt')
+})

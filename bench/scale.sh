@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# Scale benchmark (STYLE rule 14: cost follows the request, not the library): the same
+# requests on a stack of 100 assets and on a stack of N (default 1,000,000), in one run, on
+# SQLite and on PostgreSQL. Prints each figure with its target.
+#
+#   bench/scale.sh                 full run: N = 1,000,000, both backends
+#   bench/scale.sh --smoke         N = 10,000, short load runs (CI; checks the script works)
+#   BENCH_BACKENDS=sqlite bench/scale.sh      one backend only
+#
+# Listing latencies are the median of 5 requests (curl, one connection each). Delivery is
+# wrk with random permanent URLs (uniform, and Zipf-like: a few assets get most requests)
+# for BENCH_DURATION seconds. PostgreSQL runs as a throwaway cluster (Debian's packages).
+# Talks only to 127.0.0.1, runs for a bounded time, stops everything it started.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+n="${BENCH_ASSETS:-1000000}" duration="${BENCH_DURATION:-5}"
+backends="${BENCH_BACKENDS:-sqlite postgres}"
+smoke=0
+if [[ "${1:-}" == "--smoke" ]]; then n=10000 duration=1 smoke=1; fi
+conns="${BENCH_CONNECTIONS:-32}" threads="${BENCH_THREADS:-2}"
+for tool in wrk curl python3; do command -v "$tool" >/dev/null || { echo "missing $tool"; exit 1; }; done
+
+bin="${PERMA_BIN:-}"
+if [[ -z "$bin" ]]; then
+  (cd "$root" && cargo build --release --quiet --bin perma)
+  bin="$root/target/release/perma"
+fi
+work="$(mktemp -d)"
+chmod 755 "$work"
+perma_pid="" pg_dir="" pg_ctl_bin=""
+stop_pg() {
+  if [[ -n "$pg_dir" ]]; then
+    runuser -u postgres -- "$pg_ctl_bin" -D "$pg_dir/data" -m fast stop >/dev/null 2>&1 || true
+    rm -rf "$pg_dir"; pg_dir=""
+  fi
+}
+cleanup() {
+  if [[ -n "$perma_pid" ]]; then kill "$perma_pid" 2>/dev/null || true; wait "$perma_pid" 2>/dev/null || true; fi
+  stop_pg
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+start_pg() {
+  local pgbin p
+  pgbin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
+  pg_dir="$(mktemp -d)"; chown postgres "$pg_dir"
+  p="$(port)"
+  runuser -u postgres -- "$pgbin/initdb" -D "$pg_dir/data" -A trust -U postgres >/dev/null
+  runuser -u postgres -- "$pgbin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w \
+    -o "-p $p -k $pg_dir -c listen_addresses=127.0.0.1 -c shared_buffers=256MB -c fsync=off" start >/dev/null
+  pg_ctl_bin="$pgbin/pg_ctl"
+  psql -q "postgres://postgres@127.0.0.1:$p/postgres" -c "CREATE DATABASE perma" >/dev/null
+  echo "postgres://postgres@127.0.0.1:$p/perma"
+}
+
+email=bench@example.com password=bench-password
+start_perma() { # extra env assignments…
+  local t0; t0=$(date +%s%N)
+  env PERMA_DATA_DIR="$work/data" PERMA_LISTEN=127.0.0.1:0 PERMA_LOG=warn \
+    PERMA_ADMIN_EMAIL=$email PERMA_ADMIN_PASSWORD=$password "$@" "$bin" serve > "$work/perma.out" 2> "$work/perma.err" &
+  perma_pid=$!
+  for _ in $(seq 1 300); do grep -q "listening on" "$work/perma.out" 2>/dev/null && break; sleep 0.1; done
+  perma="$(sed -n 's/^perma listening on //p' "$work/perma.out")"
+  [[ -n "$perma" ]] || { cat "$work/perma.err"; exit 1; }
+  started_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+}
+stop_perma() { kill "$perma_pid"; wait "$perma_pid" 2>/dev/null || true; perma_pid=""; }
+json() { python3 -c "import sys,json; v=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
+rss_mib() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$perma_pid/status"; }
+
+# Median wall time in ms of 5 GETs (after one warm-up) of a listing URL.
+list_ms() { # api_key query-string
+  local key=$1 qs=$2 t=()
+  curl -sf -o /dev/null "$perma/v3/assets?$qs" -H "authtoken: $token" -H "api_key: $key"
+  for _ in 1 2 3 4 5; do
+    t+=("$(curl -sf -o /dev/null -w '%{time_total}' "$perma/v3/assets?$qs" -H "authtoken: $token" -H "api_key: $key")")
+  done
+  printf '%s\n' "${t[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[3]*1000}'
+}
+enc() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1]))' "$1"; }
+
+# Median ms of 5 uploads and of 5 replaces of a 4 KiB file into a stack.
+write_ms() { # api_key
+  local key=$1 up=() rep=() uid
+  head -c 4096 /dev/urandom > "$work/w.bin"
+  for _ in 1 2 3 4 5; do
+    up+=("$(curl -sf -o "$work/up.json" -w '%{time_total}' "$perma/v3/assets" -H "authtoken: $token" -H "api_key: $key" -F "asset[upload]=@$work/w.bin")")
+    uid=$(json 'v["asset"]["uid"]' < "$work/up.json")
+    rep+=("$(curl -sf -o /dev/null -w '%{time_total}' -X PUT "$perma/v3/assets/$uid" -H "authtoken: $token" -H "api_key: $key" -F "asset[upload]=@$work/w.bin")")
+  done
+  printf '%s %s\n' "$(printf '%s\n' "${up[@]}" | sort -n | sed -n 3p)" "$(printf '%s\n' "${rep[@]}" | sort -n | sed -n 3p)"
+}
+
+rps() { # paths-file
+  PATHS_FILE="$1" wrk -t"$threads" -c"$conns" -d"${duration}s" -s "$root/bench/random_path.lua" "$perma" \
+    | awk '/^Requests\/sec:/ {print $2} /Non-2xx/ {print "ERRORS " $0 > "/dev/stderr"}'
+}
+
+report="$work/report.txt"
+line() { printf '%-64s %12s   %s\n' "$1" "$2" "$3" | tee -a "$report"; }
+
+for backend in $backends; do
+  rm -rf "$work/data"; mkdir -p "$work/data"
+  env_db=()
+  if [[ $backend == postgres ]]; then
+    url="$(start_pg)"
+    env_db=(PERMA_DATABASE_URL="$url")
+  fi
+  start_perma "${env_db[@]}"
+  login=$(curl -sf "$perma/v3/user-session" -H 'content-type: application/json' -d "{\"user\":{\"email\":\"$email\",\"password\":\"$password\"}}")
+  token=$(echo "$login" | json 'v["user"]["authtoken"]')
+  user_uid=$(echo "$login" | json 'v["user"]["uid"]')
+  stack() { curl -sf "$perma/v3/stacks" -H "authtoken: $token" -d "{\"stack\":{\"name\":\"$1\"}}" | json 'v["stack"]["api_key"]'; }
+  small=$(stack small) big=$(stack big)
+  head -c 4096 /dev/urandom > "$work/4k.bin"
+  sha=$(sha256sum "$work/4k.bin" | cut -d' ' -f1)
+  curl -sf -o /dev/null "$perma/v3/assets" -H "authtoken: $token" -H "api_key: $small" -F "asset[upload]=@$work/4k.bin"
+  stop_perma
+  dbarg="$work/data/perma.db"; [[ $backend == postgres ]] && dbarg="$url"
+  started=$(date +%s.%N)
+  python3 "$root/bench/seed.py" "$dbarg" "$small" "$user_uid" "$sha" 4096 100 s > "$work/paths-small-once"
+  python3 "$root/bench/seed.py" "$dbarg" "$big" "$user_uid" "$sha" 4096 "$n" b > "$work/paths-big"
+  seeded=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$started" "$(date +%s.%N)")
+  # Equal-length path lists, so that wrk's own cost per request is the same for both stacks.
+  python3 - "$work" "$n" <<'PY'
+import random, sys
+work, n = sys.argv[1], int(sys.argv[2])
+small = open(f"{work}/paths-small-once").read().split()
+big = open(f"{work}/paths-big").read().split()
+lines = min(n, 1_000_000)
+random.seed(1)
+open(f"{work}/paths-small", "w").write("\n".join(random.choice(small) for _ in range(lines)) + "\n")
+open(f"{work}/paths-uniform", "w").write("\n".join(random.choice(big) for _ in range(lines)) + "\n")
+# Zipf-like (s = 1): the k-th most popular asset is asked for in proportion to 1/k.
+weights = [1 / (k + 1) for k in range(len(big))]
+open(f"{work}/paths-zipf", "w").write("\n".join(random.choices(big, weights, k=lines)) + "\n")
+PY
+
+  echo | tee -a "$report"
+  echo "== $backend: 100 assets vs $n assets (seeded in ${seeded}s), $(nproc) cores" | tee -a "$report"
+  start_perma "${env_db[@]}"
+  line "start-up until listening" "${started_ms} ms" "(the index fills in the background)"
+  sleep 1
+  # Listing (§6).
+  for spec in \
+    "first page|limit=100|50" \
+    "first page, include_count|limit=100&include_count=true|250" \
+    "last page (skip = N - 100)|limit=100&skip=SKIP|250" \
+    "title equality|query=$(enc '{"title":"b-12345.bin"}')|50" \
+    "filename \$in|query=$(enc '{"filename":{"$in":["b-1.bin","b-777.bin"]}}')|50" \
+    "tags equality|query=$(enc '{"tags":"t-7"}')&limit=100|50" \
+    "content_type equality|query=$(enc '{"content_type":"video/mp4"}')&limit=100|50" \
+    "parent_uid equality (root)|query=$(enc '{"parent_uid":"nonexistent"}')|50" \
+    "anchored regex ^b-99|query=$(enc '{"title":{"$regex":"^b-99"}}')&limit=10|50" \
+    "anchored regex ^B-99, \$options i|query=$(enc '{"title":{"$regex":"^B-99","$options":"i"}}')&limit=10|50"; do
+    IFS='|' read -r label qs target <<< "$spec"
+    qs_small=${qs//SKIP/0} qs_big=${qs//SKIP/$((n - 100))}
+    a=$(list_ms "$small" "$qs_small") b=$(list_ms "$big" "$qs_big")
+    line "list: $label" "${b} ms" "(100 assets: ${a} ms; target <= ${target} ms)"
+  done
+  # Delivery (§4): default budget.
+  for set in small uniform; do PATHS_FILE="$work/paths-$set" wrk -t"$threads" -c"$conns" -d1s -s "$root/bench/random_path.lua" "$perma" >/dev/null; done
+  s=$(rps "$work/paths-small") u=$(rps "$work/paths-uniform") z=$(rps "$work/paths-zipf")
+  ratio() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.2f}')" "$1" "$2"; }
+  line "permanent URL, random asset: $n / 100 assets, req/s" "$(ratio "$u" "$s")" "($u vs $s req/s; target >= 0.8)"
+  line "permanent URL, Zipf-like choice: $n / 100 assets" "$(ratio "$z" "$s")" "($z req/s; target >= 0.9)"
+  line "server RSS after the load" "$(rss_mib) MiB" "(target <= 400 MiB)"
+  read -r up_s rep_s <<< "$(write_ms "$small")"
+  read -r up_b rep_b <<< "$(write_ms "$big")"
+  line "upload latency, big / small stack" "$(ratio "$up_b" "$up_s")" "(${up_b}s vs ${up_s}s; target <= 1.2)"
+  line "replace latency, big / small stack" "$(ratio "$rep_b" "$rep_s")" "(${rep_b}s vs ${rep_s}s; target <= 1.2)"
+  stop_perma
+  # Delivery with an index budget of a tenth of the stack.
+  tenth=$(( n / 10 * 600 ))
+  start_perma "${env_db[@]}" PERMA_INDEX_BYTES=$tenth
+  PATHS_FILE="$work/paths-uniform" wrk -t"$threads" -c"$conns" -d1s -s "$root/bench/random_path.lua" "$perma" >/dev/null
+  s2=$(rps "$work/paths-small") u2=$(rps "$work/paths-uniform")
+  line "permanent URL, random asset, index budget $((tenth >> 20)) MiB (a tenth)" "$(ratio "$u2" "$s2")" "($u2 vs $s2 req/s; target >= 0.5)"
+  stop_perma
+  stop_pg
+done
+echo
+echo "== summary"
+cat "$report"

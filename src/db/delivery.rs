@@ -1,0 +1,102 @@
+//! What the delivery index reads (§4): one asset with its stack settings and every file,
+//! in one indexed query per asset (a miss), or in batches in key order (the preload).
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::assets::{asset_from_row, ASSET_COLS};
+use super::{flag, Db};
+use crate::records::{Asset, FileMeta};
+
+/// An asset as delivery needs it: the asset, its stack's `secure_asset_urls` and master
+/// locale, and every file it ever had (version URLs).
+#[derive(Debug, Clone)]
+pub struct DeliveryEntry {
+    /// The asset (its current file included).
+    pub asset: Asset,
+    /// The stack's `secure_asset_urls`.
+    pub secured: bool,
+    /// The stack's master locale.
+    pub master_locale: String,
+    /// Every file of the asset.
+    pub files: Vec<FileMeta>,
+}
+
+/// Columns of the files joined to each asset row, prefixed `df_`.
+const FILE_COLS: &str = "df.uid AS df_uid, df.sha256 AS df_sha256, df.size AS df_size, \
+    df.content_type AS df_content_type, df.filename AS df_filename, df.width AS df_width, \
+    df.height AS df_height, df.created_at AS df_created_at";
+
+fn joined_file(row: &AnyRow) -> sqlx::Result<Option<FileMeta>> {
+    let Some(uid) = row.try_get::<Option<String>, _>("df_uid")? else {
+        return Ok(None);
+    };
+    Ok(Some(FileMeta {
+        uid,
+        sha256: row.try_get("df_sha256")?,
+        size: row.try_get("df_size")?,
+        content_type: row.try_get("df_content_type")?,
+        filename: row.try_get("df_filename")?,
+        width: row.try_get("df_width")?,
+        height: row.try_get("df_height")?,
+        created_at: row.try_get("df_created_at")?,
+    }))
+}
+
+/// Folds rows (one per file, ordered by asset) into entries.
+fn entries(rows: &[AnyRow]) -> sqlx::Result<Vec<DeliveryEntry>> {
+    let mut out: Vec<DeliveryEntry> = Vec::new();
+    for row in rows {
+        let uid: String = row.try_get("uid")?;
+        if out.last().is_none_or(|e| e.asset.uid != uid) {
+            out.push(DeliveryEntry {
+                asset: asset_from_row(row)?,
+                secured: flag(row, "s_secure")?,
+                master_locale: row.try_get("s_locale")?,
+                files: Vec::new(),
+            });
+        }
+        if let (Some(file), Some(entry)) = (joined_file(row)?, out.last_mut()) {
+            entry.files.push(file);
+        }
+    }
+    Ok(out)
+}
+
+impl Db {
+    /// The delivery entry of one file asset (not a folder), live or deleted; `None` when
+    /// there is none. One query on primary keys.
+    pub async fn delivery_entry(&self, asset_uid: &str) -> sqlx::Result<Option<DeliveryEntry>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ASSET_COLS}, s.secure_asset_urls AS s_secure, s.master_locale AS s_locale, \
+             {FILE_COLS} FROM assets a JOIN stacks s ON s.api_key = a.api_key \
+             LEFT JOIN files f ON f.uid = a.file_uid \
+             LEFT JOIN files df ON df.asset_uid = a.uid \
+             WHERE a.uid = $1 AND a.is_dir = 0"
+        ))
+        .bind(asset_uid)
+        .fetch_all(&self.read)
+        .await?;
+        Ok(entries(&rows)?.pop())
+    }
+
+    /// Delivery entries of up to `limit` file assets whose uid sorts after `after`, in uid
+    /// order (the preload walks the table in batches, so its memory is one batch).
+    pub async fn delivery_batch(
+        &self,
+        after: &str,
+        limit: u32,
+    ) -> sqlx::Result<Vec<DeliveryEntry>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ASSET_COLS}, s.secure_asset_urls AS s_secure, s.master_locale AS s_locale, \
+             {FILE_COLS} FROM (SELECT * FROM assets WHERE uid > $1 AND is_dir = 0 \
+             ORDER BY uid LIMIT {limit}) a JOIN stacks s ON s.api_key = a.api_key \
+             LEFT JOIN files f ON f.uid = a.file_uid \
+             LEFT JOIN files df ON df.asset_uid = a.uid ORDER BY a.uid"
+        ))
+        .bind(after)
+        .fetch_all(&self.read)
+        .await?;
+        entries(&rows)
+    }
+}
