@@ -315,6 +315,8 @@ pub struct Prefix {
     text: String,
     /// Case-insensitive: `text` is lowercase ASCII, compared with `lower(column)`.
     fold: bool,
+    /// The pattern is nothing but `^` and this text: the prefix condition is the regex.
+    exact: bool,
 }
 
 /// The literal text every match of `pattern` starts with: `^`, then literal characters up
@@ -358,7 +360,8 @@ fn literal_prefix(pattern: &str, options: Option<&Value>) -> Option<Prefix> {
     if matches!(chars.peek(), Some('?' | '*' | '{')) {
         text.pop();
     }
-    (!text.is_empty()).then_some(Prefix { text, fold })
+    let exact = chars.peek().is_none();
+    (!text.is_empty()).then_some(Prefix { text, fold, exact })
 }
 
 impl Field {
@@ -436,17 +439,20 @@ fn op_filter(col: Column, op: &Op, exact: &mut bool) -> Filter {
         Op::Nin(ls) => Filter::Not(Box::new(any_of(ls))),
         Op::Exists(true) => Filter::Present(col),
         Op::Exists(false) => Filter::Not(Box::new(Filter::Present(col))),
-        Op::Regex(_, prefix) => {
-            *exact = false;
-            match prefix {
-                Some(p) => Filter::Prefix {
+        Op::Regex(_, prefix) => match prefix {
+            Some(p) => {
+                *exact &= p.exact;
+                Filter::Prefix {
                     column: col,
                     prefix: p.text.clone(),
                     fold: p.fold,
-                },
-                None => Filter::Present(col),
+                }
             }
-        }
+            None => {
+                *exact = false;
+                Filter::Present(col)
+            }
+        },
         Op::Cmp(dir, or_eq, l) => {
             let Some(v) = sql_value(l) else {
                 return Filter::False;
@@ -470,21 +476,21 @@ mod tests {
     fn literal_prefixes_are_necessary_conditions() {
         let p = |pat: &str, opts: Option<&str>| {
             literal_prefix(pat, opts.map(|o| Value::String(o.into())).as_ref())
-                .map(|p| (p.text, p.fold))
+                .map(|p| (p.text, p.fold, p.exact))
         };
-        let some = |t: &str, fold: bool| Some((t.to_owned(), fold));
-        assert_eq!(p("^b-99", None), some("b-99", false));
-        assert_eq!(p("^b-99.*x", None), some("b-99", false));
-        assert_eq!(p("^ab?c", None), some("a", false));
-        assert_eq!(p("^ab*", None), some("a", false));
-        assert_eq!(p("^ab{0,2}", None), some("a", false));
-        assert_eq!(p("^ab+", None), some("ab", false));
-        assert_eq!(p(r"^a\.b", None), some("a.b", false));
-        assert_eq!(p(r"^a\d", None), some("a", false));
-        assert_eq!(p("^Ab-9", Some("i")), some("ab-9", true));
+        let some = |t: &str, fold: bool, exact: bool| Some((t.to_owned(), fold, exact));
+        assert_eq!(p("^b-99", None), some("b-99", false, true));
+        assert_eq!(p("^b-99.*x", None), some("b-99", false, false));
+        assert_eq!(p("^ab?c", None), some("a", false, false));
+        assert_eq!(p("^ab*", None), some("a", false, false));
+        assert_eq!(p("^ab{0,2}", None), some("a", false, false));
+        assert_eq!(p("^ab+", None), some("ab", false, false));
+        assert_eq!(p(r"^a\.b", None), some("a.b", false, true));
+        assert_eq!(p(r"^a\d", None), some("a", false, false));
+        assert_eq!(p("^Ab-9", Some("i")), some("ab-9", true, true));
         // k and s also match non-ASCII letters case-insensitively (KELVIN SIGN, LONG S).
-        assert_eq!(p("^ask", Some("i")), some("a", true));
-        assert_eq!(p("^ask", None), some("ask", false));
+        assert_eq!(p("^ask", Some("i")), some("a", true, false));
+        assert_eq!(p("^ask", None), some("ask", false, true));
         assert_eq!(p("^é", Some("i")), None);
         for none in [
             ("b-99", None),

@@ -23,6 +23,8 @@ CREATE TABLE asset_tags (
 INSERT INTO asset_tags (asset_uid, api_key, tag)
     SELECT DISTINCT a.uid, a.api_key, j.value FROM assets a, json_array_elements_text(a.tags::json) j;
 CREATE INDEX asset_tags_by_tag ON asset_tags (api_key, tag, asset_uid);
+-- Counts read the narrowest index there is.
+CREATE INDEX assets_live_count ON assets (api_key, is_dir) WHERE deleted_at IS NULL;
 CREATE INDEX assets_live_by_created ON assets (api_key, created_at, uid, is_dir) WHERE deleted_at IS NULL;
 CREATE INDEX assets_live_by_parent ON assets (api_key, parent_uid, created_at, uid) WHERE deleted_at IS NULL;
 CREATE INDEX assets_live_by_updated ON assets (api_key, updated_at, uid) WHERE deleted_at IS NULL;
