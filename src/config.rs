@@ -44,7 +44,7 @@ pub struct Config {
     /// Lifetime of a login session in seconds (`PERMA_SESSION_TTL`, default 30 days).
     pub session_ttl: u64,
     /// Memory budget of the delivery index in bytes (`PERMA_INDEX_BYTES`, default 256 MiB,
-    /// about half a million assets). Past it, the least recently used entries are evicted
+    /// about a million assets). Past it, the least recently used entries are evicted
     /// and loaded again, with one indexed query, when asked for. §4, §6.
     pub index_bytes: u64,
 }

@@ -11,6 +11,7 @@
 //! the index (and, on PostgreSQL, the other processes) that an asset changed.
 
 mod conditional;
+mod entry;
 mod hot;
 mod index;
 mod plan;
@@ -23,7 +24,8 @@ use std::sync::Arc;
 pub use conditional::{
     byte_range, etag, evaluate, is_active_content, last_modified, Conditionals, Outcome,
 };
-pub use hot::{HotAsset, HotCache, Prepared, MAX_BODY};
+pub use entry::{Disposition, HotAsset, Prepared, StackStr};
+pub use hot::{HotCache, MAX_BODY};
 pub use plan::{BodyRange, Plan};
 pub use request::{Classified, DeliveryHeaders, DeliveryPath, DeliveryQuery, Method, Target};
 pub use resolve::{resolve_public, Answer, Resolved, UrlKind};

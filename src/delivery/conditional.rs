@@ -75,8 +75,8 @@ fn parse_date(s: &str) -> Option<SystemTime> {
 
 /// Evaluates conditional headers (RFC 9110 §13.2.2 order) and `Range` for a GET or HEAD.
 pub fn evaluate(c: &Conditionals<'_>, file: &Prepared) -> Outcome {
-    let tag = file.etag();
-    let modified = file.modified;
+    let tag = &*file.etag();
+    let modified = file.modified();
     if let Some(h) = c.if_match {
         if !list_matches(h, tag, false) {
             return Outcome::PreconditionFailed;

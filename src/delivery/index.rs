@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use super::hot::HotAsset;
+use super::entry::HotAsset;
 
 /// Most keys remembered as missing; past that the set starts over (only misses are lost,
 /// and each costs one indexed query).
@@ -20,7 +20,7 @@ const MAX_MISSING: usize = 100_000;
 struct Slot {
     key: u64,
     entry: Arc<HotAsset>,
-    bytes: usize,
+    bytes: u32,
     referenced: AtomicBool,
 }
 
@@ -45,8 +45,9 @@ impl std::fmt::Debug for Index {
     }
 }
 
-/// Bytes a slot costs beyond its entry: the slot, the map's key and index, the `Arc`.
-const SLOT_OVERHEAD: usize = std::mem::size_of::<Slot>() + 2 * 16 + 16;
+/// Bytes a slot costs beyond its entry: the slot, and the map's key, index and control
+/// byte at its load factor.
+const SLOT_OVERHEAD: usize = std::mem::size_of::<Slot>() + 20;
 
 impl Index {
     /// An empty index that keeps entries up to `budget` bytes.
@@ -99,23 +100,26 @@ impl Index {
         if bytes > self.budget {
             return;
         }
+        let Ok(slot_bytes) = u32::try_from(bytes) else {
+            return;
+        };
         self.remove(key);
         let mut new = Some(Slot {
             key,
             entry,
-            bytes,
+            bytes: slot_bytes,
             // New entries start unreferenced: one that is never asked for again is the
             // first to go.
             referenced: AtomicBool::new(false),
         });
-        while self.bytes + new.as_ref().map_or(0, |s| s.bytes) > self.budget {
+        while self.bytes + new.as_ref().map_or(0, |s| s.bytes as usize) > self.budget {
             let Some(i) = self.victim(key) else { break };
             let old = self.slots[i].key;
             self.by_key.remove(&old);
             match new.take() {
                 Some(slot) => {
-                    self.bytes -= self.slots[i].bytes;
-                    self.bytes += slot.bytes;
+                    self.bytes -= self.slots[i].bytes as usize;
+                    self.bytes += slot.bytes as usize;
                     self.slots[i] = slot;
                     self.by_key.insert(key, i);
                     self.hand = i + 1;
@@ -125,7 +129,7 @@ impl Index {
         }
         if let Some(slot) = new {
             self.by_key.insert(key, self.slots.len());
-            self.bytes += slot.bytes;
+            self.bytes += slot.bytes as usize;
             self.slots.push(slot);
         }
     }
@@ -180,7 +184,7 @@ impl Index {
     /// Removes slot `i` (its key is already out of `by_key`), moving the last slot there.
     fn take(&mut self, i: usize) {
         let slot = self.slots.swap_remove(i);
-        self.bytes -= slot.bytes;
+        self.bytes -= slot.bytes as usize;
         if let Some(moved) = self.slots.get(i) {
             self.by_key.insert(moved.key, i);
         }

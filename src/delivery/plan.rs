@@ -95,9 +95,9 @@ impl<'a> Plan<'a> {
         let r = self.answer;
         let f = r.file;
         let not_modified = self.outcome == Outcome::NotModified;
-        emit("etag", f.etag());
+        emit("etag", &f.etag());
         if !not_modified {
-            emit("last-modified", f.last_modified());
+            emit("last-modified", &f.last_modified());
         }
         emit(
             "cache-control",
@@ -108,8 +108,8 @@ impl<'a> Plan<'a> {
                 (UrlKind::Permanent, true) => &delivery.cache_control.private,
             },
         );
-        emit("surrogate-key", r.asset.surrogate_key());
-        emit("cache-tag", r.asset.cache_tag());
+        emit("surrogate-key", &r.asset.surrogate_key());
+        emit("cache-tag", &r.asset.cache_tag());
         if r.private || r.kind == UrlKind::Permanent {
             // A CDN keying on the URL must not mix answers given for different credentials.
             emit("vary", "authtoken, authorization");
@@ -117,16 +117,16 @@ impl<'a> Plan<'a> {
         if not_modified {
             return;
         }
-        emit("content-type", f.content_type());
+        emit("content-type", r.asset.content_type(f));
         emit("accept-ranges", "bytes");
         emit("x-content-type-options", "nosniff");
         if f.active {
             emit("content-security-policy", ACTIVE_CSP);
         }
         if self.download {
-            emit("content-disposition", &f.attachment());
+            emit("content-disposition", &r.asset.attachment(f));
         } else {
-            emit("content-disposition", f.inline());
+            emit("content-disposition", &r.asset.inline(f));
         }
         // Numbers are formatted on the stack: no allocation per request.
         let mut buf = [0u8; 64];

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use super::hot::{HotAsset, Prepared};
+use super::entry::{HotAsset, Prepared};
 use super::{Classified, Delivery, Target};
 use crate::error::{Error, Result};
 use crate::identity;
@@ -28,8 +28,8 @@ pub enum UrlKind {
 pub struct Resolved {
     /// The asset's index entry (stack, keys for purging).
     pub asset: Arc<HotAsset>,
-    /// The file, with its header values.
-    pub file: Arc<Prepared>,
+    /// Which of the asset's files.
+    pub file: u16,
     /// Which URL kind answered.
     pub kind: UrlKind,
     /// `private` caching: the stack is secured or credentials were used.
@@ -41,7 +41,7 @@ impl Resolved {
     pub fn answer(&self) -> Answer<'_> {
         Answer {
             asset: &self.asset,
-            file: &self.file,
+            file: self.asset.file_at(self.file),
             kind: self.kind,
             private: self.private,
         }
@@ -55,7 +55,7 @@ pub struct Answer<'a> {
     /// The asset's index entry.
     pub asset: &'a HotAsset,
     /// The file.
-    pub file: &'a Arc<Prepared>,
+    pub file: &'a Prepared,
     /// Which URL kind answered.
     pub kind: UrlKind,
     /// `private` caching.
@@ -78,22 +78,27 @@ pub fn resolve_public<'a>(
     api_key: &str,
     target: &Target,
 ) -> Option<Answer<'a>> {
-    if Some(asset.stack) != ids::blt_bits(api_key) || asset.secured || asset.deleted {
-        return None;
-    }
-    let (file, kind) = match target {
-        Target::Version { file_uid } => (asset.file(file_uid)?, UrlKind::Version),
-        Target::Slug(slug) if asset.slug() == Some(slug.as_str()) => {
-            (asset.current.as_ref()?, UrlKind::Permanent)
-        }
-        Target::Slug(_) | Target::Latest => return None,
-    };
+    let (file, kind) = public_file(asset, api_key, target)?;
     Some(Answer {
         asset,
-        file,
+        file: asset.file_at(file),
         kind,
         private: false,
     })
+}
+
+/// Which file of the entry [`resolve_public`] answers with, and as which URL kind.
+fn public_file(asset: &HotAsset, api_key: &str, target: &Target) -> Option<(u16, UrlKind)> {
+    if Some(asset.stack) != ids::blt_bits(api_key) || asset.secured || asset.deleted {
+        return None;
+    }
+    match target {
+        Target::Version { file_uid } => Some((asset.file_index(file_uid)?, UrlKind::Version)),
+        Target::Slug(slug) if asset.slug() == Some(slug.as_str()) => {
+            Some((asset.current()?, UrlKind::Permanent))
+        }
+        Target::Slug(_) | Target::Latest => None,
+    }
 }
 
 impl Delivery {
@@ -180,8 +185,7 @@ impl Delivery {
         }
         if req.is_public() {
             if let Some(hit) = self.hot.get(&path.asset_uid) {
-                let found = resolve_public(&hit, &path.api_key, &path.target)
-                    .map(|a| (a.file.clone(), a.kind));
+                let found = public_file(&hit, &path.api_key, &path.target);
                 if let Some((file, kind)) = found {
                     return Ok(Resolved {
                         asset: hit,
@@ -269,34 +273,32 @@ impl Delivery {
                     .await?
                     .ok_or_else(not_found)?;
                 let uid = v.file.ok_or_else(not_found)?.uid;
-                Some(asset.file(&uid).cloned().ok_or_else(not_found)?)
+                Some(asset.file_index(&uid).ok_or_else(not_found)?)
             }
         };
         if path.target == Target::Latest && !matches!(mode, Mode::Management) {
             return Err(Error::Unauthorized);
         }
         let (file, kind) = match &path.target {
-            Target::Latest => (
-                asset.current.clone().ok_or_else(not_found)?,
-                UrlKind::Permanent,
-            ),
+            Target::Latest => (asset.current().ok_or_else(not_found)?, UrlKind::Permanent),
             Target::Version { file_uid } => {
-                let file = asset.file(file_uid).cloned().ok_or_else(not_found)?;
+                let file = asset.file_index(file_uid).ok_or_else(not_found)?;
                 // With a delivery token, only published files are served.
-                if matches!(mode, Mode::Token { .. })
-                    && published_file.as_ref().map(|f| f.uid()) != Some(file.uid())
-                {
+                if matches!(mode, Mode::Token { .. }) && published_file != Some(file) {
                     return Err(not_found());
                 }
                 (file, UrlKind::Version)
             }
             Target::Slug(slug) => {
-                let current = asset.current.clone().ok_or_else(not_found)?;
+                let current = asset.current().ok_or_else(not_found)?;
                 let matches_slug = asset.slug() == Some(slug.as_str());
                 match mode {
                     // §2.3: management download, always the latest version. Before a permanent
                     // URL exists the current file name works too, so scripts can fetch bytes.
-                    Mode::Management if matches_slug || current.filename() == slug.as_str() => {
+                    Mode::Management
+                        if matches_slug
+                            || asset.filename(asset.file_at(current)) == slug.as_str() =>
+                    {
                         (current, UrlKind::Permanent)
                     }
                     _ if !matches_slug => return Err(not_found()),

@@ -59,9 +59,9 @@ pub async fn deliver(State(app): State<Arc<App>>, req: Request) -> Result<Respon
         }
         return Ok((status, out).into_response());
     };
-    let file = &resolved.file;
-    let sha = file.sha256();
-    let context = || format!("reading blob {sha} of file {}", file.uid());
+    let file = resolved.answer().file;
+    let sha = &*file.sha256();
+    let context = || format!("reading blob {sha} of file {}", &*file.uid());
     // Small files: bytes from memory.
     if file.size <= delivery::MAX_BODY {
         let bytes = d.small_body(sha, file.size).await.with_context(context)?;

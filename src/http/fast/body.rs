@@ -55,7 +55,8 @@ pub(super) fn plan(d: &Delivery, file: &Prepared, range: Option<BodyRange>) -> O
     let Some(BodyRange { start, count }) = range else {
         return Some(Plan::Ready(Body::Empty));
     };
-    let (sha, len) = (file.sha256(), file.size);
+    let sha = file.sha256();
+    let (sha, len) = (&*sha, file.size);
     if len > MEMORY_MAX {
         if let Some(file) = d.hot.file(sha) {
             return Some(Plan::Ready(Body::File { file, start, count }));

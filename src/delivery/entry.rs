@@ -1,0 +1,407 @@
+//! Index entries (§4): what the URLs of one asset resolve to, in as few bytes as the
+//! answer allows (STYLE rule 14: a million of them must fit a modest budget). Ids and
+//! hashes are kept as bits, text (slug, content types, file names, master locale) in one
+//! allocation per asset, and header values that derive from them (ETag, `Last-Modified`,
+//! purge keys, `Content-Disposition`) are formatted when an answer is written, into stack
+//! buffers: no allocation per request.
+
+use std::fmt::{self, Write as _};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+use crate::ids;
+use crate::records::{Asset, FileMeta};
+
+/// Text formatted on the stack; longer text is cut (callers size `N` for the longest).
+pub struct StackStr<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> StackStr<N> {
+    /// Formats `args`.
+    pub fn format(args: fmt::Arguments<'_>) -> Self {
+        let mut s = StackStr {
+            buf: [0; N],
+            len: 0,
+        };
+        let _ = s.write_fmt(args);
+        s
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        // Only whole `&str`s are ever copied in (see `write_str`).
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+    }
+}
+
+impl<const N: usize> fmt::Write for StackStr<N> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        if end > N {
+            return Err(fmt::Error);
+        }
+        self.buf[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+impl<const N: usize> std::ops::Deref for StackStr<N> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+/// RFC 8187 `attr-char`s stay as they are; everything else is percent-encoded.
+const ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'!')
+    .remove(b'#')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'+')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'^')
+    .remove(b'_')
+    .remove(b'`')
+    .remove(b'|')
+    .remove(b'~');
+
+/// A `Content-Disposition` value: file names are at most 255 bytes, so 3 × 255 for the
+/// encoded form, 255 for the ASCII one, and room for the rest.
+pub type Disposition = StackStr<1100>;
+
+/// `inline|attachment; filename="ascii"; filename*=UTF-8''…` (RFC 6266).
+fn disposition(kind: &str, filename: &str) -> Disposition {
+    let mut out = Disposition::format(format_args!("{kind}; filename=\""));
+    for c in filename.chars() {
+        let c = if (c.is_ascii_graphic() && c != '"' && c != '\\') || c == ' ' {
+            c
+        } else {
+            '_'
+        };
+        let _ = out.write_char(c);
+    }
+    let _ = write!(
+        out,
+        "\"; filename*=UTF-8''{}",
+        utf8_percent_encode(filename, ATTR_CHAR)
+    );
+    out
+}
+
+fn hex32(bytes: &[u8; 32]) -> StackStr<64> {
+    let mut s = StackStr::format(format_args!(""));
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// One file of an asset: 72 bytes, plus its content type and name in the asset's text.
+#[derive(Debug)]
+pub struct Prepared {
+    sha: [u8; 32],
+    /// File uid bits ([`ids::file_uid_bits`]).
+    key: [u8; 12],
+    /// Bytes.
+    pub size: u64,
+    /// Upload time, whole seconds (HTTP dates have no finer resolution).
+    modified_secs: u32,
+    /// Where this file's content type starts, and it and the name end, in the asset's text.
+    text_start: u32,
+    type_end: u32,
+    name_end: u32,
+    /// Gets the sandbox CSP (§4).
+    pub active: bool,
+}
+
+impl Prepared {
+    /// The blob's SHA-256 in hex.
+    pub fn sha256(&self) -> StackStr<64> {
+        hex32(&self.sha)
+    }
+
+    /// Strong ETag: the SHA-256 in quotes.
+    pub fn etag(&self) -> StackStr<66> {
+        StackStr::format(format_args!("\"{}\"", self.sha256().as_str()))
+    }
+
+    /// `Last-Modified` as an instant, for comparisons.
+    pub fn modified(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(u64::from(self.modified_secs))
+    }
+
+    /// `Last-Modified` as an HTTP date.
+    pub fn last_modified(&self) -> StackStr<32> {
+        StackStr::format(format_args!(
+            "{}",
+            httpdate::HttpDate::from(self.modified())
+        ))
+    }
+
+    /// The file uid.
+    pub fn uid(&self) -> StackStr<24> {
+        let mut s = StackStr::format(format_args!(""));
+        for b in self.key {
+            let _ = write!(s, "{b:02x}");
+        }
+        s
+    }
+
+    fn key_bits(&self) -> u128 {
+        let mut wide = [0u8; 16];
+        wide[4..].copy_from_slice(&self.key);
+        u128::from_be_bytes(wide)
+    }
+}
+
+/// What the URLs of one asset resolve to.
+#[derive(Debug)]
+pub struct HotAsset {
+    /// Stack ([`ids::blt_bits`] of its api key).
+    pub stack: u64,
+    /// The asset ([`ids::blt_bits`] of its uid).
+    key: u64,
+    /// Stack's `secure_asset_urls`.
+    pub secured: bool,
+    /// Tombstoned (§4: 410).
+    pub deleted: bool,
+    has_slug: bool,
+    /// Index of the current file in `files`.
+    current: Option<u16>,
+    /// End of the slug and of the master locale in `text`.
+    slug_end: u32,
+    locale_end: u32,
+    /// Slug, master locale, then each file's content type and name.
+    text: Box<str>,
+    /// Every file of the asset, sorted by file uid (version URLs).
+    files: Box<[Prepared]>,
+}
+
+impl HotAsset {
+    /// The entry of `asset` (of a stack with these settings) and its files.
+    pub fn new(asset: &Asset, secured: bool, master_locale: &str, files: &[FileMeta]) -> Self {
+        let mut files: Vec<(u128, &FileMeta)> = files
+            .iter()
+            .filter_map(|f| Some((ids::file_uid_bits(&f.uid)?, f)))
+            .collect();
+        files.sort_unstable_by_key(|(k, _)| *k);
+        files.truncate(usize::from(u16::MAX));
+        let mut text = String::new();
+        text.push_str(asset.permanent_slug.as_deref().unwrap_or(""));
+        let slug_end = text.len() as u32;
+        text.push_str(master_locale);
+        let locale_end = text.len() as u32;
+        let prepared: Vec<Prepared> = files
+            .iter()
+            .map(|(key, f)| {
+                let text_start = text.len() as u32;
+                text.push_str(&f.content_type);
+                let type_end = text.len() as u32;
+                text.push_str(&f.filename);
+                let name_end = text.len() as u32;
+                let mut sha = [0u8; 32];
+                let _ = hex::decode_to_slice(&f.sha256, &mut sha);
+                let mut key12 = [0u8; 12];
+                key12.copy_from_slice(&key.to_be_bytes()[4..]);
+                Prepared {
+                    sha,
+                    key: key12,
+                    size: f.size.max(0) as u64,
+                    modified_secs: u32::try_from(f.created_at.max(0) / 1000).unwrap_or(u32::MAX),
+                    text_start,
+                    type_end,
+                    name_end,
+                    active: super::is_active_content(&f.content_type),
+                }
+            })
+            .collect();
+        let current = asset.file.as_ref().and_then(|f| {
+            let key = ids::file_uid_bits(&f.uid)?;
+            let i = prepared
+                .binary_search_by_key(&key, Prepared::key_bits)
+                .ok()?;
+            u16::try_from(i).ok()
+        });
+        HotAsset {
+            stack: ids::blt_bits(&asset.api_key).unwrap_or_default(),
+            key: ids::blt_bits(&asset.uid).unwrap_or_default(),
+            secured,
+            deleted: asset.deleted_at.is_some(),
+            has_slug: asset.permanent_slug.is_some(),
+            current,
+            slug_end,
+            locale_end,
+            text: text.into_boxed_str(),
+            files: prepared.into_boxed_slice(),
+        }
+    }
+
+    fn span(&self, start: u32, end: u32) -> &str {
+        self.text.get(start as usize..end as usize).unwrap_or("")
+    }
+
+    /// `Surrogate-Key` value: `asset-{uid} stack-{api_key}`.
+    pub fn surrogate_key(&self) -> StackStr<64> {
+        StackStr::format(format_args!(
+            "asset-blt{:016x} stack-blt{:016x}",
+            self.key, self.stack
+        ))
+    }
+
+    /// `Cache-Tag` value: `asset-{uid},stack-{api_key}`.
+    pub fn cache_tag(&self) -> StackStr<64> {
+        StackStr::format(format_args!(
+            "asset-blt{:016x},stack-blt{:016x}",
+            self.key, self.stack
+        ))
+    }
+
+    /// Permanent-URL slug, if generated.
+    pub fn slug(&self) -> Option<&str> {
+        self.has_slug.then(|| self.span(0, self.slug_end))
+    }
+
+    /// Stack's master locale.
+    pub fn master_locale(&self) -> &str {
+        self.span(self.slug_end, self.locale_end)
+    }
+
+    /// Index of a file of the asset by uid.
+    pub fn file_index(&self, file_uid: &str) -> Option<u16> {
+        let key = ids::file_uid_bits(file_uid)?;
+        let i = self
+            .files
+            .binary_search_by_key(&key, Prepared::key_bits)
+            .ok()?;
+        u16::try_from(i).ok()
+    }
+
+    /// Index of the current file.
+    pub fn current(&self) -> Option<u16> {
+        self.current
+    }
+
+    /// The file at an index.
+    pub fn file_at(&self, i: u16) -> &Prepared {
+        &self.files[usize::from(i)]
+    }
+
+    /// The content type of a file of this asset.
+    pub fn content_type(&self, f: &Prepared) -> &str {
+        self.span(f.text_start, f.type_end)
+    }
+
+    /// The stored name of a file of this asset.
+    pub fn filename(&self, f: &Prepared) -> &str {
+        self.span(f.type_end, f.name_end)
+    }
+
+    /// `Content-Disposition: inline; …` of a file.
+    pub fn inline(&self, f: &Prepared) -> Disposition {
+        disposition("inline", self.filename(f))
+    }
+
+    /// `Content-Disposition: attachment; …` of a file.
+    pub fn attachment(&self, f: &Prepared) -> Disposition {
+        disposition("attachment", self.filename(f))
+    }
+
+    /// Approximate bytes this entry holds, for the index's budget.
+    pub fn heap_bytes(&self) -> usize {
+        // The entry sits in an `Arc` (two counters).
+        std::mem::size_of::<Self>()
+            + 16
+            + self.text.len()
+            + self.files.len() * std::mem::size_of::<Prepared>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(uid: &str, name: &str, ctype: &str, sha: &str) -> FileMeta {
+        FileMeta {
+            uid: uid.into(),
+            sha256: sha.into(),
+            size: 5,
+            content_type: ctype.into(),
+            filename: name.into(),
+            width: None,
+            height: None,
+            created_at: 1_700_000_000_123,
+        }
+    }
+
+    #[test]
+    fn an_entry_gives_back_what_it_was_made_of() {
+        let a = file(
+            "00000000000000000000000a",
+            "b é\".svg",
+            "image/svg+xml",
+            &"ab".repeat(32),
+        );
+        let b = file(
+            "ffffffffffffffffffffffff",
+            "new.png",
+            "image/png",
+            &"01".repeat(32),
+        );
+        let asset = Asset {
+            uid: "blt00000000000000ff".into(),
+            api_key: "blt0123456789abcdef".into(),
+            is_dir: false,
+            parent_uid: None,
+            title: String::new(),
+            description: String::new(),
+            tags: Vec::new(),
+            version: 2,
+            permanent_slug: Some("logo".into()),
+            created_by: String::new(),
+            updated_by: String::new(),
+            created_at: 0,
+            updated_at: 0,
+            deleted_at: None,
+            file: Some(b.clone()),
+        };
+        let e = HotAsset::new(&asset, false, "en-us", &[b.clone(), a.clone()]);
+        assert_eq!(e.slug(), Some("logo"));
+        assert_eq!(e.master_locale(), "en-us");
+        assert_eq!(
+            &*e.surrogate_key(),
+            "asset-blt00000000000000ff stack-blt0123456789abcdef"
+        );
+        assert_eq!(
+            &*e.cache_tag(),
+            "asset-blt00000000000000ff,stack-blt0123456789abcdef"
+        );
+        let cur = e.file_at(e.current().unwrap());
+        assert_eq!(
+            (&*cur.uid(), e.filename(cur), e.content_type(cur)),
+            (b.uid.as_str(), "new.png", "image/png")
+        );
+        assert_eq!(&*cur.sha256(), b.sha256);
+        assert!(!cur.active);
+        let old = e.file_at(e.file_index(&a.uid).unwrap());
+        assert_eq!(
+            (e.filename(old), e.content_type(old)),
+            ("b é\".svg", "image/svg+xml")
+        );
+        assert_eq!(&*old.etag(), format!("\"{}\"", a.sha256));
+        assert!(old.active);
+        assert_eq!(&*old.last_modified(), "Tue, 14 Nov 2023 22:13:20 GMT");
+        assert_eq!(
+            &*e.inline(old),
+            "inline; filename=\"b __.svg\"; filename*=UTF-8''b%20%C3%A9%22.svg"
+        );
+        assert!(e.attachment(old).starts_with("attachment; "));
+        assert_eq!(e.file_index("000000000000000000000000"), None);
+        assert!(e.heap_bytes() < 400, "{}", e.heap_bytes());
+    }
+}
