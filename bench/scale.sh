@@ -148,7 +148,7 @@ PY
   start_perma "${env_db[@]}"
   line "start-up until listening" "${started_ms} ms" "(the index fills in the background)"
   t0=$(date +%s%N); wait_preload
-  line "background preload of the delivery index" "$(( ($(date +%s%N) - t0) / 1000000 )) ms" "($(grep -o 'assets=[0-9]*' "$work/perma.err" | head -1))"
+  line "background preload of the delivery index" "$(( ($(date +%s%N) - t0) / 1000000 )) ms" "($(sed 's/\x1b\[[0-9;]*m//g' "$work/perma.err" | grep -o 'assets=[0-9]*' | head -1) in the index)"
   # Listing (§6).
   for spec in \
     "first page|limit=100|50" \
