@@ -27,7 +27,7 @@ if [[ -z "$bin" ]]; then
 fi
 work="$(mktemp -d)"
 chmod 755 "$work"
-perma_pid="" pg_dir="" pg_ctl_bin=""
+perma_pid="" pg_dir="" pg_ctl_bin="" pg_url=""
 stop_pg() {
   if [[ -n "$pg_dir" ]]; then
     runuser -u postgres -- "$pg_ctl_bin" -D "$pg_dir/data" -m fast stop >/dev/null 2>&1 || true
@@ -52,7 +52,7 @@ start_pg() {
     -o "-p $p -k $pg_dir -c listen_addresses=127.0.0.1 -c shared_buffers=256MB -c fsync=off" start >/dev/null
   pg_ctl_bin="$pgbin/pg_ctl"
   psql -q "postgres://postgres@127.0.0.1:$p/postgres" -c "CREATE DATABASE perma" >/dev/null
-  echo "postgres://postgres@127.0.0.1:$p/perma"
+  pg_url="postgres://postgres@127.0.0.1:$p/perma"
 }
 
 email=bench@example.com password=bench-password
@@ -110,7 +110,8 @@ for backend in $backends; do
   rm -rf "$work/data"; mkdir -p "$work/data"
   env_db=()
   if [[ $backend == postgres ]]; then
-    url="$(start_pg)"
+    start_pg
+    url="$pg_url"
     env_db=(PERMA_DATABASE_URL="$url")
   fi
   start_perma "${env_db[@]}"

@@ -2,11 +2,11 @@
 -- name, type and size live on the asset row (kept in step by every write), tags get a
 -- table, and partial indexes over live assets serve filters, order, skip and counts.
 -- Text that is filtered or sorted compares bytewise (COLLATE "C"), as on SQLite, so both
--- backends order alike and a prefix is a range of an index.
+-- backends order alike and a prefix is a range of an index. Uids keep the database's
+-- collation (lowercase hex sorts alike in any), so that joins on them with the other
+-- tables' uid columns use those tables' indexes.
 -- Keep in step with migrations/sqlite/0002_listing.sql.
-ALTER TABLE assets ALTER COLUMN uid TYPE TEXT COLLATE "C";
 ALTER TABLE assets ALTER COLUMN title TYPE TEXT COLLATE "C";
-ALTER TABLE assets ALTER COLUMN parent_uid TYPE TEXT COLLATE "C";
 ALTER TABLE assets ADD COLUMN filename TEXT COLLATE "C";
 ALTER TABLE assets ADD COLUMN content_type TEXT COLLATE "C";
 ALTER TABLE assets ADD COLUMN file_size BIGINT;

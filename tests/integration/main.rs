@@ -9,6 +9,7 @@ mod copy;
 mod delivery;
 mod durability;
 mod identity;
+mod index;
 mod layering;
 mod listing;
 mod multiprocess;
