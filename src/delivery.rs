@@ -14,6 +14,7 @@ mod conditional;
 mod entry;
 mod hot;
 mod index;
+mod loader;
 mod plan;
 mod request;
 mod resolve;
@@ -118,6 +119,8 @@ pub struct Delivery {
     pub cache_control: CacheControl,
     /// Answers per writer.
     pub counters: Counters,
+    /// Misses, read in batches (started with the first miss).
+    loader: std::sync::OnceLock<loader::Loader>,
 }
 
 impl Delivery {
@@ -129,7 +132,14 @@ impl Delivery {
             blobs,
             cache_control,
             counters: Counters::default(),
+            loader: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The miss loader, started on the current runtime at first use.
+    fn loader(&self) -> &loader::Loader {
+        self.loader
+            .get_or_init(|| loader::Loader::start(self.db.clone(), self.hot.clone()))
     }
 
     /// A notifier for changes that this delivery's index must follow.

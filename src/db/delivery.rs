@@ -64,20 +64,29 @@ fn entries(rows: &[AnyRow]) -> sqlx::Result<Vec<DeliveryEntry>> {
 }
 
 impl Db {
-    /// The delivery entry of one file asset (not a folder), live or deleted; `None` when
-    /// there is none. One query on primary keys.
-    pub async fn delivery_entry(&self, asset_uid: &str) -> sqlx::Result<Option<DeliveryEntry>> {
-        let rows = sqlx::query(&format!(
+    /// The delivery entries of these assets (file assets only, live or deleted), in uid
+    /// order; uids without one are left out. One query on primary keys.
+    pub async fn delivery_entries(
+        &self,
+        asset_uids: &[String],
+    ) -> sqlx::Result<Vec<DeliveryEntry>> {
+        if asset_uids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks: Vec<String> = (1..=asset_uids.len()).map(|i| format!("${i}")).collect();
+        let text = format!(
             "SELECT {ASSET_COLS}, s.secure_asset_urls AS s_secure, s.master_locale AS s_locale, \
              {FILE_COLS} FROM assets a JOIN stacks s ON s.api_key = a.api_key \
              LEFT JOIN files f ON f.uid = a.file_uid \
              LEFT JOIN files df ON df.asset_uid = a.uid \
-             WHERE a.uid = $1 AND a.is_dir = 0"
-        ))
-        .bind(asset_uid)
-        .fetch_all(&self.read)
-        .await?;
-        Ok(entries(&rows)?.pop())
+             WHERE a.uid IN ({}) AND a.is_dir = 0 ORDER BY a.uid",
+            marks.join(", ")
+        );
+        let mut q = sqlx::query(&text);
+        for uid in asset_uids {
+            q = q.bind(uid.as_str());
+        }
+        entries(&q.fetch_all(&self.read).await?)
     }
 
     /// Delivery entries of up to `limit` file assets whose uid sorts after `after`, in uid

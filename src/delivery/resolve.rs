@@ -102,8 +102,9 @@ fn public_file(asset: &HotAsset, api_key: &str, target: &Target) -> Option<(u16,
 }
 
 impl Delivery {
-    /// The index entry of an asset: from memory, or loaded from the database and remembered.
-    /// `None` when the stack or asset does not exist (misses are not cached).
+    /// The index entry of an asset: from memory, or loaded from the database (in a batch
+    /// with other misses) and remembered. `None` when the asset does not exist, is not a
+    /// file asset, or belongs to another stack; such uids are remembered as missing.
     pub async fn hot_asset(
         &self,
         api_key: &str,
@@ -115,24 +116,8 @@ impl Delivery {
         if self.hot.is_missing(asset_uid) {
             return Ok(None);
         }
-        let generation = self.hot.generation();
-        let Some(e) = self
-            .db
-            .delivery_entry(asset_uid)
-            .await
-            .with_context(|| format!("loading the delivery entry of {asset_uid}"))?
-        else {
-            self.hot.set_missing(asset_uid, generation);
-            return Ok(None);
-        };
-        let entry = Arc::new(HotAsset::new(
-            &e.asset,
-            e.secured,
-            &e.master_locale,
-            &e.files,
-        ));
-        self.hot.insert(asset_uid, entry.clone(), generation);
-        Ok((Some(entry.stack) == ids::blt_bits(api_key)).then_some(entry))
+        let entry = self.loader().load(asset_uid).await?;
+        Ok(entry.filter(|e| Some(e.stack) == ids::blt_bits(api_key)))
     }
 
     /// Fills the delivery index at start-up, in batches, until the budget is reached (or

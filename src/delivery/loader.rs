@@ -1,0 +1,90 @@
+//! Loading index entries on a miss (§4), many at once. Requests for entries that are not
+//! in the index queue here; one task takes whatever has queued while the previous query
+//! ran and reads it with one indexed query (`uid IN (…)`), so that when many requests miss
+//! at once (a large stack and a small index budget) the database does one round trip per
+//! batch instead of one per request. Unknown uids go to the negative cache.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::entry::HotAsset;
+use super::hot::HotCache;
+use crate::db::Db;
+
+/// Most uids read by one query.
+const BATCH: usize = 64;
+
+type Reply = oneshot::Sender<Result<Option<Arc<HotAsset>>, String>>;
+
+/// The queue of misses.
+#[derive(Debug)]
+pub(super) struct Loader {
+    tx: mpsc::UnboundedSender<(String, Reply)>,
+}
+
+impl Loader {
+    /// Starts the loading task on the current runtime; it ends when the loader is dropped.
+    pub(super) fn start(db: Db, hot: Arc<HotCache>) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(run(db, hot, rx));
+        Loader { tx }
+    }
+
+    /// The entry of an asset, read from the database (and stored in the index); `None`
+    /// when there is no deliverable asset with that uid.
+    pub(super) async fn load(&self, asset_uid: &str) -> anyhow::Result<Option<Arc<HotAsset>>> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send((asset_uid.to_owned(), reply))
+            .map_err(|_| anyhow::anyhow!("the index loader has stopped"))?;
+        answer
+            .await
+            .map_err(|_| anyhow::anyhow!("the index loader has stopped"))?
+            .map_err(|e| anyhow::anyhow!("loading the delivery entry of {asset_uid}: {e}"))
+    }
+}
+
+async fn run(db: Db, hot: Arc<HotCache>, mut rx: mpsc::UnboundedReceiver<(String, Reply)>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let mut uids: Vec<String> = batch.iter().map(|(u, _)| u.clone()).collect();
+        uids.sort_unstable();
+        uids.dedup();
+        let generation = hot.generation();
+        match db.delivery_entries(&uids).await {
+            Ok(entries) => {
+                let mut found: HashMap<String, Arc<HotAsset>> = HashMap::new();
+                for e in entries {
+                    let entry = Arc::new(HotAsset::new(
+                        &e.asset,
+                        e.secured,
+                        &e.master_locale,
+                        &e.files,
+                    ));
+                    hot.insert(&e.asset.uid, entry.clone(), generation);
+                    found.insert(e.asset.uid, entry);
+                }
+                for uid in uids.iter().filter(|u| !found.contains_key(*u)) {
+                    hot.set_missing(uid, generation);
+                }
+                for (uid, reply) in batch {
+                    let _ = reply.send(Ok(found.get(&uid).cloned()));
+                }
+            }
+            Err(e) => {
+                let e = format!("{e:#}");
+                for (_, reply) in batch {
+                    let _ = reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}
