@@ -124,19 +124,24 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    /// Delivery over `db` and `blobs` with an empty index of `index_budget` bytes.
+    /// Delivery over `db` and `blobs` with an empty index of `index_budget` bytes. Called
+    /// on the runtime that owns the database pools: the miss loader starts there.
     pub fn new(db: Db, blobs: BlobStore, cache_control: CacheControl, index_budget: usize) -> Self {
-        Delivery {
+        let delivery = Delivery {
             hot: Arc::new(HotCache::new(index_budget)),
             db,
             blobs,
             cache_control,
             counters: Counters::default(),
             loader: std::sync::OnceLock::new(),
+        };
+        if tokio::runtime::Handle::try_current().is_ok() {
+            delivery.loader();
         }
+        delivery
     }
 
-    /// The miss loader, started on the current runtime at first use.
+    /// The miss loader (started on the current runtime if it has not been yet).
     fn loader(&self) -> &loader::Loader {
         self.loader
             .get_or_init(|| loader::Loader::start(self.db.clone(), self.hot.clone()))

@@ -73,7 +73,7 @@ pub async fn serve(
                 Step::Load { api_key, asset_uid } => {
                     // Once per request: an asset that is still missing afterwards (unknown,
                     // or changing right now) is the router's to answer.
-                    if loaded || !load(app, main, api_key, asset_uid).await {
+                    if loaded || !load(app, api_key, asset_uid).await {
                         return handover(stream, buf);
                     }
                     loaded = true;
@@ -115,18 +115,16 @@ pub async fn serve(
 }
 
 /// Loads an asset's index entry; false when there is none (or the ids are malformed).
-async fn load(app: &Arc<App>, main: &Handle, api_key: String, asset_uid: String) -> bool {
+/// Waits here, on the worker, for the index loader (which runs on the main runtime and
+/// reads misses in batches): no task hop per miss beyond the loader's own queue.
+async fn load(app: &Arc<App>, api_key: String, asset_uid: String) -> bool {
     let (Some(key), Some(uid)) = (ApiKey::parse(&api_key), Uid::parse(&asset_uid)) else {
         return false;
     };
-    let app = app.clone();
-    let loaded = main.spawn(async move {
-        matches!(
-            app.delivery.hot_asset(key.as_str(), uid.as_str()).await,
-            Ok(Some(_))
-        )
-    });
-    loaded.await.unwrap_or(false)
+    matches!(
+        app.delivery.hot_asset(key.as_str(), uid.as_str()).await,
+        Ok(Some(_))
+    )
 }
 
 fn handover(stream: TcpStream, buf: BytesMut) -> End {
