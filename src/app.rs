@@ -40,6 +40,11 @@ pub enum Migrations {
 }
 
 impl App {
+    /// How long a client may take no bytes of an answer (`send_timeout`).
+    pub fn send_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.config.send_timeout.max(1))
+    }
+
     /// Opens storage, applies migrations, and creates the default organization (and the
     /// admin user when `PERMA_ADMIN_EMAIL`/`PERMA_ADMIN_PASSWORD` are set) on first start.
     /// On PostgreSQL it also listens for changes made by other processes.

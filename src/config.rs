@@ -47,6 +47,10 @@ pub struct Config {
     /// about a million assets). Past it, the least recently used entries are evicted
     /// and loaded again, with one indexed query, when asked for. §4, §6.
     pub index_bytes: u64,
+    /// Seconds a client may take no bytes of an answer before its connection is closed
+    /// (`PERMA_SEND_TIMEOUT`, default 60, as nginx's `send_timeout`), on both delivery
+    /// paths: a client that stops reading cannot hold a connection and its buffers.
+    pub send_timeout: u64,
 }
 
 impl Default for Config {
@@ -66,6 +70,7 @@ impl Default for Config {
             admin_password: None,
             session_ttl: 30 * 24 * 3600,
             index_bytes: 256 << 20,
+            send_timeout: 60,
         }
     }
 }
@@ -118,6 +123,9 @@ impl Config {
         }
         if let Some(v) = var("PERMA_S3_REGION") {
             self.s3_region = v;
+        }
+        if let Some(v) = var("PERMA_SEND_TIMEOUT") {
+            self.send_timeout = num("PERMA_SEND_TIMEOUT", v)?.max(1);
         }
         if let Some(v) = var("PERMA_INDEX_BYTES") {
             self.index_bytes = num("PERMA_INDEX_BYTES", v)?;

@@ -31,6 +31,8 @@ use crate::ids::{ApiKey, Uid};
 const MAX_HEAD: usize = 16 * 1024;
 /// More request headers than this go to hyper.
 const MAX_HEADERS: usize = 48;
+/// Index loads one request may wait for before the router takes it.
+const MAX_LOADS: u32 = 3;
 /// An idle keep-alive connection (or a head that does not arrive) is closed after this.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How the fast path left a connection.
@@ -65,18 +67,20 @@ pub async fn serve(
     tokio::pin!(idle, stopped);
     let mut started = Instant::now();
     loop {
-        let mut loaded = false;
+        let mut loads = 0;
         let (len, plan) = loop {
             match step(app, &buf, &mut head) {
                 Step::Serve(len, plan) => break (len, plan),
                 Step::Handover => return handover(stream, buf),
                 Step::Load { api_key, asset_uid } => {
-                    // Once per request: an asset that is still missing afterwards (unknown,
-                    // or changing right now) is the router's to answer.
-                    if loaded || !load(app, api_key, asset_uid).await {
+                    // An unknown asset is the router's to answer (404, 410). A loaded one
+                    // can still be gone when the head is read again (changed, or evicted
+                    // under a small budget): a few more tries before the connection goes
+                    // to the router for good.
+                    if loads == MAX_LOADS || !load(app, api_key, asset_uid).await {
                         return handover(stream, buf);
                     }
-                    loaded = true;
+                    loads += 1;
                     continue;
                 }
                 Step::Partial if buf.len() > MAX_HEAD => return handover(stream, buf),
@@ -104,7 +108,7 @@ pub async fn serve(
         let Some(body) = body::fetch(app, main, plan.body).await else {
             return handover(stream, buf);
         };
-        let sent = body::send(&mut stream, &head, body).await;
+        let sent = body::send(&mut stream, &head, body, app.send_timeout()).await;
         buf.advance(len);
         started = Instant::now();
         if sent.is_err() || plan.close || stop.is_cancelled() {

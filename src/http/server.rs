@@ -3,6 +3,7 @@
 //! the bytes already read. Shutdown is graceful: no new connections, in-flight requests
 //! finish, idle keep-alive connections close.
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -149,7 +150,12 @@ async fn routed(shared: Shared, stream: std::net::TcpStream, read: Bytes) {
     let Ok(stream) = TcpStream::from_std(stream) else {
         return;
     };
-    let io = TokioIo::new(Rewind { read, stream });
+    let io = TokioIo::new(Rewind {
+        read,
+        stream,
+        patience: shared.app.send_timeout(),
+        stalled: None,
+    });
     let service = TowerToHyperService::new(shared.router);
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
@@ -166,10 +172,43 @@ async fn routed(shared: Shared, stream: std::net::TcpStream, read: Bytes) {
     }
 }
 
-/// A stream that first yields bytes already read from it.
+/// A stream that first yields bytes already read from it, and fails writes with
+/// `TimedOut` once the client has taken no bytes for `patience` (nginx's
+/// `send_timeout`; hyper has none), so a client that stops reading cannot hold the
+/// connection.
 struct Rewind {
     read: Bytes,
     stream: TcpStream,
+    patience: Duration,
+    /// Armed while a write waits for the client.
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Rewind {
+    /// Turns a pending write into `TimedOut` once it has waited `patience`; any progress
+    /// disarms the timer.
+    fn watch<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        match polled {
+            Poll::Pending => {
+                let patience = self.patience;
+                let timer = self
+                    .stalled
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(patience)));
+                match timer.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Err(io::ErrorKind::TimedOut.into())),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+            ready => {
+                self.stalled = None;
+                ready
+            }
+        }
+    }
 }
 
 impl AsyncRead for Rewind {
@@ -194,7 +233,8 @@ impl AsyncWrite for Rewind {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
+        let polled = Pin::new(&mut self.stream).poll_write(cx, buf);
+        self.watch(cx, polled)
     }
 
     fn poll_write_vectored(
@@ -202,7 +242,8 @@ impl AsyncWrite for Rewind {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+        let polled = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        self.watch(cx, polled)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -210,7 +251,8 @@ impl AsyncWrite for Rewind {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
+        let polled = Pin::new(&mut self.stream).poll_flush(cx);
+        self.watch(cx, polled)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

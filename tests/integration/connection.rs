@@ -462,3 +462,46 @@ async fn shutdown_closes_idle_connections_and_finishes() {
     assert!(fast.closed().await);
     assert!(routed.closed().await);
 }
+
+/// A client that asks for a lot and stops reading is cut off after `send_timeout` on both
+/// paths (nginx's `send_timeout`), instead of holding the connection and its buffers.
+#[tokio::test]
+async fn a_client_that_stops_reading_is_cut_off() {
+    let t = TestApp::spawn_with(|c| c.send_timeout = 1).await;
+    let s = t.admin().await;
+    let body = pattern(8 << 20, 5);
+    let (_, _, perm) = asset(&s, "big.bin", &body, "big").await;
+    let token = s.authtoken.clone().unwrap();
+    for (path, extra) in [
+        // Anonymous: the fast path (sendfile).
+        (perm.clone(), String::new()),
+        // With credentials: the router (a management download, streamed).
+        (
+            perm.clone(),
+            format!("authtoken: {token}\r\napi_key: {}\r\n", s.api_key()),
+        ),
+    ] {
+        let mut c = Raw::connect(&t).await;
+        let one = format!("GET {path} HTTP/1.1\r\nhost: t\r\n{extra}\r\n");
+        c.send(one.repeat(10).as_bytes()).await;
+        // Read nothing for longer than the timeout…
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        // …then the server has given up: what it had sent drains, then the end.
+        let mut got = 0usize;
+        let mut chunk = vec![0u8; 1 << 20];
+        let ended = tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                match c.stream.read(&mut chunk).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => got += n,
+                }
+            }
+        })
+        .await;
+        assert!(ended.is_ok(), "{extra:?}: the connection was still open");
+        assert!(
+            got < 10 * body.len(),
+            "{extra:?}: everything was sent ({got} bytes)"
+        );
+    }
+}

@@ -4,6 +4,7 @@
 
 use std::io::{self, IoSlice};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::io::{AsyncWriteExt, Interest};
@@ -121,23 +122,47 @@ pub(super) async fn fetch(app: &Arc<App>, main: &Handle, plan: Plan) -> Option<B
 }
 
 /// Sends the head and then the body.
-pub(super) async fn send(stream: &mut TcpStream, head: &[u8], body: Body) -> io::Result<()> {
+/// Fails with `TimedOut` when the client takes no bytes for `patience` (a client that
+/// stops reading must not hold the connection, nginx's `send_timeout`).
+pub(super) async fn send(
+    stream: &mut TcpStream,
+    head: &[u8],
+    body: Body,
+    patience: Duration,
+) -> io::Result<()> {
     match body {
-        Body::Empty => write_both(stream, head, &[]).await,
-        Body::Memory(bytes) => write_both(stream, head, &bytes).await,
+        Body::Empty => write_both(stream, head, &[], patience).await,
+        Body::Memory(bytes) => write_both(stream, head, &bytes, patience).await,
         Body::File { file, start, count } => {
-            send_more(stream, head).await?;
-            send_file(stream, &file, start, count).await
+            send_more(stream, head, patience).await?;
+            send_file(stream, &file, start, count, patience).await
         }
     }
 }
 
+/// `fut`, or `TimedOut` after `patience`.
+async fn within<T>(
+    patience: Duration,
+    fut: impl std::future::Future<Output = io::Result<T>>,
+) -> io::Result<T> {
+    tokio::time::timeout(patience, fut)
+        .await
+        .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into()))
+}
+
 /// Writes `a` then `b` with as few system calls as the socket allows.
-async fn write_both(stream: &mut TcpStream, mut a: &[u8], mut b: &[u8]) -> io::Result<()> {
+async fn write_both(
+    stream: &mut TcpStream,
+    mut a: &[u8],
+    mut b: &[u8],
+    patience: Duration,
+) -> io::Result<()> {
     while !a.is_empty() || !b.is_empty() {
-        let n = stream
-            .write_vectored(&[IoSlice::new(a), IoSlice::new(b)])
-            .await?;
+        let n = within(
+            patience,
+            stream.write_vectored(&[IoSlice::new(a), IoSlice::new(b)]),
+        )
+        .await?;
         if n == 0 {
             return Err(io::ErrorKind::WriteZero.into());
         }
@@ -150,9 +175,9 @@ async fn write_both(stream: &mut TcpStream, mut a: &[u8], mut b: &[u8]) -> io::R
 
 /// Writes `bytes` with `MSG_MORE`: the kernel holds them back to share full-sized segments
 /// with the file that follows, as nginx's `tcp_nopush` does.
-async fn send_more(stream: &TcpStream, mut bytes: &[u8]) -> io::Result<()> {
+async fn send_more(stream: &TcpStream, mut bytes: &[u8], patience: Duration) -> io::Result<()> {
     while !bytes.is_empty() {
-        stream.writable().await?;
+        within(patience, stream.writable()).await?;
         match stream.try_io(Interest::WRITABLE, || {
             rustix::net::send(stream, bytes, rustix::net::SendFlags::MORE).map_err(io::Error::from)
         }) {
@@ -172,10 +197,11 @@ async fn send_file(
     file: &std::fs::File,
     mut offset: u64,
     count: u64,
+    patience: Duration,
 ) -> io::Result<()> {
     let end = offset + count;
     while offset < end {
-        stream.writable().await?;
+        within(patience, stream.writable()).await?;
         let n = (end - offset).min(SENDFILE_CHUNK as u64) as usize;
         match stream.try_io(Interest::WRITABLE, || {
             rustix::fs::sendfile(stream, file, Some(&mut offset), n).map_err(io::Error::from)
