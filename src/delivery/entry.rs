@@ -6,6 +6,7 @@
 //! buffers: no allocation per request.
 
 use std::fmt::{self, Write as _};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -181,6 +182,8 @@ pub struct HotAsset {
     text: Box<str>,
     /// Every file of the asset, sorted by file uid (version URLs).
     files: Box<[Prepared]>,
+    /// Asked for since the index's clock hand last passed (see `index.rs`).
+    referenced: AtomicBool,
 }
 
 impl HotAsset {
@@ -239,7 +242,21 @@ impl HotAsset {
             locale_end,
             text: text.into_boxed_str(),
             files: prepared.into_boxed_slice(),
+            referenced: AtomicBool::new(false),
         }
+    }
+
+    /// Marks the entry as recently used. Written only when the clock hand has cleared the
+    /// mark since, so a hot entry costs no shared-memory write per request.
+    pub fn touch(&self) {
+        if !self.referenced.load(Ordering::Relaxed) {
+            self.referenced.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Clears the mark; returns whether it was set (the clock's second chance).
+    pub(super) fn take_reference(&self) -> bool {
+        self.referenced.swap(false, Ordering::Relaxed)
     }
 
     fn span(&self, start: u32, end: u32) -> &str {

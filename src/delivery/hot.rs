@@ -110,12 +110,15 @@ impl HotCache {
                 local.cache = self.id;
                 local.generation = generation;
             }
-            if !local.map.contains_key(&key) {
+            let repeat = local.map.contains_key(&key);
+            if !repeat {
+                // Not marked used here: this thread's first request for the entry is often
+                // the one that just loaded it. Its later requests (below) mark it.
                 let hit = self
                     .assets
                     .read()
                     .unwrap_or_else(PoisonError::into_inner)
-                    .get(key)
+                    .peek(key)
                     .cloned();
                 let Some(hit) = hit else {
                     drop(local);
@@ -126,7 +129,11 @@ impl HotCache {
                 }
                 local.map.insert(key, hit);
             }
-            f(local.map.get(&key).map(|a| &**a))
+            let entry = local.map.get(&key).map(|a| &**a);
+            if let (true, Some(e)) = (repeat, entry) {
+                e.touch();
+            }
+            f(entry)
         })
     }
 

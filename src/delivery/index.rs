@@ -3,12 +3,13 @@
 //! (second chance), and a bounded set of keys known to name no deliverable asset.
 //!
 //! Entries live in a vector (so the clock hand can sweep them) with a map from key to
-//! slot. A hit sets the slot's reference bit (an atomic, under the read lock, written only
-//! when it is not already set); the hand clears bits as it passes and evicts the first
-//! entry it finds unreferenced. Hot entries survive, cold ones go; there is no clear-all.
+//! slot. Every use of an entry sets its reference bit (an atomic in the entry, written only
+//! when it is not already set, also by the delivery workers' own references); the hand
+//! clears bits as it passes and evicts the first entry it finds unreferenced. New entries
+//! start unreferenced, so one that is never asked for again is the first to go. Hot
+//! entries survive, cold ones go; there is no clear-all.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::entry::HotAsset;
@@ -21,7 +22,6 @@ struct Slot {
     key: u64,
     entry: Arc<HotAsset>,
     bytes: u32,
-    referenced: AtomicBool,
 }
 
 /// Asset entries within a byte budget, and known misses.
@@ -65,12 +65,14 @@ impl Index {
     /// The entry for `key`, marked as recently used.
     pub(super) fn get(&self, key: u64) -> Option<&Arc<HotAsset>> {
         let slot = &self.slots[*self.by_key.get(&key)?];
-        // Written only on the first hit since the hand passed: no shared-memory write
-        // per request for hot entries.
-        if !slot.referenced.load(Ordering::Relaxed) {
-            slot.referenced.store(true, Ordering::Relaxed);
-        }
+        slot.entry.touch();
         Some(&slot.entry)
+    }
+
+    /// The entry for `key`, without marking it used (the first use after a load is not a
+    /// second use).
+    pub(super) fn peek(&self, key: u64) -> Option<&Arc<HotAsset>> {
+        Some(&self.slots[*self.by_key.get(&key)?].entry)
     }
 
     /// Whether `key` is known to name nothing deliverable.
@@ -108,9 +110,6 @@ impl Index {
             key,
             entry,
             bytes: slot_bytes,
-            // New entries start unreferenced: one that is never asked for again is the
-            // first to go.
-            referenced: AtomicBool::new(false),
         });
         while self.bytes + new.as_ref().map_or(0, |s| s.bytes as usize) > self.budget {
             let Some(i) = self.victim(key) else { break };
@@ -173,7 +172,7 @@ impl Index {
                 self.hand = 0;
             }
             let slot = &self.slots[self.hand];
-            if slot.key == keep || slot.referenced.swap(false, Ordering::Relaxed) {
+            if slot.key == keep || slot.entry.take_reference() {
                 self.hand += 1;
                 continue;
             }
