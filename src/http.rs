@@ -135,8 +135,33 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(api)
         .merge(ui::routes())
         .fallback(|| async { crate::error::Error::NotFound("Route") })
+        .layer(middleware::from_fn(drain_ignored_body))
         .layer(middleware::from_fn(log_errors))
         .with_state(app)
+}
+
+/// Largest body of a GET, HEAD or DELETE that is read and ignored.
+const MAX_IGNORED_BODY: usize = 64 << 10;
+
+/// Reads the body of a GET, HEAD or DELETE (which has no meaning for any route here, RFC
+/// 9110 §9.3) to the end before the handler runs. hyper reads a pipelined next request only
+/// once this one's body is consumed; a body the handler drops half-read makes it stop
+/// reading the connection instead, and the next request is never answered.
+async fn drain_ignored_body(req: Request, next: Next) -> Response {
+    use axum::http::Method;
+    use axum::response::IntoResponse;
+    if !matches!(*req.method(), Method::GET | Method::HEAD | Method::DELETE) {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    if axum::body::to_bytes(body, MAX_IGNORED_BODY).await.is_err() {
+        return crate::error::Error::Malformed(
+            "A GET, HEAD or DELETE request must not carry a body this large.".into(),
+        )
+        .into_response();
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::empty()))
+        .await
 }
 
 /// Logs each internal error once, with its cause; the client only saw a generic message.

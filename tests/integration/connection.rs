@@ -505,3 +505,64 @@ async fn a_client_that_stops_reading_is_cut_off() {
         );
     }
 }
+
+/// A GET with a chunked body and a pipelined GET after it, on a fresh connection (so the
+/// fast path hands both to hyper): both are answered, every time.
+#[tokio::test]
+async fn a_chunked_get_then_a_pipelined_one_are_both_answered() {
+    let t = TestApp::spawn().await;
+    let s = t.admin().await;
+    let (_, _, perm) = asset(&s, "a.txt", b"hello", "a").await;
+    for i in 0..200 {
+        let mut c = Raw::connect(&t).await;
+        c.send(
+            format!(
+                "GET {perm} HTTP/1.1\r\nhost: t\r\ntransfer-encoding: chunked\r\n\r\n\
+                 3\r\nabc\r\n0\r\n\r\n\
+                 GET {perm} HTTP/1.1\r\nhost: t\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await;
+        for n in 0..2 {
+            let r = tokio::time::timeout(Duration::from_secs(5), c.response(false))
+                .await
+                .unwrap_or_else(|_| panic!("try {i}: answer {n} never came"));
+            assert_eq!((r.status, r.body.as_slice()), (200, b"hello".as_slice()));
+        }
+    }
+    // The same on an API route, which the router answers from the start.
+    let auth = format!("authtoken: {}\r\n", s.authtoken.clone().unwrap());
+    for i in 0..50 {
+        let mut c = Raw::connect(&t).await;
+        c.send(
+            format!(
+                "GET /v3/user HTTP/1.1\r\nhost: t\r\n{auth}transfer-encoding: chunked\r\n\r\n\
+                 3\r\nabc\r\n0\r\n\r\n\
+                 GET /v3/user HTTP/1.1\r\nhost: t\r\n{auth}\r\n"
+            )
+            .as_bytes(),
+        )
+        .await;
+        for n in 0..2 {
+            let r = tokio::time::timeout(Duration::from_secs(5), c.response(false))
+                .await
+                .unwrap_or_else(|_| panic!("API try {i}: answer {n} never came"));
+            assert_eq!(r.status, 200);
+        }
+    }
+    // A body too large to ignore is refused in words.
+    let mut c = Raw::connect(&t).await;
+    let big = "x".repeat(100_000);
+    c.send(
+        format!(
+            "GET {perm} HTTP/1.1\r\nhost: t\r\ncontent-length: {}\r\n\r\n{big}",
+            big.len()
+        )
+        .as_bytes(),
+    )
+    .await;
+    let r = c.response(false).await;
+    assert_eq!(r.status, 400);
+    assert!(String::from_utf8_lossy(&r.body).contains("must not carry a body"));
+}
