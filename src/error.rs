@@ -40,6 +40,9 @@ pub enum Error {
     /// 413 / 113: upload larger than `max_upload_bytes`.
     #[error("The file is too large. The maximum upload size is {0} bytes.")]
     TooLarge(u64),
+    /// 413 / 113: a JSON body larger than the JSON limit.
+    #[error("The request body is too large. The maximum is {0} bytes.")]
+    BodyTooLarge(u64),
     /// 415 / 115: a body in a media type this route does not take.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -81,7 +84,7 @@ impl Error {
             Error::Conflict(_) => 409,
             Error::Gone => 410,
             Error::InvalidApiKey => 412,
-            Error::TooLarge(_) => 413,
+            Error::TooLarge(_) | Error::BodyTooLarge(_) => 413,
             Error::UnsupportedMediaType(_) => 415,
             Error::Validation { .. } => 422,
             Error::Internal(_) => 500,
@@ -113,7 +116,7 @@ impl Error {
             Error::Conflict(_) => 119,
             Error::Gone => 147,
             Error::InvalidApiKey => 109,
-            Error::TooLarge(_) => 113,
+            Error::TooLarge(_) | Error::BodyTooLarge(_) => 113,
             Error::UnsupportedMediaType(_) => 115,
             Error::Validation { .. } => 422,
             Error::Internal(_) => 500,

@@ -1,5 +1,6 @@
 //! File names (§5 "Filenames"): path components stripped; each of
-//! `# % ^ + \ / ? * : | " ' < > { } = ,`, whitespace and control characters becomes `_`;
+//! `# % ^ + \ / ? * : | " ' < > { } = ,`, whitespace, control characters and bidirectional
+//! formatting characters becomes `_`;
 //! never empty; at most 255 bytes.
 
 /// Longest stored file name, in bytes.
@@ -8,6 +9,12 @@ pub const MAX_BYTES: usize = 255;
 const RESTRICTED: &[char] = &[
     '#', '%', '^', '+', '\\', '/', '?', '*', ':', '|', '"', '\'', '<', '>', '{', '}', '=', ',',
 ];
+
+/// Unicode bidirectional formatting characters: they make a name read differently from
+/// what it is (`evil\u{202E}gpj.exe` shows as `evilexe.jpg`).
+fn is_bidi(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
 
 /// A file name that is safe in a URL path segment, a header and a download dialog.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,7 +28,7 @@ impl Filename {
         let mut out: String = base
             .chars()
             .map(|c| {
-                if RESTRICTED.contains(&c) || c.is_whitespace() || c.is_control() {
+                if RESTRICTED.contains(&c) || c.is_whitespace() || c.is_control() || is_bidi(c) {
                     '_'
                 } else {
                     c

@@ -135,7 +135,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(api)
         .merge(ui::routes())
         .fallback(|| async { crate::error::Error::NotFound("Route") })
-        .layer(middleware::from_fn(drain_ignored_body))
+        .layer(middleware::from_fn(request_hygiene))
         .layer(middleware::from_fn(log_errors))
         .with_state(app)
 }
@@ -147,9 +147,17 @@ const MAX_IGNORED_BODY: usize = 64 << 10;
 /// 9110 §9.3) to the end before the handler runs. hyper reads a pipelined next request only
 /// once this one's body is consumed; a body the handler drops half-read makes it stop
 /// reading the connection instead, and the next request is never answered.
-async fn drain_ignored_body(req: Request, next: Next) -> Response {
-    use axum::http::Method;
+///
+/// Also refuses an HTTP/1.1 request without exactly one `Host` header (RFC 9112 §3.2).
+async fn request_hygiene(req: Request, next: Next) -> Response {
+    use axum::http::{header::HOST, Method, Version};
     use axum::response::IntoResponse;
+    if req.version() == Version::HTTP_11 && req.headers().get_all(HOST).iter().count() != 1 {
+        return crate::error::Error::Malformed(
+            "An HTTP/1.1 request needs exactly one Host header.".into(),
+        )
+        .into_response();
+    }
     if !matches!(*req.method(), Method::GET | Method::HEAD | Method::DELETE) {
         return next.run(req).await;
     }

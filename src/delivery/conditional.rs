@@ -164,6 +164,9 @@ pub fn byte_range(header: &str, len: u64) -> Outcome {
 }
 
 /// Types a browser would execute or render as a document: they get the sandbox CSP (§4).
+/// PDF is not among them: browsers show it in their own viewer, which runs no script with
+/// this origin's rights, and a sandbox CSP stops some of those viewers from showing it at
+/// all (docs/api.md, "Delivery").
 pub fn is_active_content(content_type: &str) -> bool {
     let t = content_type
         .split(';')
@@ -178,12 +181,24 @@ pub fn is_active_content(content_type: &str) -> bool {
             | "image/svg+xml"
             | "text/xml"
             | "application/xml"
-            | "text/javascript"
-            | "application/javascript"
-            | "application/x-javascript"
-            | "application/ecmascript"
-            | "text/ecmascript"
             | "text/xsl"
+            // Every JavaScript MIME type of the WHATWG MIME Sniffing standard.
+            | "application/ecmascript"
+            | "application/javascript"
+            | "application/x-ecmascript"
+            | "application/x-javascript"
+            | "text/ecmascript"
+            | "text/javascript"
+            | "text/javascript1.0"
+            | "text/javascript1.1"
+            | "text/javascript1.2"
+            | "text/javascript1.3"
+            | "text/javascript1.4"
+            | "text/javascript1.5"
+            | "text/jscript"
+            | "text/livescript"
+            | "text/x-ecmascript"
+            | "text/x-javascript"
     ) || t.ends_with("+xml")
 }
 

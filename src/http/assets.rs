@@ -223,7 +223,8 @@ pub async fn update(
             upload: form.upload,
         }
     } else {
-        let JsonBody(body) = JsonBody::from_request(req, &()).await?;
+        // JSON gets the JSON limit, not the upload limit of this route.
+        let JsonBody(body) = JsonBody::read(req, super::JSON_LIMIT).await?;
         let a = body
             .get("asset")
             .cloned()

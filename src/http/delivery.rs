@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method as HttpMethod, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method as HttpMethod, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::app::App;
@@ -26,9 +26,20 @@ const CHUNK: usize = 1024 * 1024;
 pub async fn deliver(State(app): State<Arc<App>>, req: Request) -> Result<Response> {
     let (parts, _) = req.into_parts();
     let path = DeliveryPath::parse(parts.uri.path()).ok_or(Error::NotFound("Asset"))?;
+    // List-valued conditionals may come on several lines: one list (RFC 9110 §5.3). The fast
+    // path leaves such requests to this writer.
+    let if_none_match = joined(&parts.headers, header::IF_NONE_MATCH);
+    let if_match = joined(&parts.headers, header::IF_MATCH);
     let mut headers = DeliveryHeaders::default();
     for (name, value) in &parts.headers {
-        headers.add(name.as_str(), value.as_bytes());
+        if name != header::IF_NONE_MATCH && name != header::IF_MATCH {
+            headers.add(name.as_str(), value.as_bytes());
+        }
+    }
+    for (name, value) in [("if-none-match", &if_none_match), ("if-match", &if_match)] {
+        if let Some(v) = value {
+            headers.add(name, v.as_bytes());
+        }
     }
     let request = Classified {
         method: if parts.method == HttpMethod::HEAD {
@@ -77,6 +88,18 @@ pub async fn deliver(State(app): State<Arc<App>>, req: Request) -> Result<Respon
         .await
         .with_context(context)?;
     Ok((status, out, Body::from_stream(stream)).into_response())
+}
+
+/// Every line of a list-valued header, joined with commas (`None` when absent).
+fn joined(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
+    let mut lines = headers.get_all(name).iter().peekable();
+    lines.peek()?;
+    Some(
+        lines
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect::<Vec<_>>()
+            .join(", "),
+    )
 }
 
 fn hv(s: &str) -> HeaderValue {

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
-use bytes::Bytes;
 use serde_json::Value;
 
 use crate::app::App;
@@ -73,14 +72,25 @@ pub struct JsonBody(pub Value);
 impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = Error;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                Error::Malformed("The request body is too large.".into())
-            } else {
-                Error::Malformed(format!("Could not read the request body: {e}"))
-            }
-        })?;
+    async fn from_request(req: Request, _: &S) -> Result<Self, Error> {
+        JsonBody::read(req, super::JSON_LIMIT).await
+    }
+}
+
+impl JsonBody {
+    /// Reads and parses a body of at most `limit` bytes (413 beyond it).
+    pub async fn read(req: Request, limit: usize) -> Result<Self, Error> {
+        let bytes = axum::body::to_bytes(req.into_body(), limit)
+            .await
+            .map_err(|e| {
+                let too_large = std::error::Error::source(&e)
+                    .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+                if too_large {
+                    Error::BodyTooLarge(limit as u64)
+                } else {
+                    Error::Malformed(format!("Could not read the request body: {e}"))
+                }
+            })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(JsonBody(Value::Object(Default::default())));
         }

@@ -215,8 +215,11 @@ fn classify<'a>(req: &httparse::Request<'_, 'a>) -> Option<(Classified<'a>, bool
     };
     let mut headers = DeliveryHeaders::default();
     let mut close = false;
+    let mut hosts = 0;
     for h in req.headers.iter() {
-        if h.name.eq_ignore_ascii_case("connection") {
+        if h.name.eq_ignore_ascii_case("host") {
+            hosts += 1;
+        } else if h.name.eq_ignore_ascii_case("connection") {
             close |= h
                 .value
                 .split(|b| *b == b',')
@@ -224,6 +227,10 @@ fn classify<'a>(req: &httparse::Request<'_, 'a>) -> Option<(Classified<'a>, bool
         } else {
             headers.add(h.name, h.value);
         }
+    }
+    // RFC 9112 §3.2: exactly one Host; the router answers 400 otherwise.
+    if hosts != 1 {
+        return None;
     }
     let request = Classified {
         method,
@@ -346,7 +353,7 @@ mod tests {
                 Some((slug("s"), false, false, None)),
             ),
             (
-                format!("HEAD /v3/assets/{KEY}/{UID}/s HTTP/1.1\r\n\r\n"),
+                format!("HEAD /v3/assets/{KEY}/{UID}/s HTTP/1.1\r\nHost: x\r\n\r\n"),
                 Some((slug("s"), false, false, None)),
             ),
         ];
@@ -377,6 +384,9 @@ mod tests {
             get("/s", "upgrade: websocket\r\n"),
             get("/s", "range: bytes=0-1\r\nrange: bytes=2-3\r\n"),
             get("/s", "if-match: \"\u{e9}\"\r\n"),
+            // RFC 9112 §3.2: exactly one Host (the router answers 400).
+            get("/s", "host: y\r\n"),
+            format!("GET /v3/assets/{KEY}/{UID}/s HTTP/1.1\r\n\r\n"),
         ];
         for head in over {
             assert_eq!(run(&head), None, "{head:?}");

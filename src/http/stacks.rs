@@ -17,6 +17,8 @@ use crate::{identity, stack_config};
 pub async fn get(State(app): State<Arc<App>>, mut parts: Parts) -> Result<Json<Value>> {
     if parts.headers.contains_key("api_key") {
         let Stack(access) = Stack::from_request_parts(&mut parts, &app).await?;
+        // Members' emails are for people, not for tokens (§5).
+        access.require_user()?;
         return Ok(Json(
             json!({ "stack": stack_json(&app, &access.stack).await? }),
         ));
@@ -134,6 +136,7 @@ pub async fn unshare(
 
 /// `GET /v3/stacks/settings`.
 pub async fn settings(Stack(access): Stack) -> Result<Json<Value>> {
+    access.require_user()?;
     Ok(Json(json!({
         "stack_settings": { "secure_asset_urls": access.stack.secure_asset_urls }
     })))

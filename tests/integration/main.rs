@@ -8,6 +8,7 @@ mod connection;
 mod copy;
 mod delivery;
 mod durability;
+mod hardening;
 mod identity;
 mod index;
 mod layering;

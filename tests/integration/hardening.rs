@@ -1,0 +1,118 @@
+//! Rules an adversarial review found missing: active content types, bidirectional
+//! characters in file names, what management tokens may read, the JSON body limit.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::support::{assert_error, TestApp};
+
+#[tokio::test]
+async fn every_javascript_type_is_sandboxed() {
+    let t = TestApp::spawn().await;
+    let s = t.admin().await;
+    for (i, ctype) in [
+        "text/x-javascript",
+        "text/jscript",
+        "application/x-ecmascript",
+        "text/livescript",
+        "text/javascript1.5",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        // No extension and no magic bytes: the client's claim decides the type (§5).
+        let form = reqwest::multipart::Form::new().part(
+            "asset[upload]",
+            reqwest::multipart::Part::bytes(b"alert(1)".to_vec())
+                .file_name(format!("script{i}"))
+                .mime_str(ctype)
+                .unwrap(),
+        );
+        let (st, v) = s
+            .send(s.request(Method::POST, "/v3/assets").multipart(form))
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        assert_eq!(v["asset"]["content_type"], ctype);
+        let r = t
+            .http
+            .get(v["asset"]["url"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let csp = r.headers()["content-security-policy"].to_str().unwrap();
+        assert!(csp.starts_with("sandbox"), "{ctype}: {csp}");
+    }
+}
+
+#[tokio::test]
+async fn bidirectional_characters_leave_file_names() {
+    let t = TestApp::spawn().await;
+    let s = t.admin().await;
+    let a = s.upload("invoice\u{202E}fdp.exe", b"MZ").await;
+    let name = a["filename"].as_str().unwrap();
+    assert_eq!(name, "invoice_fdp.exe");
+    for c in [
+        '\u{202A}', '\u{202E}', '\u{2066}', '\u{2069}', '\u{200F}', '\u{061C}',
+    ] {
+        let a = s.upload(&format!("a{c}b.txt"), b"x").await;
+        assert_eq!(a["filename"], "a_b.txt", "{:?}", c);
+    }
+}
+
+#[tokio::test]
+async fn management_tokens_cannot_read_members_or_settings() {
+    let t = TestApp::spawn().await;
+    let s = t.admin().await;
+    for write in [false, true] {
+        let (st, v) = s
+            .call(
+                Method::POST,
+                "/v3/stacks/management_tokens",
+                Some(json!({"token": {"name": format!("t{write}"), "scope": [{"module": "asset", "acl": {"read": true, "write": write}}]}})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        let mut token = t.anon();
+        token.api_key = s.api_key.clone();
+        token.mgmt_token = Some(v["token"]["token"].as_str().unwrap().to_owned());
+        for path in ["/v3/stacks", "/v3/stacks/settings"] {
+            let v = assert_error(token.send(token.request(Method::GET, path)).await, 403, 161);
+            assert!(!v.to_string().contains("@example.com"), "{v}");
+        }
+        // The asset API stays open to it.
+        assert_eq!(token.get("/v3/assets").await.0, StatusCode::OK);
+    }
+    // People still can.
+    assert_eq!(s.get("/v3/stacks").await.0, StatusCode::OK);
+    assert_eq!(s.get("/v3/stacks/settings").await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn json_updates_have_the_json_limit() {
+    let t = TestApp::spawn().await;
+    let s = t.admin().await;
+    let a = s.upload("a.txt", b"hello").await;
+    let uid = a["uid"].as_str().unwrap();
+    let big = "x".repeat((1 << 20) + 10);
+    let r = s
+        .request(Method::PUT, &format!("/v3/assets/{uid}"))
+        .header("content-type", "application/json")
+        .body(json!({"asset": {"description": big}}).to_string());
+    let v = assert_error(s.send(r).await, 413, 113);
+    assert!(
+        v["error_message"].as_str().unwrap().contains("1048576"),
+        "{v}"
+    );
+    // Nothing changed.
+    let (_, now) = s.get(&format!("/v3/assets/{uid}")).await;
+    assert_eq!(now["asset"]["_version"], 1);
+    // Within the limit it works.
+    let (st, _) = s
+        .call(
+            Method::PUT,
+            &format!("/v3/assets/{uid}"),
+            Some(json!({"asset": {"description": "x".repeat(5000)}})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+}
