@@ -52,6 +52,14 @@ pub fn new_secret(prefix: &str) -> String {
     format!("{prefix}{}", random_hex(32))
 }
 
+/// Whether an `Authorization` value has the shape of a perma management token (`cs` and
+/// 64 hex, optionally after `Bearer `). Other schemes (`Basic …` from an auth proxy, a
+/// JWT) are somebody else's credentials.
+pub fn is_management_token(value: &str) -> bool {
+    let t = value.strip_prefix("Bearer ").unwrap_or(value).trim();
+    t.len() == 66 && t.starts_with("cs") && t[2..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// SHA-256 of a secret token, hex. Tokens have 256 bits of entropy, so a fast hash is the
 /// right tool here (argon2 is for low-entropy passwords).
 pub fn hash_token(token: &str) -> String {
@@ -112,5 +120,11 @@ mod tests {
         assert!(is_file_uid(&new_file_uid()));
         assert!(!is_file_uid("../../../etc/passwd00000"));
         assert_ne!(new_secret("cs"), new_secret("cs"));
+        let token = new_secret("cs");
+        assert!(is_management_token(&token));
+        assert!(is_management_token(&format!("Bearer {token}")));
+        assert!(!is_management_token("Basic dXNlcjpwYXNz"));
+        assert!(!is_management_token("Bearer eyJhbGciOiJIUzI1NiJ9.e30.x"));
+        assert!(!is_management_token(&token[..40]));
     }
 }

@@ -10,6 +10,7 @@ use percent_encoding::percent_decode_str;
 
 use super::Conditionals;
 use crate::identity::{credential_value, Credentials};
+use crate::ids::is_management_token;
 
 /// What the path named.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,8 +155,10 @@ impl<'a> DeliveryHeaders<'a> {
             }
             return;
         } else if name.eq_ignore_ascii_case("authorization") {
+            // Another scheme (an auth proxy's `Basic …`, a JWT) is not for perma: a public
+            // URL answers as it would without it.
             if self.authorization.is_none() {
-                self.authorization = credential_value(value);
+                self.authorization = credential_value(value).filter(|v| is_management_token(v));
             }
             return;
         } else {
@@ -320,9 +323,17 @@ mod tests {
         h.add("Transfer-Encoding", b"chunked");
         assert!(h.unusual);
 
+        let token = format!("cs{}", "ab".repeat(32));
+        let padded = format!(" {token} ");
         let mut h = DeliveryHeaders::default();
-        h.add("Authorization", b" cs123 ");
+        h.add("Authorization", padded.as_bytes());
         assert!(h.has_credentials());
-        assert_eq!(h.credentials().authorization.as_deref(), Some("cs123"));
+        assert_eq!(
+            h.credentials().authorization.as_deref(),
+            Some(token.as_str())
+        );
+        let mut h = DeliveryHeaders::default();
+        h.add("Authorization", b"Basic dXNlcjpwYXNz");
+        assert!(!h.has_credentials(), "another scheme is not ours");
     }
 }

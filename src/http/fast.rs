@@ -374,7 +374,10 @@ mod tests {
             get("/a/b/c", ""),
             // Needs the database: credentials, tokens, environments.
             get("/s", "authtoken: abc\r\n"),
-            get("/s", "Authorization: cs1\r\n"),
+            get(
+                "/s",
+                &format!("Authorization: Bearer cs{}\r\n", "0".repeat(64)),
+            ),
             get("/s?access_token=x", ""),
             get("/s?environment=production", ""),
             // For hyper: bodies, protocol switches, repeated or non-ASCII conditionals.

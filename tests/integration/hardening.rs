@@ -116,3 +116,34 @@ async fn json_updates_have_the_json_limit() {
         .await;
     assert_eq!(st, StatusCode::OK);
 }
+
+/// A proxy or CDN in front may add its own `Authorization` (an auth proxy's `Basic …`, a
+/// JWT): a public URL answers as without it. Perma's own credentials still decide.
+#[tokio::test]
+async fn foreign_credentials_get_the_public_answer() {
+    let t = TestApp::spawn().await;
+    let s = t.admin().await;
+    let a = s.upload("p.txt", b"public bytes").await;
+    let uid = a["uid"].as_str().unwrap();
+    let (_, v) = s.set_permanent(uid, "p").await;
+    let perm = v["asset"]["permanent_url"].as_str().unwrap().to_owned();
+    for auth in ["Basic dXNlcjpwYXNz", "Bearer eyJhbGciOiJIUzI1NiJ9.e30.sig"] {
+        let r = t
+            .http
+            .get(&perm)
+            .header("authorization", auth)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{auth}");
+        let cc = r.headers()["cache-control"].to_str().unwrap().to_owned();
+        assert!(cc.starts_with("public"), "{auth}: {cc}");
+        assert_eq!(r.bytes().await.unwrap().as_ref(), b"public bytes");
+    }
+    // A perma credential that is not valid (any more) is refused, as documented.
+    let stale = format!("cs{}", "0".repeat(64));
+    for (name, value) in [("authorization", stale.as_str()), ("authtoken", "stale")] {
+        let r = t.http.get(&perm).header(name, value).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{name}");
+    }
+}
