@@ -210,6 +210,13 @@ impl Db {
         Ok(())
     }
 
+    /// Whether the database answers (`SELECT 1` on both pools).
+    pub async fn ping(&self) -> sqlx::Result<()> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        sqlx::query("SELECT 1").execute(&self.write).await?;
+        Ok(())
+    }
+
     /// Closes both pools (flushes SQLite's WAL on the last connection).
     pub async fn close(&self) {
         self.read.close().await;

@@ -8,6 +8,7 @@ mod error;
 mod extract;
 mod fast;
 mod folders;
+mod health;
 mod render;
 mod server;
 mod session;
@@ -54,6 +55,8 @@ pub fn router(app: Arc<App>) -> Router {
             post(session::login).delete(session::logout),
         )
         .route("/v3/user", get(session::user))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
         .route("/v3/organizations", get(session::organizations))
         .route(
             "/v3/stacks",

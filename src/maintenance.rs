@@ -102,6 +102,40 @@ pub async fn copy_blobs(from: &BlobStore, to: &BlobStore) -> anyhow::Result<usiz
     Ok(n)
 }
 
+/// Whether the parts perma needs answer (`/readyz`): each `None` when it does, or what
+/// failed.
+#[derive(Debug, Default)]
+pub struct Readiness {
+    /// The metadata database.
+    pub database: Option<String>,
+    /// The blob store.
+    pub storage: Option<String>,
+}
+
+impl Readiness {
+    /// Both answer.
+    pub fn is_ready(&self) -> bool {
+        self.database.is_none() && self.storage.is_none()
+    }
+}
+
+/// Checks the database (`SELECT 1`) and the blob store (a lookup of a blob that does not
+/// exist), each within `limit`.
+pub async fn readiness(db: &Db, blobs: &BlobStore, limit: Duration) -> Readiness {
+    let database = match tokio::time::timeout(limit, db.ping()).await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(format!("{e}")),
+        Err(_) => Some("no answer in time".to_owned()),
+    };
+    let probe = "0".repeat(64);
+    let storage = match tokio::time::timeout(limit, blobs.exists(&probe)).await {
+        Ok(Ok(_)) => None,
+        Ok(Err(e)) => Some(format!("{e}")),
+        Err(_) => Some("no answer in time".to_owned()),
+    };
+    Readiness { database, storage }
+}
+
 /// What `gc` removed.
 #[derive(Debug, Default)]
 pub struct GcReport {

@@ -147,3 +147,38 @@ async fn foreign_credentials_get_the_public_answer() {
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{name}");
     }
 }
+
+/// `/healthz` while alive; `/readyz` 200 while the database and the blob store answer,
+/// 503 naming the part when one does not.
+#[tokio::test]
+async fn health_and_readiness() {
+    let t = TestApp::spawn().await;
+    let get = |path: &'static str| {
+        let http = t.http.clone();
+        let url = format!("{}{path}", t.base);
+        async move {
+            let r = http.get(url).send().await.unwrap();
+            let st = r.status();
+            (st, r.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let (st, v) = get("/healthz").await;
+    assert_eq!((st, v["status"].as_str()), (StatusCode::OK, Some("ok")));
+    let (st, v) = get("/readyz").await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(
+        (v["database"].as_str(), v["storage"].as_str()),
+        (Some("ok"), Some("ok"))
+    );
+    // The database goes away: not ready, and says which part.
+    t.app.db.close().await;
+    let (st, v) = get("/readyz").await;
+    assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+    assert_eq!(
+        (v["database"].as_str(), v["storage"].as_str()),
+        (Some("unavailable"), Some("ok"))
+    );
+    assert!(!v.to_string().contains("closed"), "no internals: {v}");
+    // Alive all the same.
+    assert_eq!(get("/healthz").await.0, StatusCode::OK);
+}
