@@ -12,6 +12,7 @@ use crate::blob::BlobStore;
 use crate::config::Config;
 use crate::db::{Backend, Db};
 use crate::delivery::{CacheControl, Changes, Delivery};
+use crate::throttle::LoginThrottle;
 
 /// Everything a request handler or command needs. Shared as `Arc<App>`.
 #[derive(Debug)]
@@ -28,6 +29,8 @@ pub struct App {
     pub delivery: Delivery,
     /// Tells delivery (and other processes) that assets changed.
     pub changes: Changes,
+    /// Failed logins per e-mail and client address.
+    pub login_throttle: LoginThrottle,
 }
 
 /// How [`App::build`] treats the schema.
@@ -81,6 +84,7 @@ impl App {
             public_url,
             delivery,
             changes,
+            login_throttle: LoginThrottle::default(),
         });
         if app.db.backend() == Backend::Postgres {
             listen_for_other_processes(&app);

@@ -43,6 +43,10 @@ pub enum Error {
     /// 413 / 113: a JSON body larger than the JSON limit.
     #[error("The request body is too large. The maximum is {0} bytes.")]
     BodyTooLarge(u64),
+    /// 429 / 429: too many failed logins for this e-mail or client address; retry after
+    /// this many seconds (sent as `Retry-After`).
+    #[error("Too many failed logins. Try again in {0} seconds.")]
+    TooManyRequests(u64),
     /// 415 / 115: a body in a media type this route does not take.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -87,6 +91,7 @@ impl Error {
             Error::TooLarge(_) | Error::BodyTooLarge(_) => 413,
             Error::UnsupportedMediaType(_) => 415,
             Error::Validation { .. } => 422,
+            Error::TooManyRequests(_) => 429,
             Error::Internal(_) => 500,
         }
     }
@@ -119,6 +124,7 @@ impl Error {
             Error::TooLarge(_) | Error::BodyTooLarge(_) => 113,
             Error::UnsupportedMediaType(_) => 115,
             Error::Validation { .. } => 422,
+            Error::TooManyRequests(_) => 429,
             Error::Internal(_) => 500,
         }
     }

@@ -8,7 +8,7 @@
 //! * leaf types: [`ids`], [`time`], [`slug`], [`filename`], [`error`] (the boundary error,
 //!   without HTTP), then [`records`] (what is stored, as plain values);
 //! * storage: [`db`] holds every SQL statement, [`blob`] every byte; [`config`] says where;
-//! * domain: [`identity`], [`query`], [`ingest`], then [`delivery`], then [`assets`],
+//! * domain: [`identity`], [`query`], [`ingest`], [`throttle`], then [`delivery`], then [`assets`],
 //!   [`stack_config`], [`maintenance`]; they take the parts they use (a `Db`, a
 //!   `BlobStore`, a [`delivery::Changes`] notifier), never the whole app;
 //! * wiring: [`app`] builds the parts ([`app::App::build`]);
@@ -38,4 +38,5 @@ pub mod records;
 pub mod slug;
 pub mod stack_config;
 pub mod startup;
+pub mod throttle;
 pub mod time;

@@ -37,6 +37,11 @@ pub fn credentials(headers: &HeaderMap) -> Credentials {
     }
 }
 
+/// The address of the client at the other end of the connection (set by `server.rs` on
+/// every request the router sees).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub Option<std::net::IpAddr>);
+
 /// The caller's access to the stack named by the `api_key` header (§5).
 pub struct Stack(pub StackAccess);
 

@@ -13,7 +13,6 @@ use std::time::Duration;
 use axum::Router;
 use bytes::{Buf, Bytes};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Handle;
@@ -150,13 +149,21 @@ async fn routed(shared: Shared, stream: std::net::TcpStream, read: Bytes) {
     let Ok(stream) = TcpStream::from_std(stream) else {
         return;
     };
+    let peer = super::extract::ClientAddr(stream.peer_addr().ok().map(|a| a.ip()));
     let io = TokioIo::new(Rewind {
         read,
         stream,
         patience: shared.app.send_timeout(),
         stalled: None,
     });
-    let service = TowerToHyperService::new(shared.router);
+    // Every request learns the client's address (login limits).
+    let router = shared.router;
+    let service =
+        hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(peer);
+            let mut router = router.clone();
+            async move { tower_service::Service::call(&mut router, req).await }
+        });
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(HEAD_TIMEOUT)

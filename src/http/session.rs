@@ -2,23 +2,43 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::HeaderMap;
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::extract::{credentials, envelope, str_field, JsonBody, SessionUser};
+use super::extract::{credentials, envelope, str_field, ClientAddr, JsonBody, SessionUser};
 use crate::app::App;
 use crate::error::{Error, Result};
 use crate::identity;
 
 /// `POST /v3/user-session`: log in.
-pub async fn login(State(app): State<Arc<App>>, JsonBody(body): JsonBody) -> Result<Json<Value>> {
+/// Failed logins are limited per e-mail and per client address (`throttle.rs`): 429 with
+/// `Retry-After` past the limit, even for the right password.
+pub async fn login(
+    State(app): State<Arc<App>>,
+    client: Option<Extension<ClientAddr>>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Value>> {
     let user = envelope(&body, "user")?;
     let email = str_field(user, "email").ok_or_else(|| Error::field("email", "is required"))?;
     let password =
         str_field(user, "password").ok_or_else(|| Error::field("password", "is required"))?;
-    let (user, token) = identity::login(&app.db, email, password, app.config.session_ttl).await?;
+    let address = client.and_then(|Extension(ClientAddr(a))| a);
+    let throttle = &app.login_throttle;
+    if let Err(wait) = throttle.check(email, address) {
+        return Err(Error::TooManyRequests(wait.as_secs().max(1)));
+    }
+    let (user, token) =
+        match identity::login(&app.db, email, password, app.config.session_ttl).await {
+            Ok(ok) => ok,
+            Err(Error::BadLogin) => {
+                throttle.failed(email, address);
+                return Err(Error::BadLogin);
+            }
+            Err(e) => return Err(e),
+        };
+    throttle.succeeded(email);
     let org = app.db.organization(&user.org_uid).await?;
     Ok(Json(json!({
         "notice": "Login Successful.",

@@ -361,3 +361,38 @@ async fn environments_and_locales() {
     );
     assert_error(s.get("/v3/locales/fr-fr").await, 404, 141);
 }
+
+/// Password guessing is slowed: past 10 failures for an e-mail, or 30 from one client
+/// address, logins answer 429 with `Retry-After`, even with the right password.
+#[tokio::test]
+async fn failed_logins_are_limited_per_email_and_per_address() {
+    let t = TestApp::spawn().await;
+    let login = |email: &str, password: &str| {
+        let http = t.http.clone();
+        let url = format!("{}/v3/user-session", t.base);
+        let body = json!({"user": {"email": email, "password": password}});
+        async move { http.post(url).json(&body).send().await.unwrap() }
+    };
+    for _ in 0..10 {
+        let r = login(ADMIN_EMAIL, "wrong password").await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let r = login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=900).contains(&retry), "{retry}");
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["error_code"], 429, "{v}");
+    // Other accounts from this address still may, until the address has 30 failures.
+    t.new_user("other@example.com").await;
+    for i in 0..20 {
+        let r = login(&format!("nobody{i}@example.com"), "x").await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{i}");
+    }
+    let r = login("other@example.com", "password-123").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+}

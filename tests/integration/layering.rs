@@ -23,6 +23,7 @@ const RANKS: &[(&str, u8)] = &[
     ("identity", 4),
     ("query", 4),
     ("ingest", 4),
+    ("throttle", 4),
     ("delivery", 5),
     ("assets", 6),
     ("stack_config", 6),
