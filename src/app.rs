@@ -31,6 +31,8 @@ pub struct App {
     pub changes: Changes,
     /// Failed logins per e-mail and client address.
     pub login_throttle: LoginThrottle,
+    /// Proxies whose `X-Forwarded-For` is believed (besides loopback).
+    pub trusted_proxies: Vec<crate::ids::Network>,
 }
 
 /// How [`App::build`] treats the schema.
@@ -77,6 +79,11 @@ impl App {
             usize::try_from(config.index_bytes).unwrap_or(usize::MAX),
         );
         let changes = delivery.changes();
+        let trusted_proxies = config
+            .trusted_proxies
+            .iter()
+            .filter_map(|n| crate::ids::Network::parse(n))
+            .collect();
         let app = Arc::new(App {
             config,
             db,
@@ -85,6 +92,7 @@ impl App {
             delivery,
             changes,
             login_throttle: LoginThrottle::default(),
+            trusted_proxies,
         });
         if app.db.backend() == Backend::Postgres {
             listen_for_other_processes(&app);

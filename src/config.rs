@@ -51,6 +51,10 @@ pub struct Config {
     /// (`PERMA_SEND_TIMEOUT`, default 60, as nginx's `send_timeout`), on both delivery
     /// paths: a client that stops reading cannot hold a connection and its buffers.
     pub send_timeout: u64,
+    /// Proxies whose `X-Forwarded-For` names the client (`PERMA_TRUSTED_PROXIES`, a comma-
+    /// separated list of addresses or CIDR networks such as `10.0.0.0/24`; loopback is
+    /// always trusted). Used for the failed-login limits per client address.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for Config {
@@ -71,6 +75,7 @@ impl Default for Config {
             session_ttl: 30 * 24 * 3600,
             index_bytes: 256 << 20,
             send_timeout: 60,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -123,6 +128,19 @@ impl Config {
         }
         if let Some(v) = var("PERMA_S3_REGION") {
             self.s3_region = v;
+        }
+        if let Some(v) = var("PERMA_TRUSTED_PROXIES") {
+            self.trusted_proxies = v
+                .split(',')
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(str::to_owned)
+                .collect();
+            for n in &self.trusted_proxies {
+                crate::ids::Network::parse(n).with_context(|| {
+                    format!("PERMA_TRUSTED_PROXIES: {n:?} is not an address or CIDR network")
+                })?;
+            }
         }
         if let Some(v) = var("PERMA_SEND_TIMEOUT") {
             self.send_timeout = num("PERMA_SEND_TIMEOUT", v)?.max(1);
@@ -206,5 +224,17 @@ mod tests {
         assert_eq!(c.max_upload_bytes, 10);
         assert_eq!(c.public_url(), "https://cdn.example");
         assert!(c.apply_env(|_| Some("x".into())).is_err());
+        let proxies = |v: &str| {
+            let mut c = Config::default();
+            let v = v.to_owned();
+            c.apply_env(move |k| (k == "PERMA_TRUSTED_PROXIES").then(|| v.clone()))
+                .map(|()| c.trusted_proxies)
+        };
+        assert_eq!(
+            proxies(" 10.0.0.0/24, 192.0.2.7 ,").unwrap(),
+            ["10.0.0.0/24", "192.0.2.7"]
+        );
+        let err = proxies("10.0.0.0/24,nope").unwrap_err();
+        assert!(format!("{err:#}").contains("nope"), "{err:#}");
     }
 }

@@ -60,6 +60,50 @@ pub fn is_management_token(value: &str) -> bool {
     t.len() == 66 && t.starts_with("cs") && t[2..].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// An address or CIDR network (`10.0.0.0/24`, `2001:db8::/32`, `192.0.2.7`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Network {
+    addr: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl Network {
+    /// Parses `addr[/prefix]`; `None` for anything else.
+    pub fn parse(s: &str) -> Option<Self> {
+        let (a, p) = match s.trim().split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s.trim(), None),
+        };
+        let addr: std::net::IpAddr = a.parse().ok()?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max)?,
+            None => max,
+        };
+        Some(Network { addr, prefix })
+    }
+
+    /// Whether `ip` is in the network.
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        let bits = |ip: std::net::IpAddr| -> (u128, u8) {
+            match ip {
+                std::net::IpAddr::V4(v) => (u128::from(u32::from(v)) << 96, 32),
+                std::net::IpAddr::V6(v) => (u128::from(v), 128),
+            }
+        };
+        let ((net, width), (ip, ip_width)) = (bits(self.addr), bits(ip));
+        if width != ip_width {
+            return false;
+        }
+        let mask = if self.prefix == 0 {
+            0
+        } else {
+            u128::MAX << (128 - u32::from(self.prefix))
+        };
+        net & mask == ip & mask
+    }
+}
+
 /// SHA-256 of a secret token, hex. Tokens have 256 bits of entropy, so a fast hash is the
 /// right tool here (argon2 is for low-entropy passwords).
 pub fn hash_token(token: &str) -> String {
@@ -120,6 +164,17 @@ mod tests {
         assert!(is_file_uid(&new_file_uid()));
         assert!(!is_file_uid("../../../etc/passwd00000"));
         assert_ne!(new_secret("cs"), new_secret("cs"));
+        let n = Network::parse("10.0.0.0/24").unwrap();
+        assert!(n.contains("10.0.0.200".parse().unwrap()));
+        assert!(!n.contains("10.0.1.1".parse().unwrap()));
+        assert!(!n.contains("::1".parse().unwrap()));
+        assert!(Network::parse("192.0.2.7")
+            .unwrap()
+            .contains("192.0.2.7".parse().unwrap()));
+        assert!(Network::parse("2001:db8::/32")
+            .unwrap()
+            .contains("2001:db8::1".parse().unwrap()));
+        assert!(Network::parse("10.0.0.0/33").is_none() && Network::parse("x").is_none());
         let token = new_secret("cs");
         assert!(is_management_token(&token));
         assert!(is_management_token(&format!("Bearer {token}")));

@@ -19,6 +19,7 @@ use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::extract::ClientAddr;
 use super::fast::{self, End};
 use crate::app::App;
 
@@ -149,7 +150,7 @@ async fn routed(shared: Shared, stream: std::net::TcpStream, read: Bytes) {
     let Ok(stream) = TcpStream::from_std(stream) else {
         return;
     };
-    let peer = super::extract::ClientAddr(stream.peer_addr().ok().map(|a| a.ip()));
+    let peer = ClientAddr(stream.peer_addr().ok().map(|a| a.ip()));
     let io = TokioIo::new(Rewind {
         read,
         stream,
@@ -158,9 +159,11 @@ async fn routed(shared: Shared, stream: std::net::TcpStream, read: Bytes) {
     });
     // Every request learns the client's address (login limits).
     let router = shared.router;
+    let app = shared.app.clone();
     let service =
         hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-            req.extensions_mut().insert(peer);
+            let client = forwarded_for(peer, &app.trusted_proxies, req.headers());
+            req.extensions_mut().insert(client);
             let mut router = router.clone();
             async move { tower_service::Service::call(&mut router, req).await }
         });
@@ -176,6 +179,30 @@ async fn routed(shared: Shared, stream: std::net::TcpStream, read: Bytes) {
     if !finished {
         conn.as_mut().graceful_shutdown();
         let _ = conn.await;
+    }
+}
+
+/// The client a request comes from: the peer, or, when the peer is a trusted proxy (on
+/// this host, or in `PERMA_TRUSTED_PROXIES`), the address that proxy appended last to
+/// `X-Forwarded-For` (nginx's `$proxy_add_x_forwarded_for`). Another peer's
+/// `X-Forwarded-For` is not believed.
+fn forwarded_for(
+    peer: ClientAddr,
+    trusted: &[crate::ids::Network],
+    headers: &hyper::HeaderMap,
+) -> ClientAddr {
+    match peer.0 {
+        Some(ip) if ip.is_loopback() || trusted.iter().any(|n| n.contains(ip)) => {
+            let last = headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .next_back()
+                .and_then(|a| a.trim().parse().ok());
+            ClientAddr(last.or(Some(ip)))
+        }
+        _ => peer,
     }
 }
 

@@ -395,4 +395,15 @@ async fn failed_logins_are_limited_per_email_and_per_address() {
     }
     let r = login("other@example.com", "password-123").await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Behind a proxy on this host, the client is the address it forwards: another client
+    // is not held back by this one's failures.
+    let r = t
+        .http
+        .post(format!("{}/v3/user-session", t.base))
+        .header("x-forwarded-for", "203.0.113.9, 198.51.100.7")
+        .json(&json!({"user": {"email": "other@example.com", "password": "password-123"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
 }
