@@ -1,7 +1,7 @@
 //! Timestamps: stored as milliseconds since the Unix epoch, shown as ISO-8601 UTC with
 //! milliseconds (§5 "Times are ISO-8601 UTC with milliseconds").
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> i64 {
@@ -9,11 +9,6 @@ pub fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
-}
-
-/// Converts stored milliseconds to a [`SystemTime`] (for HTTP dates).
-pub fn to_system_time(ms: i64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64)
 }
 
 /// Formats milliseconds as `2024-01-31T12:34:56.789Z`.

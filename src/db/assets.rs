@@ -61,21 +61,52 @@ pub(super) const ASSET_COLS: &str =
     f.content_type AS f_content_type, f.filename AS f_filename, f.width AS f_width, \
     f.height AS f_height, f.created_at AS f_created_at";
 
-fn file_from(row: &AnyRow, uid: Option<String>) -> sqlx::Result<Option<FileMeta>> {
+/// The columns a file is read from, for one alias of `files` in a query.
+pub(super) struct FileColumns {
+    pub(super) sha256: &'static str,
+    pub(super) size: &'static str,
+    pub(super) content_type: &'static str,
+    pub(super) filename: &'static str,
+    pub(super) width: &'static str,
+    pub(super) height: &'static str,
+    pub(super) created_at: &'static str,
+}
+
+/// The current file's columns in [`ASSET_COLS`].
+const CURRENT_FILE: FileColumns = FileColumns {
+    sha256: "f_sha256",
+    size: "f_size",
+    content_type: "f_content_type",
+    filename: "f_filename",
+    width: "f_width",
+    height: "f_height",
+    created_at: "f_created_at",
+};
+
+/// The file with `uid` whose other columns are `c`; `None` when the join found none.
+pub(super) fn file_at(
+    row: &AnyRow,
+    uid: Option<String>,
+    c: &FileColumns,
+) -> sqlx::Result<Option<FileMeta>> {
     let Some(uid) = uid else { return Ok(None) };
-    let Some(sha256) = row.try_get::<Option<String>, _>("f_sha256")? else {
+    let Some(sha256) = row.try_get::<Option<String>, _>(c.sha256)? else {
         return Ok(None);
     };
     Ok(Some(FileMeta {
         uid,
         sha256,
-        size: row.try_get("f_size")?,
-        content_type: row.try_get("f_content_type")?,
-        filename: row.try_get("f_filename")?,
-        width: row.try_get("f_width")?,
-        height: row.try_get("f_height")?,
-        created_at: row.try_get("f_created_at")?,
+        size: row.try_get(c.size)?,
+        content_type: row.try_get(c.content_type)?,
+        filename: row.try_get(c.filename)?,
+        width: row.try_get(c.width)?,
+        height: row.try_get(c.height)?,
+        created_at: row.try_get(c.created_at)?,
     }))
+}
+
+fn file_from(row: &AnyRow, uid: Option<String>) -> sqlx::Result<Option<FileMeta>> {
+    file_at(row, uid, &CURRENT_FILE)
 }
 
 pub(super) fn asset_from_row(row: &AnyRow) -> sqlx::Result<Asset> {

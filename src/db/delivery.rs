@@ -4,7 +4,7 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::assets::{asset_from_row, ASSET_COLS};
+use super::assets::{asset_from_row, file_at, FileColumns, ASSET_COLS};
 use super::{flag, Db};
 use crate::records::{Asset, FileMeta};
 
@@ -27,20 +27,19 @@ const FILE_COLS: &str = "df.uid AS df_uid, df.sha256 AS df_sha256, df.size AS df
     df.content_type AS df_content_type, df.filename AS df_filename, df.width AS df_width, \
     df.height AS df_height, df.created_at AS df_created_at";
 
+/// Every file's columns, prefixed `df_`.
+const EVERY_FILE: FileColumns = FileColumns {
+    sha256: "df_sha256",
+    size: "df_size",
+    content_type: "df_content_type",
+    filename: "df_filename",
+    width: "df_width",
+    height: "df_height",
+    created_at: "df_created_at",
+};
+
 fn joined_file(row: &AnyRow) -> sqlx::Result<Option<FileMeta>> {
-    let Some(uid) = row.try_get::<Option<String>, _>("df_uid")? else {
-        return Ok(None);
-    };
-    Ok(Some(FileMeta {
-        uid,
-        sha256: row.try_get("df_sha256")?,
-        size: row.try_get("df_size")?,
-        content_type: row.try_get("df_content_type")?,
-        filename: row.try_get("df_filename")?,
-        width: row.try_get("df_width")?,
-        height: row.try_get("df_height")?,
-        created_at: row.try_get("df_created_at")?,
-    }))
+    file_at(row, row.try_get("df_uid")?, &EVERY_FILE)
 }
 
 /// Folds rows (one per file, ordered by asset) into entries.

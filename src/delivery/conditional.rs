@@ -5,8 +5,6 @@
 use std::time::SystemTime;
 
 use super::Prepared;
-use crate::records::FileMeta;
-use crate::time::to_system_time;
 
 /// Request headers that affect the answer, as raw strings borrowed from the request.
 #[derive(Debug, Default, Clone, Copy)]
@@ -43,17 +41,6 @@ pub enum Outcome {
     PreconditionFailed,
     /// 416 (`Content-Range: bytes */len`).
     RangeNotSatisfiable,
-}
-
-/// The strong entity tag of a file: derived from its SHA-256, so equal bytes ⇔ equal tag.
-pub fn etag(file: &FileMeta) -> String {
-    format!("\"{}\"", &file.sha256)
-}
-
-/// `Last-Modified` of a file: its creation time, truncated to whole seconds (HTTP dates
-/// have no finer resolution, and comparisons must agree with what was sent).
-pub fn last_modified(file: &FileMeta) -> SystemTime {
-    to_system_time(file.created_at - file.created_at.rem_euclid(1000))
 }
 
 /// RFC 9110 §8.8.3.2 comparison of an `If-Match`/`If-None-Match` list against our tag.

@@ -95,10 +95,18 @@ fn disposition(kind: &str, filename: &str) -> Disposition {
     out
 }
 
-fn hex32(bytes: &[u8; 32]) -> StackStr<64> {
-    let mut s = StackStr::format(format_args!(""));
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
+/// Lowercase hex of `bytes` (`N` = twice their length). A table, not `fmt`: this runs a
+/// few times per delivery request.
+fn hex<const N: usize>(bytes: &[u8]) -> StackStr<N> {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = StackStr {
+        buf: [0; N],
+        len: 0,
+    };
+    for (i, b) in bytes.iter().take(N / 2).enumerate() {
+        s.buf[2 * i] = DIGITS[usize::from(b >> 4)];
+        s.buf[2 * i + 1] = DIGITS[usize::from(b & 15)];
+        s.len = 2 * i + 2;
     }
     s
 }
@@ -111,7 +119,8 @@ pub struct Prepared {
     key: [u8; 12],
     /// Bytes.
     pub size: u64,
-    /// Upload time, whole seconds (HTTP dates have no finer resolution).
+    /// Upload time, whole seconds: HTTP dates have no finer resolution, and comparisons
+    /// with `If-Modified-Since` must agree with what was sent.
     modified_secs: u32,
     /// Where this file's content type starts, and it and the name end, in the asset's text.
     text_start: u32,
@@ -124,10 +133,10 @@ pub struct Prepared {
 impl Prepared {
     /// The blob's SHA-256 in hex.
     pub fn sha256(&self) -> StackStr<64> {
-        hex32(&self.sha)
+        hex(&self.sha)
     }
 
-    /// Strong ETag: the SHA-256 in quotes.
+    /// Strong ETag: the SHA-256 in quotes, so equal bytes ⇔ equal tag.
     pub fn etag(&self) -> StackStr<66> {
         StackStr::format(format_args!("\"{}\"", self.sha256().as_str()))
     }
@@ -139,19 +148,26 @@ impl Prepared {
 
     /// `Last-Modified` as an HTTP date.
     pub fn last_modified(&self) -> StackStr<32> {
-        StackStr::format(format_args!(
+        // Formatted once per thread for each time seen last (hot files repeat).
+        thread_local! {
+            static LAST: std::cell::Cell<(u32, [u8; 32], usize)> =
+                const { std::cell::Cell::new((u32::MAX, [0; 32], 0)) };
+        }
+        let (secs, buf, len) = LAST.with(std::cell::Cell::get);
+        if secs == self.modified_secs {
+            return StackStr { buf, len };
+        }
+        let s: StackStr<32> = StackStr::format(format_args!(
             "{}",
             httpdate::HttpDate::from(self.modified())
-        ))
+        ));
+        LAST.with(|c| c.set((self.modified_secs, s.buf, s.len)));
+        s
     }
 
     /// The file uid.
     pub fn uid(&self) -> StackStr<24> {
-        let mut s = StackStr::format(format_args!(""));
-        for b in self.key {
-            let _ = write!(s, "{b:02x}");
-        }
-        s
+        hex(&self.key)
     }
 
     fn key_bits(&self) -> u128 {
@@ -265,18 +281,32 @@ impl HotAsset {
 
     /// `Surrogate-Key` value: `asset-{uid} stack-{api_key}`.
     pub fn surrogate_key(&self) -> StackStr<64> {
-        StackStr::format(format_args!(
-            "asset-blt{:016x} stack-blt{:016x}",
-            self.key, self.stack
-        ))
+        self.purge_keys(' ')
     }
 
     /// `Cache-Tag` value: `asset-{uid},stack-{api_key}`.
     pub fn cache_tag(&self) -> StackStr<64> {
-        StackStr::format(format_args!(
-            "asset-blt{:016x},stack-blt{:016x}",
-            self.key, self.stack
-        ))
+        self.purge_keys(',')
+    }
+
+    /// `asset-{uid}{sep}stack-{api_key}`, without `fmt` (every answer carries two).
+    fn purge_keys(&self, sep: char) -> StackStr<64> {
+        let mut s = StackStr {
+            buf: [0; 64],
+            len: 0,
+        };
+        let asset = hex::<16>(&self.key.to_be_bytes());
+        let stack = hex::<16>(&self.stack.to_be_bytes());
+        for part in [
+            "asset-blt",
+            &asset,
+            if sep == ' ' { " " } else { "," },
+            "stack-blt",
+            &stack,
+        ] {
+            let _ = s.write_str(part);
+        }
+        s
     }
 
     /// Permanent-URL slug, if generated.

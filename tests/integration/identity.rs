@@ -406,4 +406,14 @@ async fn failed_logins_are_limited_per_email_and_per_address() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
+    // A forwarded address that is not one counts as the proxy itself (here: held back).
+    let r = t
+        .http
+        .post(format!("{}/v3/user-session", t.base))
+        .header("x-forwarded-for", "not-an-address")
+        .json(&json!({"user": {"email": "other@example.com", "password": "password-123"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
 }
