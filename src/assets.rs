@@ -10,17 +10,26 @@
 //! * `change`: create, update (metadata, replace, restore, permanent URL), delete;
 //! * `versions`: the version list, version names, publishing;
 //! * `folders`: folders (depth, cycles, cascading delete);
-//! * `list`: listing and queries (§6).
+//! * `list`: listing and queries (§6);
+//! * `published`: the Content Delivery API's reads (§12), `sync`: its sync log;
+//! * `bulk`: bulk publish jobs (§5).
 
+mod bulk;
 mod change;
 mod folders;
 mod list;
+mod published;
+mod sync;
 mod versions;
+
+pub use bulk::{bulk_job, resume_bulk_jobs, start_bulk_job, BulkRequest};
+pub use published::{fetch_published, list_published};
+pub use sync::{sync, SyncItem, SyncPage, SyncRequest};
 
 pub use change::{create, delete, parse_permanent_value, update};
 pub use folders::{create_folder, delete_folder, update_folder};
 pub use list::{list, Kind, ListParams};
-pub use versions::{name_version, publish, versions};
+pub use versions::{name_version, publish, publish_targets, publish_to, versions};
 
 use crate::db::Db;
 use crate::error::{Error, Result};

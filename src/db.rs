@@ -7,10 +7,12 @@
 //! the readers go on meanwhile). PostgreSQL uses one pool for both.
 
 mod assets;
+mod bulk;
 mod copy;
 mod delivery;
 mod identity;
 pub mod list;
+pub mod published;
 
 use std::time::Duration;
 
@@ -56,6 +58,11 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "listing",
         sql: include_str!("../migrations/sqlite/0002_listing.sql"),
     },
+    Migration {
+        version: 3,
+        name: "delivery_api",
+        sql: include_str!("../migrations/sqlite/0003_delivery_api.sql"),
+    },
 ];
 
 const POSTGRES_MIGRATIONS: &[Migration] = &[
@@ -68,6 +75,11 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 2,
         name: "listing",
         sql: include_str!("../migrations/postgres/0002_listing.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "delivery_api",
+        sql: include_str!("../migrations/postgres/0003_delivery_api.sql"),
     },
 ];
 

@@ -22,6 +22,10 @@ pub enum Error {
     /// 401 / 105: no credentials, or credentials that are not valid (any more).
     #[error("You're not allowed in here unless you're logged in.")]
     Unauthorized,
+    /// 401 / 105: a Content Delivery API request (§12) without a delivery token of this
+    /// stack (missing, unknown, expired, or another stack's).
+    #[error("The access_token is missing or not valid for this stack.")]
+    BadAccessToken,
     /// 403 / 161: valid credentials without permission for this action.
     #[error("{0}")]
     Forbidden(String),
@@ -82,7 +86,7 @@ impl Error {
     pub fn status(&self) -> u16 {
         match self {
             Error::Malformed(_) => 400,
-            Error::BadLogin | Error::Unauthorized => 401,
+            Error::BadLogin | Error::Unauthorized | Error::BadAccessToken => 401,
             Error::Forbidden(_) => 403,
             Error::NotFound(_) => 404,
             Error::Conflict(_) => 409,
@@ -114,7 +118,7 @@ impl Error {
         match self {
             Error::Malformed(_) => 100,
             Error::BadLogin => 104,
-            Error::Unauthorized => 105,
+            Error::Unauthorized | Error::BadAccessToken => 105,
             Error::Forbidden(_) => 161,
             Error::NotFound("Asset") | Error::NotFound("Folder") => 145,
             Error::NotFound(_) => 141,

@@ -2,6 +2,8 @@
 //! modules, grouped by resource; they extract, call one domain function, and render.
 
 mod assets;
+mod bulk;
+mod cda;
 mod delivery;
 mod environments;
 mod error;
@@ -65,6 +67,11 @@ pub fn router(app: Arc<App>) -> Router {
                 .put(stacks::update)
                 .delete(stacks::delete),
         )
+        .route("/v3/stacks/sync", get(cda::sync))
+        .route("/v3/bulk/publish", post(bulk::publish))
+        .route("/v3/bulk/unpublish", post(bulk::unpublish))
+        .route("/v3/bulk/jobs/{job_id}", get(bulk::job))
+        .route("/v3/bulk/jobs/{job_id}/items", get(bulk::items))
         .route("/v3/stacks/share", post(stacks::share))
         .route("/v3/stacks/unshare", post(stacks::unshare))
         .route(

@@ -8,7 +8,7 @@ use argon2::Argon2;
 use crate::db::{is_unique_violation, Db};
 use crate::error::{Error, Result};
 use crate::ids::{self, ApiKey};
-use crate::records::{Locale, Organization, Stack, Token, TokenKind, User};
+use crate::records::{Environment, Locale, Organization, Stack, Token, TokenKind, User};
 use crate::time::now_ms;
 
 /// Who is making a management request.
@@ -283,6 +283,94 @@ pub async fn stack_access(
         ));
     }
     Ok(StackAccess { stack, actor })
+}
+
+/// A Content Delivery API reader (§12): a delivery token of the stack, the environment it
+/// reads (within the token's scope) and the locales it reads, most wanted first.
+#[derive(Debug, Clone)]
+pub struct DeliveryAccess {
+    /// The stack.
+    pub stack: Stack,
+    /// The environment read.
+    pub environment: Environment,
+    /// The requested locale, then (with `include_fallback`) its fallback chain.
+    pub locales: Vec<String>,
+}
+
+/// Decides a Content Delivery API request (§12): malformed `api_key` → 412; no or unknown
+/// `access_token` → 401 (before the stack is looked up); unknown stack → 412; another
+/// stack's token → 401; no `environment` → 422; an environment outside the token's scope
+/// → 403; an unknown `locale` → 422.
+pub async fn delivery_access(
+    db: &Db,
+    api_key: Option<&str>,
+    access_token: Option<&str>,
+    environment: Option<&str>,
+    locale: Option<&str>,
+    include_fallback: bool,
+) -> Result<DeliveryAccess> {
+    let api_key = api_key
+        .and_then(ApiKey::parse)
+        .ok_or(Error::InvalidApiKey)?;
+    let token = match access_token {
+        Some(t) => db
+            .token_by_hash(&ids::hash_token(t))
+            .await?
+            .filter(|t| t.kind == TokenKind::Delivery && t.expires_at.is_none_or(|e| e > now_ms()))
+            .ok_or(Error::BadAccessToken)?,
+        None => return Err(Error::BadAccessToken),
+    };
+    let stack = db
+        .stack(api_key.as_str())
+        .await?
+        .ok_or(Error::InvalidApiKey)?;
+    if token.api_key != stack.api_key {
+        return Err(Error::BadAccessToken);
+    }
+    let name = environment
+        .filter(|e| !e.is_empty())
+        .ok_or_else(|| Error::field("environment", "is required"))?;
+    let out_of_scope = || {
+        Error::Forbidden(format!(
+            "This delivery token cannot read the environment {name:?}."
+        ))
+    };
+    let environment = db
+        .environments(&stack.api_key)
+        .await?
+        .into_iter()
+        .find(|e| e.name == name || e.uid == name)
+        .ok_or_else(out_of_scope)?;
+    if !token.environments.contains(&environment.name) {
+        return Err(out_of_scope());
+    }
+    let code = locale
+        .filter(|l| !l.is_empty())
+        .unwrap_or(&stack.master_locale)
+        .to_ascii_lowercase();
+    let all = db.locales(&stack.api_key).await?;
+    if !all.iter().any(|l| l.code == code) {
+        return Err(Error::field("locale", format!("{code} does not exist")));
+    }
+    let mut locales = vec![code];
+    if include_fallback {
+        // Follow fallback_locale links; a cycle or a dangling link ends the chain.
+        while let Some(next) = all
+            .iter()
+            .find(|l| Some(&l.code) == locales.last())
+            .and_then(|l| l.fallback_locale.clone())
+        {
+            if locales.contains(&next) || !all.iter().any(|l| l.code == next) {
+                break;
+            }
+            locales.push(next);
+        }
+    }
+    Ok(DeliveryAccess {
+        stack,
+        environment,
+        locales,
+    })
 }
 
 /// Creates a stack owned by `user` in `org_uid` (default: the user's organization).

@@ -294,3 +294,94 @@ pub struct Token {
     /// Creation time (ms).
     pub created_at: i64,
 }
+
+/// What happened to a publication (§12 sync item `type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SyncKind {
+    /// A version was published (or republished) to an environment and locale.
+    Published,
+    /// A publication was withdrawn.
+    Unpublished,
+    /// A published asset was deleted.
+    Deleted,
+}
+
+impl SyncKind {
+    /// Every kind, in a fixed order (bit `i` of a type mask is `ALL[i]`).
+    pub const ALL: [SyncKind; 3] = [
+        SyncKind::Published,
+        SyncKind::Unpublished,
+        SyncKind::Deleted,
+    ];
+
+    /// The sync API's name (`asset_published`, …), also the stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncKind::Published => "asset_published",
+            SyncKind::Unpublished => "asset_unpublished",
+            SyncKind::Deleted => "asset_deleted",
+        }
+    }
+
+    /// Parses the sync API's name.
+    pub fn parse(s: &str) -> Option<SyncKind> {
+        SyncKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// One row of a stack's sync log (§12): numbered per stack in commit order.
+#[derive(Debug, Clone)]
+pub struct SyncEvent {
+    /// Position in the stack's log (1, 2, …; never reused).
+    pub seq: i64,
+    /// What happened.
+    pub kind: SyncKind,
+    /// The asset.
+    pub asset_uid: String,
+    /// Environment uid.
+    pub environment_uid: String,
+    /// Locale code.
+    pub locale: String,
+    /// Published version (publish events).
+    pub version: Option<i64>,
+    /// Who made the change.
+    pub by: String,
+    /// When (ms).
+    pub event_at: i64,
+}
+
+/// A bulk publish or unpublish job (§5 bulk publishing).
+#[derive(Debug, Clone)]
+pub struct BulkJob {
+    /// Job uid (`job_id`).
+    pub uid: String,
+    /// Stack.
+    pub api_key: String,
+    /// `publish` or `unpublish`.
+    pub action: String,
+    /// Environment names.
+    pub environments: Vec<String>,
+    /// Locale codes.
+    pub locales: Vec<String>,
+    /// `pending`, `in_progress`, `completed` or `failed`.
+    pub status: String,
+    /// Who started it.
+    pub created_by: String,
+    /// When (ms).
+    pub created_at: i64,
+    /// Last progress (ms).
+    pub updated_at: i64,
+}
+
+/// One asset of a bulk job and how it went.
+#[derive(Debug, Clone)]
+pub struct BulkItem {
+    /// Asset uid.
+    pub asset_uid: String,
+    /// Version to publish (the current one when absent).
+    pub version: Option<i64>,
+    /// `pending`, `success` or `failed`.
+    pub status: String,
+    /// Why it failed.
+    pub error: Option<String>,
+}

@@ -29,6 +29,13 @@ impl Application {
             .with_context(|| format!("binding {}", config.listen))?;
         config.listen = listener.local_addr().context("reading the bound address")?;
         let app = App::build(config, migrations).await?;
+        // Bulk publish jobs a previous run left unfinished (§5) continue now.
+        let resumed = crate::assets::resume_bulk_jobs(&app.db)
+            .await
+            .map_err(|e| anyhow::anyhow!("resuming bulk jobs: {e}"))?;
+        if resumed > 0 {
+            tracing::info!(resumed, "resumed unfinished bulk publish jobs");
+        }
         Ok(Application { app, listener })
     }
 

@@ -3,7 +3,7 @@
 use anyhow::Context;
 
 use super::get_folder;
-use crate::db::list::{Column, Filter, ListQuery, Order};
+use crate::db::list::{Column, Filter, ListQuery, Listed, Order, Source};
 use crate::db::Db;
 use crate::error::Result;
 use crate::identity::StackAccess;
@@ -45,10 +45,7 @@ pub struct ListParams {
     pub count: bool,
 }
 
-/// Lists assets (§5, §6): the page, and the number of matches when asked for. The
-/// database filters, orders, skips and counts on its indexes; only a regex that it can
-/// merely narrow (to an indexed literal prefix, or not at all) is completed here, reading
-/// rows in order and stopping as soon as the page is full (or, with a count, at the end).
+/// Lists assets (§5, §6): the page, and the number of matches when asked for.
 pub async fn list(
     db: &Db,
     access: &StackAccess,
@@ -59,31 +56,61 @@ pub async fn list(
     if let Some(Some(f)) = &p.folder {
         get_folder(db, api_key, f).await?;
     }
-    let (filter, exact) = match &p.query {
-        Some(q) => q.filter(),
-        None => (Filter::True, true),
-    };
-    let (column, ascending) = p.sort.unwrap_or((Column::CreatedAt, false));
-    let q = ListQuery {
-        api_key: api_key.clone(),
-        folder: p.folder.clone(),
-        include_folders: p.include_folders,
-        type_prefix: match p.kind {
+    let q = list_query(
+        Source::Assets,
+        api_key,
+        p,
+        match p.kind {
             Kind::All => None,
             Kind::Images => Some("image/".into()),
             Kind::Videos => Some("video/".into()),
         },
+    );
+    let (page, count) = run(db, &q, p).await?;
+    Ok((page.into_iter().map(|l| l.asset).collect(), count))
+}
+
+/// The [`ListQuery`] of a list call over `source`.
+pub(super) fn list_query(
+    source: Source,
+    api_key: &str,
+    p: &ListParams,
+    type_prefix: Option<String>,
+) -> ListQuery {
+    let filter = match &p.query {
+        Some(q) => q.filter().0,
+        None => Filter::True,
+    };
+    let (column, ascending) = p.sort.unwrap_or((Column::CreatedAt, false));
+    ListQuery {
+        source,
+        api_key: api_key.to_owned(),
+        folder: p.folder.clone(),
+        include_folders: p.include_folders,
+        type_prefix,
         environment: p.environment.clone(),
         filter,
         order: Order { column, ascending },
-    };
+    }
+}
+
+/// Runs a listing: the page, and the number of matches when asked for. The database
+/// filters, orders, skips and counts on its indexes; only a regex that it can merely
+/// narrow (to an indexed literal prefix, or not at all) is completed here, reading rows in
+/// order and stopping as soon as the page is full (or, with a count, at the end).
+pub(super) async fn run(
+    db: &Db,
+    q: &ListQuery,
+    p: &ListParams,
+) -> Result<(Vec<Listed>, Option<u64>)> {
+    let exact = p.query.as_ref().is_none_or(|q| q.filter().1);
     if exact {
         let page = db
-            .list_page(&q, p.skip, p.limit)
+            .list_page(q, p.skip, p.limit)
             .await
             .context("listing a page of assets")?;
         let count = if p.count {
-            Some(db.list_count(&q).await.context("counting assets")?)
+            Some(db.list_count(q).await.context("counting assets")?)
         } else {
             None
         };
@@ -91,10 +118,10 @@ pub async fn list(
     }
     let query = p.query.as_ref();
     let (mut page, mut matched) = (Vec::new(), 0u64);
-    db.list_scan(&q, |a| {
-        if query.is_none_or(|q| q.matches(&a)) {
+    db.list_scan(q, |l| {
+        if query.is_none_or(|q| q.matches(&l.asset)) {
             if matched >= p.skip && (page.len() as u64) < p.limit {
-                page.push(a);
+                page.push(l);
             }
             matched += 1;
         }

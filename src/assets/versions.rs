@@ -55,8 +55,20 @@ pub async fn publish(
     unpublish: bool,
 ) -> Result<()> {
     access.require_write()?;
+    get_live(db, &access.stack.api_key, uid).await?;
+    let targets = publish_targets(db, access, environments, locales).await?;
+    publish_to(db, access, uid, &targets, version, unpublish).await
+}
+
+/// Where a publish goes: each (environment uid, locale) pair, checked against the stack.
+/// No locale means the master locale.
+pub async fn publish_targets(
+    db: &Db,
+    access: &StackAccess,
+    environments: &[String],
+    locales: &[String],
+) -> Result<Vec<(String, String)>> {
     let api_key = &access.stack.api_key;
-    let asset = get_live(db, api_key, uid).await?;
     if environments.is_empty() {
         return Err(Error::field("environments", "can't be blank"));
     }
@@ -80,19 +92,34 @@ pub async fn publish(
             return Err(Error::field("locales", format!("{l} does not exist")));
         }
     }
-    let targets: Vec<(String, String)> = env_uids
+    Ok(env_uids
         .iter()
         .flat_map(|e| locales.iter().map(move |l| (e.clone(), l.clone())))
-        .collect();
+        .collect())
+}
+
+/// Publishes `version` (default: the current one) of a live asset to resolved targets,
+/// or withdraws it from them.
+pub async fn publish_to(
+    db: &Db,
+    access: &StackAccess,
+    uid: &str,
+    targets: &[(String, String)],
+    version: Option<i64>,
+    unpublish: bool,
+) -> Result<()> {
+    access.require_write()?;
+    let asset = get_live(db, &access.stack.api_key, uid).await?;
     if unpublish {
-        db.unpublish(uid, &targets).await?;
+        db.unpublish(uid, targets, access.actor.uid(), now_ms())
+            .await?;
         return Ok(());
     }
     let version = version.unwrap_or(asset.version);
     if version < 1 || version > asset.version {
         return Err(Error::field("version", format!("{version} does not exist")));
     }
-    db.publish(uid, &targets, version, access.actor.uid(), now_ms())
+    db.publish(uid, targets, version, access.actor.uid(), now_ms())
         .await?;
     Ok(())
 }

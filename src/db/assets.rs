@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{flag, json_list, to_json_text, Db};
-use crate::records::{Asset, FileMeta, Publication, Version, FOLDER_CONTENT_TYPE};
+use super::{flag, json_list, published, to_json_text, Db};
+use crate::records::{Asset, FileMeta, Publication, SyncKind, Version, FOLDER_CONTENT_TYPE};
 
 /// A new file row (an uploaded byte sequence whose blob is already durable).
 #[derive(Debug, Clone)]
@@ -130,7 +130,7 @@ pub(super) fn asset_from_row(row: &AnyRow) -> sqlx::Result<Asset> {
     })
 }
 
-fn publication(r: &AnyRow) -> sqlx::Result<Publication> {
+pub(super) fn publication(r: &AnyRow) -> sqlx::Result<Publication> {
     Ok(Publication {
         environment_uid: r.try_get("environment_uid")?,
         environment: r.try_get("environment_name")?,
@@ -202,6 +202,14 @@ async fn set_tags(
         .await?;
     }
     Ok(())
+}
+
+/// The stack an asset belongs to, read inside a transaction.
+async fn asset_api_key(tx: &mut sqlx::Transaction<'_, sqlx::Any>, uid: &str) -> sqlx::Result<String> {
+    sqlx::query_scalar("SELECT api_key FROM assets WHERE uid = $1")
+        .bind(uid)
+        .fetch_one(&mut **tx)
+        .await
 }
 
 impl Db {
@@ -364,6 +372,26 @@ impl Db {
             .execute(&mut *tx)
             .await?;
             n += r.rows_affected();
+            // Each publication withdrawn is an `asset_deleted` sync event (§12).
+            let pubs = sqlx::query(
+                "SELECT p.environment_uid, p.locale, a.api_key FROM publications p \
+                 JOIN assets a ON a.uid = p.asset_uid WHERE p.asset_uid = $1",
+            )
+            .bind(uid)
+            .fetch_all(&mut *tx)
+            .await?;
+            for p in &pubs {
+                let (env, locale, api_key): (String, String, String) =
+                    (p.try_get(0)?, p.try_get(1)?, p.try_get(2)?);
+                published::record_removal(
+                    &mut tx,
+                    &api_key,
+                    (uid, &env, &locale),
+                    SyncKind::Deleted,
+                    (by, at),
+                )
+                .await?;
+            }
             sqlx::query("DELETE FROM publications WHERE asset_uid = $1")
                 .bind(uid)
                 .execute(&mut *tx)
@@ -444,7 +472,8 @@ impl Db {
         Ok(r.rows_affected() == 1)
     }
 
-    /// Records publications of `version` to each (environment uid, locale).
+    /// Records publications of `version` to each (environment uid, locale), with their
+    /// published rows and sync events (§12).
     pub async fn publish(
         &self,
         asset_uid: &str,
@@ -454,6 +483,7 @@ impl Db {
         at: i64,
     ) -> sqlx::Result<()> {
         let mut tx = self.write.begin().await?;
+        let api_key = asset_api_key(&mut tx, asset_uid).await?;
         for (env, locale) in targets {
             sqlx::query(
                 "INSERT INTO publications (asset_uid, environment_uid, locale, version, \
@@ -470,19 +500,26 @@ impl Db {
             .bind(at)
             .execute(&mut *tx)
             .await?;
+            published::record_publish(&mut tx, &api_key, (asset_uid, env, locale), version, by, at)
+                .await?;
         }
         tx.commit().await
     }
 
-    /// Removes publications for each (environment uid, locale).
+    /// Removes publications for each (environment uid, locale); an `asset_unpublished`
+    /// sync event for each that existed. Returns how many existed.
     pub async fn unpublish(
         &self,
         asset_uid: &str,
         targets: &[(String, String)],
-    ) -> sqlx::Result<()> {
+        by: &str,
+        at: i64,
+    ) -> sqlx::Result<u64> {
         let mut tx = self.write.begin().await?;
+        let api_key = asset_api_key(&mut tx, asset_uid).await?;
+        let mut removed = 0;
         for (env, locale) in targets {
-            sqlx::query(
+            let r = sqlx::query(
                 "DELETE FROM publications WHERE asset_uid = $1 AND environment_uid = $2 AND locale = $3",
             )
             .bind(asset_uid)
@@ -490,8 +527,20 @@ impl Db {
             .bind(locale)
             .execute(&mut *tx)
             .await?;
+            if r.rows_affected() > 0 {
+                removed += 1;
+                published::record_removal(
+                    &mut tx,
+                    &api_key,
+                    (asset_uid, env, locale),
+                    SyncKind::Unpublished,
+                    (by, at),
+                )
+                .await?;
+            }
         }
-        tx.commit().await
+        tx.commit().await?;
+        Ok(removed)
     }
 
     /// Publications of these assets (a page of a list), by asset uid.

@@ -23,6 +23,11 @@ const TABLES: &[&str] = &[
     "files",
     "asset_versions",
     "publications",
+    "published_assets",
+    "published_tags",
+    "sync_events",
+    "bulk_jobs",
+    "bulk_job_items",
 ];
 
 /// A column value of either of the two types perma's schema uses.

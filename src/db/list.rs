@@ -13,9 +13,9 @@ use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use sqlx::{Any, Row};
 
-use super::assets::{asset_from_row, ASSET_COLS};
+use super::assets::{asset_from_row, publication, ASSET_COLS};
 use super::Db;
-use crate::records::Asset;
+use crate::records::{Asset, Publication};
 
 /// A queryable property of an asset (§6 fields).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,9 +141,35 @@ pub struct Order {
     pub ascending: bool,
 }
 
+/// Which rows a listing reads.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// The stack's assets as they are now (management API, §5).
+    Assets,
+    /// What is published to an environment (§12): each asset as its published version,
+    /// in the first of `locales` it is published in (a fallback chain, or one locale).
+    Published {
+        /// Environment uid.
+        environment_uid: String,
+        /// Locale codes, most wanted first.
+        locales: Vec<String>,
+    },
+}
+
+/// An asset in a listing; for [`Source::Published`], with its publication.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    /// The asset (for a published listing: as its published version).
+    pub asset: Asset,
+    /// The publication it was listed through.
+    pub publication: Option<Publication>,
+}
+
 /// What to list: the stack, the scope, the filter and the order.
 #[derive(Debug, Clone)]
 pub struct ListQuery {
+    /// Current assets or a published view.
+    pub source: Source,
     /// Stack.
     pub api_key: String,
     /// Only direct children of this folder (`Some(None)`: the root).
@@ -168,6 +194,8 @@ const MAX_CHAR: char = '\u{10FFFF}';
 struct Sql {
     text: String,
     binds: Vec<Value>,
+    /// `FROM … WHERE …` of the tag rows that belong to the listing's rows.
+    tags: String,
 }
 
 impl Sql {
@@ -176,15 +204,15 @@ impl Sql {
         format!("${}", self.binds.len())
     }
 
-    fn filter(&mut self, api_key_param: &str, f: &Filter) -> String {
+    fn filter(&mut self, f: &Filter) -> String {
         match f {
             Filter::True => "1 = 1".into(),
             Filter::False => "1 = 0".into(),
             Filter::All(fs) if fs.is_empty() => "1 = 1".into(),
             Filter::Any(fs) if fs.is_empty() => "1 = 0".into(),
-            Filter::All(fs) => self.join(api_key_param, fs, " AND "),
-            Filter::Any(fs) => self.join(api_key_param, fs, " OR "),
-            Filter::Not(f) => format!("NOT ({})", self.filter(api_key_param, f)),
+            Filter::All(fs) => self.join(fs, " AND "),
+            Filter::Any(fs) => self.join(fs, " OR "),
+            Filter::Not(f) => format!("NOT ({})", self.filter(f)),
             Filter::Present(c) => c.sql().1.into(),
             Filter::Compare(c, op, v) => {
                 let op = match op {
@@ -195,7 +223,7 @@ impl Sql {
                     Cmp::Ge => ">=",
                 };
                 let p = self.bind(v.clone());
-                self.on(api_key_param, *c, &format!("{} {op} {p}", c.sql().0))
+                self.on(*c, &format!("{} {op} {p}", c.sql().0))
             }
             Filter::In(c, vs) if vs.is_empty() => {
                 let _ = c;
@@ -204,7 +232,6 @@ impl Sql {
             Filter::In(c, vs) => {
                 let ps: Vec<String> = vs.iter().map(|v| self.bind(v.clone())).collect();
                 self.on(
-                    api_key_param,
                     *c,
                     &format!("{} IN ({})", c.sql().0, ps.join(", ")),
                 )
@@ -223,7 +250,6 @@ impl Sql {
                 let lo = self.bind(Value::Text(prefix.clone()));
                 let hi = self.bind(Value::Text(format!("{prefix}{MAX_CHAR}")));
                 self.on(
-                    api_key_param,
                     *column,
                     &format!("{col} >= {lo} AND {col} < {hi}"),
                 )
@@ -232,20 +258,17 @@ impl Sql {
     }
 
     /// A condition on one column's value: with its presence, or through `asset_tags`.
-    fn on(&mut self, api_key_param: &str, c: Column, cond: &str) -> String {
+    fn on(&mut self, c: Column, cond: &str) -> String {
         match c {
-            Column::Tag => format!(
-                "a.uid IN (SELECT t.asset_uid FROM asset_tags t WHERE t.api_key = {api_key_param} \
-                 AND {cond})"
-            ),
+            Column::Tag => format!("a.uid IN (SELECT t.asset_uid {} AND {cond})", self.tags),
             c => format!("({} AND {cond})", c.sql().1),
         }
     }
 
-    fn join(&mut self, api_key_param: &str, fs: &[Filter], sep: &str) -> String {
+    fn join(&mut self, fs: &[Filter], sep: &str) -> String {
         let parts: Vec<String> = fs
             .iter()
-            .map(|f| format!("({})", self.filter(api_key_param, f)))
+            .map(|f| format!("({})", self.filter(f)))
             .collect();
         parts.join(sep)
     }
@@ -255,9 +278,57 @@ impl Sql {
         let mut s = Sql {
             text: String::new(),
             binds: Vec::new(),
+            tags: String::new(),
         };
         let key = s.bind(Value::Text(q.api_key.clone()));
-        let mut conds = vec![format!("a.api_key = {key}"), "a.deleted_at IS NULL".into()];
+        let (table, mut conds) = match &q.source {
+            Source::Assets => {
+                s.tags = format!("FROM asset_tags t WHERE t.api_key = {key}");
+                (
+                    "assets",
+                    vec![format!("a.api_key = {key}"), "a.deleted_at IS NULL".into()],
+                )
+            }
+            Source::Published {
+                environment_uid,
+                locales,
+            } => {
+                let env = s.bind(Value::Text(environment_uid.clone()));
+                let marks: Vec<String> = locales
+                    .iter()
+                    .map(|l| s.bind(Value::Text(l.clone())))
+                    .collect();
+                // The first locale of the chain the asset is published in: a row in locale
+                // i counts when none exists in locales 0..i.
+                let chain: Vec<String> = marks
+                    .iter()
+                    .enumerate()
+                    .map(|(i, m)| {
+                        if i == 0 {
+                            format!("a.locale = {m}")
+                        } else {
+                            format!(
+                                "(a.locale = {m} AND NOT EXISTS (SELECT 1 FROM published_assets b \
+                                 WHERE b.environment_uid = {env} AND b.uid = a.uid \
+                                 AND b.locale IN ({})))",
+                                marks[..i].join(", ")
+                            )
+                        }
+                    })
+                    .collect();
+                s.tags = format!(
+                    "FROM published_tags t WHERE t.environment_uid = {env} AND t.locale = a.locale"
+                );
+                (
+                    "published_assets",
+                    vec![
+                        format!("a.api_key = {key}"),
+                        format!("a.environment_uid = {env}"),
+                        format!("({})", chain.join(" OR ")),
+                    ],
+                )
+            }
+        };
         if !q.include_folders {
             conds.push("a.is_dir = 0".into());
         }
@@ -282,10 +353,10 @@ impl Sql {
             ));
         }
         if q.filter != Filter::True {
-            let f = s.filter(&key, &q.filter);
+            let f = s.filter(&q.filter);
             conds.push(format!("({f})"));
         }
-        s.text = format!("FROM assets a WHERE {}", conds.join(" AND "));
+        s.text = format!("FROM {table} a WHERE {}", conds.join(" AND "));
         s
     }
 
@@ -332,7 +403,7 @@ impl Db {
         q: &ListQuery,
         skip: u64,
         limit: u64,
-    ) -> sqlx::Result<Vec<Asset>> {
+    ) -> sqlx::Result<Vec<Listed>> {
         let s = Sql::from_where(q);
         let text = format!(
             "SELECT a.uid {} ORDER BY {} LIMIT {limit} OFFSET {skip}",
@@ -345,7 +416,7 @@ impl Db {
             .iter()
             .map(|r| r.try_get::<String, _>(0))
             .collect::<sqlx::Result<_>>()?;
-        self.assets_by_uid(&uids).await
+        self.listed_by_uid(&q.source, &uids).await
     }
 
     /// How many assets a listing has in all.
@@ -367,7 +438,7 @@ impl Db {
     pub async fn list_scan(
         &self,
         q: &ListQuery,
-        mut visit: impl FnMut(Asset) -> bool + Send,
+        mut visit: impl FnMut(Listed) -> bool + Send,
     ) -> sqlx::Result<()> {
         let s = Sql::from_where(q);
         let order = Sql::order_by(q.order);
@@ -384,7 +455,7 @@ impl Db {
                 .map(|r| r.try_get::<String, _>(0))
                 .collect::<sqlx::Result<_>>()?;
             for chunk in uids.chunks(200) {
-                for a in self.assets_by_uid(chunk).await? {
+                for a in self.listed_by_uid(&q.source, chunk).await? {
                     if !visit(a) {
                         return Ok(());
                     }
@@ -398,28 +469,77 @@ impl Db {
         }
     }
 
-    /// Full rows of these assets, in the order given.
-    async fn assets_by_uid(&self, uids: &[String]) -> sqlx::Result<Vec<Asset>> {
+    /// Full rows of these assets, in the order given (for a published listing: the row
+    /// of each in the first locale of the chain it is published in).
+    async fn listed_by_uid(&self, source: &Source, uids: &[String]) -> sqlx::Result<Vec<Listed>> {
         if uids.is_empty() {
             return Ok(Vec::new());
         }
         let ps: Vec<String> = (1..=uids.len()).map(|i| format!("${i}")).collect();
-        let text = format!(
-            "SELECT {ASSET_COLS} FROM assets a LEFT JOIN files f ON f.uid = a.file_uid \
-             WHERE a.uid IN ({})",
-            ps.join(", ")
-        );
-        let mut q = sqlx::query(&text);
-        for u in uids {
-            q = q.bind(u.as_str());
-        }
-        let rows = q.fetch_all(&self.read).await?;
-        let mut found: Vec<Asset> = rows
-            .iter()
-            .map(asset_from_row)
-            .collect::<sqlx::Result<_>>()?;
+        let mut found: Vec<Listed> = match source {
+            Source::Assets => {
+                let text = format!(
+                    "SELECT {ASSET_COLS} FROM assets a LEFT JOIN files f ON f.uid = a.file_uid \
+                     WHERE a.uid IN ({})",
+                    ps.join(", ")
+                );
+                let mut q = sqlx::query(&text);
+                for u in uids {
+                    q = q.bind(u.as_str());
+                }
+                q.fetch_all(&self.read)
+                    .await?
+                    .iter()
+                    .map(|r| {
+                        Ok(Listed {
+                            asset: asset_from_row(r)?,
+                            publication: None,
+                        })
+                    })
+                    .collect::<sqlx::Result<_>>()?
+            }
+            Source::Published {
+                environment_uid,
+                locales,
+            } => {
+                let n = uids.len();
+                let text = format!(
+                    "SELECT {ASSET_COLS}, a.environment_uid, a.locale, a.published_by, \
+                     a.published_at, e.name AS environment_name FROM published_assets a \
+                     JOIN environments e ON e.uid = a.environment_uid \
+                     LEFT JOIN files f ON f.uid = a.file_uid \
+                     WHERE a.uid IN ({}) AND a.environment_uid = ${}",
+                    ps.join(", "),
+                    n + 1
+                );
+                let mut q = sqlx::query(&text);
+                for u in uids {
+                    q = q.bind(u.as_str());
+                }
+                let rows = q.bind(environment_uid.as_str()).fetch_all(&self.read).await?;
+                let rank = |l: &str| locales.iter().position(|x| x == l).unwrap_or(usize::MAX);
+                let mut best: Vec<(usize, Listed)> = Vec::new();
+                for r in &rows {
+                    let locale: String = r.try_get("locale")?;
+                    let rk = rank(&locale);
+                    if rk == usize::MAX {
+                        continue;
+                    }
+                    let listed = Listed {
+                        asset: asset_from_row(r)?,
+                        publication: Some(publication(r)?),
+                    };
+                    match best.iter_mut().find(|(_, l)| l.asset.uid == listed.asset.uid) {
+                        Some(slot) if slot.0 > rk => *slot = (rk, listed),
+                        Some(_) => {}
+                        None => best.push((rk, listed)),
+                    }
+                }
+                best.into_iter().map(|(_, l)| l).collect()
+            }
+        };
         let pos = |uid: &str| uids.iter().position(|u| u == uid).unwrap_or(usize::MAX);
-        found.sort_by_key(|a| pos(&a.uid));
+        found.sort_by_key(|l| pos(&l.asset.uid));
         Ok(found)
     }
 }

@@ -56,6 +56,12 @@ fn list_matches(header: &str, etag: &str, weak: bool) -> bool {
     })
 }
 
+/// Whether an `If-None-Match` list names `etag` (weak comparison, RFC 9110 §13.1.2): the
+/// client's copy is current and a GET answers 304.
+pub fn none_match(header: &str, etag: &str) -> bool {
+    list_matches(header, etag, true)
+}
+
 fn parse_date(s: &str) -> Option<SystemTime> {
     httpdate::parse_http_date(s.trim()).ok()
 }

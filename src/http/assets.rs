@@ -4,12 +4,13 @@ use std::sync::Arc;
 
 use axum::extract::multipart::MultipartError;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 
-use super::extract::{JsonBody, Params, Stack};
+use super::extract::{JsonBody, Params, Reader, Stack};
 use super::render::{project, Render};
 use crate::app::App;
 use crate::assets::{self, AssetUpdate, Kind, ListParams, Metadata};
@@ -259,18 +260,22 @@ pub async fn update(
     ))
 }
 
-/// `GET /v3/assets/{uid}` (`version`, `relative_urls`, `include_dimension`).
+/// `GET /v3/assets/{uid}` (`version`, `relative_urls`, `include_dimension`); with a
+/// delivery token, the published asset (§12).
 pub async fn fetch(
     State(app): State<Arc<App>>,
-    Stack(access): Stack,
+    reader: Reader,
     Path(uid): Path<String>,
     params: Params,
-) -> Result<Json<Value>> {
+    headers: HeaderMap,
+) -> Result<Response> {
+    let access = match reader {
+        Reader::Management(a) => a,
+        Reader::Delivery(d) => return super::cda::fetch(&app, &d, &uid, &params, &headers).await,
+    };
     let version = params.uint("version")?;
     let a = assets::fetch(&app.db, &access, &uid, version).await?;
-    Ok(Json(
-        json!({ "asset": asset_json(&app, &a, render(&params)).await? }),
-    ))
+    Ok(Json(json!({ "asset": asset_json(&app, &a, render(&params)).await? })).into_response())
 }
 
 /// `DELETE /v3/assets/{uid}`.
@@ -363,13 +368,24 @@ async fn list_kind(
     Ok(Json(out))
 }
 
-/// `GET /v3/assets`.
+/// `GET /v3/assets`; with a delivery token, the published assets (§12).
 pub async fn list(
     State(app): State<Arc<App>>,
-    Stack(access): Stack,
+    reader: Reader,
     params: Params,
-) -> Result<Json<Value>> {
-    list_kind(&app, &access, &params, Kind::All).await
+    headers: HeaderMap,
+) -> Result<Response> {
+    match reader {
+        Reader::Management(access) => Ok(list_kind(&app, &access, &params, Kind::All)
+            .await?
+            .into_response()),
+        Reader::Delivery(d) => {
+            let mut p = list_params(&params, Kind::All)?;
+            p.environment = None;
+            p.include_folders = false;
+            super::cda::list(&app, &d, &params, p, &headers).await
+        }
+    }
 }
 
 /// `GET /v3/assets/images`.

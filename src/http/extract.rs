@@ -57,6 +57,52 @@ impl FromRequestParts<Arc<App>> for Stack {
     }
 }
 
+/// Who reads `GET /v3/assets[/{uid}]`: a management caller (§5), or a website with a
+/// delivery token (§12: `access_token` and no management credentials).
+pub enum Reader {
+    /// Management API.
+    Management(StackAccess),
+    /// Content Delivery API.
+    Delivery(identity::DeliveryAccess),
+}
+
+impl FromRequestParts<Arc<App>> for Reader {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Error> {
+        let creds = credentials(&parts.headers);
+        let api_key = header(&parts.headers, "api_key");
+        let access_token = parts
+            .headers
+            .get("access_token")
+            .and_then(|v| identity::credential_value(v.as_bytes()));
+        match access_token {
+            Some(token) if !creds.present() => {
+                let params = Params::from_query(parts.uri.query());
+                // The Python delivery SDK sends the environment as a header.
+                let environment = params
+                    .get("environment")
+                    .map(str::to_owned)
+                    .or_else(|| header(&parts.headers, "environment"));
+                let access = identity::delivery_access(
+                    &app.db,
+                    api_key.as_deref(),
+                    Some(token),
+                    environment.as_deref(),
+                    params.get("locale"),
+                    params.flag("include_fallback"),
+                )
+                .await?;
+                Ok(Reader::Delivery(access))
+            }
+            _ => {
+                let access = identity::stack_access(&app.db, api_key.as_deref(), &creds).await?;
+                Ok(Reader::Management(access))
+            }
+        }
+    }
+}
+
 /// A logged-in user (routes that management tokens may not call).
 pub struct SessionUser(pub User);
 
@@ -138,9 +184,13 @@ impl Params {
             .map(|(_, v)| v.as_str())
     }
 
-    /// A boolean flag (`true`/`1`).
+    /// A boolean flag: `true`, `1` or `yes` in any case (the Python SDK sends `True`).
     pub fn flag(&self, key: &str) -> bool {
-        matches!(self.get(key), Some("true" | "1" | "yes"))
+        self.get(key).is_some_and(|v| {
+            ["true", "1", "yes"]
+                .iter()
+                .any(|t| v.eq_ignore_ascii_case(t))
+        })
     }
 
     /// A non-negative integer, or 422 naming the parameter.

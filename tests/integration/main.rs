@@ -3,6 +3,7 @@
 
 mod assets;
 mod bad_input;
+mod cda;
 mod cli;
 mod connection;
 mod copy;

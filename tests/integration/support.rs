@@ -141,6 +141,26 @@ impl TestApp {
         }
     }
 
+    /// Stops the server gracefully and starts it again on the same data (a new port).
+    pub async fn restart(&mut self) {
+        self.stop().await.unwrap();
+        let config = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            admin_email: Some(ADMIN_EMAIL.into()),
+            admin_password: Some(ADMIN_PASSWORD.into()),
+            ..config_for(self.dir.path())
+        };
+        let application = Application::build(config, Migrations::Apply).await.unwrap();
+        let addr = application.local_addr();
+        self.app = application.app().clone();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        self.server = Some(tokio::spawn(application.run(async {
+            let _ = rx.await;
+        })));
+        self.shutdown = Some(tx);
+        self.base = format!("http://{addr}");
+    }
+
     /// Logs in as the admin and creates a fresh stack.
     pub async fn admin(&self) -> Session {
         let s = self.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;

@@ -1,0 +1,290 @@
+//! Sync for assets (§12 `GET /v3/stacks/sync`): a website's build keeps its copy of the
+//! published assets in step by reading the stack's sync log.
+//!
+//! A sync reads a window `(after, upto]` of the log, where `upto` is the log's head when
+//! the sync began. Within a window each asset appears once, as its latest event there, so
+//! following a sync to its end repeats nothing; events committed while it runs land after
+//! `upto` and are read by the next sync, which starts where this one's `sync_token` says,
+//! so nothing is missed (the log is numbered in commit order, `db/published.rs`).
+//! Tokens are opaque to clients and carry the window; they name no secret, and a reader
+//! only ever reads its own environment through one.
+
+use crate::db::published::SyncWindow;
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::identity::DeliveryAccess;
+use crate::records::{Asset, Publication, SyncEvent, SyncKind};
+
+/// Items per sync page (Contentstack's page size).
+pub const SYNC_PAGE: u64 = 100;
+
+/// What a sync call asks for.
+#[derive(Debug, Default, Clone)]
+pub struct SyncRequest {
+    /// `init=true`: start a sync from the beginning.
+    pub init: bool,
+    /// `type` (init only): which kinds of items; default `asset_published` for an init,
+    /// every kind for a delta.
+    pub kinds: Option<Vec<SyncKind>>,
+    /// `start_from` (init only): events at or after this time (ms).
+    pub start_from: Option<i64>,
+    /// `pagination_token`: the next page of a sync.
+    pub pagination_token: Option<String>,
+    /// `sync_token`: what changed since a finished sync.
+    pub sync_token: Option<String>,
+}
+
+/// One sync item: the event, and for a publish, the asset as published.
+#[derive(Debug, Clone)]
+pub struct SyncItem {
+    /// The event.
+    pub event: SyncEvent,
+    /// For `asset_published`: the published version and its publication.
+    pub published: Option<(Asset, Publication)>,
+}
+
+/// A page of a sync.
+#[derive(Debug, Clone)]
+pub struct SyncPage {
+    /// Items in log order.
+    pub items: Vec<SyncItem>,
+    /// Items of this sync before this page.
+    pub skip: u64,
+    /// Page size.
+    pub limit: u64,
+    /// Items in the whole sync.
+    pub total_count: u64,
+    /// `pagination_token` when more pages follow.
+    pub pagination_token: Option<String>,
+    /// `sync_token` on the last page.
+    pub sync_token: Option<String>,
+}
+
+/// Where a sync stands: its window, the last event read and how many items came before.
+#[derive(Debug, Clone, PartialEq)]
+struct Cursor {
+    after: i64,
+    upto: i64,
+    read: i64,
+    skip: u64,
+    kinds: u8,
+    since: Option<i64>,
+    environment_uid: String,
+    locale: String,
+}
+
+fn kind_mask(kinds: &[SyncKind]) -> u8 {
+    SyncKind::ALL
+        .iter()
+        .enumerate()
+        .filter(|(_, k)| kinds.contains(k))
+        .fold(0, |m, (i, _)| m | (1 << i))
+}
+
+fn mask_kinds(mask: u8) -> Vec<SyncKind> {
+    SyncKind::ALL
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| mask & (1 << i) != 0)
+        .map(|(_, k)| *k)
+        .collect()
+}
+
+fn hex(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<String> {
+    if s.len() % 2 != 0 || s.len() > 1024 {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect();
+    String::from_utf8(bytes?).ok()
+}
+
+impl Cursor {
+    /// `p|…` for a page to come, `s|…` for a finished sync (only `upto`, the environment
+    /// and the locale matter then).
+    fn encode(&self, tag: char) -> String {
+        let since = self.since.map_or("-".to_owned(), |s| s.to_string());
+        hex(&format!(
+            "{tag}|{}|{}|{}|{}|{}|{since}|{}|{}",
+            self.after, self.upto, self.read, self.skip, self.kinds, self.environment_uid, self.locale
+        ))
+    }
+
+    fn decode(token: &str, tag: char) -> Option<Cursor> {
+        let text = unhex(token)?;
+        let f: Vec<&str> = text.split('|').collect();
+        if f.len() != 9 || f[0] != tag.to_string() {
+            return None;
+        }
+        let c = Cursor {
+            after: f[1].parse().ok()?,
+            upto: f[2].parse().ok()?,
+            read: f[3].parse().ok()?,
+            skip: f[4].parse().ok()?,
+            kinds: f[5].parse().ok()?,
+            since: match f[6] {
+                "-" => None,
+                s => Some(s.parse().ok()?),
+            },
+            environment_uid: f[7].to_owned(),
+            locale: f[8].to_owned(),
+        };
+        (c.after >= 0 && c.after <= c.upto && c.read >= c.after && c.read <= c.upto)
+            .then_some(c)
+    }
+
+    fn window(&self, api_key: &str) -> SyncWindow {
+        SyncWindow {
+            api_key: api_key.to_owned(),
+            environment_uid: self.environment_uid.clone(),
+            locale: self.locale.clone(),
+            after: self.after,
+            upto: self.upto,
+            kinds: mask_kinds(self.kinds),
+            since: self.since,
+        }
+    }
+}
+
+/// Answers one sync call (§12).
+pub async fn sync(db: &Db, access: &DeliveryAccess, r: &SyncRequest) -> Result<SyncPage> {
+    let api_key = &access.stack.api_key;
+    let env = &access.environment.uid;
+    let locale = access.locales[0].clone();
+    let bad = |field: &str| Error::field(field, "is not a token this environment issued");
+    let cursor = if let Some(t) = &r.pagination_token {
+        Cursor::decode(t, 'p')
+            .filter(|c| &c.environment_uid == env)
+            .ok_or_else(|| bad("pagination_token"))?
+    } else if let Some(t) = &r.sync_token {
+        let done = Cursor::decode(t, 's')
+            .filter(|c| &c.environment_uid == env)
+            .ok_or_else(|| bad("sync_token"))?;
+        let head = db.sync_head(api_key).await?;
+        Cursor {
+            after: done.upto,
+            upto: head.max(done.upto),
+            read: done.upto,
+            skip: 0,
+            kinds: kind_mask(r.kinds.as_deref().unwrap_or(&SyncKind::ALL)),
+            since: None,
+            environment_uid: env.clone(),
+            locale: done.locale,
+        }
+    } else if r.init {
+        let kinds = r
+            .kinds
+            .clone()
+            .unwrap_or_else(|| vec![SyncKind::Published]);
+        Cursor {
+            after: 0,
+            upto: db.sync_head(api_key).await?,
+            read: 0,
+            skip: 0,
+            kinds: kind_mask(&kinds),
+            since: r.start_from,
+            environment_uid: env.clone(),
+            locale,
+        }
+    } else {
+        return Err(Error::field(
+            "init",
+            "is required: send init=true, a pagination_token or a sync_token",
+        ));
+    };
+    let window = cursor.window(api_key);
+    let mut events = db.sync_page(&window, cursor.read, SYNC_PAGE + 1).await?;
+    let more = events.len() as u64 > SYNC_PAGE;
+    events.truncate(SYNC_PAGE as usize);
+    let total_count = cursor.skip
+        + db.sync_count(&window, cursor.read).await?;
+    let mut items = Vec::with_capacity(events.len());
+    for e in events {
+        let published = match (e.kind, e.version) {
+            (SyncKind::Published, Some(v)) => published_at(db, access, &e, v).await?,
+            _ => None,
+        };
+        items.push(SyncItem {
+            event: e,
+            published,
+        });
+    }
+    let skip = cursor.skip;
+    let next = Cursor {
+        read: items.last().map_or(cursor.read, |i| i.event.seq),
+        skip: skip + items.len() as u64,
+        ..cursor
+    };
+    let (pagination_token, sync_token) = if more {
+        (Some(next.encode('p')), None)
+    } else {
+        (None, Some(next.encode('s')))
+    };
+    Ok(SyncPage {
+        items,
+        skip,
+        limit: SYNC_PAGE,
+        total_count,
+        pagination_token,
+        sync_token,
+    })
+}
+
+/// The asset as a publish event published it.
+async fn published_at(
+    db: &Db,
+    access: &DeliveryAccess,
+    e: &SyncEvent,
+    version: i64,
+) -> Result<Option<(Asset, Publication)>> {
+    let Some(asset) = db.asset(&access.stack.api_key, &e.asset_uid).await? else {
+        return Ok(None);
+    };
+    let Some(v) = db.version(&e.asset_uid, version).await? else {
+        return Ok(None);
+    };
+    Ok(Some((
+        asset.at_version(v),
+        Publication {
+            environment_uid: e.environment_uid.clone(),
+            environment: access.environment.name.clone(),
+            locale: e.locale.clone(),
+            version,
+            published_by: e.by.clone(),
+            published_at: e.event_at,
+        },
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_round_trip_and_refuse_garbage() {
+        let c = Cursor {
+            after: 3,
+            upto: 90,
+            read: 40,
+            skip: 100,
+            kinds: 0b101,
+            since: Some(1_700_000_000_000),
+            environment_uid: "blt0123".into(),
+            locale: "en-us".into(),
+        };
+        assert_eq!(Cursor::decode(&c.encode('p'), 'p'), Some(c.clone()));
+        assert_eq!(Cursor::decode(&c.encode('p'), 's'), None);
+        for bad in ["", "zz", "7031", &c.encode('p')[2..]] {
+            assert_eq!(Cursor::decode(bad, 'p'), None, "{bad}");
+        }
+        let backwards = Cursor { read: 95, ..c };
+        assert_eq!(Cursor::decode(&backwards.encode('p'), 'p'), None);
+        assert_eq!(mask_kinds(kind_mask(&[SyncKind::Deleted])), [SyncKind::Deleted]);
+    }
+}
