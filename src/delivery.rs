@@ -22,9 +22,7 @@ mod resolve;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-pub use conditional::{
-    byte_range, evaluate, is_active_content, none_match, Conditionals, Outcome,
-};
+pub use conditional::{byte_range, evaluate, is_active_content, none_match, Conditionals, Outcome};
 pub use entry::{Disposition, HotAsset, Prepared, StackStr};
 pub use hot::{HotCache, MAX_BODY};
 pub use plan::{BodyRange, Plan};

@@ -35,6 +35,9 @@ pub enum Error {
     /// 410 / 147: the asset was deleted; its URLs stay dead (§4).
     #[error("This asset has been deleted.")]
     Gone,
+    /// 405 / 405: the route exists but not with this method (`Allow` names those it has).
+    #[error("The {0} method is not allowed on this route.")]
+    MethodNotAllowed(String),
     /// 409 / 119: the request conflicts with the current state.
     #[error("{0}")]
     Conflict(String),
@@ -89,6 +92,7 @@ impl Error {
             Error::BadLogin | Error::Unauthorized | Error::BadAccessToken => 401,
             Error::Forbidden(_) => 403,
             Error::NotFound(_) => 404,
+            Error::MethodNotAllowed(_) => 405,
             Error::Conflict(_) => 409,
             Error::Gone => 410,
             Error::InvalidApiKey => 412,
@@ -122,6 +126,7 @@ impl Error {
             Error::Forbidden(_) => 161,
             Error::NotFound("Asset") | Error::NotFound("Folder") => 145,
             Error::NotFound(_) => 141,
+            Error::MethodNotAllowed(_) => 405,
             Error::Conflict(_) => 119,
             Error::Gone => 147,
             Error::InvalidApiKey => 109,

@@ -74,6 +74,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v3/bulk/jobs/{job_id}/items", get(bulk::items))
         .route("/v3/stacks/share", post(stacks::share))
         .route("/v3/stacks/unshare", post(stacks::unshare))
+        .route("/v3/stacks/users", get(stacks::users))
+        .route("/v3/stacks/settings/reset", post(stacks::reset_settings))
         .route(
             "/v3/stacks/settings",
             get(stacks::settings).post(stacks::set_settings),
@@ -84,7 +86,9 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route(
             "/v3/stacks/management_tokens/{uid}",
-            get(tokens::get_management).delete(tokens::delete_management),
+            get(tokens::get_management)
+                .put(tokens::update_management)
+                .delete(tokens::delete_management),
         )
         .route(
             "/v3/stacks/delivery_tokens",
@@ -92,7 +96,9 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route(
             "/v3/stacks/delivery_tokens/{uid}",
-            get(tokens::get_delivery).delete(tokens::delete_delivery),
+            get(tokens::get_delivery)
+                .put(tokens::update_delivery)
+                .delete(tokens::delete_delivery),
         )
         .route(
             "/v3/environments",
@@ -110,7 +116,9 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route(
             "/v3/locales/{code}",
-            get(environments::get_locale).delete(environments::delete_locale),
+            get(environments::get_locale)
+                .put(environments::update_locale)
+                .delete(environments::delete_locale),
         )
         .route("/v3/assets/images", get(assets::images))
         .route("/v3/assets/videos", get(assets::videos))
@@ -183,10 +191,23 @@ async fn request_hygiene(req: Request, next: Next) -> Response {
 }
 
 /// Logs each internal error once, with its cause; the client only saw a generic message.
+/// Also gives the router's own bodiless 405 the CMA error body (§5), keeping its `Allow`.
 async fn log_errors(req: Request, next: Next) -> Response {
+    use axum::http::{header, StatusCode};
+    use axum::response::IntoResponse;
     let method = req.method().clone();
     let uri = req.uri().clone();
     let response = next.run(req).await;
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED
+        && !response.headers().contains_key(header::CONTENT_TYPE)
+    {
+        let allow = response.headers().get(header::ALLOW).cloned();
+        let mut r = crate::error::Error::MethodNotAllowed(method.to_string()).into_response();
+        if let Some(allow) = allow {
+            r.headers_mut().insert(header::ALLOW, allow);
+        }
+        return r;
+    }
     if let Some(InternalCause(cause)) = response.extensions().get::<InternalCause>() {
         let path = uri.path();
         tracing::error!(%method, %path, status = %response.status(), "internal error: {cause}");

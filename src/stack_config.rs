@@ -49,6 +49,12 @@ pub async fn unshare(db: &Db, access: &StackAccess, email: &str) -> Result<()> {
     Ok(())
 }
 
+/// The stack's members as (uid, e-mail), for users only (§5: e-mails are for people).
+pub async fn members(db: &Db, access: &StackAccess) -> Result<Vec<(String, String)>> {
+    access.require_user()?;
+    Ok(db.member_emails(&access.stack.api_key).await?)
+}
+
 /// Updates name, description and/or the secure-URL setting.
 pub async fn update_stack(
     db: &Db,
@@ -175,6 +181,9 @@ pub async fn create_locale(
     access.require_write()?;
     let code = code.trim().to_lowercase();
     validate_locale_code(&code)?;
+    if let Some(f) = fallback {
+        check_fallback(db, access, &code, f).await?;
+    }
     let now = now_ms();
     let locale = Locale {
         uid: ids::new_uid(),
@@ -194,6 +203,51 @@ pub async fn create_locale(
         Err(e) if is_unique_violation(&e) => Err(Error::field("code", "is not unique")),
         Err(e) => Err(e.into()),
     }
+}
+
+/// §5: a `fallback_locale` names another existing locale of the stack.
+async fn check_fallback(db: &Db, access: &StackAccess, code: &str, fallback: &str) -> Result<()> {
+    if fallback == code {
+        return Err(Error::field(
+            "fallback_locale",
+            "can't be the locale itself",
+        ));
+    }
+    if db.locale(&access.stack.api_key, fallback).await?.is_none() {
+        return Err(Error::field(
+            "fallback_locale",
+            format!("{fallback} is not a locale of this stack"),
+        ));
+    }
+    Ok(())
+}
+
+/// Renames a locale or changes its fallback (§5 `PUT /v3/locales/{code}`).
+pub async fn update_locale(
+    db: &Db,
+    access: &StackAccess,
+    code: &str,
+    name: Option<&str>,
+    fallback: Option<Option<&str>>,
+) -> Result<Locale> {
+    access.require_write()?;
+    let mut l = locale(db, access, code).await?;
+    if let Some(name) = name {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 255 {
+            return Err(Error::field("name", "must be 1 to 255 characters"));
+        }
+        l.name = name.to_owned();
+    }
+    if let Some(fallback) = fallback {
+        if let Some(f) = fallback {
+            check_fallback(db, access, &l.code, f).await?;
+        }
+        l.fallback_locale = fallback.map(str::to_owned);
+    }
+    l.updated_at = now_ms();
+    db.update_locale(&l).await?;
+    Ok(l)
 }
 
 /// One locale by code, or 404.
@@ -237,14 +291,14 @@ pub struct NewToken {
     pub expires_on: Option<String>,
 }
 
-/// Creates a token. Returns it with its secret (shown once).
-pub async fn create_token(
+/// Checks a token's fields (§5) and resolves its scope: (can_read, can_write, environment
+/// names, expiry).
+async fn check_token(
     db: &Db,
     access: &StackAccess,
     kind: TokenKind,
-    new: NewToken,
-) -> Result<(Token, String)> {
-    access.require_user()?;
+    new: &NewToken,
+) -> Result<(bool, bool, Vec<String>, Option<i64>)> {
     let name = new.name.trim();
     if name.is_empty() || name.chars().count() > 255 {
         return Err(Error::field("name", "must be 1 to 255 characters"));
@@ -281,15 +335,31 @@ pub async fn create_token(
                 .ok_or_else(|| Error::field("expires_on", "is not an ISO-8601 date"))?,
         ),
     };
+    if expires_at.is_some_and(|e| e <= now_ms()) {
+        return Err(Error::field("expires_on", "must be in the future"));
+    }
+    Ok((can_read || can_write, can_write, environments, expires_at))
+}
+
+/// Creates a token. Returns it with its secret (shown once).
+pub async fn create_token(
+    db: &Db,
+    access: &StackAccess,
+    kind: TokenKind,
+    new: NewToken,
+) -> Result<(Token, String)> {
+    access.require_user()?;
+    let (can_read, can_write, environments, expires_at) =
+        check_token(db, access, kind, &new).await?;
     let secret = ids::new_secret("cs");
     let token = Token {
         uid: ids::new_uid(),
         api_key: access.stack.api_key.clone(),
         kind,
-        name: name.to_owned(),
+        name: new.name.trim().to_owned(),
         description: new.description,
         scope: new.scope,
-        can_read: can_read || can_write,
+        can_read,
         can_write,
         environments,
         expires_at,
@@ -298,6 +368,92 @@ pub async fn create_token(
     };
     db.insert_token(&token, &ids::hash_token(&secret)).await?;
     Ok((token, secret))
+}
+
+/// Which fields of a token update were sent; the others keep their values.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokenFields {
+    /// `name` was sent.
+    pub name: bool,
+    /// `description` was sent.
+    pub description: bool,
+    /// `scope` was sent.
+    pub scope: bool,
+    /// `expires_on` was sent.
+    pub expires_on: bool,
+}
+
+/// Changes a token's name, description, scope or expiry (§5 `PUT`); the secret stays.
+pub async fn update_token(
+    db: &Db,
+    access: &StackAccess,
+    kind: TokenKind,
+    uid: &str,
+    sent: NewToken,
+    fields: TokenFields,
+) -> Result<Token> {
+    access.require_user()?;
+    let old = db
+        .tokens(&access.stack.api_key, kind)
+        .await?
+        .into_iter()
+        .find(|t| t.uid == uid)
+        .ok_or(Error::NotFound("Token"))?;
+    let merged = NewToken {
+        name: if fields.name {
+            sent.name
+        } else {
+            old.name.clone()
+        },
+        description: if fields.description {
+            sent.description
+        } else {
+            old.description.clone()
+        },
+        scope: if fields.scope {
+            sent.scope
+        } else {
+            old.scope.clone()
+        },
+        asset_read: if fields.scope {
+            sent.asset_read
+        } else {
+            old.can_read
+        },
+        asset_write: if fields.scope {
+            sent.asset_write
+        } else {
+            old.can_write
+        },
+        environments: if fields.scope {
+            sent.environments
+        } else {
+            old.environments.clone()
+        },
+        expires_on: if fields.expires_on {
+            sent.expires_on
+        } else {
+            None
+        },
+    };
+    let (can_read, can_write, environments, expires_at) =
+        check_token(db, access, kind, &merged).await?;
+    let token = Token {
+        name: merged.name.trim().to_owned(),
+        description: merged.description,
+        scope: merged.scope,
+        can_read,
+        can_write,
+        environments,
+        expires_at: if fields.expires_on {
+            expires_at
+        } else {
+            old.expires_at
+        },
+        ..old
+    };
+    db.update_token(&token).await?;
+    Ok(token)
 }
 
 /// A stack's tokens of one kind (never with secrets).

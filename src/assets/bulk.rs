@@ -7,8 +7,8 @@
 use super::versions::publish_targets;
 use crate::db::Db;
 use crate::error::{Error, Result};
-use crate::ids;
 use crate::identity::StackAccess;
+use crate::ids;
 use crate::records::{BulkItem, BulkJob};
 use crate::time::now_ms;
 
@@ -124,7 +124,8 @@ fn spawn(db: Db, access: StackAccess, job: BulkJob) {
 
 /// Works through a job's pending items, recording each result.
 async fn run(db: &Db, access: &StackAccess, job: &BulkJob) -> anyhow::Result<()> {
-    db.set_bulk_status(&job.uid, "in_progress", now_ms()).await?;
+    db.set_bulk_status(&job.uid, "in_progress", now_ms())
+        .await?;
     let unpublish = job.action == "unpublish";
     let targets = publish_targets(db, access, &job.environments, &job.locales).await;
     for item in db.bulk_items(&job.uid).await? {

@@ -112,7 +112,13 @@ impl Cursor {
         let since = self.since.map_or("-".to_owned(), |s| s.to_string());
         hex(&format!(
             "{tag}|{}|{}|{}|{}|{}|{since}|{}|{}",
-            self.after, self.upto, self.read, self.skip, self.kinds, self.environment_uid, self.locale
+            self.after,
+            self.upto,
+            self.read,
+            self.skip,
+            self.kinds,
+            self.environment_uid,
+            self.locale
         ))
     }
 
@@ -135,8 +141,7 @@ impl Cursor {
             environment_uid: f[7].to_owned(),
             locale: f[8].to_owned(),
         };
-        (c.after >= 0 && c.after <= c.upto && c.read >= c.after && c.read <= c.upto)
-            .then_some(c)
+        (c.after >= 0 && c.after <= c.upto && c.read >= c.after && c.read <= c.upto).then_some(c)
     }
 
     fn window(&self, api_key: &str) -> SyncWindow {
@@ -178,10 +183,7 @@ pub async fn sync(db: &Db, access: &DeliveryAccess, r: &SyncRequest) -> Result<S
             locale: done.locale,
         }
     } else if r.init {
-        let kinds = r
-            .kinds
-            .clone()
-            .unwrap_or_else(|| vec![SyncKind::Published]);
+        let kinds = r.kinds.clone().unwrap_or_else(|| vec![SyncKind::Published]);
         Cursor {
             after: 0,
             upto: db.sync_head(api_key).await?,
@@ -202,8 +204,7 @@ pub async fn sync(db: &Db, access: &DeliveryAccess, r: &SyncRequest) -> Result<S
     let mut events = db.sync_page(&window, cursor.read, SYNC_PAGE + 1).await?;
     let more = events.len() as u64 > SYNC_PAGE;
     events.truncate(SYNC_PAGE as usize);
-    let total_count = cursor.skip
-        + db.sync_count(&window, cursor.read).await?;
+    let total_count = cursor.skip + db.sync_count(&window, cursor.read).await?;
     let mut items = Vec::with_capacity(events.len());
     for e in events {
         let published = match (e.kind, e.version) {
@@ -285,6 +286,9 @@ mod tests {
         }
         let backwards = Cursor { read: 95, ..c };
         assert_eq!(Cursor::decode(&backwards.encode('p'), 'p'), None);
-        assert_eq!(mask_kinds(kind_mask(&[SyncKind::Deleted])), [SyncKind::Deleted]);
+        assert_eq!(
+            mask_kinds(kind_mask(&[SyncKind::Deleted])),
+            [SyncKind::Deleted]
+        );
     }
 }

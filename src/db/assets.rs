@@ -205,7 +205,10 @@ async fn set_tags(
 }
 
 /// The stack an asset belongs to, read inside a transaction.
-async fn asset_api_key(tx: &mut sqlx::Transaction<'_, sqlx::Any>, uid: &str) -> sqlx::Result<String> {
+async fn asset_api_key(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    uid: &str,
+) -> sqlx::Result<String> {
     sqlx::query_scalar("SELECT api_key FROM assets WHERE uid = $1")
         .bind(uid)
         .fetch_one(&mut **tx)

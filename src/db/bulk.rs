@@ -89,11 +89,10 @@ impl Db {
 
     /// A job's items in order.
     pub async fn bulk_items(&self, job_uid: &str) -> sqlx::Result<Vec<BulkItem>> {
-        let rows =
-            sqlx::query("SELECT * FROM bulk_job_items WHERE job_uid = $1 ORDER BY position")
-                .bind(job_uid)
-                .fetch_all(&self.read)
-                .await?;
+        let rows = sqlx::query("SELECT * FROM bulk_job_items WHERE job_uid = $1 ORDER BY position")
+            .bind(job_uid)
+            .fetch_all(&self.read)
+            .await?;
         rows.iter().map(item).collect()
     }
 

@@ -451,6 +451,22 @@ impl Db {
             .transpose()
     }
 
+    /// Renames a locale or changes its fallback.
+    pub async fn update_locale(&self, l: &Locale) -> sqlx::Result<()> {
+        sqlx::query(
+            "UPDATE locales SET name = $3, fallback_locale = $4, updated_at = $5 \
+             WHERE api_key = $1 AND code = $2",
+        )
+        .bind(&l.api_key)
+        .bind(&l.code)
+        .bind(&l.name)
+        .bind(&l.fallback_locale)
+        .bind(l.updated_at)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
     /// Deletes a locale and its publications.
     pub async fn delete_locale(&self, api_key: &str, code: &str) -> sqlx::Result<()> {
         let mut tx = self.write.begin().await?;
@@ -462,6 +478,17 @@ impl Db {
         .bind(code)
         .execute(&mut *tx)
         .await?;
+        // What the delivery API lists in that locale goes with it (§12).
+        for table in ["published_tags", "published_assets"] {
+            sqlx::query(&format!(
+                "DELETE FROM {table} WHERE locale = $2 AND environment_uid IN \
+                 (SELECT uid FROM environments WHERE api_key = $1)"
+            ))
+            .bind(api_key)
+            .bind(code)
+            .execute(&mut *tx)
+            .await?;
+        }
         sqlx::query("DELETE FROM locales WHERE api_key = $1 AND code = $2")
             .bind(api_key)
             .bind(code)
@@ -515,6 +542,26 @@ impl Db {
             .await?
             .map(|r| token(&r))
             .transpose()
+    }
+
+    /// Changes a token's name, description, scope or expiry (never its secret).
+    pub async fn update_token(&self, t: &Token) -> sqlx::Result<()> {
+        sqlx::query(
+            "UPDATE tokens SET name = $3, description = $4, scope = $5, can_read = $6, \
+             can_write = $7, environments = $8, expires_at = $9 WHERE api_key = $1 AND uid = $2",
+        )
+        .bind(&t.api_key)
+        .bind(&t.uid)
+        .bind(&t.name)
+        .bind(&t.description)
+        .bind(to_json_text(&t.scope))
+        .bind(t.can_read as i64)
+        .bind(t.can_write as i64)
+        .bind(to_json_text(&t.environments))
+        .bind(t.expires_at)
+        .execute(&self.write)
+        .await?;
+        Ok(())
     }
 
     /// Deletes a token. Returns whether one was deleted.

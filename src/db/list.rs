@@ -231,10 +231,7 @@ impl Sql {
             }
             Filter::In(c, vs) => {
                 let ps: Vec<String> = vs.iter().map(|v| self.bind(v.clone())).collect();
-                self.on(
-                    *c,
-                    &format!("{} IN ({})", c.sql().0, ps.join(", ")),
-                )
+                self.on(*c, &format!("{} IN ({})", c.sql().0, ps.join(", ")))
             }
             Filter::Prefix {
                 column,
@@ -249,10 +246,7 @@ impl Sql {
                 };
                 let lo = self.bind(Value::Text(prefix.clone()));
                 let hi = self.bind(Value::Text(format!("{prefix}{MAX_CHAR}")));
-                self.on(
-                    *column,
-                    &format!("{col} >= {lo} AND {col} < {hi}"),
-                )
+                self.on(*column, &format!("{col} >= {lo} AND {col} < {hi}"))
             }
         }
     }
@@ -266,10 +260,7 @@ impl Sql {
     }
 
     fn join(&mut self, fs: &[Filter], sep: &str) -> String {
-        let parts: Vec<String> = fs
-            .iter()
-            .map(|f| format!("({})", self.filter(f)))
-            .collect();
+        let parts: Vec<String> = fs.iter().map(|f| format!("({})", self.filter(f))).collect();
         parts.join(sep)
     }
 
@@ -516,7 +507,10 @@ impl Db {
                 for u in uids {
                     q = q.bind(u.as_str());
                 }
-                let rows = q.bind(environment_uid.as_str()).fetch_all(&self.read).await?;
+                let rows = q
+                    .bind(environment_uid.as_str())
+                    .fetch_all(&self.read)
+                    .await?;
                 let rank = |l: &str| locales.iter().position(|x| x == l).unwrap_or(usize::MAX);
                 let mut best: Vec<(usize, Listed)> = Vec::new();
                 for r in &rows {
@@ -529,7 +523,10 @@ impl Db {
                         asset: asset_from_row(r)?,
                         publication: Some(publication(r)?),
                     };
-                    match best.iter_mut().find(|(_, l)| l.asset.uid == listed.asset.uid) {
+                    match best
+                        .iter_mut()
+                        .find(|(_, l)| l.asset.uid == listed.asset.uid)
+                    {
                         Some(slot) if slot.0 > rk => *slot = (rk, listed),
                         Some(_) => {}
                         None => best.push((rk, listed)),

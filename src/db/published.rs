@@ -101,7 +101,15 @@ pub(super) async fn record_publish(
         .execute(&mut **tx)
         .await?;
     }
-    append_event(tx, api_key, target, SyncKind::Published, Some(version), (by, at)).await?;
+    append_event(
+        tx,
+        api_key,
+        target,
+        SyncKind::Published,
+        Some(version),
+        (by, at),
+    )
+    .await?;
     Ok(())
 }
 
@@ -123,7 +131,10 @@ async fn delete_published(
     tx: &mut Transaction<'_, Any>,
     (asset_uid, environment_uid, locale): (&str, &str, &str),
 ) -> sqlx::Result<()> {
-    for table_and_column in ["published_tags WHERE asset_uid", "published_assets WHERE uid"] {
+    for table_and_column in [
+        "published_tags WHERE asset_uid",
+        "published_assets WHERE uid",
+    ] {
         sqlx::query(&format!(
             "DELETE FROM {table_and_column} = $3 AND environment_uid = $1 AND locale = $2"
         ))

@@ -73,7 +73,12 @@ fn request(b: &Value, unpublish: bool) -> Result<BulkRequest> {
     })
 }
 
-async fn start(app: &App, access: &crate::identity::StackAccess, b: &Value, unpublish: bool) -> Result<(StatusCode, Json<Value>)> {
+async fn start(
+    app: &App,
+    access: &crate::identity::StackAccess,
+    b: &Value,
+    unpublish: bool,
+) -> Result<(StatusCode, Json<Value>)> {
     let job = assets::start_bulk_job(&app.db, access, request(b, unpublish)?).await?;
     let notice = if unpublish {
         "Your bulk unpublish request is in progress. Please check publish queue for more details."

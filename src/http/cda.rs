@@ -37,7 +37,10 @@ pub(super) fn cacheable(headers: &HeaderMap, body: &Value) -> Response {
         .filter_map(|v| v.to_str().ok())
         .any(|v| crate::delivery::none_match(v, &etag));
     let common = [
-        (header::CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL)),
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(CACHE_CONTROL),
+        ),
         (header::ETAG, etag_value),
     ];
     if fresh {

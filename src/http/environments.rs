@@ -134,6 +134,26 @@ pub async fn get_locale(
     Ok(Json(json!({ "locale": l.json() })))
 }
 
+/// `PUT /v3/locales/{code}` `{"locale": {"name", "fallback_locale"}}`.
+pub async fn update_locale(
+    State(app): State<Arc<App>>,
+    Stack(a): Stack,
+    Path(code): Path<String>,
+    JsonBody(b): JsonBody,
+) -> Result<Json<Value>> {
+    let l = envelope(&b, "locale")?;
+    let fallback = match l.get("fallback_locale") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::String(f)) => Some(Some(f.as_str()).filter(|f| !f.is_empty())),
+        Some(_) => return Err(Error::field("fallback_locale", "must be a string")),
+    };
+    let l = stack_config::update_locale(&app.db, &a, &code, str_field(l, "name"), fallback).await?;
+    Ok(Json(
+        json!({ "notice": "Language updated successfully.", "locale": l.json() }),
+    ))
+}
+
 /// `DELETE /v3/locales/{code}`.
 pub async fn delete_locale(
     State(app): State<Arc<App>>,

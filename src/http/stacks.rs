@@ -160,3 +160,33 @@ pub async fn set_settings(
         "stack_settings": { "secure_asset_urls": s.secure_asset_urls }
     })))
 }
+
+/// `POST /v3/stacks/settings/reset`: every setting back to its default (secure URLs off).
+pub async fn reset_settings(
+    State(app): State<Arc<App>>,
+    Stack(access): Stack,
+) -> Result<Json<Value>> {
+    let s =
+        stack_config::update_stack(&app.db, &app.changes, &access, None, None, Some(false)).await?;
+    Ok(Json(json!({
+        "notice": "Stack settings updated successfully.",
+        "stack_settings": { "secure_asset_urls": s.secure_asset_urls }
+    })))
+}
+
+/// `GET /v3/stacks/users`: the stack's members (users only; never to tokens).
+pub async fn users(State(app): State<Arc<App>>, Stack(access): Stack) -> Result<Json<Value>> {
+    let owner = &access.stack.owner_uid;
+    let users: Vec<Value> = stack_config::members(&app.db, &access)
+        .await?
+        .into_iter()
+        .map(|(uid, email)| {
+            json!({
+                "uid": uid,
+                "email": email,
+                "is_owner": &uid == owner,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "stack": { "users": users } })))
+}

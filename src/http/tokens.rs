@@ -11,7 +11,7 @@ use super::extract::{envelope, JsonBody, Stack};
 use crate::app::App;
 use crate::error::{Error, Result};
 use crate::records::TokenKind;
-use crate::stack_config::{self, NewToken};
+use crate::stack_config::{self, NewToken, TokenFields};
 
 /// Reads a `{"token": {...}}` body (§5): name, description, scope (asset ACL for
 /// management tokens, environments for delivery tokens), expiry.
@@ -57,6 +57,43 @@ fn new_token(body: &Value) -> Result<NewToken> {
     })
 }
 
+/// Contentstack's wording for a token kind in notices ("Management Token deleted
+/// successfully."), which clients compare (§5).
+fn noun(kind: TokenKind) -> &'static str {
+    match kind {
+        TokenKind::Management => "Management Token",
+        TokenKind::Delivery => "Delivery Token",
+    }
+}
+
+/// Which fields a `{"token": {...}}` update body sent.
+fn sent_fields(body: &Value) -> TokenFields {
+    let has = |k: &str| body.get(k).is_some_and(|v| !v.is_null());
+    TokenFields {
+        name: has("name"),
+        description: has("description"),
+        scope: has("scope"),
+        expires_on: body.get("expires_on").is_some(),
+    }
+}
+
+async fn update(
+    app: &App,
+    access: &crate::identity::StackAccess,
+    kind: TokenKind,
+    uid: &str,
+    body: &Value,
+) -> Result<Json<Value>> {
+    let t = envelope(body, "token")?;
+    let token =
+        stack_config::update_token(&app.db, access, kind, uid, new_token(t)?, sent_fields(t))
+            .await?;
+    Ok(Json(json!({
+        "notice": format!("{} updated successfully.", noun(kind)),
+        "token": token.json(None),
+    })))
+}
+
 async fn create(
     app: &App,
     access: &crate::identity::StackAccess,
@@ -68,7 +105,7 @@ async fn create(
     Ok((
         StatusCode::CREATED,
         Json(
-            json!({ "notice": "Token created successfully.", "token": token.json(Some(&secret)) }),
+            json!({ "notice": format!("{} created successfully.", noun(kind)), "token": token.json(Some(&secret)) }),
         ),
     ))
 }
@@ -127,7 +164,18 @@ pub async fn delete_management(
     Path(uid): Path<String>,
 ) -> Result<Json<Value>> {
     stack_config::delete_token(&app.db, &a, TokenKind::Management, &uid).await?;
-    Ok(Json(json!({ "notice": "Token deleted successfully." })))
+    Ok(Json(
+        json!({ "notice": "Management Token deleted successfully." }),
+    ))
+}
+/// `PUT /v3/stacks/management_tokens/{uid}`.
+pub async fn update_management(
+    State(app): State<Arc<App>>,
+    Stack(a): Stack,
+    Path(uid): Path<String>,
+    JsonBody(b): JsonBody,
+) -> Result<Json<Value>> {
+    update(&app, &a, TokenKind::Management, &uid, &b).await
 }
 /// `POST /v3/stacks/delivery_tokens`.
 pub async fn create_delivery(
@@ -156,5 +204,16 @@ pub async fn delete_delivery(
     Path(uid): Path<String>,
 ) -> Result<Json<Value>> {
     stack_config::delete_token(&app.db, &a, TokenKind::Delivery, &uid).await?;
-    Ok(Json(json!({ "notice": "Token deleted successfully." })))
+    Ok(Json(
+        json!({ "notice": "Delivery Token deleted successfully." }),
+    ))
+}
+/// `PUT /v3/stacks/delivery_tokens/{uid}`.
+pub async fn update_delivery(
+    State(app): State<Arc<App>>,
+    Stack(a): Stack,
+    Path(uid): Path<String>,
+    JsonBody(b): JsonBody,
+) -> Result<Json<Value>> {
+    update(&app, &a, TokenKind::Delivery, &uid, &b).await
 }

@@ -17,7 +17,11 @@ struct Site {
 }
 
 impl Site {
-    async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> (StatusCode, Value, HeaderMap) {
+    async fn get_with(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Value, HeaderMap) {
         let mut r = self
             .http
             .get(format!("{}{path}", self.base))
@@ -142,7 +146,9 @@ async fn delivery_lists_and_fetches_what_is_published_as_published() {
 
     // A replace changes the management view, not what is published; republishing does.
     let b2 = s.replace(b_uid, "b2.txt", b"bee two").await;
-    let (_, one) = site.get(&format!("/v3/assets/{b_uid}?environment=production")).await;
+    let (_, one) = site
+        .get(&format!("/v3/assets/{b_uid}?environment=production"))
+        .await;
     assert_eq!(one["asset"]["url"], b["url"], "{one}");
     assert_eq!(one["asset"]["filename"], json!("b.txt"));
     assert_eq!(one["asset"]["_version"], json!(1));
@@ -154,17 +160,23 @@ async fn delivery_lists_and_fetches_what_is_published_as_published() {
         .unwrap();
     assert_eq!(old.text().await.unwrap(), "bee");
     publish(&s, b_uid, "production", &[]).await;
-    let (_, one) = site.get(&format!("/v3/assets/{b_uid}?environment=production")).await;
+    let (_, one) = site
+        .get(&format!("/v3/assets/{b_uid}?environment=production"))
+        .await;
     assert_eq!(one["asset"]["url"], b2["url"]);
     assert_eq!(one["asset"]["_version"], json!(2));
     // `version` names the published version, or nothing.
     let (st, _) = site
-        .get(&format!("/v3/assets/{b_uid}?environment=production&version=2"))
+        .get(&format!(
+            "/v3/assets/{b_uid}?environment=production&version=2"
+        ))
         .await;
     assert_eq!(st, StatusCode::OK);
     assert_error(
-        site.get(&format!("/v3/assets/{b_uid}?environment=production&version=1"))
-            .await,
+        site.get(&format!(
+            "/v3/assets/{b_uid}?environment=production&version=1"
+        ))
+        .await,
         404,
         145,
     );
@@ -206,23 +218,34 @@ async fn delivery_lists_and_fetches_what_is_published_as_published() {
         ))
         .await;
     assert!(v["asset"].get("tags").is_none(), "{v}");
-    assert!(v["asset"]["url"].as_str().unwrap().starts_with("/v3/assets/"));
+    assert!(v["asset"]["url"]
+        .as_str()
+        .unwrap()
+        .starts_with("/v3/assets/"));
     assert_eq!(v["asset"]["dimension"], json!({"width": 1, "height": 1}));
 
     // Caching: a strong ETag over the body, 304 on revalidation, changed after a publish.
-    let (st, _, h) = site.get_with("/v3/assets?environment=production", &[]).await;
+    let (st, _, h) = site
+        .get_with("/v3/assets?environment=production", &[])
+        .await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(h["cache-control"], "public, max-age=0, must-revalidate");
     let etag = h["etag"].to_str().unwrap().to_owned();
     assert!(etag.starts_with('"') && !etag.starts_with("W/"));
     let (st, _, h304) = site
-        .get_with("/v3/assets?environment=production", &[("if-none-match", &etag)])
+        .get_with(
+            "/v3/assets?environment=production",
+            &[("if-none-match", &etag)],
+        )
         .await;
     assert_eq!(st, StatusCode::NOT_MODIFIED);
     assert_eq!(h304["etag"].to_str().unwrap(), etag);
     unpublish(&s, a_uid, "production").await;
     let (st, v, h) = site
-        .get_with("/v3/assets?environment=production", &[("if-none-match", &etag)])
+        .get_with(
+            "/v3/assets?environment=production",
+            &[("if-none-match", &etag)],
+        )
         .await;
     assert_eq!(st, StatusCode::OK);
     assert_ne!(h["etag"].to_str().unwrap(), etag);
@@ -236,9 +259,13 @@ async fn delivery_lists_and_fetches_what_is_published_as_published() {
     assert_eq!(titles(&v), ["b.txt"]);
 
     // A deleted asset leaves the delivery API at once.
-    let (st, _) = s.call(Method::DELETE, &format!("/v3/assets/{b_uid}"), None).await;
+    let (st, _) = s
+        .call(Method::DELETE, &format!("/v3/assets/{b_uid}"), None)
+        .await;
     assert_eq!(st, StatusCode::OK);
-    let (_, v) = site.get("/v3/assets?environment=production&include_count=true").await;
+    let (_, v) = site
+        .get("/v3/assets?environment=production&include_count=true")
+        .await;
     assert_eq!(v["count"], json!(0), "{v}");
 }
 
@@ -253,7 +280,9 @@ async fn delivery_refuses_wrong_tokens_environments_and_stacks_with_the_cma_body
     publish(&s, a["uid"].as_str().unwrap(), "production", &[]).await;
 
     // No token at all: the management rules (401).
-    let anon = t.http.get(format!("{}/v3/assets?environment=production", t.base))
+    let anon = t
+        .http
+        .get(format!("{}/v3/assets?environment=production", t.base))
         .header("api_key", s.api_key())
         .send()
         .await
@@ -264,7 +293,11 @@ async fn delivery_refuses_wrong_tokens_environments_and_stacks_with_the_cma_body
         token: "cs0000000000000000000000".into(),
         ..site_clone(&site)
     };
-    assert_error(wrong.get("/v3/assets?environment=production").await, 401, 105);
+    assert_error(
+        wrong.get("/v3/assets?environment=production").await,
+        401,
+        105,
+    );
     // Another stack's token.
     let other = t.admin().await;
     environment(&other, "production").await;
@@ -273,32 +306,49 @@ async fn delivery_refuses_wrong_tokens_environments_and_stacks_with_the_cma_body
         token: other_token,
         ..site_clone(&site)
     };
-    assert_error(crossed.get("/v3/assets?environment=production").await, 401, 105);
+    assert_error(
+        crossed.get("/v3/assets?environment=production").await,
+        401,
+        105,
+    );
     // A malformed or unknown api_key.
     let unknown = Site {
         api_key: "blt0000000000000000".into(),
         ..site_clone(&site)
     };
-    assert_error(unknown.get("/v3/assets?environment=production").await, 412, 109);
+    assert_error(
+        unknown.get("/v3/assets?environment=production").await,
+        412,
+        109,
+    );
     // Environment missing, outside the scope, or unknown.
     assert_error(site.get("/v3/assets").await, 422, 422);
     assert_error(site.get("/v3/assets?environment=staging").await, 403, 161);
     assert_error(site.get("/v3/assets?environment=nowhere").await, 403, 161);
     // An unknown locale, and a bad query.
     assert_error(
-        site.get("/v3/assets?environment=production&locale=xx-yy").await,
+        site.get("/v3/assets?environment=production&locale=xx-yy")
+            .await,
         422,
         422,
     );
     let (st, v) = site
         .get("/v3/assets?environment=production&query=%7Bnot%20json")
         .await;
-    assert!(st == StatusCode::BAD_REQUEST || st == StatusCode::UNPROCESSABLE_ENTITY, "{st} {v}");
+    assert!(
+        st == StatusCode::BAD_REQUEST || st == StatusCode::UNPROCESSABLE_ENTITY,
+        "{st} {v}"
+    );
     assert!(v["error_message"].as_str().is_some());
     // Sync needs a delivery token too, and a way to start.
-    assert_error(site.get("/v3/stacks/sync?environment=production").await, 422, 422);
     assert_error(
-        site.get("/v3/stacks/sync?environment=production&sync_token=zz").await,
+        site.get("/v3/stacks/sync?environment=production").await,
+        422,
+        422,
+    );
+    assert_error(
+        site.get("/v3/stacks/sync?environment=production&sync_token=zz")
+            .await,
         422,
         422,
     );
@@ -309,7 +359,9 @@ async fn delivery_refuses_wrong_tokens_environments_and_stacks_with_the_cma_body
         422,
     );
     // Nothing of that changed what is published.
-    let (st, v) = site.get("/v3/assets?environment=production&include_count=true").await;
+    let (st, v) = site
+        .get("/v3/assets?environment=production&include_count=true")
+        .await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(v["count"], json!(1));
 }
@@ -332,7 +384,9 @@ async fn locales_and_fallback() {
         .call(
             Method::POST,
             "/v3/locales",
-            Some(json!({"locale": {"code": "fr-fr", "name": "French", "fallback_locale": "en-us"}})),
+            Some(
+                json!({"locale": {"code": "fr-fr", "name": "French", "fallback_locale": "en-us"}}),
+            ),
         )
         .await;
     assert_eq!(st, StatusCode::CREATED, "{v}");
@@ -341,7 +395,9 @@ async fn locales_and_fallback() {
     let fr = s.upload("fr.txt", b"fr").await;
     publish(&s, en["uid"].as_str().unwrap(), "production", &["en-us"]).await;
     publish(&s, fr["uid"].as_str().unwrap(), "production", &["fr-fr"]).await;
-    let (_, v) = site.get("/v3/assets?environment=production&locale=fr-fr").await;
+    let (_, v) = site
+        .get("/v3/assets?environment=production&locale=fr-fr")
+        .await;
     assert_eq!(titles(&v), ["fr.txt"]);
     let (_, v) = site
         .get("/v3/assets?environment=production&locale=fr-fr&include_fallback=true")
@@ -383,7 +439,9 @@ async fn follow(site: &Site, first: &str) -> (Vec<Value>, String) {
         if let Some(p) = page["pagination_token"].as_str() {
             assert!(page.get("sync_token").is_none());
             let (st, next) = site
-                .get(&format!("/v3/stacks/sync?environment=production&pagination_token={p}"))
+                .get(&format!(
+                    "/v3/stacks/sync?environment=production&pagination_token={p}"
+                ))
                 .await;
             assert_eq!(st, StatusCode::OK, "{next}");
             page = next;
@@ -416,7 +474,9 @@ async fn published(site: &Site) -> HashMap<String, i64> {
     let mut skip = 0;
     loop {
         let (_, v) = site
-            .get(&format!("/v3/assets?environment=production&limit=100&skip={skip}"))
+            .get(&format!(
+                "/v3/assets?environment=production&limit=100&skip={skip}"
+            ))
             .await;
         let page = v["assets"].as_array().unwrap();
         for a in page {
@@ -440,7 +500,9 @@ async fn sync_while_publishing_misses_nothing_repeats_nothing_and_survives_a_res
     let site = site_for(&t, &s, &["production"]).await;
     let mut uids = Vec::new();
     for i in 0..230 {
-        let a = s.upload(&format!("f{i:03}.txt"), format!("{i}").as_bytes()).await;
+        let a = s
+            .upload(&format!("f{i:03}.txt"), format!("{i}").as_bytes())
+            .await;
         uids.push(a["uid"].as_str().unwrap().to_owned());
     }
     for u in &uids[..210] {
@@ -448,7 +510,9 @@ async fn sync_while_publishing_misses_nothing_repeats_nothing_and_survives_a_res
     }
 
     // Start a sync, then keep changing things while it is followed page by page.
-    let (st, first) = site.get("/v3/stacks/sync?init=true&environment=production").await;
+    let (st, first) = site
+        .get("/v3/stacks/sync?init=true&environment=production")
+        .await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(first["total_count"], json!(210));
     assert_eq!(first["items"].as_array().unwrap().len(), 100);
@@ -464,9 +528,13 @@ async fn sync_while_publishing_misses_nothing_repeats_nothing_and_survives_a_res
     publish(&s, &uids[0], "production", &[]).await;
     unpublish(&s, &uids[1], "production").await;
     unpublish(&s, &uids[205], "production").await;
-    let (st, _) = s.call(Method::DELETE, &format!("/v3/assets/{}", uids[2]), None).await;
+    let (st, _) = s
+        .call(Method::DELETE, &format!("/v3/assets/{}", uids[2]), None)
+        .await;
     assert_eq!(st, StatusCode::OK);
-    let (st, _) = s.call(Method::DELETE, &format!("/v3/assets/{}", uids[206]), None).await;
+    let (st, _) = s
+        .call(Method::DELETE, &format!("/v3/assets/{}", uids[206]), None)
+        .await;
     assert_eq!(st, StatusCode::OK);
 
     let mut all = first["items"].as_array().unwrap().clone();
@@ -478,7 +546,10 @@ async fn sync_while_publishing_misses_nothing_repeats_nothing_and_survives_a_res
     all.extend(rest);
     // The init is a snapshot as of its start: 210 items, each asset once, all published.
     assert_eq!(all.len(), 210);
-    let seen: HashSet<&str> = all.iter().map(|i| i["data"]["uid"].as_str().unwrap()).collect();
+    let seen: HashSet<&str> = all
+        .iter()
+        .map(|i| i["data"]["uid"].as_str().unwrap())
+        .collect();
     assert_eq!(seen.len(), 210, "no asset twice");
     assert!(all.iter().all(|i| i["type"] == json!("asset_published")));
     let mut copy = HashMap::new();
@@ -498,18 +569,29 @@ async fn sync_while_publishing_misses_nothing_repeats_nothing_and_survives_a_res
     .await;
     let kinds: Vec<(&str, &str)> = delta
         .iter()
-        .map(|i| (i["type"].as_str().unwrap(), i["data"]["uid"].as_str().unwrap()))
+        .map(|i| {
+            (
+                i["type"].as_str().unwrap(),
+                i["data"]["uid"].as_str().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(delta.len(), 10 + 1 + 2 + 2, "{kinds:?}");
     assert!(kinds.contains(&("asset_unpublished", uids[1].as_str())));
     assert!(kinds.contains(&("asset_deleted", uids[206].as_str())));
     apply(&mut copy, &delta);
-    assert_eq!(copy, published(&site).await, "the copy equals what is published");
+    assert_eq!(
+        copy,
+        published(&site).await,
+        "the copy equals what is published"
+    );
     assert_eq!(copy[&uids[0]], 2, "the republished version");
 
     // Nothing new: an empty delta with a token that still works.
     let (st, v) = site
-        .get(&format!("/v3/stacks/sync?environment=production&sync_token={token2}"))
+        .get(&format!(
+            "/v3/stacks/sync?environment=production&sync_token={token2}"
+        ))
         .await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(v["items"], json!([]));
@@ -525,7 +607,10 @@ async fn sync_while_publishing_misses_nothing_repeats_nothing_and_survives_a_res
         .iter()
         .map(|i| i["data"]["uid"].as_str().unwrap())
         .collect();
-    assert_eq!(deleted, HashSet::from([uids[2].as_str(), uids[206].as_str()]));
+    assert_eq!(
+        deleted,
+        HashSet::from([uids[2].as_str(), uids[206].as_str()])
+    );
     let (_, v) = site
         .get("/v3/stacks/sync?init=true&environment=production&start_from=2999-01-01T00:00:00.000Z")
         .await;
@@ -566,13 +651,23 @@ async fn bulk_publish_is_one_background_job_with_a_result_per_asset() {
     assert_eq!(status["summary"]["success"], json!(25), "{status}");
     assert_eq!(status["summary"]["failed"], json!(1));
     let (_, items) = s
-        .get(&format!("/v3/bulk/jobs/{job}/items?include_count=true&limit=100"))
+        .get(&format!(
+            "/v3/bulk/jobs/{job}/items?include_count=true&limit=100"
+        ))
         .await;
     assert_eq!(items["count"], json!(26));
     let failed = items["items"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(failed["status"], json!("failed"));
-    assert!(failed["error_message"].as_str().unwrap().contains("not found"), "{failed}");
-    let (_, v) = site.get("/v3/assets?environment=production&include_count=true").await;
+    assert!(
+        failed["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("not found"),
+        "{failed}"
+    );
+    let (_, v) = site
+        .get("/v3/assets?environment=production&include_count=true")
+        .await;
     assert_eq!(v["count"], json!(25));
 
     // Bulk unpublish of a few.
@@ -592,22 +687,38 @@ async fn bulk_publish_is_one_background_job_with_a_result_per_asset() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let (_, v) = site.get("/v3/assets?environment=production&include_count=true").await;
+    let (_, v) = site
+        .get("/v3/assets?environment=production&include_count=true")
+        .await;
     assert_eq!(v["count"], json!(20));
 
     // Refused up front, nothing started: entries, no assets, an unknown environment.
     for (body, field) in [
-        (json!({"entries": [{"uid": "x", "content_type": "page"}], "assets": assets[..1], "environments": ["production"]}), "entries"),
-        (json!({"assets": [], "environments": ["production"]}), "assets"),
-        (json!({"assets": assets[..1], "environments": ["nowhere"]}), "environments"),
-        (json!({"assets": assets[..1], "environments": ["production"], "locales": ["xx-yy"]}), "locales"),
+        (
+            json!({"entries": [{"uid": "x", "content_type": "page"}], "assets": assets[..1], "environments": ["production"]}),
+            "entries",
+        ),
+        (
+            json!({"assets": [], "environments": ["production"]}),
+            "assets",
+        ),
+        (
+            json!({"assets": assets[..1], "environments": ["nowhere"]}),
+            "environments",
+        ),
+        (
+            json!({"assets": assets[..1], "environments": ["production"], "locales": ["xx-yy"]}),
+            "locales",
+        ),
     ] {
         let (st, v) = s.call(Method::POST, "/v3/bulk/publish", Some(body)).await;
         assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
         assert!(v["errors"].get(field).is_some(), "{field}: {v}");
     }
     assert_error(s.get("/v3/bulk/jobs/blt0000000000000000").await, 404, 141);
-    let (_, v) = site.get("/v3/assets?environment=production&include_count=true").await;
+    let (_, v) = site
+        .get("/v3/assets?environment=production&include_count=true")
+        .await;
     assert_eq!(v["count"], json!(20));
 }
 

@@ -268,12 +268,16 @@ async fn management_tokens_scope_and_secrecy() {
         .await;
     assert_eq!(st, StatusCode::OK);
     assert_error(ro.get("/v3/assets").await, 401, 105);
-    // Expired tokens do not work.
+    // A token stops working when it expires (one cannot be created expired).
+    let soon = perma::time::iso8601(perma::time::now_ms() + 1_000);
     let (_, v) = s
-        .call(Method::POST, "/v3/stacks/management_tokens", Some(json!({"token": {"name": "old", "expires_on": "2001-01-01T00:00:00.000Z", "scope": [{"module": "asset", "acl": {"read": true}}]}})))
+        .call(Method::POST, "/v3/stacks/management_tokens", Some(json!({"token": {"name": "old", "expires_on": soon, "scope": [{"module": "asset", "acl": {"read": true}}]}})))
         .await;
     let mut old = ro.clone();
     old.mgmt_token = Some(v["token"]["token"].as_str().unwrap().to_owned());
+    let (st, _) = old.get("/v3/assets").await;
+    assert_eq!(st, StatusCode::OK, "valid until it expires");
+    tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
     assert_error(old.get("/v3/assets").await, 401, 105);
 }
 

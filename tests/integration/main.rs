@@ -14,6 +14,7 @@ mod identity;
 mod index;
 mod layering;
 mod listing;
+mod management;
 mod multiprocess;
 mod permanent_url;
 mod support;
