@@ -44,6 +44,8 @@ pub fn router(app: Arc<App>) -> Router {
     );
     let uploads = Router::new()
         .route("/v3/assets", get(assets::list).post(assets::create))
+        // The older `contentstack` delivery SDK (npm) lists at `/v3/assets/`.
+        .route("/v3/assets/", get(assets::list))
         .route(
             "/v3/assets/{uid}",
             get(assets::fetch)

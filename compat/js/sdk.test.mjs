@@ -136,3 +136,68 @@ test('delete, then the missing asset has the CMA error shape', async () => {
   const gone = await fetch(asset.url)
   assert.equal(gone.status, 410)
 })
+
+test('management and delivery tokens: create, update, delete in Contentstack words', async () => {
+  const mt = await stack.managementToken().create({ token: { name: 'ci', description: 'first', scope: [{ module: 'asset', acl: { read: true, write: false } }] } })
+  assert.match(mt.token, /^cs/)
+  mt.name = 'ci renamed'
+  mt.scope = [{ module: 'asset', acl: { read: true, write: true } }]
+  const updated = await mt.update()
+  assert.equal(updated.name, 'ci renamed')
+  assert.equal(updated.description, 'first')
+  const removed = await stack.managementToken(mt.uid).delete()
+  assert.equal(removed.notice, 'Management Token deleted successfully.')
+  await assert.rejects(
+    stack.managementToken().create({ token: { name: 'old', scope: [{ module: 'asset', acl: { read: true } }], expires_on: '2001-01-01T00:00:00.000Z' } }),
+    (err) => { assert.equal(err.status, 422); assert.ok(err.errors.expires_on); return true })
+
+  const dt = await stack.deliveryToken().create({ token: { name: 'site', scope: [{ module: 'environment', environments: ['production'], acl: { read: true } }] } })
+  dt.description = 'the website'
+  const dtUpdated = await dt.update()
+  assert.equal(dtUpdated.description, 'the website')
+  const dtRemoved = await stack.deliveryToken(dt.uid).delete()
+  assert.equal(dtRemoved.notice, 'Delivery Token deleted successfully.')
+})
+
+test('locales: update name and fallback; a fallback that does not exist is refused', async () => {
+  await stack.locale().create({ locale: { code: 'fr-fr', name: 'French' } })
+  const fr = await stack.locale('fr-fr').fetch()
+  fr.name = 'Français'
+  const updated = await fr.update()
+  assert.equal(updated.name, 'Français')
+  const again = await stack.locale('fr-fr').fetch()
+  again.fallback_locale = 'xx-xx'
+  await assert.rejects(again.update(), (err) => {
+    assert.equal(err.status, 422)
+    assert.ok(err.errors.fallback_locale)
+    return true
+  })
+  assert.equal((await stack.locale('fr-fr').fetch()).fallback_locale, 'en-us')
+})
+
+test('bulk publish is a job whose status the SDK reads', async () => {
+  const a = await stack.asset().create({ upload: Buffer.from('bulk one'), filename: 'bulk1.txt', content_type: 'text/plain', title: 'Bulk 1' })
+  const b = await stack.asset().create({ upload: Buffer.from('bulk two'), filename: 'bulk2.txt', content_type: 'text/plain', title: 'Bulk 2' })
+  const res = await stack.bulkOperation().publish({ details: { assets: [{ uid: a.uid }, { uid: b.uid }], environments: ['production'], locales: ['en-us'] } })
+  assert.ok(res.job_id, JSON.stringify(res))
+  let status
+  for (let i = 0; i < 100; i++) {
+    status = await stack.bulkOperation().jobStatus({ job_id: res.job_id })
+    if (status.status === 'completed') break
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  assert.equal(status.status, 'completed')
+  assert.equal(status.summary.success, 2)
+  const items = await stack.bulkOperation().getJobItems(res.job_id)
+  assert.deepEqual(items.items.map(i => i.status), ['success', 'success'])
+  const published = await stack.asset(a.uid).fetch()
+  assert.equal(published.publish_details.length, 1)
+})
+
+test('stack members and a settings reset', async () => {
+  const users = await stack.users()
+  assert.equal(users.length, 1)
+  assert.equal(users[0].email, email)
+  const settings = await stack.resetSettings()
+  assert.equal(settings.secure_asset_urls, false)
+})

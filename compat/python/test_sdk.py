@@ -140,6 +140,17 @@ def test_folders():
     state["folder"] = folder["uid"]
 
 
+def test_subfolders_through_include_folders_true():
+    # The SDK sends include_folders=True (Python's spelling of a boolean).
+    res = stack().assets().create_folder(
+        json.dumps({"asset": {"name": "Logos", "parent_uid": state["folder"]}}))
+    assert res.status_code == 201, res.text
+    sub = res.json()["asset"]["uid"]
+    res = stack().assets().subfolders(state["folder"])
+    assert res.status_code == 200, res.text
+    assert sub in [a["uid"] for a in res.json()["assets"]]
+
+
 def test_versions():
     res = stack().assets(state["uid"]).version()
     assert res.status_code == 200, res.text
@@ -174,3 +185,69 @@ def test_delete_and_missing_asset_error_shape():
     assert status == 410
     res = stack().assets().delete_folder(state["folder"])
     assert res.status_code == 200, res.text
+
+
+def test_tokens_update_and_notices():
+    res = stack().management_token().create({"token": {
+        "name": "py", "scope": [{"module": "asset", "acl": {"read": True, "write": False}}]}})
+    assert res.status_code == 201, res.text
+    uid = res.json()["token"]["uid"]
+    res = stack().management_token(uid).update({"token": {
+        "name": "py renamed", "description": "from Python",
+        "scope": [{"module": "asset", "acl": {"read": True, "write": True}}]}})
+    assert res.status_code == 200, res.text
+    assert res.json()["token"]["name"] == "py renamed"
+    assert res.json()["notice"] == "Management Token updated successfully."
+    res = stack().management_token(uid).delete()
+    assert res.json()["notice"] == "Management Token deleted successfully."
+    res = stack().management_token().create({"token": {
+        "name": "expired", "expires_on": "2001-01-01T00:00:00.000Z",
+        "scope": [{"module": "asset", "acl": {"read": True}}]}})
+    assert res.status_code == 422 and "expires_on" in res.json()["errors"], res.text
+    res = stack().delivery_token().create({"token": {
+        "name": "site", "scope": [{"module": "environment", "environments": ["production"]}]}})
+    assert res.status_code == 201, res.text
+    uid = res.json()["token"]["uid"]
+    res = stack().delivery_token(uid).update({"token": {"name": "site", "description": "web"}})
+    assert res.status_code == 200, res.text
+    assert res.json()["notice"] == "Delivery Token updated successfully."
+    assert stack().delivery_token(uid).delete().json()["notice"] == \
+        "Delivery Token deleted successfully."
+
+
+def test_locale_update_and_fallback():
+    res = stack().locale().create({"locale": {"code": "de-de", "name": "German"}})
+    assert res.status_code == 201, res.text
+    res = stack().locale("de-de").update({"locale": {"name": "Deutsch"}})
+    assert res.status_code == 200 and res.json()["locale"]["name"] == "Deutsch", res.text
+    res = stack().locale("de-de").update_fallback({"locale": {"fallback_locale": "xx-xx"}})
+    assert res.status_code == 422 and "fallback_locale" in res.json()["errors"], res.text
+    assert stack().locale("de-de").fetch().json()["locale"]["fallback_locale"] == "en-us"
+
+
+def test_bulk_publish_job():
+    path = write("bulk.txt", b"bulk")
+    uid = stack().assets().upload(path).json()["asset"]["uid"]
+    res = stack().bulk_operation().publish({
+        "assets": [{"uid": uid}], "environments": ["production"], "locales": ["en-us"]})
+    assert res.status_code == 200, res.text
+    job = res.json()["job_id"]
+    import time
+    for _ in range(100):
+        status = stack().bulk_operation().job_status(job).json()
+        if status["status"] == "completed":
+            break
+        time.sleep(0.05)
+    assert status["summary"] == {"total": 1, "success": 1, "failed": 0, "pending": 0}, status
+    res = stack().bulk_operation().publish({
+        "entries": [{"uid": "x", "content_type": "page"}], "environments": ["production"]})
+    assert res.status_code == 422 and "entries" in res.json()["errors"], res.text
+
+
+def test_members_and_settings_reset():
+    res = stack().users()
+    assert res.status_code == 200, res.text
+    assert [u["email"] for u in res.json()["stack"]["users"]] == [EMAIL]
+    res = stack().reset_settings({"stack_settings": {}})
+    assert res.status_code == 200, res.text
+    assert res.json()["stack_settings"]["secure_asset_urls"] is False

@@ -1,0 +1,130 @@
+// The official delivery SDKs for JavaScript, unchanged, pointed at perma (§12):
+// @contentstack/delivery-sdk (host, port, insecure) and the older `contentstack` package
+// (setHost, setPort, setProtocol). PERMA_URL, PERMA_EMAIL and PERMA_PASSWORD come from
+// compat/run. The stack is set up through the management API with plain fetch.
+import { test, before } from 'node:test'
+import assert from 'node:assert/strict'
+import contentstack, { QueryOperation } from '@contentstack/delivery-sdk'
+import Legacy from 'contentstack'
+
+const base = process.env.PERMA_URL
+const email = process.env.PERMA_EMAIL
+const password = process.env.PERMA_PASSWORD
+assert.ok(base && email && password, 'PERMA_URL, PERMA_EMAIL and PERMA_PASSWORD must be set')
+const { hostname, port } = new URL(base)
+
+// A 1×1 PNG, so that include_dimension has something to measure.
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGP4z8DwHwAFAAH/iZk9HQAAAABJRU5ErkJggg==', 'base64')
+
+let authtoken, apiKey, deliveryToken
+const uids = {}
+
+async function cma (method, path, body) {
+  const headers = { authtoken }
+  if (apiKey) headers.api_key = apiKey
+  let payload
+  if (body instanceof FormData) payload = body
+  else if (body) { headers['content-type'] = 'application/json'; payload = JSON.stringify(body) }
+  const r = await fetch(`${base}/v3${path}`, { method, headers, body: payload })
+  const v = await r.json()
+  assert.ok(r.ok, `${method} ${path}: ${r.status} ${JSON.stringify(v)}`)
+  return v
+}
+
+async function upload (name, bytes, title) {
+  const form = new FormData()
+  form.append('asset[upload]', new Blob([bytes]), name)
+  if (title) form.append('asset[title]', title)
+  return (await cma('POST', '/assets', form)).asset
+}
+
+const publish = (uid) => cma('POST', `/assets/${uid}/publish`, { asset: { environments: ['production'], locales: ['en-us'] } })
+
+function sdk () {
+  return contentstack.stack({ apiKey, deliveryToken, environment: 'production', host: hostname, port: Number(port), insecure: true })
+}
+
+before(async () => {
+  const r = await fetch(`${base}/v3/user-session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: { email, password } }) })
+  authtoken = (await r.json()).user.authtoken
+  apiKey = (await cma('POST', '/stacks', { stack: { name: 'Delivery SDK stack' } })).stack.api_key
+  await cma('POST', '/environments', { environment: { name: 'production' } })
+  deliveryToken = (await cma('POST', '/stacks/delivery_tokens', { token: { name: 'site', scope: [{ module: 'environment', environments: ['production'], acl: { read: true } }] } })).token.token
+  uids.logo = (await upload('logo.png', PNG, 'Logo')).uid
+  uids.guide = (await upload('guide.txt', 'the guide', 'Guide')).uid
+  uids.draft = (await upload('draft.txt', 'not published', 'Draft')).uid
+  await publish(uids.logo)
+  await publish(uids.guide)
+})
+
+test('delivery-sdk: lists published assets with a count and dimensions', async () => {
+  const res = await sdk().asset().includeCount().includeDimension().find()
+  assert.equal(res.count, 2)
+  const titles = res.assets.map(a => a.title).sort()
+  assert.deepEqual(titles, ['Guide', 'Logo'])
+  const logo = res.assets.find(a => a.uid === uids.logo)
+  assert.deepEqual(logo.dimension, { width: 1, height: 1 })
+  assert.equal(logo.publish_details.locale, 'en-us')
+})
+
+test('delivery-sdk: a query, pagination and relative URLs', async () => {
+  const found = await sdk().asset().query().where('title', QueryOperation.EQUALS, 'Guide').find()
+  assert.equal(found.assets.length, 1)
+  assert.equal(found.assets[0].uid, uids.guide)
+  const page = await sdk().asset().orderByAscending('title').limit(1).skip(1).includeCount().find()
+  assert.equal(page.count, 2)
+  assert.equal(page.assets.length, 1)
+  assert.equal(page.assets[0].title, 'Logo')
+  const one = await sdk().asset(uids.guide).relativeUrls().fetch()
+  assert.equal(one.uid, uids.guide)
+  assert.match(one.url, /^\/v3\/assets\//)
+  const bytes = await (await fetch(base + one.url)).text()
+  assert.equal(bytes, 'the guide')
+})
+
+test('delivery-sdk: an unpublished asset is not there', async () => {
+  await assert.rejects(sdk().asset(uids.draft).fetch(), (e) => {
+    assert.equal(e.status, 404, JSON.stringify(e))
+    assert.equal(e.error_code, 145)
+    return true
+  })
+})
+
+test('delivery-sdk: sync init, then a delta after a replace and a publish', async () => {
+  const init = await sdk().sync({}, true)
+  assert.equal(init.items.length, 2)
+  assert.ok(init.sync_token)
+  assert.ok(init.items.every(i => i.type === 'asset_published' && i.content_type_uid === 'sys_assets'))
+  const form = new FormData()
+  form.append('asset[upload]', new Blob(['the guide, second edition']), 'guide.txt')
+  await cma('PUT', `/assets/${uids.guide}`, form)
+  await publish(uids.guide)
+  await publish(uids.draft)
+  const delta = await sdk().sync({ syncToken: init.sync_token })
+  const got = delta.items.map(i => [i.type, i.data.uid, i.data._version]).sort()
+  assert.deepEqual(got, [['asset_published', uids.draft, 1], ['asset_published', uids.guide, 2]].sort())
+  assert.ok(delta.sync_token)
+  const guide = delta.items.find(i => i.data.uid === uids.guide).data
+  assert.equal(await (await fetch(guide.url)).text(), 'the guide, second edition')
+})
+
+function legacy () {
+  const stack = Legacy.Stack({ api_key: apiKey, delivery_token: deliveryToken, environment: 'production' })
+  stack.setHost(hostname)
+  stack.setPort(Number(port))
+  stack.setProtocol('http')
+  return stack
+}
+
+test('contentstack (legacy SDK): query with count, fetch one, sync', async () => {
+  const [assets, count] = await legacy().Assets().Query().includeCount().toJSON().find()
+  assert.equal(count, 3)
+  assert.ok(assets.every(a => a.publish_details && a.url))
+  const [found] = await legacy().Assets().Query().where('title', 'Logo').toJSON().find()
+  assert.deepEqual(found.map(a => a.uid), [uids.logo])
+  const one = await legacy().Assets(uids.logo).toJSON().fetch()
+  assert.equal(one.uid, uids.logo)
+  const init = await legacy().sync({ init: true })
+  assert.equal(init.items.length, 3)
+  assert.ok(init.sync_token)
+})
