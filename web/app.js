@@ -15,6 +15,7 @@ const state = {
   total: null, // matches in all (folders), null for searches
   more: false, // another page may follow
   selected: null,
+  picked: new Set(), // assets ticked for a bulk action
   environments: [],
   locales: [],
   uploads: [],
@@ -30,7 +31,7 @@ function h (tag, attrs = {}, ...children) {
     else if (k === 'text') el.textContent = v
     else el.setAttribute(k, v === true ? '' : v)
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === null || c === undefined || c === false) continue
     el.append(c instanceof Node ? c : document.createTextNode(String(c)))
   }
@@ -38,7 +39,7 @@ function h (tag, attrs = {}, ...children) {
 }
 // replaceChildren() would print "null" for absent optional parts.
 function fill (el, ...kids) {
-  el.replaceChildren(...kids.flat().filter((k) => k !== null && k !== undefined && k !== false))
+  el.replaceChildren(...kids.flat(Infinity).filter((k) => k !== null && k !== undefined && k !== false))
 }
 const svgNS = 'http://www.w3.org/2000/svg'
 function icon (name) {
@@ -48,6 +49,7 @@ function icon (name) {
     logout: 'M15 12H4M11 8l-4 4 4 4M14 4h6v16h-6',
     folder: 'M3 6h7l2 2h9v11H3z',
     file: 'M6 3h8l4 4v14H6zM14 3v4h4',
+    settings: 'M12 9a3 3 0 1 0 0 6 3 3 0 0 0 0-6zM4 12h2M18 12h2M12 4v2M12 18v2M6.3 6.3l1.4 1.4M16.3 16.3l1.4 1.4M6.3 17.7l1.4-1.4M16.3 7.7l1.4-1.4',
   }
   const svg = document.createElementNS(svgNS, 'svg')
   svg.setAttribute('viewBox', '0 0 24 24')
@@ -267,6 +269,7 @@ function renderShell () {
   const nav = h('nav', { class: 'nav', 'aria-label': 'Main' },
     h('span', { class: 'brand' }, 'perma'),
     h('button', { type: 'button', id: 'nav-assets', 'aria-label': 'Assets', 'aria-keyshortcuts': 'A', onclick: () => openLibrary() }, icon('assets'), h('span', { 'aria-hidden': 'true' }, 'Assets')),
+    h('button', { type: 'button', id: 'nav-settings', 'aria-label': 'Settings', onclick: () => openSettings() }, icon('settings'), h('span', { 'aria-hidden': 'true' }, 'Settings')),
     h('button', { type: 'button', 'aria-label': 'Stacks', onclick: () => renderStacks() }, icon('stacks'), h('span', { 'aria-hidden': 'true' }, 'Stacks')),
     h('span', { class: 'spacer' }),
     h('button', { type: 'button', 'aria-label': 'Log out', onclick: () => logout(true) }, icon('logout'), h('span', { 'aria-hidden': 'true' }, 'Log out')))
@@ -278,6 +281,8 @@ function renderShell () {
 
 async function openLibrary () {
   if (!document.getElementById('library')) renderShell()
+  document.getElementById('page-title').textContent = 'Assets'
+  document.getElementById('nav-settings').removeAttribute('aria-current')
   document.getElementById('nav-assets').setAttribute('aria-current', 'page')
   await loadItems()
 }
@@ -346,7 +351,166 @@ function renderLibrary (error) {
   drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over') })
   drop.addEventListener('dragleave', () => drop.classList.remove('over'))
   drop.addEventListener('drop', (e) => { e.preventDefault(); drop.classList.remove('over'); uploadFiles([...e.dataTransfer.files]) })
-  fill(lib, toolbar, crumbs, error ? alertBox(error) : null, drop)
+  fill(lib, toolbar, crumbs, h('div', { id: 'selection-bar' }), error ? alertBox(error) : null, drop)
+  renderSelectionBar()
+}
+
+// ---------- bulk actions ----------
+// Ticked assets can be published in one bulk job (§5); its progress is polled and shown.
+function renderSelectionBar () {
+  const bar = document.getElementById('selection-bar')
+  if (!bar) return
+  const n = state.picked.size
+  if (!n) { fill(bar); bar.className = ''; return }
+  bar.className = 'selection'
+  fill(bar,
+    h('span', { role: 'status' }, `${n} selected`),
+    h('button', { class: 'btn primary', type: 'button', onclick: () => bulkDialog('publish') }, 'Publish selected'),
+    h('button', { class: 'btn', type: 'button', onclick: () => bulkDialog('unpublish') }, 'Unpublish selected'),
+    h('button', { class: 'btn', type: 'button', onclick: () => { state.picked.clear(); renderLibrary() } }, 'Clear selection'))
+}
+
+async function loadTargets () {
+  const [envs, locales] = await Promise.all([
+    api('GET', '/v3/environments').then((r) => r.environments),
+    api('GET', '/v3/locales').then((r) => r.locales),
+  ])
+  state.environments = envs
+  state.locales = locales
+}
+
+function targetFields (prefix) {
+  const env = h('select', { id: `${prefix}-env` }, state.environments.map((e) => h('option', { value: e.name }, e.name)))
+  const master = state.stack ? state.stack.master_locale : 'en-us'
+  const locale = h('select', { id: `${prefix}-locale` }, state.locales.map((l) => h('option', { value: l.code, selected: l.code === master }, `${l.name} (${l.code})`)))
+  return { env, locale, fields: [
+    h('div', { class: 'field' }, h('label', { for: `${prefix}-env` }, 'Environment'), env),
+    h('div', { class: 'field' }, h('label', { for: `${prefix}-locale` }, 'Locale'), locale),
+  ] }
+}
+
+function noEnvironments (title) {
+  dialog(title, [h('p', {}, 'This stack has no environments yet. Create one under Settings first.')], 'OK', async () => true).open()
+}
+
+async function bulkDialog (action) {
+  const title = action === 'publish' ? 'Publish selected assets' : 'Unpublish selected assets'
+  try { await loadTargets() } catch (err) { toast(err.message); return }
+  if (!state.environments.length) return noEnvironments(title)
+  const uids = [...state.picked]
+  const t = targetFields('bulk')
+  const errorSlot = h('div')
+  let job = null
+  const d = dialog(title, [
+    h('p', {}, `${uids.length} asset${uids.length === 1 ? '' : 's'}, in one job.`),
+    ...t.fields,
+    errorSlot,
+  ], action === 'publish' ? 'Publish' : 'Unpublish', async () => {
+    try {
+      const res = await api('POST', `/v3/bulk/${action}`, { body: { assets: uids.map((uid) => ({ uid })), environments: [t.env.value], locales: [t.locale.value] } })
+      job = res.job_id
+      return true
+    } catch (err) { fill(errorSlot, alertBox(err.message)); return false }
+  }, () => followJob(job, action, t.env.value))
+  d.open()
+}
+
+// Shows a bulk job's progress until it is done, then the result per asset.
+async function followJob (jobId, action, env) {
+  let box = document.getElementById('job')
+  if (!box) { box = h('section', { class: 'uploads', id: 'job', 'aria-label': 'Bulk job' }); document.body.append(box) }
+  const verb = action === 'publish' ? 'Publishing' : 'Unpublishing'
+  for (;;) {
+    let st
+    try { st = await api('GET', `/v3/bulk/jobs/${jobId}`) } catch (err) { fill(box, alertBox(err.message)); return }
+    const s = st.summary
+    const done = s.success + s.failed
+    if (st.status === 'completed' || st.status === 'failed') {
+      const past = action === 'publish' ? 'Published' : 'Unpublished'
+      const items = s.failed ? (await api('GET', `/v3/bulk/jobs/${jobId}/items`, { query: { limit: '1000' } })).items.filter((i) => i.status === 'failed') : []
+      fill(box,
+        h('h2', {}, 'Bulk job finished'),
+        h('p', { role: 'status', id: 'job-result' }, `${past} ${s.success} of ${s.total} to ${env}${s.failed ? `; ${s.failed} failed` : ''}.`),
+        items.length ? h('ul', {}, items.map((i) => h('li', { class: 'error' }, `${i.uid}: ${i.error_message}`))) : null,
+        h('button', { class: 'btn', type: 'button', onclick: () => box.remove() }, 'Dismiss'))
+      state.picked.clear()
+      renderLibrary()
+      return
+    }
+    fill(box,
+      h('h2', {}, `${verb}…`),
+      h('p', { role: 'status' }, `${done} of ${s.total}`),
+      h('progress', { max: String(s.total), value: String(done), 'aria-label': `${verb} ${s.total} assets` }))
+    await new Promise((resolve) => setTimeout(resolve, 300))
+  }
+}
+
+// ---------- settings: environments and delivery tokens ----------
+async function openSettings (notice, secret, lateError) {
+  if (!document.getElementById('workspace')) renderShell()
+  document.getElementById('nav-assets').removeAttribute('aria-current')
+  document.getElementById('nav-settings').setAttribute('aria-current', 'page')
+  document.getElementById('page-title').textContent = 'Settings'
+  const ws = document.getElementById('workspace')
+  ws.classList.remove('with-panel')
+  let envs = []
+  let tokens = []
+  let error = null
+  try {
+    [envs, tokens] = await Promise.all([
+      api('GET', '/v3/environments').then((r) => r.environments),
+      api('GET', '/v3/stacks/delivery_tokens').then((r) => r.tokens),
+    ])
+  } catch (err) { error = err.message }
+  const envName = h('input', { id: 'env-name', name: 'name', required: true, maxlength: 255 })
+  const envForm = h('form', { 'aria-label': 'Add an environment', class: 'inline' },
+    h('div', { class: 'field' }, h('label', { for: 'env-name' }, 'New environment'), envName),
+    h('button', { class: 'btn primary', type: 'submit' }, 'Add environment'))
+  envForm.addEventListener('submit', async (e) => {
+    e.preventDefault()
+    try { await api('POST', '/v3/environments', { body: { environment: { name: envName.value } } }); openSettings(`Environment ${envName.value} added`) } catch (err) { openSettings(null, null, err.message) }
+  })
+  const envList = h('ul', { class: 'settings-list', 'aria-label': 'Environments' }, envs.map((e) => h('li', {},
+    h('span', { class: 'name' }, e.name),
+    h('button', { class: 'btn danger', type: 'button', 'aria-label': `Delete environment ${e.name}`, onclick: () => confirmDelete(`Delete environment ${e.name}?`, 'What is published there stops being delivered.', `/v3/environments/${encodeURIComponent(e.name)}`, `Environment ${e.name} deleted`) }, 'Delete'))))
+
+  const tokName = h('input', { id: 'token-name', name: 'name', required: true, maxlength: 255 })
+  const envBoxes = envs.map((e) => h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'env', value: e.name }), ` ${e.name}`))
+  const tokForm = h('form', { 'aria-label': 'Create a delivery token' },
+    h('div', { class: 'field' }, h('label', { for: 'token-name' }, 'Token name'), tokName),
+    h('fieldset', {}, h('legend', {}, 'Environments it may read'), envs.length ? envBoxes : h('p', { class: 'hint' }, 'Add an environment first.')),
+    h('button', { class: 'btn primary', type: 'submit' }, 'Create delivery token'))
+  tokForm.addEventListener('submit', async (e) => {
+    e.preventDefault()
+    const chosen = [...tokForm.querySelectorAll('input[name=env]:checked')].map((i) => i.value)
+    try {
+      const res = await api('POST', '/v3/stacks/delivery_tokens', { body: { token: { name: tokName.value, scope: [{ module: 'environment', environments: chosen, acl: { read: true } }] } } })
+      openSettings(`Delivery token ${res.token.name} created`, res.token.token)
+    } catch (err) { openSettings(null, null, err.message) }
+  })
+  const tokList = h('ul', { class: 'settings-list', 'aria-label': 'Delivery tokens' }, tokens.map((t) => h('li', {},
+    h('span', { class: 'name' }, t.name),
+    h('span', { class: 'hint' }, ((t.scope || []).find((s) => s.module === 'environment') || { environments: [] }).environments.join(', ')),
+    h('button', { class: 'btn danger', type: 'button', 'aria-label': `Delete delivery token ${t.name}`, onclick: () => confirmDelete(`Delete delivery token ${t.name}?`, 'Websites using it can no longer read assets.', `/v3/stacks/delivery_tokens/${t.uid}`, `Delivery token ${t.name} deleted`) }, 'Delete'))))
+  const secretBox = secret
+    ? h('div', { class: 'secret', role: 'note' },
+      h('p', {}, h('strong', {}, 'Copy this token now. '), 'It is shown only once; perma keeps only a hash of it.'),
+      h('div', { class: 'urlbox' }, h('code', { id: 'token-secret' }, secret), h('button', { class: 'btn', type: 'button', 'aria-label': 'Copy delivery token', onclick: () => copy(secret, 'Delivery token') }, 'Copy')))
+    : null
+  fill(ws, h('section', { class: 'settings', 'aria-labelledby': 'page-title' },
+    notice ? h('p', { role: 'status', class: 'hint', id: 'settings-notice' }, notice) : null,
+    error || lateError ? alertBox(error || lateError) : null,
+    h('div', { class: 'card' }, h('h2', {}, 'Environments'), envs.length ? envList : h('p', { class: 'hint' }, 'No environments yet.'), envForm),
+    h('div', { class: 'card' }, h('h2', {}, 'Delivery tokens'),
+      h('p', { class: 'hint' }, 'Websites read published assets with a delivery token through the Content Delivery API.'),
+      secretBox, tokens.length ? tokList : h('p', { class: 'hint' }, 'No delivery tokens yet.'), tokForm)))
+}
+
+function confirmDelete (title, text, path, done) {
+  const errorSlot = h('div')
+  dialog(title, [h('p', {}, text), errorSlot], 'Delete', async () => {
+    try { await api('DELETE', path); return true } catch (err) { fill(errorSlot, alertBox(err.message)); return false }
+  }, () => openSettings(done), { danger: true }).open()
 }
 
 function setView (v) {
@@ -362,7 +526,14 @@ function itemRow (a) {
   }
   const isImage = (a.content_type || '').startsWith('image/') && a.content_type !== 'image/svg+xml'
   const thumb = h('span', { class: 'thumb' }, isImage ? h('img', { src: a.url, alt: '', loading: 'lazy' }) : ext(a.filename) || icon('file'))
-  return h('li', {}, h('button', { class: 'item', type: 'button', 'aria-pressed': String(state.selected === a.uid), 'aria-label': a.title, onclick: () => selectAsset(a.uid) },
+  const pick = h('input', { type: 'checkbox', class: 'pick', 'aria-label': `Select ${a.title}` })
+  pick.checked = state.picked.has(a.uid)
+  pick.addEventListener('change', () => {
+    if (pick.checked) state.picked.add(a.uid)
+    else state.picked.delete(a.uid)
+    renderSelectionBar()
+  })
+  return h('li', { class: 'file' }, pick, h('button', { class: 'item', type: 'button', 'aria-pressed': String(state.selected === a.uid), 'aria-label': a.title, onclick: () => selectAsset(a.uid) },
     thumb, h('span', { class: 'name' }, a.title), h('span', { class: 'meta' }, size(a.file_size)), h('span', { class: 'meta' }, date(a.updated_at))))
 }
 
@@ -477,18 +648,17 @@ async function renderPanel (notice) {
     ws.append(panel)
     ws.classList.add('with-panel')
   }
-  let a, versions, envs
+  let a, versions
   try {
-    [a, versions, envs] = await Promise.all([
-      api('GET', `/v3/assets/${state.selected}`, { query: { include_dimension: 'true' } }).then((r) => r.asset),
+    [a, versions] = await Promise.all([
+      api('GET', `/v3/assets/${state.selected}`, { query: { include_dimension: 'true', include_publish_details: 'true' } }).then((r) => r.asset),
       api('GET', `/v3/assets/${state.selected}/versions`).then((r) => r.versions),
-      api('GET', '/v3/environments').then((r) => r.environments),
+      loadTargets(),
     ])
   } catch (err) {
     fill(panel, h('header', {}, h('h2', {}, 'Asset'), h('button', { class: 'btn', type: 'button', onclick: closePanel }, 'Close')), alertBox(err.message))
     return
   }
-  state.environments = envs
   const rel = (u) => { try { const x = new URL(u); return x.pathname + x.search } catch { return u } }
   const isImage = a.content_type.startsWith('image/') && a.content_type !== 'image/svg+xml'
   const preview = h('div', { class: 'preview' }, isImage ? h('img', { src: rel(a.url), alt: `Preview of ${a.title}` }) : h('span', {}, icon('file'), h('span', { class: 'sr-only' }, `No preview for ${a.content_type}`)))
@@ -559,6 +729,7 @@ async function renderPanel (notice) {
         h('button', { class: 'btn', type: 'button', onclick: () => replaceInput.click() }, 'Replace file'), replaceInput,
         h('button', { class: 'btn', type: 'button', onclick: () => publishDialog(a) }, 'Publish'),
         h('button', { class: 'btn danger', type: 'button', onclick: () => deleteDialog(a) }, 'Delete'))),
+    h('div', { class: 'section' }, h('h3', {}, 'Publishing'), publishedList(a)),
     h('div', { class: 'section' }, h('h3', {}, 'Versions'), versionList))
   if (notice) panel.focus()
 }
@@ -602,24 +773,40 @@ function generateDialog (a) {
   d.open()
 }
 
+// Where the asset is published: environment, locale, version, with Unpublish for each.
+function publishedList (a) {
+  const pubs = a.publish_details || []
+  if (!pubs.length) return h('p', { class: 'hint', id: 'publish-status' }, 'Not published anywhere.')
+  return h('ul', { class: 'settings-list', id: 'publish-status', 'aria-label': 'Published to' }, pubs.map((p) => {
+    const name = p.environment_name || p.environment
+    return h('li', {},
+      h('span', { class: 'name' }, `${name} · ${p.locale}`),
+      h('span', { class: 'hint' }, `version ${p.version}${p.version === a._version ? '' : ' (not the current one)'} · ${date(p.time)}`),
+      h('button', { class: 'btn', type: 'button', 'aria-label': `Unpublish from ${name} ${p.locale}`, onclick: () => unpublish(a, name, p.locale) }, 'Unpublish'))
+  }))
+}
+
+async function unpublish (a, env, locale) {
+  try {
+    await api('POST', `/v3/assets/${a.uid}/unpublish`, { body: { asset: { environments: [env], locales: [locale] } } })
+    await renderPanel(`Unpublished from ${env}`)
+  } catch (err) { toast(err.message) }
+}
+
 function publishDialog (a) {
   const errorSlot = h('div')
-  if (!state.environments.length) {
-    const d = dialog('Publish', [h('p', {}, 'This stack has no environments yet. Create one through the API (POST /v3/environments) first.')], 'OK', async () => true)
-    d.open()
-    return
-  }
-  const env = h('select', { id: 'pub-env' }, state.environments.map((e) => h('option', { value: e.name }, e.name)))
+  if (!state.environments.length) return noEnvironments('Publish')
+  const t = targetFields('pub')
   const d = dialog('Publish', [
-    h('div', { class: 'field' }, h('label', { for: 'pub-env' }, 'Environment'), env),
-    h('p', { class: 'hint' }, `Publishes version ${a._version} in the master locale.`),
+    ...t.fields,
+    h('p', { class: 'hint' }, `Publishes version ${a._version}, the current one.`),
     errorSlot,
   ], 'Publish', async () => {
     try {
-      await api('POST', `/v3/assets/${a.uid}/publish`, { body: { asset: { environments: [env.value] }, version: a._version } })
+      await api('POST', `/v3/assets/${a.uid}/publish`, { body: { asset: { environments: [t.env.value], locales: [t.locale.value] }, version: a._version } })
       return true
     } catch (err) { fill(errorSlot, alertBox(err.message)); return false }
-  }, () => renderPanel(`Published to ${env.value}`))
+  }, () => renderPanel(`Published to ${t.env.value}`))
   d.open()
 }
 

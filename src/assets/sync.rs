@@ -90,19 +90,11 @@ fn mask_kinds(mask: u8) -> Vec<SyncKind> {
         .collect()
 }
 
-fn hex(s: &str) -> String {
-    s.bytes().map(|b| format!("{b:02x}")).collect()
-}
-
 fn unhex(s: &str) -> Option<String> {
-    if s.len() % 2 != 0 || s.len() > 1024 {
+    if s.len() > 1024 {
         return None;
     }
-    let bytes: Option<Vec<u8>> = (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect();
-    String::from_utf8(bytes?).ok()
+    String::from_utf8(hex::decode(s).ok()?).ok()
 }
 
 impl Cursor {
@@ -110,7 +102,7 @@ impl Cursor {
     /// and the locale matter then).
     fn encode(&self, tag: char) -> String {
         let since = self.since.map_or("-".to_owned(), |s| s.to_string());
-        hex(&format!(
+        hex::encode(format!(
             "{tag}|{}|{}|{}|{}|{}|{since}|{}|{}",
             self.after,
             self.upto,

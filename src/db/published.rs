@@ -170,7 +170,7 @@ impl SyncWindow {
     /// `FROM … WHERE …`: each asset's latest event in the window, of the wanted kinds.
     /// Compaction is what makes a sync repeat nothing: an asset published twice in one
     /// window appears once, with what is published now (as of `upto`).
-    fn from_where(&self, cursor: i64) -> (String, Vec<SqlArg>) {
+    fn sql_after(&self, cursor: i64) -> (String, Vec<SqlArg>) {
         let mut args = vec![
             SqlArg::Text(self.api_key.clone()),
             SqlArg::Text(self.environment_uid.clone()),
@@ -259,7 +259,7 @@ impl Db {
         cursor: i64,
         limit: u64,
     ) -> sqlx::Result<Vec<SyncEvent>> {
-        let (from, args) = w.from_where(cursor);
+        let (from, args) = w.sql_after(cursor);
         let text = format!("SELECT e.* {from} ORDER BY e.seq LIMIT {limit}");
         let rows = bind_args(sqlx::query(&text), &args)
             .fetch_all(&self.read)
@@ -269,7 +269,7 @@ impl Db {
 
     /// How many items a window holds after event `cursor`.
     pub async fn sync_count(&self, w: &SyncWindow, cursor: i64) -> sqlx::Result<u64> {
-        let (from, args) = w.from_where(cursor);
+        let (from, args) = w.sql_after(cursor);
         let n: i64 = bind_args(sqlx::query(&format!("SELECT COUNT(*) {from}")), &args)
             .fetch_one(&self.read)
             .await?

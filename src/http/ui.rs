@@ -17,7 +17,7 @@ const UI_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
     img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; base-uri 'none'; \
     form-action 'self'; frame-ancestors 'none'; object-src 'none'";
 
-/// Routes for `/`, `/app.js`, `/app.css`.
+/// Routes for `/`, `/app.js`, `/app.css`, `/favicon.ico`.
 pub fn routes() -> Router<Arc<App>> {
     Router::new()
         .route(
@@ -42,6 +42,25 @@ pub fn routes() -> Router<Arc<App>> {
             "/app.css",
             get(|| async { page("text/css; charset=utf-8", include_str!("../../web/app.css")) }),
         )
+        .route("/favicon.ico", get(|| async { favicon() }))
+}
+
+/// The icon browsers ask for on every page (a 32 px PNG in an ICO container); cached for a
+/// day, since it changes only with the binary.
+fn favicon() -> Response {
+    let mut r = include_bytes!("../../web/favicon.ico")
+        .as_slice()
+        .into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("image/vnd.microsoft.icon"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=86400"),
+    );
+    r
 }
 
 fn page(content_type: &'static str, body: &'static str) -> Response {
