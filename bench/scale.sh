@@ -84,6 +84,15 @@ list_ms() { # api_key query-string
   done
   printf '%s\n' "${t[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[3]*1000}'
 }
+# The same through the Content Delivery API (§12): a delivery token, environment production.
+cda_ms() { # api_key access_token query-string
+  local key=$1 tok=$2 qs=$3 t=()
+  curl -sf -o /dev/null "$perma/v3/assets?environment=production&$qs" -H "access_token: $tok" -H "api_key: $key"
+  for _ in 1 2 3 4 5; do
+    t+=("$(curl -sf -o /dev/null -w '%{time_total}' "$perma/v3/assets?environment=production&$qs" -H "access_token: $tok" -H "api_key: $key")")
+  done
+  printf '%s\n' "${t[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[3]*1000}'
+}
 enc() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1]))' "$1"; }
 
 # Median ms of 5 uploads and of 5 replaces of a 4 KiB file into a stack.
@@ -120,14 +129,19 @@ for backend in $backends; do
   user_uid=$(echo "$login" | json 'v["user"]["uid"]')
   stack() { curl -sf "$perma/v3/stacks" -H "authtoken: $token" -d "{\"stack\":{\"name\":\"$1\"}}" | json 'v["stack"]["api_key"]'; }
   small=$(stack small) big=$(stack big)
+  # An environment and a delivery token in each stack; every seeded asset is published.
+  env_of() { curl -sf "$perma/v3/environments" -H "authtoken: $token" -H "api_key: $1" -d '{"environment":{"name":"production"}}' | json 'v["environment"]["uid"]'; }
+  dtoken() { curl -sf "$perma/v3/stacks/delivery_tokens" -H "authtoken: $token" -H "api_key: $1" -d '{"token":{"name":"bench","scope":[{"module":"environment","environments":["production"]}]}}' | json 'v["token"]["token"]'; }
+  small_env=$(env_of "$small") big_env=$(env_of "$big")
+  small_tok=$(dtoken "$small") big_tok=$(dtoken "$big")
   head -c 4096 /dev/urandom > "$work/4k.bin"
   sha=$(sha256sum "$work/4k.bin" | cut -d' ' -f1)
   curl -sf -o /dev/null "$perma/v3/assets" -H "authtoken: $token" -H "api_key: $small" -F "asset[upload]=@$work/4k.bin"
   stop_perma
   dbarg="$work/data/perma.db"; [[ $backend == postgres ]] && dbarg="$url"
   started=$(date +%s.%N)
-  python3 "$root/bench/seed.py" "$dbarg" "$small" "$user_uid" "$sha" 4096 100 s > "$work/paths-small-once"
-  python3 "$root/bench/seed.py" "$dbarg" "$big" "$user_uid" "$sha" 4096 "$n" b > "$work/paths-big"
+  python3 "$root/bench/seed.py" "$dbarg" "$small" "$user_uid" "$sha" 4096 100 s "$small_env" > "$work/paths-small-once"
+  python3 "$root/bench/seed.py" "$dbarg" "$big" "$user_uid" "$sha" 4096 "$n" b "$big_env" > "$work/paths-big"
   seeded=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$started" "$(date +%s.%N)")
   # Equal-length path lists, so that wrk's own cost per request is the same for both stacks.
   python3 - "$work" "$n" <<'PY'
@@ -166,6 +180,19 @@ PY
     qs_small=${qs//SKIP/0} qs_big=${qs//SKIP/$((n - 100))}
     a=$(list_ms "$small" "$qs_small") b=$(list_ms "$big" "$qs_big")
     line "list: $label" "${b} ms" "(100 assets: ${a} ms; target <= ${target} ms)"
+  done
+  # The Content Delivery API (§12) over the published rows: the same cases, same targets.
+  for spec in \
+    "first page|limit=100|50" \
+    "first page, include_count|limit=100&include_count=true|250" \
+    "last page (skip = N - 100)|limit=100&skip=SKIP|250" \
+    "title equality|query=$(enc '{"title":"b-12345.bin"}')|50" \
+    "tags equality|query=$(enc '{"tags":"t-7"}')&limit=100|50" \
+    "anchored regex ^b-99|query=$(enc '{"title":{"$regex":"^b-99"}}')&limit=10|50"; do
+    IFS='|' read -r label qs target <<< "$spec"
+    qs_small=${qs//SKIP/0} qs_big=${qs//SKIP/$((n - 100))}
+    a=$(cda_ms "$small" "$small_tok" "$qs_small") b=$(cda_ms "$big" "$big_tok" "$qs_big")
+    line "delivery API list: $label" "${b} ms" "(100 assets: ${a} ms; target <= ${target} ms)"
   done
   # Delivery (§4): default budget.
   for set in small uniform; do PATHS_FILE="$work/paths-$set" wrk -t"$threads" -c"$conns" -d1s -s "$root/bench/random_path.lua" "$perma" >/dev/null; done

@@ -8,8 +8,10 @@ generate_series on PostgreSQL) with the secondary indexes dropped meanwhile and 
 after, so a million assets take seconds, not minutes. Prints one permanent-URL path per
 line.
 
-Usage: seed.py DB API_KEY USER_UID SHA256 SIZE COUNT PREFIX
+Usage: seed.py DB API_KEY USER_UID SHA256 SIZE COUNT PREFIX [ENV_UID]
   DB: a SQLite file, or a postgres:// URL (run through psql).
+  ENV_UID: also publish every asset (version 2, locale en-us) to that environment, with
+  the published rows the Content Delivery API lists (schema 3).
 Works with every schema version perma has had (it fills the listing columns and tags of
 schema 2 when they exist).
 """
@@ -19,6 +21,7 @@ import sys
 import time
 
 db, api_key, user, sha, size, count, prefix = sys.argv[1:8]
+env_uid = sys.argv[8] if len(sys.argv) > 8 else None
 size, count = int(size), int(count)
 base = int(time.time() * 1000) - count
 TYPES = ["application/octet-stream", "image/png", "application/pdf", "video/mp4"]
@@ -61,6 +64,20 @@ def statements(seq_from, listing, uid_expr, file_uid_expr):
             "INSERT INTO asset_tags (asset_uid, api_key, tag) "
             f"SELECT uid, api_key, 't-' || ({n} % 1000) FROM assets WHERE {mine}"
         )
+    if env_uid:
+        at = base + count
+        out += [
+            "INSERT INTO publications (asset_uid, environment_uid, locale, version, published_by, published_at) "
+            f"SELECT uid, '{env_uid}', 'en-us', 2, '{user}', {at} FROM assets WHERE {mine}",
+            "INSERT INTO published_assets (environment_uid, locale, uid, api_key, parent_uid, title, "
+            "description, tags, file_uid, version, filename, content_type, file_size, created_by, "
+            "updated_by, created_at, updated_at, published_by, published_at) "
+            f"SELECT '{env_uid}', 'en-us', uid, api_key, NULL, title, '', tags, file_uid, 2, filename, "
+            f"content_type, file_size, created_by, updated_by, created_at, updated_at, '{user}', {at} "
+            f"FROM assets WHERE {mine}",
+            "INSERT INTO published_tags (environment_uid, locale, asset_uid, tag) "
+            f"SELECT '{env_uid}', 'en-us', uid, 't-' || ({n} % 1000) FROM assets WHERE {mine}",
+        ]
     return out
 
 
@@ -78,7 +95,8 @@ def seed_sqlite():
     listing = "file_size" in {r[1] for r in con.execute("PRAGMA table_info(assets)")}
     indexes = con.execute(
         "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
-        "AND tbl_name IN ('assets', 'files', 'asset_versions', 'asset_tags')"
+        "AND tbl_name IN ('assets', 'files', 'asset_versions', 'asset_tags', 'publications', "
+        "'published_assets', 'published_tags')"
     ).fetchall()
     seq = (
         f"(WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i < {count - 1}) "
@@ -109,7 +127,8 @@ def seed_postgres():
     # for the load and rebuilt after.
     rows = psql(
         "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.tablename IN "
-        "('assets', 'files', 'asset_versions', 'asset_tags') AND NOT EXISTS (SELECT 1 FROM "
+        "('assets', 'files', 'asset_versions', 'asset_tags', 'publications', 'published_assets', "
+        "'published_tags') AND NOT EXISTS (SELECT 1 FROM "
         "pg_constraint c WHERE c.conname = i.indexname);",
         "-At", "-F", "\t",
     )

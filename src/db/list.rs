@@ -196,6 +196,8 @@ struct Sql {
     binds: Vec<Value>,
     /// `FROM … WHERE …` of the tag rows that belong to the listing's rows.
     tags: String,
+    /// Listing published rows (tags then match on asset and locale).
+    published: bool,
 }
 
 impl Sql {
@@ -254,6 +256,10 @@ impl Sql {
     /// A condition on one column's value: with its presence, or through `asset_tags`.
     fn on(&mut self, c: Column, cond: &str) -> String {
         match c {
+            Column::Tag if self.published => format!(
+                "(a.uid, a.locale) IN (SELECT t.asset_uid, t.locale {} AND {cond})",
+                self.tags
+            ),
             Column::Tag => format!("a.uid IN (SELECT t.asset_uid {} AND {cond})", self.tags),
             c => format!("({} AND {cond})", c.sql().1),
         }
@@ -270,6 +276,7 @@ impl Sql {
             text: String::new(),
             binds: Vec::new(),
             tags: String::new(),
+            published: matches!(q.source, Source::Published { .. }),
         };
         let key = s.bind(Value::Text(q.api_key.clone()));
         let (table, mut conds) = match &q.source {
@@ -307,9 +314,9 @@ impl Sql {
                         }
                     })
                     .collect();
-                s.tags = format!(
-                    "FROM published_tags t WHERE t.environment_uid = {env} AND t.locale = a.locale"
-                );
+                // Uncorrelated (a row value, not `t.locale = a.locale`), so that both
+                // planners join it instead of running it once per row.
+                s.tags = format!("FROM published_tags t WHERE t.environment_uid = {env}");
                 (
                     "published_assets",
                     vec![

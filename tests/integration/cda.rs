@@ -416,6 +416,30 @@ async fn locales_and_fallback() {
         .collect();
     assert_eq!(locales["en.txt"], "en-us");
     assert_eq!(locales["fr.txt"], "fr-fr");
+    // Tags match the row that is listed: en.txt tagged and republished in en-us only.
+    let en_uid = en["uid"].as_str().unwrap();
+    let (st, _) = s
+        .call(
+            Method::PUT,
+            &format!("/v3/assets/{en_uid}"),
+            Some(json!({"asset": {"tags": ["brand"]}})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    publish(&s, en_uid, "production", &["en-us"]).await;
+    let q = urlencode(r#"{"tags":"brand"}"#);
+    let (_, v) = site
+        .get(&format!(
+            "/v3/assets?environment=production&locale=fr-fr&include_fallback=true&query={q}"
+        ))
+        .await;
+    assert_eq!(titles(&v), ["en.txt"], "{v}");
+    let (_, v) = site
+        .get(&format!(
+            "/v3/assets?environment=production&locale=fr-fr&query={q}"
+        ))
+        .await;
+    assert_eq!(titles(&v), Vec::<String>::new(), "{v}");
     // Published in both: the requested locale wins, once.
     publish(&s, en["uid"].as_str().unwrap(), "production", &["fr-fr"]).await;
     let (_, v) = site
