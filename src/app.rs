@@ -12,7 +12,7 @@ use crate::blob::BlobStore;
 use crate::config::Config;
 use crate::db::{Backend, Db};
 use crate::delivery::{CacheControl, Changes, Delivery};
-use crate::throttle::LoginThrottle;
+use crate::throttle::{LoginThrottle, RateLimiter};
 
 /// Everything a request handler or command needs. Shared as `Arc<App>`.
 #[derive(Debug)]
@@ -31,6 +31,8 @@ pub struct App {
     pub changes: Changes,
     /// Failed logins per e-mail and client address.
     pub login_throttle: LoginThrottle,
+    /// The management API limit per credential (`PERMA_RATE_LIMIT`), when set.
+    pub rate_limit: Option<RateLimiter>,
     /// Proxies whose `X-Forwarded-For` is believed (besides loopback).
     pub trusted_proxies: Vec<crate::ids::Network>,
 }
@@ -84,6 +86,8 @@ impl App {
             .iter()
             .filter_map(|n| crate::ids::Network::parse(n))
             .collect();
+        let rate_limit = (config.rate_limit > 0)
+            .then(|| RateLimiter::new(u32::try_from(config.rate_limit).unwrap_or(u32::MAX)));
         let app = Arc::new(App {
             config,
             db,
@@ -92,6 +96,7 @@ impl App {
             delivery,
             changes,
             login_throttle: LoginThrottle::default(),
+            rate_limit,
             trusted_proxies,
         });
         if app.db.backend() == Backend::Postgres {

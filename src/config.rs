@@ -55,6 +55,10 @@ pub struct Config {
     /// separated list of addresses or CIDR networks such as `10.0.0.0/24`; loopback is
     /// always trusted). Used for the failed-login limits per client address.
     pub trusted_proxies: Vec<String>,
+    /// Management API requests per second allowed per credential (`PERMA_RATE_LIMIT`;
+    /// 0, the default, means no limit). Bursts of up to one second's worth pass; past
+    /// that, 429 with `Retry-After`. Delivery URLs are never limited.
+    pub rate_limit: u64,
 }
 
 impl Default for Config {
@@ -76,6 +80,7 @@ impl Default for Config {
             index_bytes: 256 << 20,
             send_timeout: 60,
             trusted_proxies: Vec::new(),
+            rate_limit: 0,
         }
     }
 }
@@ -141,6 +146,9 @@ impl Config {
                     format!("PERMA_TRUSTED_PROXIES: {n:?} is not an address or CIDR network")
                 })?;
             }
+        }
+        if let Some(v) = var("PERMA_RATE_LIMIT") {
+            self.rate_limit = num("PERMA_RATE_LIMIT", v)?;
         }
         if let Some(v) = var("PERMA_SEND_TIMEOUT") {
             self.send_timeout = num("PERMA_SEND_TIMEOUT", v)?.max(1);

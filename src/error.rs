@@ -54,6 +54,10 @@ pub enum Error {
     /// this many seconds (sent as `Retry-After`).
     #[error("Too many failed logins. Try again in {0} seconds.")]
     TooManyRequests(u64),
+    /// 429 / 429: the management API limit per credential (`PERMA_RATE_LIMIT`, requests
+    /// per second) is used up; retry after this many seconds (sent as `Retry-After`).
+    #[error("Too many requests: the limit is {0} per second. Try again in {1} seconds.")]
+    RateLimited(u32, u64),
     /// 415 / 115: a body in a media type this route does not take.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -99,7 +103,7 @@ impl Error {
             Error::TooLarge(_) | Error::BodyTooLarge(_) => 413,
             Error::UnsupportedMediaType(_) => 415,
             Error::Validation { .. } => 422,
-            Error::TooManyRequests(_) => 429,
+            Error::TooManyRequests(_) | Error::RateLimited(..) => 429,
             Error::Internal(_) => 500,
         }
     }
@@ -133,7 +137,7 @@ impl Error {
             Error::TooLarge(_) | Error::BodyTooLarge(_) => 113,
             Error::UnsupportedMediaType(_) => 115,
             Error::Validation { .. } => 422,
-            Error::TooManyRequests(_) => 429,
+            Error::TooManyRequests(_) | Error::RateLimited(..) => 429,
             Error::Internal(_) => 500,
         }
     }

@@ -155,6 +155,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(api)
         .merge(ui::routes())
         .fallback(|| async { crate::error::Error::NotFound("Route") })
+        .layer(middleware::from_fn_with_state(app.clone(), rate_limit))
         .layer(middleware::from_fn(request_hygiene))
         .layer(middleware::from_fn(log_errors))
         .with_state(app)
@@ -190,6 +191,45 @@ async fn request_hygiene(req: Request, next: Next) -> Response {
     }
     next.run(Request::from_parts(parts, axum::body::Body::empty()))
         .await
+}
+
+/// The optional management API limit (`PERMA_RATE_LIMIT`): a token bucket per credential
+/// (`authtoken` or `authorization`); requests without credentials (delivery, login) are not
+/// counted. Every counted answer says `X-RateLimit-Limit` and `X-RateLimit-Remaining`; past
+/// the limit, 429 with `Retry-After` (the official SDKs wait and retry).
+async fn rate_limit(
+    axum::extract::State(app): axum::extract::State<Arc<App>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    use crate::throttle::Verdict;
+    use axum::http::HeaderValue;
+    use axum::response::IntoResponse;
+    let Some(limiter) = &app.rate_limit else {
+        return next.run(req).await;
+    };
+    let creds = extract::credentials(req.headers());
+    let Some(credential) = creds
+        .authtoken
+        .as_deref()
+        .or(creds.authorization.as_deref())
+    else {
+        return next.run(req).await;
+    };
+    let (mut response, remaining) = match limiter.take(credential) {
+        Verdict::Allowed { remaining } => (next.run(req).await, remaining),
+        Verdict::Limited { retry_after } => {
+            let secs = (retry_after.as_secs_f64().ceil() as u64).max(1);
+            (
+                crate::error::Error::RateLimited(limiter.limit(), secs).into_response(),
+                0,
+            )
+        }
+    };
+    let h = response.headers_mut();
+    h.insert("x-ratelimit-limit", HeaderValue::from(limiter.limit()));
+    h.insert("x-ratelimit-remaining", HeaderValue::from(remaining));
+    response
 }
 
 /// Logs each internal error once, with its cause; the client only saw a generic message.

@@ -1,6 +1,11 @@
 //! The upload pipeline (§5 "Uploads", STYLE rule 7): size limit → SHA-256 while streaming
-//! to a temp file → sniff type and image size from the first bytes → fsync → rename to the
-//! content address. Only then may the caller write a row that points at the blob.
+//! to a temp file → sniff type and image size from the first bytes → fsync. The bytes stay
+//! staged in the temp file until the caller has validated the whole request and calls
+//! [`Ingested::commit`] (rename to the content address, or upload to S3) right before it
+//! writes the row that points at the blob. A request refused after the file arrived (bad
+//! folder, second file part, truncated body, a different slug) drops the staged file, so it
+//! leaves nothing behind; and a committed blob is never deleted by a refusal, since another
+//! upload of the same bytes may share it.
 //!
 //! Memory per upload is one write buffer plus the sniffing head, whatever the file size.
 
@@ -9,15 +14,16 @@ use futures_util::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncWriteExt, BufWriter};
 
-use crate::blob::BlobStore;
+use crate::blob::{BlobStore, TempBlob};
 use crate::error::{Error, Result};
 use crate::filename::Filename;
 
 /// How many leading bytes are kept for content sniffing and image dimensions.
 const HEAD_BYTES: usize = 256 * 1024;
 
-/// A file that is now durable in the blob store.
-#[derive(Debug, Clone)]
+/// An uploaded file: durable in a staged temp file (removed when this is dropped) until
+/// [`Ingested::commit`] makes it a blob.
+#[derive(Debug)]
 pub struct Ingested {
     /// Hex SHA-256 of the bytes (the blob's address).
     pub sha256: String,
@@ -34,10 +40,29 @@ pub struct Ingested {
     pub width: Option<u64>,
     /// Image height in pixels, for images.
     pub height: Option<u64>,
+    /// The staged bytes, until committed.
+    staged: Option<TempBlob>,
 }
 
-/// Streams `body` into the blob store. Refuses (and keeps nothing) past `max_bytes` or when
-/// the body fails (the caller maps its stream errors to the right client error).
+impl Ingested {
+    /// Makes the staged bytes the blob at `sha256` (once; later calls do nothing). Call it
+    /// after every check of the request and right before writing the row.
+    pub async fn commit(&mut self, blobs: &BlobStore) -> Result<()> {
+        if let Some(temp) = self.staged.take() {
+            blobs.commit(temp, &self.sha256).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether the bytes are still only staged.
+    pub fn is_staged(&self) -> bool {
+        self.staged.is_some()
+    }
+}
+
+/// Streams `body` into a staged file of the blob store. Refuses (and keeps nothing) past
+/// `max_bytes` or when the body fails (the caller maps its stream errors to the right
+/// client error).
 pub async fn ingest<S, E>(
     blobs: &BlobStore,
     mut body: S,
@@ -85,7 +110,6 @@ where
     } else {
         (None, None)
     };
-    blobs.commit(temp, &sha256).await?;
     Ok(Ingested {
         sha256,
         size,
@@ -94,6 +118,7 @@ where
         display_name,
         width,
         height,
+        staged: Some(temp),
     })
 }
 

@@ -88,15 +88,19 @@ pub async fn copy_blobs(from: &BlobStore, to: &BlobStore) -> anyhow::Result<usiz
             continue;
         }
         let stream = from.read_range(&b.sha256, 0, b.size, 1 << 20).await?;
-        let got = crate::ingest::ingest(to, stream, Some("blob"), None, u64::MAX)
+        let mut got = crate::ingest::ingest(to, stream, Some("blob"), None, u64::MAX)
             .await
             .map_err(|e| anyhow::anyhow!("copying blob {}: {e}", b.sha256))?;
+        // Checked before it lands: a corrupt blob is never stored under its name.
         anyhow::ensure!(
             got.sha256 == b.sha256,
             "blob {} is corrupt (its bytes hash to {})",
             b.sha256,
             got.sha256
         );
+        got.commit(to)
+            .await
+            .map_err(|e| anyhow::anyhow!("storing blob {}: {e}", b.sha256))?;
         n += 1;
     }
     Ok(n)

@@ -1,8 +1,10 @@
-//! Failed-login limits (always on): password guessing is slowed per e-mail address and per
-//! client address. Each key counts failures in a fixed window; past its limit, logins for
-//! that key are refused with 429 and `Retry-After` until the window ends, even with the
-//! right password (so a guesser learns nothing from the answer). A successful login clears
-//! the e-mail's count. State is per process and bounded.
+//! Request limits. Failed logins (always on): password guessing is slowed per e-mail
+//! address and per client address. Each key counts failures in a fixed window; past its
+//! limit, logins for that key are refused with 429 and `Retry-After` until the window ends,
+//! even with the right password (so a guesser learns nothing from the answer). A
+//! successful login clears the e-mail's count. And the optional management API limit
+//! ([`RateLimiter`], `PERMA_RATE_LIMIT`): a token bucket per credential. State is per
+//! process and bounded.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -95,9 +97,114 @@ impl LoginThrottle {
     }
 }
 
+/// A token bucket per credential: `per_second` requests a second, bursts of up to one
+/// second's worth.
+#[derive(Debug)]
+pub struct RateLimiter {
+    per_second: u32,
+    buckets: Mutex<HashMap<[u8; 32], Bucket>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+/// What the limiter decided for one request.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Verdict {
+    /// Go ahead; this many requests are left in the bucket.
+    Allowed {
+        /// Whole requests left (`X-RateLimit-Remaining`).
+        remaining: u32,
+    },
+    /// Refused; retry after this long.
+    Limited {
+        /// Until the next request would pass (`Retry-After`).
+        retry_after: Duration,
+    },
+}
+
+impl RateLimiter {
+    /// A limiter of `per_second` requests a second per credential (at least 1).
+    pub fn new(per_second: u32) -> Self {
+        Self {
+            per_second: per_second.max(1),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The limit (`X-RateLimit-Limit`).
+    pub fn limit(&self) -> u32 {
+        self.per_second
+    }
+
+    /// Takes one request from the bucket of `credential` (its secret is hashed here and
+    /// never kept).
+    pub fn take(&self, credential: &str) -> Verdict {
+        use sha2::{Digest, Sha256};
+        let key: [u8; 32] = Sha256::digest(credential.as_bytes()).into();
+        self.take_at(key, Instant::now())
+    }
+
+    fn take_at(&self, key: [u8; 32], now: Instant) -> Verdict {
+        let rate = f64::from(self.per_second);
+        let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+        if buckets.len() >= MAX_KEYS && !buckets.contains_key(&key) {
+            // Full buckets carry no state worth keeping.
+            buckets.retain(|_, b| b.tokens + now.duration_since(b.at).as_secs_f64() * rate < rate);
+            if buckets.len() >= MAX_KEYS {
+                buckets.clear();
+            }
+        }
+        let b = buckets.entry(key).or_insert(Bucket {
+            tokens: rate,
+            at: now,
+        });
+        b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * rate).min(rate);
+        b.at = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            Verdict::Allowed {
+                remaining: b.tokens.floor() as u32,
+            }
+        } else {
+            Verdict::Limited {
+                retry_after: Duration::from_secs_f64((1.0 - b.tokens) / rate),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_bucket_per_credential() {
+        let r = RateLimiter::new(3);
+        let (a, b) = ([1u8; 32], [2u8; 32]);
+        let t0 = Instant::now();
+        for left in [2, 1, 0] {
+            assert_eq!(r.take_at(a, t0), Verdict::Allowed { remaining: left });
+        }
+        let Verdict::Limited { retry_after } = r.take_at(a, t0) else {
+            panic!("the fourth request in a second must wait")
+        };
+        assert!(retry_after > Duration::ZERO && retry_after <= Duration::from_millis(334));
+        // Another credential has its own bucket.
+        assert_eq!(r.take_at(b, t0), Verdict::Allowed { remaining: 2 });
+        // A third of a second refills one request; a long pause refills only to the burst.
+        assert!(matches!(
+            r.take_at(a, t0 + Duration::from_millis(340)),
+            Verdict::Allowed { remaining: 0 }
+        ));
+        assert_eq!(
+            r.take_at(a, t0 + Duration::from_secs(60)),
+            Verdict::Allowed { remaining: 2 }
+        );
+    }
 
     #[test]
     fn limits_per_email_and_per_address() {

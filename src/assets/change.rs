@@ -3,6 +3,7 @@
 use super::{
     check_meta, check_parent, get_live, normalize_tags, AssetUpdate, Metadata, MAX_RETRIES,
 };
+use crate::blob::BlobStore;
 use crate::db::{AssetInsert, Db, FileInsert, NewVersion};
 use crate::delivery::Changes;
 use crate::error::{Error, Result};
@@ -16,9 +17,10 @@ use crate::time::now_ms;
 /// Creates an asset from an upload (§5 `POST /v3/assets`).
 pub async fn create(
     db: &Db,
+    blobs: &BlobStore,
     changes: &Changes,
     access: &StackAccess,
-    upload: Ingested,
+    mut upload: Ingested,
     meta: Metadata,
 ) -> Result<Asset> {
     access.require_write()?;
@@ -27,7 +29,9 @@ pub async fn create(
     let parent = check_parent(db, api_key, meta.parent_uid.flatten().as_deref()).await?;
     let now = now_ms();
     let default_title = upload.display_name.clone();
-    let file = file_meta(upload, now);
+    let file = file_meta(&upload, now);
+    // Every check passed: the staged bytes become the blob, then the row (§5 blob first).
+    upload.commit(blobs).await?;
     let asset = Asset {
         uid: ids::new_uid(),
         api_key: api_key.clone(),
@@ -55,12 +59,12 @@ pub async fn create(
     Ok(asset)
 }
 
-fn file_meta(upload: Ingested, now: i64) -> FileMeta {
+fn file_meta(upload: &Ingested, now: i64) -> FileMeta {
     FileMeta {
         uid: ids::new_file_uid(),
-        sha256: upload.sha256,
+        sha256: upload.sha256.clone(),
         size: upload.size as i64,
-        content_type: upload.content_type,
+        content_type: upload.content_type.clone(),
         filename: upload.filename.as_str().to_owned(),
         width: upload.width.map(|w| w as i64),
         height: upload.height.map(|h| h as i64),
@@ -113,6 +117,7 @@ pub fn parse_permanent_value(value: &str, api_key: &str, asset_uid: &str) -> Res
 /// §3 "safe retries") succeeds without a new version.
 pub async fn update(
     db: &Db,
+    blobs: &BlobStore,
     changes: &Changes,
     access: &StackAccess,
     uid: &str,
@@ -131,7 +136,8 @@ pub async fn update(
         None => None,
     };
     let now = now_ms();
-    let new_file = req.upload.map(|u| file_meta(u, now));
+    let mut upload = req.upload;
+    let new_file = upload.as_ref().map(|u| file_meta(u, now));
     for _ in 0..MAX_RETRIES {
         let cur = get_live(db, &api_key, uid).await?;
         let mut next = NewVersion {
@@ -202,6 +208,10 @@ pub async fn update(
         }
         if !meta_changed && !sets_slug && req.restore_version.is_none() {
             return Ok(cur);
+        }
+        // Every check passed: a replacement's staged bytes become the blob first.
+        if let Some(u) = upload.as_mut() {
+            u.commit(blobs).await?;
         }
         if db.apply_version(&next).await? {
             changes.changed(Some(uid)).await;

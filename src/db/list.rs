@@ -278,9 +278,10 @@ impl Sql {
             tags: String::new(),
             published: matches!(q.source, Source::Published { .. }),
         };
-        let key = s.bind(Value::Text(q.api_key.clone()));
+        let published = s.published;
         let (table, mut conds) = match &q.source {
             Source::Assets => {
+                let key = s.bind(Value::Text(q.api_key.clone()));
                 s.tags = format!("FROM asset_tags t WHERE t.api_key = {key}");
                 (
                     "assets",
@@ -317,17 +318,19 @@ impl Sql {
                 // Uncorrelated (a row value, not `t.locale = a.locale`), so that both
                 // planners join it instead of running it once per row.
                 s.tags = format!("FROM published_tags t WHERE t.environment_uid = {env}");
+                // The environment names the stack, and folders are never published:
+                // no condition on `api_key` or `is_dir`, so that the index on
+                // (environment, locale, created_at, uid) alone answers pages and counts.
                 (
                     "published_assets",
                     vec![
-                        format!("a.api_key = {key}"),
                         format!("a.environment_uid = {env}"),
                         format!("({})", chain.join(" OR ")),
                     ],
                 )
             }
         };
-        if !q.include_folders {
+        if !q.include_folders && !published {
             conds.push("a.is_dir = 0".into());
         }
         match &q.folder {
@@ -344,6 +347,7 @@ impl Sql {
             conds.push(format!("a.content_type >= {lo} AND a.content_type < {hi}"));
         }
         if let Some(env) = &q.environment {
+            let key = s.bind(Value::Text(q.api_key.clone()));
             let e = s.bind(Value::Text(env.clone()));
             conds.push(format!(
                 "a.uid IN (SELECT p.asset_uid FROM publications p JOIN environments e \

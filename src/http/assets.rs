@@ -153,7 +153,15 @@ pub async fn create(
     let upload = form
         .upload
         .ok_or_else(|| Error::field("upload", "is required: send the file in asset[upload]"))?;
-    let a = assets::create(&app.db, &app.changes, &access, upload, form.meta).await?;
+    let a = assets::create(
+        &app.db,
+        &app.blobs,
+        &app.changes,
+        &access,
+        upload,
+        form.meta,
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(
@@ -254,7 +262,7 @@ pub async fn update(
             upload: None,
         }
     };
-    let a = assets::update(&app.db, &app.changes, &access, &uid, update).await?;
+    let a = assets::update(&app.db, &app.blobs, &app.changes, &access, &uid, update).await?;
     Ok(Json(
         json!({ "notice": "Asset updated successfully.", "asset": asset_json(&app, &a, render(&params)).await? }),
     ))

@@ -252,3 +252,107 @@ async fn unknown_asset_wrong_stack_unknown_route() {
     );
     assert_error(s.get("/v3/nope").await, 404, 141);
 }
+
+/// Issue: a request refused after its file arrived (422 for an unknown folder, a second
+/// file part or a different slug on replace; 400 for a truncated body) kept the blob until
+/// `gc`. Files are now staged and become blobs only when the request is accepted.
+#[tokio::test]
+async fn refused_uploads_leave_no_blob() {
+    let t = TestApp::spawn().await;
+    let s = t.admin().await;
+    let a = s.upload("a.txt", b"first").await;
+    let id = a["uid"].as_str().unwrap().to_owned();
+    let (st, _) = s.set_permanent(&id, "a-slug").await;
+    assert_eq!(st, StatusCode::OK);
+    let blobs_before = t.blob_count().await;
+    let fresh = |tag: &str| format!("{tag} {}", rand_text()).into_bytes();
+
+    // An unknown folder, on upload and on replace.
+    assert_error(
+        s.upload_form(
+            Method::POST,
+            "/v3/assets",
+            "x.txt",
+            fresh("parent"),
+            &[("asset[parent_uid]", "blt0000000000000000")],
+        )
+        .await,
+        422,
+        422,
+    );
+    assert_error(
+        s.upload_form(
+            Method::PUT,
+            &format!("/v3/assets/{id}"),
+            "x.txt",
+            fresh("parent on replace"),
+            &[("asset[parent_uid]", "blt0000000000000000")],
+        )
+        .await,
+        422,
+        422,
+    );
+    // A different slug along with a replacement file.
+    let v = assert_error(
+        s.upload_form(
+            Method::PUT,
+            &format!("/v3/assets/{id}"),
+            "x.txt",
+            fresh("slug"),
+            &[("asset[permanent_url]", "another-slug")],
+        )
+        .await,
+        422,
+        422,
+    );
+    assert!(v["errors"]["permanent_url"].is_array(), "{v}");
+    // A second file part.
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "asset[upload]",
+            reqwest::multipart::Part::bytes(fresh("one")).file_name("one.txt"),
+        )
+        .part(
+            "asset[upload]",
+            reqwest::multipart::Part::bytes(fresh("two")).file_name("two.txt"),
+        );
+    assert_error(
+        s.send(s.request(Method::POST, "/v3/assets").multipart(form))
+            .await,
+        422,
+        422,
+    );
+    // A body cut off after the file part (no closing boundary).
+    let body = format!(
+        "--cut\r\nContent-Disposition: form-data; name=\"asset[upload]\"; filename=\"cut.txt\"\r\n\r\n{}\r\n--cut\r\nContent-Disposition: form-data; name=\"asset[title]\"\r\n\r\nunfinish",
+        rand_text()
+    );
+    let (st, v) = s
+        .send(
+            s.request(Method::POST, "/v3/assets")
+                .header("content-type", "multipart/form-data; boundary=cut")
+                .body(body),
+        )
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+
+    assert_eq!(
+        t.blob_count().await,
+        blobs_before,
+        "no refused file became a blob"
+    );
+    assert_eq!(t.temp_count(), 0, "no staged file was left");
+    let (_, v) = s.get("/v3/assets?include_count=true").await;
+    assert_eq!(v["count"], 1, "no row was written");
+    let (_, v) = s.get(&format!("/v3/assets/{id}")).await;
+    assert_eq!(v["asset"]["_version"], 2, "the asset did not change");
+    // The same requests, accepted, store their file.
+    s.replace(&id, "x.txt", &fresh("accepted")).await;
+    assert_eq!(t.blob_count().await, blobs_before + 1);
+}
+
+fn rand_text() -> String {
+    use rand::Rng;
+    let n: u128 = rand::thread_rng().gen();
+    format!("{n:032x}")
+}

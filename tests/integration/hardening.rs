@@ -2,9 +2,9 @@
 //! characters in file names, what management tokens may read, the JSON body limit.
 
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{json, Value};
 
-use crate::support::{assert_error, TestApp};
+use crate::support::{assert_error, Session, TestApp};
 
 #[tokio::test]
 async fn every_javascript_type_is_sandboxed() {
@@ -181,4 +181,71 @@ async fn health_and_readiness() {
     assert!(!v.to_string().contains("closed"), "no internals: {v}");
     // Alive all the same.
     assert_eq!(get("/healthz").await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_management_api_limit_is_per_credential_and_says_so() {
+    let t = TestApp::spawn_with(|c| c.rate_limit = 3).await;
+    let s = t.admin().await; // login (no credential yet) and stack creation: 1 request
+    let other = t
+        .login(crate::support::ADMIN_EMAIL, crate::support::ADMIN_PASSWORD)
+        .await;
+    // Wait for a full bucket, then spend it.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let mut left = Vec::new();
+    for _ in 0..3 {
+        let r = s.request(Method::GET, "/v3/assets").send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()["x-ratelimit-limit"], "3");
+        left.push(
+            r.headers()["x-ratelimit-remaining"]
+                .to_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    assert_eq!(left, ["2", "1", "0"]);
+    // Past the limit: 429, the CMA body, Retry-After; a write is refused whole.
+    let form = reqwest::multipart::Form::new().part(
+        "asset[upload]",
+        reqwest::multipart::Part::bytes(b"limited".to_vec()).file_name("limited.txt"),
+    );
+    let r = s
+        .request(Method::POST, "/v3/assets")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(r.headers()["retry-after"], "1");
+    assert_eq!(r.headers()["x-ratelimit-remaining"], "0");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error_code"], json!(429));
+    assert!(v["error_message"]
+        .as_str()
+        .unwrap()
+        .contains("3 per second"));
+    // Another credential has its own bucket; delivery is never limited.
+    let (st, v) = Session {
+        api_key: s.api_key.clone(),
+        ..other.clone()
+    }
+    .get("/v3/assets?include_count=true")
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(v["count"], json!(0), "the refused upload wrote nothing");
+    for _ in 0..10 {
+        let r = t
+            .http
+            .get(format!("{}/healthz", t.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(r.headers().get("x-ratelimit-limit").is_none());
+    }
+    // A moment later the bucket has refilled.
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let (st, _) = s.get("/v3/assets").await;
+    assert_eq!(st, StatusCode::OK);
 }
