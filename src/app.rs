@@ -12,6 +12,7 @@ use crate::blob::BlobStore;
 use crate::config::Config;
 use crate::db::{Backend, Db};
 use crate::delivery::{CacheControl, Changes, Delivery};
+use crate::metrics::{AccessLog, Metrics};
 use crate::throttle::{LoginThrottle, RateLimiter};
 
 /// Everything a request handler or command needs. Shared as `Arc<App>`.
@@ -33,6 +34,12 @@ pub struct App {
     pub login_throttle: LoginThrottle,
     /// The management API limit per credential (`PERMA_RATE_LIMIT`), when set.
     pub rate_limit: Option<RateLimiter>,
+    /// Request counters and histograms for `GET /metrics`.
+    pub metrics: Metrics,
+    /// Networks (besides loopback) that may read `GET /metrics`.
+    pub metrics_from: Vec<crate::ids::Network>,
+    /// The access log, when on.
+    pub access_log: Option<AccessLog>,
     /// Proxies whose `X-Forwarded-For` is believed (besides loopback).
     pub trusted_proxies: Vec<crate::ids::Network>,
 }
@@ -86,6 +93,24 @@ impl App {
             .iter()
             .filter_map(|n| crate::ids::Network::parse(n))
             .collect();
+        let access_log = match config.access_log.as_str() {
+            "" | "off" => None,
+            "stdout" => Some(AccessLog::start(Box::new(std::io::stdout()))?),
+            path => {
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .with_context(|| format!("opening the access log {path}"))?;
+                Some(AccessLog::start(Box::new(std::io::BufWriter::new(file)))?)
+            }
+        };
+        let metrics_from = config
+            .metrics_from
+            .iter()
+            .filter_map(|n| crate::ids::Network::parse(n))
+            .collect();
+        let metrics = Metrics::new(config.metrics);
         let rate_limit = (config.rate_limit > 0)
             .then(|| RateLimiter::new(u32::try_from(config.rate_limit).unwrap_or(u32::MAX)));
         let app = Arc::new(App {
@@ -97,6 +122,9 @@ impl App {
             changes,
             login_throttle: LoginThrottle::default(),
             rate_limit,
+            metrics,
+            metrics_from,
+            access_log,
             trusted_proxies,
         });
         if app.db.backend() == Backend::Postgres {

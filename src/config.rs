@@ -59,6 +59,14 @@ pub struct Config {
     /// 0, the default, means no limit). Bursts of up to one second's worth pass; past
     /// that, 429 with `Retry-After`. Delivery URLs are never limited.
     pub rate_limit: u64,
+    /// Count requests for `GET /metrics` (`PERMA_METRICS`, `on` or `off`; default on).
+    pub metrics: bool,
+    /// Networks besides loopback that may read `GET /metrics` (`PERMA_METRICS_FROM`,
+    /// comma-separated addresses or CIDR networks); others get 404.
+    pub metrics_from: Vec<String>,
+    /// The access log (`PERMA_ACCESS_LOG`): `off` (default), `stdout`, or a file path
+    /// (appended to). One line per answer; format in docs/operations.md.
+    pub access_log: String,
 }
 
 impl Default for Config {
@@ -81,6 +89,9 @@ impl Default for Config {
             send_timeout: 60,
             trusted_proxies: Vec::new(),
             rate_limit: 0,
+            metrics: true,
+            metrics_from: Vec::new(),
+            access_log: "off".to_owned(),
         }
     }
 }
@@ -146,6 +157,29 @@ impl Config {
                     format!("PERMA_TRUSTED_PROXIES: {n:?} is not an address or CIDR network")
                 })?;
             }
+        }
+        if let Some(v) = var("PERMA_METRICS") {
+            self.metrics = match v.trim() {
+                "on" | "true" | "1" => true,
+                "off" | "false" | "0" => false,
+                other => bail!("PERMA_METRICS must be on or off, got {other:?}"),
+            };
+        }
+        if let Some(v) = var("PERMA_METRICS_FROM") {
+            self.metrics_from = v
+                .split(',')
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(str::to_owned)
+                .collect();
+            for n in &self.metrics_from {
+                crate::ids::Network::parse(n).with_context(|| {
+                    format!("PERMA_METRICS_FROM: {n:?} is not an address or CIDR network")
+                })?;
+            }
+        }
+        if let Some(v) = var("PERMA_ACCESS_LOG") {
+            self.access_log = v.trim().to_owned();
         }
         if let Some(v) = var("PERMA_RATE_LIMIT") {
             self.rate_limit = num("PERMA_RATE_LIMIT", v)?;

@@ -156,6 +156,18 @@ impl Db {
         }
     }
 
+    /// Connections of each pool: (pool, open, idle). On PostgreSQL reads and writes share
+    /// one pool (`shared`).
+    pub fn pool_stats(&self) -> Vec<(&'static str, u32, usize)> {
+        match self.backend {
+            Backend::Sqlite => vec![
+                ("read", self.read.size(), self.read.num_idle()),
+                ("write", self.write.size(), self.write.num_idle()),
+            ],
+            Backend::Postgres => vec![("shared", self.read.size(), self.read.num_idle())],
+        }
+    }
+
     /// Which engine this is.
     pub fn backend(&self) -> Backend {
         self.backend

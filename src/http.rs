@@ -61,6 +61,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v3/user", get(session::user))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
         .route("/v3/organizations", get(session::organizations))
         .route(
             "/v3/stacks",
@@ -158,6 +159,7 @@ pub fn router(app: Arc<App>) -> Router {
         .layer(middleware::from_fn_with_state(app.clone(), rate_limit))
         .layer(middleware::from_fn(request_hygiene))
         .layer(middleware::from_fn(log_errors))
+        .layer(middleware::from_fn_with_state(app.clone(), observe))
         .with_state(app)
 }
 
@@ -191,6 +193,89 @@ async fn request_hygiene(req: Request, next: Next) -> Response {
     }
     next.run(Request::from_parts(parts, axum::body::Body::empty()))
         .await
+}
+
+/// What kind of route a request is, for metrics: asset bytes (`/v3/assets/{api_key}/
+/// {asset_uid}/…`), the delivery API (an `access_token` and no management credentials,
+/// or sync), the management API, health, or the UI.
+fn route_class(req: &Request) -> crate::metrics::Class {
+    use crate::ids::{ApiKey, Uid};
+    use crate::metrics::Class;
+    let path = req.uri().path();
+    if matches!(path, "/healthz" | "/readyz" | "/metrics") {
+        return Class::Health;
+    }
+    let Some(rest) = path.strip_prefix("/v3/") else {
+        return Class::Ui;
+    };
+    if let Some(tail) = rest.strip_prefix("assets/") {
+        let mut segs = tail.split('/');
+        if let (Some(a), Some(b)) = (segs.next(), segs.next()) {
+            if ApiKey::parse(a).is_some() && Uid::parse(b).is_some() {
+                return Class::Delivery;
+            }
+        }
+    }
+    let h = req.headers();
+    let delivery_token = h.contains_key("access_token")
+        && !h.contains_key("authtoken")
+        && !h.contains_key("authorization");
+    if rest == "stacks/sync" || delivery_token {
+        Class::DeliveryApi
+    } else {
+        Class::Management
+    }
+}
+
+/// Counts every answer of the router for `/metrics` and writes its access log line: status,
+/// body bytes (its `Content-Length`), and the time until the answer's head is ready.
+async fn observe(
+    axum::extract::State(app): axum::extract::State<Arc<App>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    use crate::metrics::{Access, Path};
+    if !app.metrics.enabled() && app.access_log.is_none() {
+        return next.run(req).await;
+    }
+    let started = std::time::Instant::now();
+    let class = route_class(&req);
+    let head_only = req.method() == axum::http::Method::HEAD;
+    let logged = app.access_log.as_ref().map(|_| {
+        let client = req
+            .extensions()
+            .get::<extract::ClientAddr>()
+            .and_then(|c| c.0);
+        let target = req
+            .uri()
+            .path_and_query()
+            .map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned());
+        (client, req.method().clone(), target)
+    });
+    let response = next.run(req).await;
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    let bytes = response
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let bytes = if head_only { 0 } else { bytes };
+    app.metrics
+        .record(class, Path::Router, status, bytes, elapsed);
+    if let (Some(log), Some((client, method, target))) = (&app.access_log, &logged) {
+        log.log(&Access {
+            client: *client,
+            method: method.as_str(),
+            target,
+            status,
+            bytes,
+            elapsed,
+            path: Path::Router,
+        });
+    }
+    response
 }
 
 /// The optional management API limit (`PERMA_RATE_LIMIT`): a token bucket per credential

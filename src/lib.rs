@@ -6,7 +6,8 @@
 //! (`tests/integration/layering.rs` fails on one that does not):
 //!
 //! * leaf types: [`ids`], [`time`], [`slug`], [`filename`], [`error`] (the boundary error,
-//!   without HTTP), then [`records`] (what is stored, as plain values);
+//!   without HTTP), then [`records`] (what is stored, as plain values) and [`metrics`]
+//!   (counters and the access log);
 //! * storage: [`db`] holds every SQL statement, [`blob`] every byte; [`config`] says where;
 //! * domain: [`identity`], [`query`], [`ingest`], [`throttle`], then [`delivery`], then [`assets`],
 //!   [`stack_config`], [`maintenance`]; they take the parts they use (a `Db`, a
@@ -33,6 +34,7 @@ pub mod identity;
 pub mod ids;
 pub mod ingest;
 pub mod maintenance;
+pub mod metrics;
 pub mod query;
 pub mod records;
 pub mod slug;

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use super::entry::HotAsset;
 use super::index::Index;
 use crate::ids;
+use crate::metrics::ShardedCounter;
 use bytes::Bytes;
 
 /// Files up to this size have their bytes cached.
@@ -79,6 +80,10 @@ pub struct HotCache {
     assets: RwLock<Index>,
     bodies: RwLock<Bodies>,
     files: Mutex<Files>,
+    /// Lookups answered from the index (for `/metrics`).
+    pub hits: ShardedCounter,
+    /// Lookups that found no entry and went to the database.
+    pub misses: ShardedCounter,
 }
 
 impl HotCache {
@@ -90,6 +95,8 @@ impl HotCache {
             assets: RwLock::new(Index::new(budget)),
             bodies: RwLock::default(),
             files: Mutex::default(),
+            hits: ShardedCounter::default(),
+            misses: ShardedCounter::default(),
         }
     }
 
@@ -122,6 +129,7 @@ impl HotCache {
                     .cloned();
                 let Some(hit) = hit else {
                     drop(local);
+                    self.misses.add(1);
                     return f(None);
                 };
                 if local.map.len() >= MAX_LOCAL {
@@ -133,6 +141,7 @@ impl HotCache {
             if let (true, Some(e)) = (repeat, entry) {
                 e.touch();
             }
+            self.hits.add(1);
             f(entry)
         })
     }
@@ -173,6 +182,12 @@ impl HotCache {
     pub fn index_size(&self) -> (usize, usize) {
         let index = self.assets.read().unwrap_or_else(PoisonError::into_inner);
         (index.len(), index.bytes())
+    }
+
+    /// The index's budget in bytes and how many entries it has evicted to keep to it.
+    pub fn index_budget_and_evictions(&self) -> (usize, u64) {
+        let index = self.assets.read().unwrap_or_else(PoisonError::into_inner);
+        (index.budget(), index.evictions())
     }
 
     /// The current generation; read it before loading an entry from the database.

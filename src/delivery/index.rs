@@ -32,6 +32,7 @@ pub(super) struct Index {
     hand: usize,
     bytes: usize,
     budget: usize,
+    evictions: u64,
 }
 
 impl std::fmt::Debug for Index {
@@ -59,6 +60,7 @@ impl Index {
             hand: 0,
             bytes: 0,
             budget,
+            evictions: 0,
         }
     }
 
@@ -88,6 +90,16 @@ impl Index {
         self.missing.insert(key);
     }
 
+    /// The budget in bytes.
+    pub(super) fn budget(&self) -> usize {
+        self.budget
+    }
+
+    /// Entries evicted so far.
+    pub(super) fn evictions(&self) -> u64 {
+        self.evictions
+    }
+
     /// Whether another entry of `bytes` fits without evicting anything.
     pub(super) fn has_room(&self, bytes: usize) -> bool {
         self.bytes + bytes + SLOT_OVERHEAD <= self.budget
@@ -113,6 +125,7 @@ impl Index {
         });
         while self.bytes + new.as_ref().map_or(0, |s| s.bytes as usize) > self.budget {
             let Some(i) = self.victim(key) else { break };
+            self.evictions += 1;
             let old = self.slots[i].key;
             self.by_key.remove(&old);
             match new.take() {

@@ -99,6 +99,7 @@ async fn read_form(app: &App, req: Request) -> Result<Form> {
                 if form.upload.is_some() {
                     return Err(Error::field("upload", "only one file per request"));
                 }
+                let _in_flight = crate::metrics::InFlight::new(&app.metrics.uploads_in_flight);
                 let file_name = field.file_name().map(str::to_owned);
                 let claimed = field.content_type().map(str::to_owned);
                 let stream = field.map(|r| r.map_err(&to_err));

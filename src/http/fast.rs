@@ -25,6 +25,7 @@ use crate::delivery::{
     self, Classified, Delivery, DeliveryHeaders, DeliveryPath, DeliveryQuery, Method, Writer,
 };
 use crate::ids::{ApiKey, Uid};
+use crate::metrics::{Access, Class, Path as MetricsPath};
 
 /// A head longer than this goes to hyper (whose own limit is larger; past it, hyper
 /// answers 431).
@@ -66,10 +67,21 @@ pub async fn serve(
     let stopped = stop.cancelled();
     tokio::pin!(idle, stopped);
     let mut started = Instant::now();
+    // The client's address, for the access log only.
+    let client = app
+        .access_log
+        .as_ref()
+        .and_then(|_| stream.peer_addr().ok().map(|a| a.ip()));
     loop {
         let mut loads = 0;
+        // When the request's head was complete (metrics: time to the answer's head).
+        let mut arrived: Option<Instant> = None;
         let (len, plan) = loop {
-            match step(app, &buf, &mut head) {
+            let next = step(app, &buf, &mut head);
+            if arrived.is_none() && !matches!(next, Step::Partial) {
+                arrived = Some(Instant::now());
+            }
+            match next {
                 Step::Serve(len, plan) => break (len, plan),
                 Step::Handover => return handover(stream, buf),
                 Step::Load { api_key, asset_uid } => {
@@ -108,6 +120,25 @@ pub async fn serve(
         let Some(body) = body::fetch(app, main, plan.body).await else {
             return handover(stream, buf);
         };
+        let elapsed = arrived.map_or(Duration::ZERO, |t| t.elapsed());
+        app.metrics.record(
+            Class::Delivery,
+            MetricsPath::Fast,
+            plan.status,
+            plan.bytes,
+            elapsed,
+        );
+        if let (Some(log), Some((method, target))) = (&app.access_log, &plan.logged) {
+            log.log(&Access {
+                client,
+                method,
+                target,
+                status: plan.status,
+                bytes: plan.bytes,
+                elapsed,
+                path: MetricsPath::Fast,
+            });
+        }
         let sent = body::send(&mut stream, &head, body, app.send_timeout()).await;
         buf.advance(len);
         started = Instant::now();
@@ -142,6 +173,11 @@ fn handover(stream: TcpStream, buf: BytesMut) -> End {
 struct Plan {
     body: body::Plan,
     close: bool,
+    /// For metrics and the access log: status and body bytes.
+    status: u16,
+    bytes: u64,
+    /// Method and request target, only when the access log is on.
+    logged: Option<(&'static str, String)>,
 }
 
 enum Step {
@@ -191,7 +227,23 @@ fn step(app: &App, buf: &[u8], head: &mut Vec<u8>) -> Step {
         head.clear();
         write_head(d, &plan, close, head);
         d.counters.count(Writer::Fast);
-        Step::Serve(len, Plan { body, close })
+        let logged = app.access_log.as_ref().map(|_| {
+            let method = match request.method {
+                delivery::Method::Get => "GET",
+                delivery::Method::Head => "HEAD",
+            };
+            (method, req.path.unwrap_or("").to_owned())
+        });
+        Step::Serve(
+            len,
+            Plan {
+                body,
+                close,
+                status: plan.status(),
+                bytes: plan.body().map_or(0, |r| r.count),
+                logged,
+            },
+        )
     })
 }
 

@@ -249,3 +249,154 @@ async fn the_management_api_limit_is_per_credential_and_says_so() {
     let (st, _) = s.get("/v3/assets").await;
     assert_eq!(st, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn metrics_and_the_access_log_see_both_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let log_path = log.to_string_lossy().into_owned();
+    let t = TestApp::spawn_with(move |c| c.access_log = log_path).await;
+    let s = t.admin().await;
+    let a = s.upload("m.txt", b"metrics").await;
+    let id = a["uid"].as_str().unwrap();
+    let (_, v) = s.set_permanent(id, "m").await;
+    let perm = v["asset"]["permanent_url"].as_str().unwrap().to_owned();
+    // A client of its own: connections that carried management calls belong to hyper.
+    let reader = reqwest::Client::new();
+    for _ in 0..3 {
+        let r = reader.get(&perm).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let r = reader
+        .get(format!("{perm}?x=%22quoted%20%0Aline"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // With credentials, delivery goes through the router (management download, §2.3).
+    let (st, _) = s.send(s.request(Method::GET, &perm)).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_error(s.get("/v3/no-such-route").await, 404, 141);
+
+    let r = t
+        .http
+        .get(format!("{}/metrics", t.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    let text = r.text().await.unwrap();
+    let value = |prefix: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in\n{text}"))
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let fast = value("perma_http_requests_total{class=\"delivery\",path=\"fast\",code=\"2xx\"}");
+    let router =
+        value("perma_http_requests_total{class=\"delivery\",path=\"router\",code=\"2xx\"}");
+    assert_eq!((fast, router), (4.0, 1.0), "{text}");
+    assert!(
+        value("perma_http_requests_total{class=\"management\",path=\"router\",code=\"2xx\"}")
+            >= 3.0
+    );
+    assert!(
+        value("perma_http_requests_total{class=\"management\",path=\"router\",code=\"4xx\"}")
+            >= 1.0
+    );
+    assert!(value("perma_http_response_bytes_total{class=\"delivery\",path=\"fast\"}") >= 7.0);
+    assert!(value("perma_index_hits_total") >= 1.0);
+    assert_eq!(value("perma_uploads_in_flight"), 0.0);
+    assert!(text.contains(
+        "perma_http_request_duration_seconds_bucket{class=\"delivery\",path=\"fast\",le=\"+Inf\"}"
+    ));
+    assert!(text.contains("perma_db_connections{pool="));
+    // Only loopback (and PERMA_METRICS_FROM) may read it: a client behind the local proxy
+    // is not loopback.
+    let r = t
+        .http
+        .get(format!("{}/metrics", t.base))
+        .header("x-forwarded-for", "203.0.113.9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    // The access log: one line per answer, both writers, fields that cannot be forged.
+    let mut lines = Vec::new();
+    for _ in 0..50 {
+        lines = std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        if lines.iter().any(|l| l.contains("/metrics")) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let path = perm
+        .split_once("/v3/")
+        .map(|(_, p)| format!("/v3/{p}"))
+        .unwrap();
+    let deliveries: Vec<&String> = lines.iter().filter(|l| l.contains(&path)).collect();
+    assert_eq!(deliveries.len(), 5, "{lines:#?}");
+    for l in &deliveries {
+        let f: Vec<&str> = l.split(' ').collect();
+        assert_eq!(f.len(), 8, "{l}");
+        assert_eq!(
+            (f[1], f[2], f[4], f[5]),
+            ("127.0.0.1", "GET", "200", "7"),
+            "{l}"
+        );
+        assert!(
+            f[6].parse::<f64>().is_ok() && ["fast", "router"].contains(&f[7]),
+            "{l}"
+        );
+    }
+    assert!(
+        deliveries
+            .iter()
+            .any(|l| l.contains("?x=%22quoted%20%0Aline ")),
+        "{deliveries:?}"
+    );
+    assert_eq!(
+        deliveries.iter().filter(|l| l.ends_with(" fast")).count(),
+        4
+    );
+    assert_eq!(
+        deliveries.iter().filter(|l| l.ends_with(" router")).count(),
+        1
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(" GET /v3/no-such-route 404 ")),
+        "{lines:#?}"
+    );
+}
+
+#[tokio::test]
+async fn metrics_off_counts_nothing() {
+    let t = TestApp::spawn_with(|c| c.metrics = false).await;
+    let s = t.admin().await;
+    s.get("/v3/assets").await;
+    let text = t
+        .http
+        .get(format!("{}/metrics", t.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!text.contains("perma_http_requests_total{"), "{text}");
+}

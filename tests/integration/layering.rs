@@ -15,6 +15,7 @@ const RANKS: &[(&str, u8)] = &[
     ("filename", 0),
     ("error", 0),
     ("records", 1),
+    ("metrics", 1),
     // Storage.
     ("blob", 2),
     ("db", 2),
