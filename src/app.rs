@@ -102,7 +102,7 @@ impl App {
                     .append(true)
                     .open(path)
                     .with_context(|| format!("opening the access log {path}"))?;
-                Some(AccessLog::start(Box::new(std::io::BufWriter::new(file)))?)
+                Some(AccessLog::start(Box::new(file))?)
             }
         };
         let metrics_from = config

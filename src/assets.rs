@@ -26,6 +26,15 @@ pub use bulk::{bulk_job, resume_bulk_jobs, start_bulk_job, BulkRequest};
 pub use published::{fetch_published, list_published};
 pub use sync::{sync, SyncItem, SyncPage, SyncRequest};
 
+/// Entry points for the fuzz targets in `fuzz/`; not part of perma's API.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Sync and pagination tokens on arbitrary text.
+    pub fn sync_token(text: &str) {
+        super::sync::fuzz_token(text);
+    }
+}
+
 pub use change::{create, delete, parse_permanent_value, update};
 pub use folders::{create_folder, delete_folder, update_folder};
 pub use list::{list, Kind, ListParams};

@@ -343,3 +343,12 @@ async fn log_errors(req: Request, next: Next) -> Response {
 }
 
 pub use server::serve;
+
+/// Entry points for the fuzz targets in `fuzz/`; not part of perma's API.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// The delivery fast path's head parser and classifier on arbitrary bytes.
+    pub fn fast_path_head(bytes: &[u8]) {
+        super::fast::fuzz_head(bytes);
+    }
+}

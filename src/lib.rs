@@ -29,6 +29,8 @@ pub mod db;
 pub mod delivery;
 pub mod error;
 pub mod filename;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod identity;
 pub mod ids;

@@ -287,22 +287,32 @@ pub struct AccessLog {
 }
 
 impl AccessLog {
-    /// Starts the writer thread on `out`.
-    pub fn start(mut out: Box<dyn std::io::Write + Send>) -> std::io::Result<AccessLog> {
+    /// Starts the writer thread on `out` (buffered here; flushed when the queue runs dry
+    /// and at least once a second).
+    pub fn start(out: Box<dyn std::io::Write + Send>) -> std::io::Result<AccessLog> {
         let (tx, rx) = sync_channel::<String>(QUEUE);
+        let mut out = std::io::BufWriter::with_capacity(64 << 10, out);
         std::thread::Builder::new()
             .name("perma-access-log".into())
-            .spawn(move || loop {
-                match rx.recv_timeout(Duration::from_millis(200)) {
-                    Ok(line) => {
-                        let _ = out.write_all(line.as_bytes());
-                    }
-                    Err(RecvTimeoutError::Timeout) => {
-                        let _ = out.flush();
-                    }
-                    Err(RecvTimeoutError::Disconnected) => {
-                        let _ = out.flush();
-                        return;
+            .spawn(move || {
+                let mut flushed = std::time::Instant::now();
+                loop {
+                    match rx.recv_timeout(Duration::from_millis(200)) {
+                        Ok(line) => {
+                            let _ = out.write_all(line.as_bytes());
+                            if flushed.elapsed() >= Duration::from_secs(1) {
+                                let _ = out.flush();
+                                flushed = std::time::Instant::now();
+                            }
+                        }
+                        Err(RecvTimeoutError::Timeout) => {
+                            let _ = out.flush();
+                            flushed = std::time::Instant::now();
+                        }
+                        Err(RecvTimeoutError::Disconnected) => {
+                            let _ = out.flush();
+                            return;
+                        }
                     }
                 }
             })?;

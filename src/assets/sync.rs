@@ -255,6 +255,17 @@ async fn published_at(
     )))
 }
 
+/// Fuzzing entry (`fuzz/fuzz_targets/sync_token.rs`): any text is refused, or decodes to a
+/// window that encodes back to the same token.
+pub fn fuzz_token(text: &str) {
+    for tag in ['p', 's'] {
+        if let Some(c) = Cursor::decode(text, tag) {
+            assert!(c.after <= c.read && c.read <= c.upto);
+            assert_eq!(Cursor::decode(&c.encode(tag), tag), Some(c));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

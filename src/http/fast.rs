@@ -247,6 +247,33 @@ fn step(app: &App, buf: &[u8], head: &mut Vec<u8>) -> Step {
     })
 }
 
+/// Fuzzing entry (`fuzz/fuzz_targets/head.rs`): parses `buf` as [`step`] does and checks
+/// what [`classify`] takes: a public GET or HEAD of an asset path, with exactly one Host.
+pub(super) fn fuzz_head(buf: &[u8]) {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    let Ok(httparse::Status::Complete(len)) = req.parse(buf) else {
+        return;
+    };
+    assert!(len <= buf.len());
+    let Some((request, _close)) = classify(&req) else {
+        return;
+    };
+    assert!(matches!(req.method, Some("GET" | "HEAD")));
+    assert_eq!(req.version, Some(1));
+    assert!(request.is_public() && !request.headers.unusual);
+    let hosts = req
+        .headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("host"))
+        .count();
+    assert_eq!(hosts, 1);
+    let raw = req.path.unwrap_or("");
+    assert!(raw.starts_with("/v3/assets/"), "{raw:?}");
+    // The conditional headers it will evaluate never panic, whatever the file.
+    let _ = delivery::byte_range(request.headers.conditionals.range.unwrap_or(""), 4096);
+}
+
 /// Classifies a request head the fast path may answer (and whether the client asked to
 /// close); `None` for anything else: another method or route, HTTP/1.0, a request the
 /// index alone cannot answer (credentials, token, environment), or one with something

@@ -36,6 +36,8 @@ const RANKS: &[(&str, u8)] = &[
     ("client", 8),
     ("startup", 9),
     ("cli", 10),
+    // Checks for the fuzz targets (fuzz/): they reach into every layer.
+    ("fuzzing", 11),
 ];
 
 fn rank(module: &str) -> Option<u8> {

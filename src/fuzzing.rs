@@ -1,0 +1,130 @@
+//! The checks behind the fuzz targets in `fuzz/` (`cargo +nightly fuzz run TARGET`), one
+//! function per target, each taking arbitrary bytes: they must never panic, and each
+//! asserts the invariants of what it parses. `tests/integration/fuzz_corpus.rs` replays
+//! every file of `fuzz/corpus/` through them on the stable toolchain, so a crash found once
+//! (its input saved there) stays a regression test. Not part of perma's API.
+
+use crate::delivery::{byte_range, Outcome};
+use crate::filename::Filename;
+use crate::query::Query;
+use crate::records::{Asset, FileMeta};
+use crate::slug::Slug;
+
+/// Every target, by name, as `fuzz/` and the corpus test know them.
+pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+    ("head", head),
+    ("range", range),
+    ("slug", slug),
+    ("filename", filename),
+    ("query", query),
+    ("sync_token", sync_token),
+];
+
+/// The delivery fast path's request-head parser and classifier: a head it takes is a public
+/// GET or HEAD of an asset path with exactly one Host.
+pub fn head(data: &[u8]) {
+    crate::http::fuzzing::fast_path_head(data);
+}
+
+/// `Range` (RFC 9110 §14): the first 8 bytes are the representation's length, the rest the
+/// header; the answer is a 200, a 416, or a 206 inside the representation.
+pub fn range(data: &[u8]) {
+    if data.len() < 8 {
+        return;
+    }
+    let mut n = [0u8; 8];
+    n.copy_from_slice(&data[..8]);
+    let len = u64::from_le_bytes(n) % (1 << 40);
+    let header = String::from_utf8_lossy(&data[8..]);
+    match byte_range(&header, len) {
+        Outcome::Partial { start, end } => {
+            assert!(
+                start <= end && end < len,
+                "{header:?} {len} -> {start}..={end}"
+            );
+        }
+        Outcome::Full | Outcome::RangeNotSatisfiable => {}
+        other => panic!("a Range header alone gave {other:?}"),
+    }
+}
+
+/// Slugs and permanent-URL values (§3): a slug that parses keeps the rules and parses back
+/// to itself.
+pub fn slug(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    if let Ok(slug) = Slug::parse(&text) {
+        let s = slug.as_str();
+        assert!(!s.is_empty() && s.len() <= 255, "{s:?}");
+        assert!(
+            s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b)),
+            "{s:?}"
+        );
+        assert!(s != "." && s != ".." && s.bytes().any(|b| b.is_ascii_alphanumeric()));
+        assert_eq!(Slug::parse(s).ok().as_ref().map(Slug::as_str), Some(s));
+    }
+    let _ = Slug::suggest(&text);
+    let _ =
+        crate::assets::parse_permanent_value(&text, "blt0123456789abcdef", "blt00112233445566ff");
+}
+
+/// File-name cleaning (§5): non-empty, at most 255 bytes, none of the reserved, whitespace,
+/// control or bidirectional formatting characters, and cleaning it again changes nothing.
+pub fn filename(data: &[u8]) {
+    let raw = String::from_utf8_lossy(data);
+    let name = Filename::sanitize(&raw);
+    let s = name.as_str();
+    assert!(!s.is_empty() && s.len() <= 255, "{s:?}");
+    for c in s.chars() {
+        assert!(!"#%^+\\/?*:|\"'<>{}=,".contains(c), "{c:?} in {s:?}");
+        assert!(!c.is_whitespace() && !c.is_control(), "{c:?} in {s:?}");
+        assert!(
+            !matches!(
+                c,
+                '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+            ),
+            "{c:?} in {s:?}"
+        );
+    }
+    assert_eq!(Filename::sanitize(s).as_str(), s);
+}
+
+/// The §6 query language: any text is a query or an error (never a panic), and a query
+/// becomes SQL filters and matches assets.
+pub fn query(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let Ok(q) = Query::parse(&text) else { return };
+    let _ = q.filter();
+    let asset = Asset {
+        uid: "blt00112233445566ff".into(),
+        api_key: "blt0123456789abcdef".into(),
+        is_dir: false,
+        parent_uid: None,
+        title: "Brand guide".into(),
+        description: String::new(),
+        tags: vec!["brand".into(), "2024".into()],
+        version: 3,
+        permanent_slug: Some("guide".into()),
+        created_by: "u".into(),
+        updated_by: "u".into(),
+        created_at: 1_700_000_000_000,
+        updated_at: 1_700_000_100_000,
+        deleted_at: None,
+        file: Some(FileMeta {
+            uid: "f".into(),
+            sha256: "0".repeat(64),
+            size: 4096,
+            content_type: "application/pdf".into(),
+            filename: "guide.pdf".into(),
+            width: None,
+            height: None,
+            created_at: 1_700_000_100_000,
+        }),
+    };
+    let _ = q.matches(&asset);
+}
+
+/// Sync and pagination tokens (§12): refused, or a window that encodes back to the token.
+pub fn sync_token(data: &[u8]) {
+    crate::assets::fuzzing::sync_token(&String::from_utf8_lossy(data));
+}
