@@ -10,8 +10,11 @@ use crate::query::Query;
 use crate::records::{Asset, FileMeta};
 use crate::slug::Slug;
 
+/// The check of one target: arbitrary bytes in, a panic on a broken invariant.
+pub type Check = fn(&[u8]);
+
 /// Every target, by name, as `fuzz/` and the corpus test know them.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Check)] = &[
     ("head", head),
     ("range", range),
     ("slug", slug),
