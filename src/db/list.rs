@@ -505,23 +505,30 @@ impl Db {
                 locales,
             } => {
                 let n = uids.len();
+                // Every column of the primary key (environment, locale, uid), so that the
+                // rows are found by it, also where the planner has no skip scan.
+                let ls: Vec<String> = (0..locales.len())
+                    .map(|i| format!("${}", n + 2 + i))
+                    .collect();
                 let text = format!(
                     "SELECT {ASSET_COLS}, a.environment_uid, a.locale, a.published_by, \
                      a.published_at, e.name AS environment_name FROM published_assets a \
                      JOIN environments e ON e.uid = a.environment_uid \
                      LEFT JOIN files f ON f.uid = a.file_uid \
-                     WHERE a.uid IN ({}) AND a.environment_uid = ${}",
+                     WHERE a.environment_uid = ${} AND a.locale IN ({}) AND a.uid IN ({})",
+                    n + 1,
+                    ls.join(", "),
                     ps.join(", "),
-                    n + 1
                 );
                 let mut q = sqlx::query(&text);
                 for u in uids {
                     q = q.bind(u.as_str());
                 }
-                let rows = q
-                    .bind(environment_uid.as_str())
-                    .fetch_all(&self.read)
-                    .await?;
+                q = q.bind(environment_uid.as_str());
+                for l in locales {
+                    q = q.bind(l.as_str());
+                }
+                let rows = q.fetch_all(&self.read).await?;
                 let rank = |l: &str| locales.iter().position(|x| x == l).unwrap_or(usize::MAX);
                 let mut best: Vec<(usize, Listed)> = Vec::new();
                 for r in &rows {

@@ -1,0 +1,166 @@
+"""Mixed load at a fixed rate against a running perma, for bench/soak.sh.
+
+Usage: soak.py BASE_URL AUTHTOKEN API_KEY PID SECONDS RATE
+
+Sends RATE requests a second for SECONDS, spread evenly: 70 % permanent-URL reads, 15 %
+list queries, 10 % uploads, 5 % replaces, over a pool of assets it creates first. Each
+request waits for its slot, so the rate holds however fast perma answers (a slow answer
+delays no other: 16 worker threads). Prints, per tenth of the run, requests, errors and the
+p50/p99 latency, then errors in all, the p99 drift (last tenth / first tenth) and perma's
+RSS at the start and the end. Exits 1 on any error.
+"""
+import http.client
+import json
+import os
+import queue
+import random
+import sys
+import threading
+import time
+import urllib.parse
+
+base, token, api_key, pid, seconds, rate = sys.argv[1:7]
+seconds, rate = float(seconds), float(rate)
+url = urllib.parse.urlsplit(base)
+host, port = url.hostname, url.port
+H = {"authtoken": token, "api_key": api_key}
+
+
+def conn():
+    return http.client.HTTPConnection(host, port, timeout=30)
+
+
+def request(c, method, path, body=None, headers=None):
+    c.request(method, path, body=body, headers={**H, **(headers or {})})
+    r = c.getresponse()
+    data = r.read()
+    return r.status, data
+
+
+def multipart(name, payload):
+    b = "soak-boundary"
+    body = (
+        f'--{b}\r\nContent-Disposition: form-data; name="asset[upload]"; filename="{name}"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode() + payload + f"\r\n--{b}--\r\n".encode()
+    return body, {"content-type": f"multipart/form-data; boundary={b}"}
+
+
+def rss_mib():
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+# The pool: assets with permanent URLs.
+setup = conn()
+assets = []
+for i in range(50):
+    body, h = multipart(f"soak-{i}.bin", os.urandom(4096 + i))
+    st, data = request(setup, "POST", "/v3/assets", body, h)
+    assert st == 201, (st, data)
+    uid = json.loads(data)["asset"]["uid"]
+    st, data = request(
+        setup,
+        "PUT",
+        f"/v3/assets/{uid}",
+        json.dumps({"asset": {"permanent_url": f"soak-{i}"}}),
+        {"content-type": "application/json"},
+    )
+    assert st == 200, (st, data)
+    assets.append((uid, urllib.parse.urlsplit(json.loads(data)["asset"]["permanent_url"]).path))
+assets_lock = threading.Lock()
+
+KINDS = ["read"] * 70 + ["list"] * 15 + ["upload"] * 10 + ["replace"] * 5
+LISTS = [
+    "/v3/assets?limit=20&include_count=true",
+    "/v3/assets?limit=20&query=" + urllib.parse.quote('{"filename":{"$regex":"^soak-1"}}'),
+    "/v3/assets?limit=20&asc=filename&skip=10",
+]
+
+
+def one(c, kind, rnd):
+    with assets_lock:
+        uid, perm = rnd.choice(assets)
+    if kind == "read":
+        c.request("GET", perm)
+        r = c.getresponse()
+        r.read()
+        return r.status == 200
+    if kind == "list":
+        st, _ = request(c, "GET", rnd.choice(LISTS))
+        return st == 200
+    if kind == "upload":
+        body, h = multipart(f"soak-new-{rnd.random()}.bin", os.urandom(2048))
+        st, _ = request(c, "POST", "/v3/assets", body, h)
+        return st == 201
+    body, h = multipart(f"soak-{uid}.bin", os.urandom(4096))
+    st, _ = request(c, "PUT", f"/v3/assets/{uid}", body, h)
+    return st == 200
+
+
+windows = 10
+span = seconds / windows
+lat = [[] for _ in range(windows)]
+errors = [0] * windows
+slots = queue.Queue(maxsize=10_000)
+start = time.monotonic() + 0.5
+total = int(seconds * rate)
+
+
+def worker(seed):
+    rnd = random.Random(seed)
+    c = conn()
+    while True:
+        item = slots.get()
+        if item is None:
+            return
+        at, kind = item
+        delay = at - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        t0 = time.monotonic()
+        try:
+            ok = one(c, kind, rnd)
+        except Exception:  # a dropped connection or a timeout is an error too
+            ok = False
+            c.close()
+            c = conn()
+        w = min(int((t0 - start) / span), windows - 1)
+        lat[w].append(time.monotonic() - t0)
+        if not ok:
+            errors[w] += 1
+
+
+threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(16)]
+for t in threads:
+    t.start()
+rss_start = None
+rnd = random.Random(7)
+for n in range(total):
+    at = start + n / rate
+    if rss_start is None and at - start >= min(5.0, seconds / 10):
+        rss_start = rss_mib()
+    slots.put((at, rnd.choice(KINDS)))
+for _ in threads:
+    slots.put(None)
+for t in threads:
+    t.join()
+rss_end = rss_mib()
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(len(xs) * p))] * 1000 if xs else float("nan")
+
+
+print(f"{'tenth':>5} {'requests':>9} {'errors':>7} {'p50 ms':>8} {'p99 ms':>8}")
+for w in range(windows):
+    print(f"{w + 1:>5} {len(lat[w]):>9} {errors[w]:>7} {pct(lat[w], 0.5):8.2f} {pct(lat[w], 0.99):8.2f}")
+first, last = pct(lat[0], 0.99), pct(lat[-1], 0.99)
+print(f"requests {sum(map(len, lat))} at {rate:g}/s for {seconds:g} s; errors {sum(errors)} (target 0)")
+print(f"p99 drift, last tenth / first tenth: {last / first:.2f} ({last:.2f} ms vs {first:.2f} ms)")
+print(f"RSS: {rss_start or rss_end:.0f} MiB after warm-up, {rss_end:.0f} MiB at the end")
+sys.exit(1 if sum(errors) else 0)
