@@ -304,6 +304,14 @@ async fn rate_limit(
     let (mut response, remaining) = match limiter.take(credential) {
         Verdict::Allowed { remaining } => (next.run(req).await, remaining),
         Verdict::Limited { retry_after } => {
+            // A client still sending a body (an upload) reads the 429 instead of a reset
+            // connection, so that it can wait and retry: up to 1 MiB of the body is read
+            // and dropped, for at most a second (as for other refused uploads).
+            let _ = tokio::time::timeout(
+                std::time::Duration::from_secs(1),
+                axum::body::to_bytes(req.into_body(), 1 << 20),
+            )
+            .await;
             let secs = (retry_after.as_secs_f64().ceil() as u64).max(1);
             (
                 crate::error::Error::RateLimited(limiter.limit(), secs).into_response(),
