@@ -56,7 +56,16 @@ pub fn parse_iso8601(s: &str) -> Option<i64> {
     let ss: i64 = tp.next().unwrap_or("0").parse().ok()?;
     let frac: String = frac.chars().take(3).collect();
     let ms: i64 = format!("{frac:0<3}").parse().ok()?;
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
+    // Years 0–9999 (ISO 8601 without expansion): larger ones would overflow the arithmetic
+    // below (found by fuzzing the §6 query parser).
+    if !(0..=9999).contains(&y)
+        || !(1..=12).contains(&m)
+        || !(1..=31).contains(&d)
+        || !(0..=23).contains(&hh)
+        || !(0..=59).contains(&mm)
+        || !(0..=60).contains(&ss)
+        || ms < 0
+    {
         return None;
     }
     let days = days_from_civil(y, m, d);
@@ -84,5 +93,20 @@ mod tests {
         }
         assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(iso8601(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn out_of_range_dates_are_refused_not_overflowed() {
+        for bad in [
+            "24444444023-01-01T000.Z",
+            "9223372036854775807-01-01",
+            "10000-01-01",
+            "2024-01-01T-1:00:00Z",
+            "2024-01-01T00:-5:00Z",
+            "2024-01-01T00:00:00.-12Z",
+        ] {
+            assert_eq!(parse_iso8601(bad), None, "{bad}");
+        }
+        assert!(parse_iso8601("9999-12-31T23:59:59.999Z").is_some());
     }
 }
