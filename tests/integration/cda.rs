@@ -358,6 +358,18 @@ async fn delivery_refuses_wrong_tokens_environments_and_stacks_with_the_cma_body
         422,
         422,
     );
+    assert_error(
+        site.get("/v3/stacks/sync?environment=production&init=true&start_from=yesterday")
+            .await,
+        422,
+        422,
+    );
+    assert_error(
+        site.get("/v3/stacks/sync?environment=production&init=true&start_from=99999-01-01")
+            .await,
+        422,
+        422,
+    );
     // Nothing of that changed what is published.
     let (st, v) = site
         .get("/v3/assets?environment=production&include_count=true")
@@ -724,6 +736,14 @@ async fn bulk_publish_is_one_background_job_with_a_result_per_asset() {
         ),
         (
             json!({"assets": [], "environments": ["production"]}),
+            "assets",
+        ),
+        (
+            json!({"assets": "all", "environments": ["production"]}),
+            "assets",
+        ),
+        (
+            json!({"assets": [{"title": "no uid"}], "environments": ["production"]}),
             "assets",
         ),
         (
