@@ -11,6 +11,7 @@ use anyhow::Context;
 use crate::blob::BlobStore;
 use crate::config::Config;
 use crate::db::{Backend, Db};
+use crate::delivery::renditions::Renditions;
 use crate::delivery::{CacheControl, Changes, Delivery};
 use crate::metrics::{AccessLog, Metrics};
 use crate::throttle::{LoginThrottle, RateLimiter};
@@ -86,6 +87,13 @@ impl App {
                 config.permanent_stale_while_revalidate,
             ),
             usize::try_from(config.index_bytes).unwrap_or(usize::MAX),
+            Renditions::new(
+                db.clone(),
+                blobs.clone(),
+                config.rendition_budget_bytes,
+                config.render_concurrency,
+                std::time::Duration::from_secs(config.render_timeout),
+            ),
         );
         let changes = delivery.changes();
         let trusted_proxies = config

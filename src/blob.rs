@@ -229,6 +229,18 @@ impl BlobStore {
         }
     }
 
+    /// Stores bytes produced in memory (a rendition) under their SHA-256, which it returns.
+    pub async fn put(&self, bytes: &[u8]) -> io::Result<String> {
+        use sha2::Digest as _;
+        let sha = hex::encode(sha2::Sha256::digest(bytes));
+        let (temp, mut file) = self.temp().await?;
+        tokio::io::AsyncWriteExt::write_all(&mut file, bytes).await?;
+        file.sync_all().await?;
+        drop(file);
+        self.commit(temp, &sha).await?;
+        Ok(sha)
+    }
+
     /// Stores bytes under an address without checking them (maintenance and tests only).
     pub async fn put_unchecked(&self, sha256: &str, bytes: Bytes) -> io::Result<()> {
         let (temp, mut file) = self.temp().await?;

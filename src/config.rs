@@ -47,6 +47,15 @@ pub struct Config {
     /// about a million assets). Past it, the least recently used entries are evicted
     /// and loaded again, with one indexed query, when asked for. §4, §6.
     pub index_bytes: u64,
+    /// Bytes of stored image renditions (`PERMA_RENDITION_BUDGET_BYTES`, default 1 GiB);
+    /// past it, the least recently served are deleted (§11).
+    pub rendition_budget_bytes: u64,
+    /// Renditions rendered at once (`PERMA_RENDER_CONCURRENCY`, default: the number of
+    /// cores); further requests for missing renditions wait (§11).
+    pub render_concurrency: usize,
+    /// Seconds one rendition may take to render (`PERMA_RENDER_TIMEOUT`, default 30);
+    /// past it the request gets a 422 (§11).
+    pub render_timeout: u64,
     /// Seconds a client may take no bytes of an answer before its connection is closed
     /// (`PERMA_SEND_TIMEOUT`, default 60, as nginx's `send_timeout`), on both delivery
     /// paths: a client that stops reading cannot hold a connection and its buffers.
@@ -86,6 +95,9 @@ impl Default for Config {
             admin_password: None,
             session_ttl: 30 * 24 * 3600,
             index_bytes: 256 << 20,
+            rendition_budget_bytes: 1 << 30,
+            render_concurrency: std::thread::available_parallelism().map_or(2, usize::from),
+            render_timeout: 30,
             send_timeout: 60,
             trusted_proxies: Vec::new(),
             rate_limit: 0,
@@ -189,6 +201,15 @@ impl Config {
         }
         if let Some(v) = var("PERMA_INDEX_BYTES") {
             self.index_bytes = num("PERMA_INDEX_BYTES", v)?;
+        }
+        if let Some(v) = var("PERMA_RENDITION_BUDGET_BYTES") {
+            self.rendition_budget_bytes = num("PERMA_RENDITION_BUDGET_BYTES", v)?;
+        }
+        if let Some(v) = var("PERMA_RENDER_CONCURRENCY") {
+            self.render_concurrency = (num("PERMA_RENDER_CONCURRENCY", v)? as usize).max(1);
+        }
+        if let Some(v) = var("PERMA_RENDER_TIMEOUT") {
+            self.render_timeout = num("PERMA_RENDER_TIMEOUT", v)?.max(1);
         }
         if let Some(v) = var("PERMA_MAX_UPLOAD_BYTES") {
             self.max_upload_bytes = num("PERMA_MAX_UPLOAD_BYTES", v)?;

@@ -13,6 +13,7 @@ mod delivery;
 mod identity;
 pub mod list;
 pub mod published;
+mod renditions;
 
 use std::time::Duration;
 
@@ -22,6 +23,7 @@ use sqlx::{AnyPool, Executor, Row};
 
 pub use assets::{AssetInsert, FileInsert, NewVersion};
 pub use delivery::DeliveryEntry;
+pub use renditions::RenditionRow;
 
 /// Which database engine is behind the pools.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +65,11 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "delivery_api",
         sql: include_str!("../migrations/sqlite/0003_delivery_api.sql"),
     },
+    Migration {
+        version: 4,
+        name: "renditions",
+        sql: include_str!("../migrations/sqlite/0004_renditions.sql"),
+    },
 ];
 
 const POSTGRES_MIGRATIONS: &[Migration] = &[
@@ -80,6 +87,11 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 3,
         name: "delivery_api",
         sql: include_str!("../migrations/postgres/0003_delivery_api.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "renditions",
+        sql: include_str!("../migrations/postgres/0004_renditions.sql"),
     },
 ];
 

@@ -16,6 +16,7 @@ mod hot;
 mod index;
 mod loader;
 mod plan;
+pub mod renditions;
 mod request;
 mod resolve;
 
@@ -117,6 +118,8 @@ pub struct Delivery {
     pub cache_control: CacheControl,
     /// Answers per writer.
     pub counters: Counters,
+    /// Image renditions (§11).
+    pub renditions: renditions::Renditions,
     /// Misses, read in batches (started with the first miss).
     loader: std::sync::OnceLock<loader::Loader>,
 }
@@ -124,8 +127,15 @@ pub struct Delivery {
 impl Delivery {
     /// Delivery over `db` and `blobs` with an empty index of `index_budget` bytes. Called
     /// on the runtime that owns the database pools: the miss loader starts there.
-    pub fn new(db: Db, blobs: BlobStore, cache_control: CacheControl, index_budget: usize) -> Self {
+    pub fn new(
+        db: Db,
+        blobs: BlobStore,
+        cache_control: CacheControl,
+        index_budget: usize,
+        renditions: renditions::Renditions,
+    ) -> Self {
         let delivery = Delivery {
+            renditions,
             hot: Arc::new(HotCache::new(index_budget)),
             db,
             blobs,

@@ -34,6 +34,7 @@ pub mod fuzzing;
 pub mod http;
 pub mod identity;
 pub mod ids;
+pub mod images;
 pub mod ingest;
 pub mod maintenance;
 pub mod metrics;

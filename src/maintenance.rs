@@ -58,6 +58,10 @@ pub async fn fsck(db: &Db, store: &BlobStore, verify: bool) -> anyhow::Result<Fs
             }
         }
     }
+    // Renditions (§11) reference their blobs too.
+    for (_, _, sha) in db.all_renditions().await.context("listing renditions")? {
+        live.insert(sha);
+    }
     report.unreferenced = blobs.difference(&live).count();
     if verify {
         for b in &infos {
@@ -149,12 +153,14 @@ pub struct GcReport {
     pub bytes_freed: u64,
     /// Temporary files deleted.
     pub temp_removed: usize,
+    /// Renditions of files that are gone, deleted.
+    pub renditions_removed: usize,
 }
 
 /// Removes blobs that no live file row references and leftover temporary files, both only
 /// when older than `min_age` (so uploads in flight on a running server are never touched).
 pub async fn gc(db: &Db, blobs: &BlobStore, min_age: Duration) -> anyhow::Result<GcReport> {
-    let live: HashSet<String> = db
+    let mut live: HashSet<String> = db
         .all_files()
         .await?
         .into_iter()
@@ -162,6 +168,17 @@ pub async fn gc(db: &Db, blobs: &BlobStore, min_age: Duration) -> anyhow::Result
         .map(|(_, sha, _)| sha)
         .collect();
     let mut report = GcReport::default();
+    // Renditions (§11) live as long as their source file; theirs are live blobs too.
+    let mut renditions = Vec::new();
+    for (key, source, sha) in db.all_renditions().await? {
+        if live.contains(&source) {
+            renditions.push(sha);
+        } else {
+            db.delete_rendition(&key).await?;
+            report.renditions_removed += 1;
+        }
+    }
+    live.extend(renditions);
     for b in blobs.list().await? {
         let age = b.modified.elapsed().unwrap_or_default();
         if live.contains(&b.sha256) || age < min_age {

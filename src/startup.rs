@@ -58,6 +58,7 @@ impl Application {
     ) -> std::io::Result<()> {
         let Application { app, listener } = self;
         preload_in_background(&app);
+        record_rendition_use(&app);
         tracing::info!(listen = %app.config.listen, public_url = %app.public_url, "perma serving");
         let served = crate::http::serve(app.clone(), listener, shutdown).await;
         app.db.close().await;
@@ -82,6 +83,21 @@ fn preload_in_background(app: &Arc<App>) {
                 "delivery index loaded"
             ),
             Err(e) => tracing::warn!("delivery index preload failed, filling on demand: {e:#}"),
+        }
+    });
+}
+
+/// Writes which renditions were served, every few seconds, for the size budget's
+/// least-recently-used order (§11); stops with the app.
+fn record_rendition_use(app: &Arc<App>) {
+    let app = Arc::downgrade(app);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let Some(app) = app.upgrade() else { return };
+            app.delivery.renditions.flush_usage().await;
         }
     });
 }

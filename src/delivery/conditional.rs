@@ -4,8 +4,6 @@
 
 use std::time::SystemTime;
 
-use super::Prepared;
-
 /// Request headers that affect the answer, as raw strings borrowed from the request.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Conditionals<'a> {
@@ -66,10 +64,9 @@ fn parse_date(s: &str) -> Option<SystemTime> {
     httpdate::parse_http_date(s.trim()).ok()
 }
 
-/// Evaluates conditional headers (RFC 9110 §13.2.2 order) and `Range` for a GET or HEAD.
-pub fn evaluate(c: &Conditionals<'_>, file: &Prepared) -> Outcome {
-    let tag = &*file.etag();
-    let modified = file.modified();
+/// Evaluates conditional headers (RFC 9110 §13.2.2 order) and `Range` for a GET or HEAD of
+/// a representation with this strong ETag, modification time and length.
+pub fn evaluate(c: &Conditionals<'_>, tag: &str, modified: SystemTime, size: u64) -> Outcome {
     if let Some(h) = c.if_match {
         if !list_matches(h, tag, false) {
             return Outcome::PreconditionFailed;
@@ -102,7 +99,7 @@ pub fn evaluate(c: &Conditionals<'_>, file: &Prepared) -> Outcome {
             return Outcome::Full;
         }
     }
-    byte_range(range, file.size)
+    byte_range(range, size)
 }
 
 /// Parses a `Range` header for a representation of `len` bytes. Multi-range and malformed

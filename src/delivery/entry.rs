@@ -359,6 +359,23 @@ impl HotAsset {
         disposition("attachment", self.filename(f))
     }
 
+    /// `Content-Disposition` of a rendition of a file: the file's name with the output
+    /// format's extension (`photo.jpg` as WebP is `photo.webp`).
+    pub fn rendition_disposition(
+        &self,
+        f: &Prepared,
+        attachment: bool,
+        extension: &str,
+    ) -> Disposition {
+        let name = self.filename(f);
+        let stem = match name.rsplit_once('.') {
+            Some((stem, _)) if !stem.is_empty() => stem,
+            _ => name,
+        };
+        let renamed = format!("{stem}.{extension}");
+        disposition(if attachment { "attachment" } else { "inline" }, &renamed)
+    }
+
     /// Approximate bytes this entry holds, for the index's budget.
     pub fn heap_bytes(&self) -> usize {
         // The entry sits in an `Arc` (two counters).

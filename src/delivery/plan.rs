@@ -5,7 +5,7 @@
 use std::io::Write as _;
 
 use super::conditional::evaluate;
-use super::{Answer, Classified, Delivery, Method, Outcome, UrlKind};
+use super::{Answer, Classified, Delivery, Method, Outcome, StackStr, UrlKind};
 
 /// Sandbox for active content so an uploaded file can never run script in our origin (§4).
 const ACTIVE_CSP: &str = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:";
@@ -33,11 +33,38 @@ pub struct BodyRange {
 impl<'a> Plan<'a> {
     /// Plans the answer to `request` with the file `answer` resolved for it.
     pub fn new(answer: Answer<'a>, request: &Classified<'_>) -> Self {
+        let file = answer.file;
         Plan {
-            outcome: evaluate(&request.headers.conditionals, answer.file),
+            outcome: evaluate(
+                &request.headers.conditionals,
+                &Self::etag_of(&answer),
+                file.modified(),
+                Self::size_of(&answer),
+            ),
             answer,
             head_only: request.method == Method::Head,
             download: request.query.download,
+        }
+    }
+
+    /// The strong ETag: the file's, or the rendition's (§11).
+    fn etag_of(answer: &Answer<'_>) -> StackStr<66> {
+        match answer.rendition {
+            Some(r) => StackStr::format(format_args!("\"{}\"", r.key)),
+            None => answer.file.etag(),
+        }
+    }
+
+    /// Bytes of the representation.
+    fn size_of(answer: &Answer<'_>) -> u64 {
+        answer.rendition.map_or(answer.file.size, |r| r.size)
+    }
+
+    /// The blob the body comes from and its length: the file's, or the rendition's.
+    pub fn blob(&self) -> (StackStr<64>, u64) {
+        match self.answer.rendition {
+            Some(r) => (StackStr::format(format_args!("{}", r.sha256)), r.size),
+            None => (self.answer.file.sha256(), self.answer.file.size),
         }
     }
 
@@ -73,7 +100,7 @@ impl<'a> Plan<'a> {
 
     /// The content a GET would carry (what `Content-Length` counts).
     fn content(&self) -> Option<BodyRange> {
-        let size = self.answer.file.size;
+        let size = Self::size_of(&self.answer);
         match self.outcome {
             Outcome::Full if size > 0 => Some(BodyRange {
                 start: 0,
@@ -95,7 +122,8 @@ impl<'a> Plan<'a> {
         let r = self.answer;
         let f = r.file;
         let not_modified = self.outcome == Outcome::NotModified;
-        emit("etag", &f.etag());
+        let rendition = r.rendition;
+        emit("etag", &Self::etag_of(&r));
         if !not_modified {
             emit("last-modified", &f.last_modified());
         }
@@ -110,27 +138,40 @@ impl<'a> Plan<'a> {
         );
         emit("surrogate-key", &r.asset.surrogate_key());
         emit("cache-tag", &r.asset.cache_tag());
-        if r.private || r.kind == UrlKind::Permanent {
-            // A CDN keying on the URL must not mix answers given for different credentials.
-            emit("vary", "authtoken, authorization");
+        let credentials = r.private || r.kind == UrlKind::Permanent;
+        match (credentials, r.vary_accept) {
+            // A CDN keying on the URL must not mix answers given for different credentials,
+            // nor (§11 `auto=`) formats chosen for different `Accept` headers.
+            (true, true) => emit("vary", "accept, authtoken, authorization"),
+            (true, false) => emit("vary", "authtoken, authorization"),
+            (false, true) => emit("vary", "accept"),
+            (false, false) => {}
         }
         if not_modified {
             return;
         }
-        emit("content-type", r.asset.content_type(f));
+        match rendition {
+            Some(rd) => emit("content-type", rd.format.content_type()),
+            None => emit("content-type", r.asset.content_type(f)),
+        }
         emit("accept-ranges", "bytes");
         emit("x-content-type-options", "nosniff");
-        if f.active {
+        // Renditions are raster images: never active content.
+        if f.active && rendition.is_none() {
             emit("content-security-policy", ACTIVE_CSP);
         }
-        if self.download {
-            emit("content-disposition", &r.asset.attachment(f));
-        } else {
-            emit("content-disposition", &r.asset.inline(f));
+        match (rendition, self.download) {
+            (Some(rd), download) => emit(
+                "content-disposition",
+                &r.asset
+                    .rendition_disposition(f, download, rd.format.extension()),
+            ),
+            (None, true) => emit("content-disposition", &r.asset.attachment(f)),
+            (None, false) => emit("content-disposition", &r.asset.inline(f)),
         }
         // Numbers are formatted on the stack: no allocation per request.
         let mut buf = [0u8; 64];
-        let size = f.size;
+        let size = Self::size_of(&r);
         match self.outcome {
             Outcome::Partial { start, end } => {
                 emit(

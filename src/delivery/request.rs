@@ -88,6 +88,8 @@ pub struct DeliveryQuery<'a> {
     pub access_token: Option<Cow<'a, str>>,
     /// `?dl=1` or `?download=true`: `Content-Disposition: attachment`.
     pub download: bool,
+    /// The whole query, when it has §11 image parameters (parsed by `images::Transform`).
+    pub transform: Option<&'a str>,
 }
 
 fn flag(v: &str) -> bool {
@@ -110,6 +112,7 @@ impl<'a> DeliveryQuery<'a> {
                 "access_token" => q.access_token = Some(v),
                 "dl" => dl = flag(&v),
                 "download" => download = flag(&v),
+                name if crate::images::is_transform_name(name) => q.transform = Some(query),
                 _ => {}
             }
         }
@@ -127,6 +130,8 @@ pub struct DeliveryHeaders<'a> {
     pub authtoken: Option<&'a str>,
     /// `authorization` (§2.3).
     pub authorization: Option<&'a str>,
+    /// `accept`, for §11 `auto=webp|avif` (the first line).
+    pub accept: Option<&'a str>,
     /// Something the fast path leaves to the router: a repeated or non-ASCII conditional
     /// header (the first value counts), or a request body or protocol switch for hyper to
     /// frame.
@@ -149,6 +154,11 @@ impl<'a> DeliveryHeaders<'a> {
             &mut c.range
         } else if name.eq_ignore_ascii_case("if-range") {
             &mut c.if_range
+        } else if name.eq_ignore_ascii_case("accept") {
+            if self.accept.is_none() {
+                self.accept = std::str::from_utf8(value).ok();
+            }
+            return;
         } else if name.eq_ignore_ascii_case("authtoken") {
             if self.authtoken.is_none() {
                 self.authtoken = credential_value(value);

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use super::entry::{HotAsset, Prepared};
+use super::renditions::Rendition;
 use super::{Classified, Delivery, Target};
 use crate::error::{Error, Result};
 use crate::identity;
@@ -34,6 +35,10 @@ pub struct Resolved {
     pub kind: UrlKind,
     /// `private` caching: the stack is secured or credentials were used.
     pub private: bool,
+    /// The rendition served instead of the file (§11).
+    pub rendition: Option<Arc<Rendition>>,
+    /// The answer depends on `Accept` (§11 `auto=`).
+    pub vary_accept: bool,
 }
 
 impl Resolved {
@@ -44,6 +49,8 @@ impl Resolved {
             file: self.asset.file_at(self.file),
             kind: self.kind,
             private: self.private,
+            rendition: self.rendition.as_deref(),
+            vary_accept: self.vary_accept,
         }
     }
 }
@@ -60,6 +67,10 @@ pub struct Answer<'a> {
     pub kind: UrlKind,
     /// `private` caching.
     pub private: bool,
+    /// The rendition served instead of the file (§11).
+    pub rendition: Option<&'a Rendition>,
+    /// The answer depends on `Accept` (§11 `auto=`).
+    pub vary_accept: bool,
 }
 
 enum Mode {
@@ -84,6 +95,8 @@ pub fn resolve_public<'a>(
         file: asset.file_at(file),
         kind,
         private: false,
+        rendition: None,
+        vary_accept: false,
     })
 }
 
@@ -177,6 +190,8 @@ impl Delivery {
                         file,
                         kind,
                         private: false,
+                        rendition: None,
+                        vary_accept: false,
                     });
                 }
             }
@@ -297,6 +312,8 @@ impl Delivery {
             asset,
             file,
             kind,
+            rendition: None,
+            vary_accept: false,
         })
     }
 

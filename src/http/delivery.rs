@@ -52,15 +52,36 @@ pub async fn deliver(State(app): State<Arc<App>>, req: Request) -> Result<Respon
         headers,
     };
     let d = &app.delivery;
-    let resolved = d.resolve(&request).await?;
-    let plan = Plan::new(resolved.answer(), &request);
+    let mut resolved = d.resolve(&request).await?;
+    d.apply_transform(&mut resolved, &request).await?;
+    match answer(d, &resolved, &request).await {
+        // A rendition whose blob another process evicted meanwhile: rendered again, once.
+        Err(e) if resolved.rendition.is_some() => {
+            let key = resolved.rendition.as_ref().map(|r| r.key.clone());
+            tracing::warn!("rendition {key:?} could not be read, rendering it again: {e:#}");
+            d.renditions.forget(key.as_deref().unwrap_or("")).await;
+            resolved.rendition = None;
+            d.apply_transform(&mut resolved, &request).await?;
+            Ok(answer(d, &resolved, &request).await?)
+        }
+        other => Ok(other?),
+    }
+}
+
+/// Writes the plan of a resolved request: head, and the body streamed from its blob.
+async fn answer(
+    d: &delivery::Delivery,
+    resolved: &delivery::Resolved,
+    request: &Classified<'_>,
+) -> anyhow::Result<Response> {
+    let plan = Plan::new(resolved.answer(), request);
     let mut out = HeaderMap::with_capacity(16);
     plan.headers(d, |name, value| {
         out.insert(HeaderName::from_static(name), hv(value));
     });
-    d.counters.count(Writer::Router);
     let status = StatusCode::from_u16(plan.status()).unwrap_or(StatusCode::OK);
     let Some(range) = plan.body() else {
+        d.counters.count(Writer::Router);
         if status == StatusCode::NOT_MODIFIED {
             // A body of unknown length: otherwise axum adds `content-length: 0`, which hyper
             // keeps on a HEAD (RFC 9110 §8.6: a 304 sends none unless it equals a 200's).
@@ -70,13 +91,19 @@ pub async fn deliver(State(app): State<Arc<App>>, req: Request) -> Result<Respon
         }
         return Ok((status, out).into_response());
     };
-    let file = resolved.answer().file;
-    let sha = &*file.sha256();
-    let context = || format!("reading blob {sha} of file {}", &*file.uid());
+    let (sha, size) = plan.blob();
+    let sha = &*sha;
+    let context = || {
+        format!(
+            "reading blob {sha} of file {}",
+            &*resolved.answer().file.uid()
+        )
+    };
     // Small files: bytes from memory.
-    if file.size <= delivery::MAX_BODY {
-        let bytes = d.small_body(sha, file.size).await.with_context(context)?;
+    if size <= delivery::MAX_BODY {
+        let bytes = d.small_body(sha, size).await.with_context(context)?;
         let body = bytes.slice(range.start as usize..(range.start + range.count) as usize);
+        d.counters.count(Writer::Router);
         return Ok((status, out, Body::from(body)).into_response());
     }
     // Large files: the blob is opened before answering, so this request reads these exact
@@ -87,6 +114,7 @@ pub async fn deliver(State(app): State<Arc<App>>, req: Request) -> Result<Respon
         .read_range(sha, range.start, range.count, CHUNK)
         .await
         .with_context(context)?;
+    d.counters.count(Writer::Router);
     Ok((status, out, Body::from_stream(stream)).into_response())
 }
 

@@ -22,7 +22,8 @@ mod body;
 
 use crate::app::App;
 use crate::delivery::{
-    self, Classified, Delivery, DeliveryHeaders, DeliveryPath, DeliveryQuery, Method, Writer,
+    self, renditions, Classified, Delivery, DeliveryHeaders, DeliveryPath, DeliveryQuery, Method,
+    Writer,
 };
 use crate::ids::{ApiKey, Uid};
 use crate::metrics::{Access, Class, Path as MetricsPath};
@@ -217,11 +218,39 @@ fn step(app: &App, buf: &[u8], head: &mut Vec<u8>) -> Step {
                 asset_uid: path.asset_uid.clone().into_owned(),
             };
         };
-        let Some(answer) = delivery::resolve_public(asset, &path.api_key, &path.target) else {
+        let Some(mut answer) = delivery::resolve_public(asset, &path.api_key, &path.target) else {
             return Step::Handover;
         };
+        // §11: a stored rendition this process knows is served from here like a file; a
+        // rendition still to render (or a bad parameter) is the router's.
+        let held;
+        if let Some(query) = request.query.transform {
+            let f = answer.file;
+            let sha = f.sha256();
+            let source = renditions::Source {
+                sha256: &sha,
+                size: f.size,
+                content_type: asset.content_type(f),
+            };
+            match renditions::decide(query, request.headers.accept, source) {
+                Ok(renditions::Decision::Original { vary_accept }) => {
+                    answer.vary_accept = vary_accept;
+                }
+                Ok(renditions::Decision::Rendition(wanted)) => {
+                    let Some(r) = d.renditions.cached(&wanted.key) else {
+                        return Step::Handover;
+                    };
+                    d.renditions.counters.served.add(1);
+                    held = r;
+                    answer.rendition = Some(&held);
+                    answer.vary_accept = wanted.vary_accept;
+                }
+                Err(_) => return Step::Handover,
+            }
+        }
         let plan = delivery::Plan::new(answer, &request);
-        let Some(body) = body::plan(d, answer.file, plan.body()) else {
+        let (sha, size) = plan.blob();
+        let Some(body) = body::plan(d, &sha, size, plan.body()) else {
             return Step::Handover;
         };
         head.clear();

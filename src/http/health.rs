@@ -110,6 +110,45 @@ pub async fn metrics(
         "Index entries evicted to keep to the budget.",
         evictions.to_string(),
     );
+    let r = &app.delivery.renditions.counters;
+    for (name, help, n) in [
+        (
+            "perma_renditions_rendered_total",
+            "Image renditions rendered (one decode each, §11).",
+            r.rendered.get(),
+        ),
+        (
+            "perma_renditions_served_total",
+            "Answers served from a stored rendition.",
+            r.served.get(),
+        ),
+        (
+            "perma_renditions_evicted_total",
+            "Renditions deleted to keep to PERMA_RENDITION_BUDGET_BYTES.",
+            r.evicted.get(),
+        ),
+        (
+            "perma_renditions_failed_total",
+            "Renders refused or failed (undecodable, over a limit, past the time limit).",
+            r.failed.get(),
+        ),
+    ] {
+        gauge(name, "counter", help, n.to_string());
+    }
+    if let Ok((count, bytes)) = app.delivery.renditions.usage().await {
+        gauge(
+            "perma_renditions_stored",
+            "gauge",
+            "Renditions stored.",
+            count.to_string(),
+        );
+        gauge(
+            "perma_renditions_bytes",
+            "gauge",
+            "Bytes of stored renditions.",
+            bytes.to_string(),
+        );
+    }
     if let Some(log) = &app.access_log {
         gauge(
             "perma_access_log_dropped_total",

@@ -16,6 +16,7 @@ const RANKS: &[(&str, u8)] = &[
     ("error", 0),
     ("records", 1),
     ("metrics", 1),
+    ("images", 1),
     // Storage.
     ("blob", 2),
     ("db", 2),

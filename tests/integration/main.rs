@@ -12,6 +12,7 @@ mod durability;
 mod fuzz_corpus;
 mod hardening;
 mod identity;
+mod images;
 mod index;
 mod layering;
 mod listing;

@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 use tokio::runtime::Handle;
 
 use crate::app::App;
-use crate::delivery::{self, BodyRange, Delivery, Prepared};
+use crate::delivery::{self, BodyRange, Delivery};
 
 /// Local files larger than this are sent with `sendfile(2)` from the page cache; smaller
 /// ones (and files up to [`delivery::MAX_BODY`] in S3) from the in-memory body cache.
@@ -52,12 +52,10 @@ pub(super) enum Plan {
 
 /// Decides the body from the caches. `None` hands the request to the router (large files
 /// in S3 are its streams).
-pub(super) fn plan(d: &Delivery, file: &Prepared, range: Option<BodyRange>) -> Option<Plan> {
+pub(super) fn plan(d: &Delivery, sha: &str, len: u64, range: Option<BodyRange>) -> Option<Plan> {
     let Some(BodyRange { start, count }) = range else {
         return Some(Plan::Ready(Body::Empty));
     };
-    let sha = file.sha256();
-    let (sha, len) = (&*sha, file.size);
     if len > MEMORY_MAX {
         if let Some(file) = d.hot.file(sha) {
             return Some(Plan::Ready(Body::File { file, start, count }));

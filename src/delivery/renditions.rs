@@ -1,0 +1,460 @@
+//! Renditions (§11): a transformed image is rendered once, stored as a blob, and served
+//! afterwards like a file, by both delivery writers.
+//!
+//! A rendition is named by its key, the SHA-256 of the source blob's SHA-256 and the
+//! canonical transform (which includes the output format and quality). The key is also
+//! its ETag, so equal requests share one rendition and one cache entry everywhere, a
+//! replace (new bytes) gives the permanent URL new renditions at once, and version URLs
+//! keep theirs.
+//!
+//! Lookups go memory → database → render. Rendering runs on the blocking pool, at most
+//! `render_concurrency` at once and within `render_timeout`; concurrent requests for one
+//! missing rendition wait for a single render (a lock per key). After each render the
+//! stored total is held to `rendition_budget_bytes` by deleting the least recently
+//! served renditions; when they were served is kept in memory and written in batches.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use anyhow::Context;
+use sha2::{Digest as _, Sha256};
+use tokio::sync::Semaphore;
+
+use crate::blob::BlobStore;
+use crate::db::{Db, RenditionRow};
+use crate::error::{Error, Result};
+use crate::images::{self, Format, Transform};
+use crate::metrics::ShardedCounter;
+use crate::time::now_ms;
+
+/// Renditions remembered in memory (each about 250 bytes); past it the map starts over
+/// from the database.
+const MEMORY_ENTRIES: usize = 100_000;
+
+/// A stored rendition, as delivery serves it.
+#[derive(Debug)]
+pub struct Rendition {
+    /// Key (hex), also the ETag's value.
+    pub key: String,
+    /// The rendition's blob.
+    pub sha256: String,
+    /// Bytes.
+    pub size: u64,
+    /// Output format.
+    pub format: Format,
+    used: AtomicBool,
+}
+
+impl Rendition {
+    fn from_row(r: &RenditionRow) -> Option<Self> {
+        let format = format_of(&r.canonical)?;
+        Some(Rendition {
+            key: r.key.clone(),
+            sha256: r.sha256.clone(),
+            size: u64::try_from(r.size).ok()?,
+            format,
+            used: AtomicBool::new(false),
+        })
+    }
+
+    /// The strong ETag: the key in quotes (distinct from every file's, which is a
+    /// SHA-256 of file bytes).
+    pub fn etag(&self) -> String {
+        format!("\"{}\"", self.key)
+    }
+
+    /// Marks it served (written to the database in the next batch).
+    pub fn touch(&self) {
+        if !self.used.load(Ordering::Relaxed) {
+            self.used.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The output format named in a canonical string.
+fn format_of(canonical: &str) -> Option<Format> {
+    let name = canonical
+        .split(';')
+        .find_map(|p| p.strip_prefix("format="))?;
+    [
+        Format::Jpeg,
+        Format::ProgressiveJpeg,
+        Format::Png,
+        Format::Webp,
+        Format::WebpLossless,
+        Format::Avif,
+        Format::Gif,
+    ]
+    .into_iter()
+    .find(|f| f.name() == name)
+}
+
+/// What a request with transform parameters is answered with.
+#[derive(Debug)]
+pub enum Decision {
+    /// The file itself: not a decodable image, or a transform that changes nothing.
+    Original {
+        /// The answer depends on `Accept` (`auto=` was considered).
+        vary_accept: bool,
+    },
+    /// A rendition.
+    Rendition(Box<Wanted>),
+}
+
+/// A rendition a request asks for.
+#[derive(Debug)]
+pub struct Wanted {
+    /// Its key.
+    pub key: String,
+    transform: Transform,
+    canonical: String,
+    source: Format,
+    output: Format,
+    /// The answer depends on `Accept`.
+    pub vary_accept: bool,
+}
+
+/// The file a rendition is made from.
+#[derive(Debug, Clone, Copy)]
+pub struct Source<'a> {
+    /// Its blob.
+    pub sha256: &'a str,
+    /// Its size.
+    pub size: u64,
+    /// Its media type.
+    pub content_type: &'a str,
+}
+
+/// Decides what a request with the query `query` (which has §11 parameters) and the
+/// `Accept` header `accept` is answered with, for the file `source`. Errors are the 400s
+/// and 422s of bad or oversized parameters.
+pub fn decide(query: &str, accept: Option<&str>, source: Source<'_>) -> Result<Decision> {
+    let Some(input) = images::source_format(source.content_type) else {
+        return Ok(Decision::Original { vary_accept: false });
+    };
+    let Some(transform) = Transform::parse(query)? else {
+        return Ok(Decision::Original { vary_accept: false });
+    };
+    let vary_accept = transform.varies_on_accept();
+    let output = transform.output_format(accept, input);
+    if transform.is_identity(output, input) {
+        return Ok(Decision::Original { vary_accept });
+    }
+    let canonical = transform.canonical(output);
+    let mut h = Sha256::new();
+    h.update(source.sha256.as_bytes());
+    h.update(b"\n");
+    h.update(canonical.as_bytes());
+    Ok(Decision::Rendition(Box::new(Wanted {
+        key: hex::encode(h.finalize()),
+        transform,
+        canonical,
+        source: input,
+        output,
+        vary_accept,
+    })))
+}
+
+/// Counters for `/metrics` and tests.
+#[derive(Debug, Default)]
+pub struct RenditionCounters {
+    /// Renditions rendered (each one decode of a source image).
+    pub rendered: ShardedCounter,
+    /// Requests answered with a stored rendition.
+    pub served: ShardedCounter,
+    /// Renditions deleted by the size budget.
+    pub evicted: ShardedCounter,
+    /// Renders refused or failed (bad image, limits, time limit).
+    pub failed: ShardedCounter,
+}
+
+/// Rendition storage and rendering for one process.
+#[derive(Debug)]
+pub struct Renditions {
+    db: Db,
+    blobs: BlobStore,
+    budget: u64,
+    timeout: Duration,
+    permits: Semaphore,
+    memory: RwLock<HashMap<String, Arc<Rendition>>>,
+    /// One lock per key being rendered.
+    rendering: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    evicting: tokio::sync::Mutex<()>,
+    /// Counters.
+    pub counters: RenditionCounters,
+}
+
+impl Renditions {
+    /// Renditions over `db` and `blobs`, within `budget` bytes, rendering at most
+    /// `concurrency` at once, each within `timeout`.
+    pub fn new(
+        db: Db,
+        blobs: BlobStore,
+        budget: u64,
+        concurrency: usize,
+        timeout: Duration,
+    ) -> Self {
+        Renditions {
+            db,
+            blobs,
+            budget,
+            timeout,
+            permits: Semaphore::new(concurrency.max(1)),
+            memory: RwLock::new(HashMap::new()),
+            rendering: Mutex::new(HashMap::new()),
+            evicting: tokio::sync::Mutex::new(()),
+            counters: RenditionCounters::default(),
+        }
+    }
+
+    /// The rendition `key` if this process has it in memory (the fast path's lookup).
+    pub fn cached(&self, key: &str) -> Option<Arc<Rendition>> {
+        let r = self.memory.read().ok()?.get(key).cloned()?;
+        r.touch();
+        Some(r)
+    }
+
+    fn remember(&self, r: Arc<Rendition>) {
+        if let Ok(mut m) = self.memory.write() {
+            if m.len() >= MEMORY_ENTRIES {
+                m.clear();
+            }
+            m.insert(r.key.clone(), r);
+        }
+    }
+
+    /// Forgets a rendition whose blob turned out to be gone (another process evicted it);
+    /// the next request renders it again.
+    pub async fn forget(&self, key: &str) {
+        if let Ok(mut m) = self.memory.write() {
+            m.remove(key);
+        }
+        if let Err(e) = self.db.delete_rendition(key).await {
+            tracing::warn!("could not delete the row of a lost rendition {key}: {e}");
+        }
+    }
+
+    /// The stored rendition, rendered now if it is not stored yet.
+    pub async fn get_or_render(
+        &self,
+        wanted: &Wanted,
+        source: Source<'_>,
+    ) -> Result<Arc<Rendition>> {
+        if let Some(r) = self.stored(&wanted.key).await? {
+            return Ok(r);
+        }
+        // One render per key: later requests wait here, then find it stored.
+        let lock = {
+            let mut map = self.rendering.lock().expect("rendering map");
+            map.entry(wanted.key.clone()).or_default().clone()
+        };
+        let result = {
+            let _guard = lock.lock().await;
+            match self.stored(&wanted.key).await {
+                Ok(Some(r)) => Ok(r),
+                Ok(None) => self.render(wanted, source).await,
+                Err(e) => Err(e),
+            }
+        };
+        {
+            let mut map = self.rendering.lock().expect("rendering map");
+            if Arc::strong_count(&lock) <= 2 {
+                map.remove(&wanted.key);
+            }
+        }
+        result
+    }
+
+    async fn stored(&self, key: &str) -> Result<Option<Arc<Rendition>>> {
+        if let Some(r) = self.cached(key) {
+            return Ok(Some(r));
+        }
+        let Some(row) = self
+            .db
+            .rendition(key)
+            .await
+            .context("reading a rendition row")?
+        else {
+            return Ok(None);
+        };
+        let Some(r) = Rendition::from_row(&row) else {
+            return Ok(None);
+        };
+        let r = Arc::new(r);
+        r.touch();
+        self.remember(r.clone());
+        Ok(Some(r))
+    }
+
+    async fn render(&self, wanted: &Wanted, source: Source<'_>) -> Result<Arc<Rendition>> {
+        if source.size > images::MAX_INPUT_BYTES {
+            self.counters.failed.add(1);
+            return Err(Error::field(
+                "image",
+                "is too large to transform: the limit is 50 MB",
+            ));
+        }
+        let _permit = self.permits.acquire().await.context("render permits")?;
+        let input = self
+            .blobs
+            .read_all(source.sha256)
+            .await
+            .with_context(|| format!("reading blob {} to render it", source.sha256))?;
+        let transform = wanted.transform.clone();
+        let (from, to) = (wanted.source, wanted.output);
+        let job = tokio::task::spawn_blocking(move || images::render(&input, from, &transform, to));
+        let rendered = match tokio::time::timeout(self.timeout, job).await {
+            Err(_) => {
+                self.counters.failed.add(1);
+                return Err(Error::field(
+                    "image",
+                    format!(
+                        "could not be rendered within the time limit of {} s",
+                        self.timeout.as_secs()
+                    ),
+                ));
+            }
+            Ok(joined) => joined.context("the render task failed")?,
+        };
+        let rendered = rendered.inspect_err(|_| self.counters.failed.add(1))?;
+        self.counters.rendered.add(1);
+        let sha = self
+            .blobs
+            .put(&rendered.bytes)
+            .await
+            .context("storing a rendition")?;
+        let now = now_ms();
+        let row = RenditionRow {
+            key: wanted.key.clone(),
+            source_sha256: source.sha256.to_owned(),
+            canonical: wanted.canonical.clone(),
+            sha256: sha,
+            size: rendered.bytes.len() as i64,
+            content_type: wanted.output.content_type().to_owned(),
+            width: i64::from(rendered.width),
+            height: i64::from(rendered.height),
+            created_at: now,
+            last_used_at: now,
+        };
+        self.db
+            .insert_rendition(&row)
+            .await
+            .context("recording a rendition")?;
+        // Another process may have stored it first: its row is the one served.
+        let stored = self
+            .db
+            .rendition(&wanted.key)
+            .await
+            .context("reading a rendition row")?
+            .unwrap_or(row);
+        let r = Arc::new(Rendition::from_row(&stored).context("a rendition row without format")?);
+        r.touch();
+        self.remember(r.clone());
+        self.enforce_budget().await;
+        Ok(r)
+    }
+
+    /// Writes which renditions were served since the last flush.
+    pub async fn flush_usage(&self) {
+        let used: Vec<String> = match self.memory.read() {
+            Ok(m) => m
+                .values()
+                .filter(|r| r.used.swap(false, Ordering::Relaxed))
+                .map(|r| r.key.clone())
+                .collect(),
+            Err(_) => return,
+        };
+        if used.is_empty() {
+            return;
+        }
+        for chunk in used.chunks(500) {
+            if let Err(e) = self.db.touch_renditions(chunk, now_ms()).await {
+                tracing::warn!("could not record rendition use: {e}");
+            }
+        }
+    }
+
+    /// Deletes the least recently served renditions until the total is within the budget.
+    pub async fn enforce_budget(&self) {
+        let Ok(_one) = self.evicting.try_lock() else {
+            return; // another eviction is running
+        };
+        if let Err(e) = self.evict().await {
+            tracing::warn!("rendition eviction failed: {e:#}");
+        }
+    }
+
+    async fn evict(&self) -> anyhow::Result<()> {
+        let (_, mut bytes) = self.db.rendition_usage().await?;
+        if (bytes as u64) <= self.budget {
+            return Ok(());
+        }
+        self.flush_usage().await;
+        while (bytes as u64) > self.budget {
+            let cold = self.db.coldest_renditions(64).await?;
+            if cold.is_empty() {
+                break;
+            }
+            for r in cold {
+                if (bytes as u64) <= self.budget {
+                    break;
+                }
+                if self.db.delete_rendition(&r.key).await? {
+                    bytes -= r.size;
+                    self.counters.evicted.add(1);
+                    if let Ok(mut m) = self.memory.write() {
+                        m.remove(&r.key);
+                    }
+                    if !self.db.blob_in_use(&r.sha256).await? {
+                        if let Err(e) = self.blobs.delete(&r.sha256).await {
+                            if e.kind() != std::io::ErrorKind::NotFound {
+                                return Err(e.into());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Stored renditions and their bytes (for `/metrics`).
+    pub async fn usage(&self) -> anyhow::Result<(i64, i64)> {
+        Ok(self.db.rendition_usage().await?)
+    }
+}
+
+impl super::Delivery {
+    /// Serves a rendition instead of the file when the request has §11 parameters and the
+    /// file is an image perma can decode: renders it now if it is not stored yet.
+    pub async fn apply_transform(
+        &self,
+        resolved: &mut super::Resolved,
+        req: &super::Classified<'_>,
+    ) -> Result<()> {
+        let Some(query) = req.query.transform else {
+            return Ok(());
+        };
+        let answer = resolved.answer();
+        let f = answer.file;
+        let sha = f.sha256().to_string();
+        let content_type = answer.asset.content_type(f).to_owned();
+        let source = Source {
+            sha256: &sha,
+            size: f.size,
+            content_type: &content_type,
+        };
+        match decide(query, req.headers.accept, source)? {
+            Decision::Original { vary_accept } => resolved.vary_accept = vary_accept,
+            Decision::Rendition(wanted) => {
+                let r = self.renditions.get_or_render(&wanted, source).await?;
+                self.renditions.counters.served.add(1);
+                resolved.vary_accept = wanted.vary_accept;
+                resolved.rendition = Some(r);
+            }
+        }
+        Ok(())
+    }
+}

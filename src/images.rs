@@ -1,0 +1,13 @@
+//! Image transforms (§11): the parameters of Contentstack's Image Delivery API, parsed into
+//! one canonical value ([`Transform`]), and the pixel pipeline that renders a rendition
+//! ([`render`]). Pure code: bytes in, bytes out. Storing, caching and serving renditions
+//! is delivery's (`delivery::renditions`).
+
+mod params;
+mod render;
+
+pub use params::{
+    accepts, is_transform_name, Area, Edges, Filter, Fit, Format, Orientation, Position, Region,
+    Sharpen, Side, Transform, MAX_OUTPUT_SIDE, NAMES,
+};
+pub use render::{check_input, render, source_format, Rendered, MAX_INPUT_BYTES, MAX_INPUT_SIDE};

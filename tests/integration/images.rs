@@ -1,0 +1,644 @@
+//! §11: image transforms on version and permanent URLs, rendered once and served as files.
+//!
+//! The test image has coloured quadrants (red top-left, green top-right, blue bottom-left,
+//! yellow bottom-right), so each test can decode the output and check where pixels landed.
+
+use std::time::Duration;
+
+use image::GenericImageView as _;
+use reqwest::header::HeaderMap;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::support::{Session, TestApp};
+
+const RED: [u8; 3] = [255, 0, 0];
+const GREEN: [u8; 3] = [0, 255, 0];
+const BLUE: [u8; 3] = [0, 0, 255];
+const YELLOW: [u8; 3] = [255, 255, 0];
+
+/// `w` × `h` with the four coloured quadrants.
+fn quadrants(w: u32, h: u32) -> image::RgbImage {
+    image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb(match (x < w / 2, y < h / 2) {
+            (true, true) => RED,
+            (false, true) => GREEN,
+            (true, false) => BLUE,
+            (false, false) => YELLOW,
+        })
+    })
+}
+
+fn png(img: &image::RgbImage) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+fn jpeg(img: &image::RgbImage, exif_orientation: Option<u16>) -> Vec<u8> {
+    let mut out = Vec::new();
+    let e = jpeg_encoder::Encoder::new(&mut out, 95);
+    e.encode(
+        img.as_raw(),
+        img.width() as u16,
+        img.height() as u16,
+        jpeg_encoder::ColorType::Rgb,
+    )
+    .unwrap();
+    let Some(o) = exif_orientation else {
+        return out;
+    };
+    // APP1 "Exif": a little-endian TIFF header and one IFD entry, Orientation (0x0112).
+    let mut tiff = b"II*\0\x08\0\0\0\x01\0".to_vec();
+    tiff.extend_from_slice(&0x0112u16.to_le_bytes());
+    tiff.extend_from_slice(&3u16.to_le_bytes());
+    tiff.extend_from_slice(&1u32.to_le_bytes());
+    tiff.extend_from_slice(&o.to_le_bytes());
+    tiff.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+    let mut app1 = b"Exif\0\0".to_vec();
+    app1.extend_from_slice(&tiff);
+    let mut with = out[..2].to_vec();
+    with.extend_from_slice(&[0xFF, 0xE1]);
+    with.extend_from_slice(&((app1.len() + 2) as u16).to_be_bytes());
+    with.extend_from_slice(&app1);
+    with.extend_from_slice(&out[2..]);
+    with
+}
+
+fn h<'a>(m: &'a HeaderMap, k: &str) -> &'a str {
+    m.get(k).map(|v| v.to_str().unwrap()).unwrap_or("")
+}
+
+struct Got {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Got {
+    fn image(&self) -> image::DynamicImage {
+        assert_eq!(
+            self.status,
+            StatusCode::OK,
+            "{}",
+            String::from_utf8_lossy(&self.body)
+        );
+        image::load_from_memory(&self.body).expect("decodable output")
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+}
+
+async fn get(t: &TestApp, url: &str, headers: &[(&str, &str)]) -> Got {
+    let mut r = t.http.get(url);
+    for (k, v) in headers {
+        r = r.header(*k, *v);
+    }
+    let resp = r.send().await.unwrap();
+    Got {
+        status: resp.status(),
+        headers: resp.headers().clone(),
+        body: resp.bytes().await.unwrap().to_vec(),
+    }
+}
+
+/// Close to `want` (lossy formats and filters blur edges a little).
+#[track_caller]
+fn near(img: &image::DynamicImage, x: u32, y: u32, want: [u8; 3]) {
+    let p = img.get_pixel(x, y).0;
+    let close = (0..3).all(|i| (i32::from(p[i]) - i32::from(want[i])).abs() <= 40);
+    assert!(close, "pixel ({x},{y}) is {p:?}, expected about {want:?}");
+}
+
+async fn uploaded(s: &Session, name: &str, bytes: &[u8]) -> (String, String, String) {
+    let a = s.upload(name, bytes).await;
+    let uid = a["uid"].as_str().unwrap().to_owned();
+    let (st, v) = s.set_permanent(&uid, &format!("p-{name}")).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    (
+        uid,
+        v["asset"]["url"].as_str().unwrap().to_owned(),
+        v["asset"]["permanent_url"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn metric(t: &TestApp, name: &str) -> u64 {
+    let text = t
+        .http
+        .get(format!("{}/metrics", t.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .map_or(0, |v| v.trim().parse().unwrap())
+}
+
+#[tokio::test]
+async fn resize_fit_crop_trim_pad_canvas_and_orient_put_pixels_where_they_belong() {
+    let t = TestApp::spawn().await;
+    let s = t.admin().await;
+    let (_, url, _) = uploaded(&s, "q.png", &png(&quadrants(400, 200))).await;
+    let q = |p: &str| format!("{url}?{p}");
+
+    let img = get(&t, &q("width=100&resize-filter=nearest"), &[])
+        .await
+        .image();
+    assert_eq!(img.dimensions(), (100, 50));
+    near(&img, 10, 10, RED);
+    near(&img, 90, 10, GREEN);
+    near(&img, 10, 40, BLUE);
+    near(&img, 90, 40, YELLOW);
+
+    let dims = [
+        ("height=50", (100, 50)),
+        ("width=50p", (200, 100)),
+        ("width=100&height=100", (100, 100)),
+        ("width=100&height=100&fit=bounds", (100, 50)),
+        ("width=100&height=100&fit=crop", (100, 100)),
+        ("width=50&dpr=2", (100, 50)),
+        ("width=50&dpr=1.5", (75, 38)),
+        ("width=800&disable=upscale", (400, 200)),
+        ("width=800", (800, 400)),
+        ("crop=1:1", (200, 200)),
+        ("crop=500,100,safe", (400, 100)),
+        ("pad=10", (420, 220)),
+        ("pad=10,20", (440, 220)),
+        ("canvas=600,400", (600, 400)),
+        ("canvas=1:1", (400, 400)),
+        ("orient=6", (200, 400)),
+        ("trim=10,20,30,40", (340, 160)),
+    ];
+    for (p, want) in dims {
+        let img = get(&t, &q(p), &[]).await.image();
+        assert_eq!(img.dimensions(), want, "{p}");
+    }
+
+    // fit=crop: the middle of the 200×100 resize.
+    let img = get(&t, &q("width=100&height=100&fit=crop"), &[])
+        .await
+        .image();
+    near(&img, 5, 5, RED);
+    near(&img, 95, 5, GREEN);
+    near(&img, 5, 95, BLUE);
+    // Crops by pixels, offsets and aspect.
+    let img = get(&t, &q("crop=200,100"), &[]).await.image();
+    near(&img, 2, 2, RED);
+    near(&img, 197, 97, YELLOW);
+    let img = get(&t, &q("crop=100,100,x300,y100"), &[]).await.image();
+    near(&img, 2, 2, YELLOW);
+    near(&img, 97, 97, YELLOW);
+    let img = get(&t, &q("crop=100,100,offset-x100,offset-y0"), &[])
+        .await
+        .image();
+    near(&img, 50, 50, GREEN);
+    let img = get(&t, &q("crop=1:1"), &[]).await.image();
+    near(&img, 10, 10, RED);
+    near(&img, 190, 190, YELLOW);
+    // Trim keeps the top-left quadrant.
+    let img = get(&t, &q("trim=0,200,100,0"), &[]).await.image();
+    assert_eq!(img.dimensions(), (200, 100));
+    near(&img, 199, 99, RED);
+    // Pad and canvas with a background colour.
+    let img = get(&t, &q("pad=10&bg-color=000000"), &[]).await.image();
+    near(&img, 2, 2, [0, 0, 0]);
+    near(&img, 15, 15, RED);
+    near(&img, 405, 205, YELLOW);
+    let img = get(&t, &q("canvas=600,400&bg-color=fff"), &[])
+        .await
+        .image();
+    near(&img, 50, 50, [255, 255, 255]);
+    near(&img, 110, 110, RED);
+    near(&img, 490, 290, YELLOW);
+    let img = get(&t, &q("canvas=600,400,x0,y0&bg-color=0,0,0"), &[])
+        .await
+        .image();
+    near(&img, 5, 5, RED);
+    near(&img, 500, 300, [0, 0, 0]);
+    // Orientation: 6 turns right (bottom-left comes to the top-left), 8 left, 2 mirrors.
+    for (o, top_left) in [
+        ("6", BLUE),
+        ("8", GREEN),
+        ("2", GREEN),
+        ("4", BLUE),
+        ("3", YELLOW),
+        ("toggle", YELLOW),
+        ("horizontal", GREEN),
+        ("vertical", BLUE),
+    ] {
+        let img = get(&t, &q(&format!("orient={o}")), &[]).await.image();
+        near(&img, 3, 3, top_left);
+    }
+}
+
+#[tokio::test]
+async fn formats_quality_and_adjustments() {
+    let t = TestApp::spawn().await;
+    let s = t.admin().await;
+    let (_, url, _) = uploaded(&s, "photo.png", &png(&quadrants(200, 100))).await;
+    let q = |p: &str| format!("{url}?{p}");
+
+    for (f, ct, guess) in [
+        ("jpg", "image/jpeg", Some(image::ImageFormat::Jpeg)),
+        ("pjpg", "image/jpeg", Some(image::ImageFormat::Jpeg)),
+        ("png", "image/png", Some(image::ImageFormat::Png)),
+        ("webp", "image/webp", Some(image::ImageFormat::WebP)),
+        ("webpll", "image/webp", Some(image::ImageFormat::WebP)),
+        ("gif", "image/gif", Some(image::ImageFormat::Gif)),
+        ("avif", "image/avif", None),
+    ] {
+        let g = get(&t, &q(&format!("format={f}&width=100")), &[]).await;
+        assert_eq!(g.status, StatusCode::OK, "{f}");
+        assert_eq!(h(&g.headers, "content-type"), ct, "{f}");
+        let ext = if f == "pjpg" {
+            "jpg"
+        } else if f == "webpll" {
+            "webp"
+        } else {
+            f
+        };
+        assert!(
+            h(&g.headers, "content-disposition").contains(&format!("photo.{ext}")),
+            "{f}: {}",
+            h(&g.headers, "content-disposition")
+        );
+        match guess {
+            Some(fmt) => {
+                assert_eq!(image::guess_format(&g.body).unwrap(), fmt, "{f}");
+                let img = g.image();
+                assert_eq!(img.dimensions(), (100, 50), "{f}");
+                near(&img, 10, 10, RED);
+                near(&img, 90, 40, YELLOW);
+            }
+            // AVIF: an ISO-BMFF file of brand avif (perma encodes AVIF but does not decode it).
+            None => assert_eq!(&g.body[4..12], b"ftypavif", "{f}"),
+        }
+    }
+    // Progressive JPEG has a progressive frame marker (SOF2).
+    let g = get(&t, &q("format=pjpg"), &[]).await;
+    assert!(g.body.windows(2).any(|w| w == [0xFF, 0xC2]));
+    // Quality changes the size of lossy output.
+    let lo = get(&t, &q("format=jpg&quality=5"), &[]).await.body.len();
+    let hi = get(&t, &q("format=jpg&quality=95"), &[]).await.body.len();
+    assert!(lo < hi, "quality 5: {lo} bytes, 95: {hi}");
+
+    // Adjustments, checked on the red quadrant.
+    let img = get(&t, &q("brightness=-50"), &[]).await.image();
+    let p = img.get_pixel(10, 10).0;
+    assert!(p[0] < 160 && p[0] > 100, "{p:?}");
+    let img = get(&t, &q("saturation=-100"), &[]).await.image();
+    let p = img.get_pixel(10, 10).0;
+    assert!(
+        p[0].abs_diff(p[1]) < 3 && p[1].abs_diff(p[2]) < 3,
+        "grey: {p:?}"
+    );
+    let img = get(&t, &q("contrast=-100"), &[]).await.image();
+    let p = img.get_pixel(10, 10).0;
+    assert!(
+        p[0].abs_diff(128) < 3 && p[1].abs_diff(128) < 3,
+        "flat: {p:?}"
+    );
+    // Blur mixes colours across the red/green edge; sharpen keeps flat areas flat.
+    let img = get(&t, &q("blur=50"), &[]).await.image();
+    let p = img.get_pixel(100, 10).0;
+    assert!(p[0] > 40 && p[1] > 40, "mixed at the edge: {p:?}");
+    let img = get(&t, &q("sharpen=a5,r10,t0"), &[]).await.image();
+    near(&img, 20, 20, RED);
+    let img = get(&t, &q("width=50&resize-filter=bilinear"), &[])
+        .await
+        .image();
+    assert_eq!(img.dimensions(), (50, 25));
+    let img = get(&t, &q("width=50&resize-filter=lanczos2&frame=1"), &[])
+        .await
+        .image();
+    near(&img, 5, 5, RED);
+}
+
+#[tokio::test]
+async fn exif_orientation_is_applied_first() {
+    let t = TestApp::spawn().await;
+    let s = t.admin().await;
+    // Stored sideways with "rotate 90° clockwise to display" (6).
+    let (_, url, _) = uploaded(&s, "side.jpg", &jpeg(&quadrants(200, 100), Some(6))).await;
+    let img = get(&t, &format!("{url}?format=png"), &[]).await.image();
+    assert_eq!(img.dimensions(), (100, 200));
+    near(&img, 5, 5, BLUE);
+    // Then the requested orientation, and resizing on the upright image.
+    let img = get(&t, &format!("{url}?width=50&format=png"), &[])
+        .await
+        .image();
+    assert_eq!(img.dimensions(), (50, 100));
+    let img = get(&t, &format!("{url}?orient=2&format=png"), &[])
+        .await
+        .image();
+    near(&img, 5, 5, RED);
+}
+
+#[tokio::test]
+async fn auto_follows_accept_with_vary_and_format_wins() {
+    let t = TestApp::spawn().await;
+    let s = t.admin().await;
+    let (_, url, perm) = uploaded(&s, "a.png", &png(&quadrants(200, 100))).await;
+    let chrome = "image/avif,image/webp,image/apng,image/*,*/*;q=0.8";
+    for base in [&url, &perm] {
+        let g = get(
+            &t,
+            &format!("{base}?auto=webp&width=50"),
+            &[("accept", chrome)],
+        )
+        .await;
+        assert_eq!(h(&g.headers, "content-type"), "image/webp");
+        assert!(h(&g.headers, "vary").contains("accept"), "{:?}", g.headers);
+        let g = get(
+            &t,
+            &format!("{base}?auto=webp&width=50"),
+            &[("accept", "*/*")],
+        )
+        .await;
+        assert_eq!(h(&g.headers, "content-type"), "image/png");
+        assert!(h(&g.headers, "vary").contains("accept"));
+        let g = get(
+            &t,
+            &format!("{base}?auto=avif&width=50"),
+            &[("accept", chrome)],
+        )
+        .await;
+        assert_eq!(h(&g.headers, "content-type"), "image/avif");
+        // Without other parameters and an Accept that refuses WebP: the original file,
+        // still with Vary: Accept.
+        let g = get(&t, &format!("{base}?auto=webp"), &[("accept", "image/png")]).await;
+        assert_eq!(h(&g.headers, "content-type"), "image/png");
+        assert_eq!(g.body, png(&quadrants(200, 100)));
+        assert!(h(&g.headers, "vary").contains("accept"));
+        let g = get(
+            &t,
+            &format!("{base}?auto=webp&format=jpg"),
+            &[("accept", chrome)],
+        )
+        .await;
+        assert_eq!(h(&g.headers, "content-type"), "image/jpeg");
+        assert!(!h(&g.headers, "vary").contains("accept"));
+    }
+}
+
+#[tokio::test]
+async fn bad_values_are_400_naming_the_parameter_and_limits_are_422() {
+    let t = TestApp::spawn().await;
+    let s = t.admin().await;
+    let (_, url, perm) = uploaded(&s, "b.png", &png(&quadrants(200, 100))).await;
+    for base in [&url, &perm] {
+        for (p, name) in [
+            ("width=abc", "width"),
+            ("width=0", "width"),
+            ("height=-1", "height"),
+            ("fit=cover", "fit"),
+            ("format=bmp", "format"),
+            ("quality=0", "quality"),
+            ("orient=9", "orient"),
+            ("crop=1,2,3", "crop"),
+            ("trim=a", "trim"),
+            ("bg-color=zzzzzz&pad=1", "bg-color"),
+            ("blur=1001", "blur"),
+            ("sharpen=a1", "sharpen"),
+            ("brightness=500", "brightness"),
+            ("resize-filter=magic", "resize-filter"),
+            ("dpr=2", "dpr"),
+            ("auto=png", "auto"),
+        ] {
+            let g = get(&t, &format!("{base}?{p}"), &[]).await;
+            assert_eq!(g.status, StatusCode::BAD_REQUEST, "{p}");
+            let v = g.json();
+            assert_eq!(v["error_code"], 100, "{p}: {v}");
+            assert!(
+                v["error_message"].as_str().unwrap().contains(name),
+                "{p}: {v}"
+            );
+        }
+        for p in [
+            "width=9000",
+            "width=5000&dpr=2",
+            "crop=500,100",
+            "trim=50,0,50,0",
+            "canvas=9000,10",
+            "width=8000&pad=200",
+        ] {
+            let g = get(&t, &format!("{base}?{p}"), &[]).await;
+            assert_eq!(g.status, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+            assert_eq!(g.json()["error_code"], 422, "{p}");
+        }
+    }
+    // Nothing was stored for the refused requests, and the file is intact.
+    assert_eq!(metric(&t, "perma_renditions_stored").await, 0);
+    let g = get(&t, &url, &[]).await;
+    assert_eq!(g.body, png(&quadrants(200, 100)));
+    // Unknown parameters are ignored; non-images ignore transform parameters.
+    let g = get(&t, &format!("{url}?colour=blue&utm_source=x"), &[]).await;
+    assert_eq!(g.body, png(&quadrants(200, 100)));
+    let (_, txt, _) = uploaded(&s, "n.txt", b"not an image").await;
+    let g = get(&t, &format!("{txt}?width=100&format=webp"), &[]).await;
+    assert_eq!(g.status, StatusCode::OK);
+    assert_eq!(g.body, b"not an image");
+    assert_eq!(h(&g.headers, "content-type"), "text/plain");
+}
+
+#[tokio::test]
+async fn a_declared_decompression_bomb_is_refused_without_allocating_it() {
+    let t = TestApp::spawn().await;
+    let s = t.admin().await;
+    // A valid PNG header that declares 60,000 × 60,000 px (14 GB as RGBA), one tiny IDAT.
+    let mut bomb = b"\x89PNG\r\n\x1a\n".to_vec();
+    let chunk = |out: &mut Vec<u8>, kind: &[u8], data: &[u8]| {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        out.extend_from_slice(kind);
+        out.extend_from_slice(data);
+        out.extend_from_slice(&[0, 0, 0, 0]); // CRC unchecked by the size reader
+    };
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&60_000u32.to_be_bytes());
+    ihdr.extend_from_slice(&60_000u32.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 6, 0, 0, 0]);
+    chunk(&mut bomb, b"IHDR", &ihdr);
+    chunk(
+        &mut bomb,
+        b"IDAT",
+        &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
+    );
+    chunk(&mut bomb, b"IEND", &[]);
+    let (_, url, _) = uploaded(&s, "bomb.png", &bomb).await;
+    let before = peak_rss_kib();
+    for p in ["width=100", "format=webp", "crop=10,10"] {
+        let g = get(&t, &format!("{url}?{p}"), &[]).await;
+        assert_eq!(g.status, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+        let v = g.json();
+        assert!(
+            v["error_message"].as_str().unwrap().contains("60000"),
+            "{v}"
+        );
+    }
+    let after = peak_rss_kib();
+    assert!(
+        after.saturating_sub(before) < 64 * 1024,
+        "peak RSS grew from {before} KiB to {after} KiB"
+    );
+    // The file itself is still served as it is.
+    assert_eq!(get(&t, &url, &[]).await.body, bomb);
+}
+
+/// This process's peak resident set (the server runs in it).
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn renditions_render_once_and_are_served_like_files_by_both_paths() {
+    let t = TestApp::spawn().await;
+    let s = t.admin().await;
+    let (uid, url, perm) = uploaded(&s, "r.png", &png(&quadrants(400, 200))).await;
+    let wanted = format!("{perm}?width=120&format=webp");
+    let first = get(&t, &wanted, &[]).await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert_eq!(metric(&t, "perma_renditions_rendered_total").await, 1);
+    let etag = h(&first.headers, "etag").to_owned();
+    assert!(etag.starts_with('"') && etag.len() == 66, "{etag}");
+    // The same request in another spelling: no decode, same bytes and ETag, from the fast path.
+    // (A new connection: the first one was handed to the router for the render, and a
+    // connection the router took stays with it.)
+    let fast_before = t.app.delivery.counters.get(perma::delivery::Writer::Fast);
+    let resp = reqwest::Client::new()
+        .get(format!("{perm}?format=webp&width=0120&utm=1"))
+        .send()
+        .await
+        .unwrap();
+    let again = Got {
+        status: resp.status(),
+        headers: resp.headers().clone(),
+        body: resp.bytes().await.unwrap().to_vec(),
+    };
+    assert_eq!(again.body, first.body);
+    assert_eq!(h(&again.headers, "etag"), etag);
+    assert_eq!(metric(&t, "perma_renditions_rendered_total").await, 1);
+    assert!(t.app.delivery.counters.get(perma::delivery::Writer::Fast) > fast_before);
+    // §4 on a rendition: every header, conditionals, ranges, HEAD.
+    let hd = &again.headers;
+    assert_eq!(h(hd, "content-length"), first.body.len().to_string());
+    assert_eq!(h(hd, "accept-ranges"), "bytes");
+    assert_eq!(h(hd, "x-content-type-options"), "nosniff");
+    assert_eq!(
+        h(hd, "cache-control"),
+        "public, max-age=60, stale-while-revalidate=300"
+    );
+    assert_eq!(
+        h(hd, "surrogate-key"),
+        format!("asset-{uid} stack-{}", s.api_key())
+    );
+    assert!(!h(hd, "last-modified").is_empty());
+    assert!(h(hd, "content-disposition").starts_with("inline; filename=\"r.webp\""));
+    let g = get(&t, &wanted, &[("if-none-match", &etag)]).await;
+    assert_eq!(g.status, StatusCode::NOT_MODIFIED);
+    let g = get(&t, &wanted, &[("range", "bytes=0-9")]).await;
+    assert_eq!(g.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(g.body, first.body[..10]);
+    assert_eq!(
+        h(&g.headers, "content-range"),
+        format!("bytes 0-9/{}", first.body.len())
+    );
+    let g = get(&t, &wanted, &[("if-match", "\"other\"")]).await;
+    assert_eq!(g.status, StatusCode::PRECONDITION_FAILED);
+    let head = t.http.head(&wanted).send().await.unwrap();
+    assert_eq!(head.status(), StatusCode::OK);
+    assert_eq!(
+        h(head.headers(), "content-length"),
+        first.body.len().to_string()
+    );
+    // The router serves it the same way (credentials send requests there).
+    let g = t
+        .http
+        .get(&wanted)
+        .header("authtoken", s.authtoken.as_deref().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(g.status(), StatusCode::OK);
+    assert_eq!(g.bytes().await.unwrap().to_vec(), first.body);
+    // The version URL shares the rendition (same file bytes, same parameters).
+    let g = get(&t, &format!("{url}?width=120&format=webp"), &[]).await;
+    assert_eq!(h(&g.headers, "etag"), etag);
+    assert_eq!(
+        h(&g.headers, "cache-control"),
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(metric(&t, "perma_renditions_rendered_total").await, 1);
+
+    // 20 concurrent requests for one missing rendition: one render.
+    let wanted = format!("{perm}?width=77&format=png");
+    let all = futures_util::future::join_all((0..20).map(|_| get(&t, &wanted, &[]))).await;
+    let body = &all[0].body;
+    for g in &all {
+        assert_eq!(g.status, StatusCode::OK);
+        assert_eq!(&g.body, body);
+    }
+    assert_eq!(metric(&t, "perma_renditions_rendered_total").await, 2);
+
+    // A replace: the permanent URL gets a fresh rendition at once; the old version URL
+    // keeps its own.
+    let new = s.replace(&uid, "r.png", &png(&quadrants(300, 300))).await;
+    let g = get(&t, &format!("{perm}?width=120&format=webp"), &[]).await;
+    assert_ne!(h(&g.headers, "etag"), etag);
+    assert_eq!(g.image().dimensions(), (120, 120));
+    let old = get(&t, &format!("{url}?width=120&format=webp"), &[]).await;
+    assert_eq!(h(&old.headers, "etag"), etag);
+    assert_eq!(old.image().dimensions(), (120, 60));
+    let new_url = new["url"].as_str().unwrap();
+    let g = get(&t, &format!("{new_url}?width=120&format=webp"), &[]).await;
+    assert_eq!(g.image().dimensions(), (120, 120));
+}
+
+#[tokio::test]
+async fn the_size_budget_evicts_least_recently_used_renditions() {
+    let t = TestApp::spawn_with(|c| c.rendition_budget_bytes = 6_000).await;
+    let s = t.admin().await;
+    let (_, url, _) = uploaded(&s, "e.png", &png(&quadrants(400, 200))).await;
+    // PNG renditions of ~1–2 KB each; the budget holds a few.
+    let mut kept = 0;
+    for w in 40..60 {
+        let g = get(&t, &format!("{url}?width={w}&format=png"), &[]).await;
+        assert_eq!(g.status, StatusCode::OK);
+        kept += 1;
+        // The first one is kept warm: it is served between every render.
+        let g = get(&t, &format!("{url}?width=40&format=png"), &[]).await;
+        assert_eq!(g.status, StatusCode::OK);
+        t.app.delivery.renditions.flush_usage().await;
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert_eq!(kept, 20);
+    let evicted = metric(&t, "perma_renditions_evicted_total").await;
+    assert!(evicted > 0, "nothing evicted");
+    let bytes = metric(&t, "perma_renditions_bytes").await;
+    assert!(bytes <= 6_000, "{bytes} bytes stored");
+    // The warm one survived (no new render); a cold one is rendered again.
+    let rendered = metric(&t, "perma_renditions_rendered_total").await;
+    get(&t, &format!("{url}?width=40&format=png"), &[]).await;
+    assert_eq!(
+        metric(&t, "perma_renditions_rendered_total").await,
+        rendered
+    );
+    let g = get(&t, &format!("{url}?width=41&format=png"), &[]).await;
+    assert_eq!(g.image().dimensions().0, 41);
+    assert_eq!(
+        metric(&t, "perma_renditions_rendered_total").await,
+        rendered + 1
+    );
+    // Evicted blobs are gone from the store: blobs = the file + what is stored.
+    let stored = metric(&t, "perma_renditions_stored").await as usize;
+    assert_eq!(t.blob_count().await, 1 + stored);
+}
