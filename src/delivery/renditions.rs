@@ -45,6 +45,8 @@ pub struct Rendition {
     /// Output format.
     pub format: Format,
     used: AtomicBool,
+    /// Deleted by the budget or found lost: the fast path's memo must not serve it.
+    gone: AtomicBool,
 }
 
 impl Rendition {
@@ -56,6 +58,7 @@ impl Rendition {
             size: u64::try_from(r.size).ok()?,
             format,
             used: AtomicBool::new(false),
+            gone: AtomicBool::new(false),
         })
     }
 
@@ -72,6 +75,23 @@ impl Rendition {
         }
     }
 }
+
+/// Which of the `auto=` formats an `Accept` header allows (bit 0 WebP, bit 1 AVIF); 0 when
+/// the query has no `auto` (the answer does not depend on `Accept`).
+pub fn accept_class(query: &str, accept: Option<&str>) -> u8 {
+    if !query.contains("auto=") {
+        return 0;
+    }
+    let accept = accept.unwrap_or("");
+    u8::from(images::accepts(accept, "image/webp"))
+        | u8::from(images::accepts(accept, "image/avif")) << 1
+        | 4
+}
+
+/// The fast path's memo: per source blob, the raw queries (with their `Accept` class)
+/// already answered with a stored rendition, so a repeated request skips parsing and
+/// hashing its parameters.
+type Memo = HashMap<String, Vec<(Box<str>, u8, bool, Arc<Rendition>)>>;
 
 /// The output format named in a canonical string.
 fn format_of(canonical: &str) -> Option<Format> {
@@ -179,6 +199,7 @@ pub struct Renditions {
     timeout: Duration,
     permits: Semaphore,
     memory: RwLock<HashMap<String, Arc<Rendition>>>,
+    memo: RwLock<Memo>,
     /// One lock per key being rendered.
     rendering: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     evicting: tokio::sync::Mutex<()>,
@@ -203,6 +224,7 @@ impl Renditions {
             timeout,
             permits: Semaphore::new(concurrency.max(1)),
             memory: RwLock::new(HashMap::new()),
+            memo: RwLock::new(HashMap::new()),
             rendering: Mutex::new(HashMap::new()),
             evicting: tokio::sync::Mutex::new(()),
             counters: RenditionCounters::default(),
@@ -214,6 +236,43 @@ impl Renditions {
         let r = self.memory.read().ok()?.get(key).cloned()?;
         r.touch();
         Some(r)
+    }
+
+    /// A rendition the fast path answered this exact query for before, and whether the
+    /// answer varies on `Accept`.
+    pub fn memo(&self, sha256: &str, query: &str, class: u8) -> Option<(Arc<Rendition>, bool)> {
+        let memo = self.memo.read().ok()?;
+        let (_, _, vary, r) = memo
+            .get(sha256)?
+            .iter()
+            .find(|(q, c, _, _)| *c == class && &**q == query)?;
+        if r.gone.load(Ordering::Relaxed) {
+            return None;
+        }
+        r.touch();
+        Some((r.clone(), *vary))
+    }
+
+    /// Remembers the rendition a query was answered with (see [`Renditions::memo`]).
+    pub fn remember_query(
+        &self,
+        sha256: &str,
+        query: &str,
+        class: u8,
+        vary: bool,
+        r: Arc<Rendition>,
+    ) {
+        let Ok(mut memo) = self.memo.write() else {
+            return;
+        };
+        if memo.len() >= MEMORY_ENTRIES {
+            memo.clear();
+        }
+        let list = memo.entry(sha256.to_owned()).or_default();
+        list.retain(|(_, _, _, old)| !old.gone.load(Ordering::Relaxed));
+        if list.len() < 64 {
+            list.push((query.into(), class, vary, r));
+        }
     }
 
     fn remember(&self, r: Arc<Rendition>) {
@@ -229,7 +288,9 @@ impl Renditions {
     /// the next request renders it again.
     pub async fn forget(&self, key: &str) {
         if let Ok(mut m) = self.memory.write() {
-            m.remove(key);
+            if let Some(r) = m.remove(key) {
+                r.gone.store(true, Ordering::Relaxed);
+            }
         }
         if let Err(e) = self.db.delete_rendition(key).await {
             tracing::warn!("could not delete the row of a lost rendition {key}: {e}");
@@ -352,7 +413,7 @@ impl Renditions {
         let r = Arc::new(Rendition::from_row(&stored).context("a rendition row without format")?);
         r.touch();
         self.remember(r.clone());
-        self.enforce_budget().await;
+        self.enforce_budget(Some(&r.key)).await;
         Ok(r)
     }
 
@@ -376,17 +437,19 @@ impl Renditions {
         }
     }
 
-    /// Deletes the least recently served renditions until the total is within the budget.
-    pub async fn enforce_budget(&self) {
+    /// Deletes the least recently served renditions until the total is within the budget,
+    /// sparing `keep` (the rendition a request is about to serve: a budget smaller than one
+    /// rendition is exceeded by that one until the next render).
+    pub async fn enforce_budget(&self, keep: Option<&str>) {
         let Ok(_one) = self.evicting.try_lock() else {
             return; // another eviction is running
         };
-        if let Err(e) = self.evict().await {
+        if let Err(e) = self.evict(keep).await {
             tracing::warn!("rendition eviction failed: {e:#}");
         }
     }
 
-    async fn evict(&self) -> anyhow::Result<()> {
+    async fn evict(&self, keep: Option<&str>) -> anyhow::Result<()> {
         let (_, mut bytes) = self.db.rendition_usage().await?;
         if (bytes as u64) <= self.budget {
             return Ok(());
@@ -394,18 +457,23 @@ impl Renditions {
         self.flush_usage().await;
         while (bytes as u64) > self.budget {
             let cold = self.db.coldest_renditions(64).await?;
-            if cold.is_empty() {
+            if cold.iter().all(|r| Some(r.key.as_str()) == keep) {
                 break;
             }
             for r in cold {
                 if (bytes as u64) <= self.budget {
                     break;
                 }
+                if Some(r.key.as_str()) == keep {
+                    continue;
+                }
                 if self.db.delete_rendition(&r.key).await? {
                     bytes -= r.size;
                     self.counters.evicted.add(1);
                     if let Ok(mut m) = self.memory.write() {
-                        m.remove(&r.key);
+                        if let Some(gone) = m.remove(&r.key) {
+                            gone.gone.store(true, Ordering::Relaxed);
+                        }
                     }
                     if !self.db.blob_in_use(&r.sha256).await? {
                         if let Err(e) = self.blobs.delete(&r.sha256).await {

@@ -232,20 +232,35 @@ fn step(app: &App, buf: &[u8], head: &mut Vec<u8>) -> Step {
                 size: f.size,
                 content_type: asset.content_type(f),
             };
-            match renditions::decide(query, request.headers.accept, source) {
-                Ok(renditions::Decision::Original { vary_accept }) => {
-                    answer.vary_accept = vary_accept;
+            let class = renditions::accept_class(query, request.headers.accept);
+            if let Some((r, vary)) = d.renditions.memo(&sha, query, class) {
+                d.renditions.counters.served.add(1);
+                held = r;
+                answer.rendition = Some(&held);
+                answer.vary_accept = vary;
+            } else {
+                match renditions::decide(query, request.headers.accept, source) {
+                    Ok(renditions::Decision::Original { vary_accept }) => {
+                        answer.vary_accept = vary_accept;
+                    }
+                    Ok(renditions::Decision::Rendition(wanted)) => {
+                        let Some(r) = d.renditions.cached(&wanted.key) else {
+                            return Step::Handover;
+                        };
+                        d.renditions.counters.served.add(1);
+                        d.renditions.remember_query(
+                            &sha,
+                            query,
+                            class,
+                            wanted.vary_accept,
+                            r.clone(),
+                        );
+                        held = r;
+                        answer.rendition = Some(&held);
+                        answer.vary_accept = wanted.vary_accept;
+                    }
+                    Err(_) => return Step::Handover,
                 }
-                Ok(renditions::Decision::Rendition(wanted)) => {
-                    let Some(r) = d.renditions.cached(&wanted.key) else {
-                        return Step::Handover;
-                    };
-                    d.renditions.counters.served.add(1);
-                    held = r;
-                    answer.rendition = Some(&held);
-                    answer.vary_accept = wanted.vary_accept;
-                }
-                Err(_) => return Step::Handover,
             }
         }
         let plan = delivery::Plan::new(answer, &request);
