@@ -519,13 +519,22 @@ function setView (v) {
   renderLibrary()
 }
 
+// §11 renditions: images perma can decode are shown as small WebP renditions, so a library
+// of large photos opens quickly; anything else as it is.
+const RENDERABLE = ['image/jpeg', 'image/png', 'image/gif', 'image/webp']
+function rendition (a, url, params) {
+  return RENDERABLE.includes((a.content_type || '').toLowerCase()) ? `${url}?${params}` : url
+}
+const THUMB = 'width=240&height=240&fit=crop&disable=upscale&format=webp&quality=70'
+const PREVIEW = 'width=720&disable=upscale&format=webp&quality=80'
+
 function itemRow (a) {
   if (a.is_dir) {
     return h('li', {}, h('button', { class: 'item', type: 'button', 'aria-label': `Open folder ${a.name}`, onclick: () => goFolder(a.uid, state.crumbs.length, a.name) },
       h('span', { class: 'thumb' }, icon('folder')), h('span', { class: 'name' }, a.name), h('span', { class: 'meta' }, 'Folder'), h('span', { class: 'meta' }, date(a.updated_at))))
   }
   const isImage = (a.content_type || '').startsWith('image/') && a.content_type !== 'image/svg+xml'
-  const thumb = h('span', { class: 'thumb' }, isImage ? h('img', { src: a.url, alt: '', loading: 'lazy' }) : ext(a.filename) || icon('file'))
+  const thumb = h('span', { class: 'thumb' }, isImage ? h('img', { src: rendition(a, a.url, THUMB), alt: '', loading: 'lazy' }) : ext(a.filename) || icon('file'))
   const pick = h('input', { type: 'checkbox', class: 'pick', 'aria-label': `Select ${a.title}` })
   pick.checked = state.picked.has(a.uid)
   pick.addEventListener('change', () => {
@@ -661,7 +670,7 @@ async function renderPanel (notice) {
   }
   const rel = (u) => { try { const x = new URL(u); return x.pathname + x.search } catch { return u } }
   const isImage = a.content_type.startsWith('image/') && a.content_type !== 'image/svg+xml'
-  const preview = h('div', { class: 'preview' }, isImage ? h('img', { src: rel(a.url), alt: `Preview of ${a.title}` }) : h('span', {}, icon('file'), h('span', { class: 'sr-only' }, `No preview for ${a.content_type}`)))
+  const preview = h('div', { class: 'preview' }, isImage ? h('img', { src: rendition(a, rel(a.url), PREVIEW), alt: `Preview of ${a.title}` }) : h('span', {}, icon('file'), h('span', { class: 'sr-only' }, `No preview for ${a.content_type}`)))
 
   const title = h('input', { id: 'f-title', value: a.title })
   const desc = h('textarea', { id: 'f-desc' }, a.description || '')

@@ -426,6 +426,9 @@ fn decode(
     if matches!(source, Format::Jpeg | Format::ProgressiveJpeg) {
         return decode_jpeg(input, t, w, h);
     }
+    if source == Format::Png {
+        return decode_png(input, t, w, h);
+    }
     let format = match source {
         Format::Png => image::ImageFormat::Png,
         Format::Gif => image::ImageFormat::Gif,
@@ -467,6 +470,60 @@ fn decode(
         }
     };
     Ok((pixels, exif, full))
+}
+
+/// PNG through the `png` crate directly: checksums are not enforced, as browsers do not
+/// enforce them (a file that displays everywhere must not fail here).
+fn decode_png(input: &[u8], t: &Transform, w: u32, h: u32) -> Result<(Pixels, u8, Geometry)> {
+    let limit = MAX_INPUT_SIDE as usize * MAX_INPUT_SIDE as usize * 8;
+    let mut d = png::Decoder::new_with_limits(Cursor::new(input), png::Limits { bytes: limit });
+    d.ignore_checksums(true);
+    d.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
+    let mut reader = d.read_info().map_err(undecodable)?;
+    let info = reader.info();
+    if (info.width, info.height) != (w, h) {
+        return Err(undecodable(
+            "its header and its data disagree about its size",
+        ));
+    }
+    let exif = info
+        .exif_metadata
+        .as_deref()
+        .and_then(ExifOrientation::from_exif_chunk)
+        .map_or(1, ExifOrientation::to_exif);
+    let full = plan_from_header(t, w, h, exif)?;
+    let size = reader
+        .output_buffer_size()
+        .ok_or_else(|| undecodable("too large to decode"))?;
+    let mut buf = vec![0u8; size];
+    let frame = reader.next_frame(&mut buf).map_err(undecodable)?;
+    buf.truncate(frame.buffer_size());
+    let n = w as usize * h as usize;
+    let (channels, data) = match frame.color_type {
+        png::ColorType::Rgb => (3, buf),
+        png::ColorType::Rgba => (4, buf),
+        png::ColorType::Grayscale => (3, buf.iter().flat_map(|&l| [l, l, l]).collect()),
+        png::ColorType::GrayscaleAlpha => (
+            4,
+            buf.chunks_exact(2)
+                .flat_map(|p| [p[0], p[0], p[0], p[1]])
+                .collect(),
+        ),
+        png::ColorType::Indexed => return Err(undecodable("palette not expanded")),
+    };
+    if data.len() != n * channels {
+        return Err(undecodable("truncated pixel data"));
+    }
+    Ok((
+        Pixels {
+            w,
+            h,
+            channels,
+            data,
+        },
+        exif,
+        full,
+    ))
 }
 
 fn decode_jpeg(input: &[u8], t: &Transform, w: u32, h: u32) -> Result<(Pixels, u8, Geometry)> {

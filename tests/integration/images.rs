@@ -320,6 +320,23 @@ async fn formats_quality_and_adjustments() {
 }
 
 #[tokio::test]
+async fn a_png_with_a_bad_checksum_renders_as_browsers_show_it() {
+    let t = TestApp::spawn().await;
+    let s = t.admin().await;
+    let mut bytes = png(&quadrants(40, 20));
+    // Break the IDAT chunk's CRC (browsers ignore it).
+    let idat = bytes.windows(4).position(|w| w == b"IDAT").unwrap();
+    let len = u32::from_be_bytes(bytes[idat - 4..idat].try_into().unwrap()) as usize;
+    bytes[idat + 4 + len] ^= 0xFF;
+    let (_, url, _) = uploaded(&s, "crc.png", &bytes).await;
+    let img = get(&t, &format!("{url}?width=20&format=webp"), &[])
+        .await
+        .image();
+    assert_eq!(img.dimensions(), (20, 10));
+    near(&img, 2, 2, RED);
+}
+
+#[tokio::test]
 async fn exif_orientation_is_applied_first() {
     let t = TestApp::spawn().await;
     let s = t.admin().await;

@@ -121,8 +121,11 @@ test('upload several files with a progress bar each; errors per file', async () 
   await list.getByRole('button', { name: 'Sample Logo (1).PNG' }).waitFor()
   await list.getByRole('button', { name: 'report.pdf' }).waitFor()
   assert.equal(await list.getByRole('button', { name: 'too-big.bin' }).count(), 0)
-  // The thumbnail of an image is the image itself.
-  assert.equal(await list.getByRole('button', { name: 'Sample Logo (1).PNG' }).locator('img').count(), 1)
+  // The thumbnail of an image is a small WebP rendition of it (§11), loaded.
+  const thumb = list.getByRole('button', { name: 'Sample Logo (1).PNG' }).locator('img')
+  assert.equal(await thumb.count(), 1)
+  assert.match(await thumb.getAttribute('src'), /\?width=240&height=240&fit=crop&disable=upscale&format=webp/)
+  await page.waitForFunction((img) => img.complete && img.naturalWidth > 0, await thumb.elementHandle())
 })
 
 test('drag and drop uploads', async () => {
@@ -173,7 +176,15 @@ test('asset panel: preview, details, version URL with Copy, versions', async () 
   await page.getByRole('button', { name: 'Sample Logo (1).PNG' }).click()
   const p = panel()
   await p.getByRole('heading', { name: 'Sample Logo (1).PNG' }).waitFor()
-  await p.getByRole('img', { name: 'Preview of Sample Logo (1).PNG' }).waitFor()
+  const preview = p.getByRole('img', { name: 'Preview of Sample Logo (1).PNG' })
+  await preview.waitFor()
+  assert.match(await preview.getAttribute('src'), /\?width=720&disable=upscale&format=webp/)
+  await page.waitForFunction((img) => img.complete && img.naturalWidth > 0, await preview.elementHandle())
+  const bytes = await page.evaluate(async (src) => {
+    const r = await fetch(src)
+    return { type: r.headers.get('content-type'), size: (await r.arrayBuffer()).byteLength }
+  }, await preview.getAttribute('src'))
+  assert.equal(bytes.type, 'image/webp')
   await p.getByText('3 × 2 px').waitFor()
   await p.getByText('image/png').waitFor()
   assert.equal(await p.getByLabel('Title').inputValue(), 'Sample Logo (1).PNG')
