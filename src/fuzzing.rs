@@ -21,6 +21,8 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("filename", filename),
     ("query", query),
     ("sync_token", sync_token),
+    ("transform", transform),
+    ("image", image),
 ];
 
 /// The delivery fast path's request-head parser and classifier: a head it takes is a public
@@ -130,4 +132,103 @@ pub fn query(data: &[u8]) {
 /// Sync and pagination tokens (§12): refused, or a window that encodes back to the token.
 pub fn sync_token(data: &[u8]) {
     crate::assets::fuzzing::sync_token(&String::from_utf8_lossy(data));
+}
+
+/// A 16 × 12 PNG with four coloured quadrants, made once.
+fn small_png() -> &'static [u8] {
+    static PNG: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    PNG.get_or_init(|| {
+        let img = image::RgbImage::from_fn(16, 12, |x, y| {
+            image::Rgb([
+                if x < 8 { 255 } else { 0 },
+                if y < 6 { 255 } else { 0 },
+                128,
+            ])
+        });
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png)
+            .expect("encoding a PNG in memory");
+        out.into_inner()
+    })
+}
+
+/// Whether rendering `t` stays small enough for a fuzzing iteration (outputs of up to
+/// 8,192 px a side are valid, but too slow to encode thousands of times a second).
+fn small(t: &crate::images::Transform) -> bool {
+    use crate::images::{Area, Side};
+    let side = |s: Option<Side>| match s {
+        None => true,
+        Some(Side::Px(n)) => n <= 256,
+        Some(Side::Percent(p)) => p <= 40_000,
+    };
+    let area = |r: Option<crate::images::Region>| match r.map(|r| r.area) {
+        Some(Area::Px(w, h)) => w <= 256 && h <= 256,
+        Some(Area::Aspect(w, h)) => w <= 16 * h && h <= 16 * w,
+        None => true,
+    };
+    side(t.width)
+        && side(t.height)
+        && t.dpr.is_none_or(|d| d <= 200)
+        && area(t.crop)
+        && area(t.canvas)
+        && t.pad.is_none_or(|p| p.iter().all(|e| *e <= 64))
+        && t.format != Some(crate::images::Format::Avif)
+        && t.auto.is_none()
+}
+
+/// §11 parameters: any query parses to a transform or a 400/422, never a panic; the
+/// canonical form names the output format; and rendering a small image with it either
+/// succeeds with an output inside the limits or is refused with a 4xx.
+pub fn transform(data: &[u8]) {
+    use crate::images::{self, Format, Transform};
+    let text = String::from_utf8_lossy(data);
+    let t = match Transform::parse(&text) {
+        Ok(Some(t)) => t,
+        Ok(None) => return,
+        Err(e) => {
+            assert!(matches!(e.status(), 400 | 422), "{e}");
+            return;
+        }
+    };
+    let output = t.output_format(Some("image/webp"), Format::Png);
+    let canonical = t.canonical(output);
+    assert!(
+        canonical.contains(&format!("format={}", output.name())),
+        "{canonical}"
+    );
+    assert_eq!(canonical, t.clone().canonical(output));
+    if !small(&t) {
+        return;
+    }
+    match images::render(small_png(), Format::Png, &t, Format::Png) {
+        Ok(r) => {
+            assert!(r.width >= 1 && r.height >= 1);
+            assert!(r.width <= images::MAX_OUTPUT_SIDE && r.height <= images::MAX_OUTPUT_SIDE);
+        }
+        Err(e) => assert_eq!(e.status(), 422, "{e}"),
+    }
+}
+
+/// §11 decoding: arbitrary bytes as a JPEG, PNG, GIF or WebP file (first byte picks which)
+/// are rendered to a 16 px wide PNG or refused with a 422, never a panic; a declared size
+/// over the limits is refused from the header.
+pub fn image(data: &[u8]) {
+    use crate::images::{self, Format, Transform};
+    let Some((&pick, file)) = data.split_first() else {
+        return;
+    };
+    let source = [Format::Jpeg, Format::Png, Format::Gif, Format::Webp][usize::from(pick % 4)];
+    // Keep iterations fast: large declared images are for the header check alone.
+    if let Ok((w, h)) = images::check_input(file) {
+        if u64::from(w) * u64::from(h) > 1 << 20 {
+            return;
+        }
+    }
+    let t = Transform::parse("width=16&format=png")
+        .expect("a valid query")
+        .expect("a transform");
+    match images::render(file, source, &t, Format::Png) {
+        Ok(r) => assert_eq!(r.width, 16),
+        Err(e) => assert_eq!(e.status(), 422, "{e}"),
+    }
 }
