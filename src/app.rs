@@ -43,6 +43,8 @@ pub struct App {
     pub access_log: Option<AccessLog>,
     /// Proxies whose `X-Forwarded-For` is believed (besides loopback).
     pub trusted_proxies: Vec<crate::ids::Network>,
+    /// Private networks webhook receivers may be in (`PERMA_WEBHOOK_ALLOW_NETS`, §13).
+    pub webhook_allow: Vec<crate::ids::Network>,
 }
 
 /// How [`App::build`] treats the schema.
@@ -121,6 +123,7 @@ impl App {
         let metrics = Metrics::new(config.metrics);
         let rate_limit = (config.rate_limit > 0)
             .then(|| RateLimiter::new(u32::try_from(config.rate_limit).unwrap_or(u32::MAX)));
+        let webhook_allow = config_nets(&config.webhook_allow_nets);
         let app = Arc::new(App {
             config,
             db,
@@ -134,12 +137,19 @@ impl App {
             metrics_from,
             access_log,
             trusted_proxies,
+            webhook_allow,
         });
         if app.db.backend() == Backend::Postgres {
             listen_for_other_processes(&app);
         }
         Ok(app)
     }
+}
+
+fn config_nets(nets: &[String]) -> Vec<crate::ids::Network> {
+    nets.iter()
+        .filter_map(|n| crate::ids::Network::parse(n))
+        .collect()
 }
 
 /// Other processes share a PostgreSQL database: drop what they change from our index.

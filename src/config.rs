@@ -56,6 +56,20 @@ pub struct Config {
     /// Seconds one rendition may take to render (`PERMA_RENDER_TIMEOUT`, default 30);
     /// past it the request gets a 422 (§11).
     pub render_timeout: u64,
+    /// Networks webhook receivers may be in besides public addresses
+    /// (`PERMA_WEBHOOK_ALLOW_NETS`, comma-separated CIDR list such as `127.0.0.0/8`). By
+    /// default loopback, link-local and private ranges are refused (SSRF), §13.
+    pub webhook_allow_nets: Vec<String>,
+    /// CDN purge targets (`PERMA_PURGE`, comma-separated): `http-purge:URL` sends `PURGE`
+    /// for each affected URL to that cache, `surrogate-key:URL` one `POST` naming the
+    /// `asset-{uid}` keys, §13.
+    pub purge: Vec<String>,
+    /// First retry delay of webhooks and purges in milliseconds (`PERMA_EVENT_RETRY_MS`,
+    /// default 5000); it doubles with each attempt, with jitter, up to 8 attempts.
+    pub event_retry_ms: u64,
+    /// Seconds a webhook receiver or purge target has to answer (`PERMA_EVENT_TIMEOUT`,
+    /// default 30).
+    pub event_timeout: u64,
     /// Seconds a client may take no bytes of an answer before its connection is closed
     /// (`PERMA_SEND_TIMEOUT`, default 60, as nginx's `send_timeout`), on both delivery
     /// paths: a client that stops reading cannot hold a connection and its buffers.
@@ -98,6 +112,10 @@ impl Default for Config {
             rendition_budget_bytes: 1 << 30,
             render_concurrency: std::thread::available_parallelism().map_or(2, usize::from),
             render_timeout: 30,
+            webhook_allow_nets: Vec::new(),
+            purge: Vec::new(),
+            event_retry_ms: 5000,
+            event_timeout: 30,
             send_timeout: 60,
             trusted_proxies: Vec::new(),
             rate_limit: 0,
@@ -129,6 +147,13 @@ impl Config {
 
     /// Applies `PERMA_*` overrides read through `var` (a function so tests need no globals).
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+        fn list(v: &str) -> Vec<String> {
+            v.split(',')
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(str::to_owned)
+                .collect()
+        }
         fn num(name: &str, v: String) -> anyhow::Result<u64> {
             v.trim()
                 .parse()
@@ -169,6 +194,28 @@ impl Config {
                     format!("PERMA_TRUSTED_PROXIES: {n:?} is not an address or CIDR network")
                 })?;
             }
+        }
+        if let Some(v) = var("PERMA_WEBHOOK_ALLOW_NETS") {
+            self.webhook_allow_nets = list(&v);
+            for n in &self.webhook_allow_nets {
+                crate::ids::Network::parse(n).with_context(|| {
+                    format!("PERMA_WEBHOOK_ALLOW_NETS: {n:?} is not an address or CIDR network")
+                })?;
+            }
+        }
+        if let Some(v) = var("PERMA_PURGE") {
+            self.purge = list(&v);
+            for p in &self.purge {
+                if !(p.starts_with("http-purge:") || p.starts_with("surrogate-key:")) {
+                    bail!("PERMA_PURGE: {p:?} is neither http-purge:URL nor surrogate-key:URL");
+                }
+            }
+        }
+        if let Some(v) = var("PERMA_EVENT_RETRY_MS") {
+            self.event_retry_ms = num("PERMA_EVENT_RETRY_MS", v)?.max(1);
+        }
+        if let Some(v) = var("PERMA_EVENT_TIMEOUT") {
+            self.event_timeout = num("PERMA_EVENT_TIMEOUT", v)?.max(1);
         }
         if let Some(v) = var("PERMA_METRICS") {
             self.metrics = match v.trim() {

@@ -10,6 +10,7 @@ mod assets;
 mod bulk;
 mod copy;
 mod delivery;
+pub mod events;
 mod identity;
 pub mod list;
 pub mod published;
@@ -70,6 +71,11 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "renditions",
         sql: include_str!("../migrations/sqlite/0004_renditions.sql"),
     },
+    Migration {
+        version: 5,
+        name: "events",
+        sql: include_str!("../migrations/sqlite/0005_events.sql"),
+    },
 ];
 
 const POSTGRES_MIGRATIONS: &[Migration] = &[
@@ -92,6 +98,11 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 4,
         name: "renditions",
         sql: include_str!("../migrations/postgres/0004_renditions.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "events",
+        sql: include_str!("../migrations/postgres/0005_events.sql"),
     },
 ];
 

@@ -120,6 +120,8 @@ pub struct Delivery {
     pub counters: Counters,
     /// Image renditions (§11).
     pub renditions: renditions::Renditions,
+    /// Woken after every change, so the event dispatcher (§13) need not wait for its poll.
+    pub events_wake: Arc<tokio::sync::Notify>,
     /// Misses, read in batches (started with the first miss).
     loader: std::sync::OnceLock<loader::Loader>,
 }
@@ -136,6 +138,7 @@ impl Delivery {
     ) -> Self {
         let delivery = Delivery {
             renditions,
+            events_wake: Arc::new(tokio::sync::Notify::new()),
             hot: Arc::new(HotCache::new(index_budget)),
             db,
             blobs,
@@ -160,6 +163,7 @@ impl Delivery {
         Changes {
             hot: self.hot.clone(),
             db: self.db.clone(),
+            wake: self.events_wake.clone(),
         }
     }
 }
@@ -169,6 +173,7 @@ impl Delivery {
 pub struct Changes {
     hot: Arc<HotCache>,
     db: Db,
+    wake: Arc<tokio::sync::Notify>,
 }
 
 impl Changes {
@@ -179,6 +184,7 @@ impl Changes {
             Some(u) => self.hot.invalidate(u),
             None => self.hot.clear(),
         }
+        self.wake.notify_one();
         if let Err(e) = self.db.notify_changed(asset_uid).await {
             tracing::error!("could not notify other processes of a change: {e:#}");
         }

@@ -7,6 +7,7 @@ mod cda;
 mod delivery;
 mod environments;
 mod error;
+pub mod events;
 mod extract;
 mod fast;
 mod folders;
@@ -18,6 +19,7 @@ mod stacks;
 mod tokens;
 mod ui;
 mod versions;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -83,6 +85,15 @@ pub fn router(app: Arc<App>) -> Router {
             "/v3/stacks/settings",
             get(stacks::settings).post(stacks::set_settings),
         )
+        .route("/v3/webhooks", get(webhooks::list).post(webhooks::create))
+        .route(
+            "/v3/webhooks/{uid}",
+            get(webhooks::get)
+                .put(webhooks::update)
+                .delete(webhooks::delete),
+        )
+        .route("/v3/webhooks/{uid}/executions", get(webhooks::executions))
+        .route("/v3/webhooks/{uid}/retry", post(webhooks::retry))
         .route(
             "/v3/stacks/management_tokens",
             get(tokens::list_management).post(tokens::create_management),

@@ -45,3 +45,4 @@ pub mod stack_config;
 pub mod startup;
 pub mod throttle;
 pub mod time;
+pub mod webhooks;

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use super::events::{self, Emit};
 use super::{flag, json_list, published, to_json_text, Db};
 use crate::records::{Asset, FileMeta, Publication, SyncKind, Version, FOLDER_CONTENT_TYPE};
 
@@ -263,6 +264,21 @@ impl Db {
         .bind(a.created_at)
         .execute(&mut *tx)
         .await?;
+        if !a.is_dir {
+            events::record_event(
+                &mut tx,
+                Emit {
+                    api_key: &a.api_key,
+                    action: "create",
+                    asset_uid: &a.uid,
+                    version: 1,
+                    target: None,
+                    by: &a.created_by,
+                    at: a.created_at,
+                },
+            )
+            .await?;
+        }
         tx.commit().await
     }
 
@@ -356,6 +372,30 @@ impl Db {
         .bind(change.at)
         .execute(&mut *tx)
         .await?;
+        // §13 events for assets (folders have none): the change, and the permanent URL when
+        // this change created it.
+        let mut actions = Vec::new();
+        if matches!(change.action, "update" | "restore" | "replace") {
+            actions.push(change.action);
+        }
+        if change.permanent_slug.is_some() && !change.action.ends_with("_folder") {
+            actions.push("permanent_url");
+        }
+        for action in actions {
+            events::record_event(
+                &mut tx,
+                Emit {
+                    api_key: &api_key,
+                    action,
+                    asset_uid: &change.uid,
+                    version: change.expected_version + 1,
+                    target: None,
+                    by: &change.by,
+                    at: change.at,
+                },
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(true)
     }
@@ -375,6 +415,28 @@ impl Db {
             .execute(&mut *tx)
             .await?;
             n += r.rows_affected();
+            if r.rows_affected() == 1 {
+                let row = sqlx::query("SELECT api_key, version, is_dir FROM assets WHERE uid = $1")
+                    .bind(uid)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let (api_key, version): (String, i64) = (row.try_get(0)?, row.try_get(1)?);
+                if !flag(&row, "is_dir")? {
+                    events::record_event(
+                        &mut tx,
+                        Emit {
+                            api_key: &api_key,
+                            action: "delete",
+                            asset_uid: uid,
+                            version,
+                            target: None,
+                            by,
+                            at,
+                        },
+                    )
+                    .await?;
+                }
+            }
             // Each publication withdrawn is an `asset_deleted` sync event (§12).
             let pubs = sqlx::query(
                 "SELECT p.environment_uid, p.locale, a.api_key FROM publications p \
@@ -505,6 +567,19 @@ impl Db {
             .await?;
             published::record_publish(&mut tx, &api_key, (asset_uid, env, locale), version, by, at)
                 .await?;
+            events::record_event(
+                &mut tx,
+                Emit {
+                    api_key: &api_key,
+                    action: "publish",
+                    asset_uid,
+                    version,
+                    target: Some((env, locale)),
+                    by,
+                    at,
+                },
+            )
+            .await?;
         }
         tx.commit().await
     }
@@ -538,6 +613,23 @@ impl Db {
                     (asset_uid, env, locale),
                     SyncKind::Unpublished,
                     (by, at),
+                )
+                .await?;
+                let version: i64 = sqlx::query_scalar("SELECT version FROM assets WHERE uid = $1")
+                    .bind(asset_uid)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                events::record_event(
+                    &mut tx,
+                    Emit {
+                        api_key: &api_key,
+                        action: "unpublish",
+                        asset_uid,
+                        version,
+                        target: Some((env, locale)),
+                        by,
+                        at,
+                    },
                 )
                 .await?;
             }

@@ -30,6 +30,7 @@ const RANKS: &[(&str, u8)] = &[
     ("assets", 6),
     ("stack_config", 6),
     ("maintenance", 6),
+    ("webhooks", 6),
     // Wiring.
     ("app", 7),
     // Edges.

@@ -9,6 +9,7 @@ mod connection;
 mod copy;
 mod delivery;
 mod durability;
+mod events;
 mod fuzz_corpus;
 mod hardening;
 mod identity;

@@ -1,0 +1,312 @@
+//! Webhooks (§13): a stack's receivers of asset events, and their executions.
+//!
+//! Changes write outbox rows in their own transactions (`db/assets.rs`); the dispatcher
+//! (`http/events.rs`) fans them out into jobs and sends them. This module holds the rules:
+//! what a webhook may be (its channels, its receivers' addresses), and who may manage it.
+
+use std::net::IpAddr;
+
+use crate::db::events::{Destination, EventJob, Webhook};
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::identity::StackAccess;
+use crate::ids::{self, Network};
+use crate::time::now_ms;
+
+/// The channels of §13 (`{env}` is an environment name, or `*` for every environment).
+pub const CHANNELS: &[&str] = &[
+    "assets.create",
+    "assets.update",
+    "assets.delete",
+    "assets.replace",
+    "assets.permanent_url.create",
+    "assets.environments.{env}.publish.success",
+    "assets.environments.{env}.unpublish.success",
+];
+
+/// What a client sends to create or change a webhook.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookInput {
+    /// Name.
+    pub name: String,
+    /// Receivers.
+    pub destinations: Vec<Destination>,
+    /// Channels.
+    pub channels: Vec<String>,
+    /// `automatic` (default) or `manual`.
+    pub retry_policy: Option<String>,
+    /// Paused.
+    pub disabled: bool,
+    /// Uids and URLs only.
+    pub concise_payload: bool,
+}
+
+fn valid_channel(c: &str) -> bool {
+    if CHANNELS[..5].contains(&c) {
+        return true;
+    }
+    let Some(rest) = c.strip_prefix("assets.environments.") else {
+        return false;
+    };
+    let Some((env, tail)) = rest.split_once('.') else {
+        return false;
+    };
+    !env.is_empty() && matches!(tail, "publish.success" | "unpublish.success")
+}
+
+/// Whether a webhook listening on `pattern` receives `channel` (`*` stands for any one
+/// segment: `assets.environments.*.publish.success`).
+pub fn channel_matches(pattern: &str, channel: &str) -> bool {
+    let (mut p, mut c) = (pattern.split('.'), channel.split('.'));
+    loop {
+        match (p.next(), c.next()) {
+            (None, None) => return true,
+            (Some(a), Some(b)) if a == "*" || a == b => {}
+            _ => return false,
+        }
+    }
+}
+
+/// Whether a receiver may be at `ip`: public addresses always, loopback, link-local,
+/// private and unspecified ones only inside `allow` (SSRF, §13).
+pub fn ip_allowed(ip: IpAddr, allow: &[Network]) -> bool {
+    if allow.iter().any(|n| n.contains(ip)) {
+        return true;
+    }
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    };
+    match ip {
+        IpAddr::V4(v4) => {
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.octets()[0] == 0
+                || (v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1])))
+        }
+        IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80)
+        }
+    }
+}
+
+/// Checks a receiver URL: http or https, a host, and (when the host is an address) one
+/// that `allow` permits. Host names are checked again, resolved, at every send.
+pub fn check_target(url: &str, allow: &[Network]) -> Result<()> {
+    let bad = |why: &str| Error::field("target_url", format!("{why}: {url:?}"));
+    let parsed = reqwest::Url::parse(url).map_err(|_| bad("is not a URL"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(bad("must be an http or https URL"));
+    }
+    let host = match parsed.host() {
+        Some(h) => h,
+        None => return Err(bad("has no host")),
+    };
+    let ip = match host {
+        url::Host::Ipv4(v4) => Some(IpAddr::V4(v4)),
+        url::Host::Ipv6(v6) => Some(IpAddr::V6(v6)),
+        url::Host::Domain(d) if d.eq_ignore_ascii_case("localhost") => {
+            Some(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST))
+        }
+        url::Host::Domain(_) => None,
+    };
+    if let Some(ip) = ip {
+        if !ip_allowed(ip, allow) {
+            return Err(bad(
+                "is in a loopback, link-local or private network (allow it with PERMA_WEBHOOK_ALLOW_NETS)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn checked(input: &WebhookInput, allow: &[Network]) -> Result<()> {
+    if input.name.trim().is_empty() {
+        return Err(Error::field("name", "is required"));
+    }
+    if input.destinations.is_empty() {
+        return Err(Error::field(
+            "destinations",
+            "needs at least one target_url",
+        ));
+    }
+    for d in &input.destinations {
+        check_target(&d.target_url, allow)?;
+    }
+    if input.channels.is_empty() {
+        return Err(Error::field("channels", "needs at least one channel"));
+    }
+    for c in &input.channels {
+        if !valid_channel(c) {
+            return Err(Error::field(
+                "channels",
+                format!("{c:?} is not a channel (one of {})", CHANNELS.join(", ")),
+            ));
+        }
+    }
+    match input.retry_policy.as_deref() {
+        None | Some("automatic" | "manual") => Ok(()),
+        Some(other) => Err(Error::field(
+            "retry_policy",
+            format!("{other:?} is neither automatic nor manual"),
+        )),
+    }
+}
+
+/// Creates a webhook; its signing secret is in the result (shown once).
+pub async fn create(
+    db: &Db,
+    access: &StackAccess,
+    input: WebhookInput,
+    allow: &[Network],
+) -> Result<Webhook> {
+    access.require_write()?;
+    checked(&input, allow)?;
+    let now = now_ms();
+    let by = access.actor.uid().to_owned();
+    let w = Webhook {
+        uid: ids::new_uid(),
+        api_key: access.stack.api_key.clone(),
+        name: input.name.trim().to_owned(),
+        destinations: input.destinations,
+        channels: input.channels,
+        retry_policy: input.retry_policy.unwrap_or_else(|| "automatic".into()),
+        disabled: input.disabled,
+        concise_payload: input.concise_payload,
+        secret: ids::new_secret("whsec"),
+        created_by: by.clone(),
+        updated_by: by,
+        created_at: now,
+        updated_at: now,
+    };
+    db.insert_webhook(&w).await?;
+    Ok(w)
+}
+
+/// One webhook of the stack.
+pub async fn get(db: &Db, access: &StackAccess, uid: &str) -> Result<Webhook> {
+    access.require_read()?;
+    db.webhook(&access.stack.api_key, uid)
+        .await?
+        .ok_or(Error::NotFound("Webhook"))
+}
+
+/// The stack's webhooks.
+pub async fn list(db: &Db, access: &StackAccess) -> Result<Vec<Webhook>> {
+    access.require_read()?;
+    Ok(db.webhooks(&access.stack.api_key).await?)
+}
+
+/// Changes a webhook's settings (the secret stays).
+pub async fn update(
+    db: &Db,
+    access: &StackAccess,
+    uid: &str,
+    input: WebhookInput,
+    allow: &[Network],
+) -> Result<Webhook> {
+    access.require_write()?;
+    let cur = get(db, access, uid).await?;
+    checked(&input, allow)?;
+    let w = Webhook {
+        name: input.name.trim().to_owned(),
+        destinations: input.destinations,
+        channels: input.channels,
+        retry_policy: input.retry_policy.unwrap_or(cur.retry_policy.clone()),
+        disabled: input.disabled,
+        concise_payload: input.concise_payload,
+        updated_by: access.actor.uid().to_owned(),
+        updated_at: now_ms(),
+        ..cur
+    };
+    if !db.update_webhook(&w).await? {
+        return Err(Error::NotFound("Webhook"));
+    }
+    Ok(w)
+}
+
+/// Deletes a webhook and its executions.
+pub async fn delete(db: &Db, access: &StackAccess, uid: &str) -> Result<()> {
+    access.require_write()?;
+    if db.delete_webhook(&access.stack.api_key, uid).await? {
+        Ok(())
+    } else {
+        Err(Error::NotFound("Webhook"))
+    }
+}
+
+/// A webhook's executions, newest first, and how many there are.
+pub async fn executions(
+    db: &Db,
+    access: &StackAccess,
+    uid: &str,
+    skip: i64,
+    limit: i64,
+) -> Result<(Vec<EventJob>, i64)> {
+    get(db, access, uid).await?;
+    Ok(db.webhook_jobs(uid, skip, limit).await?)
+}
+
+/// Sends one execution of a webhook again, now.
+pub async fn retry(db: &Db, access: &StackAccess, uid: &str, execution_uid: &str) -> Result<()> {
+    access.require_write()?;
+    get(db, access, uid).await?;
+    let job = db
+        .event_job(execution_uid)
+        .await?
+        .filter(|j| j.webhook_uid.as_deref() == Some(uid))
+        .ok_or(Error::NotFound("Webhook execution"))?;
+    db.requeue_job(&job.uid, now_ms()).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channels_and_patterns() {
+        assert!(valid_channel("assets.create"));
+        assert!(valid_channel(
+            "assets.environments.production.publish.success"
+        ));
+        assert!(valid_channel("assets.environments.*.unpublish.success"));
+        assert!(!valid_channel("entries.create"));
+        assert!(!valid_channel("assets.environments..publish.success"));
+        assert!(channel_matches(
+            "assets.environments.*.publish.success",
+            "assets.environments.staging.publish.success"
+        ));
+        assert!(!channel_matches("assets.create", "assets.update"));
+    }
+
+    #[test]
+    fn private_ranges_are_refused_unless_allowed() {
+        let none: Vec<Network> = Vec::new();
+        for url in [
+            "http://127.0.0.1:9/x",
+            "http://localhost/x",
+            "http://10.1.2.3/",
+            "http://192.168.0.1/",
+            "http://172.16.0.1/",
+            "http://169.254.169.254/latest/meta-data",
+            "http://[::1]/",
+            "http://[fd00::1]/",
+            "http://0.0.0.0/",
+            "ftp://example.com/",
+        ] {
+            assert!(check_target(url, &none).is_err(), "{url}");
+        }
+        assert!(check_target("https://hooks.example.com/perma", &none).is_ok());
+        let loopback = vec![Network::parse("127.0.0.0/8").unwrap()];
+        assert!(check_target("http://127.0.0.1:9/x", &loopback).is_ok());
+        assert!(check_target("http://10.1.2.3/", &loopback).is_err());
+    }
+}
