@@ -289,6 +289,17 @@ impl HotAsset {
         self.purge_keys(',')
     }
 
+    /// The asset's uid (`blt…`).
+    pub fn asset_uid(&self) -> StackStr<19> {
+        let mut s = StackStr {
+            buf: [0; 19],
+            len: 0,
+        };
+        let _ = s.write_str("blt");
+        let _ = s.write_str(&hex::<16>(&self.key.to_be_bytes()));
+        s
+    }
+
     /// `asset-{uid}{sep}stack-{api_key}`, without `fmt` (every answer carries two).
     fn purge_keys(&self, sep: char) -> StackStr<64> {
         let mut s = StackStr {

@@ -33,6 +33,9 @@ use crate::time::now_ms;
 /// from the database.
 const MEMORY_ENTRIES: usize = 100_000;
 
+/// Rendition query strings remembered per permanent URL for purging.
+const PERMANENT_QUERIES: usize = 64;
+
 /// A stored rendition, as delivery serves it.
 #[derive(Debug)]
 pub struct Rendition {
@@ -200,6 +203,9 @@ pub struct Renditions {
     permits: Semaphore,
     memory: RwLock<HashMap<String, Arc<Rendition>>>,
     memo: RwLock<Memo>,
+    /// Query strings of renditions served on each asset's permanent URL (for CDN purges,
+    /// §13), at most [`PERMANENT_QUERIES`] an asset.
+    permanent_queries: Mutex<HashMap<String, Vec<Box<str>>>>,
     /// One lock per key being rendered.
     rendering: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     evicting: tokio::sync::Mutex<()>,
@@ -225,6 +231,7 @@ impl Renditions {
             permits: Semaphore::new(concurrency.max(1)),
             memory: RwLock::new(HashMap::new()),
             memo: RwLock::new(HashMap::new()),
+            permanent_queries: Mutex::new(HashMap::new()),
             rendering: Mutex::new(HashMap::new()),
             evicting: tokio::sync::Mutex::new(()),
             counters: RenditionCounters::default(),
@@ -273,6 +280,33 @@ impl Renditions {
         if list.len() < 64 {
             list.push((query.into(), class, vary, r));
         }
+    }
+
+    /// Notes that a permanent URL was asked for a rendition with this query string, so a
+    /// change of the asset purges that URL from caches in front (§13).
+    pub fn note_permanent_query(&self, asset_uid: &str, query: &str) {
+        let Ok(mut m) = self.permanent_queries.lock() else {
+            return;
+        };
+        if m.len() >= MEMORY_ENTRIES {
+            m.clear();
+        }
+        let list = m.entry(asset_uid.to_owned()).or_default();
+        if list.len() < PERMANENT_QUERIES && !list.iter().any(|q| &**q == query) {
+            list.push(query.into());
+        }
+    }
+
+    /// The rendition query strings noted for an asset's permanent URL.
+    pub fn permanent_queries(&self, asset_uid: &str) -> Vec<String> {
+        self.permanent_queries
+            .lock()
+            .ok()
+            .and_then(|m| {
+                m.get(asset_uid)
+                    .map(|l| l.iter().map(|q| q.to_string()).collect())
+            })
+            .unwrap_or_default()
     }
 
     fn remember(&self, r: Arc<Rendition>) {
@@ -517,6 +551,10 @@ impl super::Delivery {
         match decide(query, req.headers.accept, source)? {
             Decision::Original { vary_accept } => resolved.vary_accept = vary_accept,
             Decision::Rendition(wanted) => {
+                if resolved.kind == super::UrlKind::Permanent {
+                    let uid = resolved.asset.asset_uid();
+                    self.renditions.note_permanent_query(&uid, query);
+                }
                 let r = self.renditions.get_or_render(&wanted, source).await?;
                 self.renditions.counters.served.add(1);
                 resolved.vary_accept = wanted.vary_accept;

@@ -158,13 +158,13 @@ async fn jobs_for(app: &Arc<App>, e: &OutboxEvent) -> anyhow::Result<Vec<EventJo
     );
     if purges && !app.config.purge.is_empty() {
         if let Some(slug) = &asset.permanent_slug {
-            let base = format!(
-                "/v3/assets/{}/{}/{}",
-                e.api_key,
-                asset.uid,
-                percent_encoding::utf8_percent_encode(slug, percent_encoding::NON_ALPHANUMERIC)
-            );
+            let base = crate::records::permanent_path(&e.api_key, &asset.uid, slug);
             let mut paths = vec![base.clone()];
+            // Renditions of the permanent URL this process has served (§11): their query
+            // strings, as clients spelled them, are the cache's keys.
+            for q in app.delivery.renditions.permanent_queries(&asset.uid) {
+                paths.push(format!("{base}?{q}"));
+            }
             if let Some(env) = env_name {
                 let env = form_urlencoded::byte_serialize(env.as_bytes()).collect::<String>();
                 paths.push(format!("{base}?environment={env}"));

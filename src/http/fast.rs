@@ -248,6 +248,9 @@ fn step(app: &App, buf: &[u8], head: &mut Vec<u8>) -> Step {
                             return Step::Handover;
                         };
                         d.renditions.counters.served.add(1);
+                        if answer.kind == delivery::UrlKind::Permanent {
+                            d.renditions.note_permanent_query(&asset.asset_uid(), query);
+                        }
                         d.renditions.remember_query(
                             &sha,
                             query,

@@ -111,6 +111,8 @@ async fn publish_or_unpublish(
         ),
     };
     assets::publish(&app.db, access, uid, &envs, &locales, version, unpublish).await?;
+    // Its webhooks and purges (§13) go out now rather than at the next poll.
+    app.delivery.events_wake.notify_one();
     let notice = if unpublish {
         "Asset sent for unpublishing."
     } else {

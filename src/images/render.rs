@@ -429,6 +429,9 @@ fn decode(
     if source == Format::Png {
         return decode_png(input, t, w, h);
     }
+    if source == Format::Webp {
+        check_riff(input)?;
+    }
     let format = match source {
         Format::Png => image::ImageFormat::Png,
         Format::Gif => image::ImageFormat::Gif,
@@ -470,6 +473,27 @@ fn decode(
         }
     };
     Ok((pixels, exif, full))
+}
+
+/// Checks that every chunk of a WebP (RIFF) file fits in the file. The decoder allocates a
+/// chunk's declared size before reading it, so a 100-byte file declaring a 3 GB EXIF chunk
+/// would otherwise cost 3 GB (found by fuzzing).
+fn check_riff(input: &[u8]) -> Result<()> {
+    let le = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
+    if input.len() < 12 || &input[..4] != b"RIFF" || &input[8..12] != b"WEBP" {
+        return Err(undecodable("not a RIFF WebP file"));
+    }
+    let mut at = 12;
+    while at + 8 <= input.len() {
+        let size = le(&input[at + 4..at + 8]);
+        let end = at
+            .checked_add(8)
+            .and_then(|a| a.checked_add(size))
+            .filter(|end| *end <= input.len())
+            .ok_or_else(|| undecodable("a chunk is larger than the file"))?;
+        at = end + (size & 1);
+    }
+    Ok(())
 }
 
 /// PNG through the `png` crate directly: checksums are not enforced, as browsers do not

@@ -20,4 +20,5 @@ mod listing;
 mod management;
 mod multiprocess;
 mod permanent_url;
+mod purge;
 mod support;
