@@ -26,7 +26,7 @@ use std::sync::Arc;
 pub use conditional::{byte_range, evaluate, is_active_content, none_match, Conditionals, Outcome};
 pub use entry::{Disposition, HotAsset, Prepared, StackStr};
 pub use hot::{HotCache, MAX_BODY};
-pub use plan::{BodyRange, Plan};
+pub use plan::{redirects, BodyRange, Plan};
 pub use request::{Classified, DeliveryHeaders, DeliveryPath, DeliveryQuery, Method, Target};
 pub use resolve::{resolve_public, Answer, Resolved, UrlKind};
 

@@ -409,6 +409,7 @@ pub async fn create_stack(
         org_uid,
         owner_uid: user.uid.clone(),
         secure_asset_urls: false,
+        permanent_url_mode: "serve".into(),
         created_at: now,
         updated_at: now,
     };

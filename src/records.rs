@@ -107,7 +107,8 @@ pub struct Publication {
 }
 
 /// Characters escaped in a URL path segment (file names may hold any Unicode).
-const SEGMENT: &AsciiSet = &CONTROLS
+/// Characters percent-encoded in a URL path segment.
+pub const SEGMENT: &AsciiSet = &CONTROLS
     .add(b' ')
     .add(b'"')
     .add(b'#')
@@ -203,6 +204,8 @@ pub struct Stack {
     pub owner_uid: String,
     /// §4 secured stacks: delivery needs credentials or a delivery token.
     pub secure_asset_urls: bool,
+    /// `serve` (default) or `redirect`: permanent URLs answer 302 to the version URL (§13).
+    pub permanent_url_mode: String,
     /// Creation time (ms).
     pub created_at: i64,
     /// Last change (ms).

@@ -55,14 +55,23 @@ pub async fn members(db: &Db, access: &StackAccess) -> Result<Vec<(String, Strin
     Ok(db.member_emails(&access.stack.api_key).await?)
 }
 
-/// Updates name, description and/or the secure-URL setting.
+/// Stack settings to change (`None`: unchanged).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Settings<'a> {
+    /// `secure_asset_urls` (§4).
+    pub secure_asset_urls: Option<bool>,
+    /// `permanent_url_mode`: `serve` or `redirect` (§13).
+    pub permanent_url_mode: Option<&'a str>,
+}
+
+/// Updates name, description and/or the stack settings.
 pub async fn update_stack(
     db: &Db,
     changes: &Changes,
     access: &StackAccess,
     name: Option<&str>,
     description: Option<&str>,
-    secure_asset_urls: Option<bool>,
+    settings: Settings<'_>,
 ) -> Result<Stack> {
     access.require_user()?;
     let mut s = access.stack.clone();
@@ -76,12 +85,21 @@ pub async fn update_stack(
     if let Some(d) = description {
         s.description = d.to_owned();
     }
-    if let Some(b) = secure_asset_urls {
+    if let Some(b) = settings.secure_asset_urls {
         s.secure_asset_urls = b;
+    }
+    if let Some(m) = settings.permanent_url_mode {
+        if !matches!(m, "serve" | "redirect") {
+            return Err(Error::field(
+                "permanent_url_mode",
+                "must be serve or redirect",
+            ));
+        }
+        s.permanent_url_mode = m.to_owned();
     }
     s.updated_at = now_ms();
     db.update_stack(&s).await?;
-    // `secure_asset_urls` is part of every cached delivery entry of this stack.
+    // Both settings are part of every cached delivery entry of this stack.
     changes.changed(None).await;
     Ok(s)
 }

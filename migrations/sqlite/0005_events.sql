@@ -49,3 +49,5 @@ CREATE TABLE event_jobs (
 );
 CREATE INDEX event_jobs_due ON event_jobs (status, next_attempt_at);
 CREATE INDEX event_jobs_by_webhook ON event_jobs (webhook_uid, created_at);
+-- Redirect mode (§13): a permanent URL answers 302 to the current version URL.
+ALTER TABLE stacks ADD COLUMN permanent_url_mode TEXT NOT NULL DEFAULT 'serve';

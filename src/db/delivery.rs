@@ -16,6 +16,8 @@ pub struct DeliveryEntry {
     pub asset: Asset,
     /// The stack's `secure_asset_urls`.
     pub secured: bool,
+    /// The stack's `permanent_url_mode` is `redirect` (§13).
+    pub redirect: bool,
     /// The stack's master locale.
     pub master_locale: String,
     /// Every file of the asset.
@@ -51,6 +53,7 @@ fn entries(rows: &[AnyRow]) -> sqlx::Result<Vec<DeliveryEntry>> {
             out.push(DeliveryEntry {
                 asset: asset_from_row(row)?,
                 secured: flag(row, "s_secure")?,
+                redirect: row.try_get::<String, _>("s_mode")? == "redirect",
                 master_locale: row.try_get("s_locale")?,
                 files: Vec::new(),
             });
@@ -74,7 +77,7 @@ impl Db {
         }
         let marks: Vec<String> = (1..=asset_uids.len()).map(|i| format!("${i}")).collect();
         let text = format!(
-            "SELECT {ASSET_COLS}, s.secure_asset_urls AS s_secure, s.master_locale AS s_locale, \
+            "SELECT {ASSET_COLS}, s.secure_asset_urls AS s_secure, s.master_locale AS s_locale, s.permanent_url_mode AS s_mode, \
              {FILE_COLS} FROM assets a JOIN stacks s ON s.api_key = a.api_key \
              LEFT JOIN files f ON f.uid = a.file_uid \
              LEFT JOIN files df ON df.asset_uid = a.uid \
@@ -96,7 +99,7 @@ impl Db {
         limit: u32,
     ) -> sqlx::Result<Vec<DeliveryEntry>> {
         let rows = sqlx::query(&format!(
-            "SELECT {ASSET_COLS}, s.secure_asset_urls AS s_secure, s.master_locale AS s_locale, \
+            "SELECT {ASSET_COLS}, s.secure_asset_urls AS s_secure, s.master_locale AS s_locale, s.permanent_url_mode AS s_mode, \
              {FILE_COLS} FROM (SELECT * FROM assets WHERE uid > $1 AND is_dir = 0 \
              ORDER BY uid LIMIT {limit}) a JOIN stacks s ON s.api_key = a.api_key \
              LEFT JOIN files f ON f.uid = a.file_uid \

@@ -188,6 +188,8 @@ pub struct HotAsset {
     pub secured: bool,
     /// Tombstoned (§4: 410).
     pub deleted: bool,
+    /// Stack's `permanent_url_mode` is `redirect` (§13).
+    pub redirect: bool,
     has_slug: bool,
     /// Index of the current file in `files`.
     current: Option<u16>,
@@ -204,7 +206,12 @@ pub struct HotAsset {
 
 impl HotAsset {
     /// The entry of `asset` (of a stack with these settings) and its files.
-    pub fn new(asset: &Asset, secured: bool, master_locale: &str, files: &[FileMeta]) -> Self {
+    pub fn new(
+        asset: &Asset,
+        (secured, redirect): (bool, bool),
+        master_locale: &str,
+        files: &[FileMeta],
+    ) -> Self {
         let mut files: Vec<(u128, &FileMeta)> = files
             .iter()
             .filter_map(|f| Some((ids::file_uid_bits(&f.uid)?, f)))
@@ -251,6 +258,7 @@ impl HotAsset {
             stack: ids::blt_bits(&asset.api_key).unwrap_or_default(),
             key: ids::blt_bits(&asset.uid).unwrap_or_default(),
             secured,
+            redirect,
             deleted: asset.deleted_at.is_some(),
             has_slug: asset.permanent_slug.is_some(),
             current,
@@ -287,6 +295,17 @@ impl HotAsset {
     /// `Cache-Tag` value: `asset-{uid},stack-{api_key}`.
     pub fn cache_tag(&self) -> StackStr<64> {
         self.purge_keys(',')
+    }
+
+    /// The stack's api key (`blt…`).
+    pub fn api_key(&self) -> StackStr<19> {
+        let mut s = StackStr {
+            buf: [0; 19],
+            len: 0,
+        };
+        let _ = s.write_str("blt");
+        let _ = s.write_str(&hex::<16>(&self.stack.to_be_bytes()));
+        s
     }
 
     /// The asset's uid (`blt…`).
@@ -445,7 +464,7 @@ mod tests {
             deleted_at: None,
             file: Some(b.clone()),
         };
-        let e = HotAsset::new(&asset, false, "en-us", &[b.clone(), a.clone()]);
+        let e = HotAsset::new(&asset, (false, false), "en-us", &[b.clone(), a.clone()]);
         assert_eq!(e.slug(), Some("logo"));
         assert_eq!(e.master_locale(), "en-us");
         assert_eq!(

@@ -226,7 +226,7 @@ mod tests {
             deleted_at: None,
             file: None,
         };
-        Arc::new(HotAsset::new(&asset, false, "en-us", &[]))
+        Arc::new(HotAsset::new(&asset, (false, false), "en-us", &[]))
     }
 
     #[test]

@@ -65,7 +65,7 @@ async fn run(db: Db, hot: Arc<HotCache>, mut rx: mpsc::UnboundedReceiver<(String
                 for e in entries {
                     let entry = Arc::new(HotAsset::new(
                         &e.asset,
-                        e.secured,
+                        (e.secured, e.redirect),
                         &e.master_locale,
                         &e.files,
                     ));

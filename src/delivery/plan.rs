@@ -11,7 +11,7 @@ use super::{Answer, Classified, Delivery, Method, Outcome, StackStr, UrlKind};
 const ACTIVE_CSP: &str = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:";
 
 /// What to send for a resolved delivery request.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Plan<'a> {
     /// The file and how it is labelled.
     pub answer: Answer<'a>,
@@ -19,6 +19,8 @@ pub struct Plan<'a> {
     pub outcome: Outcome,
     head_only: bool,
     download: bool,
+    /// Redirect mode (§13): `Location` of the current version URL.
+    redirect: Option<String>,
 }
 
 /// The bytes a body is made of: `count` bytes of the blob from `start`.
@@ -41,6 +43,7 @@ impl<'a> Plan<'a> {
                 file.modified(),
                 Self::size_of(&answer),
             ),
+            redirect: redirect_to(&answer, request),
             answer,
             head_only: request.method == Method::Head,
             download: request.query.download,
@@ -70,6 +73,9 @@ impl<'a> Plan<'a> {
 
     /// The status code.
     pub fn status(&self) -> u16 {
+        if self.redirect.is_some() {
+            return 302;
+        }
         match self.outcome {
             Outcome::Full => 200,
             Outcome::Partial { .. } => 206,
@@ -81,6 +87,9 @@ impl<'a> Plan<'a> {
 
     /// The status line of HTTP/1.1 (with its CRLF).
     pub fn status_line(&self) -> &'static [u8] {
+        if self.redirect.is_some() {
+            return b"HTTP/1.1 302 Found\r\n";
+        }
         match self.outcome {
             Outcome::Full => b"HTTP/1.1 200 OK\r\n",
             Outcome::Partial { .. } => b"HTTP/1.1 206 Partial Content\r\n",
@@ -92,7 +101,7 @@ impl<'a> Plan<'a> {
 
     /// The body: `None` for HEAD and for answers without content.
     pub fn body(&self) -> Option<BodyRange> {
-        if self.head_only {
+        if self.head_only || self.redirect.is_some() {
             return None;
         }
         self.content()
@@ -121,6 +130,24 @@ impl<'a> Plan<'a> {
     pub fn headers(&self, delivery: &Delivery, mut emit: impl FnMut(&'static str, &str)) {
         let r = self.answer;
         let f = r.file;
+        if let Some(location) = &self.redirect {
+            // Redirect mode (§13): the permanent URL's short lifetime, so a CDN asks again
+            // soon, and caches the immutable bytes once per version.
+            emit("location", location);
+            emit(
+                "cache-control",
+                if r.private {
+                    &delivery.cache_control.private
+                } else {
+                    &delivery.cache_control.public
+                },
+            );
+            emit("surrogate-key", &r.asset.surrogate_key());
+            emit("cache-tag", &r.asset.cache_tag());
+            emit("vary", "authtoken, authorization");
+            emit("content-length", "0");
+            return;
+        }
         let not_modified = self.outcome == Outcome::NotModified;
         let rendition = r.rendition;
         emit("etag", &Self::etag_of(&r));
@@ -201,4 +228,35 @@ fn format_into<'b>(buf: &'b mut [u8; 64], args: std::fmt::Arguments<'_>) -> &'b 
     let _ = w.write_fmt(args);
     let written = 64 - w.len();
     std::str::from_utf8(&buf[..written]).unwrap_or("")
+}
+
+/// Whether the answer is a redirect (see [`redirect_to`]): then no rendition is made for
+/// the permanent URL; the version URL it points to makes it.
+pub fn redirects(answer: &Answer<'_>, request: &Classified<'_>) -> bool {
+    answer.kind == UrlKind::Permanent
+        && answer.asset.redirect
+        && !request.headers.has_credentials()
+        && request.path.target != super::Target::Latest
+}
+
+/// Redirect mode (§13): an anonymous or delivery-token request for a permanent URL of a
+/// stack in `redirect` mode is sent to the version URL of the file it resolved to, with the
+/// same query (transform parameters, token). Management downloads get the bytes.
+fn redirect_to(answer: &Answer<'_>, request: &Classified<'_>) -> Option<String> {
+    if !redirects(answer, request) {
+        return None;
+    }
+    let f = answer.file;
+    let mut location = format!(
+        "/v3/assets/{}/{}/{}/{}",
+        &*answer.asset.api_key(),
+        &*answer.asset.asset_uid(),
+        &*f.uid(),
+        percent_encoding::utf8_percent_encode(answer.asset.filename(f), crate::records::SEGMENT)
+    );
+    if let Some(q) = request.query.raw {
+        location.push('?');
+        location.push_str(q);
+    }
+    Some(location)
 }

@@ -540,6 +540,9 @@ impl super::Delivery {
             return Ok(());
         };
         let answer = resolved.answer();
+        if super::redirects(&answer, req) {
+            return Ok(());
+        }
         let f = answer.file;
         let sha = f.sha256().to_string();
         let content_type = answer.asset.content_type(f).to_owned();

@@ -90,6 +90,8 @@ pub struct DeliveryQuery<'a> {
     pub download: bool,
     /// The whole query, when it has §11 image parameters (parsed by `images::Transform`).
     pub transform: Option<&'a str>,
+    /// The whole query string, as sent (a redirect keeps it, §13).
+    pub raw: Option<&'a str>,
 }
 
 fn flag(v: &str) -> bool {
@@ -103,6 +105,7 @@ impl<'a> DeliveryQuery<'a> {
         let Some(query) = query.filter(|q| !q.is_empty()) else {
             return q;
         };
+        q.raw = Some(query);
         let (mut dl, mut download) = (false, false);
         for (k, v) in form_urlencoded::parse(query.as_bytes()) {
             let non_empty = |v: Cow<'a, str>| (!v.is_empty()).then_some(v);
@@ -307,7 +310,11 @@ mod tests {
             Some("prod eu")
         );
         assert_eq!(q(Some("access_token=")).access_token.as_deref(), Some(""));
-        assert_eq!(q(Some("width=300&x")), DeliveryQuery::default());
+        // §11 parameters are kept whole for the transform parser; others are ignored.
+        let t = q(Some("width=300&x"));
+        assert_eq!(t.transform, Some("width=300&x"));
+        assert_eq!(t.raw, Some("width=300&x"));
+        assert_eq!(q(Some("utm_source=x")).transform, None);
     }
 
     #[test]

@@ -156,7 +156,12 @@ impl Delivery {
             let entries = batch
                 .iter()
                 .map(|e| {
-                    let entry = HotAsset::new(&e.asset, e.secured, &e.master_locale, &e.files);
+                    let entry = HotAsset::new(
+                        &e.asset,
+                        (e.secured, e.redirect),
+                        &e.master_locale,
+                        &e.files,
+                    );
                     (e.asset.uid.clone(), Arc::new(entry))
                 })
                 .collect();

@@ -224,7 +224,11 @@ fn step(app: &App, buf: &[u8], head: &mut Vec<u8>) -> Step {
         // §11: a stored rendition this process knows is served from here like a file; a
         // rendition still to render (or a bad parameter) is the router's.
         let held;
-        if let Some(query) = request.query.transform {
+        if let Some(query) = request
+            .query
+            .transform
+            .filter(|_| !delivery::redirects(&answer, &request))
+        {
             let f = answer.file;
             let sha = f.sha256();
             let source = renditions::Source {

@@ -176,7 +176,10 @@ impl Stack {
             "user_uids": [self.owner_uid],
             "created_at": iso8601(self.created_at),
             "updated_at": iso8601(self.updated_at),
-            "settings": { "secure_asset_urls": self.secure_asset_urls },
+            "settings": {
+                "secure_asset_urls": self.secure_asset_urls,
+                "permanent_url_mode": self.permanent_url_mode,
+            },
         })
     }
 }

@@ -88,7 +88,7 @@ pub async fn update(
         &access,
         str_field(stack, "name"),
         str_field(stack, "description"),
-        None,
+        stack_config::Settings::default(),
     )
     .await?;
     Ok(Json(
@@ -137,9 +137,9 @@ pub async fn unshare(
 /// `GET /v3/stacks/settings`.
 pub async fn settings(Stack(access): Stack) -> Result<Json<Value>> {
     access.require_user()?;
-    Ok(Json(json!({
-        "stack_settings": { "secure_asset_urls": access.stack.secure_asset_urls }
-    })))
+    Ok(Json(
+        json!({ "stack_settings": settings_json(&access.stack) }),
+    ))
 }
 
 /// `POST /v3/stacks/settings` `{"stack_settings": {"secure_asset_urls": true}}`.
@@ -154,10 +154,24 @@ pub async fn set_settings(
         Some(Value::Bool(b)) => Some(*b),
         Some(_) => return Err(Error::field("secure_asset_urls", "must be true or false")),
     };
-    let s = stack_config::update_stack(&app.db, &app.changes, &access, None, None, secure).await?;
+    let mode = match settings.get("permanent_url_mode") {
+        None => None,
+        Some(Value::String(m)) => Some(m.as_str()),
+        Some(_) => {
+            return Err(Error::field(
+                "permanent_url_mode",
+                "must be serve or redirect",
+            ))
+        }
+    };
+    let change = stack_config::Settings {
+        secure_asset_urls: secure,
+        permanent_url_mode: mode,
+    };
+    let s = stack_config::update_stack(&app.db, &app.changes, &access, None, None, change).await?;
     Ok(Json(json!({
         "notice": "Stack settings updated successfully.",
-        "stack_settings": { "secure_asset_urls": s.secure_asset_urls }
+        "stack_settings": settings_json(&s)
     })))
 }
 
@@ -166,12 +180,23 @@ pub async fn reset_settings(
     State(app): State<Arc<App>>,
     Stack(access): Stack,
 ) -> Result<Json<Value>> {
+    let defaults = stack_config::Settings {
+        secure_asset_urls: Some(false),
+        permanent_url_mode: Some("serve"),
+    };
     let s =
-        stack_config::update_stack(&app.db, &app.changes, &access, None, None, Some(false)).await?;
+        stack_config::update_stack(&app.db, &app.changes, &access, None, None, defaults).await?;
     Ok(Json(json!({
         "notice": "Stack settings updated successfully.",
-        "stack_settings": { "secure_asset_urls": s.secure_asset_urls }
+        "stack_settings": settings_json(&s)
     })))
+}
+
+fn settings_json(s: &crate::records::Stack) -> Value {
+    json!({
+        "secure_asset_urls": s.secure_asset_urls,
+        "permanent_url_mode": s.permanent_url_mode,
+    })
 }
 
 /// `GET /v3/stacks/users`: the stack's members (users only; never to tokens).
