@@ -35,6 +35,9 @@ pub enum Error {
     /// 410 / 147: the asset was deleted; its URLs stay dead (§4).
     #[error("This asset has been deleted.")]
     Gone,
+    /// 410 / 148: a signed URL past its `expires` (§13).
+    #[error("This signed URL has expired.")]
+    Expired,
     /// 405 / 405: the route exists but not with this method (`Allow` names those it has).
     #[error("The {0} method is not allowed on this route.")]
     MethodNotAllowed(String),
@@ -98,7 +101,7 @@ impl Error {
             Error::NotFound(_) => 404,
             Error::MethodNotAllowed(_) => 405,
             Error::Conflict(_) => 409,
-            Error::Gone => 410,
+            Error::Gone | Error::Expired => 410,
             Error::InvalidApiKey => 412,
             Error::TooLarge(_) | Error::BodyTooLarge(_) => 413,
             Error::UnsupportedMediaType(_) => 415,
@@ -133,6 +136,7 @@ impl Error {
             Error::MethodNotAllowed(_) => 405,
             Error::Conflict(_) => 119,
             Error::Gone => 147,
+            Error::Expired => 148,
             Error::InvalidApiKey => 109,
             Error::TooLarge(_) | Error::BodyTooLarge(_) => 113,
             Error::UnsupportedMediaType(_) => 115,

@@ -15,6 +15,7 @@ mod health;
 mod render;
 mod server;
 mod session;
+mod signing;
 mod stacks;
 mod tokens;
 mod ui;
@@ -149,6 +150,11 @@ pub fn router(app: Arc<App>) -> Router {
             post(versions::name).delete(versions::unname),
         )
         .route("/v3/assets/{uid}/publish", post(versions::publish))
+        .route("/v3/assets/{uid}/signed_url", post(signing::sign))
+        .route(
+            "/v3/stacks/signing_keys",
+            get(signing::keys).post(signing::rotate),
+        )
         .route("/v3/assets/{uid}/unpublish", post(versions::unpublish))
         .route("/v3/assets/{uid}/references", get(assets::references))
         // Delivery (§2, §4). The first segment is the api key; axum wants one name per position.

@@ -40,6 +40,7 @@ pub mod maintenance;
 pub mod metrics;
 pub mod query;
 pub mod records;
+pub mod signing;
 pub mod slug;
 pub mod stack_config;
 pub mod startup;

@@ -51,3 +51,13 @@ CREATE INDEX event_jobs_due ON event_jobs (status, next_attempt_at);
 CREATE INDEX event_jobs_by_webhook ON event_jobs (webhook_uid, created_at);
 -- Redirect mode (§13): a permanent URL answers 302 to the current version URL.
 ALTER TABLE stacks ADD COLUMN permanent_url_mode TEXT NOT NULL DEFAULT 'serve';
+-- Signed URLs (§13): each stack's HMAC keys; the newest two are active, so a key can be
+-- rotated without breaking URLs signed with the one before.
+CREATE TABLE signing_keys (
+    kid TEXT PRIMARY KEY,
+    api_key TEXT NOT NULL REFERENCES stacks(api_key) ON DELETE CASCADE,
+    secret TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    active BIGINT NOT NULL DEFAULT 1
+);
+CREATE INDEX signing_keys_by_stack ON signing_keys (api_key, active, created_at);

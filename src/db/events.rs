@@ -446,3 +446,73 @@ impl Db {
         Ok(r.rows_affected() == 1)
     }
 }
+
+/// A stack's URL signing key (§13 signed URLs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKey {
+    /// Key id.
+    pub kid: String,
+    /// HMAC-SHA256 key.
+    pub secret: String,
+    /// Created (ms).
+    pub created_at: i64,
+}
+
+impl Db {
+    /// A stack's active signing keys, newest first (at most two).
+    pub async fn signing_keys(&self, api_key: &str) -> sqlx::Result<Vec<SigningKey>> {
+        sqlx::query(
+            "SELECT kid, secret, created_at FROM signing_keys WHERE api_key = $1 AND active = 1 \
+             ORDER BY created_at DESC, kid DESC LIMIT 2",
+        )
+        .bind(api_key)
+        .fetch_all(&self.read)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(SigningKey {
+                kid: r.try_get("kid")?,
+                secret: r.try_get("secret")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .collect()
+    }
+
+    /// Adds a signing key; only it and the one before stay active.
+    pub async fn add_signing_key(&self, api_key: &str, k: &SigningKey) -> sqlx::Result<()> {
+        let mut tx = self.write.begin().await?;
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, api_key, secret, created_at, active) \
+             VALUES ($1, $2, $3, $4, 1)",
+        )
+        .bind(&k.kid)
+        .bind(api_key)
+        .bind(&k.secret)
+        .bind(k.created_at)
+        .execute(&mut *tx)
+        .await?;
+        let keep: Vec<String> = sqlx::query_scalar(
+            "SELECT kid FROM signing_keys WHERE api_key = $1 AND active = 1 \
+             ORDER BY created_at DESC, kid DESC LIMIT 2",
+        )
+        .bind(api_key)
+        .fetch_all(&mut *tx)
+        .await?;
+        for old in sqlx::query_scalar::<_, String>(
+            "SELECT kid FROM signing_keys WHERE api_key = $1 AND active = 1",
+        )
+        .bind(api_key)
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            if !keep.contains(&old) {
+                sqlx::query("UPDATE signing_keys SET active = 0 WHERE kid = $1")
+                    .bind(&old)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await
+    }
+}

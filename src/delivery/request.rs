@@ -36,6 +36,8 @@ pub struct DeliveryPath<'a> {
     pub asset_uid: Cow<'a, str>,
     /// Version, permanent or latest.
     pub target: Target,
+    /// The path as sent (what a signed URL's signature covers, §13).
+    pub raw: &'a str,
 }
 
 /// Percent-decodes one path segment; `None` when it is empty or not UTF-8 (such a
@@ -72,6 +74,7 @@ impl<'a> DeliveryPath<'a> {
             api_key,
             asset_uid,
             target,
+            raw: path,
         })
     }
 }
@@ -92,6 +95,8 @@ pub struct DeliveryQuery<'a> {
     pub transform: Option<&'a str>,
     /// The whole query string, as sent (a redirect keeps it, §13).
     pub raw: Option<&'a str>,
+    /// Has a `signature` (a signed URL, §13: checked with the database).
+    pub signed: bool,
 }
 
 fn flag(v: &str) -> bool {
@@ -113,6 +118,7 @@ impl<'a> DeliveryQuery<'a> {
                 "environment" => q.environment = non_empty(v),
                 "locale" => q.locale = non_empty(v),
                 "access_token" => q.access_token = Some(v),
+                "signature" => q.signed = true,
                 "dl" => dl = flag(&v),
                 "download" => download = flag(&v),
                 name if crate::images::is_transform_name(name) => q.transform = Some(query),
@@ -247,6 +253,7 @@ impl Classified<'_> {
         !self.headers.has_credentials()
             && self.query.environment.is_none()
             && self.query.access_token.is_none()
+            && !self.query.signed
     }
 }
 

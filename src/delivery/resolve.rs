@@ -209,6 +209,18 @@ impl Delivery {
             .await?
             .ok_or_else(not_found)?;
 
+        // §13: a signed URL is checked first (403 if any byte changed, 410 once expired);
+        // a valid one stands in for a delivery token on a secured stack.
+        let signed = !management && req.query.signed;
+        if signed {
+            crate::signing::verify(
+                &self.db,
+                api_key.as_str(),
+                req.path.raw,
+                req.query.raw.unwrap_or(""),
+            )
+            .await?;
+        }
         let mode = if management {
             let access = identity::stack_access(
                 &self.db,
@@ -243,7 +255,7 @@ impl Delivery {
                 ));
             }
             Mode::Token { environment }
-        } else if asset.secured {
+        } else if asset.secured && !signed {
             return Err(Error::Unauthorized);
         } else {
             Mode::Public

@@ -26,6 +26,7 @@ const RANKS: &[(&str, u8)] = &[
     ("query", 4),
     ("ingest", 4),
     ("throttle", 4),
+    ("signing", 4),
     ("delivery", 5),
     ("assets", 6),
     ("stack_config", 6),

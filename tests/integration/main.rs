@@ -21,4 +21,5 @@ mod management;
 mod multiprocess;
 mod permanent_url;
 mod purge;
+mod signed;
 mod support;

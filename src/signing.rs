@@ -1,0 +1,211 @@
+//! Signed, expiring URLs (§13).
+//!
+//! A signed URL is a version or permanent URL with `expires` (Unix seconds) and, last,
+//! `signature`: the lowercase hex HMAC-SHA256, with one of the stack's signing keys, of
+//!
+//! ```text
+//! GET\n{path as sent}\n{query as sent, without the signature pair}
+//! ```
+//!
+//! so every byte of the path and of the query (transform parameters, `environment`,
+//! `expires`) is covered: any change answers 403, and a valid URL past `expires` 410.
+//! HEAD is checked as GET. The stack's two newest keys are active, so a key can be
+//! rotated without breaking URLs signed shortly before. On a secured stack a valid
+//! signed URL stands in for a delivery token.
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::db::events::SigningKey;
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::ids;
+use crate::time::now_ms;
+
+/// Longest `expires_in`: a year.
+pub const MAX_EXPIRES_IN: i64 = 365 * 24 * 3600;
+
+/// The query without its `signature` pair(s), byte for byte otherwise.
+fn unsigned_query(query: &str) -> String {
+    query
+        .split('&')
+        .filter(|pair| pair.split('=').next() != Some("signature"))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn mac(secret: &str, path: &str, query: &str) -> Hmac<Sha256> {
+    let mut m = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    m.update(b"GET\n");
+    m.update(path.as_bytes());
+    m.update(b"\n");
+    m.update(unsigned_query(query).as_bytes());
+    m
+}
+
+/// The signature of `path` and `query` (without `signature`) with `secret`.
+pub fn sign(secret: &str, path: &str, query: &str) -> String {
+    hex::encode(mac(secret, path, query).finalize().into_bytes())
+}
+
+/// Checks a signed request against the stack's active keys: 403 for a signature that does
+/// not verify (or is missing `expires`), 410 when it verifies but has expired.
+pub async fn verify(db: &Db, api_key: &str, path: &str, query: &str) -> Result<()> {
+    let forbidden = || Error::Forbidden("The signature of this URL is not valid.".into());
+    let mut signature = None;
+    let mut expires = None;
+    for pair in query.split('&') {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        match k {
+            // A second one is a changed URL.
+            "signature" if signature.is_some() => return Err(forbidden()),
+            "signature" => signature = Some(v),
+            "expires" if expires.is_some() => return Err(forbidden()),
+            "expires" => expires = Some(v),
+            _ => {}
+        }
+    }
+    let (Some(signature), Some(expires)) = (signature, expires) else {
+        return Err(forbidden());
+    };
+    // Lowercase hex exactly as signed: `AB` for `ab` is a changed byte too.
+    if signature.len() != 64
+        || !signature
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
+        return Err(forbidden());
+    }
+    let Ok(given) = hex::decode(signature) else {
+        return Err(forbidden());
+    };
+    let keys = db.signing_keys(api_key).await?;
+    // `verify_slice` compares in constant time.
+    let valid = keys
+        .iter()
+        .any(|k| mac(&k.secret, path, query).verify_slice(&given).is_ok());
+    if !valid {
+        return Err(forbidden());
+    }
+    let expires: i64 = expires.parse().map_err(|_| forbidden())?;
+    if expires.saturating_mul(1000) < now_ms() {
+        return Err(Error::Expired);
+    }
+    Ok(())
+}
+
+/// The key new URLs are signed with: the stack's newest, made on first use.
+pub async fn current_key(db: &Db, api_key: &str) -> Result<SigningKey> {
+    if let Some(k) = db.signing_keys(api_key).await?.into_iter().next() {
+        return Ok(k);
+    }
+    rotate(db, api_key).await
+}
+
+/// Makes a new signing key the current one; the previous stays valid, older ones stop.
+pub async fn rotate(db: &Db, api_key: &str) -> Result<SigningKey> {
+    let k = SigningKey {
+        kid: ids::new_uid(),
+        secret: ids::new_secret("sk"),
+        created_at: now_ms(),
+    };
+    db.add_signing_key(api_key, &k).await?;
+    Ok(k)
+}
+
+/// Appends `expires` and `signature` to `path` + `params` (a query without `?`, may be
+/// empty), signed with `key`, valid until `expires` (Unix seconds).
+pub fn signed_path(key: &SigningKey, path: &str, params: &str, expires: i64) -> String {
+    let query = if params.is_empty() {
+        format!("expires={expires}")
+    } else {
+        format!("{params}&expires={expires}")
+    };
+    let signature = sign(&key.secret, path, &query);
+    format!("{path}?{query}&signature={signature}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signature_covers_everything_but_itself() {
+        let k = SigningKey {
+            kid: "k".into(),
+            secret: "s3cret".into(),
+            created_at: 0,
+        };
+        let url = signed_path(&k, "/v3/assets/a/b/logo", "width=100", 2_000_000_000);
+        let (path, query) = url.split_once('?').unwrap();
+        assert!(query.starts_with("width=100&expires=2000000000&signature="));
+        let sig = query.rsplit_once("signature=").unwrap().1;
+        assert_eq!(sign("s3cret", path, query), sig);
+        assert_ne!(sign("s3cret", path, &query.replace("100", "101")), sig);
+        assert_ne!(sign("other", path, query), sig);
+    }
+}
+
+/// Which URL of an asset to sign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UrlKind {
+    /// The permanent URL (needs one).
+    Permanent,
+    /// The current version URL.
+    Version,
+}
+
+/// A signed URL (path and query) of an asset, valid for `expires_in` seconds, with
+/// `params` (§11 transform parameters, or `environment`/`locale`) covered by the
+/// signature; and when it expires (Unix seconds).
+pub async fn signed_url(
+    db: &Db,
+    access: &crate::identity::StackAccess,
+    uid: &str,
+    expires_in: i64,
+    kind: UrlKind,
+    params: &str,
+) -> Result<(String, i64)> {
+    access.require_read()?;
+    if !(1..=MAX_EXPIRES_IN).contains(&expires_in) {
+        return Err(Error::field(
+            "expires_in",
+            format!("must be 1 to {MAX_EXPIRES_IN} seconds"),
+        ));
+    }
+    let params = params.trim_start_matches('?');
+    if params
+        .split('&')
+        .any(|p| matches!(p.split('=').next(), Some("expires" | "signature")))
+    {
+        return Err(Error::field(
+            "params",
+            "may not contain expires or signature",
+        ));
+    }
+    crate::images::Transform::parse(params)?;
+    let api_key = &access.stack.api_key;
+    let asset = db
+        .asset(api_key, uid)
+        .await?
+        .filter(|a| !a.is_dir)
+        .ok_or(Error::NotFound("Asset"))?;
+    if asset.deleted_at.is_some() {
+        return Err(Error::Gone);
+    }
+    let path = match kind {
+        UrlKind::Permanent => {
+            let slug = asset.permanent_slug.as_deref().ok_or_else(|| {
+                Error::field("url_kind", "permanent: this asset has no permanent URL yet")
+            })?;
+            crate::records::permanent_path(api_key, uid, slug)
+        }
+        UrlKind::Version => {
+            let file = asset.file.as_ref().ok_or(Error::NotFound("Asset"))?;
+            crate::records::version_path(api_key, uid, file)
+        }
+    };
+    let expires = now_ms() / 1000 + expires_in;
+    let key = current_key(db, api_key).await?;
+    Ok((signed_path(&key, &path, params, expires), expires))
+}
