@@ -96,6 +96,23 @@ enum Command {
         /// Slug (default: derived from the file name).
         slug: Option<String>,
     },
+    /// Print a signed URL of an asset that expires (§13): it opens the file even on a
+    /// secured stack, and any change to it is refused.
+    Sign {
+        #[command(flatten)]
+        remote: Remote,
+        /// Asset uid.
+        uid: String,
+        /// Seconds until it expires (at most a year).
+        #[arg(long, default_value_t = 3600)]
+        expires_in: u64,
+        /// Sign the current version URL instead of the permanent URL.
+        #[arg(long)]
+        version: bool,
+        /// Transform parameters to include, e.g. `width=800&format=webp` (§11).
+        #[arg(long, default_value = "")]
+        params: String,
+    },
     /// Download an asset's current file, or any asset URL.
     Download {
         #[command(flatten)]
@@ -169,6 +186,13 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::PermanentUrl { remote, uid, slug } => {
             remote::permanent_url(&remote, &uid, slug).await?
         }
+        Command::Sign {
+            remote,
+            uid,
+            expires_in,
+            version,
+            params,
+        } => remote::sign(&remote, &uid, expires_in, version, &params).await?,
         Command::Download {
             remote,
             target,

@@ -251,6 +251,31 @@ impl Client {
         Ok(answer.asset)
     }
 
+    /// A signed, expiring URL of an asset (§13): its permanent URL, or its current version
+    /// URL with `version`; `params` are transform parameters the signature covers.
+    pub async fn signed_url(
+        &self,
+        uid: &str,
+        expires_in: u64,
+        version: bool,
+        params: &str,
+    ) -> anyhow::Result<String> {
+        let v: Value = self
+            .typed(
+                self.request(Method::POST, &format!("/v3/assets/{uid}/signed_url"))
+                    .json(&serde_json::json!({
+                        "expires_in": expires_in,
+                        "url_kind": if version { "version" } else { "permanent" },
+                        "params": params,
+                    })),
+            )
+            .await?;
+        v["signed_url"]
+            .as_str()
+            .map(str::to_owned)
+            .context("the answer has no signed_url")
+    }
+
     /// Lists assets (first 100 matching), optionally in a folder: the server's JSON as it
     /// came (for `perma ls --json`).
     pub async fn list(&self, folder: Option<&str>, query: Option<&str>) -> anyhow::Result<Value> {

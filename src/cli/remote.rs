@@ -61,6 +61,23 @@ pub async fn upload(remote: &Remote, files: &[PathBuf]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `perma sign`: prints a signed URL (§13).
+pub async fn sign(
+    remote: &Remote,
+    uid: &str,
+    expires_in: u64,
+    version: bool,
+    params: &str,
+) -> anyhow::Result<()> {
+    let url = remote
+        .client()
+        .await?
+        .signed_url(uid, expires_in, version, params)
+        .await?;
+    println!("{url}");
+    Ok(())
+}
+
 /// `perma replace`: prints the new version URL.
 pub async fn replace(remote: &Remote, uid: &str, file: &std::path::Path) -> anyhow::Result<()> {
     let a = remote.client().await?.replace(uid, file).await?;

@@ -156,6 +156,44 @@ async fn admin_and_client_commands() {
         b"%PDF-1.4 corrected numbers"
     );
 
+    // `perma sign`: a signed URL that downloads; a tampered one is refused (§13).
+    let signed = ok(client(&token)
+        .args(["sign", uid, "--expires-in", "120", "--params", "dl=1"])
+        .output()
+        .unwrap());
+    assert!(
+        signed.starts_with(&perm) && signed.contains("&signature="),
+        "{signed}"
+    );
+    let r = reqwest::get(&signed).await.unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    assert_eq!(&r.bytes().await.unwrap()[..], b"%PDF-1.4 corrected numbers");
+    let tampered = signed.replace("dl=1", "dl=0");
+    assert_eq!(
+        reqwest::get(&tampered).await.unwrap().status(),
+        reqwest::StatusCode::FORBIDDEN
+    );
+    let version = ok(client(&token)
+        .args(["sign", uid, "--version"])
+        .output()
+        .unwrap());
+    assert_eq!(
+        reqwest::get(&version).await.unwrap().status(),
+        reqwest::StatusCode::OK
+    );
+    let bad_params = client(&token)
+        .args(["sign", uid, "--params", "width=abc"])
+        .output()
+        .unwrap();
+    assert!(!bad_params.status.success());
+    assert!(String::from_utf8_lossy(&bad_params.stderr).contains("400"));
+    let bad_sign = client(&token)
+        .args(["sign", uid, "--expires-in", "0"])
+        .output()
+        .unwrap();
+    assert!(!bad_sign.status.success());
+    assert!(String::from_utf8_lossy(&bad_sign.stderr).contains("422"));
+
     let ls = ok(client(&token).arg("ls").output().unwrap());
     assert!(ls.contains(uid) && ls.contains("application/pdf"), "{ls}");
     let ls_json = ok(client(&token)
