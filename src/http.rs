@@ -95,6 +95,7 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route("/v3/webhooks/{uid}/executions", get(webhooks::executions))
         .route("/v3/webhooks/{uid}/retry", post(webhooks::retry))
+        .route("/v3/webhooks/{uid}/logs", get(webhooks::logs))
         .route(
             "/v3/stacks/management_tokens",
             get(tokens::list_management).post(tokens::create_management),

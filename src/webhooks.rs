@@ -254,6 +254,23 @@ pub async fn executions(
     Ok(db.webhook_jobs(uid, skip, limit).await?)
 }
 
+/// One execution (of any webhook of the stack).
+pub async fn execution(db: &Db, access: &StackAccess, execution_uid: &str) -> Result<EventJob> {
+    access.require_read()?;
+    db.event_job(execution_uid)
+        .await?
+        .filter(|j| j.api_key == access.stack.api_key && j.kind == "webhook")
+        .ok_or(Error::NotFound("Webhook execution"))
+}
+
+/// Sends one execution again, now, named by its uid alone.
+pub async fn retry_execution(db: &Db, access: &StackAccess, execution_uid: &str) -> Result<()> {
+    access.require_write()?;
+    let job = execution(db, access, execution_uid).await?;
+    db.requeue_job(&job.uid, now_ms()).await?;
+    Ok(())
+}
+
 /// Sends one execution of a webhook again, now.
 pub async fn retry(db: &Db, access: &StackAccess, uid: &str, execution_uid: &str) -> Result<()> {
     access.require_write()?;

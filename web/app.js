@@ -455,11 +455,13 @@ async function openSettings (notice, secret, lateError) {
   ws.classList.remove('with-panel')
   let envs = []
   let tokens = []
+  let hooks = []
   let error = null
   try {
-    [envs, tokens] = await Promise.all([
+    [envs, tokens, hooks] = await Promise.all([
       api('GET', '/v3/environments').then((r) => r.environments),
       api('GET', '/v3/stacks/delivery_tokens').then((r) => r.tokens),
+      api('GET', '/v3/webhooks').then((r) => r.webhooks),
     ])
   } catch (err) { error = err.message }
   const envName = h('input', { id: 'env-name', name: 'name', required: true, maxlength: 255 })
@@ -492,18 +494,86 @@ async function openSettings (notice, secret, lateError) {
     h('span', { class: 'name' }, t.name),
     h('span', { class: 'hint' }, ((t.scope || []).find((s) => s.module === 'environment') || { environments: [] }).environments.join(', ')),
     h('button', { class: 'btn danger', type: 'button', 'aria-label': `Delete delivery token ${t.name}`, onclick: () => confirmDelete(`Delete delivery token ${t.name}?`, 'Websites using it can no longer read assets.', `/v3/stacks/delivery_tokens/${t.uid}`, `Delivery token ${t.name} deleted`) }, 'Delete'))))
-  const secretBox = secret
+  const secretBox = secret && !secret.startsWith('whsec')
     ? h('div', { class: 'secret', role: 'note' },
       h('p', {}, h('strong', {}, 'Copy this token now. '), 'It is shown only once; perma keeps only a hash of it.'),
       h('div', { class: 'urlbox' }, h('code', { id: 'token-secret' }, secret), h('button', { class: 'btn', type: 'button', 'aria-label': 'Copy delivery token', onclick: () => copy(secret, 'Delivery token') }, 'Copy')))
     : null
+  const hookSecretBox = secret && secret.startsWith('whsec')
+    ? h('div', { class: 'secret', role: 'note' },
+      h('p', {}, h('strong', {}, 'Copy this signing secret now. '), 'It is shown only once. Receivers check X-Contentstack-Request-Signature (HMAC-SHA256 of the body) with it.'),
+      h('div', { class: 'urlbox' }, h('code', { id: 'webhook-secret' }, secret), h('button', { class: 'btn', type: 'button', 'aria-label': 'Copy signing secret', onclick: () => copy(secret, 'Signing secret') }, 'Copy')))
+    : null
+  const hooksCard = webhooksCard(hooks)
   fill(ws, h('section', { class: 'settings', 'aria-labelledby': 'page-title' },
     notice ? h('p', { role: 'status', class: 'hint', id: 'settings-notice' }, notice) : null,
     error || lateError ? alertBox(error || lateError) : null,
     h('div', { class: 'card' }, h('h2', {}, 'Environments'), envs.length ? envList : h('p', { class: 'hint' }, 'No environments yet.'), envForm),
     h('div', { class: 'card' }, h('h2', {}, 'Delivery tokens'),
       h('p', { class: 'hint' }, 'Websites read published assets with a delivery token through the Content Delivery API.'),
-      secretBox, tokens.length ? tokList : h('p', { class: 'hint' }, 'No delivery tokens yet.'), tokForm)))
+      secretBox, tokens.length ? tokList : h('p', { class: 'hint' }, 'No delivery tokens yet.'), tokForm),
+    h('div', { class: 'card' }, h('h2', {}, 'Webhooks'),
+      h('p', { class: 'hint' }, 'Receivers are told when assets change, signed with a secret of their own (§13).'),
+      hookSecretBox, hooksCard)))
+}
+
+// ---------- settings: webhooks and their executions (§13) ----------
+const HOOK_CHANNELS = [
+  ['assets.create', 'Asset created'],
+  ['assets.update', 'Asset updated'],
+  ['assets.replace', 'File replaced'],
+  ['assets.permanent_url.create', 'Permanent URL generated'],
+  ['assets.delete', 'Asset deleted'],
+  ['assets.environments.*.publish.success', 'Published (any environment)'],
+  ['assets.environments.*.unpublish.success', 'Unpublished (any environment)'],
+]
+
+function webhooksCard (hooks) {
+  const name = h('input', { id: 'hook-name', name: 'name', required: true, maxlength: 255 })
+  const url = h('input', { id: 'hook-url', name: 'url', type: 'url', required: true, placeholder: 'https://example.com/perma-hook' })
+  const boxes = HOOK_CHANNELS.map(([c, label]) => h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'channel', value: c }), ` ${label}`))
+  const manual = h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'manual', id: 'hook-manual' }), ' Retry only when I ask')
+  const form = h('form', { 'aria-label': 'Create a webhook' },
+    h('div', { class: 'field' }, h('label', { for: 'hook-name' }, 'Webhook name'), name),
+    h('div', { class: 'field' }, h('label', { for: 'hook-url' }, 'Receiver URL'), url),
+    h('fieldset', {}, h('legend', {}, 'Events'), ...boxes),
+    manual,
+    h('button', { class: 'btn primary', type: 'submit' }, 'Create webhook'))
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault()
+    const channels = [...form.querySelectorAll('input[name=channel]:checked')].map((i) => i.value)
+    try {
+      const res = await api('POST', '/v3/webhooks', { body: { webhook: { name: name.value, destinations: [{ target_url: url.value }], channels, retry_policy: form.querySelector('#hook-manual').checked ? 'manual' : 'automatic' } } })
+      openSettings(`Webhook ${res.webhook.name} created`, res.webhook.secret)
+    } catch (err) { openSettings(null, null, err.message) }
+  })
+  const list = h('ul', { class: 'settings-list', 'aria-label': 'Webhooks' }, hooks.map((w) => h('li', {},
+    h('span', { class: 'name' }, w.name),
+    h('span', { class: 'hint' }, `${w.destinations.map((d) => d.target_url).join(', ')} \u00b7 ${w.channels.length} event${w.channels.length === 1 ? '' : 's'}${w.disabled ? ' \u00b7 paused' : ''}`),
+    h('button', { class: 'btn', type: 'button', 'aria-label': `Executions of ${w.name}`, onclick: () => executionsDialog(w) }, 'Executions'),
+    h('button', { class: 'btn danger', type: 'button', 'aria-label': `Delete webhook ${w.name}`, onclick: () => confirmDelete(`Delete webhook ${w.name}?`, 'Its receiver is told nothing more, and its executions are deleted.', `/v3/webhooks/${w.uid}`, `Webhook ${w.name} deleted`) }, 'Delete'))))
+  return h('div', {}, hooks.length ? list : h('p', { class: 'hint' }, 'No webhooks yet.'), form)
+}
+
+async function executionsDialog (w) {
+  const body = h('div', { 'aria-live': 'polite' })
+  const load = async () => {
+    let ex = []
+    try { ex = (await api('GET', `/v3/webhooks/${w.uid}/executions`)).webhooks } catch (err) { fill(body, alertBox(err.message)); return }
+    if (!ex.length) { fill(body, h('p', { class: 'hint' }, 'Nothing sent yet.')); return }
+    fill(body, h('ul', { class: 'settings-list', 'aria-label': 'Executions' }, ex.map((e) => {
+      const last = e.request_details[e.request_details.length - 1]
+      const answer = last ? (last.response.status ? `HTTP ${last.response.status}` : last.response.body) : 'not sent yet'
+      return h('li', {},
+        h('span', { class: 'name' }, `${e.channel[0]} \u00b7 ${e.status}`),
+        h('span', { class: 'hint' }, `${e.attempts} attempt${e.attempts === 1 ? '' : 's'} \u00b7 ${answer} \u00b7 ${date(e.created_at)}`),
+        h('button', { class: 'btn', type: 'button', 'aria-label': `Retry execution ${e.uid}`, onclick: async () => {
+          try { await api('POST', `/v3/webhooks/${w.uid}/retry`, { body: { execution_uid: e.uid } }); setTimeout(load, 500) } catch (err) { fill(body, alertBox(err.message)) }
+        } }, 'Retry'))
+    })))
+  }
+  dialog(`Executions of ${w.name}`, [body], 'Refresh', async () => { await load(); return false }, () => {}).open()
+  await load()
 }
 
 function confirmDelete (title, text, path, done) {
@@ -732,6 +802,7 @@ async function renderPanel (notice) {
       h('div', { class: 'urlbox' }, h('code', { id: 'version-url' }, a.url), h('button', { class: 'btn', type: 'button', 'aria-label': 'Copy version URL', onclick: () => copy(a.url, 'Version URL') }, 'Copy')),
       h('p', { class: 'hint' }, 'Serves exactly this file forever; a replace makes a new one.')),
     h('div', { class: 'section' }, permanent),
+    h('div', { class: 'section' }, signedLink(a)),
     h('div', { class: 'section' }, meta),
     h('div', { class: 'section' }, h('h3', {}, 'Actions'), actionError,
       h('div', { class: 'actions' },
@@ -741,6 +812,24 @@ async function renderPanel (notice) {
     h('div', { class: 'section' }, h('h3', {}, 'Publishing'), publishedList(a)),
     h('div', { class: 'section' }, h('h3', {}, 'Versions'), versionList))
   if (notice) panel.focus()
+}
+
+// A signed link that expires (§13): opens the file even on a secured stack.
+function signedLink (a) {
+  const expiry = h('select', { id: 'signed-expiry', 'aria-label': 'Signed link expires in' },
+    h('option', { value: '3600' }, '1 hour'), h('option', { value: '86400' }, '1 day'), h('option', { value: '604800' }, '7 days'))
+  const out = h('div', { 'aria-live': 'polite' })
+  const button = h('button', { class: 'btn', type: 'button', onclick: async () => {
+    try {
+      const res = await api('POST', `/v3/assets/${a.uid}/signed_url`, { body: { expires_in: Number(expiry.value), url_kind: a.permanent_url ? 'permanent' : 'version' } })
+      fill(out, h('div', { class: 'urlbox' }, h('code', { id: 'signed-url' }, res.signed_url)), h('p', { class: 'hint' }, `Expires ${date(res.expires_at)}.`))
+      await copy(res.signed_url, 'Signed link')
+    } catch (err) { fill(out, alertBox(err.message)) }
+  } }, 'Copy signed link')
+  return h('div', {}, h('h3', {}, 'Signed link'),
+    h('div', { class: 'inline' }, expiry, button),
+    h('p', { class: 'hint' }, 'A link that stops working when it expires; changing any character of it breaks it.'),
+    out)
 }
 
 function generateDialog (a) {

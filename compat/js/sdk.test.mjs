@@ -5,6 +5,8 @@ import assert from 'node:assert/strict'
 import { writeFileSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createServer } from 'node:http'
+import { createHmac } from 'node:crypto'
 import contentstack from '@contentstack/management'
 
 const base = process.env.PERMA_URL
@@ -200,4 +202,59 @@ test('stack members and a settings reset', async () => {
   assert.equal(users[0].email, email)
   const settings = await stack.resetSettings()
   assert.equal(settings.secure_asset_urls, false)
+})
+
+test('webhooks: create, list, update, a signed delivery, executions, retry, delete', async () => {
+  const got = []
+  const server = createServer((req, res) => {
+    let body = ''
+    req.on('data', (c) => { body += c })
+    req.on('end', () => { got.push({ headers: req.headers, body }); res.end('ok') })
+  })
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const wait = async (n) => {
+    for (let i = 0; i < 200 && got.length < n; i++) await new Promise((resolve) => setTimeout(resolve, 25))
+    assert.equal(got.length, n)
+  }
+  try {
+    const target = `http://127.0.0.1:${server.address().port}/hook`
+    const hook = await stack.webhook().create({
+      webhook: { name: 'JS hook', destinations: [{ target_url: target }], channels: ['assets.create'], retry_policy: 'manual' }
+    })
+    assert.match(hook.uid, /^blt[0-9a-f]{16}$/)
+    const secret = hook.secret
+    assert.ok(secret, 'the secret is shown at creation')
+    const all = await stack.webhook().fetchAll()
+    assert.ok(all.items.some((w) => w.uid === hook.uid))
+    const fetched = await stack.webhook(hook.uid).fetch()
+    fetched.name = 'JS hook, renamed'
+    const updated = await fetched.update()
+    assert.equal(updated.name, 'JS hook, renamed')
+    assert.deepEqual(updated.channels, ['assets.create'])
+
+    const a = await stack.asset().create({ upload: Buffer.from('hook me'), filename: 'hooked.txt', content_type: 'text/plain' })
+    await wait(1)
+    const body = got[0].body
+    assert.equal(got[0].headers['x-contentstack-request-signature'], createHmac('sha256', secret).update(body).digest('hex'))
+    assert.equal(JSON.parse(body).data.asset.uid, a.uid)
+    assert.equal(JSON.parse(body).channel, 'assets.create')
+
+    let executions
+    for (let i = 0; i < 100; i++) {
+      executions = await stack.webhook(hook.uid).executions()
+      if (executions.webhooks[0]?.status === 'success') break
+      await new Promise((resolve) => setTimeout(resolve, 25))
+    }
+    assert.equal(executions.webhooks.length, 1)
+    assert.equal(executions.webhooks[0].status, 'success')
+    const retried = await stack.webhook(hook.uid).retry(executions.webhooks[0].uid)
+    assert.ok(retried.notice)
+    await wait(2)
+    assert.equal(got[1].body, body, 'a retry sends the same body')
+    assert.equal(got[1].headers['x-perma-event-id'], got[0].headers['x-perma-event-id'])
+    await stack.webhook(hook.uid).delete()
+    await assert.rejects(stack.webhook(hook.uid).fetch(), (e) => e.status === 404)
+  } finally {
+    server.close()
+  }
 })

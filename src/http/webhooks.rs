@@ -191,16 +191,35 @@ pub async fn executions(
     Ok(Json(out))
 }
 
-/// `POST /v3/webhooks/{uid}/retry` `{"execution_uid"}`: sends that execution again now.
+/// `GET /v3/webhooks/{execution_uid}/logs`: one execution with its attempts.
+pub async fn logs(
+    State(app): State<Arc<App>>,
+    Stack(a): Stack,
+    Path(uid): Path<String>,
+) -> Result<Json<Value>> {
+    let job = webhooks::execution(&app.db, &a, &uid).await?;
+    Ok(Json(json!({ "webhook": job.execution_json() })))
+}
+
+/// `POST /v3/webhooks/{webhook_uid}/retry` `{"execution_uid"}` (the JS SDK), or
+/// `POST /v3/webhooks/{execution_uid}/retry` without a body (Contentstack's documented form,
+/// the Python SDK): sends that execution again now.
 pub async fn retry(
     State(app): State<Arc<App>>,
     Stack(a): Stack,
     Path(uid): Path<String>,
-    JsonBody(b): JsonBody,
+    body: axum::body::Bytes,
 ) -> Result<Json<Value>> {
-    let execution = str_field(&b, "execution_uid")
-        .ok_or_else(|| Error::field("execution_uid", "is required"))?;
-    webhooks::retry(&app.db, &a, &uid, execution).await?;
+    let b: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        Value::Null
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| Error::Malformed(format!("The body is not valid JSON: {e}")))?
+    };
+    match str_field(&b, "execution_uid") {
+        Some(execution) => webhooks::retry(&app.db, &a, &uid, execution).await?,
+        None => webhooks::retry_execution(&app.db, &a, &uid).await?,
+    }
     app.delivery.events_wake.notify_one();
     Ok(Json(json!({ "notice": "Webhook retry scheduled" })))
 }

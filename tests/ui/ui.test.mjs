@@ -464,3 +464,62 @@ test('several assets published in one bulk job, with its progress', async () => 
   assert.equal(await page.getByRole('checkbox', { checked: true }).count(), 0, 'the selection is cleared')
   await page.getByRole('button', { name: 'Dismiss' }).click()
 })
+
+test('webhooks: create one, its signing secret once, executions and a retry', async () => {
+  await page.getByRole('button', { name: 'Settings' }).click()
+  await page.getByRole('heading', { name: 'Webhooks' }).waitFor()
+  await page.getByLabel('Webhook name').fill('site build')
+  // `.invalid` never resolves: each attempt fails at once, and is listed.
+  await page.getByLabel('Receiver URL').fill('https://hooks.invalid/perma')
+  await page.getByRole('checkbox', { name: 'Asset created' }).check()
+  await page.getByRole('checkbox', { name: 'Retry only when I ask' }).check()
+  await page.getByRole('button', { name: 'Create webhook' }).click()
+  await page.getByText('Webhook site build created').waitFor()
+  assert.match(await page.locator('#webhook-secret').textContent(), /^whsec/)
+  await page.getByRole('list', { name: 'Webhooks' }).getByText('site build').waitFor()
+  await page.screenshot({ path: join(shots, 'webhooks.png') })
+
+  // An upload fires it.
+  const login = await fetch(`${base}/v3/user-session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: { email: EMAIL, password: PASSWORD } }) })
+  const { user } = await login.json()
+  const form = new FormData()
+  form.append('asset[upload]', new Blob(['hook']), 'hooked.txt')
+  const up = await fetch(`${base}/v3/assets`, { method: 'POST', headers: { authtoken: user.authtoken, api_key: await apiKey() }, body: form })
+  assert.equal(up.status, 201)
+
+  await page.getByRole('button', { name: 'Executions of site build' }).click()
+  const dlg = page.getByRole('dialog', { name: 'Executions of site build' })
+  const failed = dlg.getByRole('listitem').filter({ hasText: 'assets.create \u00b7 failed' })
+  for (let i = 0; i < 40 && !(await failed.count()); i++) {
+    await dlg.getByRole('button', { name: 'Refresh' }).click()
+    await page.waitForTimeout(100)
+  }
+  await failed.getByText('1 attempt').waitFor()
+  await failed.getByRole('button', { name: /^Retry execution/ }).click()
+  const twice = dlg.getByRole('listitem').filter({ hasText: '2 attempts' })
+  for (let i = 0; i < 40 && !(await twice.count()); i++) {
+    await dlg.getByRole('button', { name: 'Refresh' }).click()
+    await page.waitForTimeout(100)
+  }
+  await twice.waitFor()
+  await dlg.getByRole('button', { name: 'Cancel' }).click()
+  // Shown once: not after the page is opened again.
+  await page.getByRole('button', { name: 'Settings' }).click()
+  await page.locator('#webhook-secret').waitFor({ state: 'detached' })
+})
+
+test('the asset panel copies a signed link that expires', async () => {
+  await page.locator('#nav-assets').click()
+  await page.getByRole('button', { name: 'bulk-001.txt' }).click()
+  const p = panel()
+  await p.getByRole('heading', { name: 'Signed link' }).waitFor()
+  await p.getByLabel('Signed link expires in').selectOption('86400')
+  await p.getByRole('button', { name: 'Copy signed link' }).click()
+  const url = await p.locator('#signed-url').textContent()
+  assert.match(url, /expires=\d+&signature=[0-9a-f]{64}$/)
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), url)
+  assert.equal((await fetch(url)).status, 200)
+  const tampered = url.slice(0, -1) + (url.endsWith('0') ? '1' : '0')
+  assert.equal((await fetch(tampered)).status, 403)
+  await p.getByRole('button', { name: 'Close' }).click()
+})
