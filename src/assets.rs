@@ -19,11 +19,13 @@ mod change;
 mod folders;
 mod list;
 mod published;
+mod signed;
 mod sync;
 mod versions;
 
 pub use bulk::{bulk_job, resume_bulk_jobs, start_bulk_job, BulkRequest};
 pub use published::{fetch_published, list_published};
+pub use signed::{signed_url, UrlKind};
 pub use sync::{sync, SyncItem, SyncPage, SyncRequest};
 
 /// Entry points for the fuzz targets in `fuzz/`; not part of perma's API.

@@ -7,10 +7,10 @@
 //!
 //! * leaf types: [`ids`], [`time`], [`slug`], [`filename`], [`error`] (the boundary error,
 //!   without HTTP), then [`records`] (what is stored, as plain values) and [`metrics`]
-//!   (counters and the access log);
+//!   (counters and the access log), [`images`] (the §11 pixel pipeline, pure);
 //! * storage: [`db`] holds every SQL statement, [`blob`] every byte; [`config`] says where;
-//! * domain: [`identity`], [`query`], [`ingest`], [`throttle`], then [`delivery`], then [`assets`],
-//!   [`stack_config`], [`maintenance`]; they take the parts they use (a `Db`, a
+//! * domain: [`identity`], [`query`], [`ingest`], [`throttle`], [`signing`], then
+//!   [`delivery`], then [`assets`], [`stack_config`], [`maintenance`], [`webhooks`]; they take the parts they use (a `Db`, a
 //!   `BlobStore`, a [`delivery::Changes`] notifier), never the whole app;
 //! * wiring: [`app`] builds the parts ([`app::App::build`]);
 //! * edges: [`http`] is the only place that knows about axum and hyper (routes, the CMA wire

@@ -9,8 +9,9 @@ use serde_json::{json, Value};
 
 use super::extract::{str_field, JsonBody, Stack};
 use crate::app::App;
+use crate::assets::{self, UrlKind};
 use crate::error::{Error, Result};
-use crate::signing::{self, UrlKind};
+use crate::signing;
 use crate::time::iso8601;
 
 /// `POST /v3/assets/{uid}/signed_url` `{"expires_in", "url_kind", "params"}` →
@@ -44,7 +45,7 @@ pub async fn sign(
         Some(_) => return Err(Error::field("params", "must be a query string")),
     };
     let (path, expires) =
-        signing::signed_url(&app.db, &access, &uid, expires_in, kind, params).await?;
+        assets::signed_url(&app.db, &access, &uid, expires_in, kind, params).await?;
     Ok(Json(json!({
         "signed_url": format!("{}{path}", app.public_url),
         "expires_at": iso8601(expires * 1000),
