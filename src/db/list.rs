@@ -6,7 +6,7 @@
 //!
 //! The domain translates its query document into a [`Filter`]; the SQL text is made here
 //! and nowhere else. A filter may be a superset of what the caller wants (a regex narrowed
-//! to its literal prefix); the caller then streams rows with [`Db::list_stream`] and keeps
+//! to its literal prefix); the caller then reads rows with [`Db::list_scan`] and keeps
 //! the exact matches.
 
 use sqlx::any::AnyArguments;

@@ -230,7 +230,7 @@ fn format_into<'b>(buf: &'b mut [u8; 64], args: std::fmt::Arguments<'_>) -> &'b 
     std::str::from_utf8(&buf[..written]).unwrap_or("")
 }
 
-/// Whether the answer is a redirect (see [`redirect_to`]): then no rendition is made for
+/// Whether the answer is a redirect (redirect mode, §13): then no rendition is made for
 /// the permanent URL; the version URL it points to makes it.
 pub fn redirects(answer: &Answer<'_>, request: &Classified<'_>) -> bool {
     answer.kind == UrlKind::Permanent

@@ -7,7 +7,7 @@
 //! once whatever the number of processes; a sender leases a job before sending it, and a
 //! lease that runs out (a process killed mid-send) makes the job due again: a receiver may
 //! see a delivery twice, with the same `X-Perma-Event-Id`, never zero times. Sends run in
-//! their own tasks (at most [`IN_FLIGHT`]), so a slow or dead receiver never slows the API.
+//! their own tasks (at most 16 at once), so a slow or dead receiver never slows the API.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Weak};
