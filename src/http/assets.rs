@@ -309,7 +309,7 @@ pub async fn references(
 
 fn list_params(params: &Params, kind: Kind) -> Result<ListParams> {
     let limit = params.uint("limit")?.unwrap_or(100).clamp(1, 100) as u64;
-    let skip = params.uint("skip")?.unwrap_or(0) as u64;
+    let skip = params.skip()?;
     let sort = match (params.get("asc"), params.get("desc")) {
         (Some(f), _) => Some((f, true)),
         (None, Some(f)) => Some((f, false)),
@@ -340,13 +340,18 @@ fn list_params(params: &Params, kind: Kind) -> Result<ListParams> {
         sort,
         query,
         folder,
-        include_folders: params.flag("include_folders"),
+        // A query on `is_dir` decides about folders itself (the CLI's export lists
+        // folders with `query={"is_dir":true}` alone).
+        include_folders: params.flag("include_folders")
+            || params
+                .get("query")
+                .is_some_and(|q| q.contains("\"is_dir\"")),
         environment: params
             .get("environment")
             .filter(|e| !e.is_empty())
             .map(str::to_owned),
         kind,
-        count: params.flag("include_count"),
+        count: params.flag("include_count") || params.flag("count"),
     })
 }
 
@@ -361,13 +366,19 @@ async fn list_kind(
     let uids: Vec<String> = page.iter().map(|a| a.uid.clone()).collect();
     let pubs = app.db.publications_of(&uids).await?;
     let r = render(params);
+    // `count=true` (the SDKs' `count()`): the number alone.
+    if params.flag("count") {
+        return Ok(Json(json!({ "assets": total.unwrap_or(0) })));
+    }
     let mut only = params.all("only[BASE][]");
     only.extend(params.all("only[]").into_iter().filter(|o| o != "BASE"));
+    let mut except = params.all("except[BASE][]");
+    except.extend(params.all("except[]").into_iter().filter(|o| o != "BASE"));
     let items: Vec<Value> = page
         .iter()
         .map(|a| {
             let mine = pubs.get(&a.uid).map(Vec::as_slice).unwrap_or(&[]);
-            project(a.json(&app.public_url, mine, r), &only)
+            super::render::except_fields(project(a.json(&app.public_url, mine, r), &only), &except)
         })
         .collect();
     let mut out = json!({ "assets": items });

@@ -92,13 +92,7 @@ fn projection(params: &Params) -> (Vec<String>, Vec<String>) {
 
 /// Applies both projections; `uid` always stays.
 pub(super) fn shape(v: Value, only: &[String], except: &[String]) -> Value {
-    let mut v = project(v, only);
-    if let Value::Object(map) = &mut v {
-        for e in except.iter().filter(|e| *e != "uid") {
-            map.remove(e);
-        }
-    }
-    v
+    super::render::except_fields(project(v, only), except)
 }
 
 fn render(params: &Params) -> Render {

@@ -7,13 +7,18 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::extract::{envelope, str_field, JsonBody, Stack};
+use super::extract::{envelope, str_field, JsonBody, Params, Stack};
+use super::render::small_list;
 use crate::app::App;
 use crate::error::{Error, Result};
 use crate::stack_config;
 
 /// `GET /v3/environments`.
-pub async fn list(State(app): State<Arc<App>>, Stack(a): Stack) -> Result<Json<Value>> {
+pub async fn list(
+    State(app): State<Arc<App>>,
+    Stack(a): Stack,
+    params: Params,
+) -> Result<Json<Value>> {
     a.require_read()?;
     let envs: Vec<Value> = app
         .db
@@ -22,7 +27,7 @@ pub async fn list(State(app): State<Arc<App>>, Stack(a): Stack) -> Result<Json<V
         .iter()
         .map(|e| e.json())
         .collect();
-    Ok(Json(json!({ "environments": envs })))
+    Ok(Json(small_list("environments", envs, &params)?))
 }
 
 /// `POST /v3/environments` `{"environment": {"name", "urls"}}` (201).
@@ -90,7 +95,11 @@ pub async fn delete(
 }
 
 /// `GET /v3/locales`.
-pub async fn list_locales(State(app): State<Arc<App>>, Stack(a): Stack) -> Result<Json<Value>> {
+pub async fn list_locales(
+    State(app): State<Arc<App>>,
+    Stack(a): Stack,
+    params: Params,
+) -> Result<Json<Value>> {
     a.require_read()?;
     let ls: Vec<Value> = app
         .db
@@ -99,7 +108,7 @@ pub async fn list_locales(State(app): State<Arc<App>>, Stack(a): Stack) -> Resul
         .iter()
         .map(|l| l.json())
         .collect();
-    Ok(Json(json!({ "locales": ls })))
+    Ok(Json(small_list("locales", ls, &params)?))
 }
 
 /// `POST /v3/locales` `{"locale": {"code", "name", "fallback_locale"}}` (201).

@@ -206,6 +206,31 @@ impl Params {
         }
     }
 
+    /// `skip` as the CMA takes it: a non-negative integer, or any non-negative number in
+    /// another form (the JS SDK writes 10¹⁰⁰ as `1e+100`), clamped to 10¹⁵ rather than
+    /// refused. A negative number or a non-number is a 422.
+    pub fn skip(&self) -> Result<u64, Error> {
+        const MAX: u64 = 1_000_000_000_000_000;
+        let bad = || Error::field("skip", "must be a non-negative number");
+        match self.get("skip") {
+            None | Some("") => Ok(0),
+            Some(v) => {
+                if let Ok(n) = v.parse::<u64>() {
+                    return Ok(n.min(MAX));
+                }
+                let f = v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|f| !f.is_nan())
+                    .ok_or_else(bad)?;
+                if f < 0.0 {
+                    return Err(bad());
+                }
+                Ok(f.min(MAX as f64) as u64)
+            }
+        }
+    }
+
     /// Every value of a parameter.
     pub fn all(&self, key: &str) -> Vec<String> {
         self.0

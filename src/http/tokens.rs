@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::extract::{envelope, JsonBody, Stack};
+use super::extract::{envelope, JsonBody, Params, Stack};
 use crate::app::App;
 use crate::error::{Error, Result};
 use crate::records::TokenKind;
@@ -114,13 +114,14 @@ async fn list(
     app: &App,
     access: &crate::identity::StackAccess,
     kind: TokenKind,
+    params: &Params,
 ) -> Result<Json<Value>> {
     let tokens: Vec<Value> = stack_config::tokens(&app.db, access, kind)
         .await?
         .iter()
         .map(|t| t.json(None))
         .collect();
-    Ok(Json(json!({ "tokens": tokens })))
+    Ok(Json(super::render::small_list("tokens", tokens, params)?))
 }
 
 async fn one(
@@ -146,8 +147,12 @@ pub async fn create_management(
     create(&app, &a, TokenKind::Management, &b).await
 }
 /// `GET /v3/stacks/management_tokens`.
-pub async fn list_management(State(app): State<Arc<App>>, Stack(a): Stack) -> Result<Json<Value>> {
-    list(&app, &a, TokenKind::Management).await
+pub async fn list_management(
+    State(app): State<Arc<App>>,
+    Stack(a): Stack,
+    params: Params,
+) -> Result<Json<Value>> {
+    list(&app, &a, TokenKind::Management, &params).await
 }
 /// `GET /v3/stacks/management_tokens/{uid}`.
 pub async fn get_management(
@@ -186,8 +191,12 @@ pub async fn create_delivery(
     create(&app, &a, TokenKind::Delivery, &b).await
 }
 /// `GET /v3/stacks/delivery_tokens`.
-pub async fn list_delivery(State(app): State<Arc<App>>, Stack(a): Stack) -> Result<Json<Value>> {
-    list(&app, &a, TokenKind::Delivery).await
+pub async fn list_delivery(
+    State(app): State<Arc<App>>,
+    Stack(a): Stack,
+    params: Params,
+) -> Result<Json<Value>> {
+    list(&app, &a, TokenKind::Delivery, &params).await
 }
 /// `GET /v3/stacks/delivery_tokens/{uid}`.
 pub async fn get_delivery(

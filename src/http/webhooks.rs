@@ -113,13 +113,17 @@ fn input(body: &Value) -> Result<WebhookInput> {
 }
 
 /// `GET /v3/webhooks`.
-pub async fn list(State(app): State<Arc<App>>, Stack(a): Stack) -> Result<Json<Value>> {
+pub async fn list(
+    State(app): State<Arc<App>>,
+    Stack(a): Stack,
+    params: Params,
+) -> Result<Json<Value>> {
     let hooks: Vec<Value> = webhooks::list(&app.db, &a)
         .await?
         .iter()
         .map(Webhook::json)
         .collect();
-    Ok(Json(json!({ "webhooks": hooks })))
+    Ok(Json(super::render::small_list("webhooks", hooks, &params)?))
 }
 
 /// `POST /v3/webhooks` (201): the answer carries the signing `secret`, once.

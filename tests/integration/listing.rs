@@ -320,3 +320,99 @@ async fn every_operator_order_and_page_agrees_with_the_rules() {
     let (_, n) = all_pages(&s, &format!("query={}", enc(r#"{"title":"beta-1"}"#)), 10).await;
     assert_eq!(n, 0);
 }
+
+/// The CMA list conventions the official CLI's export relies on: `count=true`, `skip` in
+/// exponent form, `query` on `is_dir`, and paging on every list route.
+#[tokio::test]
+async fn cma_list_conventions_every_list_follows() {
+    let t = TestApp::spawn().await;
+    let s = t.admin().await;
+    for n in ["a.txt", "b.txt", "c.txt"] {
+        s.upload(n, n.as_bytes()).await;
+    }
+    let (st, v) = s
+        .call(
+            Method::POST,
+            "/v3/assets/folders",
+            Some(json!({"asset": {"name": "Brand"}})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    // The SDK's count(): `{"assets": N}`, with JavaScript's 1e+100 as skip.
+    let (st, v) = s
+        .get("/v3/assets?limit=1&skip=1e%2B100&asc=created_at&include_count=false&count=true")
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v, json!({"assets": 3}));
+    let (st, v) = s.get("/v3/assets?skip=1e%2B100&limit=1").await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["assets"], json!([]));
+    let (_, v) = s.get("/v3/assets?skip=2.0&include_count=true").await;
+    assert_eq!(v["assets"].as_array().unwrap().len(), 1);
+    assert_eq!(v["count"], 3);
+    for bad in ["abc", "-1", "-1e3", "NaN"] {
+        let (st, v) = s.get(&format!("/v3/assets?skip={bad}")).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {v}");
+        assert!(v["errors"].get("skip").is_some(), "{v}");
+    }
+    // A query on is_dir lists folders without include_folders.
+    let q = "%7B%22is_dir%22%3Atrue%7D";
+    let (_, v) = s
+        .get(&format!("/v3/assets?query={q}&include_count=true"))
+        .await;
+    let names: Vec<&str> = v["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Brand"], "{v}");
+    // except[BASE][] on the management list.
+    let (_, v) = s
+        .get("/v3/assets?except[BASE][]=description&except[BASE][]=tags&except[BASE][]=uid")
+        .await;
+    let first = &v["assets"][0];
+    assert!(
+        first.get("description").is_none() && first.get("tags").is_none(),
+        "{first}"
+    );
+    assert!(first.get("uid").is_some() && first.get("title").is_some());
+
+    // Small lists page too: environments, locales, tokens, webhooks.
+    for name in ["dev", "staging", "production"] {
+        s.call(
+            Method::POST,
+            "/v3/environments",
+            Some(json!({"environment": {"name": name}})),
+        )
+        .await;
+    }
+    let (_, v) = s
+        .get("/v3/environments?skip=1&limit=1&include_count=true")
+        .await;
+    assert_eq!(v["environments"].as_array().unwrap().len(), 1);
+    assert_eq!(v["count"], 3);
+    let (_, v) = s.get("/v3/environments?skip=3").await;
+    assert_eq!(
+        v["environments"],
+        json!([]),
+        "the CLI stops when skip >= count"
+    );
+    assert_eq!(
+        s.get("/v3/environments?count=true").await.1,
+        json!({"environments": 3})
+    );
+    let (_, v) = s.get("/v3/environments?only[BASE][]=name").await;
+    assert_eq!(v["environments"][0].as_object().unwrap().len(), 2, "{v}");
+    let (_, v) = s.get("/v3/locales?include_count=true&limit=100").await;
+    assert_eq!(v["count"], 1);
+    assert_eq!(s.get("/v3/locales?skip=1").await.1["locales"], json!([]));
+    let (_, v) = s
+        .get("/v3/stacks/management_tokens?include_count=true")
+        .await;
+    assert_eq!(v["count"], 0);
+    let (_, v) = s.get("/v3/webhooks?count=true").await;
+    assert_eq!(v, json!({"webhooks": 0}));
+    let (st, _) = s.get("/v3/environments?limit=abc").await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+}
