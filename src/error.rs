@@ -72,6 +72,9 @@ pub enum Error {
         /// Per-field messages.
         errors: FieldErrors,
     },
+    /// 507 / 507: the blob store's disk is full (or over quota); nothing was kept.
+    #[error("There is no room left to store this file. Nothing was kept; try again later.")]
+    InsufficientStorage,
     /// 500 / 500: a bug or an infrastructure failure. The client never sees the cause.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -107,6 +110,7 @@ impl Error {
             Error::UnsupportedMediaType(_) => 415,
             Error::Validation { .. } => 422,
             Error::TooManyRequests(_) | Error::RateLimited(..) => 429,
+            Error::InsufficientStorage => 507,
             Error::Internal(_) => 500,
         }
     }
@@ -142,6 +146,7 @@ impl Error {
             Error::UnsupportedMediaType(_) => 115,
             Error::Validation { .. } => 422,
             Error::TooManyRequests(_) | Error::RateLimited(..) => 429,
+            Error::InsufficientStorage => 507,
             Error::Internal(_) => 500,
         }
     }
@@ -161,6 +166,12 @@ impl From<sqlx::Error> for Error {
 impl From<std::io::Error> for Error {
     #[track_caller]
     fn from(e: std::io::Error) -> Self {
+        // ENOSPC and EDQUOT: a full disk is the client's to know about (507), not a bug.
+        if e.kind() == std::io::ErrorKind::StorageFull || matches!(e.raw_os_error(), Some(28 | 122))
+        {
+            tracing::warn!("blob storage is full: {e}");
+            return Error::InsufficientStorage;
+        }
         let at = std::panic::Location::caller();
         Error::Internal(anyhow::Error::new(e).context(format!("i/o failed at {at}")))
     }

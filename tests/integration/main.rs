@@ -10,6 +10,7 @@ mod copy;
 mod delivery;
 mod durability;
 mod events;
+mod faults;
 mod fuzz_corpus;
 mod hardening;
 mod identity;
