@@ -72,6 +72,13 @@ pub enum Error {
         /// Per-field messages.
         errors: FieldErrors,
     },
+    /// 503 / 503: the database is busy or unreachable for now (locked past its busy
+    /// timeout, restarting, out of connections); retry after this many seconds (sent as
+    /// `Retry-After`). Nothing was changed.
+    #[error(
+        "The {0} is busy or unavailable right now. Nothing was changed; try again in {1} seconds."
+    )]
+    Unavailable(&'static str, u64),
     /// 507 / 507: the blob store's disk is full (or over quota); nothing was kept.
     #[error("There is no room left to store this file. Nothing was kept; try again later.")]
     InsufficientStorage,
@@ -110,6 +117,7 @@ impl Error {
             Error::UnsupportedMediaType(_) => 415,
             Error::Validation { .. } => 422,
             Error::TooManyRequests(_) | Error::RateLimited(..) => 429,
+            Error::Unavailable(..) => 503,
             Error::InsufficientStorage => 507,
             Error::Internal(_) => 500,
         }
@@ -146,9 +154,27 @@ impl Error {
             Error::UnsupportedMediaType(_) => 115,
             Error::Validation { .. } => 422,
             Error::TooManyRequests(_) | Error::RateLimited(..) => 429,
+            Error::Unavailable(..) => 503,
             Error::InsufficientStorage => 507,
             Error::Internal(_) => 500,
         }
+    }
+}
+
+/// Whether a database error is the database being busy or away for now (a 503 the client
+/// may retry), not a bug: SQLite busy or locked past `busy_timeout`, a pool out of
+/// connections or closed, a broken connection, PostgreSQL shutting down, starting or
+/// refusing connections (SQLSTATE classes 08 and 57P0x).
+fn transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            matches!(&*code, "5" | "6" | "517" | "261" | "262")
+                || code.starts_with("08")
+                || code.starts_with("57P0")
+        }
+        _ => false,
     }
 }
 
@@ -157,6 +183,10 @@ impl Error {
 impl From<sqlx::Error> for Error {
     #[track_caller]
     fn from(e: sqlx::Error) -> Self {
+        if transient(&e) {
+            tracing::warn!("database unavailable: {e}");
+            return Error::Unavailable("database", 5);
+        }
         let at = std::panic::Location::caller();
         Error::Internal(anyhow::Error::new(e).context(format!("database query failed at {at}")))
     }

@@ -19,7 +19,10 @@ impl IntoResponse for Error {
         let (message, errors) = self.public_message();
         let body = json!({ "error_message": message, "error_code": self.code(), "errors": errors });
         let mut response = (status, axum::Json(body)).into_response();
-        if let Error::TooManyRequests(secs) | Error::RateLimited(_, secs) = self {
+        if let Error::TooManyRequests(secs)
+        | Error::RateLimited(_, secs)
+        | Error::Unavailable(_, secs) = self
+        {
             response
                 .headers_mut()
                 .insert(axum::http::header::RETRY_AFTER, secs.into());

@@ -93,3 +93,54 @@ async fn a_full_blob_disk_is_a_507_that_keeps_nothing() {
     assert_eq!(body, "small and fine");
     assert_eq!(t.temp_count(), 0);
 }
+
+#[tokio::test]
+async fn a_locked_sqlite_database_is_waited_for_then_a_clean_503() {
+    use sqlx::{Connection, Executor};
+    let t = TestApp::spawn().await;
+    if t.app.db.backend() != perma::db::Backend::Sqlite {
+        return; // SQLite only; the PostgreSQL run covers the same suite otherwise
+    }
+    let s = t.admin().await;
+    let url = t.app.config.database_url();
+    let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    // Another process (a backup tool, a script) takes the write lock for a second: perma's
+    // write waits for it (busy_timeout) and succeeds.
+    other.execute("BEGIN IMMEDIATE").await.unwrap();
+    let release = async {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        other.execute("COMMIT").await.unwrap();
+    };
+    let (a, ()) = tokio::join!(s.upload("waited.txt", b"waited"), release);
+    assert_eq!(a["filename"], "waited.txt");
+    // Held past the busy timeout (10 s): a 503 with Retry-After, and nothing changed.
+    other.execute("BEGIN IMMEDIATE").await.unwrap();
+    let resp = s
+        .request(Method::POST, "/v3/assets/folders")
+        .json(&serde_json::json!({"asset": {"name": "Blocked"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(resp.headers()["retry-after"], "5");
+    let v: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(v["error_code"], 503, "{v}");
+    assert!(
+        v["error_message"].as_str().unwrap().contains("database"),
+        "{v}"
+    );
+    other.execute("ROLLBACK").await.unwrap();
+    // And then it works again, without a restart.
+    let (_, v) = s
+        .get("/v3/assets?include_folders=true&include_count=true")
+        .await;
+    assert_eq!(v["count"], 1, "no folder was created: {v}");
+    let (st, _) = s
+        .call(
+            Method::POST,
+            "/v3/assets/folders",
+            Some(serde_json::json!({"asset": {"name": "Unblocked"}})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+}
