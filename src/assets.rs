@@ -12,11 +12,13 @@
 //! * `folders`: folders (depth, cycles, cascading delete);
 //! * `list`: listing and queries (§6);
 //! * `published`: the Content Delivery API's reads (§12), `sync`: its sync log;
-//! * `bulk`: bulk publish jobs (§5).
+//! * `bulk`: bulk publish jobs (§5);
+//! * `import`: `perma import contentstack` (§8), an export brought in with its uids and URLs.
 
 mod bulk;
 mod change;
 mod folders;
+mod import;
 mod list;
 mod published;
 mod signed;
@@ -39,6 +41,7 @@ pub mod fuzzing {
 
 pub use change::{create, delete, parse_permanent_value, update};
 pub use folders::{create_folder, delete_folder, update_folder};
+pub use import::{import_contentstack, Counts, ImportOptions, ImportReport, Skip};
 pub use list::{list, Kind, ListParams};
 pub use versions::{name_version, publish, publish_targets, publish_to, versions};
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-use admin::{StackCmd, TokenCmd, UserCmd};
+use admin::{ImportCmd, StackCmd, TokenCmd, UserCmd};
 use remote::Remote;
 
 use crate::app::Migrations;
@@ -58,6 +58,10 @@ enum Command {
     /// Manage tokens.
     #[command(subcommand)]
     Token(TokenCmd),
+    /// Bring in a stack from another service, keeping uids and URLs (exit 1 if anything
+    /// was left out).
+    #[command(subcommand)]
+    Import(ImportCmd),
     /// Check that every file row has its blob (exit 1 if not).
     Fsck {
         /// Also rehash every blob.
@@ -179,6 +183,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::User(cmd) => admin::user(config, cmd).await?,
         Command::Stack(cmd) => admin::stack(config, cmd).await?,
         Command::Token(cmd) => admin::token(config, cmd).await?,
+        Command::Import(cmd) => return admin::import(config, cmd).await,
         Command::Fsck { verify } => return admin::fsck(config, verify).await,
         Command::Gc { min_age } => admin::gc(config, Duration::from_secs(min_age)).await?,
         Command::Upload { remote, files } => remote::upload(&remote, &files).await?,

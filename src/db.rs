@@ -12,6 +12,7 @@ mod copy;
 mod delivery;
 pub mod events;
 mod identity;
+mod import;
 pub mod list;
 pub mod published;
 mod renditions;
@@ -24,6 +25,7 @@ use sqlx::{AnyPool, Executor, Row};
 
 pub use assets::{AssetInsert, FileInsert, NewVersion};
 pub use delivery::DeliveryEntry;
+pub use import::ImportedAsset;
 pub use renditions::RenditionRow;
 
 /// Which database engine is behind the pools.

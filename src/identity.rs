@@ -382,10 +382,6 @@ pub async fn create_stack(
     description: &str,
     master_locale: Option<&str>,
 ) -> Result<Stack> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 255 {
-        return Err(Error::field("name", "must be 1 to 255 characters"));
-    }
     let org_uid = match org_uid.filter(|o| !o.is_empty()) {
         Some(o) if o == user.org_uid => o.to_owned(),
         Some(o) => {
@@ -398,21 +394,61 @@ pub async fn create_stack(
         }
         None => user.org_uid.clone(),
     };
-    let master_locale = master_locale.unwrap_or("en-us").trim().to_lowercase();
+    let mut stack = create_stack_record(user, name, master_locale.unwrap_or("en-us"))?;
+    stack.org_uid = org_uid;
+    stack.description = description.to_owned();
+    insert_stack(db, stack).await
+}
+
+/// Creates a stack under a given api_key (`perma import`, which keeps the source stack's
+/// key so that old links keep working): refused when the key is malformed or taken.
+pub async fn create_stack_with_key(
+    db: &Db,
+    user: &User,
+    api_key: &str,
+    name: &str,
+    master_locale: &str,
+) -> Result<Stack> {
+    if crate::ids::blt_bits(api_key).is_none() {
+        return Err(Error::field(
+            "api_key",
+            "must be blt followed by 16 hex digits",
+        ));
+    }
+    if db.stack(api_key).await?.is_some() {
+        return Err(Error::field("api_key", "is taken by another stack"));
+    }
+    let mut stack = create_stack_record(user, name, master_locale)?;
+    stack.api_key = api_key.to_owned();
+    insert_stack(db, stack).await
+}
+
+fn create_stack_record(user: &User, name: &str, master_locale: &str) -> Result<Stack> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 255 {
+        return Err(Error::field("name", "must be 1 to 255 characters"));
+    }
+    let master_locale = master_locale.trim().to_lowercase();
     validate_locale_code(&master_locale)?;
     let now = now_ms();
-    let stack = Stack {
+    Ok(Stack {
         api_key: ApiKey::generate().to_string(),
         name: name.to_owned(),
-        description: description.to_owned(),
-        master_locale: master_locale.clone(),
-        org_uid,
+        description: String::new(),
+        master_locale,
+        org_uid: user.org_uid.clone(),
         owner_uid: user.uid.clone(),
         secure_asset_urls: false,
         permanent_url_mode: "serve".into(),
         created_at: now,
         updated_at: now,
-    };
+    })
+}
+
+/// Stores a new stack with its master locale.
+async fn insert_stack(db: &Db, stack: Stack) -> Result<Stack> {
+    let now = stack.created_at;
+    let master_locale = stack.master_locale.clone();
     db.insert_stack(&stack).await?;
     db.insert_locale(&Locale {
         uid: ids::new_uid(),

@@ -45,6 +45,35 @@ pub enum StackCmd {
     },
 }
 
+/// `perma import …`.
+#[derive(Debug, Subcommand)]
+pub enum ImportCmd {
+    /// Import a Contentstack CLI export (`csdx cm:stacks:export`): the stack keeps its
+    /// api_key, assets and folders their uids, files their uids (so version URLs keep
+    /// working) and permanent URLs their slugs. Running it again changes nothing and
+    /// finishes an interrupted run.
+    Contentstack {
+        /// The export directory.
+        dir: std::path::PathBuf,
+        /// Email of the user the stack and imported assets belong to.
+        #[arg(long)]
+        owner: String,
+        /// Import into this existing stack instead of the api_key the export names.
+        #[arg(long)]
+        stack: Option<String>,
+        /// Download files that are missing from the export (or have the wrong size) from
+        /// their URL in the export's records.
+        #[arg(long)]
+        fetch: bool,
+        /// Import assets even when some of their older versions' files cannot be had.
+        #[arg(long)]
+        partial_history: bool,
+        /// Check and report only; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
 /// `perma token …`.
 #[derive(Debug, Subcommand)]
 pub enum TokenCmd {
@@ -235,4 +264,60 @@ pub async fn gc(config_file: Option<&Path>, min_age: Duration) -> anyhow::Result
         r.blobs_removed, r.bytes_freed, r.temp_removed
     );
     Ok(())
+}
+
+/// `perma import contentstack DIR`: prints what was created, what was already there and
+/// what was left out (with the reason); exit 1 when anything was left out.
+pub async fn import(config_file: Option<&Path>, cmd: ImportCmd) -> anyhow::Result<ExitCode> {
+    let ImportCmd::Contentstack {
+        dir,
+        owner,
+        stack,
+        fetch,
+        partial_history,
+        dry_run,
+    } = cmd;
+    let app = build(config_file, Migrations::Apply).await?;
+    let (user, _) = app
+        .db
+        .user_by_email(&owner.to_lowercase())
+        .await?
+        .with_context(|| format!("no user {owner}"))?;
+    let opts = crate::assets::ImportOptions {
+        dir,
+        stack,
+        fetch,
+        partial_history,
+        dry_run,
+    };
+    let r =
+        crate::assets::import_contentstack(&app.db, &app.blobs, &app.changes, &user, &opts).await?;
+    let verb = if dry_run { "would create" } else { "created" };
+    println!(
+        "stack {}{}",
+        r.api_key,
+        match (r.stack_created, dry_run) {
+            (true, false) => " (created)",
+            (true, true) => " (would be created)",
+            _ => "",
+        }
+    );
+    for (label, c) in [(verb, r.created), ("unchanged", r.unchanged)] {
+        println!(
+            "{label}: {} locales, {} environments, {} folders, {} assets ({} versions), {} publications",
+            c.locales, c.environments, c.folders, c.assets, c.versions, c.publications
+        );
+    }
+    for n in &r.notes {
+        println!("note: {n}");
+    }
+    for s in &r.skipped {
+        println!("SKIPPED {}: {}", s.what, s.why);
+    }
+    println!("skipped: {}", r.skipped.len());
+    Ok(if r.skipped.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

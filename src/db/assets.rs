@@ -158,7 +158,7 @@ fn version(row: &AnyRow) -> sqlx::Result<Version> {
     })
 }
 
-async fn insert_file<'c, E>(exec: E, asset_uid: &str, f: &FileMeta) -> sqlx::Result<()>
+pub(super) async fn insert_file<'c, E>(exec: E, asset_uid: &str, f: &FileMeta) -> sqlx::Result<()>
 where
     E: sqlx::Executor<'c, Database = sqlx::Any>,
 {
@@ -181,7 +181,7 @@ where
 }
 
 /// Replaces an asset's rows in `asset_tags` (the indexed form of its tags, §6).
-async fn set_tags(
+pub(super) async fn set_tags(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     asset_uid: &str,
     api_key: &str,
@@ -214,6 +214,47 @@ async fn asset_api_key(
         .bind(uid)
         .fetch_one(&mut **tx)
         .await
+}
+
+/// Publishes `version` of an asset to one environment and locale inside a transaction:
+/// the publication, its published row (§12), its sync event and its §13 event.
+pub(super) async fn publish_row(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    api_key: &str,
+    (asset_uid, env, locale): (&str, &str, &str),
+    version: i64,
+    by: &str,
+    at: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO publications (asset_uid, environment_uid, locale, version, \
+         published_by, published_at) VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (asset_uid, environment_uid, locale) DO UPDATE SET \
+         version = excluded.version, published_by = excluded.published_by, \
+         published_at = excluded.published_at",
+    )
+    .bind(asset_uid)
+    .bind(env)
+    .bind(locale)
+    .bind(version)
+    .bind(by)
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    published::record_publish(tx, api_key, (asset_uid, env, locale), version, by, at).await?;
+    events::record_event(
+        tx,
+        Emit {
+            api_key,
+            action: "publish",
+            asset_uid,
+            version,
+            target: Some((env, locale)),
+            by,
+            at,
+        },
+    )
+    .await
 }
 
 impl Db {
@@ -550,36 +591,7 @@ impl Db {
         let mut tx = self.write.begin().await?;
         let api_key = asset_api_key(&mut tx, asset_uid).await?;
         for (env, locale) in targets {
-            sqlx::query(
-                "INSERT INTO publications (asset_uid, environment_uid, locale, version, \
-                 published_by, published_at) VALUES ($1, $2, $3, $4, $5, $6) \
-                 ON CONFLICT (asset_uid, environment_uid, locale) DO UPDATE SET \
-                 version = excluded.version, published_by = excluded.published_by, \
-                 published_at = excluded.published_at",
-            )
-            .bind(asset_uid)
-            .bind(env)
-            .bind(locale)
-            .bind(version)
-            .bind(by)
-            .bind(at)
-            .execute(&mut *tx)
-            .await?;
-            published::record_publish(&mut tx, &api_key, (asset_uid, env, locale), version, by, at)
-                .await?;
-            events::record_event(
-                &mut tx,
-                Emit {
-                    api_key: &api_key,
-                    action: "publish",
-                    asset_uid,
-                    version,
-                    target: Some((env, locale)),
-                    by,
-                    at,
-                },
-            )
-            .await?;
+            publish_row(&mut tx, &api_key, (asset_uid, env, locale), version, by, at).await?;
         }
         tx.commit().await
     }

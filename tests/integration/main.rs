@@ -15,6 +15,7 @@ mod fuzz_corpus;
 mod hardening;
 mod identity;
 mod images;
+mod import;
 mod index;
 mod layering;
 mod listing;

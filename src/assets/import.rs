@@ -1,0 +1,888 @@
+//! `perma import contentstack DIR` (§8): recreates a stack from a Contentstack CLI export,
+//! keeping what links depend on — the stack's api_key, asset and folder uids, file uids
+//! (so every version URL, `…/{asset_uid}/{file_uid}/{filename}`, keeps answering) and
+//! permanent-URL slugs (§3) — along with titles, descriptions, tags, the folder tree,
+//! every version the export carries and the publications.
+//!
+//! Each asset is written in one transaction with its files, versions and publications
+//! ([`Db::import_asset`]), after its bytes are durable: nothing is ever half-imported. What
+//! is already there is left alone, so a second run changes nothing and an interrupted run
+//! is finished by running it again. What cannot be imported is reported with its reason.
+
+mod export;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+
+use futures_util::TryStreamExt;
+
+use export::{asset_url_segments, AssetRecord};
+pub use export::{Export, Skip};
+
+use super::{check_meta, normalize_tags, Metadata, MAX_FOLDER_DEPTH};
+use crate::blob::BlobStore;
+use crate::db::{Db, ImportedAsset};
+use crate::delivery::Changes;
+use crate::error::Error;
+use crate::filename::Filename;
+use crate::ids;
+use crate::ingest::{ingest, Ingested};
+use crate::records::{Asset, Environment, FileMeta, Locale, Stack, User, Version};
+use crate::slug::Slug;
+use crate::time::now_ms;
+
+/// What to import and how.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    /// The export directory (`csdx cm:stacks:export -d DIR`).
+    pub dir: PathBuf,
+    /// Import into this stack instead of the one the export names.
+    pub stack: Option<String>,
+    /// Download a file that is missing from the export, or whose size is not the one its
+    /// record states, from the record's URL (while the old service still answers).
+    pub fetch: bool,
+    /// Import an asset even when some of its older versions' files cannot be had.
+    pub partial_history: bool,
+    /// Check everything and report, write nothing.
+    pub dry_run: bool,
+}
+
+/// Counts of what an import did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Locales.
+    pub locales: usize,
+    /// Environments.
+    pub environments: usize,
+    /// Folders.
+    pub folders: usize,
+    /// Assets.
+    pub assets: usize,
+    /// Asset versions.
+    pub versions: usize,
+    /// Publications.
+    pub publications: usize,
+}
+
+/// The outcome of an import.
+#[derive(Debug, Clone, Default)]
+pub struct ImportReport {
+    /// The stack imported into.
+    pub api_key: String,
+    /// Whether this run created it.
+    pub stack_created: bool,
+    /// What this run created (or, in a dry run, would create).
+    pub created: Counts,
+    /// What was already there and left alone.
+    pub unchanged: Counts,
+    /// What was left out, with the reason.
+    pub skipped: Vec<Skip>,
+    /// Things worth knowing that are not failures (a file fetched, a uid that changed).
+    pub notes: Vec<String>,
+}
+
+/// Imports a Contentstack export as `owner`. Fails only when nothing can be imported (not
+/// an export, no stack to import into); everything else is a [`Skip`] in the report.
+pub async fn import_contentstack(
+    db: &Db,
+    blobs: &BlobStore,
+    changes: &Changes,
+    owner: &User,
+    opts: &ImportOptions,
+) -> anyhow::Result<ImportReport> {
+    let dir = opts.dir.clone();
+    let export = tokio::task::spawn_blocking(move || Export::read(&dir)).await??;
+    let mut run = Run {
+        db,
+        blobs,
+        owner,
+        opts,
+        report: ImportReport {
+            skipped: export.skipped.clone(),
+            ..Default::default()
+        },
+        env_map: HashMap::new(),
+        placed: HashSet::new(),
+        new_locales: HashSet::new(),
+        http: None,
+    };
+    let stack = run.stack(&export).await?;
+    run.locales(&export, &stack).await?;
+    run.environments(&export, &stack).await?;
+    run.folders(&export, &stack).await?;
+    for (uid, records) in &export.assets {
+        if run.asset(&export, &stack, uid, records).await? {
+            changes.changed(Some(uid)).await;
+        }
+    }
+    Ok(run.report)
+}
+
+struct Run<'a> {
+    db: &'a Db,
+    blobs: &'a BlobStore,
+    owner: &'a User,
+    opts: &'a ImportOptions,
+    report: ImportReport,
+    /// Exported environment uid or name → the target's environment uid.
+    env_map: HashMap<String, String>,
+    /// Folders that exist in the target (imported now or before).
+    placed: HashSet<String>,
+    /// Locale codes this run created (or, in a dry run, would create).
+    new_locales: HashSet<String>,
+    http: Option<reqwest::Client>,
+}
+
+/// An exported version, resolved: its file uid and (unless a dry run) its staged bytes.
+struct PlannedFile {
+    meta: FileMeta,
+    staged: Option<Ingested>,
+}
+
+fn skip(report: &mut ImportReport, what: impl Into<String>, why: impl Into<String>) {
+    report.skipped.push(Skip {
+        what: what.into(),
+        why: why.into(),
+    });
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .is_some_and(|d| d.is_unique_violation())
+}
+
+impl Run<'_> {
+    async fn stack(&mut self, export: &Export) -> anyhow::Result<Stack> {
+        let key = match (&self.opts.stack, &export.api_key) {
+            (Some(k), _) => k.clone(),
+            (None, Some(k)) => k.clone(),
+            (None, None) => anyhow::bail!(
+                "the export does not name its stack (no stack/ directory and no api_key in \
+                 its records): name the target with --stack API_KEY"
+            ),
+        };
+        if let Some(source) = &export.api_key {
+            if *source != key {
+                self.report.notes.push(format!(
+                    "importing into stack {key}, not the export's {source}: uids are kept, \
+                     but URLs name {key}, so links into {source} do not carry over"
+                ));
+            }
+        }
+        self.report.api_key = key.clone();
+        if let Some(s) = self.db.stack(&key).await? {
+            return Ok(s);
+        }
+        if self.opts.stack.is_some() && export.api_key.as_deref() != Some(key.as_str()) {
+            anyhow::bail!("there is no stack {key} to import into");
+        }
+        let name = export
+            .stack_name
+            .clone()
+            .unwrap_or_else(|| format!("Imported {key}"));
+        let master = export.master_locale.as_deref().unwrap_or("en-us");
+        self.report.stack_created = true;
+        if self.opts.dry_run {
+            return Ok(Stack {
+                api_key: key,
+                name,
+                description: String::new(),
+                master_locale: master.to_owned(),
+                org_uid: self.owner.org_uid.clone(),
+                owner_uid: self.owner.uid.clone(),
+                secure_asset_urls: false,
+                permanent_url_mode: "serve".into(),
+                created_at: now_ms(),
+                updated_at: now_ms(),
+            });
+        }
+        crate::identity::create_stack_with_key(self.db, self.owner, &key, &name, master)
+            .await
+            .map_err(|e| anyhow::anyhow!("creating stack {key}: {}", e.public_message().0))
+    }
+
+    async fn locales(&mut self, export: &Export, stack: &Stack) -> anyhow::Result<()> {
+        let existing: HashSet<String> = self
+            .db
+            .locales(&stack.api_key)
+            .await?
+            .into_iter()
+            .map(|l| l.code)
+            .chain([stack.master_locale.clone()])
+            .collect();
+        let codes: HashSet<&str> = export
+            .locales
+            .iter()
+            .map(|l| l.code.as_str())
+            .chain(existing.iter().map(String::as_str))
+            .collect();
+        let mut done = HashSet::new();
+        for l in &export.locales {
+            let code = l.code.to_lowercase();
+            if !done.insert(code.clone()) {
+                continue;
+            }
+            if existing.contains(&code) {
+                self.report.unchanged.locales += 1;
+                continue;
+            }
+            if let Err(e) = crate::identity::validate_locale_code(&code) {
+                skip(
+                    &mut self.report,
+                    format!("locale {code}"),
+                    e.public_message().0,
+                );
+                continue;
+            }
+            let fallback = l
+                .fallback_locale
+                .clone()
+                .filter(|f| codes.contains(f.as_str()));
+            self.create_locale(stack, &l.uid, &code, &l.name, fallback)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn create_locale(
+        &mut self,
+        stack: &Stack,
+        uid: &str,
+        code: &str,
+        name: &str,
+        fallback_locale: Option<String>,
+    ) -> anyhow::Result<()> {
+        self.report.created.locales += 1;
+        self.new_locales.insert(code.to_owned());
+        if self.opts.dry_run {
+            return Ok(());
+        }
+        let now = now_ms();
+        let mut locale = Locale {
+            uid: if ids::blt_bits(uid).is_some() {
+                uid.to_owned()
+            } else {
+                ids::new_uid()
+            },
+            api_key: stack.api_key.clone(),
+            code: code.to_owned(),
+            name: name.to_owned(),
+            fallback_locale,
+            created_at: now,
+            updated_at: now,
+        };
+        if let Err(e) = self.db.insert_locale(&locale).await {
+            if !is_unique_violation(&e) {
+                return Err(e.into());
+            }
+            locale.uid = ids::new_uid();
+            self.db.insert_locale(&locale).await?;
+        }
+        Ok(())
+    }
+
+    async fn environments(&mut self, export: &Export, stack: &Stack) -> anyhow::Result<()> {
+        let existing = self.db.environments(&stack.api_key).await?;
+        for e in &export.environments {
+            if let Some(have) = existing.iter().find(|x| x.name == e.name) {
+                self.report.unchanged.environments += 1;
+                self.env_map.insert(e.uid.clone(), have.uid.clone());
+                self.env_map.insert(e.name.clone(), have.uid.clone());
+                continue;
+            }
+            if let Err(err) = crate::identity::validate_environment_name(&e.name) {
+                let why = err.public_message().0;
+                skip(&mut self.report, format!("environment {}", e.name), why);
+                continue;
+            }
+            let uid = self
+                .create_environment(stack, &e.uid, &e.name, &e.urls)
+                .await?;
+            self.env_map.insert(e.uid.clone(), uid.clone());
+            self.env_map.insert(e.name.clone(), uid);
+        }
+        Ok(())
+    }
+
+    async fn create_environment(
+        &mut self,
+        stack: &Stack,
+        uid: &str,
+        name: &str,
+        urls: &serde_json::Value,
+    ) -> anyhow::Result<String> {
+        self.report.created.environments += 1;
+        let now = now_ms();
+        let mut env = Environment {
+            uid: if ids::blt_bits(uid).is_some() {
+                uid.to_owned()
+            } else {
+                ids::new_uid()
+            },
+            api_key: stack.api_key.clone(),
+            name: name.to_owned(),
+            urls: urls.clone(),
+            created_by: self.owner.uid.clone(),
+            created_at: now,
+            updated_at: now,
+        };
+        if self.opts.dry_run {
+            return Ok(env.uid);
+        }
+        if let Err(e) = self.db.insert_environment(&env).await {
+            if !is_unique_violation(&e) {
+                return Err(e.into());
+            }
+            env.uid = ids::new_uid();
+            self.db.insert_environment(&env).await?;
+        }
+        Ok(env.uid)
+    }
+
+    /// Folders, parents before children.
+    async fn folders(&mut self, export: &Export, stack: &Stack) -> anyhow::Result<()> {
+        let by_uid: BTreeMap<&str, &AssetRecord> =
+            export.folders.iter().map(|f| (f.uid.as_str(), f)).collect();
+        let depth = |uid: &str| {
+            let mut d = 0;
+            let mut cur = Some(uid);
+            while let Some(u) = cur {
+                d += 1;
+                if d > MAX_FOLDER_DEPTH + 1 {
+                    break;
+                }
+                cur = by_uid.get(u).and_then(|f| f.parent_uid.as_deref());
+            }
+            d
+        };
+        let mut order: Vec<&AssetRecord> = export.folders.iter().collect();
+        order.sort_by_key(|f| depth(&f.uid));
+        for f in order {
+            let what = format!("folder {} ({})", f.uid, f.title);
+            if depth(&f.uid) > MAX_FOLDER_DEPTH {
+                skip(
+                    &mut self.report,
+                    what,
+                    format!("it is nested deeper than {MAX_FOLDER_DEPTH} levels"),
+                );
+                continue;
+            }
+            if let Some(p) = &f.parent_uid {
+                if !self.placed.contains(p) {
+                    let why = format!("its parent folder {p} was not imported");
+                    skip(&mut self.report, what, why);
+                    continue;
+                }
+            }
+            match self.db.stack_of_asset(&f.uid).await? {
+                Some(k) if k == stack.api_key => {
+                    self.report.unchanged.folders += 1;
+                    self.placed.insert(f.uid.clone());
+                    continue;
+                }
+                Some(k) => {
+                    skip(
+                        &mut self.report,
+                        what,
+                        format!("its uid belongs to stack {k}"),
+                    );
+                    continue;
+                }
+                None => {}
+            }
+            let meta = Metadata {
+                title: Some(f.title.clone()),
+                ..Default::default()
+            };
+            if f.title.trim().is_empty() {
+                skip(&mut self.report, what, "it has no name");
+                continue;
+            }
+            if let Err(e) = check_meta(&meta) {
+                skip(&mut self.report, what, e.public_message().0);
+                continue;
+            }
+            self.report.created.folders += 1;
+            self.placed.insert(f.uid.clone());
+            if self.opts.dry_run {
+                continue;
+            }
+            let now = now_ms();
+            let asset = Asset {
+                uid: f.uid.clone(),
+                api_key: stack.api_key.clone(),
+                is_dir: true,
+                parent_uid: f.parent_uid.clone(),
+                title: f.title.trim().to_owned(),
+                description: String::new(),
+                tags: Vec::new(),
+                version: f.version,
+                permanent_slug: None,
+                created_by: self.owner.uid.clone(),
+                updated_by: self.owner.uid.clone(),
+                created_at: f.created_at.unwrap_or(now),
+                updated_at: f.updated_at.or(f.created_at).unwrap_or(now),
+                deleted_at: None,
+                file: None,
+            };
+            let version = version_of(&asset, f, None, "create_folder");
+            self.db
+                .import_asset(&ImportedAsset {
+                    asset,
+                    versions: vec![version],
+                    publications: Vec::new(),
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// One asset with every version the export carries. Returns whether it was written.
+    async fn asset(
+        &mut self,
+        export: &Export,
+        stack: &Stack,
+        uid: &str,
+        records: &BTreeMap<i64, AssetRecord>,
+    ) -> anyhow::Result<bool> {
+        let Some((_, current)) = records.last_key_value() else {
+            return Ok(false);
+        };
+        let what = format!("asset {uid} ({})", current.title);
+        match self.db.stack_of_asset(uid).await? {
+            Some(k) if k == stack.api_key => {
+                self.unchanged_or_different(stack, uid, current).await?;
+                return Ok(false);
+            }
+            Some(k) => {
+                skip(
+                    &mut self.report,
+                    what,
+                    format!("its uid belongs to stack {k}"),
+                );
+                return Ok(false);
+            }
+            None => {}
+        }
+        if let Err(why) = self.check_asset(current) {
+            skip(&mut self.report, what, why);
+            return Ok(false);
+        }
+        let slug = match permanent_slug(records, uid) {
+            Ok(s) => s,
+            Err(why) => {
+                skip(&mut self.report, what, why);
+                return Ok(false);
+            }
+        };
+        // The bytes of every version, by file uid; a version whose bytes cannot be had
+        // loses the asset (or, with --partial-history, only that older version).
+        let mut files: HashMap<String, PlannedFile> = HashMap::new();
+        let mut versions: Vec<(i64, Option<String>)> = Vec::new();
+        for (n, rec) in records {
+            match self.plan_file(export, rec, &files).await {
+                Ok(Some(f)) => {
+                    let file_uid = f.meta.uid.clone();
+                    files.entry(file_uid.clone()).or_insert(f);
+                    versions.push((*n, Some(file_uid)));
+                }
+                Ok(None) => {
+                    let known = version_file_uid(rec).filter(|u| files.contains_key(u));
+                    versions.push((*n, known));
+                }
+                Err(why) if *n != current.version && self.opts.partial_history => {
+                    self.report
+                        .notes
+                        .push(format!("{what}: version {n} left out because {why}"));
+                }
+                Err(why) => {
+                    let why = if *n == current.version {
+                        why
+                    } else {
+                        format!(
+                            "version {n}: {why} (--fetch downloads it from its URL; \
+                             --partial-history imports the asset without that version)"
+                        )
+                    };
+                    skip(&mut self.report, what, why);
+                    return Ok(false);
+                }
+            }
+        }
+        let Some((_, Some(current_file))) = versions.last().cloned() else {
+            skip(&mut self.report, what, "its current version has no file");
+            return Ok(false);
+        };
+        let publications = self.publications(stack, uid, records, &versions).await?;
+        self.report.created.assets += 1;
+        self.report.created.versions += versions.len();
+        self.report.created.publications += publications.len();
+        if self.opts.dry_run {
+            return Ok(false);
+        }
+        let now = now_ms();
+        let first = records.values().next().unwrap_or(current);
+        let created_at = first.created_at.or(current.created_at).unwrap_or(now);
+        let mut asset = Asset {
+            uid: uid.to_owned(),
+            api_key: stack.api_key.clone(),
+            is_dir: false,
+            parent_uid: current.parent_uid.clone(),
+            title: current.title.clone(),
+            description: current.description.clone(),
+            tags: normalize_tags(current.tags.clone()),
+            version: current.version,
+            permanent_slug: slug,
+            created_by: self.owner.uid.clone(),
+            updated_by: self.owner.uid.clone(),
+            created_at,
+            updated_at: current.updated_at.unwrap_or(created_at),
+            deleted_at: None,
+            file: files.get(&current_file).map(|f| f.meta.clone()),
+        };
+        if asset.title.is_empty() {
+            asset.title = asset
+                .file
+                .as_ref()
+                .map(|f| f.filename.clone())
+                .unwrap_or_default();
+        }
+        let versions: Vec<Version> = versions
+            .iter()
+            .map(|(n, file_uid)| {
+                let file = file_uid
+                    .as_ref()
+                    .and_then(|u| files.get(u))
+                    .map(|f| &f.meta);
+                let action = if *n == first.version {
+                    "upload"
+                } else {
+                    "import"
+                };
+                version_of(&asset, &records[n], file, action)
+            })
+            .collect();
+        // Blobs first, then the rows (§5): the rows never point at missing bytes.
+        for f in files.values_mut() {
+            if let Some(staged) = f.staged.as_mut() {
+                staged.commit(self.blobs).await?;
+            }
+        }
+        if let Err(e) = self
+            .db
+            .import_asset(&ImportedAsset {
+                asset,
+                versions,
+                publications,
+            })
+            .await
+        {
+            if !is_unique_violation(&e) {
+                return Err(e.into());
+            }
+            self.report.created.assets -= 1;
+            skip(
+                &mut self.report,
+                what,
+                "one of its file uids is taken by another asset here",
+            );
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn check_asset(&self, current: &AssetRecord) -> Result<(), String> {
+        if let Some(p) = &current.parent_uid {
+            if !self.placed.contains(p) {
+                return Err(format!("its folder {p} was not imported"));
+            }
+        }
+        let meta = Metadata {
+            title: Some(current.title.clone()),
+            description: Some(current.description.clone()),
+            tags: Some(normalize_tags(current.tags.clone())),
+            parent_uid: None,
+        };
+        check_meta(&meta).map_err(|e| e.public_message().0)
+    }
+
+    /// An asset that is already in the target: unchanged when it has the export's version,
+    /// current file and slug; otherwise it was changed here, and is left as it is.
+    async fn unchanged_or_different(
+        &mut self,
+        stack: &Stack,
+        uid: &str,
+        current: &AssetRecord,
+    ) -> anyhow::Result<()> {
+        let Some(have) = self.db.asset(&stack.api_key, uid).await? else {
+            return Ok(());
+        };
+        let same_file = match (version_file_uid(current), &have.file) {
+            (Some(u), Some(f)) => f.uid == u,
+            _ => true,
+        };
+        if have.version == current.version && same_file && have.deleted_at.is_none() {
+            self.report.unchanged.assets += 1;
+        } else {
+            skip(
+                &mut self.report,
+                format!("asset {uid} ({})", current.title),
+                format!(
+                    "it is already here and differs (version {} here, {} in the export); \
+                     left as it is",
+                    have.version, current.version
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    /// The file of one exported version: its uid (kept from the version URL) and bytes.
+    /// `Ok(None)` when an earlier version of the asset already brought the same file.
+    async fn plan_file(
+        &mut self,
+        export: &Export,
+        rec: &AssetRecord,
+        planned: &HashMap<String, PlannedFile>,
+    ) -> Result<Option<PlannedFile>, String> {
+        let kept = version_file_uid(rec);
+        if kept.as_ref().is_some_and(|u| planned.contains_key(u)) {
+            return Ok(None);
+        }
+        let file_uid = match kept {
+            Some(u) if !self.db.file_exists(&u).await.map_err(|e| e.to_string())? => u,
+            Some(u) => {
+                return Err(format!("its file uid {u} is taken by another asset here"));
+            }
+            None => {
+                let u = ids::new_file_uid();
+                self.report.notes.push(format!(
+                    "asset {} version {}: its URL has no file uid perma can keep; the \
+                     file is {u} now, so its old version URL does not carry over",
+                    rec.uid, rec.version
+                ));
+                u
+            }
+        };
+        let local = export.file_path(rec).and_then(|p| {
+            let len = std::fs::metadata(&p).map_err(|e| e.to_string())?.len();
+            match rec.file_size {
+                Some(want) if want != len as i64 => Err(format!(
+                    "its file in the export has {len} bytes, its record says {want} (another \
+                     version with the same file name overwrote it?)"
+                )),
+                _ => Ok((p, len)),
+            }
+        });
+        let (source, size) = match local {
+            Ok((p, len)) => (Source::File(p), len),
+            Err(why) => match (&rec.url, self.opts.fetch) {
+                (Some(url), true) => (Source::Url(url.clone()), rec.file_size.unwrap_or(0) as u64),
+                _ => return Err(why),
+            },
+        };
+        let now = now_ms();
+        let mut meta = FileMeta {
+            uid: file_uid,
+            sha256: String::new(),
+            size: size as i64,
+            content_type: rec.content_type.clone().unwrap_or_default(),
+            filename: Filename::sanitize(&rec.filename).as_str().to_owned(),
+            width: None,
+            height: None,
+            created_at: rec.updated_at.or(rec.created_at).unwrap_or(now),
+        };
+        if self.opts.dry_run {
+            return Ok(Some(PlannedFile { meta, staged: None }));
+        }
+        let staged = self.stage(&source, rec).await?;
+        if let Some(want) = rec.file_size {
+            if want != staged.size as i64 {
+                return Err(format!(
+                    "{} gave {} bytes, its record says {want}",
+                    source.describe(),
+                    staged.size
+                ));
+            }
+        }
+        if let Source::Url(url) = &source {
+            self.report.notes.push(format!(
+                "asset {} version {}: fetched {url}",
+                rec.uid, rec.version
+            ));
+        }
+        meta.sha256 = staged.sha256.clone();
+        meta.size = staged.size as i64;
+        meta.content_type = staged.content_type.clone();
+        meta.width = staged.width.map(|w| w as i64);
+        meta.height = staged.height.map(|h| h as i64);
+        Ok(Some(PlannedFile {
+            meta,
+            staged: Some(staged),
+        }))
+    }
+
+    /// Streams a file (or a download) into the blob store's staging area.
+    async fn stage(&mut self, source: &Source, rec: &AssetRecord) -> Result<Ingested, String> {
+        let claimed_type = rec.content_type.as_deref();
+        let name = Some(rec.filename.as_str());
+        let staged = match source {
+            Source::File(p) => {
+                let f = tokio::fs::File::open(p).await.map_err(|e| e.to_string())?;
+                let body = tokio_util::io::ReaderStream::new(f).map_err(Error::from);
+                ingest(self.blobs, body, name, claimed_type, u64::MAX).await
+            }
+            Source::Url(url) => {
+                if self.http.is_none() {
+                    let client = reqwest::Client::builder()
+                        .connect_timeout(std::time::Duration::from_secs(10))
+                        .read_timeout(std::time::Duration::from_secs(60))
+                        .build()
+                        .map_err(|e| format!("starting a download client: {e}"))?;
+                    self.http = Some(client);
+                }
+                let client = self.http.as_ref().expect("set above");
+                let resp = client
+                    .get(url)
+                    .send()
+                    .await
+                    .and_then(|r| r.error_for_status())
+                    .map_err(|e| format!("downloading {url}: {e}"))?;
+                let body = resp
+                    .bytes_stream()
+                    .map_err(|e| Error::Internal(anyhow::anyhow!("download failed: {e}")));
+                ingest(self.blobs, body, name, claimed_type, u64::MAX).await
+            }
+        };
+        staged.map_err(|e| match e {
+            Error::Internal(cause) => format!("{cause:#}"),
+            other => other.public_message().0,
+        })
+    }
+
+    /// The publications of an asset, mapped onto the target's environments and locales
+    /// (a locale that is missing is created). One that cannot be mapped is a note.
+    async fn publications(
+        &mut self,
+        stack: &Stack,
+        uid: &str,
+        records: &BTreeMap<i64, AssetRecord>,
+        versions: &[(i64, Option<String>)],
+    ) -> anyhow::Result<Vec<(String, String, i64, String, i64)>> {
+        let mut out: Vec<(String, String, i64, String, i64)> = Vec::new();
+        let current = records.values().last().map(|r| r.version).unwrap_or(1);
+        let details = records
+            .values()
+            .rev()
+            .flat_map(|r| r.publish_details.iter());
+        for d in details {
+            let env = self
+                .env_map
+                .get(&d.environment)
+                .or_else(|| {
+                    d.environment_name
+                        .as_ref()
+                        .and_then(|n| self.env_map.get(n))
+                })
+                .cloned();
+            let Some(env) = env else {
+                self.report.notes.push(format!(
+                    "asset {uid}: its publication to environment {} is left out (not in the \
+                     export's environments)",
+                    d.environment
+                ));
+                continue;
+            };
+            let locale = d.locale.to_lowercase();
+            if out.iter().any(|(e, l, ..)| *e == env && *l == locale) {
+                continue;
+            }
+            let version = d.version.unwrap_or(current);
+            if !versions.iter().any(|(n, f)| *n == version && f.is_some()) {
+                self.report.notes.push(format!(
+                    "asset {uid}: its publication of version {version} to {}/{locale} is left \
+                     out (that version is not in the export)",
+                    d.environment
+                ));
+                continue;
+            }
+            let have = self.new_locales.contains(&locale)
+                || locale == stack.master_locale
+                || self.db.locale(&stack.api_key, &locale).await?.is_some();
+            if !have && crate::identity::validate_locale_code(&locale).is_ok() {
+                self.create_locale(stack, "", &locale, &locale, None)
+                    .await?;
+            }
+            let at = d.time.unwrap_or_else(now_ms);
+            out.push((env, locale, version, self.owner.uid.clone(), at));
+        }
+        Ok(out)
+    }
+}
+
+enum Source {
+    File(PathBuf),
+    Url(String),
+}
+
+impl Source {
+    fn describe(&self) -> String {
+        match self {
+            Source::File(p) => p.display().to_string(),
+            Source::Url(u) => u.clone(),
+        }
+    }
+}
+
+/// The file uid a version URL names (`…/{api_key}/{asset_uid}/{file_uid}/{filename}`), if
+/// it has perma's shape (24 hex digits, as Contentstack's have).
+fn version_file_uid(rec: &AssetRecord) -> Option<String> {
+    let segs = asset_url_segments(rec.url.as_deref()?)?;
+    (segs.len() == 4 && segs[1] == rec.uid && ids::is_file_uid(&segs[2])).then(|| segs[2].clone())
+}
+
+/// The permanent-URL slug of an asset, from the newest record that has one: a full URL
+/// (`…/{api_key}/{uid}/{slug}`) or a bare slug. Must pass §3's grammar.
+fn permanent_slug(
+    records: &BTreeMap<i64, AssetRecord>,
+    uid: &str,
+) -> Result<Option<String>, String> {
+    let Some(value) = records.values().rev().find_map(|r| r.permanent_url.clone()) else {
+        return Ok(None);
+    };
+    let slug = if value.contains('/') {
+        match asset_url_segments(&value) {
+            Some(s) if s.len() == 3 && s[1] == uid => s[2].clone(),
+            _ => return Err(format!(
+                "its permanent URL {value} does not end in /v3/assets/{{api_key}}/{uid}/{{slug}}"
+            )),
+        }
+    } else {
+        value
+    };
+    Slug::parse(&slug)
+        .map(|s| Some(s.as_str().to_owned()))
+        .map_err(|e| format!("its permanent URL slug {slug:?} is not valid: {e}"))
+}
+
+fn version_of(asset: &Asset, rec: &AssetRecord, file: Option<&FileMeta>, action: &str) -> Version {
+    Version {
+        version: rec.version,
+        title: if asset.is_dir || rec.title.is_empty() {
+            asset.title.clone()
+        } else {
+            rec.title.clone()
+        },
+        description: rec.description.clone(),
+        tags: normalize_tags(rec.tags.clone()),
+        parent_uid: rec.parent_uid.clone(),
+        version_name: None,
+        action: action.to_owned(),
+        created_by: asset.created_by.clone(),
+        created_at: rec
+            .updated_at
+            .or(rec.created_at)
+            .unwrap_or(asset.updated_at),
+        file: file.cloned(),
+    }
+}

@@ -1,0 +1,117 @@
+//! Writing what `perma import` brings in (§8): an asset or folder with the history an export
+//! carried, its files and its publications, in one transaction, under the uids it had.
+
+use std::collections::HashSet;
+
+use super::assets::{insert_file, publish_row, set_tags};
+use super::{to_json_text, Db};
+use crate::records::{Asset, Version, FOLDER_CONTENT_TYPE};
+
+/// An asset or folder as an export described it.
+#[derive(Debug, Clone)]
+pub struct ImportedAsset {
+    /// The asset as it stands: its newest version, current file and permanent slug.
+    pub asset: Asset,
+    /// Every version the export carried (a subset of `1..=asset.version`), oldest first.
+    pub versions: Vec<Version>,
+    /// Publications: (environment uid, locale, version, by, at).
+    pub publications: Vec<(String, String, i64, String, i64)>,
+}
+
+impl Db {
+    /// Inserts an imported asset with its files, versions and publications, atomically:
+    /// either all of it is there afterwards or none of it.
+    pub async fn import_asset(&self, new: &ImportedAsset) -> sqlx::Result<()> {
+        let a = &new.asset;
+        let mut tx = self.write.begin().await?;
+        sqlx::query(
+            "INSERT INTO assets (uid, api_key, is_dir, parent_uid, title, description, tags, \
+             file_uid, version, permanent_slug, created_by, updated_by, created_at, updated_at, \
+             filename, content_type, file_size) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+        )
+        .bind(&a.uid)
+        .bind(&a.api_key)
+        .bind(a.is_dir as i64)
+        .bind(&a.parent_uid)
+        .bind(&a.title)
+        .bind(&a.description)
+        .bind(to_json_text(&a.tags))
+        .bind(a.file.as_ref().map(|f| f.uid.clone()))
+        .bind(a.version)
+        .bind(&a.permanent_slug)
+        .bind(&a.created_by)
+        .bind(&a.updated_by)
+        .bind(a.created_at)
+        .bind(a.updated_at)
+        .bind(a.file.as_ref().map(|f| f.filename.clone()))
+        .bind(match &a.file {
+            Some(f) => f.content_type.clone(),
+            None => FOLDER_CONTENT_TYPE.to_owned(),
+        })
+        .bind(a.file.as_ref().map(|f| f.size))
+        .execute(&mut *tx)
+        .await?;
+        let mut files = HashSet::new();
+        for f in new
+            .versions
+            .iter()
+            .filter_map(|v| v.file.as_ref())
+            .chain(&a.file)
+        {
+            if files.insert(f.uid.as_str()) {
+                insert_file(&mut *tx, &a.uid, f).await?;
+            }
+        }
+        set_tags(&mut tx, &a.uid, &a.api_key, &a.tags).await?;
+        for v in &new.versions {
+            sqlx::query(
+                "INSERT INTO asset_versions (asset_uid, version, file_uid, title, description, \
+                 tags, parent_uid, version_name, action, created_by, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(&a.uid)
+            .bind(v.version)
+            .bind(v.file.as_ref().map(|f| f.uid.clone()))
+            .bind(&v.title)
+            .bind(&v.description)
+            .bind(to_json_text(&v.tags))
+            .bind(&v.parent_uid)
+            .bind(&v.version_name)
+            .bind(&v.action)
+            .bind(&v.created_by)
+            .bind(v.created_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (env, locale, version, by, at) in &new.publications {
+            publish_row(
+                &mut tx,
+                &a.api_key,
+                (&a.uid, env, locale),
+                *version,
+                by,
+                *at,
+            )
+            .await?;
+        }
+        tx.commit().await
+    }
+
+    /// The stack an asset or folder uid belongs to, if any (uids are unique across stacks).
+    pub async fn stack_of_asset(&self, uid: &str) -> sqlx::Result<Option<String>> {
+        sqlx::query_scalar("SELECT api_key FROM assets WHERE uid = $1")
+            .bind(uid)
+            .fetch_optional(&self.read)
+            .await
+    }
+
+    /// Whether a file uid is taken (file uids are unique across stacks).
+    pub async fn file_exists(&self, file_uid: &str) -> sqlx::Result<bool> {
+        let n: Option<i64> = sqlx::query_scalar("SELECT 1 FROM files WHERE uid = $1")
+            .bind(file_uid)
+            .fetch_optional(&self.read)
+            .await?;
+        Ok(n.is_some())
+    }
+}
