@@ -853,9 +853,11 @@ fn permanent_slug(
     let slug = if value.contains('/') {
         match asset_url_segments(&value) {
             Some(s) if s.len() == 3 && s[1] == uid => s[2].clone(),
-            _ => return Err(format!(
+            _ => {
+                return Err(format!(
                 "its permanent URL {value} does not end in /v3/assets/{{api_key}}/{uid}/{{slug}}"
-            )),
+            ))
+            }
         }
     } else {
         value
