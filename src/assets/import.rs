@@ -10,24 +10,22 @@
 //! is finished by running it again. What cannot be imported is reported with its reason.
 
 mod export;
+mod files;
+mod targets;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 
-use futures_util::TryStreamExt;
-
 use export::{asset_url_segments, AssetRecord};
 pub use export::{Export, Skip};
+use files::{version_file_uid, PlannedFile};
 
 use super::{check_meta, normalize_tags, Metadata, MAX_FOLDER_DEPTH};
 use crate::blob::BlobStore;
 use crate::db::{Db, ImportedAsset};
 use crate::delivery::Changes;
-use crate::error::Error;
-use crate::filename::Filename;
-use crate::ids;
-use crate::ingest::{ingest, Ingested};
-use crate::records::{Asset, Environment, FileMeta, Locale, Stack, User, Version};
+
+use crate::records::{Asset, FileMeta, Stack, User, Version};
 use crate::slug::Slug;
 use crate::time::now_ms;
 
@@ -133,12 +131,6 @@ struct Run<'a> {
     http: Option<reqwest::Client>,
 }
 
-/// An exported version, resolved: its file uid and (unless a dry run) its staged bytes.
-struct PlannedFile {
-    meta: FileMeta,
-    staged: Option<Ingested>,
-}
-
 fn skip(report: &mut ImportReport, what: impl Into<String>, why: impl Into<String>) {
     report.skipped.push(Skip {
         what: what.into(),
@@ -199,144 +191,6 @@ impl Run<'_> {
         crate::identity::create_stack_with_key(self.db, self.owner, &key, &name, master)
             .await
             .map_err(|e| anyhow::anyhow!("creating stack {key}: {}", e.public_message().0))
-    }
-
-    async fn locales(&mut self, export: &Export, stack: &Stack) -> anyhow::Result<()> {
-        let existing: HashSet<String> = self
-            .db
-            .locales(&stack.api_key)
-            .await?
-            .into_iter()
-            .map(|l| l.code)
-            .chain([stack.master_locale.clone()])
-            .collect();
-        let codes: HashSet<&str> = export
-            .locales
-            .iter()
-            .map(|l| l.code.as_str())
-            .chain(existing.iter().map(String::as_str))
-            .collect();
-        let mut done = HashSet::new();
-        for l in &export.locales {
-            let code = l.code.to_lowercase();
-            if !done.insert(code.clone()) {
-                continue;
-            }
-            if existing.contains(&code) {
-                self.report.unchanged.locales += 1;
-                continue;
-            }
-            if let Err(e) = crate::identity::validate_locale_code(&code) {
-                skip(
-                    &mut self.report,
-                    format!("locale {code}"),
-                    e.public_message().0,
-                );
-                continue;
-            }
-            let fallback = l
-                .fallback_locale
-                .clone()
-                .filter(|f| codes.contains(f.as_str()));
-            self.create_locale(stack, &l.uid, &code, &l.name, fallback)
-                .await?;
-        }
-        Ok(())
-    }
-
-    async fn create_locale(
-        &mut self,
-        stack: &Stack,
-        uid: &str,
-        code: &str,
-        name: &str,
-        fallback_locale: Option<String>,
-    ) -> anyhow::Result<()> {
-        self.report.created.locales += 1;
-        self.new_locales.insert(code.to_owned());
-        if self.opts.dry_run {
-            return Ok(());
-        }
-        let now = now_ms();
-        let mut locale = Locale {
-            uid: if ids::blt_bits(uid).is_some() {
-                uid.to_owned()
-            } else {
-                ids::new_uid()
-            },
-            api_key: stack.api_key.clone(),
-            code: code.to_owned(),
-            name: name.to_owned(),
-            fallback_locale,
-            created_at: now,
-            updated_at: now,
-        };
-        if let Err(e) = self.db.insert_locale(&locale).await {
-            if !is_unique_violation(&e) {
-                return Err(e.into());
-            }
-            locale.uid = ids::new_uid();
-            self.db.insert_locale(&locale).await?;
-        }
-        Ok(())
-    }
-
-    async fn environments(&mut self, export: &Export, stack: &Stack) -> anyhow::Result<()> {
-        let existing = self.db.environments(&stack.api_key).await?;
-        for e in &export.environments {
-            if let Some(have) = existing.iter().find(|x| x.name == e.name) {
-                self.report.unchanged.environments += 1;
-                self.env_map.insert(e.uid.clone(), have.uid.clone());
-                self.env_map.insert(e.name.clone(), have.uid.clone());
-                continue;
-            }
-            if let Err(err) = crate::identity::validate_environment_name(&e.name) {
-                let why = err.public_message().0;
-                skip(&mut self.report, format!("environment {}", e.name), why);
-                continue;
-            }
-            let uid = self
-                .create_environment(stack, &e.uid, &e.name, &e.urls)
-                .await?;
-            self.env_map.insert(e.uid.clone(), uid.clone());
-            self.env_map.insert(e.name.clone(), uid);
-        }
-        Ok(())
-    }
-
-    async fn create_environment(
-        &mut self,
-        stack: &Stack,
-        uid: &str,
-        name: &str,
-        urls: &serde_json::Value,
-    ) -> anyhow::Result<String> {
-        self.report.created.environments += 1;
-        let now = now_ms();
-        let mut env = Environment {
-            uid: if ids::blt_bits(uid).is_some() {
-                uid.to_owned()
-            } else {
-                ids::new_uid()
-            },
-            api_key: stack.api_key.clone(),
-            name: name.to_owned(),
-            urls: urls.clone(),
-            created_by: self.owner.uid.clone(),
-            created_at: now,
-            updated_at: now,
-        };
-        if self.opts.dry_run {
-            return Ok(env.uid);
-        }
-        if let Err(e) = self.db.insert_environment(&env).await {
-            if !is_unique_violation(&e) {
-                return Err(e.into());
-            }
-            env.uid = ids::new_uid();
-            self.db.insert_environment(&env).await?;
-        }
-        Ok(env.uid)
     }
 
     /// Folders, parents before children.
@@ -637,129 +491,6 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// The file of one exported version: its uid (kept from the version URL) and bytes.
-    /// `Ok(None)` when an earlier version of the asset already brought the same file.
-    async fn plan_file(
-        &mut self,
-        export: &Export,
-        rec: &AssetRecord,
-        planned: &HashMap<String, PlannedFile>,
-    ) -> Result<Option<PlannedFile>, String> {
-        let kept = version_file_uid(rec);
-        if kept.as_ref().is_some_and(|u| planned.contains_key(u)) {
-            return Ok(None);
-        }
-        let file_uid = match kept {
-            Some(u) if !self.db.file_exists(&u).await.map_err(|e| e.to_string())? => u,
-            Some(u) => {
-                return Err(format!("its file uid {u} is taken by another asset here"));
-            }
-            None => {
-                let u = ids::new_file_uid();
-                self.report.notes.push(format!(
-                    "asset {} version {}: its URL has no file uid perma can keep; the \
-                     file is {u} now, so its old version URL does not carry over",
-                    rec.uid, rec.version
-                ));
-                u
-            }
-        };
-        let local = export.file_path(rec).and_then(|p| {
-            let len = std::fs::metadata(&p).map_err(|e| e.to_string())?.len();
-            match rec.file_size {
-                Some(want) if want != len as i64 => Err(format!(
-                    "its file in the export has {len} bytes, its record says {want} (another \
-                     version with the same file name overwrote it?)"
-                )),
-                _ => Ok((p, len)),
-            }
-        });
-        let (source, size) = match local {
-            Ok((p, len)) => (Source::File(p), len),
-            Err(why) => match (&rec.url, self.opts.fetch) {
-                (Some(url), true) => (Source::Url(url.clone()), rec.file_size.unwrap_or(0) as u64),
-                _ => return Err(why),
-            },
-        };
-        let now = now_ms();
-        let mut meta = FileMeta {
-            uid: file_uid,
-            sha256: String::new(),
-            size: size as i64,
-            content_type: rec.content_type.clone().unwrap_or_default(),
-            filename: Filename::sanitize(&rec.filename).as_str().to_owned(),
-            width: None,
-            height: None,
-            created_at: rec.updated_at.or(rec.created_at).unwrap_or(now),
-        };
-        if self.opts.dry_run {
-            return Ok(Some(PlannedFile { meta, staged: None }));
-        }
-        let staged = self.stage(&source, rec).await?;
-        if let Some(want) = rec.file_size {
-            if want != staged.size as i64 {
-                return Err(format!(
-                    "{} gave {} bytes, its record says {want}",
-                    source.describe(),
-                    staged.size
-                ));
-            }
-        }
-        if let Source::Url(url) = &source {
-            self.report.notes.push(format!(
-                "asset {} version {}: fetched {url}",
-                rec.uid, rec.version
-            ));
-        }
-        meta.sha256 = staged.sha256.clone();
-        meta.size = staged.size as i64;
-        meta.content_type = staged.content_type.clone();
-        meta.width = staged.width.map(|w| w as i64);
-        meta.height = staged.height.map(|h| h as i64);
-        Ok(Some(PlannedFile {
-            meta,
-            staged: Some(staged),
-        }))
-    }
-
-    /// Streams a file (or a download) into the blob store's staging area.
-    async fn stage(&mut self, source: &Source, rec: &AssetRecord) -> Result<Ingested, String> {
-        let claimed_type = rec.content_type.as_deref();
-        let name = Some(rec.filename.as_str());
-        let staged = match source {
-            Source::File(p) => {
-                let f = tokio::fs::File::open(p).await.map_err(|e| e.to_string())?;
-                let body = tokio_util::io::ReaderStream::new(f).map_err(Error::from);
-                ingest(self.blobs, body, name, claimed_type, u64::MAX).await
-            }
-            Source::Url(url) => {
-                if self.http.is_none() {
-                    let client = reqwest::Client::builder()
-                        .connect_timeout(std::time::Duration::from_secs(10))
-                        .read_timeout(std::time::Duration::from_secs(60))
-                        .build()
-                        .map_err(|e| format!("starting a download client: {e}"))?;
-                    self.http = Some(client);
-                }
-                let client = self.http.as_ref().expect("set above");
-                let resp = client
-                    .get(url)
-                    .send()
-                    .await
-                    .and_then(|r| r.error_for_status())
-                    .map_err(|e| format!("downloading {url}: {e}"))?;
-                let body = resp
-                    .bytes_stream()
-                    .map_err(|e| Error::Internal(anyhow::anyhow!("download failed: {e}")));
-                ingest(self.blobs, body, name, claimed_type, u64::MAX).await
-            }
-        };
-        staged.map_err(|e| match e {
-            Error::Internal(cause) => format!("{cause:#}"),
-            other => other.public_message().0,
-        })
-    }
-
     /// The publications of an asset, mapped onto the target's environments and locales
     /// (a locale that is missing is created). One that cannot be mapped is a note.
     async fn publications(
@@ -818,27 +549,6 @@ impl Run<'_> {
         }
         Ok(out)
     }
-}
-
-enum Source {
-    File(PathBuf),
-    Url(String),
-}
-
-impl Source {
-    fn describe(&self) -> String {
-        match self {
-            Source::File(p) => p.display().to_string(),
-            Source::Url(u) => u.clone(),
-        }
-    }
-}
-
-/// The file uid a version URL names (`…/{api_key}/{asset_uid}/{file_uid}/{filename}`), if
-/// it has perma's shape (24 hex digits, as Contentstack's have).
-fn version_file_uid(rec: &AssetRecord) -> Option<String> {
-    let segs = asset_url_segments(rec.url.as_deref()?)?;
-    (segs.len() == 4 && segs[1] == rec.uid && ids::is_file_uid(&segs[2])).then(|| segs[2].clone())
 }
 
 /// The permanent-URL slug of an asset, from the newest record that has one: a full URL
