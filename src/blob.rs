@@ -98,8 +98,58 @@ fn valid_sha(sha: &str) -> bool {
 fn io_err(e: object_store::Error) -> io::Error {
     match e {
         object_store::Error::NotFound { .. } => io::Error::new(io::ErrorKind::NotFound, e),
+        other if unreachable_store(&other) => io::Error::new(io::ErrorKind::NotConnected, other),
         other => io::Error::other(other),
     }
+}
+
+/// Whether an S3 request failed because the server could not be reached or did not answer
+/// in time (after `object_store`'s retries): a transient outage, which clients see as 503
+/// with `Retry-After`, not a bug.
+fn unreachable_store(e: &object_store::Error) -> bool {
+    use object_store::client::HttpErrorKind;
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(h) = c.downcast_ref::<object_store::client::HttpError>() {
+            return matches!(
+                h.kind(),
+                HttpErrorKind::Connect
+                    | HttpErrorKind::Timeout
+                    | HttpErrorKind::Request
+                    | HttpErrorKind::Interrupted
+            );
+        }
+        // The library's own error wrapper forwards to the HTTP client's error.
+        if let Some(r) = c.downcast_ref::<reqwest::Error>() {
+            return r.is_connect() || r.is_timeout() || r.is_request();
+        }
+        if let Some(io) = c.downcast_ref::<io::Error>() {
+            use io::ErrorKind::*;
+            if matches!(
+                io.kind(),
+                ConnectionRefused | ConnectionReset | ConnectionAborted | TimedOut | BrokenPipe
+            ) {
+                return true;
+            }
+        }
+        cause = c.source();
+    }
+    false
+}
+
+/// How long S3 requests may take and how often they are retried: bounded, so that an
+/// outage answers 503 within seconds instead of holding requests for minutes (the
+/// library's default is up to 10 retries over 3 minutes).
+fn s3_client_limits() -> (object_store::ClientOptions, object_store::RetryConfig) {
+    let options = object_store::ClientOptions::new()
+        .with_connect_timeout(Duration::from_secs(3))
+        .with_timeout(Duration::from_secs(60));
+    let retry = object_store::RetryConfig {
+        max_retries: 3,
+        retry_timeout: Duration::from_secs(10),
+        ..Default::default()
+    };
+    (options, retry)
 }
 
 fn relative(sha256: &str) -> String {
@@ -130,9 +180,12 @@ impl BlobStore {
         if bucket.is_empty() {
             bail!("{:?} names no bucket", s.url);
         }
+        let (options, retry) = s3_client_limits();
         let mut b = object_store::aws::AmazonS3Builder::from_env()
             .with_bucket_name(bucket)
-            .with_region(&s.region);
+            .with_region(&s.region)
+            .with_client_options(options)
+            .with_retry(retry);
         if let Some(ep) = &s.endpoint {
             b = b
                 .with_endpoint(ep)

@@ -84,7 +84,7 @@ pub enum Error {
     InsufficientStorage,
     /// 500 / 500: a bug or an infrastructure failure. The client never sees the cause.
     #[error(transparent)]
-    Internal(#[from] anyhow::Error),
+    Internal(anyhow::Error),
 }
 
 /// Result alias for handlers and domain functions.
@@ -178,6 +178,18 @@ fn transient(e: &sqlx::Error) -> bool {
     }
 }
 
+/// An internal failure; but a client-visible [`Error`] that travelled inside an
+/// `anyhow::Error` (through code that adds context) keeps its own status, so that, say, a
+/// storage outage is still a 503 after it crossed such code.
+impl From<anyhow::Error> for Error {
+    fn from(e: anyhow::Error) -> Self {
+        match e.downcast::<Error>() {
+            Ok(inner) => inner,
+            Err(e) => Error::Internal(e),
+        }
+    }
+}
+
 /// A database failure becomes a 500 whose logged cause says where it happened: `?` calls
 /// this at the failing call site, which `#[track_caller]` records.
 impl From<sqlx::Error> for Error {
@@ -201,6 +213,11 @@ impl From<std::io::Error> for Error {
         {
             tracing::warn!("blob storage is full: {e}");
             return Error::InsufficientStorage;
+        }
+        // The blob store's server cannot be reached (blob.rs marks S3 outages so).
+        if e.kind() == std::io::ErrorKind::NotConnected {
+            tracing::warn!("blob storage unavailable: {e}");
+            return Error::Unavailable("storage", 5);
         }
         let at = std::panic::Location::caller();
         Error::Internal(anyhow::Error::new(e).context(format!("i/o failed at {at}")))

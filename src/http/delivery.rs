@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use anyhow::Context;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method as HttpMethod, StatusCode};
@@ -101,7 +100,10 @@ async fn answer(
     };
     // Small files: bytes from memory.
     if size <= delivery::MAX_BODY {
-        let bytes = d.small_body(sha, size).await.with_context(context)?;
+        let bytes = d
+            .small_body(sha, size)
+            .await
+            .map_err(|e| read_failed(e, context()))?;
         let body = bytes.slice(range.start as usize..(range.start + range.count) as usize);
         d.counters.count(Writer::Router);
         return Ok((status, out, Body::from(body)).into_response());
@@ -113,9 +115,19 @@ async fn answer(
         .blobs
         .read_range(sha, range.start, range.count, CHUNK)
         .await
-        .with_context(context)?;
+        .map_err(|e| read_failed(e, context()))?;
     d.counters.count(Writer::Router);
     Ok((status, out, Body::from_stream(stream)).into_response())
+}
+
+/// A blob that cannot be read: 503 when its store is unreachable (an S3 outage, with
+/// `Retry-After`), else an internal error that says which blob.
+fn read_failed(e: std::io::Error, what: String) -> Error {
+    if e.kind() == std::io::ErrorKind::NotConnected {
+        Error::from(e)
+    } else {
+        Error::Internal(anyhow::Error::new(e).context(what))
+    }
 }
 
 /// Every line of a list-valued header, joined with commas (`None` when absent).

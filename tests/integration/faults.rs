@@ -1,4 +1,5 @@
-//! Faults (issue: hardening): the blob disk fills up during an upload.
+//! Faults (issue: hardening): the blob disk fills up during an upload; the S3 server
+//! stops and comes back.
 //!
 //! Mounts a small tmpfs as the blob store, which needs root (CI runs as root); elsewhere
 //! the test is skipped, except with `CI=true`, where it fails.
@@ -143,4 +144,154 @@ async fn a_locked_sqlite_database_is_waited_for_then_a_clean_503() {
         )
         .await;
     assert_eq!(st, StatusCode::CREATED);
+}
+
+/// An s3s-fs of the test's own (the shared one must keep running), on a fixed port and
+/// directory so that it can be stopped and started again at the same address.
+struct OwnS3 {
+    bin: std::path::PathBuf,
+    dir: std::path::PathBuf,
+    port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl OwnS3 {
+    fn find() -> Option<std::path::PathBuf> {
+        let home = std::env::var("HOME").unwrap_or_default();
+        std::env::var("PATH")
+            .unwrap_or_default()
+            .split(':')
+            .map(std::path::PathBuf::from)
+            .chain([std::path::Path::new(&home).join(".cargo/bin")])
+            .map(|d| d.join("s3s-fs"))
+            .find(|p| p.is_file())
+    }
+
+    fn start(&mut self) {
+        let child = std::process::Command::new(&self.bin)
+            .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--access-key", &std::env::var("AWS_ACCESS_KEY_ID").unwrap()])
+            .args([
+                "--secret-key",
+                &std::env::var("AWS_SECRET_ACCESS_KEY").unwrap(),
+            ])
+            .arg(&self.dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("starting s3s-fs");
+        self.child = Some(child);
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("s3s-fs did not start");
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for OwnS3 {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The S3 server stops under load and comes back: uploads and reads answer 503 with
+/// `Retry-After` within seconds (not a hang, not a 500), no asset row is written without
+/// its blob, and perma recovers by itself once S3 answers again. Runs in the S3 phase
+/// (with `PERMA_TEST_S3_ENDPOINT`), where s3s-fs is installed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_s3_outage_answers_503_and_recovers_without_a_restart() {
+    if crate::support::s3_endpoint().is_none() {
+        eprintln!("skipped: runs with PERMA_TEST_S3_ENDPOINT (the S3 phase)");
+        return;
+    }
+    let Some(bin) = OwnS3::find() else {
+        panic!("s3s-fs is not installed, but PERMA_TEST_S3_ENDPOINT is set");
+    };
+    let holder = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(holder.path().join("outage")).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut s3 = OwnS3 {
+        bin,
+        dir: holder.path().to_owned(),
+        port,
+        child: None,
+    };
+    s3.start();
+    let app = TestApp::spawn_with(|c| {
+        c.storage = Some("s3://outage/t".into());
+        c.s3_endpoint = Some(format!("http://127.0.0.1:{port}"));
+    })
+    .await;
+    let s = app.admin().await.with_new_stack("outage").await;
+    // Larger than the delivery body cache holds, so reads go to S3.
+    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    let before = s.upload("before.bin", &big).await;
+    let url = before["url"].as_str().unwrap().to_owned();
+
+    s3.stop();
+    let started = std::time::Instant::now();
+    let mut load = Vec::new();
+    for i in 0..6 {
+        let s = s.clone();
+        let url = url.clone();
+        load.push(tokio::spawn(async move {
+            let r = if i % 2 == 0 {
+                let form = reqwest::multipart::Form::new().part(
+                    "asset[upload]",
+                    reqwest::multipart::Part::bytes(vec![i as u8; 200_000])
+                        .file_name(format!("during-{i}.bin")),
+                );
+                s.request(Method::POST, "/v3/assets")
+                    .multipart(form)
+                    .send()
+                    .await
+                    .unwrap()
+            } else {
+                s.http.get(&url).send().await.unwrap()
+            };
+            let retry_after = r.headers().get("retry-after").cloned();
+            (i, r.status(), retry_after)
+        }));
+    }
+    for l in load {
+        let (i, status, retry_after) = l.await.unwrap();
+        let what = if i % 2 == 0 { "upload" } else { "read" };
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{what}");
+        assert!(retry_after.is_some(), "a 503 says when to retry");
+    }
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "an outage is answered within seconds, took {:?}",
+        started.elapsed()
+    );
+    let (_, list) = s.get("/v3/assets?include_count=true").await;
+    assert_eq!(
+        list["count"], 1,
+        "no row was written without its blob: {list}"
+    );
+
+    s3.start();
+    let after = s.upload("after.bin", b"S3 is back").await;
+    assert_eq!(after["file_size"], "10");
+    let r = s.http.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.bytes().await.unwrap().as_ref(), big.as_slice());
+    let report = perma::maintenance::fsck(&app.app.db, &app.app.blobs, false)
+        .await
+        .unwrap();
+    assert!(report.missing.is_empty(), "{:?}", report.missing);
 }
