@@ -183,10 +183,22 @@ fn transient(e: &sqlx::Error) -> bool {
 /// storage outage is still a 503 after it crossed such code.
 impl From<anyhow::Error> for Error {
     fn from(e: anyhow::Error) -> Self {
-        match e.downcast::<Error>() {
-            Ok(inner) => inner,
-            Err(e) => Error::Internal(e),
+        let e = match e.downcast::<Error>() {
+            Ok(inner) => return inner,
+            Err(e) => e,
+        };
+        // The same for the causes that are 503s (a database or blob store away).
+        if e.downcast_ref::<sqlx::Error>().is_some_and(transient) {
+            tracing::warn!("database unavailable: {e:#}");
+            return Error::Unavailable("database", 5);
         }
+        if e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::NotConnected)
+        {
+            tracing::warn!("blob storage unavailable: {e:#}");
+            return Error::Unavailable("storage", 5);
+        }
+        Error::Internal(e)
     }
 }
 

@@ -295,3 +295,202 @@ async fn an_s3_outage_answers_503_and_recovers_without_a_restart() {
         .unwrap();
     assert!(report.missing.is_empty(), "{:?}", report.missing);
 }
+
+/// A PostgreSQL cluster of the test's own (the shared one must keep running), started and
+/// stopped with Debian's `pg_ctl` as the `postgres` user, like `.ci/postgres.sh`.
+struct OwnPostgres {
+    bin: std::path::PathBuf,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl OwnPostgres {
+    fn create() -> Option<OwnPostgres> {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+            .filter(|p| p.join("pg_ctl").is_file())
+            .max()?;
+        let dir = tempfile::tempdir().unwrap();
+        let chown = std::process::Command::new("chown")
+            .arg("postgres")
+            .arg(dir.path())
+            .status()
+            .ok()?;
+        if !chown.success() {
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let pg = OwnPostgres { bin, dir, port };
+        let data = pg.dir.path().join("data");
+        pg.as_postgres(
+            "initdb",
+            &["-D", data.to_str()?, "-A", "trust", "-U", "postgres"],
+        )
+        .then_some(())?;
+        pg.start().then_some(pg)
+    }
+
+    fn as_postgres(&self, tool: &str, args: &[&str]) -> bool {
+        std::process::Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(self.bin.join(tool))
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    fn start(&self) -> bool {
+        let data = self.dir.path().join("data");
+        let log = self.dir.path().join("log");
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port,
+            self.dir.path().display()
+        );
+        self.as_postgres(
+            "pg_ctl",
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-l",
+                log.to_str().unwrap(),
+                "-w",
+                "-o",
+                &opts,
+                "start",
+            ],
+        )
+    }
+
+    fn stop(&self) -> bool {
+        let data = self.dir.path().join("data");
+        self.as_postgres(
+            "pg_ctl",
+            &["-D", data.to_str().unwrap(), "-m", "fast", "-w", "stop"],
+        )
+    }
+}
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// PostgreSQL restarts under load: every answer meanwhile is a success or a clean 503 with
+/// `Retry-After` (no 500, no hang), every upload answered 201 has its row and no other row
+/// appears, and perma recovers by itself once the database is back. Runs in the
+/// PostgreSQL phase (`PERMA_TEST_POSTGRES`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_postgres_restart_under_load_fails_cleanly_and_recovers() {
+    if crate::support::postgres_base().is_none() {
+        eprintln!("skipped: runs with PERMA_TEST_POSTGRES (the PostgreSQL phase)");
+        return;
+    }
+    let pg = OwnPostgres::create()
+        .expect("PERMA_TEST_POSTGRES is set, but a cluster of the test's own cannot be started");
+    let port = pg.port;
+    let app = TestApp::spawn_with(|c| {
+        c.database_url = Some(format!("postgres://postgres@127.0.0.1:{port}/postgres"));
+    })
+    .await;
+    let s = app.admin().await.with_new_stack("restart").await;
+    let first = s.upload("first.bin", b"before the restart").await;
+    let url = first["url"].as_str().unwrap().to_owned();
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut load = Vec::new();
+    for worker in 0..4 {
+        let (s, url, stop) = (s.clone(), url.clone(), stop.clone());
+        load.push(tokio::spawn(async move {
+            let (mut created, mut unavailable, mut n) = (0u64, 0u64, 0u32);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                n += 1;
+                let r = match (worker, n % 3) {
+                    (0 | 1, _) => {
+                        let form = reqwest::multipart::Form::new().part(
+                            "asset[upload]",
+                            reqwest::multipart::Part::bytes(format!("{worker}-{n}").into_bytes())
+                                .file_name("load.txt"),
+                        );
+                        s.request(Method::POST, "/v3/assets").multipart(form)
+                    }
+                    (_, 0) => s.request(Method::GET, "/v3/assets?limit=5"),
+                    _ => s.http.get(&url),
+                };
+                let r = r.send().await.unwrap();
+                let status = r.status();
+                match status {
+                    StatusCode::CREATED => created += 1,
+                    StatusCode::OK => {}
+                    StatusCode::SERVICE_UNAVAILABLE => {
+                        assert!(r.headers().contains_key("retry-after"), "a 503 says when");
+                        unavailable += 1;
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    }
+                    other => panic!("{other}: {}", r.text().await.unwrap_or_default()),
+                }
+            }
+            (created, unavailable)
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(pg.stop(), "stopping PostgreSQL");
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert!(pg.start(), "starting PostgreSQL again");
+    // Recovery without restarting perma: uploads succeed again within seconds.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (st, _) = s
+            .upload_form(
+                Method::POST,
+                "/v3/assets",
+                "after.bin",
+                b"after".to_vec(),
+                &[],
+            )
+            .await;
+        if st == StatusCode::CREATED {
+            break;
+        }
+        assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "perma did not recover"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (mut created, mut unavailable) = (0, 0);
+    for l in load {
+        let (c, u) = l.await.unwrap();
+        created += c;
+        unavailable += u;
+    }
+    assert!(unavailable > 0, "the load saw the outage");
+    // first + the uploads answered 201 under load + "after", and at most the uploads whose
+    // commit reached the database just as it went away (the answer to a commit can be
+    // lost with the connection; a retry then makes a second asset, as with any API).
+    let (st, list) = s.get("/v3/assets?include_count=true&limit=1").await;
+    assert_eq!(st, StatusCode::OK);
+    let count = list["count"].as_u64().unwrap();
+    assert!(
+        (created + 2..=created + 2 + unavailable).contains(&count),
+        "{count} rows, {created} uploads answered 201, {unavailable} answers were 503"
+    );
+    // Every row has its blob (blob first, row second, §5).
+    let report = perma::maintenance::fsck(&app.app.db, &app.app.blobs, false)
+        .await
+        .unwrap();
+    assert!(report.missing.is_empty(), "{:?}", report.missing);
+    let r = s.http.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
