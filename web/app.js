@@ -2,10 +2,13 @@
 // All user data goes into the DOM as text nodes, never as HTML.
 
 const SLUG_MAX = 255
-const store = window.sessionStorage
+// The session is shared by the browser's tabs (a second tab needs no second login); which
+// stack, folder, search and asset are shown lives in the address (see "addresses").
+const store = window.localStorage
 const state = {
   session: JSON.parse(store.getItem('perma.session') || 'null'),
-  apiKey: store.getItem('perma.api_key'),
+  apiKey: null,
+  page: 'library', // or 'settings'
   stack: null,
   folder: null, // current folder uid, null = root
   crumbs: [], // [{uid, name}]
@@ -207,7 +210,7 @@ function renderLogin (error, email = '') {
       const res = await api('POST', '/v3/user-session', { body: { user: { email: fd.get('email'), password: fd.get('password') } } })
       state.session = { authtoken: res.user.authtoken, email: res.user.email }
       store.setItem('perma.session', JSON.stringify(state.session))
-      await renderStacks()
+      await route()
     } catch (err) {
       renderLogin(err.message, fd.get('email'))
     }
@@ -217,9 +220,9 @@ function renderLogin (error, email = '') {
 }
 
 async function renderStacks (error) {
-  if (state.apiKey) store.setItem('perma.last_api_key', state.apiKey)
   state.apiKey = null
-  store.removeItem('perma.api_key')
+  state.stack = null
+  remember()
   let stacks = []
   try { stacks = (await api('GET', '/v3/stacks')).stacks } catch (err) { if (!state.session) return renderLogin(); error = err.message }
   const create = h('form', { 'aria-label': 'Create a stack' },
@@ -241,27 +244,104 @@ async function renderStacks (error) {
 }
 
 async function openStack (apiKey) {
+  Object.assign(state, { apiKey, stack: null, page: 'library', folder: null, crumbs: [], search: '', selected: null })
+  remember()
+  await route()
+}
+
+// Loads a stack and draws the shell around its views; false (and the stack list) if the
+// stack cannot be opened.
+async function enterStack (apiKey) {
   state.apiKey = apiKey
-  store.setItem('perma.api_key', apiKey)
-  state.folder = null
-  state.crumbs = []
-  state.selected = null
+  state.stack = null
+  state.picked = new Set()
   try {
     state.stack = (await api('GET', '/v3/stacks')).stack
   } catch (err) {
-    return renderStacks(err.message)
+    renderStacks(err.message)
+    return false
   }
+  store.setItem('perma.last_api_key', apiKey)
   renderShell()
-  await openLibrary()
+  return true
 }
+
+// ---------- addresses ----------
+// The address names the view (§7): `/` (stacks), `/stacks/{api_key}` with `?folder=`,
+// `?q=` and `?asset=`, and `/stacks/{api_key}/settings`. Each navigation records one
+// (History API), so a view can be linked to, reloaded, and left and found again with Back
+// and Forward; `route()` draws whatever the address says.
+function addressOf () {
+  if (!state.apiKey) return '/'
+  const base = `/stacks/${encodeURIComponent(state.apiKey)}`
+  if (state.page === 'settings') return `${base}/settings`
+  const q = new URLSearchParams()
+  if (state.search) q.set('q', state.search)
+  else if (state.folder) q.set('folder', state.folder)
+  if (state.selected) q.set('asset', state.selected)
+  const s = q.toString()
+  return s ? `${base}?${s}` : base
+}
+
+function remember (replace = false) {
+  const to = addressOf()
+  if (to === location.pathname + location.search) return
+  if (replace) history.replaceState(null, '', to)
+  else history.pushState(null, '', to)
+}
+
+// The folders from the root down to `uid` (for the breadcrumbs of a linked folder).
+async function ancestry (uid) {
+  const chain = []
+  let cur = uid
+  while (cur && chain.length < 8) {
+    const f = (await api('GET', `/v3/assets/folders/${cur}`)).asset
+    chain.unshift({ uid: f.uid, name: f.name })
+    cur = f.parent_uid
+  }
+  return chain
+}
+
+async function route () {
+  if (!state.session) return renderLogin()
+  const m = location.pathname.match(/^\/stacks\/(blt[0-9a-f]{16})(\/settings)?\/?$/)
+  if (!m) return renderStacks()
+  if (state.apiKey !== m[1] || !state.stack || !document.getElementById('workspace')) {
+    if (!(await enterStack(m[1]))) return
+  }
+  if (m[2]) return openSettings()
+  const params = new URLSearchParams(location.search)
+  state.page = 'library'
+  state.search = params.get('q') || ''
+  const folder = state.search ? null : params.get('folder')
+  let error = null
+  if (folder !== state.folder || (folder && !state.crumbs.length)) {
+    try {
+      state.crumbs = folder ? await ancestry(folder) : []
+      state.folder = folder
+    } catch (err) {
+      error = `That folder cannot be opened: ${err.message}`
+      state.folder = null
+      state.crumbs = []
+      remember(true)
+    }
+  }
+  state.selected = params.get('asset')
+  showLibraryChrome()
+  await loadItems(false, error)
+  if (state.selected) await renderPanel()
+  else removePanel()
+}
+
+window.addEventListener('popstate', () => { route() })
 
 function logout (callServer) {
   if (callServer && state.session) api('DELETE', '/v3/user-session').catch(() => {})
   state.session = null
   state.apiKey = null
   store.removeItem('perma.session')
-  store.removeItem('perma.api_key')
   store.removeItem('perma.last_api_key')
+  history.replaceState(null, '', '/')
   renderLogin()
 }
 
@@ -280,22 +360,29 @@ function renderShell () {
 }
 
 async function openLibrary () {
+  state.page = 'library'
+  remember()
+  showLibraryChrome()
+  await loadItems()
+  if (state.selected) await renderPanel()
+}
+
+function showLibraryChrome () {
   if (!document.getElementById('library')) renderShell()
   document.getElementById('page-title').textContent = 'Assets'
   document.getElementById('nav-settings').removeAttribute('aria-current')
   document.getElementById('nav-assets').setAttribute('aria-current', 'page')
-  await loadItems()
 }
 
 // Pages of 100 (§5 limit), fetched as the author asks for more: the server filters, sorts
 // and counts (§6), so a library of a million assets costs the same as one of a hundred.
 const PAGE = 100
 
-async function loadItems (append = false) {
+async function loadItems (append = false, problem = null) {
   const lib = document.getElementById('library')
   if (!lib) return
   const skip = append ? state.items.length : 0
-  const query = { include_folders: 'true', relative_urls: 'true', asc: 'filename', limit: String(PAGE), skip: String(skip) }
+  const query = { include_folders: 'true', include_dimension: 'true', relative_urls: 'true', asc: 'filename', limit: String(PAGE), skip: String(skip) }
   // A search may scan: it asks for no total, and pages until a page comes back short.
   if (!state.search) query.include_count = 'true'
   if (state.search) {
@@ -315,7 +402,7 @@ async function loadItems (append = false) {
     if (!append) state.items = []
     state.more = false
   }
-  renderLibrary(error)
+  renderLibrary(error || problem)
   if (append) document.getElementById('load-more')?.focus()
 }
 
@@ -325,9 +412,9 @@ function renderLibrary (error) {
   let searchTimer
   search.addEventListener('input', () => {
     clearTimeout(searchTimer)
-    searchTimer = setTimeout(() => { state.search = search.value.trim(); loadItems().then(() => { const s = document.getElementById('search'); s.focus(); s.setSelectionRange(s.value.length, s.value.length) }) }, 250)
+    searchTimer = setTimeout(() => { const was = state.search; state.search = search.value.trim(); remember(Boolean(was)); loadItems().then(() => { const s = document.getElementById('search'); s.focus(); s.setSelectionRange(s.value.length, s.value.length) }) }, 250)
   })
-  const picker = h('input', { id: 'upload-input', type: 'file', multiple: true, class: 'sr-only', tabindex: '-1', 'aria-label': 'Upload files' })
+  const picker = h('input', { id: 'upload-input', type: 'file', multiple: true, hidden: true, 'aria-hidden': 'true', tabindex: '-1' })
   picker.addEventListener('change', () => { uploadFiles([...picker.files]); picker.value = '' })
   const toolbar = h('div', { class: 'toolbar' },
     h('div', { class: 'search' }, h('label', { for: 'search', class: 'sr-only' }, 'Search assets'), search),
@@ -347,7 +434,7 @@ function renderLibrary (error) {
     ? h('p', { class: 'count', role: 'status' }, state.total === null ? `${state.items.length} shown` : `${state.items.length} of ${state.total}`)
     : null
   const more = state.more ? h('button', { class: 'btn more', id: 'load-more', type: 'button', onclick: () => loadItems(true) }, 'Load more') : null
-  const drop = h('div', { class: 'drop', id: 'dropzone' }, list, state.items.length ? null : h('p', { class: 'empty' }, state.search ? 'Nothing matches your search.' : 'This folder is empty. Drop files here or use Upload.'), counter, more)
+  const drop = h('div', { class: 'drop', id: 'dropzone' }, list, state.items.length || error ? null : h('p', { class: 'empty' }, state.search ? 'Nothing matches your search.' : 'This folder is empty. Drop files here or use Upload.'), counter, more)
   drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over') })
   drop.addEventListener('dragleave', () => drop.classList.remove('over'))
   drop.addEventListener('drop', (e) => { e.preventDefault(); drop.classList.remove('over'); uploadFiles([...e.dataTransfer.files]) })
@@ -447,6 +534,8 @@ async function followJob (jobId, action, env) {
 
 // ---------- settings: environments and delivery tokens ----------
 async function openSettings (notice, secret, lateError) {
+  state.page = 'settings'
+  remember()
   if (!document.getElementById('workspace')) renderShell()
   document.getElementById('nav-assets').removeAttribute('aria-current')
   document.getElementById('nav-settings').setAttribute('aria-current', 'page')
@@ -603,8 +692,10 @@ function itemRow (a) {
     return h('li', {}, h('button', { class: 'item', type: 'button', 'aria-label': `Open folder ${a.name}`, onclick: () => goFolder(a.uid, state.crumbs.length, a.name) },
       h('span', { class: 'thumb' }, icon('folder')), h('span', { class: 'name' }, a.name), h('span', { class: 'meta' }, 'Folder'), h('span', { class: 'meta' }, date(a.updated_at))))
   }
-  const isImage = (a.content_type || '').startsWith('image/') && a.content_type !== 'image/svg+xml'
-  const thumb = h('span', { class: 'thumb' }, isImage ? h('img', { src: rendition(a, a.url, THUMB), alt: '', loading: 'lazy' }) : ext(a.filename) || icon('file'))
+  // Only files whose image header perma could read (they have dimensions) get a thumbnail:
+  // a file that merely claims to be an image would answer its rendition with a 422.
+  const isImage = (a.content_type || '').startsWith('image/') && a.content_type !== 'image/svg+xml' && Boolean(a.dimension)
+  const thumb = h('span', { class: 'thumb' }, isImage ? h('img', { src: rendition(a, a.url, THUMB), alt: '', loading: 'lazy', onerror: (e) => e.target.replaceWith(ext(a.filename) || icon('file')) }) : ext(a.filename) || icon('file'))
   const pick = h('input', { type: 'checkbox', class: 'pick', 'aria-label': `Select ${a.title}` })
   pick.checked = state.picked.has(a.uid)
   pick.addEventListener('change', () => {
@@ -612,7 +703,7 @@ function itemRow (a) {
     else state.picked.delete(a.uid)
     renderSelectionBar()
   })
-  return h('li', { class: 'file' }, pick, h('button', { class: 'item', type: 'button', 'aria-pressed': String(state.selected === a.uid), 'aria-label': a.title, onclick: () => selectAsset(a.uid) },
+  return h('li', { class: 'file' }, pick, h('button', { class: 'item', type: 'button', 'data-uid': a.uid, 'aria-pressed': String(state.selected === a.uid), 'aria-label': a.title, onclick: () => selectAsset(a.uid) },
     thumb, h('span', { class: 'name' }, a.title), h('span', { class: 'meta' }, size(a.file_size)), h('span', { class: 'meta' }, date(a.updated_at))))
 }
 
@@ -622,6 +713,7 @@ function goFolder (uid, index, name) {
   else if (name !== undefined) state.crumbs = [...state.crumbs, { uid, name }]
   else state.crumbs = state.crumbs.slice(0, index + 1)
   state.folder = uid
+  remember()
   loadItems()
 }
 
@@ -705,18 +797,28 @@ function dialog (title, body, confirmLabel, onConfirm, onDone, opts = {}) {
 }
 
 // ---------- asset panel ----------
+// Opens an asset's panel (Enter or a click on its row) and moves focus into it.
 async function selectAsset (uid) {
   state.selected = uid
-  document.querySelectorAll('.items button.item[aria-pressed]').forEach((b) => b.setAttribute('aria-pressed', 'false'))
+  remember()
+  document.querySelectorAll('.items button.item[aria-pressed]').forEach((b) => b.setAttribute('aria-pressed', String(b.dataset.uid === uid)))
   await renderPanel()
+  document.getElementById('panel')?.focus()
 }
 
+// Closes the panel (its Close button or Escape); focus goes back to the asset's row.
 function closePanel () {
+  const uid = state.selected
   state.selected = null
-  const p = document.getElementById('panel')
-  if (p) p.remove()
-  document.getElementById('workspace').classList.remove('with-panel')
+  remember()
+  removePanel()
   renderLibrary()
+  if (uid) document.querySelector(`.items button.item[data-uid="${uid}"]`)?.focus()
+}
+
+function removePanel () {
+  document.getElementById('panel')?.remove()
+  document.getElementById('workspace')?.classList.remove('with-panel')
 }
 
 async function renderPanel (notice) {
@@ -739,7 +841,7 @@ async function renderPanel (notice) {
     return
   }
   const rel = (u) => { try { const x = new URL(u); return x.pathname + x.search } catch { return u } }
-  const isImage = a.content_type.startsWith('image/') && a.content_type !== 'image/svg+xml'
+  const isImage = a.content_type.startsWith('image/') && a.content_type !== 'image/svg+xml' && Boolean(a.dimension)
   const preview = h('div', { class: 'preview' }, isImage ? h('img', { src: rendition(a, rel(a.url), PREVIEW), alt: `Preview of ${a.title}` }) : h('span', {}, icon('file'), h('span', { class: 'sr-only' }, `No preview for ${a.content_type}`)))
 
   const title = h('input', { id: 'f-title', value: a.title })
@@ -777,7 +879,7 @@ async function renderPanel (notice) {
     : h('div', {}, h('button', { class: 'btn primary', type: 'button', onclick: () => generateDialog(a) }, 'Generate permanent URL'),
       h('p', { class: 'hint' }, 'A link that keeps working, and always shows the current file, however often it is replaced.'))
 
-  const replaceInput = h('input', { type: 'file', class: 'sr-only', tabindex: '-1', 'aria-label': 'Replacement file' })
+  const replaceInput = h('input', { type: 'file', hidden: true, 'aria-hidden': 'true', tabindex: '-1' })
   const actionError = h('div')
   replaceInput.addEventListener('change', async () => {
     const f = replaceInput.files[0]
@@ -790,8 +892,9 @@ async function renderPanel (notice) {
   })
 
   const versionList = h('ol', { class: 'versions', 'aria-label': 'Version history' }, versions.map((v) => h('li', {},
-    h('span', {}, `Version ${v._version} \u00b7 ${v.action.replace('_', ' ')} \u00b7 ${date(v.created_at)}${v._version_name ? ` \u00b7 \u201c${v._version_name}\u201d` : ''} `),
-    v.url ? h('a', { href: v.url, target: '_blank', rel: 'noopener', 'aria-label': `Open version ${v._version}` }, v.filename) : null)))
+    h('span', {}, `Version ${v._version} \u00b7 ${v.action.replace('_', ' ')} \u00b7 ${date(v.created_at)}${v.file_size ? ` \u00b7 ${size(v.file_size)}` : ''}${v._version_name ? ` \u00b7 \u201c${v._version_name}\u201d` : ''} `),
+    v.url ? h('a', { href: v.url, target: '_blank', rel: 'noopener', 'aria-label': `Open version ${v._version}` }, v.filename) : null,
+    v._version === a._version ? h('span', { class: 'hint' }, ' (current)') : h('button', { class: 'btn small', type: 'button', 'aria-label': `Restore version ${v._version}`, onclick: () => restoreDialog(a, v) }, 'Restore'))))
 
   fill(panel,
     h('header', {}, h('h2', { id: 'panel-title' }, a.title), h('button', { class: 'btn', type: 'button', onclick: closePanel }, 'Close')),
@@ -860,12 +963,17 @@ function generateDialog (a) {
       await api('PUT', `/v3/assets/${a.uid}`, { body: { asset: { permanent_url: base + slug.value } } })
       return true
     } catch (err) {
-      fill(serverError, alertBox(err.status === 422 && /already set/.test(err.message)
+      const conflict = err.status === 422 && /already set/.test(err.message)
+      stale = stale || conflict
+      fill(serverError, alertBox(conflict
         ? 'This asset already has a permanent URL (it was generated elsewhere meanwhile), so it cannot be changed. Close this dialog to see it.'
         : err.message))
       return false
     }
   }, () => renderPanel('Permanent URL generated'), { focus: slug, validate: () => !slugProblem(slug.value) })
+  // After a conflict the panel shows what the server has now, once the dialog closes.
+  let stale = false
+  d.el.addEventListener('close', () => { if (stale) renderPanel('This asset already had a permanent URL, generated elsewhere meanwhile.') })
   slug.addEventListener('input', update)
   update()
   d.open()
@@ -908,6 +1016,19 @@ function publishDialog (a) {
   d.open()
 }
 
+// Restoring makes the chosen version's file and details the current ones, as a new version
+// (§5); the permanent URL then serves that file.
+function restoreDialog (a, v) {
+  const errorSlot = h('div')
+  const d = dialog(`Restore version ${v._version}?`, [
+    h('p', {}, `Version ${v._version}${v.filename ? ` (${v.filename})` : ''} becomes the current file and details of \u201c${a.title}\u201d, as a new version. Every version stays in the history.`),
+    errorSlot,
+  ], 'Restore', async () => {
+    try { await api('PUT', `/v3/assets/${a.uid}`, { body: { version: v._version } }); return true } catch (err) { fill(errorSlot, alertBox(err.message)); return false }
+  }, () => { renderPanel(`Version ${v._version} restored as the current version`); loadItems() })
+  d.open()
+}
+
 function deleteDialog (a) {
   const errorSlot = h('div')
   const d = dialog('Delete asset?', [
@@ -921,6 +1042,11 @@ function deleteDialog (a) {
 
 // ---------- keyboard ----------
 document.addEventListener('keydown', (e) => {
+  if (e.key === 'Escape' && state.selected && document.getElementById('panel') && !document.querySelector('dialog[open]')) {
+    e.preventDefault()
+    closePanel()
+    return
+  }
   if (e.key !== 'a' && e.key !== 'A') return
   if (e.ctrlKey || e.metaKey || e.altKey) return
   const t = e.target
@@ -936,6 +1062,4 @@ document.addEventListener('keydown', (e) => {
 })
 
 // ---------- start ----------
-if (!state.session) renderLogin()
-else if (state.apiKey) openStack(state.apiKey)
-else renderStacks()
+route()

@@ -17,18 +17,21 @@ const UI_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
     img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; base-uri 'none'; \
     form-action 'self'; frame-ancestors 'none'; object-src 'none'";
 
-/// Routes for `/`, `/app.js`, `/app.css`, `/favicon.ico`.
+/// Routes for `/`, `/app.js`, `/app.css`, `/favicon.ico`, and the UI's own addresses
+/// (`/stacks/{api_key}` with `?folder=`, `?q=`, `?asset=`, and `/stacks/{api_key}/settings`),
+/// which serve the same page: the UI reads its state from the address (§7), so a view can
+/// be linked to, reloaded and reached with Back and Forward.
 pub fn routes() -> Router<Arc<App>> {
-    Router::new()
-        .route(
-            "/",
-            get(|| async {
-                page(
-                    "text/html; charset=utf-8",
-                    include_str!("../../web/index.html"),
-                )
-            }),
+    let index = || async {
+        page(
+            "text/html; charset=utf-8",
+            include_str!("../../web/index.html"),
         )
+    };
+    Router::new()
+        .route("/", get(index))
+        .route("/stacks/{api_key}", get(index))
+        .route("/stacks/{api_key}/settings", get(index))
         .route(
             "/app.js",
             get(|| async {

@@ -64,7 +64,8 @@ after(async () => {
   rmSync(dataDir, { recursive: true, force: true })
 })
 
-const apiKey = () => page.evaluate(() => sessionStorage.getItem('perma.api_key'))
+// The stack being shown is in the address: /stacks/{api_key}…
+const apiKey = () => page.evaluate(() => (location.pathname.match(/^\/stacks\/(blt[0-9a-f]{16})/) || [])[1] || null)
 const panel = () => page.getByRole('region', { name: 'Asset details' })
 const file = (name, mimeType, buffer) => ({ name, mimeType, buffer })
 
@@ -264,7 +265,7 @@ test('a race lost to another tab is shown in words', async () => {
   await panel().getByRole('button', { name: 'Generate permanent URL' }).click()
   const dlg = page.getByRole('dialog', { name: 'Generate permanent URL' })
   const uid = await page.evaluate(async (key) => {
-    const s = JSON.parse(sessionStorage.getItem('perma.session'))
+    const s = JSON.parse(localStorage.getItem('perma.session'))
     const r = await fetch('/v3/assets?query=' + encodeURIComponent(JSON.stringify({ filename: 'report.pdf' })), { headers: { authtoken: s.authtoken, api_key: key } })
     return (await r.json()).assets[0].uid
   }, await apiKey())
@@ -331,7 +332,7 @@ test('an uploaded HTML file cannot run script or read the UI credentials', async
   assert.equal(await tab.locator('#m').textContent(), 'static')
   await tab.close()
   // The UI still has its session (nothing was taken or changed).
-  assert.ok(await page.evaluate(() => sessionStorage.getItem('perma.session')))
+  assert.ok(await page.evaluate(() => localStorage.getItem('perma.session')))
 })
 
 test('usable at 375 px wide', async () => {
@@ -346,6 +347,7 @@ test('usable at 375 px wide', async () => {
   await upload.waitFor()
   const box = await upload.boundingBox()
   assert.ok(box.x >= 0 && box.x + box.width <= 375, 'the Upload button is on screen')
+  assert.ok(box.height >= 44, `touch targets are at least 44 px tall (${box.height})`)
   assert.equal(await m.evaluate(() => document.documentElement.scrollWidth <= 375), true, 'no horizontal scrolling')
   await m.getByRole('button', { name: 'Sample Logo (1).PNG' }).click()
   await m.getByRole('region', { name: 'Asset details' }).getByRole('button', { name: 'Copy permanent URL' }).waitFor()
@@ -387,7 +389,8 @@ test('a favicon, so that no page load logs a 404', async () => {
   const missing = []
   fresh.on('response', (r) => { if (r.status() >= 400) missing.push(`${r.status()} ${r.url()}`) })
   await fresh.goto(base + '/')
-  await fresh.getByRole('heading', { name: 'Log in to perma' }).waitFor()
+  // A second tab shares the session: no second login.
+  await fresh.getByRole('heading', { name: 'Choose a stack' }).waitFor()
   const icon = await fetch(`${base}/favicon.ico`)
   assert.equal(icon.status, 200)
   assert.equal(icon.headers.get('content-type'), 'image/vnd.microsoft.icon')
@@ -522,4 +525,163 @@ test('the asset panel copies a signed link that expires', async () => {
   const tampered = url.slice(0, -1) + (url.endsWith('0') ? '1' : '0')
   assert.equal((await fetch(tampered)).status, 403)
   await p.getByRole('button', { name: 'Close' }).click()
+})
+
+// ---------- addresses, keyboard, restore (§7) ----------
+
+// Two folders deep, through the API (the UI's own folder dialog is tested above).
+async function uploadVia (key, name, text, parent) {
+  const login = await fetch(`${base}/v3/user-session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: { email: EMAIL, password: PASSWORD } }) })
+  const { user } = await login.json()
+  const form = new FormData()
+  form.append('asset[upload]', new Blob([text]), name)
+  if (parent) form.append('asset[parent_uid]', parent)
+  const up = await fetch(`${base}/v3/assets`, { method: 'POST', headers: { authtoken: user.authtoken, api_key: key }, body: form })
+  assert.equal(up.status, 201)
+}
+
+async function nestedFolders (key) {
+  const [, outer] = await apiAs('POST', '/v3/assets/folders', { asset: { name: 'Deep outer' } }, key)
+  const [, inner] = await apiAs('POST', '/v3/assets/folders', { asset: { name: 'Deep inner', parent_uid: outer.asset.uid } }, key)
+  return [outer.asset.uid, inner.asset.uid]
+}
+
+test('a deep link: breadcrumbs two folders deep, reload, Back and Forward, a second tab', async () => {
+  const key = await apiKey()
+  const [outer, inner] = await nestedFolders(key)
+  await uploadVia(key, 'deep.txt', 'deep file', inner)
+
+  await page.goto(`${base}/stacks/${key}`)
+  await page.getByRole('button', { name: 'Open folder Deep outer' }).click()
+  await page.getByRole('button', { name: 'Open folder Deep inner' }).click()
+  const crumbs = page.getByRole('navigation', { name: 'Folders' })
+  await crumbs.getByText('Deep inner').waitFor()
+  assert.equal(await crumbs.getByRole('button', { name: 'Deep outer' }).count(), 1)
+  assert.equal(new URL(page.url()).searchParams.get('folder'), inner)
+  await page.getByRole('button', { name: 'deep.txt' }).click()
+  await panel().getByRole('heading', { name: 'deep.txt' }).waitFor()
+  const deep = page.url()
+  assert.match(deep, new RegExp(`/stacks/${key}\\?folder=${inner}&asset=blt[0-9a-f]{16}$`))
+
+  // A reload shows the same folder, breadcrumbs and open asset.
+  await page.reload()
+  await panel().getByRole('heading', { name: 'deep.txt' }).waitFor()
+  await crumbs.getByRole('button', { name: 'Deep outer' }).waitFor()
+  await crumbs.getByText('Deep inner').waitFor()
+  // Back closes the asset, again goes up a folder; Forward comes back.
+  await page.goBack()
+  await panel().waitFor({ state: 'detached' })
+  assert.equal(new URL(page.url()).searchParams.get('folder'), inner)
+  await page.goBack()
+  await page.getByRole('button', { name: 'Open folder Deep inner' }).waitFor()
+  assert.equal(new URL(page.url()).searchParams.get('folder'), outer)
+  await page.goForward()
+  await page.goForward()
+  await panel().getByRole('heading', { name: 'deep.txt' }).waitFor()
+  assert.equal(page.url(), deep)
+  // The link opened in another tab: the same view, no second login.
+  const tab = await context.newPage()
+  await tab.goto(deep)
+  await tab.getByRole('region', { name: 'Asset details' }).getByRole('heading', { name: 'deep.txt' }).waitFor()
+  await tab.close()
+})
+
+test('keyboard only: Enter opens the panel with focus in it, Escape closes it, a permanent URL is generated', async () => {
+  await uploadVia(await apiKey(), 'invoice.csv', 'a,b\n1,2\n')
+  await page.getByRole('navigation', { name: 'Folders' }).getByRole('button', { name: 'All assets' }).click()
+  const row = page.getByRole('button', { name: 'invoice.csv' })
+  await row.waitFor()
+  await row.focus()
+  await page.keyboard.press('Enter')
+  await panel().getByRole('heading', { name: 'invoice.csv' }).waitFor()
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'panel', 'focus moved into the panel')
+  assert.equal(await row.getAttribute('aria-pressed'), 'true', 'the row is marked selected')
+  // Escape closes it; focus is back on the row.
+  await page.keyboard.press('Escape')
+  await panel().waitFor({ state: 'detached' })
+  assert.equal(await page.evaluate(() => document.activeElement.getAttribute('aria-label')), 'invoice.csv')
+  // Enter again, then Tab to "Generate permanent URL" (a few stops, not the whole list).
+  await page.keyboard.press('Enter')
+  await panel().getByRole('heading', { name: 'invoice.csv' }).waitFor()
+  let tabs = 0
+  while (await page.evaluate(() => document.activeElement.textContent) !== 'Generate permanent URL') {
+    await page.keyboard.press('Tab')
+    tabs += 1
+    assert.ok(tabs <= 12, `Generate permanent URL within 12 Tabs of the panel (${tabs})`)
+  }
+  await page.keyboard.press('Enter')
+  const dlg = page.getByRole('dialog', { name: 'Generate permanent URL' })
+  await dlg.waitFor()
+  await page.keyboard.press('Control+A')
+  await page.keyboard.type('invoice-by-keyboard')
+  await page.keyboard.press('Enter')
+  await dlg.waitFor({ state: 'detached' })
+  await panel().locator('#permanent-url').filter({ hasText: /\/invoice-by-keyboard$/ }).waitFor()
+})
+
+test('a version is restored from the panel; versions show their size', async () => {
+  await page.getByRole('button', { name: 'invoice.csv' }).click()
+  const p = panel()
+  await p.getByRole('heading', { name: 'invoice.csv' }).waitFor()
+  const [chooser] = await Promise.all([page.waitForEvent('filechooser'), p.getByRole('button', { name: 'Replace file' }).click()])
+  await chooser.setFiles([file('invoice-v2.csv', 'text/csv', Buffer.from('a,b\n1,2\n3,4\n'))])
+  await p.getByText(/File replaced/).waitFor()
+  const versions = p.getByRole('list', { name: 'Version history' })
+  const before = await versions.getByRole('listitem').count()
+  await versions.getByText(/Version 1 .* B/).waitFor()
+  await versions.getByRole('button', { name: 'Restore version 1' }).click()
+  const dlg = page.getByRole('dialog', { name: 'Restore version 1?' })
+  await dlg.getByRole('button', { name: 'Restore' }).click()
+  await p.getByText('Version 1 restored as the current version').waitFor()
+  assert.equal(await versions.getByRole('listitem').count(), before + 1)
+  assert.match(await p.locator('#version-url').textContent(), /\/invoice\.csv$/)
+  // The permanent URL serves the restored file.
+  const permanent = await p.locator('#permanent-url').textContent()
+  const body = await (await fetch(permanent)).text()
+  assert.doesNotMatch(body, /3,4/)
+})
+
+test('after a lost race the panel shows the permanent URL the other tab made', async () => {
+  await page.getByRole('button', { name: 'report.pdf' }).click()
+  await panel().getByRole('heading', { name: 'report.pdf' }).waitFor()
+  // The race test above left report.pdf with a permanent URL made elsewhere.
+  await panel().locator('#permanent-url').filter({ hasText: /\/won-elsewhere$/ }).waitFor()
+  assert.equal(await panel().getByRole('button', { name: 'Generate permanent URL' }).count(), 0)
+})
+
+test('no console errors on the stacks, library, panel and settings pages', async () => {
+  // A stack of its own, with ordinary content: an image, a document, a folder. (The shared
+  // stack above holds a deliberately truncated PNG, whose thumbnail answers 422, which
+  // the browser logs; the row then shows the file's extension instead.)
+  const errors = []
+  const tab = await context.newPage()
+  tab.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()) })
+  tab.on('pageerror', (e) => errors.push(String(e)))
+  tab.on('response', (r) => { if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`) })
+  await tab.goto(base + '/')
+  await tab.getByRole('heading', { name: 'Choose a stack' }).waitFor()
+  await tab.getByLabel('New stack name').fill('Clean stack')
+  await tab.getByRole('button', { name: 'Create stack' }).click()
+  await tab.getByText('This folder is empty').waitFor()
+  const key = (tab.url().match(/\/stacks\/(blt[0-9a-f]{16})/) || [])[1]
+  await uploadVia(key, 'photo.png', PNG)
+  await uploadVia(key, 'notes.pdf', '%PDF-1.4 notes')
+  await apiAs('POST', '/v3/assets/folders', { asset: { name: 'Archive' } }, key)
+  await tab.reload()
+  await tab.getByRole('button', { name: 'Open folder Archive' }).waitFor()
+  const thumb = tab.getByRole('button', { name: 'photo.png' }).locator('img')
+  await tab.waitForFunction((img) => img.complete && img.naturalWidth > 0, await thumb.elementHandle())
+  await tab.getByRole('button', { name: 'photo.png' }).click()
+  await tab.getByRole('region', { name: 'Asset details' }).getByRole('img', { name: 'Preview of photo.png' }).waitFor()
+  await tab.getByRole('button', { name: 'Open folder Archive' }).click()
+  await tab.getByText('This folder is empty').waitFor()
+  await tab.getByRole('navigation', { name: 'Main' }).getByRole('button', { name: 'Settings' }).click()
+  await tab.getByRole('heading', { name: 'Settings' }).waitFor()
+  assert.match(tab.url(), /\/stacks\/blt[0-9a-f]{16}\/settings$/)
+  await tab.goBack()
+  await tab.getByText('This folder is empty').waitFor()
+  await tab.goto(base + '/')
+  await tab.getByRole('heading', { name: 'Choose a stack' }).waitFor()
+  await tab.close()
+  assert.deepEqual(errors, [])
 })
