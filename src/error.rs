@@ -48,10 +48,10 @@ pub enum Error {
     #[error("The api_key provided is invalid.")]
     InvalidApiKey,
     /// 413 / 113: upload larger than `max_upload_bytes`.
-    #[error("The file is too large. The maximum upload size is {0} bytes.")]
+    #[error("The file is too large. The maximum upload size is {}.", human_size(*.0))]
     TooLarge(u64),
     /// 413 / 113: a JSON body larger than the JSON limit.
-    #[error("The request body is too large. The maximum is {0} bytes.")]
+    #[error("The request body is too large. The maximum is {}.", human_size(*.0))]
     BodyTooLarge(u64),
     /// 429 / 429: too many failed logins for this e-mail or client address; retry after
     /// this many seconds (sent as `Retry-After`).
@@ -85,6 +85,23 @@ pub enum Error {
     /// 500 / 500: a bug or an infrastructure failure. The client never sees the cause.
     #[error(transparent)]
     Internal(anyhow::Error),
+}
+
+/// A size for people: `1 MB (1048576 bytes)`, `512 bytes`.
+fn human_size(n: u64) -> String {
+    const UNITS: [(u64, &str); 3] = [(1 << 30, "GB"), (1 << 20, "MB"), (1 << 10, "KB")];
+    for (unit, name) in UNITS {
+        if n >= unit {
+            let v = n as f64 / unit as f64;
+            let v = if v.fract() == 0.0 {
+                format!("{v:.0}")
+            } else {
+                format!("{v:.1}")
+            };
+            return format!("{v} {name} ({n} bytes)");
+        }
+    }
+    format!("{n} bytes")
 }
 
 /// Result alias for handlers and domain functions.
@@ -243,6 +260,17 @@ mod tests {
     fn fails() -> Result<()> {
         Err(std::io::Error::other("disk on fire"))?;
         Ok(())
+    }
+
+    #[test]
+    fn sizes_are_written_for_people() {
+        assert_eq!(human_size(512), "512 bytes");
+        assert_eq!(human_size(1 << 20), "1 MB (1048576 bytes)");
+        assert_eq!(human_size(1536 << 10), "1.5 MB (1572864 bytes)");
+        assert_eq!(
+            Error::TooLarge(4 << 20).to_string(),
+            "The file is too large. The maximum upload size is 4 MB (4194304 bytes)."
+        );
     }
 
     #[test]

@@ -102,7 +102,7 @@ async function api (method, path, { body, query } = {}) {
   let data = null
   try { data = text ? JSON.parse(text) : null } catch { data = null }
   if (!res.ok) {
-    if (res.status === 401 && state.session) { logout(false); toast('Your session has ended. Please log in again.') }
+    if (res.status === 401 && state.session) { keepDraft(); logout(false); toast('Your session has ended. Please log in again.') }
     throw new ApiError(res.status, data)
   }
   return data
@@ -340,8 +340,12 @@ function logout (callServer) {
   state.session = null
   state.apiKey = null
   store.removeItem('perma.session')
-  store.removeItem('perma.last_api_key')
-  history.replaceState(null, '', '/')
+  // Logging out leaves for the start page; an expired session keeps the address, so that
+  // logging in again comes back to the same view.
+  if (callServer) {
+    store.removeItem('perma.last_api_key')
+    history.replaceState(null, '', '/')
+  }
   renderLogin()
 }
 
@@ -426,6 +430,7 @@ function renderLibrary (error) {
   const crumbs = h('nav', { class: 'crumbs', 'aria-label': 'Folders' },
     state.search ? h('span', { 'aria-current': 'location' }, `Search results for \u201c${state.search}\u201d`)
       : [
+          state.crumbs.length ? h('button', { type: 'button', class: 'up', 'aria-label': 'Up one level', onclick: () => goFolder(state.crumbs.length > 1 ? state.crumbs[state.crumbs.length - 2].uid : null, state.crumbs.length - 2) }, '\u2191') : null,
           state.crumbs.length ? h('button', { type: 'button', onclick: () => goFolder(null, -1) }, 'All assets') : h('span', { 'aria-current': 'location' }, 'All assets'),
           state.crumbs.map((c, i) => [h('span', { 'aria-hidden': 'true' }, '/'), i === state.crumbs.length - 1 ? h('span', { 'aria-current': 'location' }, c.name) : h('button', { type: 'button', onclick: () => goFolder(c.uid, i) }, c.name)]),
         ])
@@ -797,6 +802,22 @@ function dialog (title, body, confirmLabel, onConfirm, onDone, opts = {}) {
 }
 
 // ---------- asset panel ----------
+// Details typed into the panel survive an expired session: kept in this tab until the
+// panel of the same asset is shown again.
+function keepDraft () {
+  const t = document.getElementById('f-title')
+  if (!t || !state.selected) return
+  const draft = { uid: state.selected, title: t.value, description: document.getElementById('f-desc').value, tags: document.getElementById('f-tags').value }
+  window.sessionStorage.setItem('perma.draft', JSON.stringify(draft))
+}
+
+function takeDraft (uid) {
+  const draft = JSON.parse(window.sessionStorage.getItem('perma.draft') || 'null')
+  if (!draft || draft.uid !== uid) return null
+  window.sessionStorage.removeItem('perma.draft')
+  return draft
+}
+
 // Opens an asset's panel (Enter or a click on its row) and moves focus into it.
 async function selectAsset (uid) {
   state.selected = uid
@@ -842,11 +863,21 @@ async function renderPanel (notice) {
   }
   const rel = (u) => { try { const x = new URL(u); return x.pathname + x.search } catch { return u } }
   const isImage = a.content_type.startsWith('image/') && a.content_type !== 'image/svg+xml' && Boolean(a.dimension)
-  const preview = h('div', { class: 'preview' }, isImage ? h('img', { src: rendition(a, rel(a.url), PREVIEW), alt: `Preview of ${a.title}` }) : h('span', {}, icon('file'), h('span', { class: 'sr-only' }, `No preview for ${a.content_type}`)))
+  const kind = a.content_type.toLowerCase()
+  const preview = h('div', { class: 'preview' },
+    isImage ? h('img', { src: rendition(a, rel(a.url), PREVIEW), alt: `Preview of ${a.title}` })
+      // SVG as an image: its scripts never run there (and the file itself is served sandboxed).
+      : kind === 'image/svg+xml' ? h('img', { src: rel(a.url), alt: `Preview of ${a.title}` })
+        : kind.startsWith('video/') ? h('video', { src: rel(a.url), controls: true, preload: 'metadata', 'aria-label': `Preview of ${a.title}` })
+          : kind.startsWith('audio/') ? h('audio', { src: rel(a.url), controls: true, preload: 'metadata', 'aria-label': `Preview of ${a.title}` })
+            : kind === 'application/pdf' ? h('a', { href: a.url, target: '_blank', rel: 'noopener', class: 'btn' }, icon('file'), ' Open the PDF')
+              : h('span', {}, icon('file'), h('span', { class: 'sr-only' }, `No preview for ${a.content_type}`)))
 
-  const title = h('input', { id: 'f-title', value: a.title })
-  const desc = h('textarea', { id: 'f-desc' }, a.description || '')
-  const tags = h('input', { id: 'f-tags', value: (a.tags || []).join(', ') })
+  const draft = takeDraft(a.uid)
+  if (draft && !notice) notice = 'Your unsaved changes were kept; save them when ready.'
+  const title = h('input', { id: 'f-title', value: draft ? draft.title : a.title })
+  const desc = h('textarea', { id: 'f-desc' }, draft ? draft.description : a.description || '')
+  const tags = h('input', { id: 'f-tags', value: draft ? draft.tags : (a.tags || []).join(', ') })
   const metaError = h('div')
   const meta = h('form', { 'aria-label': 'Edit details' },
     h('div', { class: 'field' }, h('label', { for: 'f-title' }, 'Title'), title),
@@ -881,14 +912,25 @@ async function renderPanel (notice) {
 
   const replaceInput = h('input', { type: 'file', hidden: true, 'aria-hidden': 'true', tabindex: '-1' })
   const actionError = h('div')
+  const progress = h('div', { class: 'replace-progress' })
   replaceInput.addEventListener('change', async () => {
     const f = replaceInput.files[0]
     if (!f) return
+    // While the file goes up: a progress bar, and no second change to the asset.
+    const busy = [...panel.querySelectorAll('.actions button, .permanent button, form button[type=submit]')]
+    busy.forEach((b) => { b.disabled = true })
+    const bar = h('progress', { max: '1', value: '0', 'aria-label': `Replacing with ${f.name}` })
+    fill(progress, bar)
+    fill(actionError)
     try {
-      await sendFile('PUT', `/v3/assets/${a.uid}`, f, {}, () => {})
+      await sendFile('PUT', `/v3/assets/${a.uid}`, f, {}, (p) => { bar.value = p })
       await renderPanel(a.permanent_url ? 'File replaced. The permanent URL is unchanged and now serves the new file; the version URL is new.' : 'File replaced. The version URL is new.')
       loadItems()
-    } catch (err) { fill(actionError, alertBox(err.message)) }
+    } catch (err) {
+      fill(progress)
+      busy.forEach((b) => { b.disabled = false })
+      fill(actionError, alertBox(err.message))
+    }
   })
 
   const versionList = h('ol', { class: 'versions', 'aria-label': 'Version history' }, versions.map((v) => h('li', {},
@@ -907,7 +949,7 @@ async function renderPanel (notice) {
     h('div', { class: 'section' }, permanent),
     h('div', { class: 'section' }, signedLink(a)),
     h('div', { class: 'section' }, meta),
-    h('div', { class: 'section' }, h('h3', {}, 'Actions'), actionError,
+    h('div', { class: 'section' }, h('h3', {}, 'Actions'), actionError, progress,
       h('div', { class: 'actions' },
         h('button', { class: 'btn', type: 'button', onclick: () => replaceInput.click() }, 'Replace file'), replaceInput,
         h('button', { class: 'btn', type: 'button', onclick: () => publishDialog(a) }, 'Publish'),

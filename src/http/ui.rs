@@ -14,7 +14,7 @@ use crate::app::App;
 /// Only our own scripts, styles and images (plus same-origin asset previews); no inline
 /// code, no framing, no plugins.
 const UI_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-    img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; base-uri 'none'; \
+    img-src 'self' data: blob:; media-src 'self'; connect-src 'self'; font-src 'self'; base-uri 'none'; \
     form-action 'self'; frame-ancestors 'none'; object-src 'none'";
 
 /// Routes for `/`, `/app.js`, `/app.css`, `/favicon.ico`, and the UI's own addresses
