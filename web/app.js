@@ -13,6 +13,7 @@ const state = {
   folder: null, // current folder uid, null = root
   crumbs: [], // [{uid, name}]
   view: store.getItem('perma.view') || 'list',
+  sort: store.getItem('perma.sort') || 'name',
   search: '',
   items: [],
   total: null, // matches in all (folders), null for searches
@@ -386,7 +387,8 @@ async function loadItems (append = false, problem = null) {
   const lib = document.getElementById('library')
   if (!lib) return
   const skip = append ? state.items.length : 0
-  const query = { include_folders: 'true', include_dimension: 'true', relative_urls: 'true', asc: 'filename', limit: String(PAGE), skip: String(skip) }
+  const [dir, field] = SORTS[state.sort] || SORTS.name
+  const query = { include_folders: 'true', include_dimension: 'true', relative_urls: 'true', [dir]: field, limit: String(PAGE), skip: String(skip) }
   // A search may scan: it asks for no total, and pages until a page comes back short.
   if (!state.search) query.include_count = 'true'
   if (state.search) {
@@ -425,6 +427,9 @@ function renderLibrary (error) {
     h('button', { class: 'btn', type: 'button', 'aria-pressed': String(state.view === 'list'), onclick: () => setView('list') }, 'List view'),
     h('button', { class: 'btn', type: 'button', 'aria-pressed': String(state.view === 'grid'), onclick: () => setView('grid') }, 'Grid view'),
     h('button', { class: 'btn', type: 'button', onclick: newFolder }, 'New folder'),
+    state.folder && !state.search ? h('button', { class: 'btn', type: 'button', onclick: renameFolderDialog }, 'Rename folder') : null,
+    state.folder && !state.search ? h('button', { class: 'btn danger', type: 'button', onclick: deleteFolderDialog }, 'Delete folder') : null,
+    sortControl(),
     h('button', { class: 'btn primary', type: 'button', onclick: () => picker.click() }, 'Upload'),
     picker)
   const crumbs = h('nav', { class: 'crumbs', 'aria-label': 'Folders' },
@@ -459,7 +464,99 @@ function renderSelectionBar () {
     h('span', { role: 'status' }, `${n} selected`),
     h('button', { class: 'btn primary', type: 'button', onclick: () => bulkDialog('publish') }, 'Publish selected'),
     h('button', { class: 'btn', type: 'button', onclick: () => bulkDialog('unpublish') }, 'Unpublish selected'),
+    h('button', { class: 'btn', type: 'button', onclick: () => moveDialog([...state.picked], `${n} assets`) }, 'Move selected'),
+    h('button', { class: 'btn danger', type: 'button', onclick: () => deleteSelectedDialog([...state.picked]) }, 'Delete selected'),
     h('button', { class: 'btn', type: 'button', onclick: () => { state.picked.clear(); renderLibrary() } }, 'Clear selection'))
+}
+
+// Every folder of the stack with its path (`Brand / Logos`), for choosing where to move.
+async function allFolders () {
+  const folders = []
+  for (let skip = 0; skip < 2000; skip += 100) {
+    const res = await api('GET', '/v3/assets', { query: { include_folders: 'true', query: JSON.stringify({ is_dir: true }), limit: '100', skip: String(skip) } })
+    folders.push(...res.assets)
+    if (res.assets.length < 100) break
+  }
+  const byUid = Object.fromEntries(folders.map((f) => [f.uid, f]))
+  const path = (f) => f.parent_uid && byUid[f.parent_uid] ? `${path(byUid[f.parent_uid])} / ${f.name}` : f.name
+  return folders.map((f) => ({ uid: f.uid, path: path(f) })).sort((a, b) => a.path.localeCompare(b.path, undefined, { sensitivity: 'base' }))
+}
+
+// Moves assets (one from the panel, or the ticked ones) into a folder or to the top level.
+async function moveDialog (uids, what) {
+  let folders = []
+  try { folders = await allFolders() } catch (err) { toast(err.message); return }
+  const select = h('select', { id: 'move-to' }, h('option', { value: '' }, 'All assets (top level)'),
+    folders.map((f) => h('option', { value: f.uid }, f.path)))
+  const errorSlot = h('div')
+  const d = dialog(`Move ${what}`, [
+    h('div', { class: 'field' }, h('label', { for: 'move-to' }, 'Destination folder'), select),
+    errorSlot,
+  ], 'Move', async () => {
+    const failed = []
+    for (const uid of uids) {
+      try { await api('PUT', `/v3/assets/${uid}`, { body: { asset: { parent_uid: select.value || null } } }) } catch (err) { failed.push(err.message) }
+    }
+    if (failed.length) { fill(errorSlot, alertBox(`${failed.length} could not be moved: ${failed[0]}`)); return false }
+    return true
+  }, () => {
+    state.picked.clear()
+    toast(uids.length === 1 ? 'Moved' : `${uids.length} assets moved`)
+    if (state.selected) renderPanel('Moved')
+    loadItems()
+  }, { focus: select })
+  d.open()
+}
+
+function deleteSelectedDialog (uids) {
+  const errorSlot = h('div')
+  const d = dialog(`Delete ${uids.length} assets?`, [
+    h('p', {}, `${uids.length} assets will be deleted. Their version URLs and permanent URLs will stop working.`),
+    errorSlot,
+  ], 'Delete assets', async () => {
+    const failed = []
+    for (const uid of uids) {
+      try { await api('DELETE', `/v3/assets/${uid}`) } catch (err) { failed.push(err.message) }
+    }
+    if (failed.length) { fill(errorSlot, alertBox(`${failed.length} could not be deleted: ${failed[0]}`)); return false }
+    return true
+  }, () => {
+    state.picked.clear()
+    toast(`${uids.length} assets deleted`)
+    if (uids.includes(state.selected)) closePanel()
+    loadItems()
+  }, { danger: true })
+  d.open()
+}
+
+// Renames or deletes the folder being shown (its contents go with it, §5).
+function renameFolderDialog () {
+  const current = state.crumbs[state.crumbs.length - 1]
+  const input = h('input', { id: 'folder-new-name', required: true, maxlength: 255, value: current.name })
+  const errorSlot = h('div')
+  const d = dialog('Rename folder', [
+    h('div', { class: 'field' }, h('label', { for: 'folder-new-name' }, 'Folder name'), input),
+    errorSlot,
+  ], 'Rename', async () => {
+    try { await api('PUT', `/v3/assets/folders/${current.uid}`, { body: { asset: { name: input.value } } }); return true } catch (err) { fill(errorSlot, alertBox(err.message)); return false }
+  }, () => { current.name = input.value.trim(); toast('Folder renamed'); loadItems() }, { focus: input })
+  d.open()
+}
+
+function deleteFolderDialog () {
+  const current = state.crumbs[state.crumbs.length - 1]
+  const errorSlot = h('div')
+  const d = dialog('Delete folder?', [
+    h('p', {}, `\u201c${current.name}\u201d and everything in it will be deleted. The URLs of the assets in it will stop working.`),
+    errorSlot,
+  ], 'Delete folder', async () => {
+    try { await api('DELETE', `/v3/assets/folders/${current.uid}`); return true } catch (err) { fill(errorSlot, alertBox(err.message)); return false }
+  }, () => {
+    toast('Folder deleted')
+    const up = state.crumbs.length > 1 ? state.crumbs[state.crumbs.length - 2].uid : null
+    goFolder(up, state.crumbs.length - 2)
+  }, { danger: true })
+  d.open()
 }
 
 async function loadTargets () {
@@ -677,6 +774,16 @@ function confirmDelete (title, text, path, done) {
   }, () => openSettings(done), { danger: true }).open()
 }
 
+// The order of the list (the server sorts, §6): by name, newest first, or largest first.
+const SORTS = { name: ['asc', 'title'], newest: ['desc', 'updated_at'], largest: ['desc', 'file_size'] }
+function sortControl () {
+  const select = h('select', { id: 'sort', 'aria-label': 'Sort by' },
+    h('option', { value: 'name' }, 'Name'), h('option', { value: 'newest' }, 'Newest'), h('option', { value: 'largest' }, 'Largest'))
+  select.value = state.sort
+  select.addEventListener('change', () => { state.sort = select.value; store.setItem('perma.sort', state.sort); loadItems() })
+  return h('label', { class: 'sort' }, h('span', { 'aria-hidden': 'true' }, 'Sort '), select)
+}
+
 function setView (v) {
   state.view = v
   store.setItem('perma.view', v)
@@ -709,7 +816,8 @@ function itemRow (a) {
     renderSelectionBar()
   })
   return h('li', { class: 'file' }, pick, h('button', { class: 'item', type: 'button', 'data-uid': a.uid, 'aria-pressed': String(state.selected === a.uid), 'aria-label': a.title, onclick: () => selectAsset(a.uid) },
-    thumb, h('span', { class: 'name' }, a.title), h('span', { class: 'meta' }, size(a.file_size)), h('span', { class: 'meta' }, date(a.updated_at))))
+    thumb, h('span', { class: 'name' }, a.title, (a.tags || []).length ? h('span', { class: 'tags' }, a.tags.map((t) => h('span', { class: 'tag' }, t))) : null),
+    h('span', { class: 'meta' }, size(a.file_size)), h('span', { class: 'meta' }, date(a.updated_at))))
 }
 
 function goFolder (uid, index, name) {
@@ -952,6 +1060,7 @@ async function renderPanel (notice) {
     h('div', { class: 'section' }, h('h3', {}, 'Actions'), actionError, progress,
       h('div', { class: 'actions' },
         h('button', { class: 'btn', type: 'button', onclick: () => replaceInput.click() }, 'Replace file'), replaceInput,
+        h('button', { class: 'btn', type: 'button', onclick: () => moveDialog([a.uid], `\u201c${a.title}\u201d`) }, 'Move'),
         h('button', { class: 'btn', type: 'button', onclick: () => publishDialog(a) }, 'Publish'),
         h('button', { class: 'btn danger', type: 'button', onclick: () => deleteDialog(a) }, 'Delete'))),
     h('div', { class: 'section' }, h('h3', {}, 'Publishing'), publishedList(a)),
