@@ -15,6 +15,9 @@ const state = {
   view: store.getItem('perma.view') || 'list',
   sort: store.getItem('perma.sort') || 'name',
   search: '',
+  type: '', // a content-type filter (TYPES)
+  paths: null, // folder uid -> path, for saying where search results live
+  folders: null, // every folder [{uid, parent, path}], loaded for searches
   items: [],
   total: null, // matches in all (folders), null for searches
   more: false, // another page may follow
@@ -277,8 +280,9 @@ function addressOf () {
   const base = `/stacks/${encodeURIComponent(state.apiKey)}`
   if (state.page === 'settings') return `${base}/settings`
   const q = new URLSearchParams()
+  if (state.folder) q.set('folder', state.folder)
   if (state.search) q.set('q', state.search)
-  else if (state.folder) q.set('folder', state.folder)
+  if (state.type) q.set('type', state.type)
   if (state.selected) q.set('asset', state.selected)
   const s = q.toString()
   return s ? `${base}?${s}` : base
@@ -314,7 +318,8 @@ async function route () {
   const params = new URLSearchParams(location.search)
   state.page = 'library'
   state.search = params.get('q') || ''
-  const folder = state.search ? null : params.get('folder')
+  state.type = TYPES[params.get('type')] ? params.get('type') : ''
+  const folder = params.get('folder')
   let error = null
   if (folder !== state.folder || (folder && !state.crumbs.length)) {
     try {
@@ -389,14 +394,25 @@ async function loadItems (append = false, problem = null) {
   const skip = append ? state.items.length : 0
   const [dir, field] = SORTS[state.sort] || SORTS.name
   const query = { include_folders: 'true', include_dimension: 'true', relative_urls: 'true', [dir]: field, limit: String(PAGE), skip: String(skip) }
-  // A search may scan: it asks for no total, and pages until a page comes back short.
+  // A search may scan: it asks for no total, and pages until a page comes back short. It
+  // looks in the folder being shown (and below it only by name match, §6 has no subtree
+  // operator), or everywhere from the top level.
   if (!state.search) query.include_count = 'true'
+  const all = []
   if (state.search) {
     const esc = state.search.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-    query.query = JSON.stringify({ $or: [{ title: { $regex: esc, $options: 'i' } }, { filename: { $regex: esc, $options: 'i' } }, { name: { $regex: esc, $options: 'i' } }, { tags: { $regex: esc, $options: 'i' } }] })
+    all.push({ $or: [{ title: { $regex: esc, $options: 'i' } }, { filename: { $regex: esc, $options: 'i' } }, { name: { $regex: esc, $options: 'i' } }, { tags: { $regex: esc, $options: 'i' } }] })
+    if (!state.folders) {
+      try { state.folders = await allFolders() } catch { state.folders = [] }
+      state.paths = Object.fromEntries(state.folders.map((f) => [f.uid, f.path]))
+    }
+    if (state.folder) all.push({ parent_uid: { $in: subtree(state.folder) } })
   } else {
     query.folder = state.folder || 'cs_root'
   }
+  if (state.type) all.push({ content_type: { $regex: TYPES[state.type].pattern } })
+  if (all.length) query.query = JSON.stringify(all.length === 1 ? all[0] : { $and: all })
+
   let error = null
   try {
     const res = await api('GET', '/v3/assets', { query })
@@ -429,11 +445,13 @@ function renderLibrary (error) {
     h('button', { class: 'btn', type: 'button', onclick: newFolder }, 'New folder'),
     state.folder && !state.search ? h('button', { class: 'btn', type: 'button', onclick: renameFolderDialog }, 'Rename folder') : null,
     state.folder && !state.search ? h('button', { class: 'btn danger', type: 'button', onclick: deleteFolderDialog }, 'Delete folder') : null,
+    typeControl(),
     sortControl(),
     h('button', { class: 'btn primary', type: 'button', onclick: () => picker.click() }, 'Upload'),
     picker)
   const crumbs = h('nav', { class: 'crumbs', 'aria-label': 'Folders' },
-    state.search ? h('span', { 'aria-current': 'location' }, `Search results for \u201c${state.search}\u201d`)
+    state.search ? [h('span', { 'aria-current': 'location' }, `Search results for \u201c${state.search}\u201d${state.folder && state.crumbs.length ? ` in ${state.crumbs.map((c) => c.name).join(' / ')}` : ''}`),
+        state.folder ? h('button', { type: 'button', onclick: () => { state.folder = null; state.crumbs = []; remember(); loadItems() } }, 'Search all assets') : null]
       : [
           state.crumbs.length ? h('button', { type: 'button', class: 'up', 'aria-label': 'Up one level', onclick: () => goFolder(state.crumbs.length > 1 ? state.crumbs[state.crumbs.length - 2].uid : null, state.crumbs.length - 2) }, '\u2191') : null,
           state.crumbs.length ? h('button', { type: 'button', onclick: () => goFolder(null, -1) }, 'All assets') : h('span', { 'aria-current': 'location' }, 'All assets'),
@@ -469,6 +487,15 @@ function renderSelectionBar () {
     h('button', { class: 'btn', type: 'button', onclick: () => { state.picked.clear(); renderLibrary() } }, 'Clear selection'))
 }
 
+// A folder and every folder below it (a search in a folder looks through all of them).
+function subtree (uid) {
+  const out = [uid]
+  for (let i = 0; i < out.length; i++) {
+    for (const f of state.folders || []) if (f.parent === out[i]) out.push(f.uid)
+  }
+  return out
+}
+
 // Every folder of the stack with its path (`Brand / Logos`), for choosing where to move.
 async function allFolders () {
   const folders = []
@@ -479,7 +506,7 @@ async function allFolders () {
   }
   const byUid = Object.fromEntries(folders.map((f) => [f.uid, f]))
   const path = (f) => f.parent_uid && byUid[f.parent_uid] ? `${path(byUid[f.parent_uid])} / ${f.name}` : f.name
-  return folders.map((f) => ({ uid: f.uid, path: path(f) })).sort((a, b) => a.path.localeCompare(b.path, undefined, { sensitivity: 'base' }))
+  return folders.map((f) => ({ uid: f.uid, parent: f.parent_uid, path: path(f) })).sort((a, b) => a.path.localeCompare(b.path, undefined, { sensitivity: 'base' }))
 }
 
 // Moves assets (one from the panel, or the ticked ones) into a folder or to the top level.
@@ -784,6 +811,22 @@ function sortControl () {
   return h('label', { class: 'sort' }, h('span', { 'aria-hidden': 'true' }, 'Sort '), select)
 }
 
+// Filters by kind of file (a content-type pattern, §6 `$regex`).
+const TYPES = {
+  image: { label: 'Images', pattern: '^image/' },
+  video: { label: 'Videos', pattern: '^video/' },
+  audio: { label: 'Audio', pattern: '^audio/' },
+  pdf: { label: 'PDF', pattern: '^application/pdf' },
+  text: { label: 'Text', pattern: '^text/' },
+}
+function typeControl () {
+  const select = h('select', { id: 'type-filter', 'aria-label': 'Show' }, h('option', { value: '' }, 'All types'),
+    Object.entries(TYPES).map(([k, t]) => h('option', { value: k }, t.label)))
+  select.value = state.type
+  select.addEventListener('change', () => { state.type = select.value; remember(); loadItems() })
+  return h('label', { class: 'sort' }, h('span', { 'aria-hidden': 'true' }, 'Show '), select)
+}
+
 function setView (v) {
   state.view = v
   store.setItem('perma.view', v)
@@ -801,7 +844,7 @@ const PREVIEW = 'width=720&disable=upscale&format=webp&quality=80'
 
 function itemRow (a) {
   if (a.is_dir) {
-    return h('li', {}, h('button', { class: 'item', type: 'button', 'aria-label': `Open folder ${a.name}`, onclick: () => goFolder(a.uid, state.crumbs.length, a.name) },
+    return h('li', {}, h('button', { class: 'item', type: 'button', 'aria-label': `Open folder ${a.name}`, onclick: () => state.search ? openFoundFolder(a.uid) : goFolder(a.uid, state.crumbs.length, a.name) },
       h('span', { class: 'thumb' }, icon('folder')), h('span', { class: 'name' }, a.name), h('span', { class: 'meta' }, 'Folder'), h('span', { class: 'meta' }, date(a.updated_at))))
   }
   // Only files whose image header perma could read (they have dimensions) get a thumbnail:
@@ -816,7 +859,8 @@ function itemRow (a) {
     renderSelectionBar()
   })
   return h('li', { class: 'file' }, pick, h('button', { class: 'item', type: 'button', 'data-uid': a.uid, 'aria-pressed': String(state.selected === a.uid), 'aria-label': a.title, onclick: () => selectAsset(a.uid) },
-    thumb, h('span', { class: 'name' }, a.title, (a.tags || []).length ? h('span', { class: 'tags' }, a.tags.map((t) => h('span', { class: 'tag' }, t))) : null),
+    thumb, h('span', { class: 'name' }, a.title, (a.tags || []).length ? h('span', { class: 'tags' }, a.tags.map((t) => h('span', { class: 'tag' }, t))) : null,
+      state.search ? h('span', { class: 'where' }, `in ${a.parent_uid ? (state.paths && state.paths[a.parent_uid]) || 'a folder' : 'All assets'}`) : null),
     h('span', { class: 'meta' }, size(a.file_size)), h('span', { class: 'meta' }, date(a.updated_at))))
 }
 
@@ -826,6 +870,17 @@ function goFolder (uid, index, name) {
   else if (name !== undefined) state.crumbs = [...state.crumbs, { uid, name }]
   else state.crumbs = state.crumbs.slice(0, index + 1)
   state.folder = uid
+  state.folders = null
+  state.paths = null
+  remember()
+  loadItems()
+}
+
+// A folder found by a search: opened with its breadcrumbs.
+async function openFoundFolder (uid) {
+  state.search = ''
+  state.folder = uid
+  try { state.crumbs = await ancestry(uid) } catch { state.crumbs = [] }
   remember()
   loadItems()
 }
