@@ -1,9 +1,11 @@
-//! The web UI (§7): static HTML, CSS and one JavaScript module, embedded in the binary and
+//! The web UI (§7): static HTML, CSS and plain JavaScript modules (`web/app.js` and
+//! `web/js/`, one per view and helper, no build step), embedded in the binary and
 //! served with a strict Content-Security-Policy. The UI talks to the same `/v3` API as the
 //! SDKs; nothing here is generated at run time.
 
 use std::sync::Arc;
 
+use axum::extract::Path;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -41,11 +43,30 @@ pub fn routes() -> Router<Arc<App>> {
                 )
             }),
         )
+        .route("/js/{module}", get(module))
         .route(
             "/app.css",
             get(|| async { page("text/css; charset=utf-8", include_str!("../../web/app.css")) }),
         )
         .route("/favicon.ico", get(|| async { favicon() }))
+}
+
+/// The UI's ES modules (`web/js/`, one per view and helper), embedded like the rest.
+const MODULES: &[(&str, &str)] = &[
+    ("api.js", include_str!("../../web/js/api.js")),
+    ("dom.js", include_str!("../../web/js/dom.js")),
+    ("library.js", include_str!("../../web/js/library.js")),
+    ("panel.js", include_str!("../../web/js/panel.js")),
+    ("router.js", include_str!("../../web/js/router.js")),
+    ("settings.js", include_str!("../../web/js/settings.js")),
+    ("state.js", include_str!("../../web/js/state.js")),
+];
+
+async fn module(Path(name): Path<String>) -> Response {
+    match MODULES.iter().find(|(n, _)| *n == name) {
+        Some((_, text)) => page("text/javascript; charset=utf-8", text),
+        None => crate::error::Error::NotFound("Route").into_response(),
+    }
 }
 
 /// The icon browsers ask for on every page (a 32 px PNG in an ICO container); cached for a

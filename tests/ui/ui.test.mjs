@@ -75,7 +75,7 @@ async function chooseFiles (buttonName, files) {
 }
 
 test('the UI pages carry a strict Content-Security-Policy', async () => {
-  for (const path of ['/', '/app.js', '/app.css']) {
+  for (const path of ['/', '/app.js', '/app.css', '/js/library.js', '/stacks/blt0123456789abcdef']) {
     const res = await fetch(base + path)
     const csp = res.headers.get('content-security-policy')
     assert.match(csp, /default-src 'none'/)

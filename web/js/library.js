@@ -1,0 +1,442 @@
+// The asset library: listing (§6 on the server), folders, search, filters, uploads, bulk work.
+
+import { api, sendFile } from './api.js'
+import { alertBox, date, dialog, ext, fill, h, icon, size, toast } from './dom.js'
+import { closePanel, renderPanel, selectAsset } from './panel.js'
+import { ancestry, remember, renderShell } from './router.js'
+import { state, store } from './state.js'
+
+export async function openLibrary () {
+  state.page = 'library'
+  remember()
+  showLibraryChrome()
+  await loadItems()
+  if (state.selected) await renderPanel()
+}
+
+export function showLibraryChrome () {
+  if (!document.getElementById('library')) renderShell()
+  document.getElementById('page-title').textContent = 'Assets'
+  document.getElementById('nav-settings').removeAttribute('aria-current')
+  document.getElementById('nav-assets').setAttribute('aria-current', 'page')
+}
+
+// Pages of 100 (§5 limit), fetched as the author asks for more: the server filters, sorts
+// and counts (§6), so a library of a million assets costs the same as one of a hundred.
+export const PAGE = 100
+
+export async function loadItems (append = false, problem = null) {
+  const lib = document.getElementById('library')
+  if (!lib) return
+  const skip = append ? state.items.length : 0
+  const [dir, field] = SORTS[state.sort] || SORTS.name
+  const query = { include_folders: 'true', include_dimension: 'true', relative_urls: 'true', [dir]: field, limit: String(PAGE), skip: String(skip) }
+  // A search may scan: it asks for no total, and pages until a page comes back short. It
+  // looks in the folder being shown (and below it only by name match, §6 has no subtree
+  // operator), or everywhere from the top level.
+  if (!state.search) query.include_count = 'true'
+  const all = []
+  if (state.search) {
+    const esc = state.search.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+    all.push({ $or: [{ title: { $regex: esc, $options: 'i' } }, { filename: { $regex: esc, $options: 'i' } }, { name: { $regex: esc, $options: 'i' } }, { tags: { $regex: esc, $options: 'i' } }] })
+    if (!state.folders) {
+      try { state.folders = await allFolders() } catch { state.folders = [] }
+      state.paths = Object.fromEntries(state.folders.map((f) => [f.uid, f.path]))
+    }
+    if (state.folder) all.push({ parent_uid: { $in: subtree(state.folder) } })
+  } else {
+    query.folder = state.folder || 'cs_root'
+  }
+  if (state.type) all.push({ content_type: { $regex: TYPES[state.type].pattern } })
+  if (all.length) query.query = JSON.stringify(all.length === 1 ? all[0] : { $and: all })
+
+  let error = null
+  try {
+    const res = await api('GET', '/v3/assets', { query })
+    state.items = append ? state.items.concat(res.assets) : res.assets
+    state.total = typeof res.count === 'number' ? res.count : null
+    state.more = state.total === null ? res.assets.length === PAGE : state.items.length < state.total
+  } catch (err) {
+    error = err.message
+    if (!append) state.items = []
+    state.more = false
+  }
+  renderLibrary(error || problem)
+  if (append) document.getElementById('load-more')?.focus()
+}
+
+export function renderLibrary (error) {
+  const lib = document.getElementById('library')
+  const search = h('input', { id: 'search', type: 'search', value: state.search, placeholder: 'Search by title, file name or tag' })
+  let searchTimer
+  search.addEventListener('input', () => {
+    clearTimeout(searchTimer)
+    searchTimer = setTimeout(() => { const was = state.search; state.search = search.value.trim(); remember(Boolean(was)); loadItems().then(() => { const s = document.getElementById('search'); s.focus(); s.setSelectionRange(s.value.length, s.value.length) }) }, 250)
+  })
+  const picker = h('input', { id: 'upload-input', type: 'file', multiple: true, hidden: true, 'aria-hidden': 'true', tabindex: '-1' })
+  picker.addEventListener('change', () => { uploadFiles([...picker.files]); picker.value = '' })
+  const toolbar = h('div', { class: 'toolbar' },
+    h('div', { class: 'search' }, h('label', { for: 'search', class: 'sr-only' }, 'Search assets'), search),
+    h('button', { class: 'btn', type: 'button', 'aria-pressed': String(state.view === 'list'), onclick: () => setView('list') }, 'List view'),
+    h('button', { class: 'btn', type: 'button', 'aria-pressed': String(state.view === 'grid'), onclick: () => setView('grid') }, 'Grid view'),
+    h('button', { class: 'btn', type: 'button', onclick: newFolder }, 'New folder'),
+    state.folder && !state.search ? h('button', { class: 'btn', type: 'button', onclick: renameFolderDialog }, 'Rename folder') : null,
+    state.folder && !state.search ? h('button', { class: 'btn danger', type: 'button', onclick: deleteFolderDialog }, 'Delete folder') : null,
+    typeControl(),
+    sortControl(),
+    h('button', { class: 'btn primary', type: 'button', onclick: () => picker.click() }, 'Upload'),
+    picker)
+  const crumbs = h('nav', { class: 'crumbs', 'aria-label': 'Folders' },
+    state.search ? [h('span', { 'aria-current': 'location' }, `Search results for \u201c${state.search}\u201d${state.folder && state.crumbs.length ? ` in ${state.crumbs.map((c) => c.name).join(' / ')}` : ''}`),
+        state.folder ? h('button', { type: 'button', onclick: () => { state.folder = null; state.crumbs = []; remember(); loadItems() } }, 'Search all assets') : null]
+      : [
+          state.crumbs.length ? h('button', { type: 'button', class: 'up', 'aria-label': 'Up one level', onclick: () => goFolder(state.crumbs.length > 1 ? state.crumbs[state.crumbs.length - 2].uid : null, state.crumbs.length - 2) }, '\u2191') : null,
+          state.crumbs.length ? h('button', { type: 'button', onclick: () => goFolder(null, -1) }, 'All assets') : h('span', { 'aria-current': 'location' }, 'All assets'),
+          state.crumbs.map((c, i) => [h('span', { 'aria-hidden': 'true' }, '/'), i === state.crumbs.length - 1 ? h('span', { 'aria-current': 'location' }, c.name) : h('button', { type: 'button', onclick: () => goFolder(c.uid, i) }, c.name)]),
+        ])
+  const list = h('ul', { class: `items ${state.view}`, 'aria-label': 'Assets and folders' }, state.items.map(itemRow))
+  const counter = state.items.length
+    ? h('p', { class: 'count', role: 'status' }, state.total === null ? `${state.items.length} shown` : `${state.items.length} of ${state.total}`)
+    : null
+  const more = state.more ? h('button', { class: 'btn more', id: 'load-more', type: 'button', onclick: () => loadItems(true) }, 'Load more') : null
+  const drop = h('div', { class: 'drop', id: 'dropzone' }, list, state.items.length || error ? null : h('p', { class: 'empty' }, state.search ? 'Nothing matches your search.' : 'This folder is empty. Drop files here or use Upload.'), counter, more)
+  drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over') })
+  drop.addEventListener('dragleave', () => drop.classList.remove('over'))
+  drop.addEventListener('drop', (e) => { e.preventDefault(); drop.classList.remove('over'); uploadFiles([...e.dataTransfer.files]) })
+  fill(lib, toolbar, crumbs, h('div', { id: 'selection-bar' }), error ? alertBox(error) : null, drop)
+  renderSelectionBar()
+}
+
+// ---------- bulk actions ----------
+// Ticked assets can be published in one bulk job (§5); its progress is polled and shown.
+export function renderSelectionBar () {
+  const bar = document.getElementById('selection-bar')
+  if (!bar) return
+  const n = state.picked.size
+  if (!n) { fill(bar); bar.className = ''; return }
+  bar.className = 'selection'
+  fill(bar,
+    h('span', { role: 'status' }, `${n} selected`),
+    h('button', { class: 'btn primary', type: 'button', onclick: () => bulkDialog('publish') }, 'Publish selected'),
+    h('button', { class: 'btn', type: 'button', onclick: () => bulkDialog('unpublish') }, 'Unpublish selected'),
+    h('button', { class: 'btn', type: 'button', onclick: () => moveDialog([...state.picked], `${n} assets`) }, 'Move selected'),
+    h('button', { class: 'btn danger', type: 'button', onclick: () => deleteSelectedDialog([...state.picked]) }, 'Delete selected'),
+    h('button', { class: 'btn', type: 'button', onclick: () => { state.picked.clear(); renderLibrary() } }, 'Clear selection'))
+}
+
+// A folder and every folder below it (a search in a folder looks through all of them).
+export function subtree (uid) {
+  const out = [uid]
+  for (let i = 0; i < out.length; i++) {
+    for (const f of state.folders || []) if (f.parent === out[i]) out.push(f.uid)
+  }
+  return out
+}
+
+// Every folder of the stack with its path (`Brand / Logos`), for choosing where to move.
+export async function allFolders () {
+  const folders = []
+  for (let skip = 0; skip < 2000; skip += 100) {
+    const res = await api('GET', '/v3/assets', { query: { include_folders: 'true', query: JSON.stringify({ is_dir: true }), limit: '100', skip: String(skip) } })
+    folders.push(...res.assets)
+    if (res.assets.length < 100) break
+  }
+  const byUid = Object.fromEntries(folders.map((f) => [f.uid, f]))
+  const path = (f) => f.parent_uid && byUid[f.parent_uid] ? `${path(byUid[f.parent_uid])} / ${f.name}` : f.name
+  return folders.map((f) => ({ uid: f.uid, parent: f.parent_uid, path: path(f) })).sort((a, b) => a.path.localeCompare(b.path, undefined, { sensitivity: 'base' }))
+}
+
+// Moves assets (one from the panel, or the ticked ones) into a folder or to the top level.
+export async function moveDialog (uids, what) {
+  let folders = []
+  try { folders = await allFolders() } catch (err) { toast(err.message); return }
+  const select = h('select', { id: 'move-to' }, h('option', { value: '' }, 'All assets (top level)'),
+    folders.map((f) => h('option', { value: f.uid }, f.path)))
+  const errorSlot = h('div')
+  const d = dialog(`Move ${what}`, [
+    h('div', { class: 'field' }, h('label', { for: 'move-to' }, 'Destination folder'), select),
+    errorSlot,
+  ], 'Move', async () => {
+    const failed = []
+    for (const uid of uids) {
+      try { await api('PUT', `/v3/assets/${uid}`, { body: { asset: { parent_uid: select.value || null } } }) } catch (err) { failed.push(err.message) }
+    }
+    if (failed.length) { fill(errorSlot, alertBox(`${failed.length} could not be moved: ${failed[0]}`)); return false }
+    return true
+  }, () => {
+    state.picked.clear()
+    toast(uids.length === 1 ? 'Moved' : `${uids.length} assets moved`)
+    if (state.selected) renderPanel('Moved')
+    loadItems()
+  }, { focus: select })
+  d.open()
+}
+
+export function deleteSelectedDialog (uids) {
+  const errorSlot = h('div')
+  const d = dialog(`Delete ${uids.length} assets?`, [
+    h('p', {}, `${uids.length} assets will be deleted. Their version URLs and permanent URLs will stop working.`),
+    errorSlot,
+  ], 'Delete assets', async () => {
+    const failed = []
+    for (const uid of uids) {
+      try { await api('DELETE', `/v3/assets/${uid}`) } catch (err) { failed.push(err.message) }
+    }
+    if (failed.length) { fill(errorSlot, alertBox(`${failed.length} could not be deleted: ${failed[0]}`)); return false }
+    return true
+  }, () => {
+    state.picked.clear()
+    toast(`${uids.length} assets deleted`)
+    if (uids.includes(state.selected)) closePanel()
+    loadItems()
+  }, { danger: true })
+  d.open()
+}
+
+// Renames or deletes the folder being shown (its contents go with it, §5).
+export function renameFolderDialog () {
+  const current = state.crumbs[state.crumbs.length - 1]
+  const input = h('input', { id: 'folder-new-name', required: true, maxlength: 255, value: current.name })
+  const errorSlot = h('div')
+  const d = dialog('Rename folder', [
+    h('div', { class: 'field' }, h('label', { for: 'folder-new-name' }, 'Folder name'), input),
+    errorSlot,
+  ], 'Rename', async () => {
+    try { await api('PUT', `/v3/assets/folders/${current.uid}`, { body: { asset: { name: input.value } } }); return true } catch (err) { fill(errorSlot, alertBox(err.message)); return false }
+  }, () => { current.name = input.value.trim(); toast('Folder renamed'); loadItems() }, { focus: input })
+  d.open()
+}
+
+export function deleteFolderDialog () {
+  const current = state.crumbs[state.crumbs.length - 1]
+  const errorSlot = h('div')
+  const d = dialog('Delete folder?', [
+    h('p', {}, `\u201c${current.name}\u201d and everything in it will be deleted. The URLs of the assets in it will stop working.`),
+    errorSlot,
+  ], 'Delete folder', async () => {
+    try { await api('DELETE', `/v3/assets/folders/${current.uid}`); return true } catch (err) { fill(errorSlot, alertBox(err.message)); return false }
+  }, () => {
+    toast('Folder deleted')
+    const up = state.crumbs.length > 1 ? state.crumbs[state.crumbs.length - 2].uid : null
+    goFolder(up, state.crumbs.length - 2)
+  }, { danger: true })
+  d.open()
+}
+
+export async function loadTargets () {
+  const [envs, locales] = await Promise.all([
+    api('GET', '/v3/environments').then((r) => r.environments),
+    api('GET', '/v3/locales').then((r) => r.locales),
+  ])
+  state.environments = envs
+  state.locales = locales
+}
+
+export function targetFields (prefix) {
+  const env = h('select', { id: `${prefix}-env` }, state.environments.map((e) => h('option', { value: e.name }, e.name)))
+  const master = state.stack ? state.stack.master_locale : 'en-us'
+  const locale = h('select', { id: `${prefix}-locale` }, state.locales.map((l) => h('option', { value: l.code, selected: l.code === master }, `${l.name} (${l.code})`)))
+  return { env, locale, fields: [
+    h('div', { class: 'field' }, h('label', { for: `${prefix}-env` }, 'Environment'), env),
+    h('div', { class: 'field' }, h('label', { for: `${prefix}-locale` }, 'Locale'), locale),
+  ] }
+}
+
+export function noEnvironments (title) {
+  dialog(title, [h('p', {}, 'This stack has no environments yet. Create one under Settings first.')], 'OK', async () => true).open()
+}
+
+export async function bulkDialog (action) {
+  const title = action === 'publish' ? 'Publish selected assets' : 'Unpublish selected assets'
+  try { await loadTargets() } catch (err) { toast(err.message); return }
+  if (!state.environments.length) return noEnvironments(title)
+  const uids = [...state.picked]
+  const t = targetFields('bulk')
+  const errorSlot = h('div')
+  let job = null
+  const d = dialog(title, [
+    h('p', {}, `${uids.length} asset${uids.length === 1 ? '' : 's'}, in one job.`),
+    ...t.fields,
+    errorSlot,
+  ], action === 'publish' ? 'Publish' : 'Unpublish', async () => {
+    try {
+      const res = await api('POST', `/v3/bulk/${action}`, { body: { assets: uids.map((uid) => ({ uid })), environments: [t.env.value], locales: [t.locale.value] } })
+      job = res.job_id
+      return true
+    } catch (err) { fill(errorSlot, alertBox(err.message)); return false }
+  }, () => followJob(job, action, t.env.value))
+  d.open()
+}
+
+// Shows a bulk job's progress until it is done, then the result per asset.
+export async function followJob (jobId, action, env) {
+  let box = document.getElementById('job')
+  if (!box) { box = h('section', { class: 'uploads', id: 'job', 'aria-label': 'Bulk job' }); document.body.append(box) }
+  const verb = action === 'publish' ? 'Publishing' : 'Unpublishing'
+  for (;;) {
+    let st
+    try { st = await api('GET', `/v3/bulk/jobs/${jobId}`) } catch (err) { fill(box, alertBox(err.message)); return }
+    const s = st.summary
+    const done = s.success + s.failed
+    if (st.status === 'completed' || st.status === 'failed') {
+      const past = action === 'publish' ? 'Published' : 'Unpublished'
+      const items = s.failed ? (await api('GET', `/v3/bulk/jobs/${jobId}/items`, { query: { limit: '1000' } })).items.filter((i) => i.status === 'failed') : []
+      fill(box,
+        h('h2', {}, 'Bulk job finished'),
+        h('p', { role: 'status', id: 'job-result' }, `${past} ${s.success} of ${s.total} to ${env}${s.failed ? `; ${s.failed} failed` : ''}.`),
+        items.length ? h('ul', {}, items.map((i) => h('li', { class: 'error' }, `${i.uid}: ${i.error_message}`))) : null,
+        h('button', { class: 'btn', type: 'button', onclick: () => box.remove() }, 'Dismiss'))
+      state.picked.clear()
+      renderLibrary()
+      return
+    }
+    fill(box,
+      h('h2', {}, `${verb}…`),
+      h('p', { role: 'status' }, `${done} of ${s.total}`),
+      h('progress', { max: String(s.total), value: String(done), 'aria-label': `${verb} ${s.total} assets` }))
+    await new Promise((resolve) => setTimeout(resolve, 300))
+  }
+}
+
+// The order of the list (the server sorts, §6): by name, newest first, or largest first.
+export const SORTS = { name: ['asc', 'title'], newest: ['desc', 'updated_at'], largest: ['desc', 'file_size'] }
+
+export function sortControl () {
+  const select = h('select', { id: 'sort', 'aria-label': 'Sort by' },
+    h('option', { value: 'name' }, 'Name'), h('option', { value: 'newest' }, 'Newest'), h('option', { value: 'largest' }, 'Largest'))
+  select.value = state.sort
+  select.addEventListener('change', () => { state.sort = select.value; store.setItem('perma.sort', state.sort); loadItems() })
+  return h('label', { class: 'sort' }, h('span', { 'aria-hidden': 'true' }, 'Sort '), select)
+}
+
+// Filters by kind of file (a content-type pattern, §6 `$regex`).
+export const TYPES = {
+  image: { label: 'Images', pattern: '^image/' },
+  video: { label: 'Videos', pattern: '^video/' },
+  audio: { label: 'Audio', pattern: '^audio/' },
+  pdf: { label: 'PDF', pattern: '^application/pdf' },
+  text: { label: 'Text', pattern: '^text/' },
+}
+
+export function typeControl () {
+  const select = h('select', { id: 'type-filter', 'aria-label': 'Show' }, h('option', { value: '' }, 'All types'),
+    Object.entries(TYPES).map(([k, t]) => h('option', { value: k }, t.label)))
+  select.value = state.type
+  select.addEventListener('change', () => { state.type = select.value; remember(); loadItems() })
+  return h('label', { class: 'sort' }, h('span', { 'aria-hidden': 'true' }, 'Show '), select)
+}
+
+export function setView (v) {
+  state.view = v
+  store.setItem('perma.view', v)
+  renderLibrary()
+}
+
+// §11 renditions: images perma can decode are shown as small WebP renditions, so a library
+// of large photos opens quickly; anything else as it is.
+export const RENDERABLE = ['image/jpeg', 'image/png', 'image/gif', 'image/webp']
+
+export function rendition (a, url, params) {
+  return RENDERABLE.includes((a.content_type || '').toLowerCase()) ? `${url}?${params}` : url
+}
+
+export const THUMB = 'width=240&height=240&fit=crop&disable=upscale&format=webp&quality=70'
+
+export const PREVIEW = 'width=720&disable=upscale&format=webp&quality=80'
+
+export function itemRow (a) {
+  if (a.is_dir) {
+    return h('li', {}, h('button', { class: 'item', type: 'button', 'aria-label': `Open folder ${a.name}`, onclick: () => state.search ? openFoundFolder(a.uid) : goFolder(a.uid, state.crumbs.length, a.name) },
+      h('span', { class: 'thumb' }, icon('folder')), h('span', { class: 'name' }, a.name), h('span', { class: 'meta' }, 'Folder'), h('span', { class: 'meta' }, date(a.updated_at))))
+  }
+  // Only files whose image header perma could read (they have dimensions) get a thumbnail:
+  // a file that merely claims to be an image would answer its rendition with a 422.
+  const isImage = (a.content_type || '').startsWith('image/') && a.content_type !== 'image/svg+xml' && Boolean(a.dimension)
+  const thumb = h('span', { class: 'thumb' }, isImage ? h('img', { src: rendition(a, a.url, THUMB), alt: '', loading: 'lazy', onerror: (e) => e.target.replaceWith(ext(a.filename) || icon('file')) }) : ext(a.filename) || icon('file'))
+  const pick = h('input', { type: 'checkbox', class: 'pick', 'aria-label': `Select ${a.title}` })
+  pick.checked = state.picked.has(a.uid)
+  pick.addEventListener('change', () => {
+    if (pick.checked) state.picked.add(a.uid)
+    else state.picked.delete(a.uid)
+    renderSelectionBar()
+  })
+  return h('li', { class: 'file' }, pick, h('button', { class: 'item', type: 'button', 'data-uid': a.uid, 'aria-pressed': String(state.selected === a.uid), 'aria-label': a.title, onclick: () => selectAsset(a.uid) },
+    thumb, h('span', { class: 'name' }, a.title, (a.tags || []).length ? h('span', { class: 'tags' }, a.tags.map((t) => h('span', { class: 'tag' }, t))) : null,
+      state.search ? h('span', { class: 'where' }, `in ${a.parent_uid ? (state.paths && state.paths[a.parent_uid]) || 'a folder' : 'All assets'}`) : null),
+    h('span', { class: 'meta' }, size(a.file_size)), h('span', { class: 'meta' }, date(a.updated_at))))
+}
+
+export function goFolder (uid, index, name) {
+  state.search = ''
+  if (uid === null) state.crumbs = []
+  else if (name !== undefined) state.crumbs = [...state.crumbs, { uid, name }]
+  else state.crumbs = state.crumbs.slice(0, index + 1)
+  state.folder = uid
+  state.folders = null
+  state.paths = null
+  remember()
+  loadItems()
+}
+
+// A folder found by a search: opened with its breadcrumbs.
+export async function openFoundFolder (uid) {
+  state.search = ''
+  state.folder = uid
+  try { state.crumbs = await ancestry(uid) } catch { state.crumbs = [] }
+  remember()
+  loadItems()
+}
+
+// ---------- uploads ----------
+export function renderUploads () {
+  let box = document.getElementById('uploads')
+  if (!state.uploads.length) { if (box) box.remove(); return }
+  if (!box) { box = h('section', { class: 'uploads', id: 'uploads', 'aria-label': 'Uploads' }); document.body.append(box) }
+  const done = state.uploads.every((u) => u.status !== 'uploading')
+  fill(box,
+    h('h2', {}, done ? 'Uploads finished' : 'Uploading…'),
+    h('ul', {}, state.uploads.map((u) => h('li', {},
+      h('div', { class: 'row' }, h('span', { class: 'name' }, u.name), h('span', {}, u.status === 'error' ? 'Failed' : u.status === 'done' ? 'Done' : `${Math.round(u.progress * 100)}%`)),
+      h('progress', { max: '100', value: String(Math.round(u.progress * 100)), 'aria-label': `Uploading ${u.name}` }),
+      u.error ? h('p', { class: 'error', role: 'alert' }, `${u.name}: ${u.error}`) : null))),
+    done ? h('button', { class: 'btn', type: 'button', onclick: () => { state.uploads = []; renderUploads() } }, 'Dismiss') : null)
+}
+
+export async function uploadFiles (files) {
+  if (!files.length) return
+  const fields = state.folder ? { 'asset[parent_uid]': state.folder } : {}
+  const jobs = files.map((f) => ({ name: f.name, progress: 0, status: 'uploading', file: f }))
+  state.uploads.push(...jobs)
+  renderUploads()
+  await Promise.all(jobs.map(async (job) => {
+    try {
+      await sendFile('POST', '/v3/assets', job.file, fields, (p) => { job.progress = p; renderUploads() })
+      job.progress = 1
+      job.status = 'done'
+    } catch (err) {
+      job.status = 'error'
+      job.error = err.message
+    }
+    renderUploads()
+  }))
+  await loadItems()
+}
+
+// ---------- folders ----------
+export function newFolder () {
+  const input = h('input', { id: 'folder-name', name: 'name', required: true, maxlength: 255 })
+  const errorSlot = h('div')
+  const dlg = dialog('New folder', [
+    h('div', { class: 'field' }, h('label', { for: 'folder-name' }, 'Folder name'), input),
+    errorSlot,
+  ], 'Create folder', async () => {
+    try {
+      await api('POST', '/v3/assets/folders', { body: { asset: { name: input.value, parent_uid: state.folder } } })
+      return true
+    } catch (err) {
+      fill(errorSlot, alertBox(err.message))
+      return false
+    }
+  }, () => loadItems())
+  dlg.open()
+}
