@@ -830,3 +830,38 @@ test('a search in a folder looks through it and its subfolders, says where each 
   await page.getByLabel('Search assets').fill('')
   await page.getByRole('button', { name: 'Open folder Deep outer' }).waitFor()
 })
+
+test('tag the ticked assets; filter by tag and by date; versions of an image show their own thumbnails', async () => {
+  const key = await apiKey()
+  await uploadVia(key, 'tag-me-1.txt', 'one')
+  await uploadVia(key, 'tag-me-2.txt', 'two')
+  await page.goto(`${base}/stacks/${key}`)
+  await page.getByRole('checkbox', { name: 'Select tag-me-1.txt' }).check()
+  await page.getByRole('checkbox', { name: 'Select tag-me-2.txt' }).check()
+  await page.getByRole('button', { name: 'Tag selected' }).click()
+  const dlg = page.getByRole('dialog', { name: 'Tag 2 assets' })
+  await dlg.getByLabel('Tags to add').fill('campaign, q4')
+  await dlg.getByRole('button', { name: 'Add tags' }).click()
+  await page.getByRole('button', { name: 'tag-me-1.txt' }).locator('.tag', { hasText: 'q4' }).waitFor()
+  // Filter by that tag: only the two.
+  await page.getByLabel('Tag', { exact: true }).fill('campaign')
+  await page.getByLabel('Tag', { exact: true }).press('Enter')
+  await page.getByRole('button', { name: 'report.pdf' }).waitFor({ state: 'detached' })
+  const names = await page.getByRole('list', { name: 'Assets and folders' }).locator('button.item .name').allTextContents()
+  assert.equal(names.length, 2)
+  assert.match(page.url(), /tag=campaign/)
+  await page.getByLabel('Tag', { exact: true }).fill('')
+  await page.getByLabel('Tag', { exact: true }).press('Enter')
+  // Changed in the last 7 days: everything here; the address keeps the filter.
+  await page.getByLabel('Changed').selectOption('week')
+  await page.getByRole('button', { name: 'report.pdf' }).waitFor()
+  assert.match(page.url(), /since=week/)
+  await page.getByLabel('Changed').selectOption('')
+  // An image replaced by another: each version has its own thumbnail.
+  await page.getByRole('button', { name: 'Sample Logo (1).PNG' }).click()
+  const thumbs = panel().getByRole('list', { name: 'Version history' }).locator('img.vthumb')
+  await thumbs.first().waitFor()
+  const srcs = await thumbs.evaluateAll((els) => els.map((e) => e.getAttribute('src')))
+  // Versions that only changed details share their file (and its thumbnail).
+  assert.ok(new Set(srcs).size >= 2, `a thumbnail of each version's file: ${srcs}`)
+})

@@ -48,6 +48,8 @@ export async function loadItems (append = false, problem = null) {
     query.folder = state.folder || 'cs_root'
   }
   if (state.type) all.push({ content_type: { $regex: TYPES[state.type].pattern } })
+  if (state.since) all.push({ updated_at: { $gte: new Date(Date.now() - SINCE[state.since].days * 86400000).toISOString() } })
+  if (state.tag) all.push({ tags: state.tag })
   if (all.length) query.query = JSON.stringify(all.length === 1 ? all[0] : { $and: all })
 
   let error = null
@@ -83,6 +85,8 @@ export function renderLibrary (error) {
     state.folder && !state.search ? h('button', { class: 'btn', type: 'button', onclick: renameFolderDialog }, 'Rename folder') : null,
     state.folder && !state.search ? h('button', { class: 'btn danger', type: 'button', onclick: deleteFolderDialog }, 'Delete folder') : null,
     typeControl(),
+    sinceControl(),
+    tagControl(),
     sortControl(),
     h('button', { class: 'btn primary', type: 'button', onclick: () => picker.click() }, 'Upload'),
     picker)
@@ -118,6 +122,7 @@ export function renderSelectionBar () {
   fill(bar,
     h('span', { role: 'status' }, `${n} selected`),
     h('button', { class: 'btn primary', type: 'button', onclick: () => bulkDialog('publish') }, 'Publish selected'),
+    h('button', { class: 'btn', type: 'button', onclick: () => tagSelectedDialog([...state.picked]) }, 'Tag selected'),
     h('button', { class: 'btn', type: 'button', onclick: () => bulkDialog('unpublish') }, 'Unpublish selected'),
     h('button', { class: 'btn', type: 'button', onclick: () => moveDialog([...state.picked], `${n} assets`) }, 'Move selected'),
     h('button', { class: 'btn danger', type: 'button', onclick: () => deleteSelectedDialog([...state.picked]) }, 'Delete selected'),
@@ -169,6 +174,28 @@ export async function moveDialog (uids, what) {
     if (state.selected) renderPanel('Moved')
     loadItems()
   }, { focus: select })
+  d.open()
+}
+
+// Adds tags to every ticked asset (keeping the tags each has).
+export function tagSelectedDialog (uids) {
+  const input = h('input', { id: 'bulk-tags', required: true })
+  const errorSlot = h('div')
+  const d = dialog(`Tag ${uids.length} assets`, [
+    h('div', { class: 'field' }, h('label', { for: 'bulk-tags' }, 'Tags to add'), input, h('span', { class: 'hint' }, 'Separate tags with commas.')),
+    errorSlot,
+  ], 'Add tags', async () => {
+    const add = input.value.split(',').map((t) => t.trim()).filter(Boolean)
+    if (!add.length) { fill(errorSlot, alertBox('Type at least one tag.')); return false }
+    const failed = []
+    for (const uid of uids) {
+      const have = (state.items.find((a) => a.uid === uid) || {}).tags || []
+      const tags = [...new Set([...have, ...add])]
+      try { await api('PUT', `/v3/assets/${uid}`, { body: { asset: { tags } } }) } catch (err) { failed.push(err.message) }
+    }
+    if (failed.length) { fill(errorSlot, alertBox(`${failed.length} could not be tagged: ${failed[0]}`)); return false }
+    return true
+  }, () => { state.picked.clear(); toast(`${uids.length} assets tagged`); loadItems() }, { focus: input })
   d.open()
 }
 
@@ -318,6 +345,22 @@ export const TYPES = {
   text: { label: 'Text', pattern: '^text/' },
 }
 
+// Filters by when an asset last changed, and by one tag.
+export const SINCE = { week: { label: 'Last 7 days', days: 7 }, month: { label: 'Last 30 days', days: 30 }, year: { label: 'Last 365 days', days: 365 } }
+export function sinceControl () {
+  const select = h('select', { id: 'since-filter', 'aria-label': 'Changed' }, h('option', { value: '' }, 'Any time'),
+    Object.entries(SINCE).map(([k, t]) => h('option', { value: k }, t.label)))
+  select.value = state.since
+  select.addEventListener('change', () => { state.since = select.value; remember(); loadItems() })
+  return select
+}
+
+export function tagControl () {
+  const input = h('input', { id: 'tag-filter', type: 'search', 'aria-label': 'Tag', placeholder: 'Tag', value: state.tag, size: 8 })
+  input.addEventListener('change', () => { state.tag = input.value.trim(); remember(); loadItems() })
+  return input
+}
+
 export function typeControl () {
   const select = h('select', { id: 'type-filter', 'aria-label': 'Show' }, h('option', { value: '' }, 'All types'),
     Object.entries(TYPES).map(([k, t]) => h('option', { value: k }, t.label)))
@@ -361,7 +404,7 @@ export function itemRow (a) {
     renderSelectionBar()
   })
   return h('li', { class: 'file' }, pick, h('button', { class: 'item', type: 'button', 'data-uid': a.uid, 'aria-pressed': String(state.selected === a.uid), 'aria-label': a.title, onclick: () => selectAsset(a.uid) },
-    thumb, h('span', { class: 'name' }, a.title, (a.tags || []).length ? h('span', { class: 'tags' }, a.tags.map((t) => h('span', { class: 'tag' }, t))) : null,
+    thumb, h('span', { class: 'name', title: a.title }, a.title, (a.tags || []).length ? h('span', { class: 'tags' }, a.tags.map((t) => h('span', { class: 'tag' }, t))) : null,
       state.search ? h('span', { class: 'where' }, `in ${a.parent_uid ? (state.paths && state.paths[a.parent_uid]) || 'a folder' : 'All assets'}`) : null),
     h('span', { class: 'meta' }, size(a.file_size)), h('span', { class: 'meta' }, date(a.updated_at))))
 }

@@ -2,7 +2,7 @@
 
 import { api, sendFile } from './api.js'
 import { SLUG_MAX, alertBox, copy, date, dialog, fill, h, icon, size, slugProblem, suggestSlug, toast } from './dom.js'
-import { PREVIEW, loadItems, loadTargets, moveDialog, noEnvironments, renderLibrary, rendition, targetFields } from './library.js'
+import { PREVIEW, RENDERABLE, loadItems, loadTargets, moveDialog, noEnvironments, renderLibrary, rendition, targetFields } from './library.js'
 import { remember } from './router.js'
 import { state } from './state.js'
 
@@ -138,7 +138,9 @@ export async function renderPanel (notice) {
     }
   })
 
-  const versionList = h('ol', { class: 'versions', 'aria-label': 'Version history' }, versions.map((v) => h('li', {},
+  // Image versions show a small rendition of their own file, so they can be told apart.
+  const versionThumb = (v) => isImage && v.url && RENDERABLE.includes((v.content_type || kind).toLowerCase()) ? h('img', { class: 'vthumb', src: `${rel(v.url)}?width=48&height=48&fit=crop&format=webp&quality=60`, alt: '', loading: 'lazy' }) : null
+  const versionList = h('ol', { class: 'versions', 'aria-label': 'Version history' }, versions.map((v) => h('li', {}, versionThumb(v),
     h('span', {}, `Version ${v._version} \u00b7 ${v.action.replace('_', ' ')} \u00b7 ${date(v.created_at)}${v.file_size ? ` \u00b7 ${size(v.file_size)}` : ''}${v._version_name ? ` \u00b7 \u201c${v._version_name}\u201d` : ''} `),
     v.url ? h('a', { href: v.url, target: '_blank', rel: 'noopener', 'aria-label': `Open version ${v._version}` }, v.filename) : null,
     v._version === a._version ? h('span', { class: 'hint' }, ' (current)') : h('button', { class: 'btn small', type: 'button', 'aria-label': `Restore version ${v._version}`, onclick: () => restoreDialog(a, v) }, 'Restore'))))

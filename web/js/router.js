@@ -2,7 +2,7 @@
 
 import { api } from './api.js'
 import { alertBox, fill, h, icon, root } from './dom.js'
-import { TYPES, loadItems, openLibrary, showLibraryChrome } from './library.js'
+import { SINCE, TYPES, loadItems, openLibrary, showLibraryChrome } from './library.js'
 import { removePanel, renderPanel } from './panel.js'
 import { openSettings } from './settings.js'
 import { state, store } from './state.js'
@@ -90,6 +90,8 @@ export function addressOf () {
   if (state.folder) q.set('folder', state.folder)
   if (state.search) q.set('q', state.search)
   if (state.type) q.set('type', state.type)
+  if (state.since) q.set('since', state.since)
+  if (state.tag) q.set('tag', state.tag)
   if (state.selected) q.set('asset', state.selected)
   const s = q.toString()
   return s ? `${base}?${s}` : base
@@ -126,6 +128,8 @@ export async function route () {
   state.page = 'library'
   state.search = params.get('q') || ''
   state.type = TYPES[params.get('type')] ? params.get('type') : ''
+  state.since = SINCE[params.get('since')] ? params.get('since') : ''
+  state.tag = params.get('tag') || ''
   const folder = params.get('folder')
   let error = null
   if (folder !== state.folder || (folder && !state.crumbs.length)) {

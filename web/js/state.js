@@ -13,6 +13,8 @@ export const state = {
   sort: store.getItem('perma.sort') || 'name',
   search: '',
   type: '', // a content-type filter (TYPES)
+  since: '', // a date filter (SINCE)
+  tag: '', // a tag filter
   paths: null, // folder uid -> path, for saying where search results live
   folders: null, // every folder [{uid, parent, path}], loaded for searches
   items: [],
