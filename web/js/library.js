@@ -84,12 +84,9 @@ export function renderLibrary (error) {
     h('button', { class: 'btn', type: 'button', onclick: newFolder }, 'New folder'),
     state.folder && !state.search ? h('button', { class: 'btn', type: 'button', onclick: renameFolderDialog }, 'Rename folder') : null,
     state.folder && !state.search ? h('button', { class: 'btn danger', type: 'button', onclick: deleteFolderDialog }, 'Delete folder') : null,
-    typeControl(),
-    sinceControl(),
-    tagControl(),
-    sortControl(),
     h('button', { class: 'btn primary', type: 'button', onclick: () => picker.click() }, 'Upload'),
     picker)
+  const filters = h('div', { class: 'filters', role: 'group', 'aria-label': 'Filter and sort' }, typeControl(), sinceControl(), tagControl(), sortControl())
   const crumbs = h('nav', { class: 'crumbs', 'aria-label': 'Folders' },
     state.search ? [h('span', { 'aria-current': 'location' }, `Search results for \u201c${state.search}\u201d${state.folder && state.crumbs.length ? ` in ${state.crumbs.map((c) => c.name).join(' / ')}` : ''}`),
         state.folder ? h('button', { type: 'button', onclick: () => { state.folder = null; state.crumbs = []; remember(); loadItems() } }, 'Search all assets') : null]
@@ -107,7 +104,7 @@ export function renderLibrary (error) {
   drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over') })
   drop.addEventListener('dragleave', () => drop.classList.remove('over'))
   drop.addEventListener('drop', (e) => { e.preventDefault(); drop.classList.remove('over'); uploadFiles([...e.dataTransfer.files]) })
-  fill(lib, toolbar, crumbs, h('div', { id: 'selection-bar' }), error ? alertBox(error) : null, drop)
+  fill(lib, toolbar, filters, crumbs, h('div', { id: 'selection-bar' }), error ? alertBox(error) : null, drop)
   renderSelectionBar()
 }
 
@@ -352,13 +349,13 @@ export function sinceControl () {
     Object.entries(SINCE).map(([k, t]) => h('option', { value: k }, t.label)))
   select.value = state.since
   select.addEventListener('change', () => { state.since = select.value; remember(); loadItems() })
-  return select
+  return h('label', { class: 'sort' }, h('span', { 'aria-hidden': 'true' }, 'Changed '), select)
 }
 
 export function tagControl () {
   const input = h('input', { id: 'tag-filter', type: 'search', 'aria-label': 'Tag', placeholder: 'Tag', value: state.tag, size: 8 })
   input.addEventListener('change', () => { state.tag = input.value.trim(); remember(); loadItems() })
-  return input
+  return h('label', { class: 'sort' }, h('span', { 'aria-hidden': 'true' }, 'Tag '), input)
 }
 
 export function typeControl () {
