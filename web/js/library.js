@@ -25,6 +25,8 @@ export function showLibraryChrome () {
 // and counts (§6), so a library of a million assets costs the same as one of a hundred.
 export const PAGE = 100
 
+let loads = 0
+
 export async function loadItems (append = false, problem = null) {
   const lib = document.getElementById('library')
   if (!lib) return
@@ -53,12 +55,16 @@ export async function loadItems (append = false, problem = null) {
   if (all.length) query.query = JSON.stringify(all.length === 1 ? all[0] : { $and: all })
 
   let error = null
+  // Only the newest request draws (an older one may answer last after a quick change).
+  const seq = ++loads
   try {
     const res = await api('GET', '/v3/assets', { query })
+    if (seq !== loads || state.page !== 'library') return
     state.items = append ? state.items.concat(res.assets) : res.assets
     state.total = typeof res.count === 'number' ? res.count : null
     state.more = state.total === null ? res.assets.length === PAGE : state.items.length < state.total
   } catch (err) {
+    if (seq !== loads) return
     error = err.message
     if (!append) state.items = []
     state.more = false
@@ -256,14 +262,24 @@ export async function loadTargets () {
   state.locales = locales
 }
 
+// Where to publish: any number of environments and locales (the master locale, and a
+// stack's only environment, ticked to begin with).
 export function targetFields (prefix) {
-  const env = h('select', { id: `${prefix}-env` }, state.environments.map((e) => h('option', { value: e.name }, e.name)))
   const master = state.stack ? state.stack.master_locale : 'en-us'
-  const locale = h('select', { id: `${prefix}-locale` }, state.locales.map((l) => h('option', { value: l.code, selected: l.code === master }, `${l.name} (${l.code})`)))
-  return { env, locale, fields: [
-    h('div', { class: 'field' }, h('label', { for: `${prefix}-env` }, 'Environment'), env),
-    h('div', { class: 'field' }, h('label', { for: `${prefix}-locale` }, 'Locale'), locale),
-  ] }
+  const box = (group, value, label, checked) => h('label', { class: 'check' }, h('input', { type: 'checkbox', name: `${prefix}-${group}`, value, checked }), ` ${label}`)
+  const envSet = h('fieldset', { class: 'targets' }, h('legend', {}, 'Environments'),
+    state.environments.map((e) => box('env', e.name, e.name, state.environments.length === 1)))
+  const localeSet = h('fieldset', { class: 'targets' }, h('legend', {}, 'Locales'),
+    state.locales.map((l) => box('locale', l.code, `${l.name} (${l.code})`, l.code === master)))
+  const ticked = (set) => [...set.querySelectorAll('input:checked')].map((i) => i.value)
+  return { envs: () => ticked(envSet), locales: () => ticked(localeSet), fields: [envSet, localeSet] }
+}
+
+// The targets' problem in words, if any.
+export function targetProblem (t) {
+  if (!t.envs().length) return 'Tick at least one environment.'
+  if (!t.locales().length) return 'Tick at least one locale.'
+  return null
 }
 
 export function noEnvironments (title) {
@@ -284,11 +300,13 @@ export async function bulkDialog (action) {
     errorSlot,
   ], action === 'publish' ? 'Publish' : 'Unpublish', async () => {
     try {
-      const res = await api('POST', `/v3/bulk/${action}`, { body: { assets: uids.map((uid) => ({ uid })), environments: [t.env.value], locales: [t.locale.value] } })
+      const problem = targetProblem(t)
+      if (problem) { fill(errorSlot, alertBox(problem)); return false }
+      const res = await api('POST', `/v3/bulk/${action}`, { body: { assets: uids.map((uid) => ({ uid })), environments: t.envs(), locales: t.locales() } })
       job = res.job_id
       return true
     } catch (err) { fill(errorSlot, alertBox(err.message)); return false }
-  }, () => followJob(job, action, t.env.value))
+  }, () => followJob(job, action, t.envs().join(', ')))
   d.open()
 }
 

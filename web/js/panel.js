@@ -2,7 +2,7 @@
 
 import { api, sendFile } from './api.js'
 import { SLUG_MAX, alertBox, copy, date, dialog, fill, h, icon, size, slugProblem, suggestSlug, toast } from './dom.js'
-import { PREVIEW, RENDERABLE, loadItems, loadTargets, moveDialog, noEnvironments, renderLibrary, rendition, targetFields } from './library.js'
+import { PREVIEW, RENDERABLE, loadItems, loadTargets, moveDialog, noEnvironments, renderLibrary, rendition, targetFields, targetProblem } from './library.js'
 import { remember } from './router.js'
 import { state } from './state.js'
 
@@ -56,16 +56,20 @@ export async function renderPanel (notice) {
     ws.classList.add('with-panel')
   }
   let a, versions
+  const uid = state.selected
   try {
     [a, versions] = await Promise.all([
-      api('GET', `/v3/assets/${state.selected}`, { query: { include_dimension: 'true', include_publish_details: 'true' } }).then((r) => r.asset),
-      api('GET', `/v3/assets/${state.selected}/versions`).then((r) => r.versions),
+      api('GET', `/v3/assets/${uid}`, { query: { include_dimension: 'true', include_publish_details: 'true' } }).then((r) => r.asset),
+      api('GET', `/v3/assets/${uid}/versions`).then((r) => r.versions),
       loadTargets(),
     ])
   } catch (err) {
+    if (state.selected !== uid) return
     fill(panel, h('header', {}, h('h2', {}, 'Asset'), h('button', { class: 'btn', type: 'button', onclick: closePanel }, 'Close')), alertBox(err.message))
     return
   }
+  // Another asset (or none) was chosen while this one loaded, or the panel was closed.
+  if (state.selected !== uid || !panel.isConnected) return
   const rel = (u) => { try { const x = new URL(u); return x.pathname + x.search } catch { return u } }
   const isImage = a.content_type.startsWith('image/') && a.content_type !== 'image/svg+xml' && Boolean(a.dimension)
   const kind = a.content_type.toLowerCase()
@@ -259,10 +263,12 @@ export function publishDialog (a) {
     errorSlot,
   ], 'Publish', async () => {
     try {
-      await api('POST', `/v3/assets/${a.uid}/publish`, { body: { asset: { environments: [t.env.value], locales: [t.locale.value] }, version: a._version } })
+      const problem = targetProblem(t)
+      if (problem) { fill(errorSlot, alertBox(problem)); return false }
+      await api('POST', `/v3/assets/${a.uid}/publish`, { body: { asset: { environments: t.envs(), locales: t.locales() }, version: a._version } })
       return true
     } catch (err) { fill(errorSlot, alertBox(err.message)); return false }
-  }, () => renderPanel(`Published to ${t.env.value}`))
+  }, () => renderPanel(`Published to ${t.envs().join(', ')}`))
   d.open()
 }
 

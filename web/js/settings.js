@@ -26,6 +26,8 @@ export async function openSettings (notice, secret, lateError) {
       api('GET', '/v3/webhooks').then((r) => r.webhooks),
     ])
   } catch (err) { error = err.message }
+  // The author may have gone elsewhere (Back, another view) while this loaded.
+  if (state.page !== 'settings') return
   const envName = h('input', { id: 'env-name', name: 'name', required: true, maxlength: 255 })
   const envForm = h('form', { 'aria-label': 'Add an environment', class: 'inline' },
     h('div', { class: 'field' }, h('label', { for: 'env-name' }, 'New environment'), envName),
