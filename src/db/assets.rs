@@ -216,6 +216,43 @@ async fn asset_api_key(
         .await
 }
 
+/// The `assets` row of an asset as it stands (its version, slug and current file's listing
+/// columns), for a new asset or an imported one.
+pub(super) async fn insert_asset_row(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    a: &Asset,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO assets (uid, api_key, is_dir, parent_uid, title, description, tags, \
+         file_uid, version, permanent_slug, created_by, updated_by, created_at, updated_at, \
+         filename, content_type, file_size) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+    )
+    .bind(&a.uid)
+    .bind(&a.api_key)
+    .bind(a.is_dir as i64)
+    .bind(&a.parent_uid)
+    .bind(&a.title)
+    .bind(&a.description)
+    .bind(to_json_text(&a.tags))
+    .bind(a.file.as_ref().map(|f| f.uid.clone()))
+    .bind(a.version)
+    .bind(&a.permanent_slug)
+    .bind(&a.created_by)
+    .bind(&a.updated_by)
+    .bind(a.created_at)
+    .bind(a.updated_at)
+    .bind(a.file.as_ref().map(|f| f.filename.clone()))
+    .bind(match &a.file {
+        Some(f) => f.content_type.clone(),
+        None => FOLDER_CONTENT_TYPE.to_owned(),
+    })
+    .bind(a.file.as_ref().map(|f| f.size))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Publishes `version` of an asset to one environment and locale inside a transaction:
 /// the publication, its published row (§12), its sync event and its §13 event.
 pub(super) async fn publish_row(
@@ -262,30 +299,7 @@ impl Db {
     pub async fn insert_asset(&self, new: &AssetInsert) -> sqlx::Result<()> {
         let a = &new.asset;
         let mut tx = self.write.begin().await?;
-        sqlx::query(
-            "INSERT INTO assets (uid, api_key, is_dir, parent_uid, title, description, tags, \
-             file_uid, version, permanent_slug, created_by, updated_by, created_at, updated_at, \
-             filename, content_type, file_size) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, NULL, $9, $9, $10, $10, $11, $12, $13)",
-        )
-        .bind(&a.uid)
-        .bind(&a.api_key)
-        .bind(a.is_dir as i64)
-        .bind(&a.parent_uid)
-        .bind(&a.title)
-        .bind(&a.description)
-        .bind(to_json_text(&a.tags))
-        .bind(a.file.as_ref().map(|f| f.uid.clone()))
-        .bind(&a.created_by)
-        .bind(a.created_at)
-        .bind(a.file.as_ref().map(|f| f.filename.clone()))
-        .bind(match &a.file {
-            Some(f) => f.content_type.clone(),
-            None => FOLDER_CONTENT_TYPE.to_owned(),
-        })
-        .bind(a.file.as_ref().map(|f| f.size))
-        .execute(&mut *tx)
-        .await?;
+        insert_asset_row(&mut tx, a).await?;
         if let Some(f) = &a.file {
             insert_file(&mut *tx, &a.uid, f).await?;
         }

@@ -3,9 +3,9 @@
 
 use std::collections::HashSet;
 
-use super::assets::{insert_file, publish_row, set_tags};
+use super::assets::{insert_asset_row, insert_file, publish_row, set_tags};
 use super::{to_json_text, Db};
-use crate::records::{Asset, Version, FOLDER_CONTENT_TYPE};
+use crate::records::{Asset, Version};
 
 /// An asset or folder as an export described it.
 #[derive(Debug, Clone)]
@@ -24,34 +24,7 @@ impl Db {
     pub async fn import_asset(&self, new: &ImportedAsset) -> sqlx::Result<()> {
         let a = &new.asset;
         let mut tx = self.write.begin().await?;
-        sqlx::query(
-            "INSERT INTO assets (uid, api_key, is_dir, parent_uid, title, description, tags, \
-             file_uid, version, permanent_slug, created_by, updated_by, created_at, updated_at, \
-             filename, content_type, file_size) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-        )
-        .bind(&a.uid)
-        .bind(&a.api_key)
-        .bind(a.is_dir as i64)
-        .bind(&a.parent_uid)
-        .bind(&a.title)
-        .bind(&a.description)
-        .bind(to_json_text(&a.tags))
-        .bind(a.file.as_ref().map(|f| f.uid.clone()))
-        .bind(a.version)
-        .bind(&a.permanent_slug)
-        .bind(&a.created_by)
-        .bind(&a.updated_by)
-        .bind(a.created_at)
-        .bind(a.updated_at)
-        .bind(a.file.as_ref().map(|f| f.filename.clone()))
-        .bind(match &a.file {
-            Some(f) => f.content_type.clone(),
-            None => FOLDER_CONTENT_TYPE.to_owned(),
-        })
-        .bind(a.file.as_ref().map(|f| f.size))
-        .execute(&mut *tx)
-        .await?;
+        insert_asset_row(&mut tx, a).await?;
         let mut files = HashSet::new();
         for f in new
             .versions
