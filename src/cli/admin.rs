@@ -98,6 +98,16 @@ async fn build(config_file: Option<&Path>, migrations: Migrations) -> anyhow::Re
     App::build(Config::load(config_file)?, migrations).await
 }
 
+/// The user with this e-mail address (any case).
+async fn user_named(app: &App, email: &str) -> anyhow::Result<crate::records::User> {
+    let (user, _) = app
+        .db
+        .user_by_email(&email.to_lowercase())
+        .await?
+        .with_context(|| format!("no user {email}"))?;
+    Ok(user)
+}
+
 /// A domain refusal as one line for the terminal.
 fn refusal(e: crate::error::Error) -> anyhow::Error {
     let (message, _) = e.public_message();
@@ -166,11 +176,7 @@ pub async fn user(config_file: Option<&Path>, cmd: UserCmd) -> anyhow::Result<()
 pub async fn stack(config_file: Option<&Path>, cmd: StackCmd) -> anyhow::Result<()> {
     let StackCmd::Create { name, owner } = cmd;
     let app = build(config_file, Migrations::Apply).await?;
-    let (user, _) = app
-        .db
-        .user_by_email(&owner.to_lowercase())
-        .await?
-        .with_context(|| format!("no user {owner}"))?;
+    let user = user_named(&app, &owner).await?;
     let s = identity::create_stack(&app.db, &user, None, &name, "", None)
         .await
         .map_err(refusal)?;
@@ -278,11 +284,7 @@ pub async fn import(config_file: Option<&Path>, cmd: ImportCmd) -> anyhow::Resul
         dry_run,
     } = cmd;
     let app = build(config_file, Migrations::Apply).await?;
-    let (user, _) = app
-        .db
-        .user_by_email(&owner.to_lowercase())
-        .await?
-        .with_context(|| format!("no user {owner}"))?;
+    let user = user_named(&app, &owner).await?;
     let opts = crate::assets::ImportOptions {
         dir,
         stack,
