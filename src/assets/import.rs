@@ -368,10 +368,14 @@ impl Run<'_> {
             return Ok(false);
         };
         let publications = self.publications(stack, uid, records, &versions).await?;
-        self.report.created.assets += 1;
-        self.report.created.versions += versions.len();
-        self.report.created.publications += publications.len();
+        let (n_versions, n_publications) = (versions.len(), publications.len());
+        let count = |report: &mut ImportReport| {
+            report.created.assets += 1;
+            report.created.versions += n_versions;
+            report.created.publications += n_publications;
+        };
         if self.opts.dry_run {
+            count(&mut self.report);
             return Ok(false);
         }
         let now = now_ms();
@@ -434,7 +438,6 @@ impl Run<'_> {
             if !is_unique_violation(&e) {
                 return Err(e.into());
             }
-            self.report.created.assets -= 1;
             skip(
                 &mut self.report,
                 what,
@@ -442,6 +445,7 @@ impl Run<'_> {
             );
             return Ok(false);
         }
+        count(&mut self.report);
         Ok(true)
     }
 
