@@ -203,11 +203,11 @@ test('cm:stacks:import brings the export into an empty stack; cm:assets:publish 
   const strip = list => list.map(({ body, ...rest }) => rest)
   assert.deepEqual(strip(target), strip(source))
   // The bytes too, except the logo's: its versions share one file name, so the export's
-  // files/{uid}/logo.svg holds whichever version's download finished last, and the CLI
-  // uploads that (a limit of the CLI; `perma import` notices and fetches, below).
+  // files/{uid}/logo.svg holds whichever version's download wrote last, or a mix of them
+  // when they ran at once (seen here), and the CLI uploads that. A limit of the CLI;
+  // `perma import` does not trust such a path and fetches each version (below).
   const body = (list, title) => list.find(a => a.title === title).body
   for (const title of ['Photo', 'Annual report']) assert.equal(body(target, title), body(source, title), title)
-  assert.ok(['<svg>one</svg>', '<svg>two, wider</svg>', '<svg>three, the current one</svg>'].includes(body(target, 'Logo')))
   const envs = await api(T.base, 'GET', '/v3/environments', { token: T.token, key: T.key })
   assert.deepEqual(envs.environments.map(e => e.name), ['production'])
 

@@ -333,8 +333,22 @@ impl Run<'_> {
         // loses the asset (or, with --partial-history, only that older version).
         let mut files: HashMap<String, PlannedFile> = HashMap::new();
         let mut versions: Vec<(i64, Option<String>)> = Vec::new();
+        // The CLI saves every version as files/{uid}/{filename}: versions with different
+        // files but one name share that path, and its bytes are whichever download wrote
+        // last (or a mix of them, when they ran at once). Such a path proves nothing.
+        let mut by_name: HashMap<&str, HashSet<String>> = HashMap::new();
+        for rec in records.values() {
+            let file = version_file_uid(rec)
+                .or_else(|| rec.url.clone())
+                .unwrap_or_default();
+            by_name
+                .entry(rec.filename.as_str())
+                .or_default()
+                .insert(file);
+        }
         for (n, rec) in records {
-            match self.plan_file(export, rec, &files).await {
+            let shared = by_name.get(rec.filename.as_str()).map_or(1, HashSet::len);
+            match self.plan_file(export, rec, shared, &files).await {
                 Ok(Some(f)) => {
                     let file_uid = f.meta.uid.clone();
                     files.entry(file_uid.clone()).or_insert(f);

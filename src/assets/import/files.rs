@@ -29,6 +29,7 @@ impl Run<'_> {
         &mut self,
         export: &Export,
         rec: &AssetRecord,
+        shared: usize,
         planned: &HashMap<String, PlannedFile>,
     ) -> Result<Option<PlannedFile>, String> {
         let kept = version_file_uid(rec);
@@ -50,7 +51,17 @@ impl Run<'_> {
                 u
             }
         };
-        let local = export.file_path(rec).and_then(|p| {
+        let local = if shared > 1 {
+            Err(format!(
+                "its file is one of {shared} versions' files the export saved under one name, \
+                 files/{}/{}, so the export cannot tell whose bytes it holds (--fetch downloads \
+                 each from its URL)",
+                rec.uid, rec.filename
+            ))
+        } else {
+            export.file_path(rec)
+        }
+        .and_then(|p| {
             let len = std::fs::metadata(&p).map_err(|e| e.to_string())?.len();
             match rec.file_size {
                 Some(want) if want != len as i64 => Err(format!(
