@@ -78,6 +78,11 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "events",
         sql: include_str!("../migrations/sqlite/0005_events.sql"),
     },
+    Migration {
+        version: 6,
+        name: "name_order",
+        sql: include_str!("../migrations/sqlite/0006_name_order.sql"),
+    },
 ];
 
 const POSTGRES_MIGRATIONS: &[Migration] = &[
@@ -105,6 +110,11 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 5,
         name: "events",
         sql: include_str!("../migrations/postgres/0005_events.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "name_order",
+        sql: include_str!("../migrations/postgres/0006_name_order.sql"),
     },
 ];
 

@@ -31,6 +31,8 @@ pub struct ListParams {
     pub limit: u64,
     /// Sort column and direction (`true` = ascending); default: newest first.
     pub sort: Option<(Column, bool)>,
+    /// `ignore_case`: text sort keys compare with ASCII case folded.
+    pub ignore_case: bool,
     /// `query` document.
     pub query: Option<Query>,
     /// `folder`: `Some(None)` = `cs_root`.
@@ -90,7 +92,11 @@ pub(super) fn list_query(
         type_prefix,
         environment: p.environment.clone(),
         filter,
-        order: Order { column, ascending },
+        order: Order {
+            column,
+            ascending,
+            ignore_case: p.ignore_case,
+        },
     }
 }
 

@@ -47,6 +47,19 @@ pub enum Column {
 }
 
 impl Column {
+    /// A text column, whose sort can ignore case.
+    pub fn is_text(self) -> bool {
+        matches!(
+            self,
+            Column::Uid
+                | Column::Title
+                | Column::Name
+                | Column::Filename
+                | Column::ContentType
+                | Column::ParentUid
+        )
+    }
+
     /// SQL of the value, and of "the asset has this field" (§6: absent fields).
     fn sql(self) -> (&'static str, &'static str) {
         match self {
@@ -62,15 +75,6 @@ impl Column {
             Column::UpdatedAt => ("a.updated_at", "1 = 1"),
             Column::Version => ("a.version", "1 = 1"),
             Column::Tag => ("t.tag", "a.tags <> '[]'"),
-        }
-    }
-
-    /// The value as a sort key: NULL where the field is absent.
-    fn sort_sql(self) -> &'static str {
-        match self {
-            Column::Title => "CASE WHEN a.is_dir = 0 THEN a.title END",
-            Column::Name => "CASE WHEN a.is_dir = 1 THEN a.title END",
-            other => other.sql().0,
         }
     }
 }
@@ -139,6 +143,9 @@ pub struct Order {
     pub column: Column,
     /// Ascending?
     pub ascending: bool,
+    /// Compare text keys with ASCII case folded (`ignore_case=true`, a perma addition to
+    /// §6): `lower()` of the key, which both backends index.
+    pub ignore_case: bool,
 }
 
 /// Which rows a listing reads.
@@ -368,17 +375,31 @@ impl Sql {
         } else {
             ("DESC", "NULLS LAST")
         };
+        let fold = |sql: &str| {
+            if o.ignore_case {
+                format!("lower({sql})")
+            } else {
+                sql.to_owned()
+            }
+        };
         match o.column {
             Column::Uid => format!("a.uid {dir}"),
             // Never NULL: no NULLS clause, so the index on (created_at, uid) gives the order.
-            Column::CreatedAt
-            | Column::UpdatedAt
-            | Column::Version
-            | Column::IsDir
-            | Column::ContentType => {
-                format!("{} {dir}, a.uid {dir}", o.column.sort_sql())
+            Column::CreatedAt | Column::UpdatedAt | Column::Version | Column::IsDir => {
+                format!("{} {dir}, a.uid {dir}", o.column.sql().0)
             }
-            c => format!("{} {dir} {nulls}, a.uid {dir}", c.sort_sql()),
+            Column::ContentType => format!("{} {dir}, a.uid {dir}", fold(o.column.sql().0)),
+            // Title and name share a column: the rows that lack the sorted one (folders
+            // for a title, files for a name) come first ascending and last descending, in
+            // the order of their own name or title, so a library lists its folders
+            // alphabetically too. Written as `is_dir` then the column, which is that order
+            // and what the name-order indexes hold.
+            Column::Title | Column::Name => {
+                let lacking_first = o.ascending == (o.column == Column::Title);
+                let kind = if lacking_first { "DESC" } else { "ASC" };
+                format!("a.is_dir {kind}, {} {dir}, a.uid {dir}", fold("a.title"))
+            }
+            c => format!("{} {dir} {nulls}, a.uid {dir}", fold(c.sql().0)),
         }
     }
 }

@@ -322,6 +322,26 @@ fn list_params(params: &Params, kind: Kind) -> Result<ListParams> {
             None => return Err(Error::field("asc", format!("can't sort by {f:?}"))),
         },
     };
+    // A perma addition to §6: `ignore_case=true` sorts text without regard to ASCII case
+    // (what an author expects of a list of names).
+    let ignore_case = params.flag("ignore_case");
+    if ignore_case {
+        match sort {
+            Some((c, _)) if c.is_text() => {}
+            Some(_) => {
+                return Err(Error::field(
+                    "ignore_case",
+                    "applies to a sort on a text field (title, name, filename, content_type, uid, parent_uid)",
+                ))
+            }
+            None => {
+                return Err(Error::field(
+                    "ignore_case",
+                    "needs asc or desc on a text field",
+                ))
+            }
+        }
+    }
     let query = params
         .get("query")
         .filter(|q| !q.is_empty())
@@ -338,6 +358,7 @@ fn list_params(params: &Params, kind: Kind) -> Result<ListParams> {
         skip,
         limit,
         sort,
+        ignore_case,
         query,
         folder,
         // A query on `is_dir` decides about folders itself (the CLI's export lists

@@ -416,3 +416,121 @@ async fn cma_list_conventions_every_list_follows() {
     let (st, _) = s.get("/v3/environments?limit=abc").await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+/// `asc=title&ignore_case=true` (the web UI's name order): folders first, by name, then
+/// files by title, both with ASCII case folded and ties broken by uid; descending is the
+/// exact reverse; pages of any size agree. Without `ignore_case` the order stays bytewise.
+/// `ignore_case` on a non-text sort, or without a sort, is refused and changes nothing.
+#[tokio::test]
+async fn name_order_ignores_case_and_puts_folders_first_alphabetically() {
+    let t = TestApp::spawn().await;
+    let s = t.admin().await;
+    let mut folders = Vec::new();
+    for name in ["zeta", "Alpha", "beta", "Beta"] {
+        let (st, v) = s
+            .call(
+                Method::POST,
+                "/v3/assets/folders",
+                Some(json!({"asset": {"name": name}})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        folders.push((name, v["asset"]["uid"].as_str().unwrap().to_owned()));
+    }
+    let mut files = Vec::new();
+    for title in [
+        "banana", "Apple", "apple", "Cherry", "_under", "Zed", "éclair", "a",
+    ] {
+        let (st, v) = s
+            .upload_form(
+                Method::POST,
+                "/v3/assets",
+                "f.txt",
+                b"x".to_vec(),
+                &[("asset[title]", title)],
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        files.push((title, v["asset"]["uid"].as_str().unwrap().to_owned()));
+    }
+    // What a reader expects: folders, then files; each by lowercased name, then uid.
+    let sorted = |mut v: Vec<(&str, String)>, fold: bool| {
+        let key = |t: &str| {
+            if fold {
+                t.to_ascii_lowercase()
+            } else {
+                t.to_owned()
+            }
+        };
+        v.sort_by(|x, y| (key(x.0), &x.1).cmp(&(key(y.0), &y.1)));
+        v.into_iter().map(|(_, u)| u).collect::<Vec<_>>()
+    };
+    for fold in [true, false] {
+        let mut want = sorted(folders.clone(), fold);
+        want.extend(sorted(files.clone(), fold));
+        let ic = if fold { "&ignore_case=true" } else { "" };
+        for page in [100, 3] {
+            let (got, count) = all_pages(
+                &s,
+                &format!("folder=cs_root&include_folders=true&asc=title{ic}"),
+                page,
+            )
+            .await;
+            let got: Vec<String> = got
+                .iter()
+                .map(|v| v["uid"].as_str().unwrap().into())
+                .collect();
+            assert_eq!(
+                (&got, count),
+                (&want, 12),
+                "asc, ignore_case={fold}, page {page}"
+            );
+            let (got, _) = all_pages(
+                &s,
+                &format!("folder=cs_root&include_folders=true&desc=title{ic}"),
+                page,
+            )
+            .await;
+            let mut got: Vec<String> = got
+                .iter()
+                .map(|v| v["uid"].as_str().unwrap().into())
+                .collect();
+            got.reverse();
+            assert_eq!(got, want, "desc, ignore_case={fold}, page {page}");
+        }
+    }
+    // The case-folded order really differs from the bytewise one.
+    let (bytewise, _) = all_pages(&s, "asc=title", 100).await;
+    let (folded, _) = all_pages(&s, "asc=title&ignore_case=true", 100).await;
+    let titles = |v: &[Value]| -> Vec<String> {
+        v.iter()
+            .map(|a| a["title"].as_str().unwrap().into())
+            .collect()
+    };
+    let lower: Vec<String> = titles(&folded).iter().map(|t| t.to_lowercase()).collect();
+    assert_eq!(
+        lower,
+        ["_under", "a", "apple", "apple", "banana", "cherry", "zed", "éclair"]
+    );
+    assert_eq!(
+        titles(&bytewise),
+        ["Apple", "Cherry", "Zed", "_under", "a", "apple", "banana", "éclair"]
+    );
+    // Refused: a non-text sort, or no sort at all; nothing changes.
+    for bad in [
+        "asc=file_size&ignore_case=true",
+        "ignore_case=true",
+        "desc=created_at&ignore_case=1",
+    ] {
+        let (st, v) = s
+            .call(Method::GET, &format!("/v3/assets?{bad}"), None)
+            .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {v}");
+        assert!(
+            v["errors"]["ignore_case"][0].as_str().is_some(),
+            "{bad}: {v}"
+        );
+    }
+    let (_, count) = all_pages(&s, "include_folders=true", 100).await;
+    assert_eq!(count, 12);
+}

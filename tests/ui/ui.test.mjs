@@ -803,6 +803,18 @@ test('folders: move an asset from its panel, move and delete ticked assets, rena
   assert.equal(status, 404)
 })
 
+test('by name: folders first, then files, each alphabetically without regard to case', async () => {
+  const key = await apiKey()
+  const [, shelf] = await apiAs('POST', '/v3/assets/folders', { asset: { name: 'Name order' } }, key)
+  for (const name of ['zeta', 'Alpha']) await apiAs('POST', '/v3/assets/folders', { asset: { name, parent_uid: shelf.asset.uid } }, key)
+  for (const name of ['banana.txt', 'Apple.txt', 'cherry.txt', 'Date.txt']) await uploadVia(key, name, name, shelf.asset.uid)
+  await page.goto(`${base}/stacks/${key}?folder=${shelf.asset.uid}`)
+  await page.getByLabel('Sort by').selectOption('name')
+  await page.getByRole('button', { name: 'Date.txt' }).waitFor()
+  const names = await page.getByRole('list', { name: 'Assets and folders' }).locator('button.item .name').allTextContents()
+  assert.deepEqual(names.map((n) => n.trim()), ['Alpha', 'zeta', 'Apple.txt', 'banana.txt', 'cherry.txt', 'Date.txt'])
+})
+
 test('a search in a folder looks through it and its subfolders, says where each result lives; a type filter', async () => {
   const key = await apiKey()
   await uploadVia(key, 'deep-photo.png', PNG)

@@ -31,8 +31,9 @@ export async function loadItems (append = false, problem = null) {
   const lib = document.getElementById('library')
   if (!lib) return
   const skip = append ? state.items.length : 0
-  const [dir, field] = SORTS[state.sort] || SORTS.name
+  const [dir, field, ignoreCase] = SORTS[state.sort] || SORTS.name
   const query = { include_folders: 'true', include_dimension: 'true', relative_urls: 'true', [dir]: field, limit: String(PAGE), skip: String(skip) }
+  if (ignoreCase) query.ignore_case = 'true'
   // A search may scan: it asks for no total, and pages until a page comes back short. It
   // looks in the folder being shown (and below it only by name match, §6 has no subtree
   // operator), or everywhere from the top level.
@@ -340,8 +341,9 @@ export async function followJob (jobId, action, env) {
   }
 }
 
-// The order of the list (the server sorts, §6): by name, newest first, or largest first.
-export const SORTS = { name: ['asc', 'title'], newest: ['desc', 'updated_at'], largest: ['desc', 'file_size'] }
+// The order of the list (the server sorts, §6): by name (folders first, then files, each
+// without regard to case), newest first, or largest first.
+export const SORTS = { name: ['asc', 'title', true], newest: ['desc', 'updated_at'], largest: ['desc', 'file_size'] }
 
 export function sortControl () {
   const select = h('select', { id: 'sort', 'aria-label': 'Sort by' },
