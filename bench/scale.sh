@@ -175,7 +175,9 @@ PY
     "content_type equality|query=$(enc '{"content_type":"video/mp4"}')&limit=100|50" \
     "parent_uid equality (root)|query=$(enc '{"parent_uid":"nonexistent"}')|50" \
     "anchored regex ^b-99|query=$(enc '{"title":{"$regex":"^b-99"}}')&limit=10|50" \
-    "anchored regex ^B-99, \$options i|query=$(enc '{"title":{"$regex":"^B-99","$options":"i"}}')&limit=10|50"; do
+    "anchored regex ^B-99, \$options i|query=$(enc '{"title":{"$regex":"^B-99","$options":"i"}}')&limit=10|50" \
+    "web UI's first screen (root, by name, ignore_case, count)|folder=cs_root&include_folders=true&asc=title&ignore_case=true&include_count=true|250" \
+    "web UI's last page by name (skip = N - 100)|folder=cs_root&include_folders=true&asc=title&ignore_case=true&skip=SKIP|250"; do
     IFS='|' read -r label qs target <<< "$spec"
     qs_small=${qs//SKIP/0} qs_big=${qs//SKIP/$((n - 100))}
     a=$(list_ms "$small" "$qs_small") b=$(list_ms "$big" "$qs_big")
