@@ -10,6 +10,7 @@ mod assets;
 mod bulk;
 mod copy;
 mod delivery;
+mod direct;
 pub mod events;
 mod identity;
 mod import;
@@ -25,6 +26,7 @@ use sqlx::{AnyPool, Executor, Row};
 
 pub use assets::{AssetInsert, FileInsert, NewVersion};
 pub use delivery::DeliveryEntry;
+pub use direct::DirectReader;
 pub use import::ImportedAsset;
 pub use renditions::RenditionRow;
 
@@ -43,6 +45,8 @@ pub struct Db {
     backend: Backend,
     read: AnyPool,
     write: AnyPool,
+    /// SQLite: point reads on the calling thread (delivery misses).
+    direct: Option<DirectReader>,
 }
 
 /// One migration: version, name and SQL text, embedded in the binary.
@@ -173,6 +177,9 @@ impl Db {
                     backend,
                     read,
                     write,
+                    // An in-memory database is one per connection: no second reader.
+                    direct: (!path.is_empty() && !path.starts_with(":memory:"))
+                        .then(|| DirectReader::new(path)),
                 })
             }
             Backend::Postgres => {
@@ -186,9 +193,16 @@ impl Db {
                     backend,
                     read: pool.clone(),
                     write: pool,
+                    direct: None,
                 })
             }
         }
+    }
+
+    /// Point reads of delivery entries on the calling thread, where the backend allows
+    /// them (SQLite); `None` on PostgreSQL.
+    pub fn direct_reader(&self) -> Option<&DirectReader> {
+        self.direct.as_ref()
     }
 
     /// Connections of each pool: (pool, open, idle). On PostgreSQL reads and writes share

@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::entry::HotAsset;
 use super::hot::HotCache;
-use crate::db::Db;
+use crate::db::{Db, DeliveryEntry};
 
 /// Most uids read by one query.
 const BATCH: usize = 64;
@@ -62,18 +62,13 @@ async fn run(db: Db, hot: Arc<HotCache>, mut rx: mpsc::UnboundedReceiver<(String
         match db.delivery_entries(&uids).await {
             Ok(entries) => {
                 let mut found: HashMap<String, Arc<HotAsset>> = HashMap::new();
-                for e in entries {
-                    let entry = Arc::new(HotAsset::new(
-                        &e.asset,
-                        (e.secured, e.redirect),
-                        &e.master_locale,
-                        &e.files,
-                    ));
-                    hot.insert(&e.asset.uid, entry.clone(), generation);
-                    found.insert(e.asset.uid, entry);
+                for e in &entries {
+                    if let Some(entry) = remember(&hot, &e.asset.uid, Some(e), generation) {
+                        found.insert(e.asset.uid.clone(), entry);
+                    }
                 }
                 for uid in uids.iter().filter(|u| !found.contains_key(*u)) {
-                    hot.set_missing(uid, generation);
+                    remember(&hot, uid, None, generation);
                 }
                 for (uid, reply) in batch {
                     let _ = reply.send(Ok(found.get(&uid).cloned()));
@@ -85,6 +80,32 @@ async fn run(db: Db, hot: Arc<HotCache>, mut rx: mpsc::UnboundedReceiver<(String
                     let _ = reply.send(Err(e.clone()));
                 }
             }
+        }
+    }
+}
+
+/// Stores what the database said of `asset_uid` in the index (read at `generation`): its
+/// entry, or that it has none (the negative cache). Returns the entry.
+pub(super) fn remember(
+    hot: &HotCache,
+    asset_uid: &str,
+    found: Option<&DeliveryEntry>,
+    generation: u64,
+) -> Option<Arc<HotAsset>> {
+    match found {
+        Some(e) => {
+            let entry = Arc::new(HotAsset::new(
+                &e.asset,
+                (e.secured, e.redirect),
+                &e.master_locale,
+                &e.files,
+            ));
+            hot.insert(asset_uid, entry.clone(), generation);
+            Some(entry)
+        }
+        None => {
+            hot.set_missing(asset_uid, generation);
+            None
         }
     }
 }

@@ -129,7 +129,22 @@ impl Delivery {
         if self.hot.is_missing(asset_uid) {
             return Ok(None);
         }
-        let entry = self.loader().load(asset_uid).await?;
+        // SQLite: one point read right here, on this thread (a delivery worker's miss
+        // costs no thread hop). The pooled, batched loader otherwise, and if that read
+        // fails (say a lock held past its short wait).
+        let entry = match self.db.direct_reader().map(|direct| {
+            let generation = self.hot.generation();
+            direct.entry(asset_uid).map(|found| {
+                super::loader::remember(&self.hot, asset_uid, found.as_ref(), generation)
+            })
+        }) {
+            Some(Ok(entry)) => entry,
+            Some(Err(e)) => {
+                tracing::debug!(asset_uid, error = %e, "direct read failed; using the pool");
+                self.loader().load(asset_uid).await?
+            }
+            None => self.loader().load(asset_uid).await?,
+        };
         Ok(entry.filter(|e| Some(e.stack) == ids::blt_bits(api_key)))
     }
 
