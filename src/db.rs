@@ -10,7 +10,7 @@ mod assets;
 mod bulk;
 mod copy;
 mod delivery;
-mod direct;
+pub mod direct;
 pub mod events;
 mod identity;
 mod import;

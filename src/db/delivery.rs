@@ -25,7 +25,7 @@ pub struct DeliveryEntry {
 }
 
 /// Columns of the files joined to each asset row, prefixed `df_`.
-pub(super) const FILE_COLS: &str = "df.uid AS df_uid, df.sha256 AS df_sha256, df.size AS df_size, \
+const FILE_COLS: &str = "df.uid AS df_uid, df.sha256 AS df_sha256, df.size AS df_size, \
     df.content_type AS df_content_type, df.filename AS df_filename, df.width AS df_width, \
     df.height AS df_height, df.created_at AS df_created_at";
 

@@ -6,14 +6,21 @@
 //! Here each thread that asks keeps its own read-only connection (WAL: it sees every
 //! committed write and never blocks the writer) with the statement prepared once, and
 //! reads an entry with one indexed point query without leaving the thread.
+//!
+//! Beginning and ending a WAL read transaction takes two `fcntl` locks, about a third of
+//! a point read's cost. A delivery worker therefore keeps one read transaction across its
+//! reads ([`hold_snapshots`]) for as long as the index's generation is unchanged (no
+//! change committed since, §4: the index's own rule for what it may store) and at most
+//! [`MAX_SNAPSHOT_AGE`]; a timer on the worker ends it ([`release`]) whether the worker is
+//! busy or idle, so a snapshot never pins the WAL for long.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags, Row};
 
-use super::assets::ASSET_COLS;
-use super::delivery::{DeliveryEntry, FILE_COLS};
+use super::delivery::DeliveryEntry;
 use crate::records::{Asset, FileMeta};
 
 /// Reads delivery entries from a SQLite file on the calling thread. Cheap to clone.
@@ -22,25 +29,70 @@ pub struct DirectReader {
     path: Arc<str>,
 }
 
+/// Longest a held read transaction is reused.
+pub const MAX_SNAPSHOT_AGE: Duration = Duration::from_millis(500);
+
 /// How long a point read waits for a lock (only a checkpoint or recovery takes one that a
 /// WAL reader waits for); past it the caller falls back to the pooled path.
 const BUSY_MS: u64 = 200;
 
+/// Most of the database file mapped (SQLite's `mmap_size`).
+const MMAP_BYTES: i64 = 1 << 30;
+
+/// A thread's connection, and the read transaction it holds.
+struct Local {
+    path: Arc<str>,
+    conn: Connection,
+    /// Index generation and start of the open read transaction.
+    snapshot: Option<(u64, Instant)>,
+}
+
 thread_local! {
-    /// This thread's connection, with the database file it reads.
-    static CONNECTION: RefCell<Option<(Arc<str>, Connection)>> = const { RefCell::new(None) };
+    /// This thread's connection.
+    static CONNECTION: RefCell<Option<Local>> = const { RefCell::new(None) };
+    /// This thread keeps a read transaction across reads ([`hold_snapshots`]).
+    static HOLD: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Lets this thread keep one read transaction across point reads (see the module docs).
+/// The thread must call [`release`] at least every [`MAX_SNAPSHOT_AGE`].
+pub fn hold_snapshots() {
+    HOLD.with(|h| h.set(true));
+}
+
+/// Ends this thread's read transaction, if it holds one.
+pub fn release() {
+    // Never while the connection is in use (the borrow would fail; nothing to do then).
+    let _ = CONNECTION.try_with(|cell| {
+        if let Ok(mut cell) = cell.try_borrow_mut() {
+            if let Some(local) = cell.as_mut() {
+                end(local);
+            }
+        }
+    });
+}
+
+fn end(local: &mut Local) {
+    if local.snapshot.take().is_some() && !local.conn.is_autocommit() {
+        let _ = local
+            .conn
+            .prepare_cached("COMMIT")
+            .and_then(|mut c| c.execute([]));
+    }
 }
 
 /// One asset with its stack and every file (a row per file), by primary keys and
-/// `files (asset_uid)`: the pooled path's query for one uid.
-static QUERY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    format!(
-        "SELECT {ASSET_COLS}, s.secure_asset_urls AS s_secure, s.master_locale AS s_locale, \
-         s.permanent_url_mode AS s_mode, {FILE_COLS} FROM assets a \
-         JOIN stacks s ON s.api_key = a.api_key LEFT JOIN files f ON f.uid = a.file_uid \
-         LEFT JOIN files df ON df.asset_uid = a.uid WHERE a.uid = ?1 AND a.is_dir = 0"
-    )
-});
+/// `files (asset_uid)`. Columns are read by position: see [`asset`] and [`file`].
+const QUERY: &str = "SELECT a.uid, a.api_key, a.is_dir, a.parent_uid, a.title, a.description, \
+     a.tags, a.version, a.permanent_slug, a.created_by, a.updated_by, a.created_at, \
+     a.updated_at, a.deleted_at, s.secure_asset_urls, s.permanent_url_mode, s.master_locale, \
+     a.file_uid, df.uid, df.sha256, df.size, df.content_type, df.filename, df.width, \
+     df.height, df.created_at \
+     FROM assets a JOIN stacks s ON s.api_key = a.api_key \
+     LEFT JOIN files df ON df.asset_uid = a.uid WHERE a.uid = ?1 AND a.is_dir = 0";
+
+/// Position of `df.uid`: the file columns follow in [`FileMeta`] order.
+const FILE_AT: usize = 18;
 
 impl DirectReader {
     pub(super) fn new(path: &str) -> Self {
@@ -48,37 +100,73 @@ impl DirectReader {
     }
 
     /// The delivery entry of a file asset (live or deleted); `None` when there is none.
-    /// Opens this thread's connection on first use.
-    pub fn entry(&self, asset_uid: &str) -> rusqlite::Result<Option<DeliveryEntry>> {
+    /// `generation` is the index's, read before this call. Opens this thread's
+    /// connection on first use.
+    pub fn entry(
+        &self,
+        asset_uid: &str,
+        generation: u64,
+    ) -> rusqlite::Result<Option<DeliveryEntry>> {
         CONNECTION.with(|cell| {
             let mut cell = cell.borrow_mut();
-            if cell.as_ref().is_none_or(|(p, _)| *p != self.path) {
-                *cell = Some((self.path.clone(), open(&self.path)?));
+            if cell.as_ref().is_none_or(|l| l.path != self.path) {
+                *cell = Some(Local {
+                    path: self.path.clone(),
+                    conn: open(&self.path)?,
+                    snapshot: None,
+                });
             }
-            let Some((_, conn)) = cell.as_ref() else {
+            let Some(local) = cell.as_mut() else {
                 return Ok(None);
             };
-            let mut stmt = conn.prepare_cached(&QUERY)?;
-            let mut rows = stmt.query([asset_uid])?;
-            let mut entry: Option<DeliveryEntry> = None;
-            while let Some(row) = rows.next()? {
-                let e = match &mut entry {
-                    Some(e) => e,
-                    None => entry.insert(DeliveryEntry {
-                        asset: asset(row)?,
-                        secured: row.get::<_, i64>("s_secure")? != 0,
-                        redirect: row.get::<_, String>("s_mode")? == "redirect",
-                        master_locale: row.get("s_locale")?,
-                        files: Vec::new(),
-                    }),
-                };
-                if let Some(f) = file(row, "df_uid", "df_")? {
-                    e.files.push(f);
+            let fresh = local
+                .snapshot
+                .is_some_and(|(g, at)| g == generation && at.elapsed() < MAX_SNAPSHOT_AGE);
+            if !fresh {
+                end(local);
+                if HOLD.with(Cell::get) {
+                    // Deferred: the snapshot is taken by the first read below, after the
+                    // caller read `generation`, so it holds every change counted in it.
+                    local.conn.prepare_cached("BEGIN")?.execute([])?;
+                    local.snapshot = Some((generation, Instant::now()));
                 }
             }
-            Ok(entry)
+            let read = read(&local.conn, asset_uid);
+            if read.is_err() {
+                end(local);
+            }
+            read
         })
     }
+}
+
+fn read(conn: &Connection, asset_uid: &str) -> rusqlite::Result<Option<DeliveryEntry>> {
+    let mut stmt = conn.prepare_cached(QUERY)?;
+    let mut rows = stmt.query([asset_uid])?;
+    let (mut entry, mut current): (Option<DeliveryEntry>, Option<String>) = (None, None);
+    while let Some(row) = rows.next()? {
+        let e = match &mut entry {
+            Some(e) => e,
+            None => {
+                current = row.get(17)?;
+                entry.insert(DeliveryEntry {
+                    asset: asset(row)?,
+                    secured: row.get::<_, i64>(14)? != 0,
+                    redirect: row.get_ref(15)?.as_str()? == "redirect",
+                    master_locale: row.get(16)?,
+                    files: Vec::new(),
+                })
+            }
+        };
+        if let Some(f) = file(row)? {
+            e.files.push(f);
+        }
+    }
+    // The current file is one of the asset's files (each file row names its asset).
+    if let (Some(e), Some(uid)) = (&mut entry, current) {
+        e.asset.file = e.files.iter().find(|f| f.uid == uid).cloned();
+    }
+    Ok(entry)
 }
 
 fn open(path: &str) -> rusqlite::Result<Connection> {
@@ -86,50 +174,49 @@ fn open(path: &str) -> rusqlite::Result<Connection> {
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    conn.busy_timeout(std::time::Duration::from_millis(BUSY_MS))?;
+    conn.busy_timeout(Duration::from_millis(BUSY_MS))?;
     conn.set_prepared_statement_cache_capacity(4);
+    // Pages come from the OS page cache through a shared mapping rather than a read(2)
+    // each; only the pages read are resident, shared by every thread's connection.
+    conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
     Ok(conn)
 }
 
+/// The asset's columns (0–13); its current file (uid at 17) is one of the file rows.
 fn asset(row: &Row<'_>) -> rusqlite::Result<Asset> {
-    let tags: String = row.get("tags")?;
+    let tags = row.get_ref(6)?.as_str()?;
     Ok(Asset {
-        uid: row.get("uid")?,
-        api_key: row.get("api_key")?,
-        is_dir: row.get::<_, i64>("is_dir")? != 0,
-        parent_uid: row.get("parent_uid")?,
-        title: row.get("title")?,
-        description: row.get("description")?,
-        tags: serde_json::from_str(&tags).unwrap_or_default(),
-        version: row.get("version")?,
-        permanent_slug: row.get("permanent_slug")?,
-        created_by: row.get("created_by")?,
-        updated_by: row.get("updated_by")?,
-        created_at: row.get("created_at")?,
-        updated_at: row.get("updated_at")?,
-        deleted_at: row.get("deleted_at")?,
-        file: file(row, "file_uid", "f_")?,
+        uid: row.get(0)?,
+        api_key: row.get(1)?,
+        is_dir: row.get::<_, i64>(2)? != 0,
+        parent_uid: row.get(3)?,
+        title: row.get(4)?,
+        description: row.get(5)?,
+        tags: serde_json::from_str(tags).unwrap_or_default(),
+        version: row.get(7)?,
+        permanent_slug: row.get(8)?,
+        created_by: row.get(9)?,
+        updated_by: row.get(10)?,
+        created_at: row.get(11)?,
+        updated_at: row.get(12)?,
+        deleted_at: row.get(13)?,
+        file: None,
     })
 }
 
-/// The file whose uid is in `uid_col` and other columns start with `prefix`; `None` when
-/// the join found none.
-fn file(row: &Row<'_>, uid_col: &str, prefix: &str) -> rusqlite::Result<Option<FileMeta>> {
-    let Some(uid) = row.get::<_, Option<String>>(uid_col)? else {
-        return Ok(None);
-    };
-    let col = |name: &str| format!("{prefix}{name}");
-    let Some(sha256) = row.get::<_, Option<String>>(col("sha256").as_str())? else {
+/// The file of this row (columns from [`FILE_AT`]); `None` when the join found none.
+fn file(row: &Row<'_>) -> rusqlite::Result<Option<FileMeta>> {
+    let Some(uid) = row.get::<_, Option<String>>(FILE_AT)? else {
         return Ok(None);
     };
     Ok(Some(FileMeta {
         uid,
-        sha256,
-        size: row.get(col("size").as_str())?,
-        content_type: row.get(col("content_type").as_str())?,
-        filename: row.get(col("filename").as_str())?,
-        width: row.get(col("width").as_str())?,
-        height: row.get(col("height").as_str())?,
-        created_at: row.get(col("created_at").as_str())?,
+        sha256: row.get(FILE_AT + 1)?,
+        size: row.get(FILE_AT + 2)?,
+        content_type: row.get(FILE_AT + 3)?,
+        filename: row.get(FILE_AT + 4)?,
+        width: row.get(FILE_AT + 5)?,
+        height: row.get(FILE_AT + 6)?,
+        created_at: row.get(FILE_AT + 7)?,
     }))
 }

@@ -134,7 +134,7 @@ impl Delivery {
         // fails (say a lock held past its short wait).
         let entry = match self.db.direct_reader().map(|direct| {
             let generation = self.hot.generation();
-            direct.entry(asset_uid).map(|found| {
+            direct.entry(asset_uid, generation).map(|found| {
                 super::loader::remember(&self.hot, asset_uid, found.as_ref(), generation)
             })
         }) {

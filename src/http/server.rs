@@ -107,11 +107,22 @@ fn start_workers(connections: &TaskTracker) -> io::Result<Vec<Handle>> {
             std::thread::Builder::new()
                 .name(format!("perma-delivery-{i}"))
                 .spawn(move || {
+                    // Delivery misses on SQLite may keep a read snapshot for a short while
+                    // (db/direct.rs); a timer on this thread ends it, busy or idle.
+                    crate::db::direct::hold_snapshots();
                     match tokio::runtime::Builder::new_current_thread()
                         .enable_all()
                         .build()
                     {
                         Ok(rt) => {
+                            rt.spawn(async {
+                                let period = crate::db::direct::MAX_SNAPSHOT_AGE;
+                                let mut tick = tokio::time::interval(period);
+                                loop {
+                                    tick.tick().await;
+                                    crate::db::direct::release();
+                                }
+                            });
                             let _ = tx.send(Ok(rt.handle().clone()));
                             rt.block_on(connections.wait());
                         }

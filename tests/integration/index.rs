@@ -90,3 +90,45 @@ async fn a_stack_larger_than_the_index_budget_is_served_right() {
         assert_eq!(r.bytes().await.unwrap().as_ref(), new.as_slice());
     }
 }
+
+/// Misses read on the delivery workers may share a read snapshot (SQLite, db/direct.rs)
+/// while nothing changes; every change ends it. With room for two entries, every request
+/// misses: after each replace, concurrent requests for every asset (on both workers, each
+/// holding a snapshot from the round before) must all answer the latest bytes.
+#[tokio::test]
+async fn misses_never_answer_from_a_snapshot_older_than_a_change() {
+    let t = TestApp::spawn_with(|c| c.index_bytes = 500).await;
+    let s = t.admin().await;
+    let mut assets = Vec::new();
+    for i in 0..8 {
+        let body = format!("first bytes of {i}").into_bytes();
+        let a = s.upload(&format!("f{i}.txt"), &body).await;
+        let uid = a["uid"].as_str().unwrap().to_owned();
+        let (st, v) = s.set_permanent(&uid, &format!("m{i}")).await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        let perm = v["asset"]["permanent_url"].as_str().unwrap().to_owned();
+        assets.push((uid, perm, body));
+    }
+    for round in 0..24 {
+        let i = round % assets.len();
+        let new = format!("round {round} bytes of {i}").into_bytes();
+        s.replace(&assets[i].0, "new.txt", &new).await;
+        assets[i].2 = new;
+        // Every asset three times at once: both workers miss and read.
+        let answers = futures_util::future::join_all(
+            assets
+                .iter()
+                .chain(assets.iter())
+                .chain(assets.iter())
+                .map(|(_, perm, _)| {
+                    let http = t.http.clone();
+                    let perm = perm.clone();
+                    async move { http.get(&perm).send().await.unwrap().bytes().await.unwrap() }
+                }),
+        )
+        .await;
+        for ((_, perm, body), got) in assets.iter().cycle().zip(answers) {
+            assert_eq!(got.as_ref(), body.as_slice(), "round {round}: {perm}");
+        }
+    }
+}
