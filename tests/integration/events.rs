@@ -74,13 +74,23 @@ impl Receiver {
         format!("http://{}/hook", self.addr)
     }
 
+    /// Stops listening, so that another receiver can take the port.
+    async fn stop(mut self) {
+        self.task.abort();
+        let _ = (&mut self.task).await;
+    }
+
     fn all(&self) -> Vec<Got> {
         self.got.lock().unwrap().clone()
     }
 
     /// Waits until `n` requests arrived (10 s at most).
     async fn wait_for(&self, n: usize) -> Vec<Got> {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        self.wait_for_within(n, Duration::from_secs(10)).await
+    }
+
+    async fn wait_for_within(&self, n: usize, within: Duration) -> Vec<Got> {
+        let deadline = Instant::now() + within;
         loop {
             let all = self.all();
             if all.len() >= n || Instant::now() > deadline {
@@ -527,6 +537,9 @@ async fn no_event_is_lost_when_perma_is_killed_between_change_and_delivery() {
     let env = [
         ("PERMA_WEBHOOK_ALLOW_NETS", "127.0.0.0/8"),
         ("PERMA_EVENT_RETRY_MS", "200"),
+        // The kill may land while the first attempt holds its lease (2 × 1 s + 5 s): the
+        // restarted process sends the job once that lease has run out.
+        ("PERMA_EVENT_TIMEOUT", "1"),
     ];
     let server = Server::start_with(dir.path(), &env);
     let s = server.login().await.with_new_stack("kill").await;
@@ -542,7 +555,7 @@ async fn no_event_is_lost_when_perma_is_killed_between_change_and_delivery() {
     server.kill();
     let receiver = Receiver::start_on(port, 200, Duration::ZERO).await;
     let server = Server::start_with(dir.path(), &env);
-    let got = receiver.wait_for(1).await;
+    let got = receiver.wait_for_within(1, Duration::from_secs(20)).await;
     assert!(!got.is_empty(), "the event was lost");
     for g in &got {
         assert_eq!(g.json()["data"]["asset"]["uid"], a["uid"]);
@@ -551,6 +564,46 @@ async fn no_event_is_lost_when_perma_is_killed_between_change_and_delivery() {
     let ids: std::collections::HashSet<&str> =
         got.iter().map(|g| g.header("x-perma-event-id")).collect();
     assert_eq!(ids.len(), 1);
+    drop(server);
+}
+
+#[tokio::test]
+async fn a_job_whose_sender_was_killed_mid_attempt_is_sent_once_its_lease_runs_out() {
+    let dir = tempfile::tempdir().unwrap();
+    crate::support::prepare_database(dir.path()).await;
+    // A receiver that takes the request and never answers in time.
+    let hanging = Receiver::start(200, Duration::from_secs(60)).await;
+    let port = hanging.addr;
+    let env = [
+        ("PERMA_WEBHOOK_ALLOW_NETS", "127.0.0.0/8"),
+        ("PERMA_EVENT_RETRY_MS", "200"),
+        ("PERMA_EVENT_TIMEOUT", "2"),
+    ];
+    let server = Server::start_with(dir.path(), &env);
+    let s = server.login().await.with_new_stack("lease").await;
+    create_webhook(&s, &hanging.url(), &["assets.create"], "automatic").await;
+    let a = s.upload("l.txt", b"l").await;
+    let first = hanging.wait_for(1).await;
+    assert_eq!(first.len(), 1, "the first attempt reached the receiver");
+    // SIGKILL while the attempt is in flight: its lease (2 × 2 s + 5 s) is still held.
+    let killed_at = Instant::now();
+    server.kill();
+    hanging.stop().await;
+    let receiver = Receiver::start_on(port, 200, Duration::ZERO).await;
+    let server = Server::start_with(dir.path(), &env);
+    let got = receiver.wait_for_within(1, Duration::from_secs(30)).await;
+    assert_eq!(got.len(), 1, "the leased job was never sent again");
+    assert!(
+        killed_at.elapsed() >= Duration::from_secs(3),
+        "sent again while the lease was held: {:?}",
+        killed_at.elapsed()
+    );
+    assert_eq!(got[0].json()["data"]["asset"]["uid"], a["uid"]);
+    assert_eq!(
+        got[0].header("x-perma-event-id"),
+        first[0].header("x-perma-event-id"),
+        "one event, one id"
+    );
     drop(server);
 }
 
