@@ -87,6 +87,11 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "name_order",
         sql: include_str!("../migrations/sqlite/0006_name_order.sql"),
     },
+    Migration {
+        version: 7,
+        name: "entry_files",
+        sql: include_str!("../migrations/sqlite/0007_entry_files.sql"),
+    },
 ];
 
 const POSTGRES_MIGRATIONS: &[Migration] = &[
@@ -119,6 +124,11 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 6,
         name: "name_order",
         sql: include_str!("../migrations/postgres/0006_name_order.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "entry_files",
+        sql: include_str!("../migrations/postgres/0007_entry_files.sql"),
     },
 ];
 

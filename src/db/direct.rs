@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags, Row};
 
-use super::delivery::DeliveryEntry;
+use super::delivery::{DeliveryEntry, ENTRY_FILES};
 use crate::records::{Asset, FileMeta};
 
 /// Reads delivery entries from a SQLite file on the calling thread. Cheap to clone.
@@ -81,15 +81,23 @@ fn end(local: &mut Local) {
     }
 }
 
-/// One asset with its stack and every file (a row per file), by primary keys and
-/// `files (asset_uid)`. Columns are read by position: see [`asset`] and [`file`].
+/// One asset with its stack, its current file and its newest files (a row per file; the
+/// entry keeps [`ENTRY_FILES`], one more tells it is incomplete), by primary keys and
+/// `files (asset_uid, created_at, uid)`. The same rows as `Db::delivery_entries` reads:
+/// keep the two in step. Columns are read by position: see [`asset`] and [`file`].
 const QUERY: &str = "SELECT a.uid, a.api_key, a.is_dir, a.parent_uid, a.title, a.description, \
      a.tags, a.version, a.permanent_slug, a.created_by, a.updated_by, a.created_at, \
      a.updated_at, a.deleted_at, s.secure_asset_urls, s.permanent_url_mode, s.master_locale, \
      a.file_uid, df.uid, df.sha256, df.size, df.content_type, df.filename, df.width, \
      df.height, df.created_at \
      FROM assets a JOIN stacks s ON s.api_key = a.api_key \
-     LEFT JOIN files df ON df.asset_uid = a.uid WHERE a.uid = ?1 AND a.is_dir = 0";
+     LEFT JOIN files df ON df.uid IN (SELECT a.file_uid UNION ALL SELECT uid FROM \
+     (SELECT r.uid FROM files r WHERE r.asset_uid = a.uid \
+     ORDER BY r.created_at DESC, r.uid DESC LIMIT 17)) \
+     WHERE a.uid = ?1 AND a.is_dir = 0";
+
+// The query's `LIMIT 17` is one file more than an entry keeps.
+const _: () = assert!(ENTRY_FILES + 1 == 17);
 
 /// Position of `df.uid`: the file columns follow in [`FileMeta`] order.
 const FILE_AT: usize = 18;

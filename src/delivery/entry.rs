@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
+use crate::db::DeliveryEntry;
 use crate::ids;
 use crate::records::{Asset, FileMeta};
 
@@ -112,7 +113,7 @@ fn hex<const N: usize>(bytes: &[u8]) -> StackStr<N> {
 }
 
 /// One file of an asset: 72 bytes, plus its content type and name in the asset's text.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Prepared {
     sha: [u8; 32],
     /// File uid bits ([`ids::file_uid_bits`]).
@@ -177,6 +178,30 @@ impl Prepared {
     }
 }
 
+/// `f` (whose uid has these bits) as a [`Prepared`], its content type and name appended
+/// to `text`.
+fn prepare(text: &mut String, key: u128, f: &FileMeta) -> Prepared {
+    let text_start = text.len() as u32;
+    text.push_str(&f.content_type);
+    let type_end = text.len() as u32;
+    text.push_str(&f.filename);
+    let name_end = text.len() as u32;
+    let mut sha = [0u8; 32];
+    let _ = hex::decode_to_slice(&f.sha256, &mut sha);
+    let mut key12 = [0u8; 12];
+    key12.copy_from_slice(&key.to_be_bytes()[4..]);
+    Prepared {
+        sha,
+        key: key12,
+        size: f.size.max(0) as u64,
+        modified_secs: u32::try_from(f.created_at.max(0) / 1000).unwrap_or(u32::MAX),
+        text_start,
+        type_end,
+        name_end,
+        active: super::is_active_content(&f.content_type),
+    }
+}
+
 /// What the URLs of one asset resolve to.
 #[derive(Debug)]
 pub struct HotAsset {
@@ -198,14 +223,31 @@ pub struct HotAsset {
     locale_end: u32,
     /// Slug, master locale, then each file's content type and name.
     text: Box<str>,
-    /// Every file of the asset, sorted by file uid (version URLs).
+    /// The asset's current and newest files, sorted by file uid (version URLs).
     files: Box<[Prepared]>,
+    /// `files` is every file of the asset: a file uid not among them is not the asset's.
+    /// Otherwise older files are read when asked for ([`HotAsset::with_file`]).
+    pub complete: bool,
     /// Asked for since the index's clock hand last passed (see `index.rs`).
     referenced: AtomicBool,
 }
 
 impl HotAsset {
-    /// The entry of `asset` (of a stack with these settings) and its files.
+    /// The entry of what the database read for delivery: complete when the read held
+    /// every file of the asset.
+    pub fn from_entry(e: &DeliveryEntry) -> Self {
+        let mut entry = Self::new(
+            &e.asset,
+            (e.secured, e.redirect),
+            &e.master_locale,
+            &e.files,
+        );
+        entry.complete = e.complete();
+        entry
+    }
+
+    /// The entry of `asset` (of a stack with these settings) and these files, all of its
+    /// files.
     pub fn new(
         asset: &Asset,
         (secured, redirect): (bool, bool),
@@ -225,27 +267,7 @@ impl HotAsset {
         let locale_end = text.len() as u32;
         let prepared: Vec<Prepared> = files
             .iter()
-            .map(|(key, f)| {
-                let text_start = text.len() as u32;
-                text.push_str(&f.content_type);
-                let type_end = text.len() as u32;
-                text.push_str(&f.filename);
-                let name_end = text.len() as u32;
-                let mut sha = [0u8; 32];
-                let _ = hex::decode_to_slice(&f.sha256, &mut sha);
-                let mut key12 = [0u8; 12];
-                key12.copy_from_slice(&key.to_be_bytes()[4..]);
-                Prepared {
-                    sha,
-                    key: key12,
-                    size: f.size.max(0) as u64,
-                    modified_secs: u32::try_from(f.created_at.max(0) / 1000).unwrap_or(u32::MAX),
-                    text_start,
-                    type_end,
-                    name_end,
-                    active: super::is_active_content(&f.content_type),
-                }
-            })
+            .map(|(key, f)| prepare(&mut text, *key, f))
             .collect();
         let current = asset.file.as_ref().and_then(|f| {
             let key = ids::file_uid_bits(&f.uid)?;
@@ -266,8 +288,39 @@ impl HotAsset {
             locale_end,
             text: text.into_boxed_str(),
             files: prepared.into_boxed_slice(),
+            complete: true,
             referenced: AtomicBool::new(false),
         }
+    }
+
+    /// This entry with one more file (an older version's, read on demand), for one
+    /// answer: it is not stored in the index. `None` when the uid is not a file uid.
+    pub fn with_file(&self, f: &FileMeta) -> Option<HotAsset> {
+        let key = ids::file_uid_bits(&f.uid)?;
+        let at = match self.files.binary_search_by_key(&key, Prepared::key_bits) {
+            Ok(_) => return None,
+            Err(at) => at,
+        };
+        let mut text = String::from(&*self.text);
+        let mut files = self.files.to_vec();
+        files.insert(at, prepare(&mut text, key, f));
+        Some(HotAsset {
+            stack: self.stack,
+            key: self.key,
+            secured: self.secured,
+            deleted: self.deleted,
+            redirect: self.redirect,
+            has_slug: self.has_slug,
+            current: self
+                .current
+                .map(|c| if usize::from(c) >= at { c + 1 } else { c }),
+            slug_end: self.slug_end,
+            locale_end: self.locale_end,
+            text: text.into_boxed_str(),
+            files: files.into_boxed_slice(),
+            complete: self.complete,
+            referenced: AtomicBool::new(false),
+        })
     }
 
     /// Marks the entry as recently used. Written only when the clock hand has cleared the

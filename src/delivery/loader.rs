@@ -94,12 +94,7 @@ pub(super) fn remember(
 ) -> Option<Arc<HotAsset>> {
     match found {
         Some(e) => {
-            let entry = Arc::new(HotAsset::new(
-                &e.asset,
-                (e.secured, e.redirect),
-                &e.master_locale,
-                &e.files,
-            ));
+            let entry = Arc::new(HotAsset::from_entry(e));
             hot.insert(asset_uid, entry.clone(), generation);
             Some(entry)
         }

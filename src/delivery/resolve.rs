@@ -170,15 +170,7 @@ impl Delivery {
             let full = batch.len() < BATCH as usize;
             let entries = batch
                 .iter()
-                .map(|e| {
-                    let entry = HotAsset::new(
-                        &e.asset,
-                        (e.secured, e.redirect),
-                        &e.master_locale,
-                        &e.files,
-                    );
-                    (e.asset.uid.clone(), Arc::new(entry))
-                })
+                .map(|e| (e.asset.uid.clone(), Arc::new(HotAsset::from_entry(e))))
                 .collect();
             match self.hot.fill(entries, generation) {
                 Some(n) => stored += n,
@@ -219,7 +211,7 @@ impl Delivery {
         let not_found = || Error::NotFound("Asset");
         let api_key = ApiKey::parse(&path.api_key).ok_or_else(not_found)?;
         let asset_uid = Uid::parse(&path.asset_uid).ok_or_else(not_found)?;
-        let asset = self
+        let mut asset = self
             .hot_asset(api_key.as_str(), asset_uid.as_str())
             .await?
             .ok_or_else(not_found)?;
@@ -305,7 +297,12 @@ impl Delivery {
                     .await?
                     .ok_or_else(not_found)?;
                 let uid = v.file.ok_or_else(not_found)?.uid;
-                Some(asset.file_index(&uid).ok_or_else(not_found)?)
+                let (with, _) = self
+                    .file_of(asset, asset_uid.as_str(), &uid)
+                    .await?
+                    .ok_or_else(not_found)?;
+                asset = with;
+                Some(uid)
             }
         };
         if path.target == Target::Latest && !matches!(mode, Mode::Management) {
@@ -314,11 +311,17 @@ impl Delivery {
         let (file, kind) = match &path.target {
             Target::Latest => (asset.current().ok_or_else(not_found)?, UrlKind::Permanent),
             Target::Version { file_uid } => {
-                let file = asset.file_index(file_uid).ok_or_else(not_found)?;
                 // With a delivery token, only published files are served.
-                if matches!(mode, Mode::Token { .. }) && published_file != Some(file) {
+                if matches!(mode, Mode::Token { .. })
+                    && published_file.as_deref() != Some(file_uid.as_str())
+                {
                     return Err(not_found());
                 }
+                let (with, file) = self
+                    .file_of(asset, asset_uid.as_str(), file_uid)
+                    .await?
+                    .ok_or_else(not_found)?;
+                asset = with;
                 (file, UrlKind::Version)
             }
             Target::Slug(slug) => {
@@ -335,7 +338,13 @@ impl Delivery {
                     }
                     _ if !matches_slug => return Err(not_found()),
                     Mode::Management => unreachable!("handled above"),
-                    _ => (published_file.unwrap_or(current), UrlKind::Permanent),
+                    _ => match &published_file {
+                        Some(uid) => (
+                            asset.file_index(uid).ok_or_else(not_found)?,
+                            UrlKind::Permanent,
+                        ),
+                        None => (current, UrlKind::Permanent),
+                    },
                 }
             }
         };
@@ -347,6 +356,32 @@ impl Delivery {
             rendition: None,
             vary_accept: false,
         })
+    }
+
+    /// The entry with the file `file_uid` of the asset, and the file's position in it: the
+    /// entry itself when it holds the file, else (an incomplete entry, §4 "Version
+    /// URLs" of an asset with many versions) a copy for this answer with the file read by
+    /// its primary key. `None` when the asset has no such file.
+    async fn file_of(
+        &self,
+        asset: Arc<HotAsset>,
+        asset_uid: &str,
+        file_uid: &str,
+    ) -> Result<Option<(Arc<HotAsset>, u16)>> {
+        if let Some(i) = asset.file_index(file_uid) {
+            return Ok(Some((asset, i)));
+        }
+        if asset.complete || ids::file_uid_bits(file_uid).is_none() {
+            return Ok(None);
+        }
+        let Some(f) = self.db.asset_file(asset_uid, file_uid).await? else {
+            return Ok(None);
+        };
+        let Some(with) = asset.with_file(&f) else {
+            return Ok(None);
+        };
+        let i = with.file_index(file_uid);
+        Ok(i.map(|i| (Arc::new(with), i)))
     }
 
     /// The bytes of a small file (up to [`super::MAX_BODY`]): from the body cache, or read from the

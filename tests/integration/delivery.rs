@@ -596,3 +596,125 @@ async fn large_files_round_trip_in_parts_and_ranges() {
         "suffix range"
     );
 }
+
+/// §4 "Which file" on an asset with more versions than its index entry keeps (the current
+/// file and the 16 newest): every version URL still serves its own bytes, on the fast path
+/// and the router, a published or restored old file is found, and a file of another asset
+/// or no file at all is a 404.
+#[tokio::test]
+async fn every_version_url_of_an_asset_with_many_versions_serves_its_file() {
+    let t = TestApp::spawn().await;
+    let s = t.admin().await;
+    s.call(
+        Method::POST,
+        "/v3/environments",
+        Some(json!({"environment": {"name": "production"}})),
+    )
+    .await;
+    let (id, first_url, perm) = asset_with_permanent(&s, "v.txt", b"v0", "v").await;
+    let (st, v) = s
+        .call(
+            Method::POST,
+            &format!("/v3/assets/{id}/publish"),
+            Some(json!({"asset": {"environments": ["production"]}})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let mut urls = vec![first_url.clone()];
+    for i in 1..25 {
+        let r = s.replace(&id, "v.txt", format!("v{i}").as_bytes()).await;
+        urls.push(r["url"].as_str().unwrap().to_owned());
+    }
+    let other = s.upload("other.txt", b"other").await;
+    let (_, v) = s
+        .call(
+            Method::POST,
+            "/v3/stacks/delivery_tokens",
+            Some(json!({"token": {"name": "prod", "scope": [{"module": "environment", "environments": ["production"], "acl": {"read": true}}]}})),
+        )
+        .await;
+    let dt = v["token"]["token"].as_str().unwrap().to_owned();
+    let body = |u: String, auth: bool| {
+        let mut r = t.http.get(u);
+        if auth {
+            r = r.header("authtoken", s.authtoken.clone().unwrap());
+        }
+        async move {
+            let r = r.send().await.unwrap();
+            (r.status(), r.text().await.unwrap())
+        }
+    };
+    // Twice each: the first answer may load the entry, the second comes from it.
+    for _ in 0..2 {
+        for (i, u) in urls.iter().enumerate() {
+            let want = format!("v{i}");
+            assert_eq!(
+                body(u.clone(), false).await,
+                (StatusCode::OK, want.clone()),
+                "{u}"
+            );
+            assert_eq!(body(u.clone(), true).await, (StatusCode::OK, want), "{u}");
+        }
+    }
+    assert_eq!(
+        body(perm.clone(), false).await,
+        (StatusCode::OK, "v24".into())
+    );
+    assert_eq!(
+        body(format!("{perm}?environment=production"), false).await,
+        (StatusCode::OK, "v0".into()),
+        "the published first file"
+    );
+    // A delivery token: the published (old) file's version URL, and no other.
+    assert_eq!(
+        body(
+            format!("{first_url}?access_token={dt}&environment=production"),
+            false
+        )
+        .await,
+        (StatusCode::OK, "v0".into())
+    );
+    let (st, _) = body(
+        format!("{}?access_token={dt}&environment=production", urls[3]),
+        false,
+    )
+    .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    // Another asset's file, and a file uid no asset has, under this asset.
+    let other_file = other["url"]
+        .as_str()
+        .unwrap()
+        .split('/')
+        .rev()
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    let mine_file = first_url.split('/').rev().nth(1).unwrap().to_owned();
+    for (file, auth) in [
+        (other_file.as_str(), false),
+        (other_file.as_str(), true),
+        ("0123456789abcdef01234567", false),
+        ("0123456789abcdef01234567", true),
+    ] {
+        let u = first_url.replace(&mine_file, file);
+        let (st, _) = body(u.clone(), auth).await;
+        assert_eq!(st, StatusCode::NOT_FOUND, "{u}");
+    }
+    // Restoring the first version makes its (old) file current again.
+    let (st, v) = s
+        .call(
+            Method::PUT,
+            &format!("/v3/assets/{id}"),
+            Some(json!({"version": 1})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(
+        body(perm.clone(), false).await,
+        (StatusCode::OK, "v0".into())
+    );
+    assert_eq!(
+        body(urls[24].clone(), false).await,
+        (StatusCode::OK, "v24".into())
+    );
+}
