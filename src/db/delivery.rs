@@ -7,73 +7,63 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::assets::{asset_from_row, file_at, FileColumns, ASSET_COLS};
+use super::assets::{file_at, FileColumns};
 use super::{flag, Backend, Db};
-use crate::records::{Asset, FileMeta};
+use crate::records::FileMeta;
 
 /// Files an index entry carries besides the current one: the newest, by creation. An
 /// entry with more than this many is incomplete (see [`DeliveryEntry::complete`]).
 pub const ENTRY_FILES: usize = 16;
 
-/// An asset as delivery needs it: the asset, its stack's `secure_asset_urls` and master
-/// locale, and its newest files (version URLs; the current file always among them).
+/// An asset as delivery needs it, and nothing more (a miss reads, sends and decodes only
+/// this): ids, permanent URL slug, tombstone, its stack's settings, and its current and
+/// newest files (version URLs).
 #[derive(Debug, Clone)]
 pub struct DeliveryEntry {
-    /// The asset (its current file included).
-    pub asset: Asset,
+    /// The asset's uid.
+    pub uid: String,
+    /// Its stack's api key.
+    pub api_key: String,
+    /// The permanent URL's slug, once set.
+    pub permanent_slug: Option<String>,
+    /// Tombstoned (§4: 410).
+    pub deleted: bool,
+    /// The current file's uid.
+    pub file_uid: Option<String>,
     /// The stack's `secure_asset_urls`.
     pub secured: bool,
     /// The stack's `permanent_url_mode` is `redirect` (§13).
     pub redirect: bool,
     /// The stack's master locale.
     pub master_locale: String,
-    /// The asset's newest files (at most [`ENTRY_FILES`] + 1) and its current one.
+    /// The asset's current file and its newest (at most [`ENTRY_FILES`] + 1), each once.
     pub files: Vec<FileMeta>,
 }
 
 impl DeliveryEntry {
     /// Whether `files` holds every file of the asset, so that a file uid not among them
-    /// is no file of this asset. The query reads one file more than an entry keeps.
+    /// is no file of this asset. The query reads one file more than an entry keeps, and
+    /// the current file is either among the newest or older than all of them.
     pub fn complete(&self) -> bool {
         self.files.len() <= ENTRY_FILES
     }
 
-    /// Adds the current file when it is older than the newest ones read (a restored
-    /// version, say).
-    fn with_current(mut self) -> Self {
-        if let Some(f) = &self.asset.file {
-            if !self.files.iter().any(|x| x.uid == f.uid) {
-                self.files.push(f.clone());
-            }
-        }
-        self
+    /// The current file, when the asset has one.
+    pub fn current(&self) -> Option<&FileMeta> {
+        let uid = self.file_uid.as_deref()?;
+        self.files.iter().find(|f| f.uid == uid)
     }
 }
 
-/// `ORDER BY` of an asset's files, newest first (index `files_by_asset_age`).
-pub(super) const NEWEST_FIRST: &str = "ORDER BY r.created_at DESC, r.uid DESC";
+/// The entry's own columns: the asset's, then its stack's. `db/direct.rs` reads them by
+/// position, in this order, followed by [`FILE_COLS`].
+pub(super) const ENTRY_COLS: &str = "a.uid, a.api_key, a.permanent_slug, a.deleted_at, \
+    a.file_uid, s.secure_asset_urls, s.permanent_url_mode, s.master_locale";
 
-/// Joins `df`: the newest [`ENTRY_FILES`] + 1 files of each asset `a`, by the index on
-/// `files (asset_uid, created_at, uid)` and the primary key, never every file.
-fn newest_files(backend: Backend) -> String {
-    let n = ENTRY_FILES + 1;
-    match backend {
-        // SQLite has no LATERAL; a correlated IN list is evaluated once per asset row.
-        Backend::Sqlite => format!(
-            "LEFT JOIN files df ON df.uid IN (SELECT r.uid FROM files r \
-             WHERE r.asset_uid = a.uid {NEWEST_FIRST} LIMIT {n})"
-        ),
-        Backend::Postgres => format!(
-            "LEFT JOIN LATERAL (SELECT r.* FROM files r WHERE r.asset_uid = a.uid \
-             {NEWEST_FIRST} LIMIT {n}) df ON true"
-        ),
-    }
-}
-
-/// Columns of the files joined to each asset row, prefixed `df_`.
-const FILE_COLS: &str = "df.uid AS df_uid, df.sha256 AS df_sha256, df.size AS df_size, \
-    df.content_type AS df_content_type, df.filename AS df_filename, df.width AS df_width, \
-    df.height AS df_height, df.created_at AS df_created_at";
+/// The joined file's columns (`df`), prefixed `df_`, in [`FileMeta`] order.
+pub(super) const FILE_COLS: &str = "df.uid AS df_uid, df.sha256 AS df_sha256, \
+    df.size AS df_size, df.content_type AS df_content_type, df.filename AS df_filename, \
+    df.width AS df_width, df.height AS df_height, df.created_at AS df_created_at";
 
 /// Every file's columns, prefixed `df_`.
 const EVERY_FILE: FileColumns = FileColumns {
@@ -90,25 +80,53 @@ fn joined_file(row: &AnyRow) -> sqlx::Result<Option<FileMeta>> {
     file_at(row, row.try_get("df_uid")?, &EVERY_FILE)
 }
 
+/// Joins `df`, a row per file: each asset's (`a`) current file and its newest
+/// [`ENTRY_FILES`] + 1, by the primary key and the index on `files (asset_uid,
+/// created_at, uid)`, never every file.
+pub(super) fn entry_files(backend: Backend) -> String {
+    let n = ENTRY_FILES + 1;
+    match backend {
+        // SQLite has no LATERAL; a correlated IN list is evaluated once per asset row
+        // (and lists each file once).
+        Backend::Sqlite => format!(
+            "LEFT JOIN files df ON df.uid IN (SELECT a.file_uid UNION ALL SELECT uid FROM \
+             (SELECT r.uid FROM files r WHERE r.asset_uid = a.uid \
+             ORDER BY r.created_at DESC, r.uid DESC LIMIT {n}))"
+        ),
+        // The current file comes twice when it is among the newest (see `entries`).
+        Backend::Postgres => format!(
+            "LEFT JOIN LATERAL (SELECT c.* FROM files c WHERE c.uid = a.file_uid \
+             UNION ALL (SELECT r.* FROM files r WHERE r.asset_uid = a.uid \
+             ORDER BY r.created_at DESC, r.uid DESC LIMIT {n})) df ON true"
+        ),
+    }
+}
+
 /// Folds rows (one per file, ordered by asset) into entries.
 fn entries(rows: &[AnyRow]) -> sqlx::Result<Vec<DeliveryEntry>> {
     let mut out: Vec<DeliveryEntry> = Vec::new();
     for row in rows {
         let uid: String = row.try_get("uid")?;
-        if out.last().is_none_or(|e| e.asset.uid != uid) {
+        if out.last().is_none_or(|e| e.uid != uid) {
             out.push(DeliveryEntry {
-                asset: asset_from_row(row)?,
-                secured: flag(row, "s_secure")?,
-                redirect: row.try_get::<String, _>("s_mode")? == "redirect",
-                master_locale: row.try_get("s_locale")?,
+                uid,
+                api_key: row.try_get("api_key")?,
+                permanent_slug: row.try_get("permanent_slug")?,
+                deleted: row.try_get::<Option<i64>, _>("deleted_at")?.is_some(),
+                file_uid: row.try_get("file_uid")?,
+                secured: flag(row, "secure_asset_urls")?,
+                redirect: row.try_get::<String, _>("permanent_url_mode")? == "redirect",
+                master_locale: row.try_get("master_locale")?,
                 files: Vec::new(),
             });
         }
         if let (Some(file), Some(entry)) = (joined_file(row)?, out.last_mut()) {
-            entry.files.push(file);
+            if !entry.files.iter().any(|f| f.uid == file.uid) {
+                entry.files.push(file);
+            }
         }
     }
-    Ok(out.into_iter().map(DeliveryEntry::with_current).collect())
+    Ok(out)
 }
 
 impl Db {
@@ -123,11 +141,9 @@ impl Db {
         }
         let marks: Vec<String> = (1..=asset_uids.len()).map(|i| format!("${i}")).collect();
         let text = format!(
-            "SELECT {ASSET_COLS}, s.secure_asset_urls AS s_secure, s.master_locale AS s_locale, s.permanent_url_mode AS s_mode, \
-             {FILE_COLS} FROM assets a JOIN stacks s ON s.api_key = a.api_key \
-             LEFT JOIN files f ON f.uid = a.file_uid {} \
+            "SELECT {ENTRY_COLS}, {FILE_COLS} FROM assets a JOIN stacks s ON s.api_key = a.api_key {} \
              WHERE a.uid IN ({}) AND a.is_dir = 0 ORDER BY a.uid",
-            newest_files(self.backend),
+            entry_files(self.backend),
             marks.join(", ")
         );
         let mut q = sqlx::query(&text);
@@ -145,11 +161,10 @@ impl Db {
         limit: u32,
     ) -> sqlx::Result<Vec<DeliveryEntry>> {
         let rows = sqlx::query(&format!(
-            "SELECT {ASSET_COLS}, s.secure_asset_urls AS s_secure, s.master_locale AS s_locale, s.permanent_url_mode AS s_mode, \
-             {FILE_COLS} FROM (SELECT * FROM assets WHERE uid > $1 AND is_dir = 0 \
-             ORDER BY uid LIMIT {limit}) a JOIN stacks s ON s.api_key = a.api_key \
-             LEFT JOIN files f ON f.uid = a.file_uid {} ORDER BY a.uid",
-            newest_files(self.backend)
+            "SELECT {ENTRY_COLS}, {FILE_COLS} FROM (SELECT * FROM assets WHERE uid > $1 AND is_dir = 0 \
+             ORDER BY uid LIMIT {limit}) a JOIN stacks s ON s.api_key = a.api_key {} \
+             ORDER BY a.uid",
+            entry_files(self.backend)
         ))
         .bind(after)
         .fetch_all(&self.read)

@@ -15,13 +15,14 @@
 //! busy or idle, so a snapshot never pins the WAL for long.
 
 use std::cell::{Cell, RefCell};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags, Row};
 
-use super::delivery::{DeliveryEntry, ENTRY_FILES};
-use crate::records::{Asset, FileMeta};
+use super::delivery::{entry_files, DeliveryEntry, ENTRY_COLS, FILE_COLS};
+use super::Backend;
+use crate::records::FileMeta;
 
 /// Reads delivery entries from a SQLite file on the calling thread. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -81,26 +82,19 @@ fn end(local: &mut Local) {
     }
 }
 
-/// One asset with its stack, its current file and its newest files (a row per file; the
-/// entry keeps [`ENTRY_FILES`], one more tells it is incomplete), by primary keys and
-/// `files (asset_uid, created_at, uid)`. The same rows as `Db::delivery_entries` reads:
-/// keep the two in step. Columns are read by position: see [`asset`] and [`file`].
-const QUERY: &str = "SELECT a.uid, a.api_key, a.is_dir, a.parent_uid, a.title, a.description, \
-     a.tags, a.version, a.permanent_slug, a.created_by, a.updated_by, a.created_at, \
-     a.updated_at, a.deleted_at, s.secure_asset_urls, s.permanent_url_mode, s.master_locale, \
-     a.file_uid, df.uid, df.sha256, df.size, df.content_type, df.filename, df.width, \
-     df.height, df.created_at \
-     FROM assets a JOIN stacks s ON s.api_key = a.api_key \
-     LEFT JOIN files df ON df.uid IN (SELECT a.file_uid UNION ALL SELECT uid FROM \
-     (SELECT r.uid FROM files r WHERE r.asset_uid = a.uid \
-     ORDER BY r.created_at DESC, r.uid DESC LIMIT 17)) \
-     WHERE a.uid = ?1 AND a.is_dir = 0";
-
-// The query's `LIMIT 17` is one file more than an entry keeps.
-const _: () = assert!(ENTRY_FILES + 1 == 17);
+/// The entry query (see `db/delivery.rs`): one asset with its stack, a row per file (its
+/// current file and the newest), by primary keys and `files (asset_uid, created_at, uid)`.
+/// Columns are read by position: [`ENTRY_COLS`], then [`FILE_COLS`] from [`FILE_AT`].
+static QUERY: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {ENTRY_COLS}, {FILE_COLS} FROM assets a \
+         JOIN stacks s ON s.api_key = a.api_key {} WHERE a.uid = ?1 AND a.is_dir = 0",
+        entry_files(Backend::Sqlite)
+    )
+});
 
 /// Position of `df.uid`: the file columns follow in [`FileMeta`] order.
-const FILE_AT: usize = 18;
+const FILE_AT: usize = 8;
 
 impl DirectReader {
     pub(super) fn new(path: &str) -> Self {
@@ -149,30 +143,27 @@ impl DirectReader {
 }
 
 fn read(conn: &Connection, asset_uid: &str) -> rusqlite::Result<Option<DeliveryEntry>> {
-    let mut stmt = conn.prepare_cached(QUERY)?;
+    let mut stmt = conn.prepare_cached(&QUERY)?;
     let mut rows = stmt.query([asset_uid])?;
-    let (mut entry, mut current): (Option<DeliveryEntry>, Option<String>) = (None, None);
+    let mut entry: Option<DeliveryEntry> = None;
     while let Some(row) = rows.next()? {
         let e = match &mut entry {
             Some(e) => e,
-            None => {
-                current = row.get(17)?;
-                entry.insert(DeliveryEntry {
-                    asset: asset(row)?,
-                    secured: row.get::<_, i64>(14)? != 0,
-                    redirect: row.get_ref(15)?.as_str()? == "redirect",
-                    master_locale: row.get(16)?,
-                    files: Vec::new(),
-                })
-            }
+            None => entry.insert(DeliveryEntry {
+                uid: row.get(0)?,
+                api_key: row.get(1)?,
+                permanent_slug: row.get(2)?,
+                deleted: row.get::<_, Option<i64>>(3)?.is_some(),
+                file_uid: row.get(4)?,
+                secured: row.get::<_, i64>(5)? != 0,
+                redirect: row.get_ref(6)?.as_str()? == "redirect",
+                master_locale: row.get(7)?,
+                files: Vec::new(),
+            }),
         };
         if let Some(f) = file(row)? {
             e.files.push(f);
         }
-    }
-    // The current file is one of the asset's files (each file row names its asset).
-    if let (Some(e), Some(uid)) = (&mut entry, current) {
-        e.asset.file = e.files.iter().find(|f| f.uid == uid).cloned();
     }
     Ok(entry)
 }
@@ -188,28 +179,6 @@ fn open(path: &str) -> rusqlite::Result<Connection> {
     // each; only the pages read are resident, shared by every thread's connection.
     conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
     Ok(conn)
-}
-
-/// The asset's columns (0–13); its current file (uid at 17) is one of the file rows.
-fn asset(row: &Row<'_>) -> rusqlite::Result<Asset> {
-    let tags = row.get_ref(6)?.as_str()?;
-    Ok(Asset {
-        uid: row.get(0)?,
-        api_key: row.get(1)?,
-        is_dir: row.get::<_, i64>(2)? != 0,
-        parent_uid: row.get(3)?,
-        title: row.get(4)?,
-        description: row.get(5)?,
-        tags: serde_json::from_str(tags).unwrap_or_default(),
-        version: row.get(7)?,
-        permanent_slug: row.get(8)?,
-        created_by: row.get(9)?,
-        updated_by: row.get(10)?,
-        created_at: row.get(11)?,
-        updated_at: row.get(12)?,
-        deleted_at: row.get(13)?,
-        file: None,
-    })
 }
 
 /// The file of this row (columns from [`FILE_AT`]); `None` when the join found none.

@@ -13,7 +13,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use crate::db::DeliveryEntry;
 use crate::ids;
-use crate::records::{Asset, FileMeta};
+use crate::records::FileMeta;
 
 /// Text formatted on the stack; longer text is cut (callers size `N` for the longest).
 pub struct StackStr<const N: usize> {
@@ -233,27 +233,15 @@ pub struct HotAsset {
 }
 
 impl HotAsset {
-    /// The entry of what the database read for delivery: complete when the read held
-    /// every file of the asset.
-    pub fn from_entry(e: &DeliveryEntry) -> Self {
-        let mut entry = Self::new(
-            &e.asset,
-            (e.secured, e.redirect),
-            &e.master_locale,
-            &e.files,
-        );
-        entry.complete = e.complete();
-        entry
-    }
-
-    /// The entry of `asset` (of a stack with these settings) and these files, all of its
-    /// files.
-    pub fn new(
-        asset: &Asset,
-        (secured, redirect): (bool, bool),
-        master_locale: &str,
-        files: &[FileMeta],
-    ) -> Self {
+    /// The entry of what the database read for delivery ([`DeliveryEntry`]): complete
+    /// when the read held every file of the asset.
+    pub fn new(e: &DeliveryEntry) -> Self {
+        let DeliveryEntry {
+            files,
+            permanent_slug,
+            master_locale,
+            ..
+        } = e;
         let mut files: Vec<(u128, &FileMeta)> = files
             .iter()
             .filter_map(|f| Some((ids::file_uid_bits(&f.uid)?, f)))
@@ -261,7 +249,7 @@ impl HotAsset {
         files.sort_unstable_by_key(|(k, _)| *k);
         files.truncate(usize::from(u16::MAX));
         let mut text = String::new();
-        text.push_str(asset.permanent_slug.as_deref().unwrap_or(""));
+        text.push_str(permanent_slug.as_deref().unwrap_or(""));
         let slug_end = text.len() as u32;
         text.push_str(master_locale);
         let locale_end = text.len() as u32;
@@ -269,26 +257,26 @@ impl HotAsset {
             .iter()
             .map(|(key, f)| prepare(&mut text, *key, f))
             .collect();
-        let current = asset.file.as_ref().and_then(|f| {
-            let key = ids::file_uid_bits(&f.uid)?;
+        let current = e.file_uid.as_deref().and_then(|uid| {
+            let key = ids::file_uid_bits(uid)?;
             let i = prepared
                 .binary_search_by_key(&key, Prepared::key_bits)
                 .ok()?;
             u16::try_from(i).ok()
         });
         HotAsset {
-            stack: ids::blt_bits(&asset.api_key).unwrap_or_default(),
-            key: ids::blt_bits(&asset.uid).unwrap_or_default(),
-            secured,
-            redirect,
-            deleted: asset.deleted_at.is_some(),
-            has_slug: asset.permanent_slug.is_some(),
+            stack: ids::blt_bits(&e.api_key).unwrap_or_default(),
+            key: ids::blt_bits(&e.uid).unwrap_or_default(),
+            secured: e.secured,
+            redirect: e.redirect,
+            deleted: e.deleted,
+            has_slug: permanent_slug.is_some(),
             current,
             slug_end,
             locale_end,
             text: text.into_boxed_str(),
             files: prepared.into_boxed_slice(),
-            complete: true,
+            complete: e.complete(),
             referenced: AtomicBool::new(false),
         }
     }
@@ -500,24 +488,17 @@ mod tests {
             "image/png",
             &"01".repeat(32),
         );
-        let asset = Asset {
+        let e = HotAsset::new(&DeliveryEntry {
             uid: "blt00000000000000ff".into(),
             api_key: "blt0123456789abcdef".into(),
-            is_dir: false,
-            parent_uid: None,
-            title: String::new(),
-            description: String::new(),
-            tags: Vec::new(),
-            version: 2,
             permanent_slug: Some("logo".into()),
-            created_by: String::new(),
-            updated_by: String::new(),
-            created_at: 0,
-            updated_at: 0,
-            deleted_at: None,
-            file: Some(b.clone()),
-        };
-        let e = HotAsset::new(&asset, (false, false), "en-us", &[b.clone(), a.clone()]);
+            deleted: false,
+            file_uid: Some(b.uid.clone()),
+            secured: false,
+            redirect: false,
+            master_locale: "en-us".into(),
+            files: vec![b.clone(), a.clone()],
+        });
         assert_eq!(e.slug(), Some("logo"));
         assert_eq!(e.master_locale(), "en-us");
         assert_eq!(

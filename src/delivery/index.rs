@@ -206,27 +206,20 @@ impl Index {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::records::Asset;
+    use crate::db::DeliveryEntry;
 
     fn entry() -> Arc<HotAsset> {
-        let asset = Asset {
-            uid: "blt1111111111111111".into(),
-            api_key: "blt2222222222222222".into(),
-            is_dir: false,
-            parent_uid: None,
-            title: String::new(),
-            description: String::new(),
-            tags: Vec::new(),
-            version: 1,
+        Arc::new(HotAsset::new(&DeliveryEntry {
+            uid: "blt00000000000000ff".into(),
+            api_key: "blt0123456789abcdef".into(),
             permanent_slug: Some("slug".into()),
-            created_by: String::new(),
-            updated_by: String::new(),
-            created_at: 0,
-            updated_at: 0,
-            deleted_at: None,
-            file: None,
-        };
-        Arc::new(HotAsset::new(&asset, (false, false), "en-us", &[]))
+            deleted: false,
+            file_uid: None,
+            secured: false,
+            redirect: false,
+            master_locale: "en-us".into(),
+            files: Vec::new(),
+        }))
     }
 
     #[test]

@@ -63,8 +63,8 @@ async fn run(db: Db, hot: Arc<HotCache>, mut rx: mpsc::UnboundedReceiver<(String
             Ok(entries) => {
                 let mut found: HashMap<String, Arc<HotAsset>> = HashMap::new();
                 for e in &entries {
-                    if let Some(entry) = remember(&hot, &e.asset.uid, Some(e), generation) {
-                        found.insert(e.asset.uid.clone(), entry);
+                    if let Some(entry) = remember(&hot, &e.uid, Some(e), generation) {
+                        found.insert(e.uid.clone(), entry);
                     }
                 }
                 for uid in uids.iter().filter(|u| !found.contains_key(*u)) {
@@ -94,7 +94,7 @@ pub(super) fn remember(
 ) -> Option<Arc<HotAsset>> {
     match found {
         Some(e) => {
-            let entry = Arc::new(HotAsset::from_entry(e));
+            let entry = Arc::new(HotAsset::new(e));
             hot.insert(asset_uid, entry.clone(), generation);
             Some(entry)
         }

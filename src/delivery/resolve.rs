@@ -166,11 +166,11 @@ impl Delivery {
             let Some(last) = batch.last() else {
                 return Ok(stored);
             };
-            after = last.asset.uid.clone();
+            after = last.uid.clone();
             let full = batch.len() < BATCH as usize;
             let entries = batch
                 .iter()
-                .map(|e| (e.asset.uid.clone(), Arc::new(HotAsset::from_entry(e))))
+                .map(|e| (e.uid.clone(), Arc::new(HotAsset::new(e))))
                 .collect();
             match self.hot.fill(entries, generation) {
                 Some(n) => stored += n,
