@@ -1,13 +1,14 @@
 //! Loading index entries on a miss (§4), many at once. Requests for entries that are not
-//! in the index queue here; one task takes whatever has queued while the previous query
-//! ran and reads it with one indexed query (`uid IN (…)`), so that when many requests miss
-//! at once (a large stack and a small index budget) the database does one round trip per
-//! batch instead of one per request. Unknown uids go to the negative cache.
+//! in the index queue here; a batch is whatever has queued while the queries in flight
+//! (at most [`IN_FLIGHT`]) ran, read with one indexed query (`uid IN (…)`), so that when
+//! many requests miss at once (a large stack and a small index budget) the database does
+//! one round trip per batch instead of one per request. Unknown uids go to the negative
+//! cache.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use super::entry::HotAsset;
 use super::hot::HotCache;
@@ -15,6 +16,10 @@ use crate::db::{Db, DeliveryEntry};
 
 /// Most uids read by one query.
 const BATCH: usize = 64;
+
+/// Most queries in flight at once: the database works on several batches in parallel
+/// (its own cores) while the next one gathers.
+const IN_FLIGHT: usize = 4;
 
 type Reply = oneshot::Sender<Result<Option<Arc<HotAsset>>, String>>;
 
@@ -47,7 +52,12 @@ impl Loader {
 }
 
 async fn run(db: Db, hot: Arc<HotCache>, mut rx: mpsc::UnboundedReceiver<(String, Reply)>) {
+    let permits = Arc::new(Semaphore::new(IN_FLIGHT));
     while let Some(first) = rx.recv().await {
+        // Whatever queues while every query is in flight joins the next batch.
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            return;
+        };
         let mut batch = vec![first];
         while batch.len() < BATCH {
             match rx.try_recv() {
@@ -55,30 +65,39 @@ async fn run(db: Db, hot: Arc<HotCache>, mut rx: mpsc::UnboundedReceiver<(String
                 Err(_) => break,
             }
         }
-        let mut uids: Vec<String> = batch.iter().map(|(u, _)| u.clone()).collect();
-        uids.sort_unstable();
-        uids.dedup();
-        let generation = hot.generation();
-        match db.delivery_entries(&uids).await {
-            Ok(entries) => {
-                let mut found: HashMap<String, Arc<HotAsset>> = HashMap::new();
-                for e in &entries {
-                    if let Some(entry) = remember(&hot, &e.uid, Some(e), generation) {
-                        found.insert(e.uid.clone(), entry);
-                    }
-                }
-                for uid in uids.iter().filter(|u| !found.contains_key(*u)) {
-                    remember(&hot, uid, None, generation);
-                }
-                for (uid, reply) in batch {
-                    let _ = reply.send(Ok(found.get(&uid).cloned()));
+        let (db, hot) = (db.clone(), hot.clone());
+        tokio::spawn(async move {
+            load(&db, &hot, batch).await;
+            drop(permit);
+        });
+    }
+}
+
+/// Reads one batch of misses and answers each.
+async fn load(db: &Db, hot: &HotCache, batch: Vec<(String, Reply)>) {
+    let mut uids: Vec<String> = batch.iter().map(|(u, _)| u.clone()).collect();
+    uids.sort_unstable();
+    uids.dedup();
+    let generation = hot.generation();
+    match db.delivery_entries(&uids).await {
+        Ok(entries) => {
+            let mut found: HashMap<String, Arc<HotAsset>> = HashMap::new();
+            for e in &entries {
+                if let Some(entry) = remember(hot, &e.uid, Some(e), generation) {
+                    found.insert(e.uid.clone(), entry);
                 }
             }
-            Err(e) => {
-                let e = format!("{e:#}");
-                for (_, reply) in batch {
-                    let _ = reply.send(Err(e.clone()));
-                }
+            for uid in uids.iter().filter(|u| !found.contains_key(*u)) {
+                remember(hot, uid, None, generation);
+            }
+            for (uid, reply) in batch {
+                let _ = reply.send(Ok(found.get(&uid).cloned()));
+            }
+        }
+        Err(e) => {
+            let e = format!("{e:#}");
+            for (_, reply) in batch {
+                let _ = reply.send(Err(e.clone()));
             }
         }
     }
