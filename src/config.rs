@@ -70,6 +70,9 @@ pub struct Config {
     /// Seconds a webhook receiver or purge target has to answer (`PERMA_EVENT_TIMEOUT`,
     /// default 30).
     pub event_timeout: u64,
+    /// How long finished webhook executions and purge jobs (succeeded or given up) are
+    /// kept (`PERMA_EVENT_RETENTION_DAYS`, default 30 days); older ones are deleted.
+    pub event_retention: std::time::Duration,
     /// Seconds a client may take no bytes of an answer before its connection is closed
     /// (`PERMA_SEND_TIMEOUT`, default 60, as nginx's `send_timeout`), on both delivery
     /// paths: a client that stops reading cannot hold a connection and its buffers.
@@ -116,6 +119,7 @@ impl Default for Config {
             purge: Vec::new(),
             event_retry_ms: 5000,
             event_timeout: 30,
+            event_retention: std::time::Duration::from_secs(30 * 24 * 3600),
             send_timeout: 60,
             trusted_proxies: Vec::new(),
             rate_limit: 0,
@@ -216,6 +220,10 @@ impl Config {
         }
         if let Some(v) = var("PERMA_EVENT_TIMEOUT") {
             self.event_timeout = num("PERMA_EVENT_TIMEOUT", v)?.max(1);
+        }
+        if let Some(v) = var("PERMA_EVENT_RETENTION_DAYS") {
+            let days = num("PERMA_EVENT_RETENTION_DAYS", v)?.clamp(1, 36_500);
+            self.event_retention = std::time::Duration::from_secs(days * 24 * 3600);
         }
         if let Some(v) = var("PERMA_METRICS") {
             self.metrics = match v.trim() {

@@ -379,6 +379,20 @@ impl Db {
         Ok(r.rows_affected() == 1)
     }
 
+    /// Deletes up to `limit` finished jobs (succeeded, or failed and not retried since)
+    /// last changed before `before`; returns how many.
+    pub async fn prune_jobs(&self, before: i64, limit: i64) -> sqlx::Result<u64> {
+        Ok(sqlx::query(
+            "DELETE FROM event_jobs WHERE uid IN (SELECT uid FROM event_jobs \
+             WHERE status IN ('success', 'failed') AND updated_at < $1 LIMIT $2)",
+        )
+        .bind(before)
+        .bind(limit)
+        .execute(&self.write)
+        .await?
+        .rows_affected())
+    }
+
     /// Records an attempt's outcome and releases the lease.
     pub async fn finish_attempt(&self, j: &EventJob) -> sqlx::Result<()> {
         sqlx::query(

@@ -11,7 +11,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
@@ -30,6 +30,10 @@ const IN_FLIGHT: usize = 16;
 pub const MAX_ATTEMPTS: i64 = 8;
 /// How often the outbox and due jobs are read when nothing wakes the dispatcher.
 const POLL: Duration = Duration::from_millis(250);
+/// How often finished jobs past `PERMA_EVENT_RETENTION_DAYS` are looked for.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
+/// Jobs deleted by one statement (a short write transaction each).
+const PRUNE_BATCH: i64 = 1000;
 /// Bytes of a receiver's answer kept in an execution.
 const EXCERPT: usize = 1024;
 
@@ -39,6 +43,7 @@ pub fn start(app: &Arc<App>) {
     let wake = app.delivery.events_wake.clone();
     let permits = Arc::new(Semaphore::new(IN_FLIGHT));
     tokio::spawn(async move {
+        let mut pruned_at = Instant::now();
         loop {
             let Some(app) = weak.upgrade() else { return };
             if let Err(e) = fan_out(&app).await {
@@ -47,10 +52,36 @@ pub fn start(app: &Arc<App>) {
             if let Err(e) = send_due(&app, &weak, &permits).await {
                 tracing::warn!("sending events failed: {e:#}");
             }
+            let retention = app.config.event_retention;
+            if pruned_at.elapsed() >= (retention / 2).min(PRUNE_EVERY) {
+                pruned_at = Instant::now();
+                if let Err(e) = prune(&app, retention).await {
+                    tracing::warn!("pruning finished events failed: {e:#}");
+                }
+            }
             drop(app);
             let _ = tokio::time::timeout(POLL, wake.notified()).await;
         }
     });
+}
+
+/// Deletes finished jobs older than the retention, a batch at a time, so that executions
+/// do not grow without bound (pending and retrying jobs are never deleted).
+async fn prune(app: &App, retention: Duration) -> anyhow::Result<()> {
+    let before = now_ms() - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+    let mut total = 0;
+    loop {
+        let n = app.db.prune_jobs(before, PRUNE_BATCH).await?;
+        total += n;
+        if n < PRUNE_BATCH as u64 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    if total > 0 {
+        tracing::info!(jobs = total, "deleted finished events past their retention");
+    }
+    Ok(())
 }
 
 /// The channels an outbox event fires.

@@ -708,3 +708,43 @@ async fn redirect_mode_sends_permanent_urls_to_the_current_version_url() {
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.text().await.unwrap(), "two");
 }
+
+#[tokio::test]
+async fn finished_executions_are_deleted_after_the_retention_and_unfinished_ones_kept() {
+    let t = TestApp::spawn_with(|c| {
+        c.webhook_allow_nets = vec!["127.0.0.0/8".into()];
+        // Retries of the dead receiver's job fall well after the test.
+        c.event_retry_ms = 60_000;
+        c.event_timeout = 5;
+        c.event_retention = Duration::from_secs(2);
+    })
+    .await;
+    let s = t.admin().await;
+    let receiver = Receiver::start(200, Duration::ZERO).await;
+    let ok = create_webhook(&s, &receiver.url(), &["assets.create"], "automatic").await;
+    let dead_port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let dead = create_webhook(
+        &s,
+        &format!("http://127.0.0.1:{dead_port}/hook"),
+        &["assets.create"],
+        "automatic",
+    )
+    .await;
+    s.upload("r.txt", b"r").await;
+    let (ok_uid, dead_uid) = (ok["uid"].as_str().unwrap(), dead["uid"].as_str().unwrap());
+    assert_eq!(settle(&s, ok_uid, 1, "success").await.len(), 1);
+    let ex = settle(&s, dead_uid, 1, "retrying").await;
+    assert_eq!(ex[0]["status"], "retrying", "{ex:?}");
+    // Past the retention (2 s, looked at every second), the delivered execution goes.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !executions(&s, ok_uid).await.is_empty() {
+        assert!(Instant::now() < deadline, "the finished execution was kept");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let ex = executions(&s, dead_uid).await;
+    assert_eq!(ex.len(), 1, "a job still to be retried is never deleted");
+    assert_eq!(ex[0]["status"], "retrying");
+}
