@@ -391,10 +391,7 @@ async fn list_kind(
     if params.flag("count") {
         return Ok(Json(json!({ "assets": total.unwrap_or(0) })));
     }
-    let mut only = params.all("only[BASE][]");
-    only.extend(params.all("only[]").into_iter().filter(|o| o != "BASE"));
-    let mut except = params.all("except[BASE][]");
-    except.extend(params.all("except[]").into_iter().filter(|o| o != "BASE"));
+    let (only, except) = params.projection();
     let items: Vec<Value> = page
         .iter()
         .map(|a| {

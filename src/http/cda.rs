@@ -81,15 +81,6 @@ fn published_json(app: &App, l: &Listed, r: Render) -> Value {
     v
 }
 
-/// `only[BASE][]` (the SDKs also send `only[]`) and `except[BASE][]`.
-fn projection(params: &Params) -> (Vec<String>, Vec<String>) {
-    let mut only = params.all("only[BASE][]");
-    only.extend(params.all("only[]").into_iter().filter(|o| o != "BASE"));
-    let mut except = params.all("except[BASE][]");
-    except.extend(params.all("except[]").into_iter().filter(|o| o != "BASE"));
-    (only, except)
-}
-
 /// Applies both projections; `uid` always stays.
 pub(super) fn shape(v: Value, only: &[String], except: &[String]) -> Value {
     super::render::except_fields(project(v, only), except)
@@ -112,7 +103,7 @@ pub(super) async fn list(
 ) -> Result<Response> {
     let (page, total) = assets::list_published(&app.db, access, &p).await?;
     let r = render(params);
-    let (only, except) = projection(params);
+    let (only, except) = params.projection();
     let items: Vec<Value> = page
         .iter()
         .map(|l| shape(published_json(app, l, r), &only, &except))
@@ -134,7 +125,7 @@ pub(super) async fn fetch(
 ) -> Result<Response> {
     let version = params.uint("version")?;
     let l = assets::fetch_published(&app.db, access, uid, version).await?;
-    let (only, except) = projection(params);
+    let (only, except) = params.projection();
     let v = shape(published_json(app, &l, render(params)), &only, &except);
     Ok(cacheable(headers, &json!({ "asset": v })))
 }

@@ -163,6 +163,20 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
 }
 
 impl Params {
+    /// The field projections `(only, except)`: `only[BASE][]` and `except[BASE][]`, and
+    /// the `only[]` / `except[]` forms the SDKs also send.
+    pub fn projection(&self) -> (Vec<String>, Vec<String>) {
+        let fields = |base: &str, bare: &str| {
+            let mut v = self.all(base);
+            v.extend(self.all(bare).into_iter().filter(|o| o != "BASE"));
+            v
+        };
+        (
+            fields("only[BASE][]", "only[]"),
+            fields("except[BASE][]", "except[]"),
+        )
+    }
+
     /// Parses a query string (no allocation when there is none).
     pub fn from_query(query: Option<&str>) -> Self {
         match query {

@@ -252,10 +252,7 @@ pub fn small_list(
     }
     let skip = usize::try_from(params.skip()?).unwrap_or(usize::MAX);
     let limit = params.uint("limit")?.unwrap_or(100).clamp(1, 100) as usize;
-    let mut only = params.all("only[BASE][]");
-    only.extend(params.all("only[]").into_iter().filter(|o| o != "BASE"));
-    let mut except = params.all("except[BASE][]");
-    except.extend(params.all("except[]").into_iter().filter(|o| o != "BASE"));
+    let (only, except) = params.projection();
     let page: Vec<Value> = items
         .into_iter()
         .skip(skip)
