@@ -24,6 +24,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("transform", transform),
     ("image", image),
     ("agreement", agreement),
+    ("upload", upload),
 ];
 
 /// The delivery fast path's request-head parser and classifier: a head it takes is a public
@@ -243,6 +244,78 @@ pub fn agreement(data: &[u8]) {
     agreement::check(data);
 }
 
+/// Uploads and replaces: arbitrary bytes as the `multipart/form-data` body (boundary `B`)
+/// of `POST /v3/assets` (first byte even) or of a replace, `PUT /v3/assets/{uid}` (odd),
+/// through the router of a running perma. Never a 5xx; a refused request leaves no blob
+/// and no staged file behind (§5); an accepted one adds at most one blob.
+pub fn upload(data: &[u8]) {
+    upload::check(data);
+}
+
+mod upload {
+    use std::sync::OnceLock;
+
+    use axum::body::Body;
+    use axum::http::Request;
+
+    use super::agreement::{world, ADMIN, PASSWORD};
+
+    pub(super) fn check(data: &[u8]) {
+        let Some((&which, body)) = data.split_first() else {
+            return;
+        };
+        let w = world();
+        static TOKEN: OnceLock<String> = OnceLock::new();
+        let token = TOKEN.get_or_init(|| {
+            w.rt.block_on(crate::identity::login(&w.app.db, ADMIN, PASSWORD, 3600))
+                .expect("the admin logs in")
+                .1
+        });
+        let path = if which % 2 == 0 {
+            "/v3/assets".to_owned()
+        } else {
+            format!("/v3/assets/{}", w.name("{A}"))
+        };
+        let method = if which % 2 == 0 { "POST" } else { "PUT" };
+        w.rt.block_on(async {
+            let before = w.app.blobs.list().await.expect("blobs").len();
+            let request = Request::builder()
+                .method(method)
+                .uri(&path)
+                .header("host", "perma.test")
+                .header("authtoken", token)
+                .header("api_key", w.name("{K}"))
+                .header("content-type", "multipart/form-data; boundary=B")
+                .body(Body::from(body.to_vec()))
+                .expect("a request");
+            let mut router = crate::http::router(w.app.clone());
+            let response = tower_service::Service::call(&mut router, request)
+                .await
+                .expect("infallible");
+            let status = response.status().as_u16();
+            let text = axum::body::to_bytes(response.into_body(), 1 << 20)
+                .await
+                .unwrap_or_default();
+            assert!(
+                status < 500,
+                "{method} {path}: {status} {}",
+                String::from_utf8_lossy(&text)
+            );
+            let after = w.app.blobs.list().await.expect("blobs").len();
+            let staged = w.app.blobs.temp_files().expect("staging directory");
+            assert!(
+                staged.is_empty(),
+                "{status}, but staged files stay: {staged:?}"
+            );
+            if (200..300).contains(&status) {
+                assert!(after <= before + 1, "{before} blobs, then {after}");
+            } else {
+                assert_eq!(after, before, "refused ({status}), but a blob was kept");
+            }
+        });
+    }
+}
+
 mod agreement {
     use std::io::{Read, Write};
     use std::net::{SocketAddr, TcpStream};
@@ -255,16 +328,28 @@ mod agreement {
     use crate::identity::{self, Actor, StackAccess};
     use crate::startup::Application;
 
-    struct World {
-        rt: tokio::runtime::Runtime,
-        app: Arc<App>,
+    /// A running perma with a seeded stack, shared by the targets that need one.
+    pub(super) struct World {
+        pub(super) rt: tokio::runtime::Runtime,
+        pub(super) app: Arc<App>,
         addr: SocketAddr,
         names: Vec<(&'static str, String)>,
     }
 
-    const ADMIN: &str = "fuzz@example.com";
+    impl World {
+        /// What a placeholder (`{K}`, `{A}`, …) stands for.
+        pub(super) fn name(&self, placeholder: &str) -> &str {
+            self.names
+                .iter()
+                .find(|(n, _)| *n == placeholder)
+                .map_or("", |(_, v)| v.as_str())
+        }
+    }
 
-    fn world() -> &'static World {
+    pub(super) const ADMIN: &str = "fuzz@example.com";
+    pub(super) const PASSWORD: &str = "fuzz-password";
+
+    pub(super) fn world() -> &'static World {
         static WORLD: OnceLock<World> = OnceLock::new();
         WORLD.get_or_init(|| {
             let rt = tokio::runtime::Builder::new_multi_thread()
@@ -279,7 +364,7 @@ mod agreement {
                     data_dir: dir,
                     listen: "127.0.0.1:0".parse().expect("an address"),
                     admin_email: Some(ADMIN.into()),
-                    admin_password: Some("fuzz-password".into()),
+                    admin_password: Some(PASSWORD.into()),
                     database_url: None,
                     storage: None,
                     ..Config::default()
