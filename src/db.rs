@@ -47,6 +47,8 @@ pub struct Db {
     write: AnyPool,
     /// SQLite: point reads on the calling thread (delivery misses).
     direct: Option<DirectReader>,
+    /// PostgreSQL: where to open a connection of one's own ([`Db::connect_one`]).
+    url: Option<std::sync::Arc<str>>,
 }
 
 /// One migration: version, name and SQL text, embedded in the binary.
@@ -190,6 +192,7 @@ impl Db {
                     // An in-memory database is one per connection: no second reader.
                     direct: (!path.is_empty() && !path.starts_with(":memory:"))
                         .then(|| DirectReader::new(path)),
+                    url: None,
                 })
             }
             Backend::Postgres => {
@@ -204,9 +207,19 @@ impl Db {
                     read: pool.clone(),
                     write: pool,
                     direct: None,
+                    url: Some(url.into()),
                 })
             }
         }
+    }
+
+    /// A PostgreSQL connection outside the pool, registered with the current runtime: a
+    /// delivery worker reads its misses over its own (`delivery/loader.rs`). `None` on
+    /// SQLite.
+    pub async fn connect_one(&self) -> Option<sqlx::Result<sqlx::AnyConnection>> {
+        use sqlx::Connection;
+        let url = self.url.as_deref()?;
+        Some(sqlx::AnyConnection::connect(url).await)
     }
 
     /// Point reads of delivery entries on the calling thread, where the backend allows

@@ -5,6 +5,7 @@
 //! ([`Db::asset_file`]).
 
 use sqlx::any::AnyRow;
+use sqlx::AnyConnection;
 use sqlx::Row;
 
 use super::assets::{file_at, FileColumns};
@@ -135,6 +136,26 @@ impl Db {
         &self,
         asset_uids: &[String],
     ) -> sqlx::Result<Vec<DeliveryEntry>> {
+        self.delivery_entries_via(&self.read, asset_uids).await
+    }
+
+    /// [`Db::delivery_entries`] over a connection of the caller's own.
+    pub async fn delivery_entries_on(
+        &self,
+        conn: &mut AnyConnection,
+        asset_uids: &[String],
+    ) -> sqlx::Result<Vec<DeliveryEntry>> {
+        self.delivery_entries_via(conn, asset_uids).await
+    }
+
+    async fn delivery_entries_via<'c, E>(
+        &self,
+        executor: E,
+        asset_uids: &[String],
+    ) -> sqlx::Result<Vec<DeliveryEntry>>
+    where
+        E: sqlx::Executor<'c, Database = sqlx::Any>,
+    {
         if asset_uids.is_empty() {
             return Ok(Vec::new());
         }
@@ -149,8 +170,8 @@ impl Db {
         for uid in asset_uids {
             q = q.bind(uid.as_str());
         }
-        self.with_current_files(entries(&q.fetch_all(&self.read).await?)?)
-            .await
+        let rows = q.fetch_all(executor).await?;
+        self.with_current_files(entries(&rows)?).await
     }
 
     /// Delivery entries of up to `limit` file assets whose uid sorts after `after`, in uid

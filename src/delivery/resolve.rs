@@ -143,7 +143,17 @@ impl Delivery {
                 tracing::debug!(asset_uid, error = %e, "direct read failed; using the pool");
                 self.loader().load(asset_uid).await?
             }
-            None => self.loader().load(asset_uid).await?,
+            // PostgreSQL: a delivery worker's own loader, else (or if it fails) the pool's.
+            None => match super::loader::Loader::local(&self.db, &self.hot) {
+                Some(local) => match local.load(asset_uid).await {
+                    Ok(entry) => entry,
+                    Err(e) => {
+                        tracing::debug!(asset_uid, error = %e, "worker read failed; using the pool");
+                        self.loader().load(asset_uid).await?
+                    }
+                },
+                None => self.loader().load(asset_uid).await?,
+            },
         };
         Ok(entry.filter(|e| Some(e.stack) == ids::blt_bits(api_key)))
     }

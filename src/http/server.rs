@@ -110,6 +110,8 @@ fn start_workers(connections: &TaskTracker) -> io::Result<Vec<Handle>> {
                     // Delivery misses on SQLite may keep a read snapshot for a short while
                     // (db/direct.rs); a timer on this thread ends it, busy or idle.
                     crate::db::direct::hold_snapshots();
+                    // On PostgreSQL, its misses go over a connection of its own.
+                    crate::delivery::on_worker_thread();
                     match tokio::runtime::Builder::new_current_thread()
                         .enable_all()
                         .build()
