@@ -142,6 +142,9 @@ threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in rang
 for t in threads:
     t.start()
 rss_start = None
+# Anonymous RSS at the end of each tenth: whether memory levels off (caches reaching their
+# bounds) or keeps growing.
+rss_tenths = [None] * windows
 
 
 def sample_start():
@@ -149,9 +152,19 @@ def sample_start():
     rss_start = rss_mib()
 
 
+def sample_tenths():
+    for w in range(windows):
+        delay = start + (w + 1) * span - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        rss_tenths[w] = rss_mib()[1]
+
+
 # After warm-up, by the clock (the queue runs ahead of the schedule).
 warm = threading.Timer(start + min(5.0, seconds / 10) - time.monotonic(), sample_start)
 warm.start()
+tenths = threading.Thread(target=sample_tenths, daemon=True)
+tenths.start()
 rnd = random.Random(7)
 for n in range(total):
     slots.put((start + n / rate, rnd.choice(KINDS)))
@@ -168,9 +181,11 @@ def pct(xs, p):
     return xs[min(len(xs) - 1, int(len(xs) * p))] * 1000 if xs else float("nan")
 
 
-print(f"{'tenth':>5} {'requests':>9} {'errors':>7} {'p50 ms':>8} {'p99 ms':>8}")
+tenths.join(timeout=5)
+print(f"{'tenth':>5} {'requests':>9} {'errors':>7} {'p50 ms':>8} {'p99 ms':>8} {'anon MiB':>9}")
 for w in range(windows):
-    print(f"{w + 1:>5} {len(lat[w]):>9} {errors[w]:>7} {pct(lat[w], 0.5):8.2f} {pct(lat[w], 0.99):8.2f}")
+    anon = f"{rss_tenths[w]:9.0f}" if rss_tenths[w] is not None else f"{'':>9}"
+    print(f"{w + 1:>5} {len(lat[w]):>9} {errors[w]:>7} {pct(lat[w], 0.5):8.2f} {pct(lat[w], 0.99):8.2f} {anon}")
 first, last = pct(lat[0], 0.99), pct(lat[-1], 0.99)
 print(f"requests {sum(map(len, lat))} at {rate:g}/s for {seconds:g} s; errors {sum(errors)} (target 0)")
 print(f"p99 drift, last tenth / first tenth: {last / first:.2f} ({last:.2f} ms vs {first:.2f} ms)")
