@@ -216,10 +216,10 @@ impl Db {
     /// A PostgreSQL connection outside the pool, registered with the current runtime: a
     /// delivery worker reads its misses over its own (`delivery/loader.rs`). `None` on
     /// SQLite.
-    pub async fn connect_one(&self) -> Option<sqlx::Result<sqlx::PgConnection>> {
+    pub async fn connect_one(&self) -> Option<sqlx::Result<sqlx::AnyConnection>> {
         use sqlx::Connection;
         let url = self.url.as_deref()?;
-        Some(sqlx::PgConnection::connect(url).await)
+        Some(sqlx::AnyConnection::connect(url).await)
     }
 
     /// Point reads of delivery entries on the calling thread, where the backend allows

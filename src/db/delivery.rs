@@ -5,6 +5,7 @@
 //! ([`Db::asset_file`]).
 
 use sqlx::any::AnyRow;
+use sqlx::AnyConnection;
 use sqlx::Row;
 
 use super::assets::{file_at, FileColumns};
@@ -135,6 +136,26 @@ impl Db {
         &self,
         asset_uids: &[String],
     ) -> sqlx::Result<Vec<DeliveryEntry>> {
+        self.delivery_entries_via(&self.read, asset_uids).await
+    }
+
+    /// [`Db::delivery_entries`] over a connection of the caller's own.
+    pub async fn delivery_entries_on(
+        &self,
+        conn: &mut AnyConnection,
+        asset_uids: &[String],
+    ) -> sqlx::Result<Vec<DeliveryEntry>> {
+        self.delivery_entries_via(conn, asset_uids).await
+    }
+
+    async fn delivery_entries_via<'c, E>(
+        &self,
+        executor: E,
+        asset_uids: &[String],
+    ) -> sqlx::Result<Vec<DeliveryEntry>>
+    where
+        E: sqlx::Executor<'c, Database = sqlx::Any>,
+    {
         if asset_uids.is_empty() {
             return Ok(Vec::new());
         }
@@ -149,65 +170,8 @@ impl Db {
         for uid in asset_uids {
             q = q.bind(uid.as_str());
         }
-        let rows = q.fetch_all(&self.read).await?;
+        let rows = q.fetch_all(executor).await?;
         self.with_current_files(entries(&rows)?).await
-    }
-
-    /// [`Db::delivery_entries`] over a PostgreSQL connection of the caller's own, with
-    /// PostgreSQL's own driver: one prepared statement for any number of uids (`= ANY`
-    /// of an array) and columns decoded in place by position, without the `Any` driver's
-    /// copy of every value (a delivery worker's misses, `delivery/loader.rs`).
-    pub async fn delivery_entries_pg(
-        &self,
-        conn: &mut sqlx::PgConnection,
-        asset_uids: &[String],
-    ) -> sqlx::Result<Vec<DeliveryEntry>> {
-        use sqlx::Row as _;
-        static TEXT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-            format!(
-                "SELECT {ENTRY_COLS}, {FILE_COLS} FROM assets a \
-                 JOIN stacks s ON s.api_key = a.api_key {} \
-                 WHERE a.uid = ANY($1) AND a.is_dir = 0 ORDER BY a.uid",
-                entry_files(Backend::Postgres)
-            )
-        });
-        if asset_uids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let rows = sqlx::query(&TEXT).bind(asset_uids).fetch_all(conn).await?;
-        let mut out: Vec<DeliveryEntry> = Vec::new();
-        for row in &rows {
-            let uid: &str = row.try_get(0)?;
-            if out.last().is_none_or(|e| e.uid != uid) {
-                out.push(DeliveryEntry {
-                    uid: uid.to_owned(),
-                    api_key: row.try_get(1)?,
-                    permanent_slug: row.try_get(2)?,
-                    deleted: row.try_get::<Option<i64>, _>(3)?.is_some(),
-                    file_uid: row.try_get(4)?,
-                    secured: row.try_get::<i64, _>(5)? != 0,
-                    redirect: row.try_get::<&str, _>(6)? == "redirect",
-                    master_locale: row.try_get(7)?,
-                    files: Vec::new(),
-                });
-            }
-            let Some(file_uid) = row.try_get::<Option<String>, _>(8)? else {
-                continue;
-            };
-            if let Some(e) = out.last_mut() {
-                e.files.push(FileMeta {
-                    uid: file_uid,
-                    sha256: row.try_get(9)?,
-                    size: row.try_get(10)?,
-                    content_type: row.try_get(11)?,
-                    filename: row.try_get(12)?,
-                    width: row.try_get(13)?,
-                    height: row.try_get(14)?,
-                    created_at: row.try_get(15)?,
-                });
-            }
-        }
-        self.with_current_files(out).await
     }
 
     /// Delivery entries of up to `limit` file assets whose uid sorts after `after`, in uid

@@ -118,7 +118,7 @@ async fn run(db: Db, hot: Arc<HotCache>, mut rx: mpsc::UnboundedReceiver<(String
 /// A worker's loader: one query at a time over its own connection, opened when first
 /// needed and again after an error.
 async fn run_local(db: Db, hot: Arc<HotCache>, mut rx: mpsc::UnboundedReceiver<(String, Reply)>) {
-    let mut conn: Option<sqlx::PgConnection> = None;
+    let mut conn: Option<sqlx::AnyConnection> = None;
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < BATCH {
@@ -140,7 +140,7 @@ async fn run_local(db: Db, hot: Arc<HotCache>, mut rx: mpsc::UnboundedReceiver<(
         };
         let uids = batch_uids(&batch);
         let generation = hot.generation();
-        match db.delivery_entries_pg(c, &uids).await {
+        match db.delivery_entries_on(c, &uids).await {
             Ok(entries) => answer(&hot, batch, &uids, &entries, generation),
             Err(e) => {
                 conn = None;
