@@ -132,6 +132,11 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
         name: "entry_files",
         sql: include_str!("../migrations/postgres/0007_entry_files.sql"),
     },
+    Migration {
+        version: 8,
+        name: "name_order_covering",
+        sql: include_str!("../migrations/postgres/0008_name_order_covering.sql"),
+    },
 ];
 
 impl Db {

@@ -35,10 +35,6 @@ impl Filename {
                 }
             })
             .collect();
-        if out.chars().all(|c| c == '.') {
-            // "", "." and ".." are not names.
-            out = "file".to_owned();
-        }
         if out.len() > MAX_BYTES {
             // Keep the extension when it is short, cut on a char boundary.
             let ext = out
@@ -51,6 +47,10 @@ impl Filename {
                 cut -= 1;
             }
             out = format!("{}{ext}", &out[..cut]);
+        }
+        // After the cut, which can leave only dots: "", "." and ".." are not names.
+        if out.chars().all(|c| c == '.') {
+            out = "file".to_owned();
         }
         Self(out)
     }
@@ -85,5 +85,9 @@ mod tests {
         let long = format!("{}.jpeg", "é".repeat(300));
         let f = Filename::sanitize(&long);
         assert!(f.as_str().len() <= MAX_BYTES && f.as_str().ends_with(".jpeg"));
+        // Only dots once cut to length (found by the `filename` fuzz target): not a name,
+        // and cleaning the result again leaves it alone.
+        let dots = format!("{}\u{FFFD}.", ".".repeat(277));
+        assert_eq!(Filename::sanitize(&dots).as_str(), "file");
     }
 }

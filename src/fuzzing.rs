@@ -518,6 +518,14 @@ mod agreement {
         {
             return;
         }
+        if axum::http::Uri::try_from(path).is_err() {
+            // hyper refuses a target its parser refuses (400): the fast path may not
+            // answer it either.
+            if let Some(wire) = over_tcp(w.addr, &head, method == "HEAD") {
+                assert_eq!(wire.status, 400, "{}", String::from_utf8_lossy(&head));
+            }
+            return;
+        }
         let mut builder = axum::http::Request::builder().method(method).uri(path);
         for h in req.headers.iter() {
             builder = builder.header(h.name, h.value);

@@ -381,10 +381,16 @@ impl Db {
 
     /// Deletes up to `limit` finished jobs (succeeded, or failed and not retried since)
     /// last changed before `before`; returns how many.
+    ///
+    /// A finished job's last attempt was due no later than it finished
+    /// (`next_attempt_at <= updated_at`), so `next_attempt_at < before` holds for every
+    /// job deleted: stated, it makes the search a range of `event_jobs_due` (status,
+    /// next_attempt_at) instead of a walk over every finished job kept.
     pub async fn prune_jobs(&self, before: i64, limit: i64) -> sqlx::Result<u64> {
         Ok(sqlx::query(
             "DELETE FROM event_jobs WHERE uid IN (SELECT uid FROM event_jobs \
-             WHERE status IN ('success', 'failed') AND updated_at < $1 LIMIT $2)",
+             WHERE status IN ('success', 'failed') AND next_attempt_at < $1 \
+             AND updated_at < $1 LIMIT $2)",
         )
         .bind(before)
         .bind(limit)

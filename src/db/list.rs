@@ -369,7 +369,24 @@ impl Sql {
         s
     }
 
-    fn order_by(o: Order) -> String {
+    /// ORDER BY for a listing. In one folder, orders with an index that starts at the
+    /// folder (`…_by_parent…`: by creation, by name) lead with `parent_uid`: the order is
+    /// the same (one parent), but PostgreSQL's planner takes `parent_uid IS NULL` (the
+    /// root) for a filter, not a constant, and would otherwise not see that the index
+    /// gives the order past that column (a sort of the whole folder instead).
+    fn order_by(q: &ListQuery) -> String {
+        let o = q.order;
+        let order = Self::column_order(o);
+        let by_parent = matches!(o.column, Column::CreatedAt | Column::Title | Column::Name);
+        if q.folder.is_some() && by_parent && matches!(q.source, Source::Assets) {
+            let dir = if o.ascending { "ASC" } else { "DESC" };
+            format!("a.parent_uid {dir}, {order}")
+        } else {
+            order
+        }
+    }
+
+    fn column_order(o: Order) -> String {
         let (dir, nulls) = if o.ascending {
             ("ASC", "NULLS FIRST")
         } else {
@@ -431,7 +448,7 @@ impl Db {
         let text = format!(
             "SELECT a.uid {} ORDER BY {} LIMIT {limit} OFFSET {skip}",
             s.text,
-            Sql::order_by(q.order)
+            Sql::order_by(q)
         );
         let uids: Vec<String> = bind_all(sqlx::query(&text), &s.binds)
             .fetch_all(&self.read)
@@ -464,7 +481,7 @@ impl Db {
         mut visit: impl FnMut(Listed) -> bool + Send,
     ) -> sqlx::Result<()> {
         let s = Sql::from_where(q);
-        let order = Sql::order_by(q.order);
+        let order = Sql::order_by(q);
         let (mut offset, mut window) = (0u64, 200u64);
         loop {
             let text = format!(

@@ -321,9 +321,29 @@ pub(super) fn fuzz_head(buf: &[u8]) {
     assert_eq!(hosts, 1);
     let raw = req.path.unwrap_or("");
     assert!(raw.starts_with("/v3/assets/"), "{raw:?}");
+    assert!(
+        axum::http::uri::PathAndQuery::try_from(raw).is_ok_and(|p| p.as_str() == raw),
+        "a target hyper would refuse or cut: {raw:?}"
+    );
     // The conditional headers it will evaluate never panic, whatever the file.
     let _ = delivery::byte_range(request.headers.conditionals.range.unwrap_or(""), 4096);
 }
+
+/// Bytes a request target may hold on the fast path: those valid unescaped in both the
+/// path and the query for the `http` crate's parser (RFC 3986 `pchar` and `/`, `?`), as
+/// hyper reads the target. Anything else (a fragment `#`, which RFC 9112 §3.2 excludes
+/// from a request target and `http` cuts off; `"`, `<`, `>`, `` ` ``, `{`, `}`, bytes
+/// above 0x7F) goes to hyper, so that both paths read one target alike.
+static PLAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] =
+            matches!(b as u8, b'!' | b'$'..=b';' | b'=' | b'?'..=b'_' | b'a'..=b'z' | b'|' | b'~');
+        b += 1;
+    }
+    t
+};
 
 /// Classifies a request head the fast path may answer (and whether the client asked to
 /// close); `None` for anything else: another method or route, HTTP/1.0, a request the
@@ -339,6 +359,9 @@ fn classify<'a>(req: &httparse::Request<'_, 'a>) -> Option<(Classified<'a>, bool
         return None;
     }
     let target = req.path?;
+    if !target.bytes().all(|b| PLAIN[b as usize]) {
+        return None;
+    }
     let (path, query) = match target.split_once('?') {
         Some((p, q)) => (p, Some(q)),
         None => (target, None),
@@ -502,6 +525,13 @@ mod tests {
             "GET / HTTP/1.1\r\n\r\n".to_owned(),
             get("/%FF", ""),
             get("/a/b/c", ""),
+            // Targets hyper cuts (a fragment) or refuses (a raw `<`, a byte above 0x7F).
+            get("/#s", ""),
+            get("/s#x", ""),
+            get("/s?x=#", ""),
+            get("/s<", ""),
+            get("/s?x=<", ""),
+            get("/caf\u{e9}.txt", ""),
             // Needs the database: credentials, tokens, environments.
             get("/s", "authtoken: abc\r\n"),
             get(

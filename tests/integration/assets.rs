@@ -428,23 +428,11 @@ async fn folders_depth_cycles_and_recursive_delete() {
 async fn publish_unpublish_and_environment_listing() {
     let t = TestApp::spawn().await;
     let s = t.admin().await;
-    s.call(
-        Method::POST,
-        "/v3/environments",
-        Some(json!({"environment": {"name": "production"}})),
-    )
-    .await;
+    s.environment("production").await;
     let a = s.upload("a.txt", b"version one").await;
     let id = uid(&a);
     s.upload("b.txt", b"never published").await;
-    let (st, v) = s
-        .call(
-            Method::POST,
-            &format!("/v3/assets/{id}/publish"),
-            Some(json!({"asset": {"environments": ["production"], "locales": ["en-us"]}})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::OK, "{v}");
+    s.publish(&id, "production", &["en-us"]).await;
     let (_, v) = s.get(&format!("/v3/assets/{id}")).await;
     let pd = &v["asset"]["publish_details"];
     assert_eq!(pd.as_array().unwrap().len(), 1);

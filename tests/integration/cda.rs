@@ -43,59 +43,12 @@ impl Site {
     }
 }
 
-async fn environment(s: &Session, name: &str) {
-    let (st, v) = s
-        .call(
-            Method::POST,
-            "/v3/environments",
-            Some(json!({"environment": {"name": name}})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{v}");
-}
-
-async fn delivery_token(s: &Session, envs: &[&str]) -> String {
-    let (st, v) = s
-        .call(
-            Method::POST,
-            "/v3/stacks/delivery_tokens",
-            Some(json!({"token": {"name": "site", "scope": [
-                {"module": "environment", "environments": envs, "acl": {"read": true}}
-            ]}})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{v}");
-    v["token"]["token"].as_str().unwrap().to_owned()
-}
-
-async fn publish(s: &Session, uid: &str, env: &str, locales: &[&str]) {
-    let (st, v) = s
-        .call(
-            Method::POST,
-            &format!("/v3/assets/{uid}/publish"),
-            Some(json!({"asset": {"environments": [env], "locales": locales}})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::OK, "{v}");
-}
-
-async fn unpublish(s: &Session, uid: &str, env: &str) {
-    let (st, v) = s
-        .call(
-            Method::POST,
-            &format!("/v3/assets/{uid}/unpublish"),
-            Some(json!({"asset": {"environments": [env]}})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::OK, "{v}");
-}
-
 async fn site_for(t: &TestApp, s: &Session, envs: &[&str]) -> Site {
     Site {
         base: t.base.clone(),
         http: t.http.clone(),
         api_key: s.api_key().to_owned(),
-        token: delivery_token(s, envs).await,
+        token: s.delivery_token(envs).await,
     }
 }
 
@@ -114,8 +67,8 @@ fn titles(v: &Value) -> Vec<String> {
 async fn delivery_lists_and_fetches_what_is_published_as_published() {
     let t = TestApp::spawn().await;
     let s = t.admin().await;
-    environment(&s, "production").await;
-    environment(&s, "staging").await;
+    s.environment("production").await;
+    s.environment("staging").await;
     let site = site_for(&t, &s, &["production"]).await;
     let png = tiny_png();
     let a = s.upload("a.png", &png).await;
@@ -126,9 +79,9 @@ async fn delivery_lists_and_fetches_what_is_published_as_published() {
         b["uid"].as_str().unwrap(),
         c["uid"].as_str().unwrap(),
     );
-    publish(&s, a_uid, "production", &[]).await;
-    publish(&s, b_uid, "production", &[]).await;
-    publish(&s, c_uid, "staging", &[]).await;
+    s.publish(a_uid, "production", &[]).await;
+    s.publish(b_uid, "production", &[]).await;
+    s.publish(c_uid, "staging", &[]).await;
 
     let (st, v) = site.get("/v3/assets?environment=production").await;
     assert_eq!(st, StatusCode::OK, "{v}");
@@ -159,7 +112,7 @@ async fn delivery_lists_and_fetches_what_is_published_as_published() {
         .await
         .unwrap();
     assert_eq!(old.text().await.unwrap(), "bee");
-    publish(&s, b_uid, "production", &[]).await;
+    s.publish(b_uid, "production", &[]).await;
     let (_, one) = site
         .get(&format!("/v3/assets/{b_uid}?environment=production"))
         .await;
@@ -240,7 +193,7 @@ async fn delivery_lists_and_fetches_what_is_published_as_published() {
         .await;
     assert_eq!(st, StatusCode::NOT_MODIFIED);
     assert_eq!(h304["etag"].to_str().unwrap(), etag);
-    unpublish(&s, a_uid, "production").await;
+    s.unpublish(a_uid, "production").await;
     let (st, v, h) = site
         .get_with(
             "/v3/assets?environment=production",
@@ -273,11 +226,12 @@ async fn delivery_lists_and_fetches_what_is_published_as_published() {
 async fn delivery_refuses_wrong_tokens_environments_and_stacks_with_the_cma_body() {
     let t = TestApp::spawn().await;
     let s = t.admin().await;
-    environment(&s, "production").await;
-    environment(&s, "staging").await;
+    s.environment("production").await;
+    s.environment("staging").await;
     let site = site_for(&t, &s, &["production"]).await;
     let a = s.upload("a.txt", b"a").await;
-    publish(&s, a["uid"].as_str().unwrap(), "production", &[]).await;
+    s.publish(a["uid"].as_str().unwrap(), "production", &[])
+        .await;
 
     // No token at all: the management rules (401).
     let anon = t
@@ -300,8 +254,8 @@ async fn delivery_refuses_wrong_tokens_environments_and_stacks_with_the_cma_body
     );
     // Another stack's token.
     let other = t.admin().await;
-    environment(&other, "production").await;
-    let other_token = delivery_token(&other, &["production"]).await;
+    other.environment("production").await;
+    let other_token = other.delivery_token(&["production"]).await;
     let crossed = Site {
         token: other_token,
         ..site_clone(&site)
@@ -391,7 +345,7 @@ fn site_clone(s: &Site) -> Site {
 async fn locales_and_fallback() {
     let t = TestApp::spawn().await;
     let s = t.admin().await;
-    environment(&s, "production").await;
+    s.environment("production").await;
     let (st, v) = s
         .call(
             Method::POST,
@@ -405,8 +359,10 @@ async fn locales_and_fallback() {
     let site = site_for(&t, &s, &["production"]).await;
     let en = s.upload("en.txt", b"en").await;
     let fr = s.upload("fr.txt", b"fr").await;
-    publish(&s, en["uid"].as_str().unwrap(), "production", &["en-us"]).await;
-    publish(&s, fr["uid"].as_str().unwrap(), "production", &["fr-fr"]).await;
+    s.publish(en["uid"].as_str().unwrap(), "production", &["en-us"])
+        .await;
+    s.publish(fr["uid"].as_str().unwrap(), "production", &["fr-fr"])
+        .await;
     let (_, v) = site
         .get("/v3/assets?environment=production&locale=fr-fr")
         .await;
@@ -438,7 +394,7 @@ async fn locales_and_fallback() {
         )
         .await;
     assert_eq!(st, StatusCode::OK);
-    publish(&s, en_uid, "production", &["en-us"]).await;
+    s.publish(en_uid, "production", &["en-us"]).await;
     let q = urlencode(r#"{"tags":"brand"}"#);
     let (_, v) = site
         .get(&format!(
@@ -453,7 +409,8 @@ async fn locales_and_fallback() {
         .await;
     assert_eq!(titles(&v), Vec::<String>::new(), "{v}");
     // Published in both: the requested locale wins, once.
-    publish(&s, en["uid"].as_str().unwrap(), "production", &["fr-fr"]).await;
+    s.publish(en["uid"].as_str().unwrap(), "production", &["fr-fr"])
+        .await;
     let (_, v) = site
         .get("/v3/assets?environment=production&locale=fr-fr&include_fallback=true&include_count=true")
         .await;
@@ -532,7 +489,7 @@ async fn published(site: &Site) -> HashMap<String, i64> {
 async fn sync_while_publishing_misses_nothing_repeats_nothing_and_survives_a_restart() {
     let mut t = TestApp::spawn().await;
     let s = t.admin().await;
-    environment(&s, "production").await;
+    s.environment("production").await;
     let site = site_for(&t, &s, &["production"]).await;
     let mut uids = Vec::new();
     for i in 0..230 {
@@ -542,7 +499,7 @@ async fn sync_while_publishing_misses_nothing_repeats_nothing_and_survives_a_res
         uids.push(a["uid"].as_str().unwrap().to_owned());
     }
     for u in &uids[..210] {
-        publish(&s, u, "production", &[]).await;
+        s.publish(u, "production", &[]).await;
     }
 
     // Start a sync, then keep changing things while it is followed page by page.
@@ -558,12 +515,12 @@ async fn sync_while_publishing_misses_nothing_repeats_nothing_and_survives_a_res
     // Changes during the sync: publish new ones, republish after a replace, unpublish,
     // delete (some already read, some not yet).
     for u in &uids[210..220] {
-        publish(&s, u, "production", &[]).await;
+        s.publish(u, "production", &[]).await;
     }
     s.replace(&uids[0], "f000.txt", b"zero again").await;
-    publish(&s, &uids[0], "production", &[]).await;
-    unpublish(&s, &uids[1], "production").await;
-    unpublish(&s, &uids[205], "production").await;
+    s.publish(&uids[0], "production", &[]).await;
+    s.unpublish(&uids[1], "production").await;
+    s.unpublish(&uids[205], "production").await;
     let (st, _) = s
         .call(Method::DELETE, &format!("/v3/assets/{}", uids[2]), None)
         .await;
@@ -657,7 +614,7 @@ async fn sync_while_publishing_misses_nothing_repeats_nothing_and_survives_a_res
 async fn bulk_publish_is_one_background_job_with_a_result_per_asset() {
     let t = TestApp::spawn().await;
     let s = t.admin().await;
-    environment(&s, "production").await;
+    s.environment("production").await;
     let site = site_for(&t, &s, &["production"]).await;
     let mut assets = Vec::new();
     for i in 0..25 {

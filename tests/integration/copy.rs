@@ -2,8 +2,7 @@
 //! PostgreSQL and another blob store (S3 when the suite runs on S3); afterwards every URL serves the same bytes.
 //! Runs in the PostgreSQL pass of the suite.
 
-use reqwest::{Method, StatusCode};
-use serde_json::json;
+use reqwest::StatusCode;
 
 use crate::support::{
     database_url_for, perma_cmd, postgres_base, prepare_database, storage_for, Server,
@@ -24,12 +23,7 @@ async fn copy_sqlite_installation_to_postgres() {
     ];
     let server = Server::start_with(src.path(), &embedded);
     let s = server.login().await.with_new_stack("Embedded").await;
-    s.call(
-        Method::POST,
-        "/v3/environments",
-        Some(json!({"environment": {"name": "production"}})),
-    )
-    .await;
+    s.environment("production").await;
     let mut urls = Vec::new();
     for (i, name) in ["a.txt", "b.bin", "c.txt"].iter().enumerate() {
         let bytes = format!("{name} bytes {i}")

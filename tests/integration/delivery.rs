@@ -209,12 +209,7 @@ async fn active_content_is_sandboxed_and_names_are_encoded() {
 async fn replace_publish_environment_and_410() {
     let t = TestApp::spawn().await;
     let s = t.admin().await;
-    s.call(
-        Method::POST,
-        "/v3/environments",
-        Some(json!({"environment": {"name": "production"}})),
-    )
-    .await;
+    s.environment("production").await;
     let (id, v1_url, perm) = asset_with_permanent(&s, "doc.txt", b"first", "doc").await;
     // Not published yet.
     let r = t
@@ -231,12 +226,7 @@ async fn replace_publish_environment_and_410() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    s.call(
-        Method::POST,
-        &format!("/v3/assets/{id}/publish"),
-        Some(json!({"asset": {"environments": ["production"]}})),
-    )
-    .await;
+    s.publish(&id, "production", &[]).await;
     let r2 = s.replace(&id, "doc.txt", b"second").await;
     let v2_url = r2["url"].as_str().unwrap();
     assert_ne!(v1_url, v2_url);
@@ -394,25 +384,10 @@ async fn replace_publish_environment_and_410() {
 async fn secured_stacks_need_credentials_or_delivery_token() {
     let t = TestApp::spawn().await;
     let s = t.admin().await;
-    s.call(
-        Method::POST,
-        "/v3/environments",
-        Some(json!({"environment": {"name": "production"}})),
-    )
-    .await;
-    s.call(
-        Method::POST,
-        "/v3/environments",
-        Some(json!({"environment": {"name": "staging"}})),
-    )
-    .await;
+    s.environment("production").await;
+    s.environment("staging").await;
     let (id, vurl, perm) = asset_with_permanent(&s, "secret.txt", b"published", "secret").await;
-    s.call(
-        Method::POST,
-        &format!("/v3/assets/{id}/publish"),
-        Some(json!({"asset": {"environments": ["production"]}})),
-    )
-    .await;
+    s.publish(&id, "production", &[]).await;
     let draft = s.replace(&id, "secret.txt", b"draft").await;
     let (st, v) = s
         .call(
@@ -422,10 +397,7 @@ async fn secured_stacks_need_credentials_or_delivery_token() {
         )
         .await;
     assert_eq!(st, StatusCode::OK, "{v}");
-    let (_, v) = s
-        .call(Method::POST, "/v3/stacks/delivery_tokens", Some(json!({"token": {"name": "prod", "scope": [{"module": "environment", "environments": ["production"], "acl": {"read": true}}]}})))
-        .await;
-    let dt = v["token"]["token"].as_str().unwrap().to_owned();
+    let dt = s.delivery_token(&["production"]).await;
     let bad_scope = s
         .call(Method::POST, "/v3/stacks/delivery_tokens", Some(json!({"token": {"name": "x", "scope": [{"module": "environment", "environments": ["mars"]}]}})))
         .await;
@@ -605,35 +577,16 @@ async fn large_files_round_trip_in_parts_and_ranges() {
 async fn every_version_url_of_an_asset_with_many_versions_serves_its_file() {
     let t = TestApp::spawn().await;
     let s = t.admin().await;
-    s.call(
-        Method::POST,
-        "/v3/environments",
-        Some(json!({"environment": {"name": "production"}})),
-    )
-    .await;
+    s.environment("production").await;
     let (id, first_url, perm) = asset_with_permanent(&s, "v.txt", b"v0", "v").await;
-    let (st, v) = s
-        .call(
-            Method::POST,
-            &format!("/v3/assets/{id}/publish"),
-            Some(json!({"asset": {"environments": ["production"]}})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::OK, "{v}");
+    s.publish(&id, "production", &[]).await;
     let mut urls = vec![first_url.clone()];
     for i in 1..25 {
         let r = s.replace(&id, "v.txt", format!("v{i}").as_bytes()).await;
         urls.push(r["url"].as_str().unwrap().to_owned());
     }
     let other = s.upload("other.txt", b"other").await;
-    let (_, v) = s
-        .call(
-            Method::POST,
-            "/v3/stacks/delivery_tokens",
-            Some(json!({"token": {"name": "prod", "scope": [{"module": "environment", "environments": ["production"], "acl": {"read": true}}]}})),
-        )
-        .await;
-    let dt = v["token"]["token"].as_str().unwrap().to_owned();
+    let dt = s.delivery_token(&["production"]).await;
     let body = |u: String, auth: bool| {
         let mut r = t.http.get(u);
         if auth {

@@ -186,14 +186,7 @@ async fn every_channel_fires_with_a_signed_payload() {
     let (_, v) = s.get("/v3/webhooks").await;
     assert_eq!(v["webhooks"].as_array().unwrap().len(), 1);
 
-    let (st, _) = s
-        .call(
-            Method::POST,
-            "/v3/environments",
-            Some(json!({"environment": {"name": "production"}})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::CREATED);
+    s.environment("production").await;
     let a = s.upload("hero.txt", b"v1").await;
     let asset = a["uid"].as_str().unwrap().to_owned();
     let (st, _) = s.set_permanent(&asset, "hero").await;
@@ -526,35 +519,56 @@ async fn a_slow_receiver_does_not_slow_uploads() {
     );
 }
 
+/// A perma process of its own, so that a test can SIGKILL it and start it again on the
+/// same data: events to loopback receivers, retries every 200 ms, this attempt timeout.
+struct Killable {
+    dir: tempfile::TempDir,
+    timeout: &'static str,
+}
+
+impl Killable {
+    async fn new(timeout: &'static str) -> Killable {
+        let dir = tempfile::tempdir().unwrap();
+        crate::support::prepare_database(dir.path()).await;
+        Killable { dir, timeout }
+    }
+
+    fn start(&self) -> Server {
+        let env = [
+            ("PERMA_WEBHOOK_ALLOW_NETS", "127.0.0.0/8"),
+            ("PERMA_EVENT_RETRY_MS", "200"),
+            ("PERMA_EVENT_TIMEOUT", self.timeout),
+        ];
+        Server::start_with(self.dir.path(), &env)
+    }
+
+    /// Starts perma, subscribes `url` to `assets.create` and uploads an asset: returns the
+    /// server and the asset, whose event is then queued.
+    async fn start_with_event_for(&self, url: &str) -> (Server, Value) {
+        let server = self.start();
+        let s = server.login().await.with_new_stack("kill").await;
+        create_webhook(&s, url, &["assets.create"], "automatic").await;
+        let a = s.upload("k.txt", b"k").await;
+        (server, a)
+    }
+}
+
 #[tokio::test]
 async fn no_event_is_lost_when_perma_is_killed_between_change_and_delivery() {
-    let dir = tempfile::tempdir().unwrap();
-    crate::support::prepare_database(dir.path()).await;
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap()
     };
-    let env = [
-        ("PERMA_WEBHOOK_ALLOW_NETS", "127.0.0.0/8"),
-        ("PERMA_EVENT_RETRY_MS", "200"),
-        // The kill may land while the first attempt holds its lease (2 × 1 s + 5 s): the
-        // restarted process sends the job once that lease has run out.
-        ("PERMA_EVENT_TIMEOUT", "1"),
-    ];
-    let server = Server::start_with(dir.path(), &env);
-    let s = server.login().await.with_new_stack("kill").await;
-    create_webhook(
-        &s,
-        &format!("http://{port}/hook"),
-        &["assets.create"],
-        "automatic",
-    )
-    .await;
-    let a = s.upload("k.txt", b"k").await;
+    // The kill may land while the first attempt holds its lease (2 × 1 s + 5 s): the
+    // restarted process sends the job once that lease has run out.
+    let perma = Killable::new("1").await;
+    let (server, a) = perma
+        .start_with_event_for(&format!("http://{port}/hook"))
+        .await;
     // SIGKILL right after the change committed: the receiver is not even up.
     server.kill();
     let receiver = Receiver::start_on(port, 200, Duration::ZERO).await;
-    let server = Server::start_with(dir.path(), &env);
+    let server = perma.start();
     let got = receiver.wait_for_within(1, Duration::from_secs(20)).await;
     assert!(!got.is_empty(), "the event was lost");
     for g in &got {
@@ -569,20 +583,11 @@ async fn no_event_is_lost_when_perma_is_killed_between_change_and_delivery() {
 
 #[tokio::test]
 async fn a_job_whose_sender_was_killed_mid_attempt_is_sent_once_its_lease_runs_out() {
-    let dir = tempfile::tempdir().unwrap();
-    crate::support::prepare_database(dir.path()).await;
     // A receiver that takes the request and never answers in time.
     let hanging = Receiver::start(200, Duration::from_secs(60)).await;
     let port = hanging.addr;
-    let env = [
-        ("PERMA_WEBHOOK_ALLOW_NETS", "127.0.0.0/8"),
-        ("PERMA_EVENT_RETRY_MS", "200"),
-        ("PERMA_EVENT_TIMEOUT", "2"),
-    ];
-    let server = Server::start_with(dir.path(), &env);
-    let s = server.login().await.with_new_stack("lease").await;
-    create_webhook(&s, &hanging.url(), &["assets.create"], "automatic").await;
-    let a = s.upload("l.txt", b"l").await;
+    let perma = Killable::new("2").await;
+    let (server, a) = perma.start_with_event_for(&hanging.url()).await;
     let first = hanging.wait_for(1).await;
     assert_eq!(first.len(), 1, "the first attempt reached the receiver");
     // SIGKILL while the attempt is in flight: its lease (2 × 2 s + 5 s) is still held.
@@ -590,7 +595,7 @@ async fn a_job_whose_sender_was_killed_mid_attempt_is_sent_once_its_lease_runs_o
     server.kill();
     hanging.stop().await;
     let receiver = Receiver::start_on(port, 200, Duration::ZERO).await;
-    let server = Server::start_with(dir.path(), &env);
+    let server = perma.start();
     let got = receiver.wait_for_within(1, Duration::from_secs(30)).await;
     assert_eq!(got.len(), 1, "the leased job was never sent again");
     assert!(
@@ -671,12 +676,7 @@ async fn redirect_mode_sends_permanent_urls_to_the_current_version_url() {
         "two"
     );
     // The router, with ?environment= after a publish: the query goes along.
-    s.call(
-        Method::POST,
-        "/v3/environments",
-        Some(json!({"environment": {"name": "production"}})),
-    )
-    .await;
+    s.environment("production").await;
     let (st, _) = s
         .call(
             Method::POST,

@@ -5,8 +5,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use reqwest::{Method, StatusCode};
-use serde_json::json;
+use reqwest::StatusCode;
 
 use crate::support::TestApp;
 
@@ -203,25 +202,8 @@ async fn a_cached_permanent_url_serves_the_new_file_right_after_a_replace() {
     assert_eq!(fetch(&v1).await, ("HIT".into(), "version one".into()));
 
     // With ?environment= after a publish.
-    let (st, _) = s
-        .call(
-            Method::POST,
-            "/v3/environments",
-            Some(json!({"environment": {"name": "production"}})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::CREATED);
-    let publish = || async {
-        let (st, v) = s
-            .call(
-                Method::POST,
-                &format!("/v3/assets/{uid}/publish"),
-                Some(json!({"asset": {"environments": ["production"], "locales": ["en-us"]}})),
-            )
-            .await;
-        assert_eq!(st, StatusCode::OK, "{v}");
-    };
-    publish().await;
+    s.environment("production").await;
+    s.publish(&uid, "production", &["en-us"]).await;
     let prod = format!("{perm}?environment=production");
     until_serves(&prod, "version two").await;
     until_cached(&prod, "version two").await;
@@ -230,7 +212,7 @@ async fn a_cached_permanent_url_serves_the_new_file_right_after_a_replace() {
     // and perma answers two again).
     until_serves(&perm, "version three").await;
     assert_eq!(fetch(&prod).await.1, "version two");
-    publish().await;
+    s.publish(&uid, "production", &["en-us"]).await;
     let took = until_serves(&prod, "version three").await;
     println!(
         "?environment= served the new file {} ms after the publish",

@@ -330,6 +330,57 @@ impl Session {
         v["asset"].clone()
     }
 
+    /// Creates an environment (asserting 201).
+    pub async fn environment(&self, name: &str) {
+        let (st, v) = self
+            .call(
+                Method::POST,
+                "/v3/environments",
+                Some(json!({"environment": {"name": name}})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+    }
+
+    /// Creates a delivery token that reads these environments and returns it.
+    pub async fn delivery_token(&self, envs: &[&str]) -> String {
+        let (st, v) = self
+            .call(
+                Method::POST,
+                "/v3/stacks/delivery_tokens",
+                Some(json!({"token": {"name": "site", "scope": [
+                    {"module": "environment", "environments": envs, "acl": {"read": true}}
+                ]}})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        v["token"]["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Publishes an asset's current version to one environment (asserting 200).
+    pub async fn publish(&self, uid: &str, env: &str, locales: &[&str]) {
+        let (st, v) = self
+            .call(
+                Method::POST,
+                &format!("/v3/assets/{uid}/publish"),
+                Some(json!({"asset": {"environments": [env], "locales": locales}})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+    }
+
+    /// Unpublishes an asset from one environment (asserting 200).
+    pub async fn unpublish(&self, uid: &str, env: &str) {
+        let (st, v) = self
+            .call(
+                Method::POST,
+                &format!("/v3/assets/{uid}/unpublish"),
+                Some(json!({"asset": {"environments": [env]}})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+    }
+
     pub async fn set_permanent(&self, uid: &str, value: &str) -> (StatusCode, Value) {
         self.call(
             Method::PUT,
