@@ -27,8 +27,12 @@ for config in "${order[@]}"; do
   [[ $config == off ]] && envs=(PERMA_METRICS=off PERMA_ACCESS_LOG=off)
   [[ $config == logged ]] && envs=(PERMA_METRICS=on "PERMA_ACCESS_LOG=$out/access.log")
   echo "== run $n: $config (${envs[*]})"
-  env "${envs[@]}" PERMA_BIN="$bin" BENCH_ROUNDS="${BENCH_ROUNDS:-1}" "$root/bench/delivery.sh" "${smoke[@]}" \
-    | tee "$out/$n-$config.txt" | sed -n '/== ratios/,$p'
+  # The run's own output is shown only when it fails (its reason is in it).
+  if ! env "${envs[@]}" PERMA_BIN="$bin" BENCH_ROUNDS="${BENCH_ROUNDS:-1}" "$root/bench/delivery.sh" "${smoke[@]}" \
+    > "$out/$n-$config.txt" 2>&1; then
+    tail -40 "$out/$n-$config.txt"; echo "bench/delivery.sh failed in run $n ($config)"; exit 1
+  fi
+  sed -n '/== ratios/,$p' "$out/$n-$config.txt"
   if [[ $config == logged ]]; then
     lines=$(wc -l < "$out/access.log" 2>/dev/null || echo 0)
     echo "   access log: $lines lines"
