@@ -359,6 +359,7 @@ mod agreement {
                 .expect("a runtime");
             let dir = std::env::temp_dir().join(format!("perma-agreement-{}", std::process::id()));
             let _ = std::fs::remove_dir_all(&dir);
+            remove_stale_worlds();
             let (app, addr, names) = rt.block_on(async {
                 let config = Config {
                     data_dir: dir,
@@ -385,6 +386,32 @@ mod agreement {
                 names,
             }
         })
+    }
+
+    /// Removes the data directories of earlier fuzzing processes that have ended. libFuzzer
+    /// ends a run with `exit`, so a world never removes its own directory. (Where there is
+    /// no `/proc` to tell a live process, nothing is removed.)
+    fn remove_stale_worlds() {
+        if !std::path::Path::new("/proc/self").exists() {
+            return;
+        }
+        let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(pid) = name
+                .to_str()
+                .and_then(|n| n.strip_prefix("perma-agreement-"))
+                .and_then(|p| p.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
     }
 
     async fn upload(
