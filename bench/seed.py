@@ -168,10 +168,9 @@ def seed_postgres():
     # Then two sessions side by side (PostgreSQL runs a session on one core): the library
     # and the assets' indexes in one, the publishing in the other.
     def group(inserts, of_group):
-        mine = [t for t in TABLES if of_group(t)]
         script = settings + ["BEGIN;"] + [sql + ";" for sql in inserts]
         script += [sql + ";" for table, _, sql in indexes if of_group(table)]
-        script += ["COMMIT;", f"VACUUM ANALYZE {', '.join(mine)};"]
+        script += ["COMMIT;"]
         return "\n".join(script)
 
     scripts = [group(library, lambda t: t not in PUBLISHING)]
@@ -179,6 +178,11 @@ def seed_postgres():
         scripts.append(group(publishing, lambda t: t in PUBLISHING))
     with ThreadPoolExecutor() as pool:
         list(pool.map(psql, scripts))
+    # VACUUM once both have committed: it marks a page all-visible (which index-only scans
+    # need) only when no transaction still running could miss its rows, and a group's
+    # VACUUM would run while the other group's transaction is still open.
+    present = psql(f"SELECT tablename FROM pg_tables WHERE tablename IN ({tables});", "-At").split()
+    psql(f"VACUUM ANALYZE {', '.join(present)};")
     out = psql(paths_query() + ";", "-At", "-F", "\t")
     return [f"/v3/assets/{api_key}/{uid}/{slug}" for uid, slug in (line.split("\t") for line in out.splitlines() if line)]
 
