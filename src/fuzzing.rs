@@ -357,7 +357,7 @@ mod agreement {
                 .enable_all()
                 .build()
                 .expect("a runtime");
-            let dir = std::env::temp_dir().join(format!("perma-agreement-{}", std::process::id()));
+            let dir = std::env::temp_dir().join(format!("{WORLD_DIR}{}", std::process::id()));
             let _ = std::fs::remove_dir_all(&dir);
             remove_stale_worlds();
             let (app, addr, names) = rt.block_on(async {
@@ -388,6 +388,9 @@ mod agreement {
         })
     }
 
+    /// A world's data directory in the temporary directory: this prefix and the process id.
+    const WORLD_DIR: &str = "perma-agreement-";
+
     /// Removes the data directories of earlier fuzzing processes that have ended. libFuzzer
     /// ends a run with `exit`, so a world never removes its own directory. (Where there is
     /// no `/proc` to tell a live process, nothing is removed.)
@@ -402,7 +405,7 @@ mod agreement {
             let name = entry.file_name();
             let Some(pid) = name
                 .to_str()
-                .and_then(|n| n.strip_prefix("perma-agreement-"))
+                .and_then(|n| n.strip_prefix(WORLD_DIR))
                 .and_then(|p| p.parse::<u32>().ok())
             else {
                 continue;
