@@ -170,6 +170,10 @@ PY
   line "start-up until listening" "${started_ms} ms" "(the index fills in the background)"
   t0=$(date +%s%N); wait_preload
   line "background preload of the delivery index" "$(( ($(date +%s%N) - t0) / 1000000 )) ms" "($(sed 's/\x1b\[[0-9;]*m//g' "$work/perma.err" | grep -o 'assets=[0-9]*' | head -1) in the index)"
+  # The seeded stack's totals (kept per folder, recounted by seed.py) before any timing.
+  counted=$(curl -sf "$perma/v3/assets?limit=1&include_count=true" -H "authtoken: $token" -H "api_key: $big" \
+    | python3 -c 'import sys, json; print(json.load(sys.stdin)["count"])')
+  [[ "$counted" == "$n" ]] || { echo "scale.sh: the big stack counts $counted assets, not $n" >&2; exit 1; }
   # Listing (§6).
   for spec in \
     "first page|limit=100|50" \

@@ -13,7 +13,8 @@ Usage: seed.py DB API_KEY USER_UID SHA256 SIZE COUNT PREFIX [ENV_UID]
   ENV_UID: also publish every asset (version 2, locale en-us) to that environment, with
   the published rows the Content Delivery API lists (schema 3).
 Works with every schema version perma has had (it fills the listing columns and tags of
-schema 2 when they exist).
+schema 2 when they exist, and recounts the stack's kept folder totals of schema 9, whose
+triggers it holds back during the load).
 """
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
@@ -33,11 +34,11 @@ def type_case(i):
     return f"CASE ({i}) % {len(TYPES)} {arms} END"
 
 
-def statements(seq_from, listing, uid_expr, file_uid_expr):
+def statements(seq_from, listing, counts, uid_expr, file_uid_expr):
     """SQL that inserts the rows, in three groups: the assets (`seq_from` yields a column
-    i = 0..count-1), then what is read from them: the library (files, versions, tags) and
-    the publishing (publications and the Content Delivery API's rows). The last two only
-    read `assets`, so they may run side by side."""
+    i = 0..count-1), then what is read from them: the library (files, versions, tags, the
+    kept folder totals when `counts`) and the publishing (publications and the Content
+    Delivery API's rows). The last two only read `assets`, so they may run side by side."""
     i = "s.i"
     slug = f"'{prefix}-' || {i} || '.bin'"
     tags = f"'[\"t-' || ({i} % 1000) || '\"]'"
@@ -70,6 +71,16 @@ def statements(seq_from, listing, uid_expr, file_uid_expr):
             "INSERT INTO asset_tags (asset_uid, api_key, tag) "
             f"SELECT uid, api_key, 't-' || ({n} % 1000) FROM assets WHERE {mine}"
         )
+    if counts:
+        # The stack's totals as migration 0009 computes them (the load ran without the
+        # triggers that keep them row by row).
+        library += [
+            f"DELETE FROM asset_counts WHERE api_key = '{api_key}'",
+            "INSERT INTO asset_counts (api_key, parent_key, is_dir, n) "
+            "SELECT api_key, COALESCE(parent_uid, ''), is_dir, COUNT(*) FROM assets "
+            f"WHERE api_key = '{api_key}' AND deleted_at IS NULL "
+            "GROUP BY api_key, COALESCE(parent_uid, ''), is_dir",
+        ]
     publishing = []
     if env_uid:
         at = base + count
@@ -109,10 +120,14 @@ def seed_sqlite():
     for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-1048576", "temp_store=MEMORY", "threads=2"):
         con.execute(f"PRAGMA {pragma}")
     listing = "file_size" in {r[1] for r in con.execute("PRAGMA table_info(assets)")}
+    counts = con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'asset_counts'").fetchone()
     tables = ", ".join(f"'{t}'" for t in TABLES)
     indexes = con.execute(
         f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ({tables})"
     ).fetchall()
+    # SQLite cannot switch triggers off: those that keep the folder totals are dropped for
+    # the load (the totals are recounted once instead) and made again after.
+    triggers = con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'assets'").fetchall()
     seq = (
         f"(WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i < {count - 1}) "
         "SELECT i FROM seq) s"
@@ -120,12 +135,14 @@ def seed_sqlite():
     con.execute("BEGIN")
     for name, _ in indexes:
         con.execute(f"DROP INDEX {name}")
+    for name, _ in triggers:
+        con.execute(f"DROP TRIGGER {name}")
     assets, library, publishing = statements(
-        seq, listing, "'blt' || lower(hex(randomblob(8)))", "lower(hex(randomblob(12)))"
+        seq, listing, counts, "'blt' || lower(hex(randomblob(8)))", "lower(hex(randomblob(12)))"
     )
     for sql in assets + library + publishing:
         con.execute(sql)
-    for _, sql in indexes:
+    for _, sql in indexes + triggers:
         con.execute(sql)
     con.execute("COMMIT")
     con.execute("ANALYZE")
@@ -144,6 +161,7 @@ def psql(sql, *args):
 
 def seed_postgres():
     listing = psql("SELECT 1 FROM information_schema.columns WHERE table_name = 'assets' AND column_name = 'file_size';", "-At").strip() == "1"
+    counts = psql("SELECT 1 FROM information_schema.tables WHERE table_name = 'asset_counts';", "-At").strip() == "1"
     # Secondary indexes (not those behind primary keys or unique constraints) are dropped
     # for the load and rebuilt after.
     tables = ", ".join(f"'{t}'" for t in TABLES)
@@ -156,12 +174,13 @@ def seed_postgres():
     seq = f"generate_series(0, {count - 1}) AS s(i)"
     uid = "'blt' || substr(md5(random()::text || s.i), 1, 16)"
     file_uid = "substr(md5(random()::text || s.i) || md5(s.i::text), 1, 24)"
-    assets, library, publishing = statements(seq, listing, uid, file_uid)
+    assets, library, publishing = statements(seq, listing, counts, uid, file_uid)
     # Index builds sort in memory. (Not `synchronous_commit = off`: VACUUM marks a page
     # all-visible only once its rows' commit is flushed, and index-only scans need that.)
     # Foreign keys are not checked row by row during the load (`replica` skips their
-    # triggers; the rows are consistent by construction, and the schema has no other
-    # triggers). Needs a superuser, as the bench's throwaway cluster has.
+    # triggers; the rows are consistent by construction), nor are the folder totals kept
+    # row by row (`replica` skips that trigger too; the library group recounts them).
+    # Needs a superuser, as the bench's throwaway cluster has.
     settings = ["SET maintenance_work_mem = '1GB';", "SET session_replication_role = replica;"]
     psql("\n".join(settings + ["BEGIN;"] + [f"DROP INDEX {name};" for _, name, _ in indexes] + [sql + ";" for sql in assets] + ["COMMIT;"]))
 

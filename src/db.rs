@@ -94,6 +94,12 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "entry_files",
         sql: include_str!("../migrations/sqlite/0007_entry_files.sql"),
     },
+    // v8 is PostgreSQL's alone (covering name-order indexes SQLite does not need).
+    Migration {
+        version: 9,
+        name: "asset_counts",
+        sql: include_str!("../migrations/sqlite/0009_asset_counts.sql"),
+    },
 ];
 
 const POSTGRES_MIGRATIONS: &[Migration] = &[
@@ -136,6 +142,11 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 8,
         name: "name_order_covering",
         sql: include_str!("../migrations/postgres/0008_name_order_covering.sql"),
+    },
+    Migration {
+        version: 9,
+        name: "asset_counts",
+        sql: include_str!("../migrations/postgres/0009_asset_counts.sql"),
     },
 ];
 

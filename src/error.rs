@@ -181,14 +181,18 @@ impl Error {
 /// Whether a database error is the database being busy or away for now (a 503 the client
 /// may retry), not a bug: SQLite busy or locked past `busy_timeout`, a pool out of
 /// connections or closed, a broken connection, PostgreSQL shutting down, starting or
-/// refusing connections (SQLSTATE classes 08 and 57P0x).
+/// refusing connections (SQLSTATE classes 08 and 57P0x), or a PostgreSQL transaction
+/// chosen to end a deadlock or a serialization conflict (40P01, 40001; two moves between
+/// the same folders in opposite directions take the folders' totals in opposite orders).
 fn transient(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
         sqlx::Error::Database(db) => {
             let code = db.code().unwrap_or_default();
-            matches!(&*code, "5" | "6" | "517" | "261" | "262")
-                || code.starts_with("08")
+            matches!(
+                &*code,
+                "5" | "6" | "517" | "261" | "262" | "40P01" | "40001"
+            ) || code.starts_with("08")
                 || code.starts_with("57P0")
         }
         _ => false,

@@ -29,16 +29,22 @@ pub struct FsckReport {
     pub unreferenced: usize,
     /// Leftover temporary upload files.
     pub temp_files: usize,
+    /// Folders whose kept totals (what an unfiltered `include_count` answers) differ from
+    /// a count of their assets: (stack, folder uid or '' for the root, folders?, kept,
+    /// counted). Must be empty.
+    pub miscounted: Vec<(String, String, bool, i64, i64)>,
 }
 
 impl FsckReport {
-    /// True when every row has its blob (and, if verified, every blob its bytes).
+    /// True when every row has its blob (and, if verified, every blob its bytes) and every
+    /// folder's kept totals are right.
     pub fn is_healthy(&self) -> bool {
-        self.missing.is_empty() && self.corrupt.is_empty()
+        self.missing.is_empty() && self.corrupt.is_empty() && self.miscounted.is_empty()
     }
 }
 
-/// Checks every file row against the blob store; with `verify`, rehashes every blob.
+/// Checks every file row against the blob store (with `verify`, rehashes every blob) and
+/// every folder's kept totals against a count of its assets.
 pub async fn fsck(db: &Db, store: &BlobStore, verify: bool) -> anyhow::Result<FsckReport> {
     let files = db.all_files().await.context("listing file rows")?;
     let infos = store.list().await.context("listing blobs")?;
@@ -47,6 +53,10 @@ pub async fn fsck(db: &Db, store: &BlobStore, verify: bool) -> anyhow::Result<Fs
         files: files.len(),
         blobs: blobs.len(),
         temp_files: store.temp_files()?.len(),
+        miscounted: db
+            .miscounted_folders()
+            .await
+            .context("checking the kept totals")?,
         ..Default::default()
     };
     let mut live = HashSet::new();

@@ -235,24 +235,31 @@ pub async fn token(config_file: Option<&Path>, cmd: TokenCmd) -> anyhow::Result<
     Ok(())
 }
 
-/// `perma fsck`: exit 1 unless every file row has its (intact) blob.
+/// `perma fsck`: exit 1 unless every file row has its (intact) blob and every folder's
+/// kept totals are right.
 pub async fn fsck(config_file: Option<&Path>, verify: bool) -> anyhow::Result<ExitCode> {
     let app = build(config_file, Migrations::Skip).await?;
     let r = maintenance::fsck(&app.db, &app.blobs, verify).await?;
     println!(
-        "files: {}  blobs: {}  missing: {}  corrupt: {}  unreferenced: {}  temp files: {}",
+        "files: {}  blobs: {}  missing: {}  corrupt: {}  unreferenced: {}  temp files: {}  miscounted folders: {}",
         r.files,
         r.blobs,
         r.missing.len(),
         r.corrupt.len(),
         r.unreferenced,
-        r.temp_files
+        r.temp_files,
+        r.miscounted.len()
     );
     for (uid, sha) in &r.missing {
         println!("MISSING file {uid} blob {sha}");
     }
     for sha in &r.corrupt {
         println!("CORRUPT blob {sha}");
+    }
+    for (stack, folder, dirs, kept, counted) in &r.miscounted {
+        let what = if *dirs { "folders" } else { "files" };
+        let folder = if folder.is_empty() { "(root)" } else { folder };
+        println!("MISCOUNTED stack {stack} folder {folder} {what}: kept {kept}, counted {counted}");
     }
     Ok(if r.is_healthy() {
         ExitCode::SUCCESS

@@ -723,6 +723,35 @@ impl Db {
         .await
     }
 
+    /// The folders whose kept totals (`asset_counts`, schema v9) differ from a count of
+    /// their live assets: (stack, folder uid or '' for the root, folders?, kept, counted).
+    /// Empty unless the totals went wrong. For `fsck`; reads every live asset once.
+    pub async fn miscounted_folders(&self) -> sqlx::Result<Vec<(String, String, bool, i64, i64)>> {
+        let rows = sqlx::query(
+            "SELECT COALESCE(c.api_key, t.api_key), COALESCE(c.parent_key, t.parent_key), \
+             COALESCE(c.is_dir, t.is_dir), COALESCE(c.n, 0), COALESCE(t.n, 0) \
+             FROM (SELECT api_key, COALESCE(parent_uid, '') AS parent_key, is_dir, \
+             COUNT(*) AS n FROM assets WHERE deleted_at IS NULL \
+             GROUP BY api_key, COALESCE(parent_uid, ''), is_dir) t \
+             FULL OUTER JOIN asset_counts c ON c.api_key = t.api_key \
+             AND c.parent_key = t.parent_key AND c.is_dir = t.is_dir \
+             WHERE COALESCE(c.n, 0) <> COALESCE(t.n, 0)",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get(0)?,
+                    r.try_get(1)?,
+                    r.try_get::<i64, _>(2)? != 0,
+                    r.try_get(3)?,
+                    r.try_get(4)?,
+                ))
+            })
+            .collect()
+    }
+
     /// Every file row: (file uid, sha256, asset deleted?). For `fsck` and `gc`.
     pub async fn all_files(&self) -> sqlx::Result<Vec<(String, String, bool)>> {
         let rows = sqlx::query(

@@ -287,6 +287,8 @@ impl Db {
             "DELETE FROM asset_versions WHERE asset_uid IN (SELECT uid FROM assets WHERE api_key = $1)",
             "DELETE FROM files WHERE asset_uid IN (SELECT uid FROM assets WHERE api_key = $1)",
             "DELETE FROM assets WHERE api_key = $1",
+            // Emptied by the triggers already; any row left is stale.
+            "DELETE FROM asset_counts WHERE api_key = $1",
             "DELETE FROM tokens WHERE api_key = $1",
             "DELETE FROM environments WHERE api_key = $1",
             "DELETE FROM locales WHERE api_key = $1",

@@ -534,3 +534,215 @@ async fn name_order_ignores_case_and_puts_folders_first_alphabetically() {
     let (_, count) = all_pages(&s, "include_folders=true", 100).await;
     assert_eq!(count, 12);
 }
+
+/// The totals an unfiltered count reads (schema v9: kept per folder by triggers) against
+/// the same listings counted row by row (an always-true condition forces a `COUNT(*)`)
+/// and against their pages. Expected numbers are those of the state built here.
+async fn check_counts(s: &Session, folders: &[(&str, &str)], expected: &[u64]) {
+    let always = enc(r#"{"_version":{"$gte":1}}"#);
+    let mut scopes = vec![
+        String::new(),
+        "folder=cs_root".to_owned(),
+        "include_folders=true".to_owned(),
+        "include_folders=true&folder=cs_root".to_owned(),
+    ];
+    for (_, uid) in folders {
+        scopes.push(format!("folder={uid}"));
+        scopes.push(format!("include_folders=true&folder={uid}"));
+    }
+    assert_eq!(scopes.len(), expected.len());
+    for (scope, want) in scopes.iter().zip(expected) {
+        let (rows, kept) = all_pages(s, scope, 7).await;
+        let (_, counted) = all_pages(s, &format!("{scope}&query={always}"), 100).await;
+        assert_eq!(
+            (kept, counted, rows.len() as u64),
+            (*want, *want, *want),
+            "{scope}: kept total, COUNT(*), rows listed"
+        );
+    }
+}
+
+#[tokio::test]
+async fn unfiltered_counts_stay_exact_through_every_change() {
+    let t = TestApp::spawn().await;
+    let s = t.admin().await.with_new_stack("totals").await;
+    let other = t.admin().await.with_new_stack("other").await;
+    let folder = |name: &'static str, parent: Option<String>| {
+        let s = s.clone();
+        async move {
+            let (st, v) = s
+                .call(
+                    Method::POST,
+                    "/v3/assets/folders",
+                    Some(json!({"asset": {"name": name, "parent_uid": parent}})),
+                )
+                .await;
+            assert_eq!(st, StatusCode::CREATED, "{v}");
+            v["asset"]["uid"].as_str().unwrap().to_owned()
+        }
+    };
+    let a = folder("A", None).await;
+    let b = folder("B", Some(a.clone())).await;
+    let upload_into = |name: String, parent: Option<String>| {
+        let s = s.clone();
+        async move {
+            let extra: Vec<(&str, &str)> = match &parent {
+                Some(p) => vec![("asset[parent_uid]", p.as_str())],
+                None => vec![],
+            };
+            let (st, v) = s
+                .upload_form(Method::POST, "/v3/assets", &name, b"x".to_vec(), &extra)
+                .await;
+            assert_eq!(st, StatusCode::CREATED, "{v}");
+            v["asset"]["uid"].as_str().unwrap().to_owned()
+        }
+    };
+    let mut root = Vec::new();
+    for i in 0..5 {
+        root.push(upload_into(format!("r{i}.txt"), None).await);
+    }
+    let mut in_a = Vec::new();
+    for i in 0..3 {
+        in_a.push(upload_into(format!("a{i}.txt"), Some(a.clone())).await);
+    }
+    for i in 0..2 {
+        upload_into(format!("b{i}.txt"), Some(b.clone())).await;
+    }
+    // Another stack's assets never count here.
+    for i in 0..4 {
+        other.upload(&format!("o{i}.txt"), b"o").await;
+    }
+    let folders = [("A", a.as_str()), ("B", b.as_str())];
+    // Scopes: all files, root files, everything, root with folders, A's files, A with
+    // folders, B's files, B with folders.
+    check_counts(&s, &folders, &[10, 5, 12, 6, 3, 4, 2, 2]).await;
+
+    // A metadata change that names the same folder, and a replace: no change.
+    let (st, v) = s
+        .call(
+            Method::PUT,
+            &format!("/v3/assets/{}", in_a[0]),
+            Some(json!({"asset": {"title": "renamed", "parent_uid": a}})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    s.replace(&root[0], "r0.txt", b"new bytes").await;
+    check_counts(&s, &folders, &[10, 5, 12, 6, 3, 4, 2, 2]).await;
+
+    // Moves: root -> B, A -> root.
+    for (uid, parent) in [(&root[1], json!(b)), (&in_a[1], json!(null))] {
+        let (st, v) = s
+            .call(
+                Method::PUT,
+                &format!("/v3/assets/{uid}"),
+                Some(json!({"asset": {"parent_uid": parent}})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+    }
+    check_counts(&s, &folders, &[10, 5, 12, 6, 2, 3, 3, 3]).await;
+
+    // A folder moves to the root: its files go with it.
+    let (st, v) = s
+        .call(
+            Method::PUT,
+            &format!("/v3/assets/folders/{b}"),
+            Some(json!({"asset": {"parent_uid": null}})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    check_counts(&s, &folders, &[10, 5, 12, 7, 2, 2, 3, 3]).await;
+
+    // Deletions: a root file, then folder A and everything in it.
+    let (st, v) = s
+        .call(Method::DELETE, &format!("/v3/assets/{}", root[2]), None)
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let (st, v) = s
+        .call(Method::DELETE, &format!("/v3/assets/folders/{a}"), None)
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    // A's scopes now list nothing (the folder is gone: 404), so only the others.
+    check_counts(&s, &[("B", b.as_str())], &[7, 4, 8, 5, 3, 3]).await;
+    let (st, _) = s
+        .get(&format!("/v3/assets?folder={a}&include_count=true"))
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+
+    let (_, v) = other.get("/v3/assets?include_count=true").await;
+    assert_eq!(v["count"], 4, "{v}");
+    // fsck agrees: every kept total equals a count of the folder's live assets.
+    let report = perma::maintenance::fsck(&t.app.db, &t.app.blobs, false)
+        .await
+        .unwrap();
+    assert!(report.miscounted.is_empty(), "{:?}", report.miscounted);
+    assert!(report.is_healthy());
+}
+
+/// A database from before schema v9 (no kept totals) gets them from its assets when it
+/// migrates: the totals then equal a count of each folder.
+#[tokio::test]
+async fn migrating_to_kept_totals_counts_the_existing_library() {
+    use sqlx::Connection;
+    let mut t = TestApp::spawn().await;
+    let mut s = t.admin().await.with_new_stack("upgrade").await;
+    let (st, v) = s
+        .call(
+            Method::POST,
+            "/v3/assets/folders",
+            Some(json!({"asset": {"name": "F"}})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    let f = v["asset"]["uid"].as_str().unwrap().to_owned();
+    for i in 0..3 {
+        s.upload(&format!("root{i}.txt"), b"r").await;
+    }
+    for i in 0..2 {
+        let (st, v) = s
+            .upload_form(
+                Method::POST,
+                "/v3/assets",
+                &format!("in{i}.txt"),
+                b"f".to_vec(),
+                &[("asset[parent_uid]", f.as_str())],
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+    }
+    let gone = s.upload("gone.txt", b"g").await;
+    let (st, _) = s
+        .call(
+            Method::DELETE,
+            &format!("/v3/assets/{}", gone["uid"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    t.stop().await.unwrap();
+    // Back to schema v8: no table, no triggers, v9 not recorded.
+    let url = t.app.config.database_url();
+    let undo = if t.app.db.backend() == perma::db::Backend::Sqlite {
+        "DROP TRIGGER asset_counts_insert; DROP TRIGGER asset_counts_delete; \
+         DROP TRIGGER asset_counts_update;"
+    } else {
+        "DROP TRIGGER asset_counts_insert_delete ON assets; \
+         DROP TRIGGER asset_counts_update ON assets; DROP FUNCTION asset_counts_keep();"
+    };
+    let undo =
+        format!("{undo} DROP TABLE asset_counts; DELETE FROM perma_migrations WHERE version = 9;");
+    if t.app.db.backend() == perma::db::Backend::Sqlite {
+        let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql(&undo).execute(&mut c).await.unwrap();
+    } else {
+        let mut c = sqlx::postgres::PgConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql(&undo).execute(&mut c).await.unwrap();
+    }
+    t.restart().await;
+    s.base = t.base.clone();
+    check_counts(&s, &[("F", f.as_str())], &[5, 3, 6, 4, 2, 2]).await;
+    let report = perma::maintenance::fsck(&t.app.db, &t.app.blobs, false)
+        .await
+        .unwrap();
+    assert!(report.miscounted.is_empty(), "{:?}", report.miscounted);
+}
