@@ -159,9 +159,12 @@ lines = min(n, 1_000_000)
 random.seed(1)
 open(f"{work}/paths-small", "w").write("\n".join(random.choice(small) for _ in range(lines)) + "\n")
 open(f"{work}/paths-uniform", "w").write("\n".join(random.choice(big) for _ in range(lines)) + "\n")
-# Zipf-like (s = 1): the k-th most popular asset is asked for in proportion to 1/k.
+# Zipf-like (s = 1): the k-th most popular asset is asked for in proportion to 1/k. The
+# ranks are shuffled: seed.py's uids count up, and popular assets must not be neighbours.
 weights = [1 / (k + 1) for k in range(len(big))]
-open(f"{work}/paths-zipf", "w").write("\n".join(random.choices(big, weights, k=lines)) + "\n")
+ranked = big[:]
+random.shuffle(ranked)
+open(f"{work}/paths-zipf", "w").write("\n".join(random.choices(ranked, weights, k=lines)) + "\n")
 PY
 
   echo | tee -a "$report"

@@ -14,6 +14,9 @@ CREATE TABLE asset_counts (
 INSERT INTO asset_counts (api_key, parent_key, is_dir, n)
     SELECT api_key, COALESCE(parent_uid, ''), is_dir, COUNT(*) FROM assets
     WHERE deleted_at IS NULL GROUP BY api_key, COALESCE(parent_uid, ''), is_dir;
+-- The index that unfiltered counts read (schema 2) has no reader left: a condition on
+-- `is_dir` alone is served by the name order's index, which starts (api_key, is_dir).
+DROP INDEX assets_live_count;
 CREATE TRIGGER asset_counts_insert AFTER INSERT ON assets WHEN NEW.deleted_at IS NULL
 BEGIN
     INSERT INTO asset_counts (api_key, parent_key, is_dir, n)

@@ -720,7 +720,7 @@ async fn migrating_to_kept_totals_counts_the_existing_library() {
         .await;
     assert_eq!(st, StatusCode::OK);
     t.stop().await.unwrap();
-    // Back to schema v8: no table, no triggers, v9 not recorded.
+    // Back to schema v8: no table, no triggers, the index v9 drops, v9 not recorded.
     let url = t.app.config.database_url();
     let undo = if t.app.db.backend() == perma::db::Backend::Sqlite {
         "DROP TRIGGER asset_counts_insert; DROP TRIGGER asset_counts_delete; \
@@ -729,8 +729,10 @@ async fn migrating_to_kept_totals_counts_the_existing_library() {
         "DROP TRIGGER asset_counts_insert_delete ON assets; \
          DROP TRIGGER asset_counts_update ON assets; DROP FUNCTION asset_counts_keep();"
     };
-    let undo =
-        format!("{undo} DROP TABLE asset_counts; DELETE FROM perma_migrations WHERE version = 9;");
+    let undo = format!(
+        "{undo} DROP TABLE asset_counts; DELETE FROM perma_migrations WHERE version = 9; \
+         CREATE INDEX assets_live_count ON assets (api_key, is_dir) WHERE deleted_at IS NULL;"
+    );
     if t.app.db.backend() == perma::db::Backend::Sqlite {
         let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
         sqlx::raw_sql(&undo).execute(&mut c).await.unwrap();
