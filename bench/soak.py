@@ -7,8 +7,8 @@ list queries, 10 % uploads, 5 % replaces, over a pool of assets it creates first
 request waits for its slot, so the rate holds however fast perma answers (a slow answer
 delays no other: 16 worker threads). Prints, per tenth of the run, requests, errors, the
 p50/p99 latency and perma's anonymous RSS, then errors in all, the p99 drift (last tenth /
-first tenth) overall and by kind of request (a list with `include_count` apart: it counts a
-stack the uploads grow) and perma's RSS at the start and the end. Exits 1 on any error.
+first tenth) overall and by kind of request (a list with `include_count` apart: a total
+over a stack the uploads grow) and perma's RSS at the start and the end. Exits 1 on any error.
 """
 import http.client
 import json
@@ -79,8 +79,8 @@ for i in range(50):
 assets_lock = threading.Lock()
 
 KINDS = ["read"] * 70 + ["list"] * 15 + ["upload"] * 10 + ["replace"] * 5
-# A list with a total counts the whole stack (§6 `include_count`), which the uploads grow:
-# its cost grows with the stack by nature, so it is reported as a kind of its own.
+# A list with a total (§6 `include_count`) over the stack the uploads grow: reported as a
+# kind of its own, so that a count whose cost grew with the stack would show.
 LISTS = [
     ("count", "/v3/assets?limit=20&include_count=true"),
     ("list", "/v3/assets?limit=20&query=" + urllib.parse.quote('{"filename":{"$regex":"^soak-1"}}')),

@@ -6,8 +6,8 @@
 #
 #   bench/soak.sh              an hour at 200 requests a second
 #   bench/soak.sh --smoke      20 s (CI)
-#   SOAK_COUNT=0 bench/soak.sh no list with `include_count` in the mix (its cost grows
-#                              with the stack by design), to see drift in the rest
+#   SOAK_COUNT=0 bench/soak.sh no list with `include_count` in the mix, to see drift
+#                              in the rest apart from the count's
 #
 # Talks only to 127.0.0.1, runs for a bounded time, stops everything it started.
 set -euo pipefail
