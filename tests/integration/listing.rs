@@ -567,46 +567,18 @@ async fn unfiltered_counts_stay_exact_through_every_change() {
     let t = TestApp::spawn().await;
     let s = t.admin().await.with_new_stack("totals").await;
     let other = t.admin().await.with_new_stack("other").await;
-    let folder = |name: &'static str, parent: Option<String>| {
-        let s = s.clone();
-        async move {
-            let (st, v) = s
-                .call(
-                    Method::POST,
-                    "/v3/assets/folders",
-                    Some(json!({"asset": {"name": name, "parent_uid": parent}})),
-                )
-                .await;
-            assert_eq!(st, StatusCode::CREATED, "{v}");
-            v["asset"]["uid"].as_str().unwrap().to_owned()
-        }
-    };
-    let a = folder("A", None).await;
-    let b = folder("B", Some(a.clone())).await;
-    let upload_into = |name: String, parent: Option<String>| {
-        let s = s.clone();
-        async move {
-            let extra: Vec<(&str, &str)> = match &parent {
-                Some(p) => vec![("asset[parent_uid]", p.as_str())],
-                None => vec![],
-            };
-            let (st, v) = s
-                .upload_form(Method::POST, "/v3/assets", &name, b"x".to_vec(), &extra)
-                .await;
-            assert_eq!(st, StatusCode::CREATED, "{v}");
-            v["asset"]["uid"].as_str().unwrap().to_owned()
-        }
-    };
+    let a = s.folder("A", None).await;
+    let b = s.folder("B", Some(&a)).await;
     let mut root = Vec::new();
     for i in 0..5 {
-        root.push(upload_into(format!("r{i}.txt"), None).await);
+        root.push(s.upload_into(&format!("r{i}.txt"), b"x", None).await);
     }
     let mut in_a = Vec::new();
     for i in 0..3 {
-        in_a.push(upload_into(format!("a{i}.txt"), Some(a.clone())).await);
+        in_a.push(s.upload_into(&format!("a{i}.txt"), b"x", Some(&a)).await);
     }
     for i in 0..2 {
-        upload_into(format!("b{i}.txt"), Some(b.clone())).await;
+        s.upload_into(&format!("b{i}.txt"), b"x", Some(&b)).await;
     }
     // Another stack's assets never count here.
     for i in 0..4 {
@@ -686,29 +658,12 @@ async fn migrating_to_kept_totals_counts_the_existing_library() {
     use sqlx::Connection;
     let mut t = TestApp::spawn().await;
     let mut s = t.admin().await.with_new_stack("upgrade").await;
-    let (st, v) = s
-        .call(
-            Method::POST,
-            "/v3/assets/folders",
-            Some(json!({"asset": {"name": "F"}})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{v}");
-    let f = v["asset"]["uid"].as_str().unwrap().to_owned();
+    let f = s.folder("F", None).await;
     for i in 0..3 {
         s.upload(&format!("root{i}.txt"), b"r").await;
     }
     for i in 0..2 {
-        let (st, v) = s
-            .upload_form(
-                Method::POST,
-                "/v3/assets",
-                &format!("in{i}.txt"),
-                b"f".to_vec(),
-                &[("asset[parent_uid]", f.as_str())],
-            )
-            .await;
-        assert_eq!(st, StatusCode::CREATED, "{v}");
+        s.upload_into(&format!("in{i}.txt"), b"f", Some(&f)).await;
     }
     let gone = s.upload("gone.txt", b"g").await;
     let (st, _) = s

@@ -316,6 +316,32 @@ impl Session {
         v["asset"].clone()
     }
 
+    /// Creates a folder (in `parent`, or at the top) and returns its uid (asserting 201).
+    pub async fn folder(&self, name: &str, parent: Option<&str>) -> String {
+        let (st, v) = self
+            .call(
+                Method::POST,
+                "/v3/assets/folders",
+                Some(json!({"asset": {"name": name, "parent_uid": parent}})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        v["asset"]["uid"].as_str().unwrap().to_owned()
+    }
+
+    /// Uploads into a folder (or at the top) and returns the asset's uid (asserting 201).
+    pub async fn upload_into(&self, name: &str, bytes: &[u8], parent: Option<&str>) -> String {
+        let extra: Vec<(&str, &str)> = parent
+            .map(|p| ("asset[parent_uid]", p))
+            .into_iter()
+            .collect();
+        let (st, v) = self
+            .upload_form(Method::POST, "/v3/assets", name, bytes.to_vec(), &extra)
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        v["asset"]["uid"].as_str().unwrap().to_owned()
+    }
+
     pub async fn replace(&self, uid: &str, name: &str, bytes: &[u8]) -> Value {
         let (st, v) = self
             .upload_form(
