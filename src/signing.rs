@@ -109,8 +109,7 @@ pub async fn rotate(db: &Db, api_key: &str) -> Result<SigningKey> {
         secret: ids::new_secret("sk"),
         created_at: now_ms(),
     };
-    db.add_signing_key(api_key, &k).await?;
-    Ok(k)
+    Ok(db.add_signing_key(api_key, &k).await?)
 }
 
 /// Appends `expires` and `signature` to `path` + `params` (a query without `?`, may be

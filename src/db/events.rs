@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{flag, json_list, to_json_text, Db};
+use super::{flag, json_list, to_json_text, Backend, Db};
 
 /// Where a webhook posts (§13 `destinations[]`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -499,9 +499,27 @@ impl Db {
         .collect()
     }
 
-    /// Adds a signing key; only it and the one before stay active.
-    pub async fn add_signing_key(&self, api_key: &str, k: &SigningKey) -> sqlx::Result<()> {
+    /// Adds a signing key; only it and the one before stay active. Returns the key as
+    /// stored: its `created_at` is moved past the stack's newest key when the clock has not
+    /// (two rotations in one millisecond), so that "newest" is always the last one added.
+    pub async fn add_signing_key(&self, api_key: &str, k: &SigningKey) -> sqlx::Result<SigningKey> {
         let mut tx = self.write.begin().await?;
+        if self.backend == Backend::Postgres {
+            // Concurrent rotations of one stack take turns (SQLite has one writer).
+            sqlx::query("SELECT api_key FROM stacks WHERE api_key = $1 FOR UPDATE")
+                .bind(api_key)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let newest: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(created_at) FROM signing_keys WHERE api_key = $1")
+                .bind(api_key)
+                .fetch_one(&mut *tx)
+                .await?;
+        let k = SigningKey {
+            created_at: newest.map_or(k.created_at, |n| k.created_at.max(n + 1)),
+            ..k.clone()
+        };
         sqlx::query(
             "INSERT INTO signing_keys (kid, api_key, secret, created_at, active) \
              VALUES ($1, $2, $3, $4, 1)",
@@ -533,6 +551,7 @@ impl Db {
                     .await?;
             }
         }
-        tx.commit().await
+        tx.commit().await?;
+        Ok(k)
     }
 }

@@ -207,6 +207,63 @@ async fn expiry_is_410_and_rotation_keeps_the_previous_key() {
     assert_eq!(r.json::<Value>().await.unwrap()["error_code"], 148);
 }
 
+/// Rotations faster than the clock (three keys stored in one millisecond, as two quick
+/// `POST /signing_keys` calls can) still make the last key added the current one and
+/// retire the first: order is by addition, not by whichever random kid sorts last.
+#[tokio::test]
+async fn rotations_within_one_millisecond_keep_their_order() {
+    let t = TestApp::spawn().await;
+    let s = t.admin().await;
+    let uid = secured_asset(&s).await;
+    let path = format!("/v3/assets/{}/{uid}/secret", s.api_key());
+    // Kids that sort against the order of addition: a tie broken by kid picks the wrong one.
+    let created_at = perma::time::now_ms();
+    let mut stored = Vec::new();
+    for kid in ["kid-z", "kid-y", "kid-x"] {
+        let k = perma::db::events::SigningKey {
+            kid: kid.into(),
+            secret: format!("secret-{kid}"),
+            created_at,
+        };
+        stored.push(t.app.db.add_signing_key(s.api_key(), &k).await.unwrap());
+    }
+    let (st, v) = s.get("/v3/stacks/signing_keys").await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let kids: Vec<&str> = v["signing_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(kids, ["kid-x", "kid-y"], "newest first, the first retired");
+    // New URLs are signed with the last key added; URLs of the retired one are refused.
+    let url = signed(&s, &uid, json!({"expires_in": 600})).await;
+    let expires = perma::time::now_ms() / 1000 + 600;
+    let by = |k: &perma::db::events::SigningKey| {
+        format!(
+            "{}{}",
+            t.base,
+            perma::signing::signed_path(k, &path, "", expires)
+        )
+    };
+    assert_eq!(status(&by(&stored[2])).await, StatusCode::OK);
+    assert_eq!(status(&by(&stored[1])).await, StatusCode::OK);
+    assert_eq!(status(&by(&stored[0])).await, StatusCode::FORBIDDEN);
+    let signature = url.rsplit("signature=").next().unwrap();
+    let expires_in_url: i64 = url
+        .split("expires=")
+        .nth(1)
+        .and_then(|r| r.split('&').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mine = perma::signing::signed_path(&stored[2], &path, "", expires_in_url);
+    assert!(
+        mine.ends_with(&format!("signature={signature}")),
+        "{url} is not signed with the newest key"
+    );
+}
+
 #[tokio::test]
 async fn bad_signing_requests_are_refused() {
     let log = tempfile::NamedTempFile::new().unwrap();
