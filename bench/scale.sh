@@ -173,6 +173,17 @@ PY
   line "start-up until listening" "${started_ms} ms" "(the index fills in the background)"
   t0=$(date +%s%N); wait_preload
   line "background preload of the delivery index" "$(( ($(date +%s%N) - t0) / 1000000 )) ms" "($(sed 's/\x1b\[[0-9;]*m//g' "$work/perma.err" | grep -o 'assets=[0-9]*' | head -1) in the index)"
+  # SQLite: the seeded library keeps the planner statistics perma ships (schema v10).
+  if [[ $backend == sqlite ]]; then
+    python3 - "$work/data/perma.db" <<'PY'
+import sqlite3, sys
+con = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
+missing = con.execute(
+    "SELECT m.name FROM sqlite_master m LEFT JOIN sqlite_stat1 s ON s.idx = m.name "
+    "WHERE m.type = 'index' AND m.tbl_name = 'assets' AND s.stat IS NULL").fetchall()
+sys.exit(f"scale.sh: indexes without planner statistics: {missing}" if missing else 0)
+PY
+  fi
   # The seeded stack's totals (kept per folder, recounted by seed.py) before any timing.
   counted=$(curl -sf "$perma/v3/assets?limit=1&include_count=true" -H "authtoken: $token" -H "api_key: $big" \
     | python3 -c 'import sys, json; print(json.load(sys.stdin)["count"])')

@@ -24,7 +24,7 @@ use anyhow::{bail, Context};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 
-pub use assets::{AssetInsert, FileInsert, NewVersion};
+pub use assets::{AssetInsert, FileInsert, Miscount, NewVersion};
 pub use delivery::DeliveryEntry;
 pub use direct::DirectReader;
 pub use import::ImportedAsset;
@@ -99,6 +99,11 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
         version: 9,
         name: "asset_counts",
         sql: include_str!("../migrations/sqlite/0009_asset_counts.sql"),
+    },
+    Migration {
+        version: 10,
+        name: "planner_statistics",
+        sql: include_str!("../migrations/sqlite/0010_planner_statistics.sql"),
     },
 ];
 

@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
 use crate::blob::{BlobInfo, BlobStore};
-use crate::db::Db;
+use crate::db::{Db, Miscount};
 
 /// What `fsck` found.
 #[derive(Debug, Default)]
@@ -30,9 +30,8 @@ pub struct FsckReport {
     /// Leftover temporary upload files.
     pub temp_files: usize,
     /// Folders whose kept totals (what an unfiltered `include_count` answers) differ from
-    /// a count of their assets: (stack, folder uid or '' for the root, folders?, kept,
-    /// counted). Must be empty.
-    pub miscounted: Vec<(String, String, bool, i64, i64)>,
+    /// a count of their assets. Must be empty.
+    pub miscounted: Vec<Miscount>,
 }
 
 impl FsckReport {

@@ -256,10 +256,17 @@ pub async fn fsck(config_file: Option<&Path>, verify: bool) -> anyhow::Result<Ex
     for sha in &r.corrupt {
         println!("CORRUPT blob {sha}");
     }
-    for (stack, folder, dirs, kept, counted) in &r.miscounted {
-        let what = if *dirs { "folders" } else { "files" };
-        let folder = if folder.is_empty() { "(root)" } else { folder };
-        println!("MISCOUNTED stack {stack} folder {folder} {what}: kept {kept}, counted {counted}");
+    for m in &r.miscounted {
+        let what = if m.folders { "folders" } else { "files" };
+        let folder = if m.folder.is_empty() {
+            "(root)"
+        } else {
+            &m.folder
+        };
+        println!(
+            "MISCOUNTED stack {} folder {folder} {what}: kept {}, counted {}",
+            m.api_key, m.kept, m.counted
+        );
     }
     Ok(if r.is_healthy() {
         ExitCode::SUCCESS

@@ -25,6 +25,22 @@ pub struct AssetInsert {
     pub action: &'static str,
 }
 
+/// One folder's kept total (`asset_counts`, schema v9) that differs from a count of its
+/// live assets, as `fsck` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Miscount {
+    /// The stack.
+    pub api_key: String,
+    /// The folder's uid, or `""` for the stack's root.
+    pub folder: String,
+    /// Whether the total is of the folder's subfolders (else of its files).
+    pub folders: bool,
+    /// The kept total.
+    pub kept: i64,
+    /// The live assets counted.
+    pub counted: i64,
+}
+
 /// A compare-and-swap change of an asset: applied only if the asset is still at
 /// `expected_version`, producing `expected_version + 1`.
 #[derive(Debug, Clone)]
@@ -724,9 +740,9 @@ impl Db {
     }
 
     /// The folders whose kept totals (`asset_counts`, schema v9) differ from a count of
-    /// their live assets: (stack, folder uid or '' for the root, folders?, kept, counted).
-    /// Empty unless the totals went wrong. For `fsck`; reads every live asset once.
-    pub async fn miscounted_folders(&self) -> sqlx::Result<Vec<(String, String, bool, i64, i64)>> {
+    /// their live assets. Empty unless the totals went wrong. For `fsck`; reads every live
+    /// asset once.
+    pub async fn miscounted_folders(&self) -> sqlx::Result<Vec<Miscount>> {
         let rows = sqlx::query(
             "SELECT COALESCE(c.api_key, t.api_key), COALESCE(c.parent_key, t.parent_key), \
              COALESCE(c.is_dir, t.is_dir), COALESCE(c.n, 0), COALESCE(t.n, 0) \
@@ -741,13 +757,13 @@ impl Db {
         .await?;
         rows.iter()
             .map(|r| {
-                Ok((
-                    r.try_get(0)?,
-                    r.try_get(1)?,
-                    r.try_get::<i64, _>(2)? != 0,
-                    r.try_get(3)?,
-                    r.try_get(4)?,
-                ))
+                Ok(Miscount {
+                    api_key: r.try_get(0)?,
+                    folder: r.try_get(1)?,
+                    folders: r.try_get::<i64, _>(2)? != 0,
+                    kept: r.try_get(3)?,
+                    counted: r.try_get(4)?,
+                })
             })
             .collect()
     }

@@ -702,4 +702,122 @@ async fn migrating_to_kept_totals_counts_the_existing_library() {
         .await
         .unwrap();
     assert!(report.miscounted.is_empty(), "{:?}", report.miscounted);
+
+    // A kept total that went wrong (here by hand) is what a count answers, so fsck names
+    // it and fails, in the library and on the command line.
+    let wrong = "UPDATE asset_counts SET n = n + 2 WHERE parent_key = $1 AND is_dir = 0";
+    if t.app.db.backend() == perma::db::Backend::Sqlite {
+        let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query(wrong).bind(&f).execute(&mut c).await.unwrap();
+    } else {
+        let mut c = sqlx::postgres::PgConnection::connect(&url).await.unwrap();
+        sqlx::query(wrong).bind(&f).execute(&mut c).await.unwrap();
+    }
+    let (_, v) = s
+        .get(&format!("/v3/assets?folder={f}&include_count=true"))
+        .await;
+    assert_eq!(v["count"], 4, "the kept total answers: {v}");
+    let report = perma::maintenance::fsck(&t.app.db, &t.app.blobs, false)
+        .await
+        .unwrap();
+    assert_eq!(
+        report.miscounted,
+        [perma::db::Miscount {
+            api_key: s.api_key().to_owned(),
+            folder: f.clone(),
+            folders: false,
+            kept: 4,
+            counted: 2,
+        }]
+    );
+    assert!(!report.is_healthy());
+    let out = crate::support::perma_cmd(t.dir.path())
+        .arg("fsck")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("miscounted folders: 1"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "MISCOUNTED stack {} folder {f} files: kept 4, counted 2",
+            s.api_key()
+        )),
+        "{text}"
+    );
+}
+
+/// SQLite plans listings and delivery reads by the statistics perma ships (schema v10), not
+/// by what an ANALYZE of this library would say: every index of the tables that listings
+/// and delivery read has its row (an index added without one would be planned by SQLite's
+/// built-in guesses), the rows are those of the measured million-asset library whatever
+/// this library's size, and they hold across restarts.
+#[tokio::test]
+async fn planner_statistics() {
+    use sqlx::Connection;
+    let mut t = TestApp::spawn().await;
+    let mut s = t.admin().await.with_new_stack("planned").await;
+    let f = s.folder("F", None).await;
+    for i in 0..5 {
+        s.upload_into(&format!("f{i}.txt"), b"f", Some(&f)).await;
+    }
+    if t.app.db.backend() != perma::db::Backend::Sqlite {
+        return; // PostgreSQL's autovacuum analyses; it has no shipped statistics.
+    }
+    let url = t.app.config.database_url();
+    t.restart().await;
+    s.base = t.base.clone();
+    let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let tables = [
+        "assets",
+        "files",
+        "asset_tags",
+        "asset_versions",
+        "publications",
+        "published_assets",
+        "published_tags",
+        "asset_counts",
+    ];
+    let indexes: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT m.tbl_name, m.name, COALESCE(s.stat, '') FROM sqlite_master m \
+         LEFT JOIN sqlite_stat1 s ON s.idx = m.name WHERE m.type = 'index' ORDER BY m.name",
+    )
+    .fetch_all(&mut c)
+    .await
+    .unwrap();
+    let mut checked = 0;
+    for (table, index, stat) in &indexes {
+        if !tables.contains(&table.as_str()) {
+            continue;
+        }
+        checked += 1;
+        // The row count, then one figure per indexed column (the key columns of a partial
+        // or expression index included).
+        let columns: i64 = sqlx::query_scalar(&format!(
+            "SELECT COUNT(*) FROM pragma_index_info('{index}')"
+        ))
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+        let figures: Vec<i64> = stat
+            .split(' ')
+            .map(|n| n.parse().unwrap_or_else(|_| panic!("{index}: {stat:?}")))
+            .collect();
+        assert_eq!(
+            figures.len() as i64,
+            columns + 1,
+            "{table}.{index} has no statistics or the wrong shape: {stat:?}"
+        );
+        if table != "asset_counts" {
+            assert!(figures[0] >= 1_000_000, "{index}: {stat}");
+        }
+    }
+    assert!(checked >= 30, "only {checked} indexes checked");
+    // Listings answer the same with them.
+    let (st, v) = s
+        .get(&format!("/v3/assets?folder={f}&include_count=true&limit=2"))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["count"], 5);
+    assert_eq!(v["assets"].as_array().unwrap().len(), 2);
 }
