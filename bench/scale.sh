@@ -6,6 +6,8 @@
 #   bench/scale.sh                 full run: N = 1,000,000, both backends
 #   bench/scale.sh --smoke         N = 10,000, short load runs (CI; checks the script works)
 #   BENCH_BACKENDS=sqlite bench/scale.sh      one backend only
+#   BENCH_SQLITE_STATS=none bench/scale.sh    SQLite without the planner statistics perma
+#                                             ships (schema v10), as a library was before
 #
 # Listing latencies are the median of 5 requests (curl, one connection each). Delivery is
 # wrk with random permanent URLs (uniform, and Zipf-like: a few assets get most requests)
@@ -169,12 +171,12 @@ PY
 
   echo | tee -a "$report"
   echo "== $backend: 100 assets vs $n assets (seeded in ${seeded}s), $(nproc) cores" | tee -a "$report"
-  start_perma "${env_db[@]}"
-  line "start-up until listening" "${started_ms} ms" "(the index fills in the background)"
-  t0=$(date +%s%N); wait_preload
-  line "background preload of the delivery index" "$(( ($(date +%s%N) - t0) / 1000000 )) ms" "($(sed 's/\x1b\[[0-9;]*m//g' "$work/perma.err" | grep -o 'assets=[0-9]*' | head -1) in the index)"
   # SQLite: the seeded library keeps the planner statistics perma ships (schema v10).
-  if [[ $backend == sqlite ]]; then
+  # BENCH_SQLITE_STATS=none removes them instead: a library as it was until v10, with none.
+  if [[ $backend == sqlite && "${BENCH_SQLITE_STATS:-shipped}" == none ]]; then
+    python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("DELETE FROM sqlite_stat1"); c.commit()' "$work/data/perma.db"
+    echo "(SQLite planner statistics removed: BENCH_SQLITE_STATS=none)" | tee -a "$report"
+  elif [[ $backend == sqlite ]]; then
     python3 - "$work/data/perma.db" <<'PY'
 import sqlite3, sys
 con = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
@@ -184,6 +186,10 @@ missing = con.execute(
 sys.exit(f"scale.sh: indexes without planner statistics: {missing}" if missing else 0)
 PY
   fi
+  start_perma "${env_db[@]}"
+  line "start-up until listening" "${started_ms} ms" "(the index fills in the background)"
+  t0=$(date +%s%N); wait_preload
+  line "background preload of the delivery index" "$(( ($(date +%s%N) - t0) / 1000000 )) ms" "($(sed 's/\x1b\[[0-9;]*m//g' "$work/perma.err" | grep -o 'assets=[0-9]*' | head -1) in the index)"
   # The seeded stack's totals (kept per folder, recounted by seed.py) before any timing.
   counted=$(curl -sf "$perma/v3/assets?limit=1&include_count=true" -H "authtoken: $token" -H "api_key: $big" \
     | python3 -c 'import sys, json; print(json.load(sys.stdin)["count"])')
