@@ -758,16 +758,18 @@ test('folders: move an asset from its panel, move and delete ticked assets, rena
   await page.getByRole('button', { name: 'mover-a.txt' }).click()
   await panel().getByRole('button', { name: 'Move' }).click()
   let dlg = page.getByRole('dialog', { name: /^Move / })
-  await dlg.getByLabel('Destination folder').selectOption({ label: 'Moving box' })
-  await dlg.getByRole('button', { name: 'Move' }).click()
+  await dlg.getByRole('button', { name: 'Choose folder Moving box' }).click()
+  await dlg.getByRole('navigation', { name: 'Destination folder' }).locator('[aria-current]', { hasText: 'Moving box' }).waitFor()
+  await dlg.getByRole('button', { name: 'Move', exact: true }).click()
   await page.getByRole('button', { name: 'mover-a.txt' }).waitFor({ state: 'detached' })
   // Two ticked ones.
   await page.getByRole('checkbox', { name: 'Select mover-b.txt' }).check()
   await page.getByRole('checkbox', { name: 'Select mover-c.txt' }).check()
   await page.getByRole('button', { name: 'Move selected' }).click()
   dlg = page.getByRole('dialog', { name: 'Move 2 assets' })
-  await dlg.getByLabel('Destination folder').selectOption({ label: 'Moving box' })
-  await dlg.getByRole('button', { name: 'Move' }).click()
+  await dlg.getByRole('button', { name: 'Choose folder Moving box' }).click()
+  await dlg.getByRole('navigation', { name: 'Destination folder' }).locator('[aria-current]', { hasText: 'Moving box' }).waitFor()
+  await dlg.getByRole('button', { name: 'Move', exact: true }).click()
   await page.getByRole('button', { name: 'mover-c.txt' }).waitFor({ state: 'detached' })
   await page.getByRole('button', { name: 'Open folder Moving box' }).click()
   for (const n of ['mover-a.txt', 'mover-b.txt', 'mover-c.txt']) await page.getByRole('button', { name: n }).waitFor()
@@ -801,6 +803,68 @@ test('folders: move an asset from its panel, move and delete ticked assets, rena
   await page.getByRole('button', { name: 'Open folder Shipped box' }).waitFor({ state: 'detached' })
   const [status] = await apiAs('GET', `/v3/assets/folders/${box.asset.uid}`, null, key)
   assert.equal(status, 404)
+})
+
+test('the move dialog browses folders a page at a time and finds one by name anywhere', async () => {
+  const key = await apiKey()
+  const login = await fetch(`${base}/v3/user-session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: { email: EMAIL, password: PASSWORD } }) })
+  const { user } = await login.json()
+  const folder = async (name, parent) => {
+    const res = await fetch(`${base}/v3/assets/folders`, { method: 'POST', headers: { authtoken: user.authtoken, api_key: key, 'content-type': 'application/json' }, body: JSON.stringify({ asset: { name, parent_uid: parent } }) })
+    assert.equal(res.status, 201)
+    return (await res.json()).asset.uid
+  }
+  const shelves = await folder('Shelves')
+  const uids = []
+  for (let i = 0; i < 120; i += 10) {
+    uids.push(...await Promise.all(Array.from({ length: 10 }, (_, j) => folder(`Shelf ${String(i + j).padStart(3, '0')}`, shelves))))
+  }
+  const deep = await folder('Deep', uids[7])
+  const deeper = await folder('Deeper', deep)
+  await uploadVia(key, 'picked.txt', 'p')
+  await page.goto(`${base}/stacks/${key}`)
+  await page.getByRole('button', { name: 'picked.txt' }).click()
+  await panel().getByRole('button', { name: 'Move' }).click()
+  const dlg = page.getByRole('dialog', { name: /^Move .picked\.txt/ })
+  const list = dlg.getByRole('list', { name: 'Folders' })
+  const where = dlg.getByRole('navigation', { name: 'Destination folder' })
+  // Browsing: 120 folders in Shelves come 100 at a time, in name order.
+  await dlg.getByRole('button', { name: 'Choose folder Shelves' }).click()
+  await where.locator('[aria-current]', { hasText: 'Shelves' }).waitFor()
+  await list.getByRole('button', { name: 'Choose folder Shelf 099' }).waitFor()
+  assert.equal(await list.getByRole('listitem').count(), 100)
+  await dlg.getByRole('button', { name: 'More folders' }).click()
+  await list.getByRole('button', { name: 'Choose folder Shelf 119' }).waitFor()
+  assert.equal(await list.getByRole('listitem').count(), 120)
+  assert.equal(await dlg.getByRole('button', { name: 'More folders' }).count(), 0)
+  // Back to the top level by the path.
+  await where.getByRole('button', { name: 'All assets' }).click()
+  await list.getByRole('button', { name: 'Choose folder Shelves' }).waitFor()
+  // Finding: Enter searches (it does not move); every folder whose name contains the text.
+  const find = dlg.getByLabel('Find a folder')
+  await find.fill('shelf 01')
+  await find.press('Enter')
+  await list.getByRole('button', { name: 'Choose folder Shelf 019' }).waitFor()
+  assert.equal(await list.getByRole('listitem').count(), 10)
+  assert.ok(await dlg.isVisible(), 'Enter in the search field does not submit the move')
+  await find.fill('DEEPER')
+  await list.getByRole('button', { name: 'Choose folder Deeper' }).waitFor()
+  await list.getByRole('button', { name: 'Choose folder Deeper' }).click()
+  // A found folder becomes the destination with its whole path.
+  await where.locator('[aria-current]', { hasText: 'Deeper' }).waitFor()
+  assert.deepEqual((await where.locator('.crumb').allTextContents()).map((t) => t.trim()), ['All assets', 'Shelves', 'Shelf 007', 'Deep', 'Deeper'])
+  assert.equal(await find.inputValue(), '')
+  await find.fill('no such folder anywhere')
+  await find.press('Enter')
+  await list.getByText('No folder matches.').waitFor()
+  // Leaving the search keeps the destination found before.
+  await find.fill('')
+  await find.press('Enter')
+  await list.getByText('No folders in here.').waitFor()
+  await dlg.getByRole('button', { name: 'Move', exact: true }).click()
+  await dlg.waitFor({ state: 'detached' })
+  const [, listed] = await apiAs('GET', `/v3/assets?folder=${deeper}`, null, key)
+  assert.deepEqual(listed.assets.map((a) => a.filename), ['picked.txt'])
 })
 
 test('by name: folders first, then files, each alphabetically without regard to case', async () => {

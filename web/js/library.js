@@ -156,19 +156,14 @@ export async function allFolders () {
 }
 
 // Moves assets (one from the panel, or the ticked ones) into a folder or to the top level.
-export async function moveDialog (uids, what) {
-  let folders = []
-  try { folders = await allFolders() } catch (err) { toast(err.message); return }
-  const select = h('select', { id: 'move-to' }, h('option', { value: '' }, 'All assets (top level)'),
-    folders.map((f) => h('option', { value: f.uid }, f.path)))
+export function moveDialog (uids, what) {
+  const picker = folderPicker(new Set(uids))
   const errorSlot = h('div')
-  const d = dialog(`Move ${what}`, [
-    h('div', { class: 'field' }, h('label', { for: 'move-to' }, 'Destination folder'), select),
-    errorSlot,
-  ], 'Move', async () => {
+  const d = dialog(`Move ${what}`, [picker.el, errorSlot], 'Move', async () => {
+    const to = picker.chosen()
     const failed = []
     for (const uid of uids) {
-      try { await api('PUT', `/v3/assets/${uid}`, { body: { asset: { parent_uid: select.value || null } } }) } catch (err) { failed.push(err.message) }
+      try { await api('PUT', `/v3/assets/${uid}`, { body: { asset: { parent_uid: to } } }) } catch (err) { failed.push(err.message) }
     }
     if (failed.length) { fill(errorSlot, alertBox(`${failed.length} could not be moved: ${failed[0]}`)); return false }
     return true
@@ -177,8 +172,88 @@ export async function moveDialog (uids, what) {
     toast(uids.length === 1 ? 'Moved' : `${uids.length} assets moved`)
     if (state.selected) renderPanel('Moved')
     loadItems()
-  }, { focus: select })
+  }, { focus: picker.find })
   d.open()
+  picker.load()
+}
+
+// Chooses a destination folder by browsing down from the top level (a page of folders at
+// a time) or by finding folders by name; the server lists and matches (§6), so choosing
+// costs the same with thousands of folders as with ten. `skip`: folders not offered (those
+// being moved).
+export function folderPicker (skip = new Set()) {
+  let path = [] // [{ uid, name }] from the top level down to the destination
+  let shown = []
+  let more = false
+  let term = ''
+  let seq = 0
+  const where = h('nav', { class: 'picker-where', 'aria-label': 'Destination folder' })
+  const find = h('input', { id: 'move-find', type: 'search', autocomplete: 'off', placeholder: 'Find a folder by name' })
+  const list = h('ul', { class: 'picker-list', 'aria-label': 'Folders', 'aria-live': 'polite' })
+  const moreSlot = h('div')
+  const el = h('div', { class: 'picker' },
+    h('div', { class: 'field' }, h('span', { class: 'label' }, 'Destination'), where),
+    h('div', { class: 'field' }, h('label', { for: 'move-find' }, 'Find a folder'), find),
+    list, moreSlot)
+
+  async function load (append = false) {
+    const mine = ++seq
+    const [dir, field] = SORTS.name
+    const query = { include_folders: 'true', [dir]: field, ignore_case: 'true', limit: String(PAGE), skip: String(append ? shown.length : 0) }
+    if (term) {
+      const re = { $regex: term.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), $options: 'i' }
+      query.query = JSON.stringify({ $and: [{ is_dir: true }, { $or: [{ title: re }, { name: re }] }] })
+    } else {
+      query.query = JSON.stringify({ is_dir: true })
+      query.folder = path.length ? path[path.length - 1].uid : 'cs_root'
+    }
+    let res
+    try { res = await api('GET', '/v3/assets', { query }) } catch (err) {
+      if (mine === seq) fill(list, h('li', {}, alertBox(err.message)))
+      return
+    }
+    if (mine !== seq) return
+    shown = append ? shown.concat(res.assets) : res.assets
+    more = res.assets.length === PAGE
+    draw()
+  }
+
+  function go (to) { path = to; term = ''; find.value = ''; load() }
+
+  function draw () {
+    const crumbs = [{ uid: null, name: 'All assets' }, ...path]
+    fill(where, crumbs.map((c, i) => i === crumbs.length - 1
+      ? h('span', { class: 'crumb', 'aria-current': 'location' }, c.name)
+      : [h('button', { type: 'button', class: 'crumb link', onclick: () => go(path.slice(0, i)) }, c.name), h('span', { class: 'sep', 'aria-hidden': 'true' }, ' / ')]))
+    const offered = shown.filter((f) => !skip.has(f.uid))
+    fill(list, offered.length
+      ? offered.map((f) => h('li', {}, h('button', {
+        type: 'button',
+        class: 'picker-folder',
+        'aria-label': `Choose folder ${f.name}`,
+        onclick: async () => {
+          if (!term) return go(path.concat({ uid: f.uid, name: f.name }))
+          try { go(await ancestry(f.uid)) } catch (err) { toast(err.message) }
+        },
+      }, icon('folder'), h('span', {}, f.name))))
+      : h('li', { class: 'hint' }, term ? 'No folder matches.' : 'No folders in here.'))
+    fill(moreSlot, more ? h('button', { type: 'button', class: 'btn', onclick: () => load(true) }, 'More folders') : null)
+  }
+
+  let timer
+  find.addEventListener('input', () => {
+    clearTimeout(timer)
+    timer = setTimeout(() => { term = find.value.trim(); load() }, 250)
+  })
+  // Enter looks for the folder at once; it does not submit the move.
+  find.addEventListener('keydown', (e) => {
+    if (e.key !== 'Enter') return
+    e.preventDefault()
+    clearTimeout(timer)
+    term = find.value.trim()
+    load()
+  })
+  return { el, find, load, chosen: () => path.length ? path[path.length - 1].uid : null }
 }
 
 // Adds tags to every ticked asset (keeping the tags each has).
