@@ -14,13 +14,13 @@ use crate::support::{Server, Session, TestApp};
 
 /// One request a receiver got.
 #[derive(Debug, Clone)]
-struct Got {
+pub(crate) struct Got {
     headers: axum::http::HeaderMap,
     body: Vec<u8>,
 }
 
 impl Got {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap()
     }
     fn header(&self, k: &str) -> &str {
@@ -32,7 +32,7 @@ impl Got {
 }
 
 /// A webhook receiver: records every POST, answers `status` after `delay`.
-struct Receiver {
+pub(crate) struct Receiver {
     addr: SocketAddr,
     got: Arc<Mutex<Vec<Got>>>,
     task: tokio::task::JoinHandle<()>,
@@ -43,7 +43,7 @@ impl Receiver {
         Self::start_on("127.0.0.1:0".parse().unwrap(), status, delay).await
     }
 
-    async fn start_on(addr: SocketAddr, status: u16, delay: Duration) -> Receiver {
+    pub(crate) async fn start_on(addr: SocketAddr, status: u16, delay: Duration) -> Receiver {
         let got: Arc<Mutex<Vec<Got>>> = Arc::default();
         let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -89,7 +89,7 @@ impl Receiver {
         self.wait_for_within(n, Duration::from_secs(10)).await
     }
 
-    async fn wait_for_within(&self, n: usize, within: Duration) -> Vec<Got> {
+    pub(crate) async fn wait_for_within(&self, n: usize, within: Duration) -> Vec<Got> {
         let deadline = Instant::now() + within;
         loop {
             let all = self.all();
