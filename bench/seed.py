@@ -13,6 +13,7 @@ Usage: seed.py DB API_KEY USER_UID SHA256 SIZE COUNT PREFIX [ENV_UID]
   ENV_UID: also publish every asset (version 2, locale en-us) to that environment, with
   the published rows the Content Delivery API lists (schema 3).
   SEED_TIMING=1: print each step's seconds to stderr (SQLite; PostgreSQL: each session's).
+  SEED_PARENT=UID: seed the assets into that folder (default: the stack's root).
 Works with every schema version perma has had (it fills the listing columns and tags of
 schema 2 when they exist, and recounts the stack's kept folder totals of schema 9, whose
 triggers it holds back during the load).
@@ -31,6 +32,9 @@ size, count = int(size), int(count)
 base = int(time.time() * 1000) - count
 TYPES = ["application/octet-stream", "image/png", "application/pdf", "video/mp4"]
 TIMING = os.environ.get("SEED_TIMING") == "1"
+PARENT = os.environ.get("SEED_PARENT")
+assert PARENT is None or PARENT.isalnum(), "SEED_PARENT: a folder uid"
+parent = f"'{PARENT}'" if PARENT else "NULL"
 # Uids (asset: blt + 16 hex digits, file: 24, as perma makes them) count up from a random
 # base: each primary key then grows at its end, and the rows come in creation order, which
 # is also uid order, so most index builds read presorted keys (a million: 45 s instead of
@@ -71,7 +75,7 @@ def statements(seq_from, listing, counts, uid_expr, file_uid_expr):
     assets = [
         "INSERT INTO assets (uid, api_key, is_dir, parent_uid, title, description, tags, file_uid, "
         f"version, permanent_slug, created_by, updated_by, created_at, updated_at{extra_cols}) "
-        f"SELECT {uid_expr}, '{api_key}', 0, NULL, {slug}, '', {tags}, {file_uid_expr}, 2, {slug}, "
+        f"SELECT {uid_expr}, '{api_key}', 0, {parent}, {slug}, '', {tags}, {file_uid_expr}, 2, {slug}, "
         f"'{user}', '{user}', {base} + {i}, {base} + {i}{extra_vals} FROM {seq_from}",
     ]
     library = [
@@ -83,7 +87,7 @@ def statements(seq_from, listing, counts, uid_expr, file_uid_expr):
         library.append(
             "INSERT INTO asset_versions (asset_uid, version, file_uid, title, description, tags, "
             f"parent_uid, action, created_by, created_at) SELECT uid, {v}, file_uid, title, '', tags, "
-            f"NULL, '{action}', '{user}', created_at FROM assets WHERE {mine}"
+            f"{parent}, '{action}', '{user}', created_at FROM assets WHERE {mine}"
         )
     if listing:
         library.append(
@@ -109,7 +113,7 @@ def statements(seq_from, listing, counts, uid_expr, file_uid_expr):
             "INSERT INTO published_assets (environment_uid, locale, uid, api_key, parent_uid, title, "
             "description, tags, file_uid, version, filename, content_type, file_size, created_by, "
             "updated_by, created_at, updated_at, published_by, published_at) "
-            f"SELECT '{env_uid}', 'en-us', uid, api_key, NULL, title, '', tags, file_uid, 2, filename, "
+            f"SELECT '{env_uid}', 'en-us', uid, api_key, {parent}, title, '', tags, file_uid, 2, filename, "
             f"content_type, file_size, created_by, updated_by, created_at, updated_at, '{user}', {at} "
             f"FROM assets WHERE {mine}",
             "INSERT INTO published_tags (environment_uid, locale, asset_uid, tag) "

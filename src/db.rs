@@ -153,6 +153,11 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
         name: "asset_counts",
         sql: include_str!("../migrations/postgres/0009_asset_counts.sql"),
     },
+    Migration {
+        version: 10,
+        name: "asset_counts_per_statement",
+        sql: include_str!("../migrations/postgres/0010_asset_counts_per_statement.sql"),
+    },
 ];
 
 impl Db {

@@ -737,3 +737,84 @@ fn tiny_png() -> Vec<u8> {
         0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
     ]
 }
+
+/// Deleting a folder withdraws every publication inside it (subfolders too) in one
+/// transaction: each becomes one `asset_deleted` sync item, after the token taken before,
+/// and nothing else changes.
+#[tokio::test]
+async fn deleting_a_folder_of_published_files_is_one_deleted_item_each() {
+    let t = TestApp::spawn().await;
+    let s = t.admin().await;
+    s.environment("production").await;
+    let site = site_for(&t, &s, &["production"]).await;
+    let folder = s.folder("Campaign", None).await;
+    let inner = s.folder("Banners", Some(&folder)).await;
+    let mut doomed = HashSet::new();
+    for i in 0..12 {
+        let uid = s
+            .upload_into(
+                &format!("c{i}.txt"),
+                format!("c{i}").as_bytes(),
+                Some(&folder),
+            )
+            .await;
+        s.publish(&uid, "production", &[]).await;
+        doomed.insert(uid);
+    }
+    for i in 0..3 {
+        let uid = s
+            .upload_into(
+                &format!("b{i}.txt"),
+                format!("b{i}").as_bytes(),
+                Some(&inner),
+            )
+            .await;
+        s.publish(&uid, "production", &[]).await;
+        doomed.insert(uid);
+    }
+    // An unpublished file goes too, silently; a published one outside stays.
+    s.upload_into("draft.txt", b"draft", Some(&folder)).await;
+    let kept = s.upload("kept.txt", b"kept").await;
+    let kept = kept["uid"].as_str().unwrap().to_owned();
+    s.publish(&kept, "production", &[]).await;
+
+    let (before, token) = follow(&site, "/v3/stacks/sync?init=true&environment=production").await;
+    assert_eq!(before.len(), 16);
+    let (st, v) = s
+        .call(
+            Method::DELETE,
+            &format!("/v3/assets/folders/{folder}"),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+
+    let (delta, token2) = follow(
+        &site,
+        &format!("/v3/stacks/sync?environment=production&sync_token={token}"),
+    )
+    .await;
+    assert!(
+        delta.iter().all(|i| i["type"] == json!("asset_deleted")),
+        "{delta:?}"
+    );
+    let deleted: Vec<String> = delta
+        .iter()
+        .map(|i| i["data"]["uid"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(deleted.len(), doomed.len(), "one item each: {deleted:?}");
+    assert_eq!(deleted.into_iter().collect::<HashSet<_>>(), doomed);
+    let mut copy = HashMap::new();
+    apply(&mut copy, &before);
+    apply(&mut copy, &delta);
+    assert_eq!(copy, published(&site).await);
+    assert_eq!(copy.keys().collect::<Vec<_>>(), [&kept]);
+    // And nothing after it.
+    let (st, v) = site
+        .get(&format!(
+            "/v3/stacks/sync?environment=production&sync_token={token2}"
+        ))
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(v["items"], json!([]));
+}

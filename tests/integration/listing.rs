@@ -675,17 +675,19 @@ async fn migrating_to_kept_totals_counts_the_existing_library() {
         .await;
     assert_eq!(st, StatusCode::OK);
     t.stop().await.unwrap();
-    // Back to schema v8: no table, no triggers, the index v9 drops, v9 not recorded.
+    // Back to schema v8: no table, no triggers, the index v9 drops, v9 not recorded (on
+    // PostgreSQL nor v10, which replaced v9's triggers).
     let url = t.app.config.database_url();
     let undo = if t.app.db.backend() == perma::db::Backend::Sqlite {
         "DROP TRIGGER asset_counts_insert; DROP TRIGGER asset_counts_delete; \
-         DROP TRIGGER asset_counts_update;"
+         DROP TRIGGER asset_counts_update; DELETE FROM perma_migrations WHERE version = 9;"
     } else {
-        "DROP TRIGGER asset_counts_insert_delete ON assets; \
-         DROP TRIGGER asset_counts_update ON assets; DROP FUNCTION asset_counts_keep();"
+        "DROP TRIGGER asset_counts_insert ON assets; DROP TRIGGER asset_counts_update ON assets; \
+         DROP TRIGGER asset_counts_delete ON assets; DROP FUNCTION asset_counts_apply(); \
+         DELETE FROM perma_migrations WHERE version IN (9, 10);"
     };
     let undo = format!(
-        "{undo} DROP TABLE asset_counts; DELETE FROM perma_migrations WHERE version = 9; \
+        "{undo} DROP TABLE asset_counts; \
          CREATE INDEX assets_live_count ON assets (api_key, is_dir) WHERE deleted_at IS NULL;"
     );
     if t.app.db.backend() == perma::db::Backend::Sqlite {
