@@ -175,6 +175,15 @@ impl Db {
                 }
             }
             insert(&mut tx, table, &names, &mut batch).await?;
+            if target.backend == Backend::Postgres {
+                // Statistics of what was just written, in this transaction: the checks of
+                // the foreign keys into this table (the next tables' rows) are planned by
+                // them, and would otherwise take the table for empty and scan it each time.
+                sqlx::raw_sql(&format!("ANALYZE {table}"))
+                    .execute(&mut *tx)
+                    .await
+                    .with_context(|| format!("analysing {table}"))?;
+            }
             counts.push((*table, n));
         }
         if target.backend == Backend::Postgres {
@@ -189,14 +198,6 @@ impl Db {
             .context("moving the outbox sequence past the copied events")?;
         }
         tx.commit().await?;
-        if target.backend == Backend::Postgres {
-            // Statistics now rather than at autovacuum's next pass: the listings of a big
-            // library are planned by them from the first request (§6).
-            sqlx::raw_sql("ANALYZE")
-                .execute(&target.write)
-                .await
-                .context("analysing the target")?;
-        }
         Ok(counts)
     }
 }
