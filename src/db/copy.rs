@@ -212,6 +212,16 @@ mod tests {
 
     /// Every table any migration creates is copied or deliberately not: a table added
     /// later cannot be forgotten by `perma copy`.
+    /// The table names that follow `keyword` in `sql`.
+    fn names_after<'a>(sql: &'a str, keyword: &'a str) -> impl Iterator<Item = String> + 'a {
+        sql.match_indices(keyword).map(move |(i, _)| {
+            sql[i + keyword.len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect()
+        })
+    }
+
     #[test]
     fn every_table_is_copied_or_deliberately_not() {
         for migrations in [
@@ -220,23 +230,9 @@ mod tests {
         ] {
             let mut created: Vec<String> = Vec::new();
             for m in migrations {
-                let mut rest = m.sql;
-                while let Some(i) = rest.find("CREATE TABLE ") {
-                    rest = &rest[i + "CREATE TABLE ".len()..];
-                    let name: String = rest
-                        .chars()
-                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                        .collect();
-                    created.push(name);
-                }
-                let mut rest = m.sql;
-                while let Some(i) = rest.find("DROP TABLE ") {
-                    rest = &rest[i + "DROP TABLE ".len()..];
-                    let name: String = rest
-                        .chars()
-                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                        .collect();
-                    created.retain(|t| *t != name);
+                created.extend(names_after(m.sql, "CREATE TABLE "));
+                for dropped in names_after(m.sql, "DROP TABLE ") {
+                    created.retain(|t| *t != dropped);
                 }
             }
             assert!(created.len() > 20, "{created:?}");

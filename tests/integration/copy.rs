@@ -9,7 +9,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::events::Receiver;
+use crate::events::{create_webhook, Receiver};
 use crate::support::{
     database_url_for, perma_cmd, postgres_base, prepare_database, storage_for, Server,
 };
@@ -77,20 +77,14 @@ async fn copy_sqlite_installation_to_postgres() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap()
     };
-    let (st, v) = s
-        .call(
-            Method::POST,
-            "/v3/webhooks",
-            Some(json!({"webhook": {
-                "name": "site build",
-                "destinations": [{"target_url": format!("http://{receiver_addr}/hook")}],
-                "channels": ["assets.create"],
-                "retry_policy": "automatic",
-            }})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{v}");
-    let webhook_uid = v["webhook"]["uid"].as_str().unwrap().to_owned();
+    let v = create_webhook(
+        &s,
+        &format!("http://{receiver_addr}/hook"),
+        &["assets.create"],
+        "automatic",
+    )
+    .await;
+    let webhook_uid = v["uid"].as_str().unwrap().to_owned();
     let mut uploaded = BTreeSet::new();
     let mut urls = Vec::new();
     for (i, name) in ["a.txt", "b.bin", "c.txt"].iter().enumerate() {

@@ -122,7 +122,12 @@ async fn spawn() -> TestApp {
     .await
 }
 
-async fn create_webhook(s: &Session, url: &str, channels: &[&str], retry: &str) -> Value {
+pub(crate) async fn create_webhook(
+    s: &Session,
+    url: &str,
+    channels: &[&str],
+    retry: &str,
+) -> Value {
     let (st, v) = s
         .call(
             Method::POST,
