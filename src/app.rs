@@ -11,6 +11,7 @@ use anyhow::Context;
 use crate::blob::BlobStore;
 use crate::config::Config;
 use crate::db::{Backend, Db};
+use crate::delivery::render_limits::RenderLimits;
 use crate::delivery::renditions::Renditions;
 use crate::delivery::{CacheControl, Changes, Delivery};
 use crate::metrics::{AccessLog, Metrics};
@@ -41,7 +42,7 @@ pub struct App {
     pub metrics_from: Vec<crate::ids::Network>,
     /// The access log, when on.
     pub access_log: Option<AccessLog>,
-    /// Proxies whose `X-Forwarded-For` is believed (besides loopback).
+    /// Proxies whose `X-Forwarded-For` is believed (`PERMA_TRUSTED_PROXIES`).
     pub trusted_proxies: Vec<crate::ids::Network>,
     /// Private networks webhook receivers may be in (`PERMA_WEBHOOK_ALLOW_NETS`, §13).
     pub webhook_allow: Vec<crate::ids::Network>,
@@ -57,6 +58,12 @@ pub enum Migrations {
 }
 
 impl App {
+    /// How long a request head may take to arrive (`head_timeout`), on both delivery
+    /// paths.
+    pub fn head_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.config.head_timeout.max(1))
+    }
+
     /// How long a client may take no bytes of an answer (`send_timeout`).
     pub fn send_timeout(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.config.send_timeout.max(1))
@@ -93,8 +100,13 @@ impl App {
                 db.clone(),
                 blobs.clone(),
                 config.rendition_budget_bytes,
-                config.render_concurrency,
-                std::time::Duration::from_secs(config.render_timeout),
+                RenderLimits::new(
+                    config.render_concurrency,
+                    config.render_memory_bytes,
+                    std::time::Duration::from_secs(config.render_timeout),
+                    config.renditions_per_source,
+                    config.render_misses_per_minute,
+                ),
             ),
         );
         let changes = delivery.changes();

@@ -18,7 +18,7 @@
 mod bulk;
 mod change;
 mod folders;
-mod import;
+pub(crate) mod import;
 mod list;
 mod published;
 mod signed;
@@ -36,6 +36,11 @@ pub mod fuzzing {
     /// Sync and pagination tokens on arbitrary text.
     pub fn sync_token(text: &str) {
         super::sync::fuzz_token(text);
+    }
+
+    /// The Contentstack export reader on an export made of arbitrary bytes, with links out.
+    pub fn export(data: &[u8]) {
+        super::import::export_fuzz::check(data);
     }
 }
 

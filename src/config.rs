@@ -54,8 +54,29 @@ pub struct Config {
     /// cores); further requests for missing renditions wait (§11).
     pub render_concurrency: usize,
     /// Seconds one rendition may take to render (`PERMA_RENDER_TIMEOUT`, default 30);
-    /// past it the request gets a 422 (§11).
+    /// past it the render is stopped, the request gets a 422 and the same rendition is
+    /// refused at once for a while (§11).
     pub render_timeout: u64,
+    /// Bytes all renders in progress may use together (`PERMA_RENDER_MEMORY_BYTES`,
+    /// default 512 MiB). Each render reserves its estimate (input file, decoded pixels,
+    /// resized copies, encoder buffers) before decoding and waits while the sum would pass
+    /// it; a render whose estimate alone passes it gets 422 (§11).
+    pub render_memory_bytes: u64,
+    /// Renditions stored per source file (`PERMA_RENDITIONS_PER_SOURCE`, default 200);
+    /// past it a new transform of that file gets 422 until the budget evicts some (§11).
+    pub renditions_per_source: u64,
+    /// Renders (requests for renditions not stored yet) one client address may cause per
+    /// minute (`PERMA_RENDER_MISSES_PER_MINUTE`, default 120; 0: no limit); past it 429
+    /// with `Retry-After`. Stored renditions are never limited.
+    pub render_misses_per_minute: u64,
+    /// Seconds a request head may take to arrive, counted from the connection's start or
+    /// the previous answer (`PERMA_HEAD_TIMEOUT`, default 30): an idle keep-alive
+    /// connection, or a head sent slowly, is closed, on both delivery paths.
+    pub head_timeout: u64,
+    /// Open connections one client address may have (`PERMA_MAX_CONNECTIONS_PER_CLIENT`,
+    /// default 256; 0: no cap). Past it a new connection gets 503 and is closed.
+    /// Proxies in `trusted_proxies` are not capped (they carry many clients).
+    pub max_connections_per_client: u64,
     /// Networks webhook receivers may be in besides public addresses
     /// (`PERMA_WEBHOOK_ALLOW_NETS`, comma-separated CIDR list such as `127.0.0.0/8`). By
     /// default loopback, link-local and private ranges are refused (SSRF), §13.
@@ -78,8 +99,9 @@ pub struct Config {
     /// paths: a client that stops reading cannot hold a connection and its buffers.
     pub send_timeout: u64,
     /// Proxies whose `X-Forwarded-For` names the client (`PERMA_TRUSTED_PROXIES`, a comma-
-    /// separated list of addresses or CIDR networks such as `10.0.0.0/24`; loopback is
-    /// always trusted). Used for the failed-login limits per client address.
+    /// separated list of addresses or CIDR networks such as `10.0.0.0/24`; none by
+    /// default, loopback included). Used for the failed-login limits and the connection
+    /// cap per client address; a trusted proxy's own connections are not capped.
     pub trusted_proxies: Vec<String>,
     /// Management API requests per second allowed per credential (`PERMA_RATE_LIMIT`;
     /// 0, the default, means no limit). Bursts of up to one second's worth pass; past
@@ -115,6 +137,11 @@ impl Default for Config {
             rendition_budget_bytes: 1 << 30,
             render_concurrency: std::thread::available_parallelism().map_or(2, usize::from),
             render_timeout: 30,
+            render_memory_bytes: 512 << 20,
+            renditions_per_source: 200,
+            render_misses_per_minute: 120,
+            head_timeout: 30,
+            max_connections_per_client: 256,
             webhook_allow_nets: Vec::new(),
             purge: Vec::new(),
             event_retry_ms: 5000,
@@ -265,6 +292,21 @@ impl Config {
         }
         if let Some(v) = var("PERMA_RENDER_TIMEOUT") {
             self.render_timeout = num("PERMA_RENDER_TIMEOUT", v)?.max(1);
+        }
+        if let Some(v) = var("PERMA_RENDER_MEMORY_BYTES") {
+            self.render_memory_bytes = num("PERMA_RENDER_MEMORY_BYTES", v)?.max(1 << 20);
+        }
+        if let Some(v) = var("PERMA_RENDITIONS_PER_SOURCE") {
+            self.renditions_per_source = num("PERMA_RENDITIONS_PER_SOURCE", v)?.max(1);
+        }
+        if let Some(v) = var("PERMA_RENDER_MISSES_PER_MINUTE") {
+            self.render_misses_per_minute = num("PERMA_RENDER_MISSES_PER_MINUTE", v)?;
+        }
+        if let Some(v) = var("PERMA_HEAD_TIMEOUT") {
+            self.head_timeout = num("PERMA_HEAD_TIMEOUT", v)?.max(1);
+        }
+        if let Some(v) = var("PERMA_MAX_CONNECTIONS_PER_CLIENT") {
+            self.max_connections_per_client = num("PERMA_MAX_CONNECTIONS_PER_CLIENT", v)?;
         }
         if let Some(v) = var("PERMA_MAX_UPLOAD_BYTES") {
             self.max_upload_bytes = num("PERMA_MAX_UPLOAD_BYTES", v)?;

@@ -105,6 +105,11 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "planner_statistics",
         sql: include_str!("../migrations/sqlite/0010_planner_statistics.sql"),
     },
+    Migration {
+        version: 11,
+        name: "rendition_sources",
+        sql: include_str!("../migrations/sqlite/0011_rendition_sources.sql"),
+    },
 ];
 
 const POSTGRES_MIGRATIONS: &[Migration] = &[
@@ -157,6 +162,11 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 10,
         name: "asset_counts_per_statement",
         sql: include_str!("../migrations/postgres/0010_asset_counts_per_statement.sql"),
+    },
+    Migration {
+        version: 11,
+        name: "rendition_sources",
+        sql: include_str!("../migrations/postgres/0011_rendition_sources.sql"),
     },
 ];
 

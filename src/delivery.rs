@@ -17,6 +17,7 @@ mod index;
 mod loader;
 pub use loader::on_worker_thread;
 mod plan;
+pub mod render_limits;
 pub mod renditions;
 mod request;
 mod resolve;

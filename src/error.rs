@@ -61,6 +61,11 @@ pub enum Error {
     /// per second) is used up; retry after this many seconds (sent as `Retry-After`).
     #[error("Too many requests: the limit is {0} per second. Try again in {1} seconds.")]
     RateLimited(u32, u64),
+    /// 429 / 429: this client asked for more renditions not stored yet than it may per
+    /// minute (`PERMA_RENDER_MISSES_PER_MINUTE`); retry after this many seconds (sent as
+    /// `Retry-After`). Stored renditions are still served.
+    #[error("Too many new image renditions from this client: the limit is {0} a minute. Try again in {1} seconds.")]
+    TooManyRenders(u64, u64),
     /// 415 / 115: a body in a media type this route does not take.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -133,7 +138,7 @@ impl Error {
             Error::TooLarge(_) | Error::BodyTooLarge(_) => 413,
             Error::UnsupportedMediaType(_) => 415,
             Error::Validation { .. } => 422,
-            Error::TooManyRequests(_) | Error::RateLimited(..) => 429,
+            Error::TooManyRequests(_) | Error::RateLimited(..) | Error::TooManyRenders(..) => 429,
             Error::Unavailable(..) => 503,
             Error::InsufficientStorage => 507,
             Error::Internal(_) => 500,
@@ -170,7 +175,7 @@ impl Error {
             Error::TooLarge(_) | Error::BodyTooLarge(_) => 113,
             Error::UnsupportedMediaType(_) => 115,
             Error::Validation { .. } => 422,
-            Error::TooManyRequests(_) | Error::RateLimited(..) => 429,
+            Error::TooManyRequests(_) | Error::RateLimited(..) | Error::TooManyRenders(..) => 429,
             Error::Unavailable(..) => 503,
             Error::InsufficientStorage => 507,
             Error::Internal(_) => 500,

@@ -25,6 +25,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("image", image),
     ("agreement", agreement),
     ("upload", upload),
+    ("export", export),
 ];
 
 /// The delivery fast path's request-head parser and classifier: a head it takes is a public
@@ -202,7 +203,13 @@ pub fn transform(data: &[u8]) {
     if !small(&t) {
         return;
     }
-    match images::render(small_png(), Format::Png, &t, Format::Png) {
+    match images::render(
+        small_png(),
+        Format::Png,
+        &t,
+        Format::Png,
+        &images::Deadline::none(),
+    ) {
         Ok(r) => {
             assert!(r.width >= 1 && r.height >= 1);
             assert!(r.width <= images::MAX_OUTPUT_SIDE && r.height <= images::MAX_OUTPUT_SIDE);
@@ -229,7 +236,7 @@ pub fn image(data: &[u8]) {
     let t = Transform::parse("width=16&format=png")
         .expect("a valid query")
         .expect("a transform");
-    match images::render(file, source, &t, Format::Png) {
+    match images::render(file, source, &t, Format::Png, &images::Deadline::none()) {
         Ok(r) => assert_eq!(r.width, 16),
         Err(e) => assert_eq!(e.status(), 422, "{e}"),
     }
@@ -242,6 +249,12 @@ pub fn image(data: &[u8]) {
 /// entity headers and the body must be the same.
 pub fn agreement(data: &[u8]) {
     agreement::check(data);
+}
+
+/// `perma import contentstack`'s export reader: arbitrary bytes as the JSON files of an
+/// export that also holds links to files outside it (`assets::import::export_fuzz`).
+pub fn export(data: &[u8]) {
+    crate::assets::fuzzing::export(data);
 }
 
 /// Uploads and replaces: arbitrary bytes as the `multipart/form-data` body (boundary `B`)

@@ -1,6 +1,7 @@
 //! The HTTP surface: every route on one screen (STYLE rule 2). Handlers live in the child
 //! modules, grouped by resource; they extract, call one domain function, and render.
 
+mod admission;
 mod assets;
 mod bulk;
 mod cda;

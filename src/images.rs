@@ -3,11 +3,19 @@
 //! ([`render`]). Pure code: bytes in, bytes out. Storing, caching and serving renditions
 //! is delivery's (`delivery::renditions`).
 
+mod decode;
+mod encode;
+mod geometry;
 mod params;
+mod pixels;
 mod render;
 
+pub use encode::MAX_AVIF_PIXELS;
 pub use params::{
     accepts, is_transform_name, Area, Edges, Filter, Fit, Format, Orientation, Position, Region,
     Sharpen, Side, Transform, MAX_OUTPUT_SIDE, NAMES,
 };
-pub use render::{check_input, render, source_format, Rendered, MAX_INPUT_BYTES, MAX_INPUT_SIDE};
+pub use render::{
+    check_input, cost, render, source_format, too_slow, Cost, Deadline, Rendered,
+    MAX_DECODED_PIXELS, MAX_INPUT_BYTES, MAX_INPUT_SIDE,
+};

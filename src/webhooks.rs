@@ -67,33 +67,73 @@ pub fn channel_matches(pattern: &str, channel: &str) -> bool {
     }
 }
 
-/// Whether a receiver may be at `ip`: public addresses always, loopback, link-local,
-/// private and unspecified ones only inside `allow` (SSRF, §13).
+/// Whether a receiver may be at `ip`: public unicast addresses always; loopback,
+/// link-local, private, shared (CGN), unspecified, broadcast, multicast and reserved ones
+/// only inside `allow` (SSRF, §13). IPv6 forms that carry an IPv4 address (mapped,
+/// compatible, NAT64 `64:ff9b::/96`, 6to4 `2002::/16`) are judged by the IPv4 address they
+/// reach; the local-use NAT64 prefix `64:ff9b:1::/48` and Teredo `2001::/32` (whose
+/// translators are private or whose target is hidden) only inside `allow`.
 pub fn ip_allowed(ip: IpAddr, allow: &[Network]) -> bool {
     if allow.iter().any(|n| n.contains(ip)) {
         return true;
     }
-    let ip = match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
-        v4 => v4,
-    };
     match ip {
-        IpAddr::V4(v4) => {
-            !(v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.octets()[0] == 0
-                || (v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1])))
-        }
-        IpAddr::V6(v6) => {
-            let first = v6.segments()[0];
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80)
-        }
+        IpAddr::V4(v4) => v4_public(v4),
+        IpAddr::V6(v6) => match embedded_v4(v6) {
+            // An allowed IPv4 network reached through an IPv6 form is allowed too.
+            Some(v4) => v4_public(v4) || allow.iter().any(|n| n.contains(IpAddr::V4(v4))),
+            None => v6_public(v6),
+        },
+    }
+}
+
+fn v4_public(v4: std::net::Ipv4Addr) -> bool {
+    let [a, b, ..] = v4.octets();
+    !(v4.is_loopback()
+        || v4.is_private()
+        || v4.is_link_local()
+        || v4.is_unspecified()
+        || v4.is_broadcast()
+        || v4.is_multicast()
+        || a == 0
+        || a >= 240
+        || (a == 100 && (64..128).contains(&b))
+        || (a == 192 && b == 0 && v4.octets()[2] == 0)
+        || (a == 198 && (b == 18 || b == 19)))
+}
+
+fn v6_public(v6: std::net::Ipv6Addr) -> bool {
+    let first = v6.segments()[0];
+    !(v6.is_loopback()
+        || v6.is_unspecified()
+        || v6.is_multicast()
+        || (first & 0xfe00) == 0xfc00
+        || (first & 0xffc0) == 0xfe80
+        || (first & 0xffc0) == 0xfec0
+        || (first == 0x64 && v6.segments()[1] == 0xff9b)
+        || (first == 0x2001 && v6.segments()[1] == 0)
+        || (first == 0x2001 && v6.segments()[1] == 0xdb8))
+}
+
+/// The IPv4 address an IPv6 address stands for, in the forms that route to one.
+fn embedded_v4(v6: std::net::Ipv6Addr) -> Option<std::net::Ipv4Addr> {
+    let s = v6.segments();
+    let v4 = |hi: u16, lo: u16| {
+        let [a, b] = hi.to_be_bytes();
+        let [c, d] = lo.to_be_bytes();
+        std::net::Ipv4Addr::new(a, b, c, d)
+    };
+    if let Some(m) = v6.to_ipv4_mapped() {
+        return Some(m);
+    }
+    match s {
+        // IPv4-compatible (deprecated, still routed by some stacks): ::a.b.c.d.
+        [0, 0, 0, 0, 0, 0, hi, lo] if (hi, lo) != (0, 0) && (hi, lo) != (0, 1) => Some(v4(hi, lo)),
+        // NAT64, well-known prefix.
+        [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => Some(v4(hi, lo)),
+        // 6to4: 2002:AABB:CCDD::/48.
+        [0x2002, hi, lo, ..] => Some(v4(hi, lo)),
+        _ => None,
     }
 }
 
@@ -215,9 +255,10 @@ pub async fn update(
     access.require_write()?;
     let cur = get(db, access, uid).await?;
     checked(&input, allow)?;
+    let destinations = kept_secrets(input.destinations, &cur.destinations);
     let w = Webhook {
         name: input.name.trim().to_owned(),
-        destinations: input.destinations,
+        destinations,
         channels: input.channels,
         retry_policy: input.retry_policy.unwrap_or(cur.retry_policy.clone()),
         disabled: input.disabled,
@@ -230,6 +271,36 @@ pub async fn update(
         return Err(Error::NotFound("Webhook"));
     }
     Ok(w)
+}
+
+/// What webhook answers show instead of a custom header's value.
+pub const MASK: &str = "********";
+
+/// Destinations of an update, with the secrets the answers hid taken from the stored ones
+/// (same `target_url`): a header whose value is [`MASK`] keeps its stored value, and a
+/// destination with the same basic-auth user and no password keeps its password. So a
+/// client that reads a webhook, changes its name and writes it back loses nothing.
+fn kept_secrets(mut new: Vec<Destination>, old: &[Destination]) -> Vec<Destination> {
+    for d in &mut new {
+        let Some(was) = old.iter().find(|o| o.target_url == d.target_url) else {
+            continue;
+        };
+        if d.http_basic_password.is_none() && d.http_basic_auth == was.http_basic_auth {
+            d.http_basic_password.clone_from(&was.http_basic_password);
+        }
+        for h in &mut d.custom_header {
+            if h.value == MASK {
+                if let Some(v) = was
+                    .custom_header
+                    .iter()
+                    .find(|o| o.header_name.eq_ignore_ascii_case(&h.header_name))
+                {
+                    h.value.clone_from(&v.value);
+                }
+            }
+        }
+    }
+    new
 }
 
 /// Deletes a webhook and its executions.
@@ -318,8 +389,27 @@ mod tests {
             "http://[fd00::1]/",
             "http://0.0.0.0/",
             "ftp://example.com/",
+            // IPv6 forms that reach a private IPv4 address, and multicast.
+            "http://[64:ff9b::a00:1]/",
+            "http://[64:ff9b::7f00:1]/",
+            "http://[64:ff9b:1::a00:1]/",
+            "http://[64:ff9b:1::808:808]/",
+            "http://[2002:a00:1::]/",
+            "http://[2002:7f00:1::1]/",
+            "http://[::ffff:169.254.169.254]/",
+            "http://[::10.0.0.1]/",
+            "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/",
+            "http://224.0.0.1/",
+            "http://239.255.255.250/",
+            "http://[ff02::1]/",
+            "http://240.0.0.1/",
+            "http://198.18.0.1/",
         ] {
             assert!(check_target(url, &none).is_err(), "{url}");
+        }
+        // The same forms of a public address are public.
+        for url in ["http://[64:ff9b::808:808]/", "http://[2002:808:808::1]/"] {
+            assert!(check_target(url, &none).is_ok(), "{url}");
         }
         assert!(check_target("https://hooks.example.com/perma", &none).is_ok());
         let loopback = vec![Network::parse("127.0.0.0/8").unwrap()];

@@ -10,6 +10,7 @@
 //! is finished by running it again. What cannot be imported is reported with its reason.
 
 mod export;
+pub(crate) mod export_fuzz;
 mod files;
 mod targets;
 

@@ -155,6 +155,16 @@ pub async fn sync(db: &Db, access: &DeliveryAccess, r: &SyncRequest) -> Result<S
     let env = &access.environment.uid;
     let locale = access.locales[0].clone();
     let bad = |field: &str| Error::field(field, "is not a token this environment issued");
+    // Each of the three starts from a different place; none silently wins.
+    let given = [r.init, r.pagination_token.is_some(), r.sync_token.is_some()];
+    if given.iter().filter(|g| **g).count() > 1 {
+        let field = if r.init { "init" } else { "sync_token" };
+        return Err(Error::field(
+            field,
+            "cannot be combined: init=true starts a new sync, a pagination_token continues \
+             one sync's pages, a sync_token asks for what changed since; send exactly one",
+        ));
+    }
     let cursor = if let Some(t) = &r.pagination_token {
         Cursor::decode(t, 'p')
             .filter(|c| &c.environment_uid == env)

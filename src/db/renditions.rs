@@ -95,6 +95,14 @@ impl Db {
         tx.commit().await
     }
 
+    /// How many renditions of the source blob `source_sha256` are stored.
+    pub async fn renditions_of(&self, source_sha256: &str) -> sqlx::Result<i64> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM renditions WHERE source_sha256 = $1")
+            .bind(source_sha256)
+            .fetch_one(&self.read)
+            .await
+    }
+
     /// Number of renditions and their total bytes.
     pub async fn rendition_usage(&self) -> sqlx::Result<(i64, i64)> {
         let r = sqlx::query(

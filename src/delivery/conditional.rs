@@ -115,10 +115,11 @@ pub fn byte_range(header: &str, len: u64) -> Outcome {
         return Outcome::Full;
     };
     let (a, b) = (a.trim(), b.trim());
+    // A position too large for u64 is simply past every representation (RFC 9110
+    // §14.1.1: a last position beyond the end means "to the end"), not a malformed header.
     let num = |s: &str| -> Option<u64> {
         (!s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()))
-            .then(|| s.parse().ok())
-            .flatten()
+            .then(|| s.parse().unwrap_or(u64::MAX))
     };
     if a.is_empty() {
         let Some(n) = num(b) else {
@@ -224,6 +225,19 @@ mod tests {
         assert_eq!(byte_range("bytes=9-1", 100), Outcome::Full);
         assert_eq!(byte_range("items=0-1", 100), Outcome::Full);
         assert_eq!(byte_range("bytes=0-", 0), Outcome::RangeNotSatisfiable);
+        // Positions past u64: to the end, the whole file, or past it.
+        assert_eq!(
+            byte_range("bytes=10-99999999999999999999999", 100),
+            Outcome::Partial { start: 10, end: 99 }
+        );
+        assert_eq!(
+            byte_range("bytes=-99999999999999999999999", 100),
+            Outcome::Partial { start: 0, end: 99 }
+        );
+        assert_eq!(
+            byte_range("bytes=99999999999999999999999-", 100),
+            Outcome::RangeNotSatisfiable
+        );
     }
 
     #[test]

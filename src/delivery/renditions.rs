@@ -7,25 +7,26 @@
 //! replace (new bytes) gives the permanent URL new renditions at once, and version URLs
 //! keep theirs.
 //!
-//! Lookups go memory → database → render. Rendering runs on the blocking pool, at most
-//! `render_concurrency` at once and within `render_timeout`; concurrent requests for one
-//! missing rendition wait for a single render (a lock per key). After each render the
+//! Lookups go memory → database → render. Rendering runs on the blocking pool within the
+//! limits of [`RenderLimits`] (turns, memory, time, renditions per source, new renditions
+//! per client); concurrent requests for one missing rendition wait for a single render (a
+//! lock per key). After each render the
 //! stored total is held to `rendition_budget_bytes` by deleting the least recently
 //! served renditions; when they were served is kept in memory and written in batches.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
 
 use anyhow::Context;
 use sha2::{Digest as _, Sha256};
-use tokio::sync::Semaphore;
 
+use super::render_limits::RenderLimits;
 use crate::blob::BlobStore;
 use crate::db::{Db, RenditionRow};
 use crate::error::{Error, Result};
-use crate::images::{self, Format, Transform};
+use crate::images::{self, Deadline, Format, Transform};
 use crate::metrics::ShardedCounter;
 use crate::time::now_ms;
 
@@ -199,8 +200,8 @@ pub struct Renditions {
     db: Db,
     blobs: BlobStore,
     budget: u64,
-    timeout: Duration,
-    permits: Semaphore,
+    /// Turns, memory, time and rate limits of renders.
+    pub limits: RenderLimits,
     memory: RwLock<HashMap<String, Arc<Rendition>>>,
     memo: RwLock<Memo>,
     /// Query strings of renditions served on each asset's permanent URL (for CDN purges,
@@ -214,21 +215,14 @@ pub struct Renditions {
 }
 
 impl Renditions {
-    /// Renditions over `db` and `blobs`, within `budget` bytes, rendering at most
-    /// `concurrency` at once, each within `timeout`.
-    pub fn new(
-        db: Db,
-        blobs: BlobStore,
-        budget: u64,
-        concurrency: usize,
-        timeout: Duration,
-    ) -> Self {
+    /// Renditions over `db` and `blobs`, within `budget` bytes of storage, rendered within
+    /// `limits`.
+    pub fn new(db: Db, blobs: BlobStore, budget: u64, limits: RenderLimits) -> Self {
         Renditions {
             db,
             blobs,
             budget,
-            timeout,
-            permits: Semaphore::new(concurrency.max(1)),
+            limits,
             memory: RwLock::new(HashMap::new()),
             memo: RwLock::new(HashMap::new()),
             permanent_queries: Mutex::new(HashMap::new()),
@@ -331,15 +325,19 @@ impl Renditions {
         }
     }
 
-    /// The stored rendition, rendered now if it is not stored yet.
+    /// The stored rendition, rendered now if it is not stored yet (counted against
+    /// `client`'s new renditions a minute).
     pub async fn get_or_render(
         &self,
         wanted: &Wanted,
         source: Source<'_>,
+        client: Option<IpAddr>,
     ) -> Result<Arc<Rendition>> {
         if let Some(r) = self.stored(&wanted.key).await? {
             return Ok(r);
         }
+        self.limits.check_not_too_slow(&wanted.key)?;
+        self.limits.count_miss(client)?;
         // One render per key: later requests wait here, then find it stored.
         let lock = {
             let mut map = self.rendering.lock().expect("rendering map");
@@ -384,36 +382,10 @@ impl Renditions {
     }
 
     async fn render(&self, wanted: &Wanted, source: Source<'_>) -> Result<Arc<Rendition>> {
-        if source.size > images::MAX_INPUT_BYTES {
-            self.counters.failed.add(1);
-            return Err(Error::field(
-                "image",
-                "is too large to transform: the limit is 50 MB",
-            ));
-        }
-        let _permit = self.permits.acquire().await.context("render permits")?;
-        let input = self
-            .blobs
-            .read_all(source.sha256)
+        let rendered = self
+            .render_bytes(wanted, source)
             .await
-            .with_context(|| format!("reading blob {} to render it", source.sha256))?;
-        let transform = wanted.transform.clone();
-        let (from, to) = (wanted.source, wanted.output);
-        let job = tokio::task::spawn_blocking(move || images::render(&input, from, &transform, to));
-        let rendered = match tokio::time::timeout(self.timeout, job).await {
-            Err(_) => {
-                self.counters.failed.add(1);
-                return Err(Error::field(
-                    "image",
-                    format!(
-                        "could not be rendered within the time limit of {} s",
-                        self.timeout.as_secs()
-                    ),
-                ));
-            }
-            Ok(joined) => joined.context("the render task failed")?,
-        };
-        let rendered = rendered.inspect_err(|_| self.counters.failed.add(1))?;
+            .inspect_err(|_| self.counters.failed.add(1))?;
         self.counters.rendered.add(1);
         let sha = self
             .blobs
@@ -449,6 +421,59 @@ impl Renditions {
         self.remember(r.clone());
         self.enforce_budget(Some(&r.key)).await;
         Ok(r)
+    }
+
+    /// Renders `wanted` within the limits: refused at once when it missed the time limit
+    /// lately, when its source has as many renditions as it may, or when its estimated
+    /// memory is more than the whole budget; otherwise it waits for a turn and for its
+    /// memory, and runs on the blocking pool, which holds both until the render has
+    /// stopped (at the deadline at the latest, but for an encoder call that cannot be
+    /// interrupted).
+    async fn render_bytes(&self, wanted: &Wanted, source: Source<'_>) -> Result<images::Rendered> {
+        let limits = &self.limits;
+        limits.check_not_too_slow(&wanted.key)?;
+        if source.size > images::MAX_INPUT_BYTES {
+            return Err(Error::field(
+                "image",
+                "is too large to transform: the limit is 50 MB",
+            ));
+        }
+        let stored = self.db.renditions_of(source.sha256).await?;
+        if stored as u64 >= limits.per_source {
+            return Err(Error::field(
+                "image",
+                format!(
+                    "has {stored} renditions stored already, the most one file may have: ask \
+                     for one of those (or again once less used ones are evicted)"
+                ),
+            ));
+        }
+        let turn = limits.turn().await?;
+        let input = self
+            .blobs
+            .read_all(source.sha256)
+            .await
+            .with_context(|| format!("reading blob {} to render it", source.sha256))?;
+        let (from, to) = (wanted.source, wanted.output);
+        let cost = images::cost(&input, from, &wanted.transform, to)?;
+        let held = limits.reserve(turn, cost.memory).await?;
+        let transform = wanted.transform.clone();
+        let deadline = Deadline::after(limits.timeout);
+        let job = tokio::task::spawn_blocking(move || {
+            let _held = held;
+            images::render(&input, from, &transform, to, &deadline)
+        });
+        // The render stops itself at the deadline; an encoder call that cannot be stopped
+        // keeps its turn and memory until it ends, but the request does not wait for it.
+        let grace = std::time::Duration::from_millis(250);
+        let rendered = match tokio::time::timeout(limits.timeout + grace, job).await {
+            Err(_) => Err(images::too_slow(limits.timeout)),
+            Ok(joined) => joined.context("the render task failed")?,
+        };
+        if rendered.is_err() && deadline.passed() {
+            limits.too_slow(&wanted.key);
+        }
+        rendered
     }
 
     /// Writes which renditions were served since the last flush.
@@ -535,6 +560,7 @@ impl super::Delivery {
         &self,
         resolved: &mut super::Resolved,
         req: &super::Classified<'_>,
+        client: Option<IpAddr>,
     ) -> Result<()> {
         let Some(query) = req.query.transform else {
             return Ok(());
@@ -558,7 +584,10 @@ impl super::Delivery {
                     let uid = resolved.asset.asset_uid();
                     self.renditions.note_permanent_query(&uid, query);
                 }
-                let r = self.renditions.get_or_render(&wanted, source).await?;
+                let r = self
+                    .renditions
+                    .get_or_render(&wanted, source, client)
+                    .await?;
                 self.renditions.counters.served.add(1);
                 resolved.vary_accept = wanted.vary_accept;
                 resolved.rendition = Some(r);

@@ -24,6 +24,10 @@ const CHUNK: usize = 1024 * 1024;
 /// Internal errors are logged once, by the router's middleware.
 pub async fn deliver(State(app): State<Arc<App>>, req: Request) -> Result<Response> {
     let (parts, _) = req.into_parts();
+    let client = parts
+        .extensions
+        .get::<super::extract::ClientAddr>()
+        .and_then(|c| c.0);
     let path = DeliveryPath::parse(parts.uri.path()).ok_or(Error::NotFound("Asset"))?;
     // List-valued conditionals may come on several lines: one list (RFC 9110 §5.3). The fast
     // path leaves such requests to this writer.
@@ -52,7 +56,7 @@ pub async fn deliver(State(app): State<Arc<App>>, req: Request) -> Result<Respon
     };
     let d = &app.delivery;
     let mut resolved = d.resolve(&request).await?;
-    d.apply_transform(&mut resolved, &request).await?;
+    d.apply_transform(&mut resolved, &request, client).await?;
     match answer(d, &resolved, &request).await {
         // A rendition whose blob another process evicted meanwhile: rendered again, once.
         Err(e) if resolved.rendition.is_some() => {
@@ -60,7 +64,7 @@ pub async fn deliver(State(app): State<Arc<App>>, req: Request) -> Result<Respon
             tracing::warn!("rendition {key:?} could not be read, rendering it again: {e:#}");
             d.renditions.forget(key.as_deref().unwrap_or("")).await;
             resolved.rendition = None;
-            d.apply_transform(&mut resolved, &request).await?;
+            d.apply_transform(&mut resolved, &request, client).await?;
             Ok(answer(d, &resolved, &request).await?)
         }
         other => Ok(other?),

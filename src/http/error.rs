@@ -21,6 +21,7 @@ impl IntoResponse for Error {
         let mut response = (status, axum::Json(body)).into_response();
         if let Error::TooManyRequests(secs)
         | Error::RateLimited(_, secs)
+        | Error::TooManyRenders(_, secs)
         | Error::Unavailable(_, secs) = self
         {
             response

@@ -35,8 +35,6 @@ const MAX_HEAD: usize = 16 * 1024;
 const MAX_HEADERS: usize = 48;
 /// Index loads one request may wait for before the router takes it.
 const MAX_LOADS: u32 = 3;
-/// An idle keep-alive connection (or a head that does not arrive) is closed after this.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How the fast path left a connection.
 pub enum End {
     /// Closed (by the client, an error, a timeout, `Connection: close` or shutdown).
@@ -62,7 +60,10 @@ pub async fn serve(
 ) -> End {
     let mut buf = BytesMut::with_capacity(4096);
     let mut head = Vec::with_capacity(1024);
-    let idle = tokio::time::sleep(IDLE_TIMEOUT);
+    // An idle keep-alive connection, or a head that does not arrive, is closed after this
+    // (counted from the connection's start or the previous answer).
+    let head_timeout = app.head_timeout();
+    let idle = tokio::time::sleep(head_timeout);
     // Made once per connection: registering a waiter per request would take a lock that
     // every connection shares.
     let stopped = stop.cancelled();
@@ -110,7 +111,7 @@ pub async fn serve(
                 // more than the rest of a 304): closes once no request has started within
                 // the timeout.
                 () = &mut idle => {
-                    let deadline = started + IDLE_TIMEOUT;
+                    let deadline = started + head_timeout;
                     if Instant::now() >= deadline {
                         return End::Closed;
                     }

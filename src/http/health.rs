@@ -135,6 +135,19 @@ pub async fn metrics(
     ] {
         gauge(name, "counter", help, n.to_string());
     }
+    let limits = &app.delivery.renditions.limits;
+    gauge(
+        "perma_renders_running",
+        "gauge",
+        "Renders running now, including ones whose request has already been answered.",
+        limits.running().to_string(),
+    );
+    gauge(
+        "perma_render_memory_bytes",
+        "gauge",
+        "Bytes of PERMA_RENDER_MEMORY_BYTES reserved by renders running now.",
+        limits.memory_in_use().to_string(),
+    );
     if let Ok((count, bytes)) = app.delivery.renditions.usage().await {
         gauge(
             "perma_renditions_stored",

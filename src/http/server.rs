@@ -19,13 +19,10 @@ use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::admission::{self, Admission, Place};
 use super::extract::ClientAddr;
 use super::fast::{self, End};
 use crate::app::App;
-
-/// How long hyper waits for a request head (slow-client protection; RFC 9112 §9.8 lets a
-/// server close idle connections).
-const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves `app` on `listener` until `shutdown` resolves, then waits for open requests.
 ///
@@ -38,6 +35,10 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
+    let admission = Admission::new(
+        app.config.max_connections_per_client,
+        app.trusted_proxies.clone(),
+    );
     let shared = Shared {
         app: app.clone(),
         router: super::router(app),
@@ -52,8 +53,8 @@ pub async fn serve(
     for next in 0.. {
         let stream = tokio::select! {
             () = &mut shutdown => break,
-            accepted = listener.accept() => match accepted.and_then(|(s, _)| s.into_std()) {
-                Ok(stream) => stream,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => (stream, peer),
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.
                     tracing::warn!("accept failed: {e}");
@@ -62,11 +63,19 @@ pub async fn serve(
                 }
             },
         };
+        let (stream, peer) = stream;
         let worker = &workers[next % workers.len()];
+        let Some(place) = admission.admit(peer.ip()) else {
+            shared.connections.spawn(admission::refuse(stream));
+            continue;
+        };
+        let Ok(stream) = stream.into_std() else {
+            continue;
+        };
         worker.spawn(
             shared
                 .connections
-                .track_future(connection(shared.clone(), stream)),
+                .track_future(connection(shared.clone(), stream, place)),
         );
     }
     drop(listener);
@@ -140,7 +149,7 @@ fn start_workers(connections: &TaskTracker) -> io::Result<Vec<Handle>> {
 
 /// One connection, on a worker: the fast path while it can answer; then hyper, on the main
 /// runtime, for the rest of its life.
-async fn connection(shared: Shared, stream: std::net::TcpStream) {
+async fn connection(shared: Shared, stream: std::net::TcpStream, place: Place) {
     let Ok(stream) = TcpStream::from_std(stream) else {
         return;
     };
@@ -155,11 +164,11 @@ async fn connection(shared: Shared, stream: std::net::TcpStream) {
     };
     let main = shared.main.clone();
     let connections = shared.connections.clone();
-    main.spawn(connections.track_future(routed(shared, stream, read)));
+    main.spawn(connections.track_future(routed(shared, stream, read, place)));
 }
 
 /// A connection served by hyper and the router.
-async fn routed(shared: Shared, stream: std::net::TcpStream, read: Bytes) {
+async fn routed(shared: Shared, stream: std::net::TcpStream, read: Bytes, _place: Place) {
     let Ok(stream) = TcpStream::from_std(stream) else {
         return;
     };
@@ -182,7 +191,7 @@ async fn routed(shared: Shared, stream: std::net::TcpStream, read: Bytes) {
         });
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEAD_TIMEOUT)
+        .header_read_timeout(shared.app.head_timeout())
         .serve_connection(io, service);
     tokio::pin!(conn);
     let finished = tokio::select! {
@@ -195,8 +204,9 @@ async fn routed(shared: Shared, stream: std::net::TcpStream, read: Bytes) {
     }
 }
 
-/// The client a request comes from: the peer, or, when the peer is a trusted proxy (on
-/// this host, or in `PERMA_TRUSTED_PROXIES`), the address that proxy appended last to
+/// The client a request comes from: the peer, or, when the peer is a proxy listed in
+/// `PERMA_TRUSTED_PROXIES` (none by default, not even loopback: anything on the host
+/// could otherwise claim any address), the address that proxy appended last to
 /// `X-Forwarded-For` (nginx's `$proxy_add_x_forwarded_for`). Another peer's
 /// `X-Forwarded-For` is not believed.
 fn forwarded_for(
@@ -205,7 +215,7 @@ fn forwarded_for(
     headers: &hyper::HeaderMap,
 ) -> ClientAddr {
     match peer.0 {
-        Some(ip) if ip.is_loopback() || trusted.iter().any(|n| n.contains(ip)) => {
+        Some(ip) if trusted.iter().any(|n| n.contains(ip)) => {
             let last = headers
                 .get_all("x-forwarded-for")
                 .iter()

@@ -13,8 +13,8 @@ use crate::error::{Error, Result};
 use crate::identity;
 
 /// `POST /v3/user-session`: log in.
-/// Failed logins are limited per e-mail and per client address (`throttle.rs`): 429 with
-/// `Retry-After` past the limit, even for the right password.
+/// Failed logins are slowed per (e-mail, client address), per address and per e-mail
+/// (`throttle.rs`): 429 with `Retry-After` while held back, even for the right password.
 pub async fn login(
     State(app): State<Arc<App>>,
     client: Option<Extension<ClientAddr>>,
@@ -27,7 +27,10 @@ pub async fn login(
     let address = client.and_then(|Extension(ClientAddr(a))| a);
     let throttle = &app.login_throttle;
     if let Err(wait) = throttle.check(email, address) {
-        return Err(Error::TooManyRequests(wait.as_secs().max(1)));
+        // Rounded up: a client that waits this long is let in.
+        return Err(Error::TooManyRequests(
+            wait.as_secs_f64().ceil().max(1.0) as u64
+        ));
     }
     let (user, token) =
         match identity::login(&app.db, email, password, app.config.session_ttl).await {
@@ -38,7 +41,7 @@ pub async fn login(
             }
             Err(e) => return Err(e),
         };
-    throttle.succeeded(email);
+    throttle.succeeded(email, address);
     let org = app.db.organization(&user.org_uid).await?;
     Ok(Json(json!({
         "notice": "Login Successful.",

@@ -15,16 +15,24 @@ use crate::time::iso8601;
 use crate::webhooks::{self, WebhookInput};
 
 impl Webhook {
-    /// The CMA JSON of a webhook (passwords are not sent back; the secret only at creation).
+    /// The CMA JSON of a webhook. Secrets are not sent back: not the basic-auth password,
+    /// not the values of custom headers (often a receiver's API key: each reads
+    /// [`webhooks::MASK`], which an update takes as "unchanged"), the signing secret only
+    /// at creation.
     fn json(&self) -> Value {
         let destinations: Vec<Value> = self
             .destinations
             .iter()
             .map(|d| {
+                let headers: Vec<Value> = d
+                    .custom_header
+                    .iter()
+                    .map(|h| json!({"header_name": h.header_name, "value": webhooks::MASK}))
+                    .collect();
                 json!({
                     "target_url": d.target_url,
                     "http_basic_auth": d.http_basic_auth,
-                    "custom_header": d.custom_header,
+                    "custom_header": headers,
                 })
             })
             .collect();

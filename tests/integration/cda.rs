@@ -324,6 +324,29 @@ async fn delivery_refuses_wrong_tokens_environments_and_stacks_with_the_cma_body
         422,
         422,
     );
+    // A real token with init=true, or with a pagination token: which one wins is not
+    // guessed, the answer says they cannot be combined.
+    let (st, v) = site
+        .get("/v3/stacks/sync?environment=production&init=true")
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let token = v["sync_token"].as_str().unwrap().to_owned();
+    for (query, field) in [
+        (format!("init=true&sync_token={token}"), "init"),
+        (
+            format!("pagination_token={token}&sync_token={token}"),
+            "sync_token",
+        ),
+    ] {
+        let v = assert_error(
+            site.get(&format!("/v3/stacks/sync?environment=production&{query}"))
+                .await,
+            422,
+            422,
+        );
+        let why = v["errors"][field][0].as_str().unwrap_or_default();
+        assert!(why.contains("cannot be combined"), "{query}: {v}");
+    }
     // Nothing of that changed what is published.
     let (st, v) = site
         .get("/v3/assets?environment=production&include_count=true")

@@ -23,7 +23,7 @@ impl Got {
     pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap()
     }
-    fn header(&self, k: &str) -> &str {
+    pub(crate) fn header(&self, k: &str) -> &str {
         self.headers
             .get(k)
             .and_then(|v| v.to_str().ok())
@@ -39,7 +39,7 @@ pub(crate) struct Receiver {
 }
 
 impl Receiver {
-    async fn start(status: u16, delay: Duration) -> Receiver {
+    pub(crate) async fn start(status: u16, delay: Duration) -> Receiver {
         Self::start_on("127.0.0.1:0".parse().unwrap(), status, delay).await
     }
 
@@ -70,7 +70,7 @@ impl Receiver {
         Receiver { addr, got, task }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}/hook", self.addr)
     }
 

@@ -255,7 +255,12 @@ async fn metrics_and_the_access_log_see_both_paths() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("access.log");
     let log_path = log.to_string_lossy().into_owned();
-    let t = TestApp::spawn_with(move |c| c.access_log = log_path).await;
+    // A proxy on this host, trusted (PERMA_TRUSTED_PROXIES): its X-Forwarded-For counts.
+    let t = TestApp::spawn_with(move |c| {
+        c.access_log = log_path;
+        c.trusted_proxies = vec!["127.0.0.0/8".into()];
+    })
+    .await;
     let s = t.admin().await;
     let a = s.upload("m.txt", b"metrics").await;
     let id = a["uid"].as_str().unwrap();

@@ -1,6 +1,7 @@
 //! One integration test binary: every test starts a real perma on 127.0.0.1:0 and talks
 //! HTTP to it (STYLE rule 8).
 
+mod abuse;
 mod assets;
 mod bad_input;
 mod cda;

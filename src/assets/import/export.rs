@@ -8,6 +8,11 @@
 //! and `locales/{locales,master-locale}.json` map uid → record; `stack/settings.json` and
 //! `stack/stack.json` may name the stack. Older exports kept records directly in
 //! `assets/assets.json` and files in `assets/{uid}/{filename}`; both are read.
+//!
+//! Exports come from other people, as tarballs, which keep symbolic links: every file is
+//! resolved and read only when it lies inside the export's directory; a link that leads
+//! out of it (to `/etc/passwd`, say) is a skip that names where it leads, and nothing
+//! outside is ever read.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -80,6 +85,8 @@ pub struct LocaleRecord {
 #[derive(Debug, Default)]
 pub struct Export {
     pub dir: PathBuf,
+    /// `dir` with every link resolved: what every file must lie inside.
+    pub root: PathBuf,
     /// The source stack's api_key, when the export names it.
     pub api_key: Option<String>,
     pub stack_name: Option<String>,
@@ -95,8 +102,12 @@ pub struct Export {
 impl Export {
     /// Reads `dir`. Fails only when it is not an export at all; damaged parts are skips.
     pub fn read(dir: &Path) -> anyhow::Result<Self> {
+        let root = dir
+            .canonicalize()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
         let mut ex = Export {
             dir: dir.to_owned(),
+            root,
             ..Default::default()
         };
         let assets_dir = dir.join("assets");
@@ -153,11 +164,33 @@ impl Export {
         });
     }
 
-    /// A JSON file, or `None` (absent files are silent, unreadable ones are skips).
+    /// Where `path` (a path under the export) really is, when that is inside the export;
+    /// `Err` says why not. `NotFound` when there is nothing there.
+    pub fn confined(&self, path: &Path) -> std::io::Result<PathBuf> {
+        let real = path.canonicalize()?;
+        if real.starts_with(&self.root) {
+            Ok(real)
+        } else {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!(
+                    "is a link to {}, outside the export: not read",
+                    real.display()
+                ),
+            ))
+        }
+    }
+
+    /// A JSON file, or `None` (absent files are silent, unreadable ones and links out of
+    /// the export are skips).
     fn json(&mut self, path: &Path) -> Option<Value> {
-        let text = match std::fs::read(path) {
+        let text = match self.confined(path).and_then(std::fs::read) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                self.skip(self.rel(path), e.to_string());
+                return None;
+            }
             Err(e) => {
                 self.skip(self.rel(path), format!("cannot be read: {e}"));
                 return None;
@@ -300,14 +333,25 @@ impl Export {
         if name.is_empty() || name.contains(['/', '\\']) || name == "." || name == ".." {
             return Err(format!("its file name {name:?} is not a plain file name"));
         }
+        if !is_blt(&rec.uid) {
+            return Err(format!("its uid {:?} is not a plain uid", rec.uid));
+        }
         let assets = self.dir.join("assets");
-        [
+        for p in [
             assets.join("files").join(&rec.uid).join(name),
             assets.join(&rec.uid).join(name),
-        ]
-        .into_iter()
-        .find(|p| p.is_file())
-        .ok_or_else(|| format!("its file assets/files/{}/{name} is missing", rec.uid))
+        ] {
+            match self.confined(&p) {
+                Ok(real) if real.is_file() => return Ok(real),
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(format!("its file {} {e}", self.rel(&p))),
+            }
+        }
+        Err(format!(
+            "its file assets/files/{}/{name} is missing",
+            rec.uid
+        ))
     }
 }
 
