@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: perma_alloc::Split = perma_alloc::Split;
 
 fn main() -> ExitCode {
     let cli = perma::cli::Cli::parse();

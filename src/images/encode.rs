@@ -10,7 +10,8 @@ use super::render::{too_big, Deadline, Rendered};
 use crate::error::Result;
 
 /// Largest AVIF output in pixels: AV1 encoding costs far more per pixel than the other
-/// formats (about 4 MP fit the default time limit on two cores at the fastest speed).
+/// formats (4.2 MP at quality 99 take about 3 s on two cores at the fastest speed, and
+/// about 700 MB, which the default render memory budget refuses too).
 pub const MAX_AVIF_PIXELS: u64 = 4_200_000;
 
 /// rav1e speed (1 slowest … 10 fastest) for an output of `pixels`: 8 keeps an 800 px AVIF

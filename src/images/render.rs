@@ -229,14 +229,18 @@ pub fn cost(input: &[u8], source: Format, t: &Transform, output: Format) -> Resu
     })
 }
 
-/// Bytes per output pixel an encoder holds besides the pixels (its planes, its output).
+/// Bytes per output pixel an encoder holds besides the pixels (its planes, its output
+/// buffer), measured with bench/render_attack.sh's images: rav1e keeps several frames of
+/// planes and its coefficients (about 160 bytes a pixel at quality 99), libwebp's lossless
+/// mode about 30, a PNG of noise grows its buffer to twice its 3 bytes a pixel.
 fn encoder_bytes_per_pixel(output: Format) -> u64 {
     match output {
         Format::Jpeg | Format::ProgressiveJpeg => 4,
-        Format::Png => 3,
-        Format::Gif => 6,
-        Format::Webp | Format::WebpLossless => 10,
-        Format::Avif => 24,
+        Format::Png => 8,
+        Format::Gif => 12,
+        Format::Webp => 14,
+        Format::WebpLossless => 32,
+        Format::Avif => 166,
     }
 }
 
