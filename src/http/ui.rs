@@ -54,11 +54,14 @@ pub fn routes() -> Router<Arc<App>> {
 /// The UI's ES modules (`web/js/`, one per view and helper), embedded like the rest.
 const MODULES: &[(&str, &str)] = &[
     ("api.js", include_str!("../../web/js/api.js")),
+    ("assets.js", include_str!("../../web/js/assets.js")),
     ("dom.js", include_str!("../../web/js/dom.js")),
     ("library.js", include_str!("../../web/js/library.js")),
+    ("nav.js", include_str!("../../web/js/nav.js")),
     ("panel.js", include_str!("../../web/js/panel.js")),
     ("router.js", include_str!("../../web/js/router.js")),
     ("settings.js", include_str!("../../web/js/settings.js")),
+    ("shell.js", include_str!("../../web/js/shell.js")),
     ("state.js", include_str!("../../web/js/state.js")),
 ];
 

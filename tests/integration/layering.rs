@@ -141,3 +141,91 @@ fn the_check_sees_what_it_should() {
     let names: Vec<&str> = found.iter().map(String::as_str).collect();
     assert_eq!(names, ["a", "b", "db", "y"]);
 }
+
+/// The web UI's modules (`web/js/`) with their ranks, as in `web/app.js`: state and DOM
+/// helpers, then the API client and the address, then what the views share, the views,
+/// and the router on top. A new module must be added here (and to `src/http/ui.rs`).
+const UI_RANKS: &[(&str, u8)] = &[
+    ("state.js", 0),
+    ("dom.js", 0),
+    ("api.js", 1),
+    ("nav.js", 2),
+    ("shell.js", 3),
+    ("assets.js", 3),
+    ("panel.js", 4),
+    ("library.js", 5),
+    ("settings.js", 5),
+    ("router.js", 6),
+];
+
+/// The modules an ES module text imports (`import … from './x.js'`).
+fn js_imports(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| l.trim_start().starts_with("import "))
+        .filter_map(|l| l.rsplit_once(" from "))
+        .map(|(_, from)| {
+            from.trim()
+                .trim_matches(|c| c == '\'' || c == '"' || c == ';')
+                .trim_start_matches("./js/")
+                .trim_start_matches("./")
+                .to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn the_web_ui_imports_run_one_way_too() {
+    let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
+    let ui_rs =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http/ui.rs"))
+            .unwrap();
+    let ui_rank = |m: &str| UI_RANKS.iter().find(|(n, _)| *n == m).map(|(_, r)| *r);
+    let mut violations = Vec::new();
+    let mut seen = 0;
+    for entry in std::fs::read_dir(web.join("js")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.ends_with(".js") {
+            continue;
+        }
+        seen += 1;
+        if !ui_rs.contains(&format!(
+            "(\"{name}\", include_str!(\"../../web/js/{name}\"))"
+        )) {
+            violations.push(format!("{name} is not served (src/http/ui.rs)"));
+        }
+        let Some(own) = ui_rank(&name) else {
+            violations.push(format!("{name} has no rank"));
+            continue;
+        };
+        for used in js_imports(&std::fs::read_to_string(&path).unwrap()) {
+            match ui_rank(&used) {
+                Some(r) if r < own => {}
+                Some(r) => {
+                    violations.push(format!("{name} (rank {own}) imports {used} (rank {r})"))
+                }
+                None => violations.push(format!("{name} imports {used}, which has no rank")),
+            }
+        }
+    }
+    assert_eq!(
+        seen,
+        UI_RANKS.len(),
+        "a ranked module is missing from web/js"
+    );
+    // app.js is on top: it may import any module.
+    for used in js_imports(&std::fs::read_to_string(web.join("app.js")).unwrap()) {
+        if ui_rank(&used).is_none() {
+            violations.push(format!("app.js imports {used}, which has no rank"));
+        }
+    }
+    assert!(
+        violations.is_empty(),
+        "UI imports against the layering:\n{}",
+        violations.join("\n")
+    );
+    assert_eq!(
+        js_imports("import { a } from './api.js'\nimport { b } from './js/router.js'\n// import x"),
+        ["api.js", "router.js"]
+    );
+}

@@ -1,8 +1,5 @@
 // The /v3 API, as the SDKs use it (§5).
 
-import { toast } from './dom.js'
-import { keepDraft } from './panel.js'
-import { logout } from './router.js'
 import { state } from './state.js'
 
 // ---------- API ----------
@@ -40,7 +37,8 @@ export async function api (method, path, { body, query } = {}) {
   let data = null
   try { data = text ? JSON.parse(text) : null } catch { data = null }
   if (!res.ok) {
-    if (res.status === 401 && state.session) { keepDraft(); logout(false); toast('Your session has ended. Please log in again.') }
+    // The router keeps what was typed, logs out and says so.
+    if (res.status === 401 && state.session) window.dispatchEvent(new Event('perma:session-ended'))
     throw new ApiError(res.status, data)
   }
   return data

@@ -2,8 +2,8 @@
 
 import { api, sendFile } from './api.js'
 import { SLUG_MAX, alertBox, copy, date, dialog, fill, h, icon, size, slugProblem, suggestSlug, toast } from './dom.js'
-import { PREVIEW, RENDERABLE, loadItems, loadTargets, moveDialog, noEnvironments, renderLibrary, rendition, targetFields, targetProblem } from './library.js'
-import { remember } from './router.js'
+import { PREVIEW, RENDERABLE, loadTargets, moveDialog, noEnvironments, rendition, targetFields, targetProblem } from './assets.js'
+import { changed, remember } from './nav.js'
 import { state } from './state.js'
 
 // ---------- asset panel ----------
@@ -38,7 +38,7 @@ export function closePanel () {
   state.selected = null
   remember()
   removePanel()
-  renderLibrary()
+  changed({ reload: false })
   if (uid) document.querySelector(`.items button.item[data-uid="${uid}"]`)?.focus()
 }
 
@@ -99,7 +99,7 @@ export async function renderPanel (notice) {
     try {
       await api('PUT', `/v3/assets/${a.uid}`, { body: { asset: { title: title.value, description: desc.value, tags: tags.value.split(',').map((t) => t.trim()).filter(Boolean) } } })
       await renderPanel('Changes saved')
-      loadItems()
+      changed()
     } catch (err) { fill(metaError, alertBox(err.message)) }
   })
 
@@ -134,7 +134,7 @@ export async function renderPanel (notice) {
     try {
       await sendFile('PUT', `/v3/assets/${a.uid}`, f, {}, (p) => { bar.value = p })
       await renderPanel(a.permanent_url ? 'File replaced. The permanent URL is unchanged and now serves the new file; the version URL is new.' : 'File replaced. The version URL is new.')
-      loadItems()
+      changed()
     } catch (err) {
       fill(progress)
       busy.forEach((b) => { b.disabled = false })
@@ -281,7 +281,7 @@ export function restoreDialog (a, v) {
     errorSlot,
   ], 'Restore', async () => {
     try { await api('PUT', `/v3/assets/${a.uid}`, { body: { version: v._version } }); return true } catch (err) { fill(errorSlot, alertBox(err.message)); return false }
-  }, () => { renderPanel(`Version ${v._version} restored as the current version`); loadItems() })
+  }, () => { renderPanel(`Version ${v._version} restored as the current version`); changed() })
   d.open()
 }
 
@@ -292,6 +292,6 @@ export function deleteDialog (a) {
     errorSlot,
   ], 'Delete asset', async () => {
     try { await api('DELETE', `/v3/assets/${a.uid}`); return true } catch (err) { fill(errorSlot, alertBox(err.message)); return false }
-  }, () => { toast('Asset deleted'); closePanel(); loadItems() }, { danger: true })
+  }, () => { toast('Asset deleted'); closePanel(); changed() }, { danger: true })
   d.open()
 }

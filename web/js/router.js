@@ -1,11 +1,29 @@
-// Addresses (History API), log in, stacks, and the shell around a stack's views.
+// The top of the UI: addresses (History API) → views, log in, stacks.
 
 import { api } from './api.js'
-import { alertBox, fill, h, icon, root } from './dom.js'
+import { alertBox, fill, h, root, toast } from './dom.js'
 import { SINCE, TYPES, loadItems, openLibrary, showLibraryChrome } from './library.js'
-import { removePanel, renderPanel } from './panel.js'
+import { ancestry, remember } from './nav.js'
+import { keepDraft, removePanel, renderPanel } from './panel.js'
 import { openSettings } from './settings.js'
+import { renderShell } from './shell.js'
 import { state, store } from './state.js'
+
+// Views ask for navigation with nav.js `navigate` (they import nothing above them).
+window.addEventListener('perma:navigate', (e) => {
+  const to = e.detail
+  if (to === 'library') openLibrary()
+  else if (to === 'settings') openSettings()
+  else if (to === 'stacks') renderStacks()
+  else if (to === 'logout') logout(true)
+})
+
+// A call answered 401 (api.js): keep what was typed in the panel, and log in again.
+window.addEventListener('perma:session-ended', () => {
+  keepDraft()
+  logout(false)
+  toast('Your session has ended. Please log in again.')
+})
 
 export function renderLogin (error, email = '') {
   const form = h('form', { class: 'card', 'aria-labelledby': 'login-title' },
@@ -78,44 +96,7 @@ export async function enterStack (apiKey) {
 }
 
 // ---------- addresses ----------
-// The address names the view (§7): `/` (stacks), `/stacks/{api_key}` with `?folder=`,
-// `?q=` and `?asset=`, and `/stacks/{api_key}/settings`. Each navigation records one
-// (History API), so a view can be linked to, reloaded, and left and found again with Back
-// and Forward; `route()` draws whatever the address says.
-export function addressOf () {
-  if (!state.apiKey) return '/'
-  const base = `/stacks/${encodeURIComponent(state.apiKey)}`
-  if (state.page === 'settings') return `${base}/settings`
-  const q = new URLSearchParams()
-  if (state.folder) q.set('folder', state.folder)
-  if (state.search) q.set('q', state.search)
-  if (state.type) q.set('type', state.type)
-  if (state.since) q.set('since', state.since)
-  if (state.tag) q.set('tag', state.tag)
-  if (state.selected) q.set('asset', state.selected)
-  const s = q.toString()
-  return s ? `${base}?${s}` : base
-}
-
-export function remember (replace = false) {
-  const to = addressOf()
-  if (to === location.pathname + location.search) return
-  if (replace) history.replaceState(null, '', to)
-  else history.pushState(null, '', to)
-}
-
-// The folders from the root down to `uid` (for the breadcrumbs of a linked folder).
-export async function ancestry (uid) {
-  const chain = []
-  let cur = uid
-  while (cur && chain.length < 8) {
-    const f = (await api('GET', `/v3/assets/folders/${cur}`)).asset
-    chain.unshift({ uid: f.uid, name: f.name })
-    cur = f.parent_uid
-  }
-  return chain
-}
-
+// Draws whatever the address says (nav.js writes it as the views change).
 export async function route () {
   if (!state.session) return renderLogin()
   const m = location.pathname.match(/^\/stacks\/(blt[0-9a-f]{16})(\/settings)?\/?$/)
@@ -164,16 +145,3 @@ export function logout (callServer) {
   renderLogin()
 }
 
-export function renderShell () {
-  const nav = h('nav', { class: 'nav', 'aria-label': 'Main' },
-    h('span', { class: 'brand' }, 'perma'),
-    h('button', { type: 'button', id: 'nav-assets', 'aria-label': 'Assets', 'aria-keyshortcuts': 'A', onclick: () => openLibrary() }, icon('assets'), h('span', { 'aria-hidden': 'true' }, 'Assets')),
-    h('button', { type: 'button', id: 'nav-settings', 'aria-label': 'Settings', onclick: () => openSettings() }, icon('settings'), h('span', { 'aria-hidden': 'true' }, 'Settings')),
-    h('button', { type: 'button', 'aria-label': 'Stacks', onclick: () => renderStacks() }, icon('stacks'), h('span', { 'aria-hidden': 'true' }, 'Stacks')),
-    h('span', { class: 'spacer' }),
-    h('button', { type: 'button', 'aria-label': 'Log out', onclick: () => logout(true) }, icon('logout'), h('span', { 'aria-hidden': 'true' }, 'Log out')))
-  const main = h('div', { class: 'main' },
-    h('header', { class: 'topbar' }, h('h1', { id: 'page-title' }, 'Assets'), h('span', { class: 'hint' }, state.stack ? state.stack.name : '')),
-    h('div', { class: 'workspace', id: 'workspace' }, h('section', { class: 'library', id: 'library', 'aria-labelledby': 'page-title' }), null))
-  fill(root(), h('div', { class: 'shell' }, nav, main))
-}

@@ -2,7 +2,8 @@
 
 import { api } from './api.js'
 import { alertBox, copy, date, dialog, fill, h } from './dom.js'
-import { remember, renderShell } from './router.js'
+import { remember } from './nav.js'
+import { renderShell } from './shell.js'
 import { state } from './state.js'
 
 // ---------- settings: environments and delivery tokens ----------

@@ -1,0 +1,19 @@
+// The shell around a stack's views: the navigation bar and the workspace.
+
+import { fill, h, icon, root } from './dom.js'
+import { navigate } from './nav.js'
+import { state } from './state.js'
+
+export function renderShell () {
+  const nav = h('nav', { class: 'nav', 'aria-label': 'Main' },
+    h('span', { class: 'brand' }, 'perma'),
+    h('button', { type: 'button', id: 'nav-assets', 'aria-label': 'Assets', 'aria-keyshortcuts': 'A', onclick: () => navigate('library') }, icon('assets'), h('span', { 'aria-hidden': 'true' }, 'Assets')),
+    h('button', { type: 'button', id: 'nav-settings', 'aria-label': 'Settings', onclick: () => navigate('settings') }, icon('settings'), h('span', { 'aria-hidden': 'true' }, 'Settings')),
+    h('button', { type: 'button', 'aria-label': 'Stacks', onclick: () => navigate('stacks') }, icon('stacks'), h('span', { 'aria-hidden': 'true' }, 'Stacks')),
+    h('span', { class: 'spacer' }),
+    h('button', { type: 'button', 'aria-label': 'Log out', onclick: () => navigate('logout') }, icon('logout'), h('span', { 'aria-hidden': 'true' }, 'Log out')))
+  const main = h('div', { class: 'main' },
+    h('header', { class: 'topbar' }, h('h1', { id: 'page-title' }, 'Assets'), h('span', { class: 'hint' }, state.stack ? state.stack.name : '')),
+    h('div', { class: 'workspace', id: 'workspace' }, h('section', { class: 'library', id: 'library', 'aria-labelledby': 'page-title' }), null))
+  fill(root(), h('div', { class: 'shell' }, nav, main))
+}
