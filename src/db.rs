@@ -16,7 +16,9 @@ mod identity;
 mod import;
 pub mod list;
 pub mod published;
+mod publishing;
 mod renditions;
+mod versions;
 
 use std::time::Duration;
 

@@ -12,6 +12,8 @@
 mod export;
 pub(crate) mod export_fuzz;
 mod files;
+mod folders;
+mod publications;
 mod targets;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -21,7 +23,7 @@ use export::{asset_url_segments, AssetRecord};
 pub use export::{Export, Skip};
 use files::{version_file_uid, PlannedFile};
 
-use super::{check_meta, normalize_tags, Metadata, MAX_FOLDER_DEPTH};
+use super::{check_meta, normalize_tags, Metadata};
 use crate::blob::BlobStore;
 use crate::db::{Db, ImportedAsset};
 use crate::delivery::Changes;
@@ -192,104 +194,6 @@ impl Run<'_> {
         crate::identity::create_stack_with_key(self.db, self.owner, &key, &name, master)
             .await
             .map_err(|e| anyhow::anyhow!("creating stack {key}: {}", e.public_message().0))
-    }
-
-    /// Folders, parents before children.
-    async fn folders(&mut self, export: &Export, stack: &Stack) -> anyhow::Result<()> {
-        let by_uid: BTreeMap<&str, &AssetRecord> =
-            export.folders.iter().map(|f| (f.uid.as_str(), f)).collect();
-        let depth = |uid: &str| {
-            let mut d = 0;
-            let mut cur = Some(uid);
-            while let Some(u) = cur {
-                d += 1;
-                if d > MAX_FOLDER_DEPTH + 1 {
-                    break;
-                }
-                cur = by_uid.get(u).and_then(|f| f.parent_uid.as_deref());
-            }
-            d
-        };
-        let mut order: Vec<&AssetRecord> = export.folders.iter().collect();
-        order.sort_by_key(|f| depth(&f.uid));
-        for f in order {
-            let what = format!("folder {} ({})", f.uid, f.title);
-            if depth(&f.uid) > MAX_FOLDER_DEPTH {
-                skip(
-                    &mut self.report,
-                    what,
-                    format!("it is nested deeper than {MAX_FOLDER_DEPTH} levels"),
-                );
-                continue;
-            }
-            if let Some(p) = &f.parent_uid {
-                if !self.placed.contains(p) {
-                    let why = format!("its parent folder {p} was not imported");
-                    skip(&mut self.report, what, why);
-                    continue;
-                }
-            }
-            match self.db.stack_of_asset(&f.uid).await? {
-                Some(k) if k == stack.api_key => {
-                    self.report.unchanged.folders += 1;
-                    self.placed.insert(f.uid.clone());
-                    continue;
-                }
-                Some(k) => {
-                    skip(
-                        &mut self.report,
-                        what,
-                        format!("its uid belongs to stack {k}"),
-                    );
-                    continue;
-                }
-                None => {}
-            }
-            let meta = Metadata {
-                title: Some(f.title.clone()),
-                ..Default::default()
-            };
-            if f.title.trim().is_empty() {
-                skip(&mut self.report, what, "it has no name");
-                continue;
-            }
-            if let Err(e) = check_meta(&meta) {
-                skip(&mut self.report, what, e.public_message().0);
-                continue;
-            }
-            self.report.created.folders += 1;
-            self.placed.insert(f.uid.clone());
-            if self.opts.dry_run {
-                continue;
-            }
-            let now = now_ms();
-            let asset = Asset {
-                uid: f.uid.clone(),
-                api_key: stack.api_key.clone(),
-                is_dir: true,
-                parent_uid: f.parent_uid.clone(),
-                title: f.title.trim().to_owned(),
-                description: String::new(),
-                tags: Vec::new(),
-                version: f.version,
-                permanent_slug: None,
-                created_by: self.owner.uid.clone(),
-                updated_by: self.owner.uid.clone(),
-                created_at: f.created_at.unwrap_or(now),
-                updated_at: f.updated_at.or(f.created_at).unwrap_or(now),
-                deleted_at: None,
-                file: None,
-            };
-            let version = version_of(&asset, f, None, "create_folder");
-            self.db
-                .import_asset(&ImportedAsset {
-                    asset,
-                    versions: vec![version],
-                    publications: Vec::new(),
-                })
-                .await?;
-        }
-        Ok(())
     }
 
     /// One asset with every version the export carries. Returns whether it was written.
@@ -508,65 +412,6 @@ impl Run<'_> {
             );
         }
         Ok(())
-    }
-
-    /// The publications of an asset, mapped onto the target's environments and locales
-    /// (a locale that is missing is created). One that cannot be mapped is a note.
-    async fn publications(
-        &mut self,
-        stack: &Stack,
-        uid: &str,
-        records: &BTreeMap<i64, AssetRecord>,
-        versions: &[(i64, Option<String>)],
-    ) -> anyhow::Result<Vec<(String, String, i64, String, i64)>> {
-        let mut out: Vec<(String, String, i64, String, i64)> = Vec::new();
-        let current = records.values().last().map(|r| r.version).unwrap_or(1);
-        let details = records
-            .values()
-            .rev()
-            .flat_map(|r| r.publish_details.iter());
-        for d in details {
-            let env = self
-                .env_map
-                .get(&d.environment)
-                .or_else(|| {
-                    d.environment_name
-                        .as_ref()
-                        .and_then(|n| self.env_map.get(n))
-                })
-                .cloned();
-            let Some(env) = env else {
-                self.report.notes.push(format!(
-                    "asset {uid}: its publication to environment {} is left out (not in the \
-                     export's environments)",
-                    d.environment
-                ));
-                continue;
-            };
-            let locale = d.locale.to_lowercase();
-            if out.iter().any(|(e, l, ..)| *e == env && *l == locale) {
-                continue;
-            }
-            let version = d.version.unwrap_or(current);
-            if !versions.iter().any(|(n, f)| *n == version && f.is_some()) {
-                self.report.notes.push(format!(
-                    "asset {uid}: its publication of version {version} to {}/{locale} is left \
-                     out (that version is not in the export)",
-                    d.environment
-                ));
-                continue;
-            }
-            let have = self.new_locales.contains(&locale)
-                || locale == stack.master_locale
-                || self.db.locale(&stack.api_key, &locale).await?.is_some();
-            if !have && crate::identity::validate_locale_code(&locale).is_ok() {
-                self.create_locale(stack, "", &locale, &locale, None)
-                    .await?;
-            }
-            let at = d.time.unwrap_or_else(now_ms);
-            out.push((env, locale, version, self.owner.uid.clone(), at));
-        }
-        Ok(out)
     }
 }
 

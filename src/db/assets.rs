@@ -7,7 +7,7 @@ use sqlx::Row;
 
 use super::events::{self, Emit};
 use super::{flag, json_list, published, to_json_text, Db};
-use crate::records::{Asset, FileMeta, Publication, SyncKind, Version, FOLDER_CONTENT_TYPE};
+use crate::records::{Asset, FileMeta, SyncKind, FOLDER_CONTENT_TYPE};
 
 /// A new file row (an uploaded byte sequence whose blob is already durable).
 #[derive(Debug, Clone)]
@@ -125,7 +125,7 @@ pub(super) fn file_at(
     }))
 }
 
-fn file_from(row: &AnyRow, uid: Option<String>) -> sqlx::Result<Option<FileMeta>> {
+pub(super) fn file_from(row: &AnyRow, uid: Option<String>) -> sqlx::Result<Option<FileMeta>> {
     file_at(row, uid, &CURRENT_FILE)
 }
 
@@ -146,33 +146,6 @@ pub(super) fn asset_from_row(row: &AnyRow) -> sqlx::Result<Asset> {
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         deleted_at: row.try_get("deleted_at")?,
-        file: file_from(row, file_uid)?,
-    })
-}
-
-pub(super) fn publication(r: &AnyRow) -> sqlx::Result<Publication> {
-    Ok(Publication {
-        environment_uid: r.try_get("environment_uid")?,
-        environment: r.try_get("environment_name")?,
-        locale: r.try_get("locale")?,
-        version: r.try_get("version")?,
-        published_by: r.try_get("published_by")?,
-        published_at: r.try_get("published_at")?,
-    })
-}
-
-fn version(row: &AnyRow) -> sqlx::Result<Version> {
-    let file_uid: Option<String> = row.try_get("file_uid")?;
-    Ok(Version {
-        version: row.try_get("version")?,
-        title: row.try_get("title")?,
-        description: row.try_get("description")?,
-        tags: json_list(row, "tags")?,
-        parent_uid: row.try_get("parent_uid")?,
-        version_name: row.try_get("version_name")?,
-        action: row.try_get("action")?,
-        created_by: row.try_get("created_by")?,
-        created_at: row.try_get("created_at")?,
         file: file_from(row, file_uid)?,
     })
 }
@@ -224,17 +197,6 @@ pub(super) async fn set_tags(
     Ok(())
 }
 
-/// The stack an asset belongs to, read inside a transaction.
-async fn asset_api_key(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    uid: &str,
-) -> sqlx::Result<String> {
-    sqlx::query_scalar("SELECT api_key FROM assets WHERE uid = $1")
-        .bind(uid)
-        .fetch_one(&mut **tx)
-        .await
-}
-
 /// The `assets` row of an asset as it stands (its version, slug and current file's listing
 /// columns), for a new asset or an imported one.
 pub(super) async fn insert_asset_row(
@@ -270,47 +232,6 @@ pub(super) async fn insert_asset_row(
     .execute(&mut **tx)
     .await?;
     Ok(())
-}
-
-/// Publishes `version` of an asset to one environment and locale inside a transaction:
-/// the publication, its published row (§12), its sync event and its §13 event.
-pub(super) async fn publish_row(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    api_key: &str,
-    (asset_uid, env, locale): (&str, &str, &str),
-    version: i64,
-    by: &str,
-    at: i64,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO publications (asset_uid, environment_uid, locale, version, \
-         published_by, published_at) VALUES ($1, $2, $3, $4, $5, $6) \
-         ON CONFLICT (asset_uid, environment_uid, locale) DO UPDATE SET \
-         version = excluded.version, published_by = excluded.published_by, \
-         published_at = excluded.published_at",
-    )
-    .bind(asset_uid)
-    .bind(env)
-    .bind(locale)
-    .bind(version)
-    .bind(by)
-    .bind(at)
-    .execute(&mut **tx)
-    .await?;
-    published::record_publish(tx, api_key, (asset_uid, env, locale), version, by, at).await?;
-    events::record_event(
-        tx,
-        Emit {
-            api_key,
-            action: "publish",
-            asset_uid,
-            version,
-            target: Some((env, locale)),
-            by,
-            at,
-        },
-    )
-    .await
 }
 
 impl Db {
@@ -528,208 +449,6 @@ impl Db {
         }
         tx.commit().await?;
         Ok(n)
-    }
-
-    /// One version of an asset.
-    pub async fn version(&self, asset_uid: &str, n: i64) -> sqlx::Result<Option<Version>> {
-        sqlx::query(
-            "SELECT v.*, f.sha256 AS f_sha256, f.size AS f_size, f.content_type AS f_content_type, \
-             f.filename AS f_filename, f.width AS f_width, f.height AS f_height, \
-             f.created_at AS f_created_at FROM asset_versions v \
-             LEFT JOIN files f ON f.uid = v.file_uid WHERE v.asset_uid = $1 AND v.version = $2",
-        )
-        .bind(asset_uid)
-        .bind(n)
-        .fetch_optional(&self.read)
-        .await?
-        .map(|r| version(&r))
-        .transpose()
-    }
-
-    /// Versions of an asset, newest first.
-    pub async fn versions(
-        &self,
-        asset_uid: &str,
-        named_only: bool,
-        skip: i64,
-        limit: i64,
-    ) -> sqlx::Result<(Vec<Version>, i64)> {
-        let named = if named_only {
-            " AND v.version_name IS NOT NULL"
-        } else {
-            ""
-        };
-        let rows = sqlx::query(&format!(
-            "SELECT v.*, f.sha256 AS f_sha256, f.size AS f_size, f.content_type AS f_content_type, \
-             f.filename AS f_filename, f.width AS f_width, f.height AS f_height, \
-             f.created_at AS f_created_at FROM asset_versions v \
-             LEFT JOIN files f ON f.uid = v.file_uid WHERE v.asset_uid = $1{named} \
-             ORDER BY v.version DESC LIMIT $2 OFFSET $3"
-        ))
-        .bind(asset_uid)
-        .bind(limit)
-        .bind(skip)
-        .fetch_all(&self.read)
-        .await?;
-        let count: i64 = sqlx::query_scalar(&format!(
-            "SELECT COUNT(*) FROM asset_versions v WHERE v.asset_uid = $1{named}"
-        ))
-        .bind(asset_uid)
-        .fetch_one(&self.read)
-        .await?;
-        Ok((
-            rows.iter().map(version).collect::<sqlx::Result<_>>()?,
-            count,
-        ))
-    }
-
-    /// Sets or clears a version's name. Returns whether the version exists.
-    pub async fn name_version(
-        &self,
-        asset_uid: &str,
-        n: i64,
-        name: Option<&str>,
-    ) -> sqlx::Result<bool> {
-        let r = sqlx::query(
-            "UPDATE asset_versions SET version_name = $3 WHERE asset_uid = $1 AND version = $2",
-        )
-        .bind(asset_uid)
-        .bind(n)
-        .bind(name)
-        .execute(&self.write)
-        .await?;
-        Ok(r.rows_affected() == 1)
-    }
-
-    /// Records publications of `version` to each (environment uid, locale), with their
-    /// published rows and sync events (§12).
-    pub async fn publish(
-        &self,
-        asset_uid: &str,
-        targets: &[(String, String)],
-        version: i64,
-        by: &str,
-        at: i64,
-    ) -> sqlx::Result<()> {
-        let mut tx = self.write.begin().await?;
-        let api_key = asset_api_key(&mut tx, asset_uid).await?;
-        for (env, locale) in targets {
-            publish_row(&mut tx, &api_key, (asset_uid, env, locale), version, by, at).await?;
-        }
-        tx.commit().await
-    }
-
-    /// Removes publications for each (environment uid, locale); an `asset_unpublished`
-    /// sync event for each that existed. Returns how many existed.
-    pub async fn unpublish(
-        &self,
-        asset_uid: &str,
-        targets: &[(String, String)],
-        by: &str,
-        at: i64,
-    ) -> sqlx::Result<u64> {
-        let mut tx = self.write.begin().await?;
-        let api_key = asset_api_key(&mut tx, asset_uid).await?;
-        let mut removed = 0;
-        for (env, locale) in targets {
-            let r = sqlx::query(
-                "DELETE FROM publications WHERE asset_uid = $1 AND environment_uid = $2 AND locale = $3",
-            )
-            .bind(asset_uid)
-            .bind(env)
-            .bind(locale)
-            .execute(&mut *tx)
-            .await?;
-            if r.rows_affected() > 0 {
-                removed += 1;
-                published::record_removal(
-                    &mut tx,
-                    &api_key,
-                    (asset_uid, env, locale),
-                    SyncKind::Unpublished,
-                    (by, at),
-                )
-                .await?;
-                let version: i64 = sqlx::query_scalar("SELECT version FROM assets WHERE uid = $1")
-                    .bind(asset_uid)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                events::record_event(
-                    &mut tx,
-                    Emit {
-                        api_key: &api_key,
-                        action: "unpublish",
-                        asset_uid,
-                        version,
-                        target: Some((env, locale)),
-                        by,
-                        at,
-                    },
-                )
-                .await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(removed)
-    }
-
-    /// Publications of these assets (a page of a list), by asset uid.
-    pub async fn publications_of(
-        &self,
-        asset_uids: &[String],
-    ) -> sqlx::Result<HashMap<String, Vec<Publication>>> {
-        let mut out: HashMap<String, Vec<Publication>> = HashMap::new();
-        if asset_uids.is_empty() {
-            return Ok(out);
-        }
-        let marks: Vec<String> = (1..=asset_uids.len()).map(|i| format!("${i}")).collect();
-        let text = format!(
-            "SELECT p.*, e.name AS environment_name FROM publications p \
-             JOIN environments e ON e.uid = p.environment_uid WHERE p.asset_uid IN ({}) \
-             ORDER BY e.name, p.locale",
-            marks.join(", ")
-        );
-        let mut q = sqlx::query(&text);
-        for uid in asset_uids {
-            q = q.bind(uid.as_str());
-        }
-        for r in &q.fetch_all(&self.read).await? {
-            out.entry(r.try_get("asset_uid")?)
-                .or_default()
-                .push(publication(r)?);
-        }
-        Ok(out)
-    }
-
-    /// Publications of one asset.
-    pub async fn asset_publications(&self, asset_uid: &str) -> sqlx::Result<Vec<Publication>> {
-        let rows = sqlx::query(
-            "SELECT p.*, e.name AS environment_name FROM publications p \
-             JOIN environments e ON e.uid = p.environment_uid WHERE p.asset_uid = $1 \
-             ORDER BY e.name, p.locale",
-        )
-        .bind(asset_uid)
-        .fetch_all(&self.read)
-        .await?;
-        rows.iter().map(publication).collect()
-    }
-
-    /// The version of an asset published to an environment and locale.
-    pub async fn published_version(
-        &self,
-        asset_uid: &str,
-        environment_uid: &str,
-        locale: &str,
-    ) -> sqlx::Result<Option<i64>> {
-        sqlx::query_scalar(
-            "SELECT version FROM publications WHERE asset_uid = $1 AND environment_uid = $2 \
-             AND locale = $3",
-        )
-        .bind(asset_uid)
-        .bind(environment_uid)
-        .bind(locale)
-        .fetch_optional(&self.read)
-        .await
     }
 
     /// The folders whose kept totals (`asset_counts`, schema v9) differ from a count of

@@ -3,7 +3,8 @@
 
 use std::collections::HashSet;
 
-use super::assets::{insert_asset_row, insert_file, publish_row, set_tags};
+use super::assets::{insert_asset_row, insert_file, set_tags};
+use super::publishing::publish_row;
 use super::{to_json_text, Db};
 use crate::records::{Asset, Version};
 
