@@ -16,39 +16,11 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 n="${BENCH_ASSETS:-20000}"
 backends="${BENCH_BACKENDS:-sqlite postgres}"
 if [[ "${1:-}" == "--smoke" ]]; then n=1000; fi
-for tool in curl python3 psql; do command -v "$tool" >/dev/null || { echo "missing $tool"; exit 1; }; done
-
-bin="${PERMA_BIN:-}"
-if [[ -z "$bin" ]]; then
-  (cd "$root" && cargo build --release --quiet --bin perma)
-  bin="$root/target/release/perma"
-fi
-work="$(mktemp -d)"
-chmod 755 "$work"
-pid=""
-# shellcheck source=bench/lib.sh
-source "$root/bench/lib.sh"
-cleanup() {
-  if [[ -n "$pid" ]]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
-  stop_pg
-  rm -rf "$work"
-}
-trap cleanup EXIT
-json() { python3 -c "import sys,json; v=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
-
-email=bench@example.com password=bench-password
-start_perma() {
-  env PERMA_DATA_DIR="$work/data" PERMA_LISTEN=127.0.0.1:0 PERMA_LOG=warn \
-    PERMA_ADMIN_EMAIL=$email PERMA_ADMIN_PASSWORD=$password "$@" "$bin" serve > "$work/out" 2> "$work/err" &
-  pid=$!
-  for _ in $(seq 1 300); do grep -q "listening on" "$work/out" 2>/dev/null && break; sleep 0.1; done
-  perma="$(sed -n 's/^perma listening on //p' "$work/out")"
-  [[ -n "$perma" ]] || { cat "$work/err"; exit 1; }
-}
-stop_perma() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""; }
+source "$root/bench/common.sh"
+need curl python3 psql
 
 for backend in $backends; do
-  rm -rf "$work/data" "$work/out"; mkdir -p "$work/data"
+  rm -rf "$work/data" "$work/perma.out"; mkdir -p "$work/data"
   env_db=()
   dbarg="$work/data/perma.db"
   if [[ $backend == postgres ]]; then
@@ -57,9 +29,7 @@ for backend in $backends; do
     dbarg="$pg_url"
   fi
   start_perma "${env_db[@]}"
-  login=$(curl -sf "$perma/v3/user-session" -H 'content-type: application/json' -d "{\"user\":{\"email\":\"$email\",\"password\":\"$password\"}}")
-  token=$(echo "$login" | json 'v["user"]["authtoken"]')
-  user_uid=$(echo "$login" | json 'v["user"]["uid"]')
+  login
   key=$(curl -sf "$perma/v3/stacks" -H "authtoken: $token" -d '{"stack":{"name":"folders"}}' | json 'v["stack"]["api_key"]')
   env_uid=$(curl -sf "$perma/v3/environments" -H "authtoken: $token" -H "api_key: $key" -d '{"environment":{"name":"production"}}' | json 'v["environment"]["uid"]')
   folder() { curl -sf "$perma/v3/assets/folders" -H "authtoken: $token" -H "api_key: $key" -H 'content-type: application/json' -d "{\"asset\":{\"name\":\"$1\"}}" | json 'v["asset"]["uid"]'; }

@@ -1,6 +1,8 @@
 """The render attack of bench/render_attack.sh, against a running perma.
 
-Usage: render_attack.py BASE PID AUTHTOKEN API_KEY PHOTO BOMB BIG SMALL BUDGET_MIB
+Usage: render_attack.py BASE PID AUTHTOKEN API_KEY PHOTO BOMB BIG SMALL BUDGET_MIB [smoke]
+
+With `smoke` (CI, a debug build) the heavy renders are 900 px instead of 1,800.
 
 Uploads PHOTO (a photo of about 1,500 px), BOMB (a GIF whose logical screen is 12,000 px
 square), BIG (a 7,000 px square PNG, within the decoded-pixel limit) and SMALL (a 4 KiB
@@ -17,7 +19,8 @@ every 20 ms:
 
 Prints the answers' status counts per phase, the idle and peak RSS, and the small-file
 latencies, and exits non-zero when a target is missed: peak RSS above idle RSS plus the
-render memory budget, a small-file request over 50 ms at p99, or a 5xx.
+render memory budget, a small-file request over 50 ms at p99, or a 5xx but 503 (the
+renderer busy).
 """
 
 import collections
@@ -32,6 +35,7 @@ import urllib.request
 base, pid, token, key = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 photo, bomb, big, small = sys.argv[5:9]
 budget_mib = int(sys.argv[9])
+heavy = 900 if sys.argv[10:] == ["smoke"] else 1800
 
 
 def rss_kib():
@@ -127,13 +131,13 @@ for w in watchers:
     w.start()
 print("== render attack")
 results = [
-    phase("6 heavy AVIF renders at once", [f"width={1800 - i}&format=avif&quality=99" for i in range(6)], "photo"),
+    phase("6 heavy AVIF renders at once", [f"width={heavy - i}&format=avif&quality=99" for i in range(6)], "photo"),
     phase("20 distinct GIF-bomb renders", [f"width={100 + i}&format=png" for i in range(20)], "bomb"),
     phase("20 distinct 49 MP PNG renders", [f"width={2000 + i}&format=webp" for i in range(20)], "big"),
 ]
 # The same heavy renders again: stored ones are served, ones that missed the time limit
 # are refused at once; none is rendered from zero again.
-results.append(phase("the same 6 again", [f"width={1800 - i}&format=avif&quality=99" for i in range(6)], "photo"))
+results.append(phase("the same 6 again", [f"width={heavy - i}&format=avif&quality=99" for i in range(6)], "photo"))
 time.sleep(0.3)
 stop.set()
 for w in watchers:
@@ -154,8 +158,10 @@ if p99 > 50:
     failed.append("small-file p99 over 50 ms")
 if bad_small:
     failed.append("small-file requests failed")
-if any(s >= 500 for r in results for s in r):
-    failed.append("a render answered 5xx")
+# 503 is the renderer saying it is busy (a render waited its time limit for a turn or for
+# memory): a right answer under attack. Anything else from 500 up is a failure.
+if any(s >= 500 and s != 503 for r in results for s in r):
+    failed.append("a render answered 5xx other than 503")
 if failed:
     print("FAILED: " + "; ".join(failed))
     sys.exit(1)

@@ -20,34 +20,14 @@ backends="${BENCH_BACKENDS:-sqlite postgres}"
 smoke=0
 if [[ "${1:-}" == "--smoke" ]]; then n=10000 duration=1 smoke=1; fi
 conns="${BENCH_CONNECTIONS:-32}" threads="${BENCH_THREADS:-2}"
-for tool in wrk curl python3; do command -v "$tool" >/dev/null || { echo "missing $tool"; exit 1; }; done
+source "$root/bench/common.sh"
+need wrk curl python3
 
-bin="${PERMA_BIN:-}"
-if [[ -z "$bin" ]]; then
-  (cd "$root" && cargo build --release --quiet --bin perma)
-  bin="$root/target/release/perma"
-fi
-work="$(mktemp -d)"
-chmod 755 "$work"
-perma_pid=""
-# shellcheck source=bench/lib.sh
-source "$root/bench/lib.sh"
-cleanup() {
-  if [[ -n "$perma_pid" ]]; then kill "$perma_pid" 2>/dev/null || true; wait "$perma_pid" 2>/dev/null || true; fi
-  stop_pg
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-email=bench@example.com password=bench-password
-start_perma() { # extra env assignments…
+# start_perma (bench/common.sh), timed (started_ms) and logging at info, where the end of
+# the index preload is read from.
+start_timed() { # extra env assignments…
   local t0; t0=$(date +%s%N)
-  env PERMA_DATA_DIR="$work/data" PERMA_LISTEN=127.0.0.1:0 PERMA_LOG=info \
-    PERMA_ADMIN_EMAIL=$email PERMA_ADMIN_PASSWORD=$password "$@" "$bin" serve > "$work/perma.out" 2> "$work/perma.err" &
-  perma_pid=$!
-  for _ in $(seq 1 300); do grep -q "listening on" "$work/perma.out" 2>/dev/null && break; sleep 0.1; done
-  perma="$(sed -n 's/^perma listening on //p' "$work/perma.out")"
-  [[ -n "$perma" ]] || { cat "$work/perma.err"; exit 1; }
+  start_perma PERMA_LOG=info "$@"
   started_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 }
 # Waits (up to 3 minutes) for the background preload of the delivery index to finish, so
@@ -55,8 +35,6 @@ start_perma() { # extra env assignments…
 wait_preload() {
   for _ in $(seq 1 1800); do grep -q "delivery index loaded\|preload failed" "$work/perma.err" && return; sleep 0.1; done
 }
-stop_perma() { kill "$perma_pid"; wait "$perma_pid" 2>/dev/null || true; perma_pid=""; }
-json() { python3 -c "import sys,json; v=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
 rss_mib() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$perma_pid/status"; }
 
 # Median wall time in ms of 5 GETs (after one warm-up) of a listing URL.
@@ -108,10 +86,8 @@ for backend in $backends; do
     url="$pg_url"
     env_db=(PERMA_DATABASE_URL="$url")
   fi
-  start_perma "${env_db[@]}"
-  login=$(curl -sf "$perma/v3/user-session" -H 'content-type: application/json' -d "{\"user\":{\"email\":\"$email\",\"password\":\"$password\"}}")
-  token=$(echo "$login" | json 'v["user"]["authtoken"]')
-  user_uid=$(echo "$login" | json 'v["user"]["uid"]')
+  start_timed "${env_db[@]}"
+  login
   stack() { curl -sf "$perma/v3/stacks" -H "authtoken: $token" -d "{\"stack\":{\"name\":\"$1\"}}" | json 'v["stack"]["api_key"]'; }
   small=$(stack small) big=$(stack big)
   # An environment and a delivery token in each stack; every seeded asset is published.
@@ -163,7 +139,7 @@ missing = con.execute(
 sys.exit(f"scale.sh: indexes without planner statistics: {missing}" if missing else 0)
 PY
   fi
-  start_perma "${env_db[@]}"
+  start_timed "${env_db[@]}"
   line "start-up until listening" "${started_ms} ms" "(the index fills in the background)"
   t0=$(date +%s%N); wait_preload
   line "background preload of the delivery index" "$(( ($(date +%s%N) - t0) / 1000000 )) ms" "($(sed 's/\x1b\[[0-9;]*m//g' "$work/perma.err" | grep -o 'assets=[0-9]*' | head -1) in the index)"
@@ -220,7 +196,7 @@ PY
   stop_perma
   # Delivery with an index budget of a tenth of the stack.
   tenth=$(( n / 10 * 250 ))  # about 250 bytes per entry
-  start_perma "${env_db[@]}" PERMA_INDEX_BYTES=$tenth
+  start_timed "${env_db[@]}" PERMA_INDEX_BYTES=$tenth
   wait_preload
   PATHS_FILE="$work/paths-uniform" wrk -t"$threads" -c"$conns" -d1s -s "$root/bench/random_path.lua" "$perma" >/dev/null
   t1=$(rps "$work/paths-small") u2=$(rps "$work/paths-uniform") t2=$(rps "$work/paths-small")

@@ -8,7 +8,6 @@ mod cda;
 mod delivery;
 mod environments;
 mod error;
-pub mod events;
 mod extract;
 mod fast;
 mod folders;

@@ -7,15 +7,17 @@
 //!
 //! * leaf types: [`ids`], [`time`], [`slug`], [`filename`], [`error`] (the boundary error,
 //!   without HTTP), then [`records`] (what is stored, as plain values) and [`metrics`]
-//!   (counters and the access log), [`images`] (the §11 pixel pipeline, pure);
+//!   (counters and the access log), [`images`] (the §11 pixel pipeline, pure), [`wire`]
+//!   (records as the CMA's JSON);
 //! * storage: [`db`] holds every SQL statement, [`blob`] every byte; [`config`] says where;
 //! * domain: [`identity`], [`query`], [`ingest`], [`throttle`], [`signing`], then
 //!   [`delivery`], then [`assets`], [`stack_config`], [`maintenance`], [`webhooks`]; they take the parts they use (a `Db`, a
 //!   `BlobStore`, a [`delivery::Changes`] notifier), never the whole app;
 //! * wiring: [`app`] builds the parts ([`app::App::build`]);
-//! * edges: [`http`] is the only place that knows about axum and hyper (routes, the CMA wire
-//!   format, the delivery writers); [`client`] is the typed HTTP client; [`startup`] is the
-//!   one start-up used by `perma serve` and the tests; [`cli`] is the command line.
+//! * edges: [`http`] is the only place that knows about axum and hyper (routes, the
+//!   delivery writers); [`events`] sends what happened out (webhooks, CDN purges);
+//!   [`client`] is the typed HTTP client; [`startup`] is the one start-up used by
+//!   `perma serve` and the tests; [`cli`] is the command line.
 
 #![forbid(unsafe_code)]
 
@@ -28,6 +30,7 @@ pub mod config;
 pub mod db;
 pub mod delivery;
 pub mod error;
+pub mod events;
 pub mod filename;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -47,3 +50,4 @@ pub mod startup;
 pub mod throttle;
 pub mod time;
 pub mod webhooks;
+pub mod wire;

@@ -59,7 +59,7 @@ impl Application {
         let Application { app, listener } = self;
         preload_in_background(&app);
         record_rendition_use(&app);
-        crate::http::events::start(&app);
+        crate::events::start(&app);
         tracing::info!(listen = %app.config.listen, public_url = %app.public_url, "perma serving");
         let served = crate::http::serve(app.clone(), listener, shutdown).await;
         app.db.close().await;

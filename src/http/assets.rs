@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 use serde_json::{json, Value};
 
 use super::extract::{JsonBody, Params, Reader, Stack};
-use super::render::{project, Render};
+use super::render::shape;
 use crate::app::App;
 use crate::assets::{self, AssetUpdate, Kind, ListParams, Metadata};
 use crate::error::{Error, Result};
@@ -19,6 +19,7 @@ use crate::identity::StackAccess;
 use crate::ingest::{self, Ingested};
 use crate::query::{self, Query};
 use crate::records::Asset;
+use crate::wire::Render;
 
 fn render(params: &Params) -> Render {
     Render {
@@ -396,7 +397,7 @@ async fn list_kind(
         .iter()
         .map(|a| {
             let mine = pubs.get(&a.uid).map(Vec::as_slice).unwrap_or(&[]);
-            super::render::except_fields(project(a.json(&app.public_url, mine, r), &only), &except)
+            shape(a.json(&app.public_url, mine, r), &only, &except)
         })
         .collect();
     let mut out = json!({ "assets": items });

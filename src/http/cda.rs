@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::extract::{Params, Reader};
-use super::render::{project, Render};
+use super::render::shape;
 use crate::app::App;
 use crate::assets::{self, ListParams, SyncItem, SyncRequest};
 use crate::db::list::Listed;
@@ -21,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::identity::DeliveryAccess;
 use crate::records::SyncKind;
 use crate::time::{iso8601, parse_iso8601};
+use crate::wire::Render;
 
 /// `Cache-Control` of every delivery API answer (§12).
 const CACHE_CONTROL: &str = "public, max-age=0, must-revalidate";
@@ -79,11 +80,6 @@ fn published_json(app: &App, l: &Listed, r: Render) -> Value {
         );
     }
     v
-}
-
-/// Applies both projections; `uid` always stays.
-pub(super) fn shape(v: Value, only: &[String], except: &[String]) -> Value {
-    super::render::except_fields(project(v, only), except)
 }
 
 fn render(params: &Params) -> Render {

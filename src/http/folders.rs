@@ -8,11 +8,11 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::extract::{envelope, str_field, JsonBody, Stack};
-use super::render::Render;
 use crate::app::App;
 use crate::assets;
 use crate::error::{Error, Result};
 use crate::records::Asset;
+use crate::wire::Render;
 
 fn folder_json(app: &App, f: &Asset) -> Value {
     f.json(&app.public_url, &[], Render::default())

@@ -17,6 +17,7 @@ const RANKS: &[(&str, u8)] = &[
     ("records", 1),
     ("metrics", 1),
     ("images", 1),
+    ("wire", 2),
     // Storage.
     ("blob", 2),
     ("db", 2),
@@ -36,6 +37,7 @@ const RANKS: &[(&str, u8)] = &[
     ("app", 7),
     // Edges.
     ("http", 8),
+    ("events", 8),
     ("client", 8),
     ("startup", 9),
     ("cli", 10),

@@ -1,5 +1,7 @@
-//! The event dispatcher (§13): outbox rows become jobs (one per matching webhook
+//! Sending what happened out (§13): outbox rows become jobs (one per matching webhook
 //! destination, one per purge target), and jobs are sent, at least once, with retries.
+//! The HTTP clients are this module's own (`send.rs`): one shared client for purges, and
+//! for each webhook delivery a client pinned to the receiver's checked addresses.
 //!
 //! It runs beside the server (started by `startup`), polls the outbox and the due jobs
 //! every few hundred milliseconds and is woken at once by local changes. Fan-out deletes
@@ -9,20 +11,22 @@
 //! see a delivery twice, with the same `X-Perma-Event-Id`, never zero times. Sends run in
 //! their own tasks (at most 16 at once), so a slow or dead receiver never slows the API.
 
-use std::net::{IpAddr, SocketAddr};
+mod send;
+
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use hmac::{Hmac, Mac};
-use serde_json::{json, Value};
-use sha2::Sha256;
+use serde_json::json;
 use tokio::sync::Semaphore;
 
-use super::render::Render;
 use crate::app::App;
 use crate::db::events::{Attempt, EventJob, OutboxEvent, Webhook};
 use crate::time::{iso8601, now_ms};
-use crate::webhooks::{channel_matches, ip_allowed};
+use crate::webhooks::channel_matches;
+use crate::wire::Render;
+use send::{send_purge, send_webhook, Senders};
+
+pub use send::signature;
 
 /// Sends in flight at once.
 const IN_FLIGHT: usize = 16;
@@ -42,6 +46,7 @@ pub fn start(app: &Arc<App>) {
     let weak = Arc::downgrade(app);
     let wake = app.delivery.events_wake.clone();
     let permits = Arc::new(Semaphore::new(IN_FLIGHT));
+    let senders = Arc::new(Senders::new(Duration::from_secs(app.config.event_timeout)));
     tokio::spawn(async move {
         let mut pruned_at = Instant::now();
         loop {
@@ -49,7 +54,7 @@ pub fn start(app: &Arc<App>) {
             if let Err(e) = fan_out(&app).await {
                 tracing::warn!("event fan-out failed: {e:#}");
             }
-            if let Err(e) = send_due(&app, &weak, &permits).await {
+            if let Err(e) = send_due(&app, &weak, &permits, &senders).await {
                 tracing::warn!("sending events failed: {e:#}");
             }
             let retention = app.config.event_retention;
@@ -222,6 +227,7 @@ async fn send_due(
     app: &Arc<App>,
     weak: &Weak<App>,
     permits: &Arc<Semaphore>,
+    senders: &Arc<Senders>,
 ) -> anyhow::Result<()> {
     let now = now_ms();
     let lease = app.config.event_timeout as i64 * 1000 * 2 + 5_000;
@@ -232,11 +238,11 @@ async fn send_due(
         if !app.db.lease_job(&job.uid, now, now + lease).await? {
             continue;
         }
-        let weak = weak.clone();
+        let (weak, senders) = (weak.clone(), senders.clone());
         tokio::spawn(async move {
             let _permit = permit;
             let Some(app) = weak.upgrade() else { return };
-            if let Err(e) = attempt(&app, job).await {
+            if let Err(e) = attempt(&app, &senders, job).await {
                 tracing::warn!("event job failed: {e:#}");
             }
         });
@@ -245,11 +251,11 @@ async fn send_due(
 }
 
 /// One attempt at a job, recorded.
-async fn attempt(app: &Arc<App>, mut job: EventJob) -> anyhow::Result<()> {
+async fn attempt(app: &Arc<App>, senders: &Senders, mut job: EventJob) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let result = match job.kind.as_str() {
         "webhook" => send_webhook(app, &job).await,
-        _ => send_purge(app, &job).await,
+        _ => send_purge(senders, &job).await,
     };
     let now = now_ms();
     let (status, response, ok) = match result {
@@ -297,136 +303,4 @@ fn excerpt(s: &str) -> String {
         end -= 1;
     }
     s[..end].to_owned()
-}
-
-/// `X-Contentstack-Request-Signature`: lowercase hex HMAC-SHA256 of the exact body.
-pub fn signature(secret: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
-    mac.update(body);
-    hex::encode(mac.finalize().into_bytes())
-}
-
-/// A client for one receiver URL whose host name resolves only to allowed addresses,
-/// pinned to them (so a DNS answer cannot change between the check and the connection).
-async fn pinned_client(app: &App, url: &reqwest::Url) -> Result<reqwest::Client, String> {
-    let host = url.host_str().ok_or("no host")?.to_owned();
-    let port = url.port_or_known_default().ok_or("no port")?;
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    let addrs: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
-        Ok(ip) => vec![SocketAddr::new(ip, port)],
-        Err(_) => tokio::net::lookup_host((bare, port))
-            .await
-            .map_err(|e| format!("resolving {host}: {e}"))?
-            .collect(),
-    };
-    if addrs.is_empty()
-        || addrs
-            .iter()
-            .any(|a| !ip_allowed(a.ip(), &app.webhook_allow))
-    {
-        return Err(format!(
-            "{host} resolves to a loopback, link-local or private address (PERMA_WEBHOOK_ALLOW_NETS)"
-        ));
-    }
-    let mut b = reqwest::Client::builder()
-        .timeout(Duration::from_secs(app.config.event_timeout))
-        .redirect(reqwest::redirect::Policy::none());
-    if bare.parse::<IpAddr>().is_err() {
-        b = b.resolve_to_addrs(bare, &addrs);
-    }
-    b.build().map_err(|e| e.to_string())
-}
-
-async fn send_webhook(app: &Arc<App>, job: &EventJob) -> Result<(u16, String), String> {
-    let webhook = app
-        .db
-        .webhook(&job.api_key, job.webhook_uid.as_deref().unwrap_or(""))
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or("the webhook was deleted")?;
-    let destination = webhook
-        .destinations
-        .iter()
-        .find(|d| d.target_url == job.target)
-        .cloned()
-        .unwrap_or_else(|| crate::db::events::Destination {
-            target_url: job.target.clone(),
-            ..Default::default()
-        });
-    let url = reqwest::Url::parse(&job.target).map_err(|e| e.to_string())?;
-    let client = pinned_client(app, &url).await?;
-    let mut req = client
-        .post(url)
-        .header("content-type", "application/json")
-        .header("user-agent", "perma-webhooks")
-        .header(
-            "x-contentstack-request-signature",
-            signature(&webhook.secret, job.body.as_bytes()),
-        )
-        .header("x-perma-event-id", &job.uid)
-        .body(job.body.clone());
-    if let Some(user) = &destination.http_basic_auth {
-        req = req.basic_auth(user, destination.http_basic_password.as_ref());
-    }
-    for h in &destination.custom_header {
-        req = req.header(h.header_name.as_str(), h.value.as_str());
-    }
-    let resp = req.send().await.map_err(|e| e.to_string())?;
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap_or_default();
-    Ok((status, text))
-}
-
-/// A purge job: `http-purge:URL` sends `PURGE URL{path}` for each path (a 404 means it was
-/// not cached: done); `surrogate-key:URL` sends one `POST URL` with `Surrogate-Key`.
-async fn send_purge(app: &Arc<App>, job: &EventJob) -> Result<(u16, String), String> {
-    let what: Value = serde_json::from_str(&job.body).map_err(|e| e.to_string())?;
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(app.config.event_timeout))
-        .build()
-        .map_err(|e| e.to_string())?;
-    let strings = |k: &str| -> Vec<String> {
-        what[k]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    if let Some(base) = job.target.strip_prefix("http-purge:") {
-        let method = reqwest::Method::from_bytes(b"PURGE").expect("a token");
-        let mut summary = Vec::new();
-        for path in strings("paths") {
-            let resp = client
-                .request(
-                    method.clone(),
-                    format!("{}{path}", base.trim_end_matches('/')),
-                )
-                .send()
-                .await
-                .map_err(|e| e.to_string())?;
-            let status = resp.status().as_u16();
-            if !(200..300).contains(&status) && status != 404 {
-                return Ok((status, format!("PURGE {path}: {status}")));
-            }
-            summary.push(format!("PURGE {path}: {status}"));
-        }
-        return Ok((200, summary.join("\n")));
-    }
-    let url = job
-        .target
-        .strip_prefix("surrogate-key:")
-        .unwrap_or(&job.target);
-    let keys = strings("keys");
-    let resp = client
-        .post(url)
-        .header("surrogate-key", keys.join(" "))
-        .json(&json!({ "keys": keys }))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    let status = resp.status().as_u16();
-    Ok((status, resp.text().await.unwrap_or_default()))
 }
