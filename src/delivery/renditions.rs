@@ -23,6 +23,8 @@ use anyhow::Context;
 use sha2::{Digest as _, Sha256};
 
 use super::render_limits::RenderLimits;
+
+mod budget;
 use crate::blob::BlobStore;
 use crate::db::{Db, RenditionRow};
 use crate::error::{Error, Result};
@@ -33,6 +35,9 @@ use crate::time::now_ms;
 /// Renditions remembered in memory (each about 250 bytes); past it the map starts over
 /// from the database.
 const MEMORY_ENTRIES: usize = 100_000;
+
+/// Bytes of a source read to plan a render from its header.
+const HEAD_BYTES: u64 = 256 * 1024;
 
 /// Rendition query strings remembered per permanent URL for purging.
 const PERMANENT_QUERIES: usize = 64;
@@ -449,14 +454,25 @@ impl Renditions {
             ));
         }
         let turn = limits.turn().await?;
-        let input = self
-            .blobs
-            .read_all(source.sha256)
-            .await
-            .with_context(|| format!("reading blob {} to render it", source.sha256))?;
+        // The cost comes from the header, so the file is read only once its memory is
+        // reserved; a header past the first bytes (a JPEG with large metadata first) needs
+        // the whole file.
         let (from, to) = (wanted.source, wanted.output);
-        let cost = images::cost(&input, from, &wanted.transform, to)?;
+        let head = self.head(source).await?;
+        let (cost, whole) = match images::cost(&head, source.size, from, &wanted.transform, to) {
+            Ok(cost) => (cost, None),
+            Err(_) if (head.len() as u64) < source.size => {
+                let all = self.whole(source).await?;
+                let cost = images::cost(&all, source.size, from, &wanted.transform, to)?;
+                (cost, Some(all))
+            }
+            Err(e) => return Err(e),
+        };
         let held = limits.reserve(turn, cost.memory).await?;
+        let input = match whole {
+            Some(all) => all,
+            None => self.whole(source).await?,
+        };
         let transform = wanted.transform.clone();
         let deadline = Deadline::after(limits.timeout);
         let job = tokio::task::spawn_blocking(move || {
@@ -476,80 +492,28 @@ impl Renditions {
         rendered
     }
 
-    /// Writes which renditions were served since the last flush.
-    pub async fn flush_usage(&self) {
-        let used: Vec<String> = match self.memory.read() {
-            Ok(m) => m
-                .values()
-                .filter(|r| r.used.swap(false, Ordering::Relaxed))
-                .map(|r| r.key.clone())
-                .collect(),
-            Err(_) => return,
-        };
-        if used.is_empty() {
-            return;
-        }
-        for chunk in used.chunks(500) {
-            if let Err(e) = self.db.touch_renditions(chunk, now_ms()).await {
-                tracing::warn!("could not record rendition use: {e}");
-            }
-        }
+    /// The first [`HEAD_BYTES`] of a source (all of a smaller one).
+    async fn head(&self, source: Source<'_>) -> Result<bytes::Bytes> {
+        use futures_util::TryStreamExt as _;
+        let n = source.size.min(HEAD_BYTES);
+        let chunks: Vec<bytes::Bytes> = self
+            .blobs
+            .read_range(source.sha256, 0, n, n as usize)
+            .await
+            .with_context(|| format!("reading the header of blob {}", source.sha256))?
+            .try_collect()
+            .await
+            .with_context(|| format!("reading the header of blob {}", source.sha256))?;
+        Ok(chunks.concat().into())
     }
 
-    /// Deletes the least recently served renditions until the total is within the budget,
-    /// sparing `keep` (the rendition a request is about to serve: a budget smaller than one
-    /// rendition is exceeded by that one until the next render).
-    pub async fn enforce_budget(&self, keep: Option<&str>) {
-        let Ok(_one) = self.evicting.try_lock() else {
-            return; // another eviction is running
-        };
-        if let Err(e) = self.evict(keep).await {
-            tracing::warn!("rendition eviction failed: {e:#}");
-        }
-    }
-
-    async fn evict(&self, keep: Option<&str>) -> anyhow::Result<()> {
-        let (_, mut bytes) = self.db.rendition_usage().await?;
-        if (bytes as u64) <= self.budget {
-            return Ok(());
-        }
-        self.flush_usage().await;
-        while (bytes as u64) > self.budget {
-            let cold = self.db.coldest_renditions(64).await?;
-            if cold.iter().all(|r| Some(r.key.as_str()) == keep) {
-                break;
-            }
-            for r in cold {
-                if (bytes as u64) <= self.budget {
-                    break;
-                }
-                if Some(r.key.as_str()) == keep {
-                    continue;
-                }
-                if self.db.delete_rendition(&r.key).await? {
-                    bytes -= r.size;
-                    self.counters.evicted.add(1);
-                    if let Ok(mut m) = self.memory.write() {
-                        if let Some(gone) = m.remove(&r.key) {
-                            gone.gone.store(true, Ordering::Relaxed);
-                        }
-                    }
-                    if !self.db.blob_in_use(&r.sha256).await? {
-                        if let Err(e) = self.blobs.delete(&r.sha256).await {
-                            if e.kind() != std::io::ErrorKind::NotFound {
-                                return Err(e.into());
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Stored renditions and their bytes (for `/metrics`).
-    pub async fn usage(&self) -> anyhow::Result<(i64, i64)> {
-        Ok(self.db.rendition_usage().await?)
+    /// A whole source, to render it.
+    async fn whole(&self, source: Source<'_>) -> Result<bytes::Bytes> {
+        Ok(self
+            .blobs
+            .read_all(source.sha256)
+            .await
+            .with_context(|| format!("reading blob {} to render it", source.sha256))?)
     }
 }
 

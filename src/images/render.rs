@@ -121,10 +121,16 @@ pub(super) fn undecodable(e: impl std::fmt::Display) -> Error {
 /// The input's dimensions from its header, checked against the limits before anything is
 /// decoded.
 pub fn check_input(input: &[u8]) -> Result<(u32, u32)> {
-    if input.len() as u64 > MAX_INPUT_BYTES {
+    check_header(input, input.len() as u64)
+}
+
+/// [`check_input`] for a file of `len` bytes of which `head` is the beginning (enough of it
+/// to hold the header).
+fn check_header(head: &[u8], len: u64) -> Result<(u32, u32)> {
+    if len > MAX_INPUT_BYTES {
         return Err(too_big("the file is larger than 50 MB"));
     }
-    let size = imagesize::blob_size(input).map_err(undecodable)?;
+    let size = imagesize::blob_size(head).map_err(undecodable)?;
     let (w, h) = (size.width, size.height);
     if w == 0 || h == 0 {
         return Err(undecodable("no pixels"));
@@ -158,13 +164,15 @@ pub struct Cost {
     pub memory: u64,
 }
 
-/// The cost of rendering `input` (format `source`) with `t` into `output`, checked
-/// against every limit, without decoding anything. The memory estimate follows the
-/// pipeline's stages and takes the largest: decoding (the decoder's buffers), orienting
-/// (two copies), resizing (source and result), adjusting, framing, encoding (the pixels
-/// and the encoder's own planes).
-pub fn cost(input: &[u8], source: Format, t: &Transform, output: Format) -> Result<Cost> {
-    let (w, h) = check_input(input)?;
+/// The cost of rendering a file of `len` bytes that begins with `head` (format `source`)
+/// with `t` into `output`, checked against every limit, without decoding anything: the
+/// header is enough, so a caller can reserve the memory before reading the whole file. The
+/// memory estimate follows the pipeline's stages and takes the largest: decoding (the
+/// decoder's buffers), orienting (two copies), resizing (source and result), adjusting,
+/// framing, encoding (the pixels and the encoder's own planes); the file itself is held
+/// throughout.
+pub fn cost(head: &[u8], len: u64, source: Format, t: &Transform, output: Format) -> Result<Cost> {
+    let (w, h) = check_header(head, len)?;
     // The EXIF orientation is not in the header's size; either way round has the same
     // areas, and a crop that fits neither fails the render too.
     let g =
@@ -225,7 +233,7 @@ pub fn cost(input: &[u8], source: Format, t: &Transform, output: Format) -> Resu
     Ok(Cost {
         decoded_pixels: decoded,
         output_pixels: out,
-        memory: input.len() as u64 + peak,
+        memory: len + peak,
     })
 }
 
@@ -253,7 +261,7 @@ pub fn render(
     output: Format,
     deadline: &Deadline,
 ) -> Result<Rendered> {
-    let cost = cost(input, source, t, output)?;
+    let cost = cost(input, input.len() as u64, source, t, output)?;
     debug_assert!(cost.decoded_pixels <= MAX_DECODED_PIXELS);
     let (w, h) = check_input(input)?;
     let (pixels, exif, full) = decode(input, source, t, w, h)?;
@@ -320,17 +328,19 @@ mod tests {
         assert!(e.to_string().contains("144.0 MP"), "{e}");
         // A large JPEG shown small decodes at 1/8 scale: 1,500 × 1,500 px.
         let jpeg = jpeg_header(12_000, 12_000);
-        let c = cost(&jpeg, Format::Jpeg, &t, Format::Jpeg).unwrap();
+        let c = cost(&jpeg, 1 << 20, Format::Jpeg, &t, Format::Jpeg).unwrap();
+        assert!(c.memory > 1 << 20, "the whole file counts, not the header");
         assert_eq!(c.decoded_pixels, 1500 * 1500);
         // The same JPEG at full size is over the limit.
         let full = Transform::parse("width=8000").unwrap().unwrap();
-        assert!(cost(&jpeg, Format::Jpeg, &full, Format::Jpeg).is_err());
+        assert!(cost(&jpeg, 1 << 20, Format::Jpeg, &full, Format::Jpeg).is_err());
         // AVIF output is limited in area; memory grows with the output.
         let big = Transform::parse("width=5000").unwrap().unwrap();
         let png = png_header(5000, 5000);
-        assert!(cost(&png, Format::Png, &big, Format::Avif).is_err());
-        let webp = cost(&png, Format::Png, &big, Format::Webp).unwrap();
-        let small = cost(&png, Format::Png, &t, Format::Webp).unwrap();
+        let len = png.len() as u64;
+        assert!(cost(&png, len, Format::Png, &big, Format::Avif).is_err());
+        let webp = cost(&png, len, Format::Png, &big, Format::Webp).unwrap();
+        let small = cost(&png, len, Format::Png, &t, Format::Webp).unwrap();
         assert!(webp.memory > small.memory);
         assert!(small.memory >= 5000 * 5000 * 4);
     }

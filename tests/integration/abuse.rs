@@ -553,3 +553,30 @@ async fn guesses_spread_over_addresses_leave_the_owner_in() {
     let (st, _) = s.get("/v3/user").await;
     assert_eq!(st, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_header_behind_large_metadata_is_still_found() {
+    // Renders are planned from the first 256 KiB of a file; a JPEG whose frame header comes
+    // after 360 KB of APP segments is planned from the whole file instead.
+    let t = TestApp::spawn().await;
+    let s = t.admin().await;
+    let img = image::RgbImage::from_pixel(40, 20, image::Rgb([10, 200, 30]));
+    let mut plain = Vec::new();
+    jpeg_encoder::Encoder::new(&mut plain, 90)
+        .encode(img.as_raw(), 40, 20, jpeg_encoder::ColorType::Rgb)
+        .unwrap();
+    let mut jpeg = plain[..2].to_vec();
+    for _ in 0..6 {
+        jpeg.extend_from_slice(&[0xff, 0xe2]);
+        jpeg.extend_from_slice(&60_002u16.to_be_bytes());
+        jpeg.extend_from_slice(&vec![0x20; 60_000]);
+    }
+    jpeg.extend_from_slice(&plain[2..]);
+    assert!(jpeg.len() > 360_000);
+    let a = s.upload("meta.jpg", &jpeg).await;
+    let url = format!("{}?width=10&format=png", a["url"].as_str().unwrap());
+    let r = t.http.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let out = image::load_from_memory(&r.bytes().await.unwrap()).unwrap();
+    assert_eq!((out.width(), out.height()), (10, 5));
+}
