@@ -14,10 +14,10 @@ use crate::support::{Session, TestApp};
 
 /// One response as read off the wire.
 #[derive(Debug)]
-struct Resp {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
+pub(crate) struct Resp {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Resp {
@@ -42,13 +42,13 @@ impl Resp {
 }
 
 /// A raw HTTP/1.1 connection.
-struct Raw {
-    stream: TcpStream,
+pub(crate) struct Raw {
+    pub(crate) stream: TcpStream,
     buf: Vec<u8>,
 }
 
 impl Raw {
-    async fn connect(t: &TestApp) -> Raw {
+    pub(crate) async fn connect(t: &TestApp) -> Raw {
         let addr = t.base.strip_prefix("http://").unwrap();
         Raw {
             stream: TcpStream::connect(addr).await.unwrap(),
@@ -56,15 +56,15 @@ impl Raw {
         }
     }
 
-    async fn send(&mut self, bytes: &[u8]) {
+    pub(crate) async fn send(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).await.unwrap();
     }
 
-    async fn get(&mut self, path: &str, extra: &str) -> Resp {
+    pub(crate) async fn get(&mut self, path: &str, extra: &str) -> Resp {
         self.request("GET", path, extra).await
     }
 
-    async fn request(&mut self, method: &str, path: &str, extra: &str) -> Resp {
+    pub(crate) async fn request(&mut self, method: &str, path: &str, extra: &str) -> Resp {
         self.send(format!("{method} {path} HTTP/1.1\r\nhost: test\r\n{extra}\r\n").as_bytes())
             .await;
         self.response(method == "HEAD").await
@@ -81,7 +81,7 @@ impl Raw {
     }
 
     /// Reads one response; `head_request`: no body follows whatever the headers say.
-    async fn response(&mut self, head_request: bool) -> Resp {
+    pub(crate) async fn response(&mut self, head_request: bool) -> Resp {
         let end = loop {
             if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
                 break i;
@@ -135,7 +135,12 @@ fn path_of(url: &str) -> String {
     rest[rest.find('/').unwrap()..].to_owned()
 }
 
-async fn asset(s: &Session, name: &str, body: &[u8], slug: &str) -> (String, String, String) {
+pub(crate) async fn asset(
+    s: &Session,
+    name: &str,
+    body: &[u8],
+    slug: &str,
+) -> (String, String, String) {
     let a = s.upload(name, body).await;
     let uid = a["uid"].as_str().unwrap().to_owned();
     let (st, v) = s.set_permanent(&uid, slug).await;
@@ -565,52 +570,4 @@ async fn a_chunked_get_then_a_pipelined_one_are_both_answered() {
     let r = c.response(false).await;
     assert_eq!(r.status, 400);
     assert!(String::from_utf8_lossy(&r.body).contains("must not carry a body"));
-}
-
-/// RFC 9110 §5.3: a list header split over several lines is one list; RFC 9112 §3.2: an
-/// HTTP/1.1 request has exactly one Host.
-#[tokio::test]
-async fn split_list_headers_and_host_rules() {
-    let t = TestApp::spawn().await;
-    let s = t.admin().await;
-    let body = b"list headers".to_vec();
-    let (_, _, perm) = asset(&s, "l.txt", &body, "l").await;
-    let etag = format!("\"{}\"", {
-        use sha2::Digest;
-        hex::encode(sha2::Sha256::digest(&body))
-    });
-    let mut c = Raw::connect(&t).await;
-    let r = c
-        .get(
-            &perm,
-            &format!("if-none-match: \"a\"\r\nif-none-match: {etag}\r\n"),
-        )
-        .await;
-    assert_eq!(r.status, 304, "the etag on the second line counts");
-    let r = c
-        .get(&perm, &format!("if-match: \"a\"\r\nif-match: {etag}\r\n"))
-        .await;
-    assert_eq!(r.status, 200);
-    let r = c.get(&perm, "if-match: \"a\"\r\nif-match: \"b\"\r\n").await;
-    assert_eq!(r.status, 412);
-    // Host: none, or two, on HTTP/1.1 → 400 (a fresh connection each: the fast path's and
-    // the router's answers).
-    for head in [
-        format!("GET {perm} HTTP/1.1\r\n\r\n"),
-        format!("GET {perm} HTTP/1.1\r\nhost: a\r\nhost: b\r\n\r\n"),
-        "GET /v3/user HTTP/1.1\r\n\r\n".to_owned(),
-    ] {
-        let mut c = Raw::connect(&t).await;
-        c.send(head.as_bytes()).await;
-        let r = c.response(false).await;
-        assert_eq!(r.status, 400, "{head:?}");
-        assert!(String::from_utf8_lossy(&r.body).contains("exactly one Host"));
-    }
-    // HTTP/1.0 needs no Host.
-    let mut c = Raw::connect(&t).await;
-    c.send(format!("GET {perm} HTTP/1.0\r\n\r\n").as_bytes())
-        .await;
-    let mut all = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(5), c.stream.read_to_end(&mut all)).await;
-    assert!(all.starts_with(b"HTTP/1.0 200") || all.starts_with(b"HTTP/1.1 200"));
 }

@@ -10,7 +10,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
-use crate::support::{Server, Session, TestApp};
+use crate::support::{Session, TestApp};
 
 /// One request a receiver got.
 #[derive(Debug, Clone)]
@@ -33,7 +33,7 @@ impl Got {
 
 /// A webhook receiver: records every POST, answers `status` after `delay`.
 pub(crate) struct Receiver {
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
     got: Arc<Mutex<Vec<Got>>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -75,7 +75,7 @@ impl Receiver {
     }
 
     /// Stops listening, so that another receiver can take the port.
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         self.task.abort();
         let _ = (&mut self.task).await;
     }
@@ -85,7 +85,7 @@ impl Receiver {
     }
 
     /// Waits until `n` requests arrived (10 s at most).
-    async fn wait_for(&self, n: usize) -> Vec<Got> {
+    pub(crate) async fn wait_for(&self, n: usize) -> Vec<Got> {
         self.wait_for_within(n, Duration::from_secs(10)).await
     }
 
@@ -144,14 +144,14 @@ pub(crate) async fn create_webhook(
     v["webhook"].clone()
 }
 
-async fn executions(s: &Session, uid: &str) -> Vec<Value> {
+pub(crate) async fn executions(s: &Session, uid: &str) -> Vec<Value> {
     let (st, v) = s.get(&format!("/v3/webhooks/{uid}/executions")).await;
     assert_eq!(st, StatusCode::OK, "{v}");
     v["webhooks"].as_array().unwrap().clone()
 }
 
 /// Waits until every execution of a webhook has `status` (10 s at most).
-async fn settle(s: &Session, uid: &str, n: usize, status: &str) -> Vec<Value> {
+pub(crate) async fn settle(s: &Session, uid: &str, n: usize, status: &str) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let ex = executions(s, uid).await;
@@ -522,234 +522,4 @@ async fn a_slow_receiver_does_not_slow_uploads() {
         with < without * 3.0 + 20.0,
         "uploads slowed from {without:.1} ms to {with:.1} ms"
     );
-}
-
-/// A perma process of its own, so that a test can SIGKILL it and start it again on the
-/// same data: events to loopback receivers, retries every 200 ms, this attempt timeout.
-struct Killable {
-    dir: tempfile::TempDir,
-    timeout: &'static str,
-}
-
-impl Killable {
-    async fn new(timeout: &'static str) -> Killable {
-        let dir = tempfile::tempdir().unwrap();
-        crate::support::prepare_database(dir.path()).await;
-        Killable { dir, timeout }
-    }
-
-    fn start(&self) -> Server {
-        let env = [
-            ("PERMA_WEBHOOK_ALLOW_NETS", "127.0.0.0/8"),
-            ("PERMA_EVENT_RETRY_MS", "200"),
-            ("PERMA_EVENT_TIMEOUT", self.timeout),
-        ];
-        Server::start_with(self.dir.path(), &env)
-    }
-
-    /// Starts perma, subscribes `url` to `assets.create` and uploads an asset: returns the
-    /// server and the asset, whose event is then queued.
-    async fn start_with_event_for(&self, url: &str) -> (Server, Value) {
-        let server = self.start();
-        let s = server.login().await.with_new_stack("kill").await;
-        create_webhook(&s, url, &["assets.create"], "automatic").await;
-        let a = s.upload("k.txt", b"k").await;
-        (server, a)
-    }
-}
-
-#[tokio::test]
-async fn no_event_is_lost_when_perma_is_killed_between_change_and_delivery() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap()
-    };
-    // The kill may land while the first attempt holds its lease (2 × 1 s + 5 s): the
-    // restarted process sends the job once that lease has run out.
-    let perma = Killable::new("1").await;
-    let (server, a) = perma
-        .start_with_event_for(&format!("http://{port}/hook"))
-        .await;
-    // SIGKILL right after the change committed: the receiver is not even up.
-    server.kill();
-    let receiver = Receiver::start_on(port, 200, Duration::ZERO).await;
-    let server = perma.start();
-    let got = receiver.wait_for_within(1, Duration::from_secs(20)).await;
-    assert!(!got.is_empty(), "the event was lost");
-    for g in &got {
-        assert_eq!(g.json()["data"]["asset"]["uid"], a["uid"]);
-    }
-    // Delivered at least once, always under one id.
-    let ids: std::collections::HashSet<&str> =
-        got.iter().map(|g| g.header("x-perma-event-id")).collect();
-    assert_eq!(ids.len(), 1);
-    drop(server);
-}
-
-#[tokio::test]
-async fn a_job_whose_sender_was_killed_mid_attempt_is_sent_once_its_lease_runs_out() {
-    // A receiver that takes the request and never answers in time.
-    let hanging = Receiver::start(200, Duration::from_secs(60)).await;
-    let port = hanging.addr;
-    let perma = Killable::new("2").await;
-    let (server, a) = perma.start_with_event_for(&hanging.url()).await;
-    let first = hanging.wait_for(1).await;
-    assert_eq!(first.len(), 1, "the first attempt reached the receiver");
-    // SIGKILL while the attempt is in flight: its lease (2 × 2 s + 5 s) is still held.
-    let killed_at = Instant::now();
-    server.kill();
-    hanging.stop().await;
-    let receiver = Receiver::start_on(port, 200, Duration::ZERO).await;
-    let server = perma.start();
-    let got = receiver.wait_for_within(1, Duration::from_secs(30)).await;
-    assert_eq!(got.len(), 1, "the leased job was never sent again");
-    assert!(
-        killed_at.elapsed() >= Duration::from_secs(3),
-        "sent again while the lease was held: {:?}",
-        killed_at.elapsed()
-    );
-    assert_eq!(got[0].json()["data"]["asset"]["uid"], a["uid"]);
-    assert_eq!(
-        got[0].header("x-perma-event-id"),
-        first[0].header("x-perma-event-id"),
-        "one event, one id"
-    );
-    drop(server);
-}
-
-#[tokio::test]
-async fn redirect_mode_sends_permanent_urls_to_the_current_version_url() {
-    let t = TestApp::spawn().await;
-    let s = t.admin().await;
-    let (st, v) = s
-        .call(
-            Method::POST,
-            "/v3/stacks/settings",
-            Some(json!({"stack_settings": {"permanent_url_mode": "bounce"}})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
-    let (_, v) = s.get("/v3/stacks/settings").await;
-    assert_eq!(v["stack_settings"]["permanent_url_mode"], "serve");
-    let a = s.upload("r.txt", b"one").await;
-    let uid = a["uid"].as_str().unwrap().to_owned();
-    let (_, v) = s.set_permanent(&uid, "r").await;
-    let perm = v["asset"]["permanent_url"].as_str().unwrap().to_owned();
-    let (st, v) = s
-        .call(
-            Method::POST,
-            "/v3/stacks/settings",
-            Some(json!({"stack_settings": {"permanent_url_mode": "redirect"}})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::OK, "{v}");
-    assert_eq!(v["stack_settings"]["permanent_url_mode"], "redirect");
-
-    let no_follow = || {
-        reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap()
-    };
-    let version_path = |url: &str| url.replace(&t.base, "");
-    // The fast path (a new connection, anonymous).
-    let fast_before = t.app.delivery.counters.get(perma::delivery::Writer::Fast);
-    let r = no_follow().get(&perm).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::FOUND);
-    let h = r.headers().clone();
-    assert_eq!(h["location"], version_path(a["url"].as_str().unwrap()));
-    assert_eq!(
-        h["cache-control"],
-        "public, max-age=60, stale-while-revalidate=300"
-    );
-    assert_eq!(
-        h["surrogate-key"],
-        format!("asset-{uid} stack-{}", s.api_key())
-    );
-    assert_eq!(h["content-length"], "0");
-    assert!(r.bytes().await.unwrap().is_empty());
-    assert!(t.app.delivery.counters.get(perma::delivery::Writer::Fast) > fast_before);
-    // A replace moves the redirect; following it gives the new bytes.
-    let new = s.replace(&uid, "r.txt", b"two").await;
-    let r = no_follow().get(&perm).send().await.unwrap();
-    assert_eq!(
-        r.headers()["location"],
-        version_path(new["url"].as_str().unwrap())
-    );
-    assert_eq!(
-        reqwest::get(&perm).await.unwrap().text().await.unwrap(),
-        "two"
-    );
-    // The router, with ?environment= after a publish: the query goes along.
-    s.environment("production").await;
-    let (st, _) = s
-        .call(
-            Method::POST,
-            &format!("/v3/assets/{uid}/publish"),
-            Some(json!({"asset": {"environments": ["production"], "locales": ["en-us"], "version": 2}})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::OK);
-    let r = no_follow()
-        .get(format!("{perm}?environment=production&width=10"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::FOUND);
-    assert_eq!(
-        r.headers()["location"],
-        format!(
-            "{}?environment=production&width=10",
-            version_path(new["url"].as_str().unwrap())
-        )
-    );
-    // Management credentials still download the bytes.
-    let r = no_follow()
-        .get(&perm)
-        .header("authtoken", s.authtoken.as_deref().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(r.text().await.unwrap(), "two");
-}
-
-#[tokio::test]
-async fn finished_executions_are_deleted_after_the_retention_and_unfinished_ones_kept() {
-    let t = TestApp::spawn_with(|c| {
-        c.webhook_allow_nets = vec!["127.0.0.0/8".into()];
-        // Retries of the dead receiver's job fall well after the test.
-        c.event_retry_ms = 60_000;
-        c.event_timeout = 5;
-        c.event_retention = Duration::from_secs(2);
-    })
-    .await;
-    let s = t.admin().await;
-    let receiver = Receiver::start(200, Duration::ZERO).await;
-    let ok = create_webhook(&s, &receiver.url(), &["assets.create"], "automatic").await;
-    let dead_port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let dead = create_webhook(
-        &s,
-        &format!("http://127.0.0.1:{dead_port}/hook"),
-        &["assets.create"],
-        "automatic",
-    )
-    .await;
-    s.upload("r.txt", b"r").await;
-    let (ok_uid, dead_uid) = (ok["uid"].as_str().unwrap(), dead["uid"].as_str().unwrap());
-    assert_eq!(settle(&s, ok_uid, 1, "success").await.len(), 1);
-    let ex = settle(&s, dead_uid, 1, "retrying").await;
-    assert_eq!(ex[0]["status"], "retrying", "{ex:?}");
-    // Past the retention (2 s, looked at every second), the delivered execution goes.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !executions(&s, ok_uid).await.is_empty() {
-        assert!(Instant::now() < deadline, "the finished execution was kept");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let ex = executions(&s, dead_uid).await;
-    assert_eq!(ex.len(), 1, "a job still to be retried is never deleted");
-    assert_eq!(ex[0]["status"], "retrying");
 }

@@ -1,9 +1,14 @@
 //! Rules an adversarial review found missing: active content types, bidirectional
-//! characters in file names, what management tokens may read, the JSON body limit.
+//! characters in file names, what management tokens may read, the JSON body limit, list
+//! headers split over lines and the Host rules.
+
+use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use tokio::io::AsyncReadExt as _;
 
+use crate::connection::{asset, Raw};
 use crate::support::{assert_error, Session, TestApp};
 
 #[tokio::test]
@@ -404,4 +409,52 @@ async fn metrics_off_counts_nothing() {
         .await
         .unwrap();
     assert!(!text.contains("perma_http_requests_total{"), "{text}");
+}
+
+/// RFC 9110 §5.3: a list header split over several lines is one list; RFC 9112 §3.2: an
+/// HTTP/1.1 request has exactly one Host.
+#[tokio::test]
+async fn split_list_headers_and_host_rules() {
+    let t = TestApp::spawn().await;
+    let s = t.admin().await;
+    let body = b"list headers".to_vec();
+    let (_, _, perm) = asset(&s, "l.txt", &body, "l").await;
+    let etag = format!("\"{}\"", {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&body))
+    });
+    let mut c = Raw::connect(&t).await;
+    let r = c
+        .get(
+            &perm,
+            &format!("if-none-match: \"a\"\r\nif-none-match: {etag}\r\n"),
+        )
+        .await;
+    assert_eq!(r.status, 304, "the etag on the second line counts");
+    let r = c
+        .get(&perm, &format!("if-match: \"a\"\r\nif-match: {etag}\r\n"))
+        .await;
+    assert_eq!(r.status, 200);
+    let r = c.get(&perm, "if-match: \"a\"\r\nif-match: \"b\"\r\n").await;
+    assert_eq!(r.status, 412);
+    // Host: none, or two, on HTTP/1.1 → 400 (a fresh connection each: the fast path's and
+    // the router's answers).
+    for head in [
+        format!("GET {perm} HTTP/1.1\r\n\r\n"),
+        format!("GET {perm} HTTP/1.1\r\nhost: a\r\nhost: b\r\n\r\n"),
+        "GET /v3/user HTTP/1.1\r\n\r\n".to_owned(),
+    ] {
+        let mut c = Raw::connect(&t).await;
+        c.send(head.as_bytes()).await;
+        let r = c.response(false).await;
+        assert_eq!(r.status, 400, "{head:?}");
+        assert!(String::from_utf8_lossy(&r.body).contains("exactly one Host"));
+    }
+    // HTTP/1.0 needs no Host.
+    let mut c = Raw::connect(&t).await;
+    c.send(format!("GET {perm} HTTP/1.0\r\n\r\n").as_bytes())
+        .await;
+    let mut all = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), c.stream.read_to_end(&mut all)).await;
+    assert!(all.starts_with(b"HTTP/1.0 200") || all.starts_with(b"HTTP/1.1 200"));
 }

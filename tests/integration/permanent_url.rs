@@ -201,3 +201,100 @@ async fn concurrent_generations_have_exactly_one_winner() {
         );
     }
 }
+
+#[tokio::test]
+async fn redirect_mode_sends_permanent_urls_to_the_current_version_url() {
+    let t = TestApp::spawn().await;
+    let s = t.admin().await;
+    let (st, v) = s
+        .call(
+            Method::POST,
+            "/v3/stacks/settings",
+            Some(json!({"stack_settings": {"permanent_url_mode": "bounce"}})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (_, v) = s.get("/v3/stacks/settings").await;
+    assert_eq!(v["stack_settings"]["permanent_url_mode"], "serve");
+    let a = s.upload("r.txt", b"one").await;
+    let uid = a["uid"].as_str().unwrap().to_owned();
+    let (_, v) = s.set_permanent(&uid, "r").await;
+    let perm = v["asset"]["permanent_url"].as_str().unwrap().to_owned();
+    let (st, v) = s
+        .call(
+            Method::POST,
+            "/v3/stacks/settings",
+            Some(json!({"stack_settings": {"permanent_url_mode": "redirect"}})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["stack_settings"]["permanent_url_mode"], "redirect");
+
+    let no_follow = || {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    };
+    let version_path = |url: &str| url.replace(&t.base, "");
+    // The fast path (a new connection, anonymous).
+    let fast_before = t.app.delivery.counters.get(perma::delivery::Writer::Fast);
+    let r = no_follow().get(&perm).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FOUND);
+    let h = r.headers().clone();
+    assert_eq!(h["location"], version_path(a["url"].as_str().unwrap()));
+    assert_eq!(
+        h["cache-control"],
+        "public, max-age=60, stale-while-revalidate=300"
+    );
+    assert_eq!(
+        h["surrogate-key"],
+        format!("asset-{uid} stack-{}", s.api_key())
+    );
+    assert_eq!(h["content-length"], "0");
+    assert!(r.bytes().await.unwrap().is_empty());
+    assert!(t.app.delivery.counters.get(perma::delivery::Writer::Fast) > fast_before);
+    // A replace moves the redirect; following it gives the new bytes.
+    let new = s.replace(&uid, "r.txt", b"two").await;
+    let r = no_follow().get(&perm).send().await.unwrap();
+    assert_eq!(
+        r.headers()["location"],
+        version_path(new["url"].as_str().unwrap())
+    );
+    assert_eq!(
+        reqwest::get(&perm).await.unwrap().text().await.unwrap(),
+        "two"
+    );
+    // The router, with ?environment= after a publish: the query goes along.
+    s.environment("production").await;
+    let (st, _) = s
+        .call(
+            Method::POST,
+            &format!("/v3/assets/{uid}/publish"),
+            Some(json!({"asset": {"environments": ["production"], "locales": ["en-us"], "version": 2}})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let r = no_follow()
+        .get(format!("{perm}?environment=production&width=10"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FOUND);
+    assert_eq!(
+        r.headers()["location"],
+        format!(
+            "{}?environment=production&width=10",
+            version_path(new["url"].as_str().unwrap())
+        )
+    );
+    // Management credentials still download the bytes.
+    let r = no_follow()
+        .get(&perm)
+        .header("authtoken", s.authtoken.as_deref().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.text().await.unwrap(), "two");
+}

@@ -9,7 +9,8 @@ use rand::Rng;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::support::{Session, TestApp};
+use crate::delivery::asset_with_permanent;
+use crate::support::{assert_error, Session, TestApp};
 
 async fn secured_asset(s: &Session) -> String {
     let (st, _) = s
@@ -310,4 +311,87 @@ async fn bad_signing_requests_are_refused() {
         assert!(std::time::Instant::now() < deadline, "no log line: {text}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test]
+async fn secured_stacks_need_credentials_or_delivery_token() {
+    let t = TestApp::spawn().await;
+    let s = t.admin().await;
+    s.environment("production").await;
+    s.environment("staging").await;
+    let (id, vurl, perm) = asset_with_permanent(&s, "secret.txt", b"published", "secret").await;
+    s.publish(&id, "production", &[]).await;
+    let draft = s.replace(&id, "secret.txt", b"draft").await;
+    let (st, v) = s
+        .call(
+            Method::POST,
+            "/v3/stacks/settings",
+            Some(json!({"stack_settings": {"secure_asset_urls": true}})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let dt = s.delivery_token(&["production"]).await;
+    let bad_scope = s
+        .call(Method::POST, "/v3/stacks/delivery_tokens", Some(json!({"token": {"name": "x", "scope": [{"module": "environment", "environments": ["mars"]}]}})))
+        .await;
+    assert_error(bad_scope, 422, 422);
+
+    let get = |u: String| t.http.get(u).send();
+    assert_eq!(
+        get(perm.clone()).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        get(vurl.clone()).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        get(format!("{perm}?access_token=wrong&environment=production"))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        get(format!("{perm}?access_token={dt}&environment=staging"))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        get(format!("{perm}?access_token={dt}"))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    let r = get(format!("{perm}?access_token={dt}&environment=production"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .starts_with("private"));
+    assert_eq!(r.text().await.unwrap(), "published");
+    // Only published versions: the draft's version URL is refused even with the token.
+    let r = get(format!(
+        "{}?access_token={dt}&environment=production",
+        draft["url"].as_str().unwrap()
+    ))
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = get(format!("{vurl}?access_token={dt}&environment=production"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // Management credentials see the latest.
+    let r = s.request(Method::GET, &perm).send().await.unwrap();
+    assert_eq!(r.text().await.unwrap(), "draft");
+    // A stranger's credentials: 403.
+    let stranger = t.new_user("x@example.com").await;
+    let r = stranger.request(Method::GET, &perm).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }
