@@ -8,27 +8,12 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::extract::{JsonBody, Params, Stack};
+use super::extract::{string_list, JsonBody, Params, Stack};
 use crate::app::App;
 use crate::assets::{self, BulkRequest};
 use crate::error::{Error, Result};
 use crate::records::{BulkItem, BulkJob};
 use crate::time::iso8601;
-
-fn strings(v: Option<&Value>, field: &str) -> Result<Vec<String>> {
-    match v {
-        None | Some(Value::Null) => Ok(vec![]),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|i| {
-                i.as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| Error::field(field, "must be strings"))
-            })
-            .collect(),
-        Some(_) => Err(Error::field(field, "must be an array of strings")),
-    }
-}
 
 fn request(b: &Value, unpublish: bool) -> Result<BulkRequest> {
     // The body may come wrapped in `details` by some callers; accept both.
@@ -68,8 +53,8 @@ fn request(b: &Value, unpublish: bool) -> Result<BulkRequest> {
     Ok(BulkRequest {
         unpublish,
         assets,
-        environments: strings(b.get("environments"), "environments")?,
-        locales: strings(b.get("locales"), "locales")?,
+        environments: string_list(b.get("environments"), "environments")?,
+        locales: string_list(b.get("locales"), "locales")?,
     })
 }
 

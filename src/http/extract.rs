@@ -9,7 +9,7 @@ use axum::http::HeaderMap;
 use serde_json::Value;
 
 use crate::app::App;
-use crate::error::Error;
+use crate::error::{Error, Result};
 use crate::identity::{self, Credentials, StackAccess};
 use crate::records::User;
 
@@ -265,4 +265,22 @@ pub fn envelope<'a>(v: &'a Value, key: &str) -> Result<&'a Value, Error> {
     v.get(key)
         .filter(|x| x.is_object())
         .ok_or_else(|| Error::field(key, "is required"))
+}
+
+/// A JSON list of strings (`environments`, `locales`): missing or null is empty, a single
+/// string is a list of one; anything else is a 422 naming `field`.
+pub fn string_list(v: Option<&Value>, field: &str) -> Result<Vec<String>> {
+    match v {
+        None | Some(Value::Null) => Ok(vec![]),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| {
+                i.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| Error::field(field, "must be strings"))
+            })
+            .collect(),
+        Some(Value::String(s)) => Ok(vec![s.clone()]),
+        Some(_) => Err(Error::field(field, "must be an array of strings")),
+    }
 }

@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::extract::{JsonBody, Params, Stack};
+use super::extract::{string_list, JsonBody, Params, Stack};
 use crate::app::App;
 use crate::assets;
 use crate::error::{Error, Result};
@@ -70,22 +70,6 @@ pub async fn unname(
     ))
 }
 
-fn strings(v: Option<&Value>, field: &str) -> Result<Vec<String>> {
-    match v {
-        None | Some(Value::Null) => Ok(vec![]),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|i| {
-                i.as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| Error::field(field, "must be strings"))
-            })
-            .collect(),
-        Some(Value::String(s)) => Ok(vec![s.clone()]),
-        Some(_) => Err(Error::field(field, "must be an array of strings")),
-    }
-}
-
 async fn publish_or_unpublish(
     app: &App,
     access: &crate::identity::StackAccess,
@@ -96,8 +80,8 @@ async fn publish_or_unpublish(
     let a = b
         .get("asset")
         .ok_or_else(|| Error::field("asset", "is required"))?;
-    let envs = strings(a.get("environments"), "environments")?;
-    let mut locales = strings(a.get("locales"), "locales")?;
+    let envs = string_list(a.get("environments"), "environments")?;
+    let mut locales = string_list(a.get("locales"), "locales")?;
     // The JS SDK may send the locale at the top level.
     if let Some(l) = b.get("locale").and_then(Value::as_str) {
         locales.push(l.to_owned());
