@@ -11,7 +11,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::events::{create_webhook, Receiver};
-use crate::support::{assert_error, Server, Session, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD};
+use crate::support::{assert_error, metric, Server, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD};
 
 /// A PNG of noise (expensive to encode, as an attacker would pick).
 fn noise_png(w: u32, h: u32) -> Vec<u8> {
@@ -56,21 +56,6 @@ fn proc_kib(server: &Server, field: &str) -> u64 {
                 .ok()
         })
         .unwrap()
-}
-
-/// One figure of `GET /metrics`.
-async fn metric(http: &reqwest::Client, base: &str, name: &str) -> u64 {
-    let text = http
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .map_or(0, |v| v.trim().parse().unwrap())
 }
 
 async fn get(http: &reqwest::Client, url: &str) -> (StatusCode, reqwest::header::HeaderMap, Value) {
@@ -436,19 +421,7 @@ async fn webhook_header_values_are_masked_and_kept_through_a_round_trip() {
         "********"
     );
     // A read-only token sees names, not values; so does the admin.
-    let (st, v) = s
-        .call(
-            Method::POST,
-            "/v3/stacks/management_tokens",
-            Some(json!({"token": {"name": "ro", "scope": [{"module": "asset", "acl": {"read": true}}]}})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{v}");
-    let ro = Session {
-        authtoken: None,
-        mgmt_token: v["token"]["token"].as_str().map(str::to_owned),
-        ..s.clone()
-    };
+    let ro = s.read_only().await;
     for who in [&ro, &s] {
         for path in ["/v3/webhooks".to_owned(), format!("/v3/webhooks/{uid}")] {
             let (st, v) = who.get(&path).await;

@@ -399,19 +399,7 @@ async fn bad_webhooks_are_refused_and_private_targets_need_an_allow_list() {
     )
     .await;
     // A read-only token cannot manage webhooks.
-    let (st, v) = s
-        .call(
-            Method::POST,
-            "/v3/stacks/management_tokens",
-            Some(json!({"token": {"name": "ro", "scope": [{"module": "asset", "acl": {"read": true}}]}})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{v}");
-    let ro = Session {
-        authtoken: None,
-        mgmt_token: v["token"]["token"].as_str().map(str::to_owned),
-        ..s.clone()
-    };
+    let ro = s.read_only().await;
     let (st, _) = ro
         .call(
             Method::POST,

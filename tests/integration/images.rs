@@ -123,18 +123,7 @@ pub(crate) async fn uploaded(s: &Session, name: &str, bytes: &[u8]) -> (String, 
 }
 
 pub(crate) async fn metric(t: &TestApp, name: &str) -> u64 {
-    let text = t
-        .http
-        .get(format!("{}/metrics", t.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .map_or(0, |v| v.trim().parse().unwrap())
+    crate::support::metric(&t.http, &t.base, name).await
 }
 
 #[tokio::test]

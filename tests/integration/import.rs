@@ -9,7 +9,7 @@ use std::process::Output;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::support::{perma_cmd, Server, Session, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD};
+use crate::support::{perma_cmd, Server, Session, TestApp, ADMIN_EMAIL};
 
 pub(crate) const KEY: &str = "blt0a1b2c3d4e5f6a7b";
 const ENV: &str = "blt00000000000000e1";
@@ -192,18 +192,7 @@ async fn contentstack_export_keeps_uids_urls_versions_and_publications() {
     crate::support::prepare_database(data.path()).await;
     let export = tempfile::tempdir().unwrap();
     contentstack_export(export.path());
-    let user = perma_cmd(data.path())
-        .args([
-            "user",
-            "create",
-            "--email",
-            ADMIN_EMAIL,
-            "--password",
-            ADMIN_PASSWORD,
-        ])
-        .output()
-        .unwrap();
-    assert!(user.status.success(), "{user:?}");
+    crate::support::create_admin(data.path());
     // On SQLite a server learns of another process's changes only for assets it has
     // cached (docs/operations.md), so this one starts after the import.
     let http = reqwest::Client::new();

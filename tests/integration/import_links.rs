@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::import::{
     contentstack_export, import, record, write, write_json, F1, KEY, ORPHAN, REPORT,
 };
-use crate::support::{perma_cmd, Server, Session, ADMIN_EMAIL, ADMIN_PASSWORD};
+use crate::support::{perma_cmd, Server, Session};
 
 /// Exports arrive as tarballs, which keep symbolic links: a file, a chunk or a whole uid
 /// directory that links out of the export is reported and never read, so nothing outside
@@ -38,18 +38,7 @@ async fn links_out_of_the_export_are_reported_and_not_followed() {
     );
     link(outside.path(), &format!("assets/files/{ORPHAN}"));
     link(&outside.path().join("c9.json"), "assets/c2-assets.json");
-    let user = perma_cmd(data.path())
-        .args([
-            "user",
-            "create",
-            "--email",
-            ADMIN_EMAIL,
-            "--password",
-            ADMIN_PASSWORD,
-        ])
-        .output()
-        .unwrap();
-    assert!(user.status.success(), "{user:?}");
+    crate::support::create_admin(data.path());
     let (_, out) = import(data.path(), export.path(), &["--dry-run"]).await;
     assert!(
         out.contains(&format!(

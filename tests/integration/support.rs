@@ -407,6 +407,23 @@ impl Session {
         assert_eq!(st, StatusCode::OK, "{v}");
     }
 
+    /// This session's stack through a new management token that may only read assets.
+    pub async fn read_only(&self) -> Session {
+        let (st, v) = self
+            .call(
+                Method::POST,
+                "/v3/stacks/management_tokens",
+                Some(json!({"token": {"name": "ro", "scope": [{"module": "asset", "acl": {"read": true}}]}})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        Session {
+            authtoken: None,
+            mgmt_token: v["token"]["token"].as_str().map(str::to_owned),
+            ..self.clone()
+        }
+    }
+
     pub async fn set_permanent(&self, uid: &str, value: &str) -> (StatusCode, Value) {
         self.call(
             Method::PUT,
@@ -532,4 +549,35 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// One figure of the server's `GET /metrics` at `base` (0 when absent).
+pub async fn metric(http: &reqwest::Client, base: &str, name: &str) -> u64 {
+    let text = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .map_or(0, |v| v.trim().parse().unwrap())
+}
+
+/// Creates the admin user of a data directory with the CLI (`perma user create`).
+pub fn create_admin(data: &std::path::Path) {
+    let user = perma_cmd(data)
+        .args([
+            "user",
+            "create",
+            "--email",
+            ADMIN_EMAIL,
+            "--password",
+            ADMIN_PASSWORD,
+        ])
+        .output()
+        .unwrap();
+    assert!(user.status.success(), "{user:?}");
 }
