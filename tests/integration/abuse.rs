@@ -72,6 +72,7 @@ fn message(v: &Value) -> &str {
 #[tokio::test]
 async fn a_render_past_its_time_limit_stops_keeps_its_turn_and_is_not_tried_again() {
     let dir = tempfile::tempdir().unwrap();
+    crate::support::prepare_database(dir.path()).await;
     let budget = (256u64 << 20).to_string();
     let server = Server::start_with(
         dir.path(),
@@ -147,6 +148,7 @@ async fn a_render_past_its_time_limit_stops_keeps_its_turn_and_is_not_tried_agai
 #[tokio::test]
 async fn decoded_pixels_and_render_memory_are_limited_before_decoding() {
     let dir = tempfile::tempdir().unwrap();
+    crate::support::prepare_database(dir.path()).await;
     let budget = (48u64 << 20).to_string();
     let server = Server::start_with(
         dir.path(),
