@@ -25,7 +25,7 @@ mod signed;
 mod sync;
 mod versions;
 
-pub use bulk::{bulk_job, resume_bulk_jobs, start_bulk_job, BulkRequest};
+pub use bulk::{bulk_job, resume_bulk_jobs, start_bulk_job, BulkAction, BulkRequest};
 pub use published::{fetch_published, list_published};
 pub use signed::{signed_url, UrlKind};
 pub use sync::{sync, SyncItem, SyncPage, SyncRequest};

@@ -112,6 +112,11 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "rendition_sources",
         sql: include_str!("../migrations/sqlite/0011_rendition_sources.sql"),
     },
+    Migration {
+        version: 12,
+        name: "webhook_fields",
+        sql: include_str!("../migrations/sqlite/0012_webhook_fields.sql"),
+    },
 ];
 
 const POSTGRES_MIGRATIONS: &[Migration] = &[
@@ -169,6 +174,11 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 11,
         name: "rendition_sources",
         sql: include_str!("../migrations/postgres/0011_rendition_sources.sql"),
+    },
+    Migration {
+        version: 12,
+        name: "webhook_fields",
+        sql: include_str!("../migrations/postgres/0012_webhook_fields.sql"),
     },
 ];
 

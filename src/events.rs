@@ -22,7 +22,7 @@ use tokio::sync::Semaphore;
 use crate::app::App;
 use crate::db::events::{Attempt, EventJob, OutboxEvent, Webhook};
 use crate::time::{iso8601, now_ms};
-use crate::webhooks::channel_matches;
+use crate::webhooks::channels::{self, Fired};
 use crate::wire::Render;
 use send::{send_purge, send_webhook, Senders};
 
@@ -89,21 +89,6 @@ async fn prune(app: &App, retention: Duration) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The channels an outbox event fires.
-fn channels(e: &OutboxEvent, environment: Option<&str>) -> Vec<String> {
-    let env = environment.unwrap_or("");
-    match e.action.as_str() {
-        "create" => vec!["assets.create".into()],
-        "update" | "restore" => vec!["assets.update".into()],
-        "replace" => vec!["assets.update".into(), "assets.replace".into()],
-        "permanent_url" => vec!["assets.permanent_url.create".into()],
-        "delete" => vec!["assets.delete".into()],
-        "publish" => vec![format!("assets.environments.{env}.publish.success")],
-        "unpublish" => vec![format!("assets.environments.{env}.unpublish.success")],
-        _ => Vec::new(),
-    }
-}
-
 async fn fan_out(app: &Arc<App>) -> anyhow::Result<()> {
     for e in app.db.pending_events(100).await? {
         let jobs = jobs_for(app, &e).await?;
@@ -127,7 +112,11 @@ async fn jobs_for(app: &Arc<App>, e: &OutboxEvent) -> anyhow::Result<Vec<EventJo
         None => None,
     };
     let env_name = environment.as_ref().map(|env| env.name.as_str());
-    let channels = channels(e, env_name);
+    let target = environment.as_ref().map(|env| channels::Target {
+        uid: &env.uid,
+        name: &env.name,
+    });
+    let fired: Vec<Fired> = channels::fired(&e.action, &asset.uid, target);
     let now = now_ms();
     let new_job = |kind: &str, webhook: Option<&Webhook>, channel: &str, target: &str| EventJob {
         uid: crate::ids::new_uid(),
@@ -150,10 +139,11 @@ async fn jobs_for(app: &Arc<App>, e: &OutboxEvent) -> anyhow::Result<Vec<EventJo
         let publications = app.db.asset_publications(&asset.uid).await?;
         let full = asset.json(&app.public_url, &publications, Render::default());
         for w in webhooks.iter().filter(|w| !w.disabled) {
-            for channel in &channels {
-                if !w.channels.iter().any(|p| channel_matches(p, channel)) {
+            for f in &fired {
+                if !f.wanted_by(&w.channels) {
                     continue;
                 }
+                let channel = &f.channel;
                 for d in &w.destinations {
                     let mut job = new_job("webhook", Some(w), channel, &d.target_url);
                     let asset_json = if w.concise_payload {
@@ -214,7 +204,8 @@ async fn jobs_for(app: &Arc<App>, e: &OutboxEvent) -> anyhow::Result<Vec<EventJo
             })
             .to_string();
             for target in &app.config.purge {
-                let mut job = new_job("purge", None, &channels.join(","), target);
+                let names: Vec<&str> = fired.iter().map(|f| f.channel.as_str()).collect();
+                let mut job = new_job("purge", None, &names.join(","), target);
                 job.body = what.clone();
                 jobs.push(job);
             }

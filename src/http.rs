@@ -76,6 +76,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v3/stacks/sync", get(cda::sync))
         .route("/v3/bulk/publish", post(bulk::publish))
         .route("/v3/bulk/unpublish", post(bulk::unpublish))
+        .route("/v3/bulk/delete", post(bulk::delete))
         .route("/v3/bulk/jobs/{job_id}", get(bulk::job))
         .route("/v3/bulk/jobs/{job_id}/items", get(bulk::items))
         .route("/v3/stacks/share", post(stacks::share))
@@ -96,6 +97,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v3/webhooks/{uid}/executions", get(webhooks::executions))
         .route("/v3/webhooks/{uid}/retry", post(webhooks::retry))
         .route("/v3/webhooks/{uid}/logs", get(webhooks::logs))
+        .route("/v3/webhooks/{uid}/export", get(webhooks::export))
+        .route("/v3/webhooks/{uid}/import", post(webhooks::import_existing))
+        .route("/v3/webhooks/import", post(webhooks::import))
         .route(
             "/v3/stacks/management_tokens",
             get(tokens::list_management).post(tokens::create_management),

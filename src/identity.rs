@@ -429,7 +429,9 @@ fn create_stack_record(user: &User, name: &str, master_locale: &str) -> Result<S
         return Err(Error::field("name", "must be 1 to 255 characters"));
     }
     let master_locale = master_locale.trim().to_lowercase();
-    validate_locale_code(&master_locale)?;
+    if let Some(why) = locale_code_problem(&master_locale) {
+        return Err(Error::field("master_locale", why));
+    }
     let now = now_ms();
     Ok(Stack {
         api_key: ApiKey::generate().to_string(),
@@ -463,15 +465,28 @@ async fn insert_stack(db: &Db, stack: Stack) -> Result<Stack> {
     Ok(stack)
 }
 
-/// Checks a locale code: 2–32 characters of letters, digits and `-`.
+/// Checks a locale code: one of Contentstack's language codes
+/// ([`crate::locale_codes::CODES`]).
 pub fn validate_locale_code(code: &str) -> Result<()> {
-    let ok = (2..=32).contains(&code.len())
-        && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::field("code", "must be 2-32 letters, digits or '-'"))
+    match locale_code_problem(code) {
+        None => Ok(()),
+        Some(why) => Err(Error::field("code", why)),
     }
+}
+
+/// What is wrong with a locale code, if anything.
+fn locale_code_problem(code: &str) -> Option<String> {
+    if crate::locale_codes::known(code) {
+        return None;
+    }
+    let lower = code.to_ascii_lowercase().replace('_', "-");
+    let hint = if lower != code && crate::locale_codes::known(&lower) {
+        format!(" (codes are lower case with '-': {lower})")
+    } else {
+        " (Contentstack's list: en-us, fr-fr, de-de, es-419, …; docs/api.md has them all)"
+            .to_owned()
+    };
+    Some(format!("{code:?} is not a language code{hint}"))
 }
 
 /// Checks an environment name: 1–100 characters of letters, digits, `-` and `_`.

@@ -39,6 +39,7 @@ pub mod identity;
 pub mod ids;
 pub mod images;
 pub mod ingest;
+pub mod locale_codes;
 pub mod maintenance;
 pub mod metrics;
 pub mod query;

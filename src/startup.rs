@@ -29,8 +29,8 @@ impl Application {
             .with_context(|| format!("binding {}", config.listen))?;
         config.listen = listener.local_addr().context("reading the bound address")?;
         let app = App::build(config, migrations).await?;
-        // Bulk publish jobs a previous run left unfinished (§5) continue now.
-        let resumed = crate::assets::resume_bulk_jobs(&app.db)
+        // Bulk jobs a previous run left unfinished (§5) continue now.
+        let resumed = crate::assets::resume_bulk_jobs(&app.db, &app.changes)
             .await
             .map_err(|e| anyhow::anyhow!("resuming bulk jobs: {e}"))?;
         if resumed > 0 {

@@ -1,7 +1,7 @@
 //! Webhooks (§13): a stack's receivers of asset events, and their executions.
 //!
 //! Changes write outbox rows in their own transactions (`db/assets.rs`); the dispatcher
-//! (`http/events.rs`) fans them out into jobs and sends them. This module holds the rules:
+//! (`events.rs`) fans them out into jobs and sends them. This module holds the rules:
 //! what a webhook may be (its channels, its receivers' addresses), and who may manage it.
 
 use std::net::IpAddr;
@@ -13,59 +13,39 @@ use crate::identity::StackAccess;
 use crate::ids::{self, Network};
 use crate::time::now_ms;
 
-/// The channels of §13 (`{env}` is an environment name, or `*` for every environment).
-pub const CHANNELS: &[&str] = &[
-    "assets.create",
-    "assets.update",
-    "assets.delete",
-    "assets.replace",
-    "assets.permanent_url.create",
-    "assets.environments.{env}.publish.success",
-    "assets.environments.{env}.unpublish.success",
-];
+pub mod channels;
+mod transfer;
 
-/// What a client sends to create or change a webhook.
+pub use transfer::{export, import, Imported};
+
+/// What a client sends to create or change a webhook. On an update, a field left out
+/// keeps its value.
 #[derive(Debug, Clone, Default)]
 pub struct WebhookInput {
     /// Name.
-    pub name: String,
+    pub name: Option<String>,
     /// Receivers.
-    pub destinations: Vec<Destination>,
+    pub destinations: Option<Vec<Destination>>,
     /// Channels.
-    pub channels: Vec<String>,
+    pub channels: Option<Vec<String>>,
     /// `automatic` (default) or `manual`.
     pub retry_policy: Option<String>,
     /// Paused.
-    pub disabled: bool,
+    pub disabled: Option<bool>,
     /// Uids and URLs only.
-    pub concise_payload: bool,
+    pub concise_payload: Option<bool>,
+    /// Contentstack's other webhook fields ([`KEPT_FIELDS`]) that were sent.
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-fn valid_channel(c: &str) -> bool {
-    if CHANNELS[..5].contains(&c) {
-        return true;
-    }
-    let Some(rest) = c.strip_prefix("assets.environments.") else {
-        return false;
-    };
-    let Some((env, tail)) = rest.split_once('.') else {
-        return false;
-    };
-    !env.is_empty() && matches!(tail, "publish.success" | "unpublish.success")
-}
-
-/// Whether a webhook listening on `pattern` receives `channel` (`*` stands for any one
-/// segment: `assets.environments.*.publish.success`).
-pub fn channel_matches(pattern: &str, channel: &str) -> bool {
-    let (mut p, mut c) = (pattern.split('.'), channel.split('.'));
-    loop {
-        match (p.next(), c.next()) {
-            (None, None) => return true,
-            (Some(a), Some(b)) if a == "*" || a == b => {}
-            _ => return false,
-        }
-    }
-}
+/// Fields of Contentstack's webhooks that perma stores and returns unchanged without
+/// acting on them (perma has one branch, `main`, and sends no notifications).
+pub const KEPT_FIELDS: &[&str] = &[
+    "branches",
+    "notifiers",
+    "applikation_id",
+    "app_user_object_uid",
+];
 
 /// Whether a receiver may be at `ip`: public unicast addresses always; loopback,
 /// link-local, private, shared (CGN), unspecified, broadcast, multicast and reserved ones
@@ -167,36 +147,52 @@ pub fn check_target(url: &str, allow: &[Network]) -> Result<()> {
     Ok(())
 }
 
-fn checked(input: &WebhookInput, allow: &[Network]) -> Result<()> {
-    if input.name.trim().is_empty() {
+fn checked(w: &Webhook, allow: &[Network]) -> Result<()> {
+    if w.name.is_empty() {
         return Err(Error::field("name", "is required"));
     }
-    if input.destinations.is_empty() {
+    if w.destinations.is_empty() {
         return Err(Error::field(
             "destinations",
             "needs at least one target_url",
         ));
     }
-    for d in &input.destinations {
+    for d in &w.destinations {
         check_target(&d.target_url, allow)?;
     }
-    if input.channels.is_empty() {
+    if w.channels.is_empty() {
         return Err(Error::field("channels", "needs at least one channel"));
     }
-    for c in &input.channels {
-        if !valid_channel(c) {
+    for c in &w.channels {
+        if !channels::valid(c) {
             return Err(Error::field(
                 "channels",
-                format!("{c:?} is not a channel (one of {})", CHANNELS.join(", ")),
+                format!("{c:?} is not a channel: names {}", channels::rule()),
             ));
         }
     }
-    match input.retry_policy.as_deref() {
-        None | Some("automatic" | "manual") => Ok(()),
-        Some(other) => Err(Error::field(
+    match w.retry_policy.as_str() {
+        "automatic" | "manual" => Ok(()),
+        other => Err(Error::field(
             "retry_policy",
             format!("{other:?} is neither automatic nor manual"),
         )),
+    }
+}
+
+/// `cur` with what `input` changes.
+fn merged(cur: Webhook, input: WebhookInput) -> Webhook {
+    let mut extra = cur.extra;
+    extra.extend(input.extra);
+    Webhook {
+        name: input.name.map_or(cur.name, |n| n.trim().to_owned()),
+        destinations: input.destinations.unwrap_or(cur.destinations),
+        channels: input.channels.unwrap_or(cur.channels),
+        retry_policy: input.retry_policy.unwrap_or(cur.retry_policy),
+        disabled: input.disabled.unwrap_or(cur.disabled),
+        concise_payload: input.concise_payload.unwrap_or(cur.concise_payload),
+        extra,
+        ..cur
     }
 }
 
@@ -208,24 +204,26 @@ pub async fn create(
     allow: &[Network],
 ) -> Result<Webhook> {
     access.require_write()?;
-    checked(&input, allow)?;
     let now = now_ms();
     let by = access.actor.uid().to_owned();
-    let w = Webhook {
+    let blank = Webhook {
         uid: ids::new_uid(),
         api_key: access.stack.api_key.clone(),
-        name: input.name.trim().to_owned(),
-        destinations: input.destinations,
-        channels: input.channels,
-        retry_policy: input.retry_policy.unwrap_or_else(|| "automatic".into()),
-        disabled: input.disabled,
-        concise_payload: input.concise_payload,
+        name: String::new(),
+        destinations: Vec::new(),
+        channels: Vec::new(),
+        retry_policy: "automatic".into(),
+        disabled: false,
+        concise_payload: false,
+        extra: serde_json::Map::new(),
         secret: ids::new_secret("whsec"),
         created_by: by.clone(),
         updated_by: by,
         created_at: now,
         updated_at: now,
     };
+    let w = merged(blank, input);
+    checked(&w, allow)?;
     db.insert_webhook(&w).await?;
     Ok(w)
 }
@@ -244,63 +242,96 @@ pub async fn list(db: &Db, access: &StackAccess) -> Result<Vec<Webhook>> {
     Ok(db.webhooks(&access.stack.api_key).await?)
 }
 
-/// Changes a webhook's settings (the secret stays).
+/// Changes a webhook's settings (the secret stays). Also returns the secrets that were
+/// not carried over (see [`kept_secrets`]), to be named in the answer.
 pub async fn update(
     db: &Db,
     access: &StackAccess,
     uid: &str,
-    input: WebhookInput,
+    mut input: WebhookInput,
     allow: &[Network],
-) -> Result<Webhook> {
+) -> Result<(Webhook, Vec<String>)> {
     access.require_write()?;
     let cur = get(db, access, uid).await?;
-    checked(&input, allow)?;
-    let destinations = kept_secrets(input.destinations, &cur.destinations);
+    let mut dropped = Vec::new();
+    if let Some(new) = input.destinations.take() {
+        let (kept, lost) = kept_secrets(new, &cur.destinations);
+        input.destinations = Some(kept);
+        dropped = lost;
+    }
     let w = Webhook {
-        name: input.name.trim().to_owned(),
-        destinations,
-        channels: input.channels,
-        retry_policy: input.retry_policy.unwrap_or(cur.retry_policy.clone()),
-        disabled: input.disabled,
-        concise_payload: input.concise_payload,
         updated_by: access.actor.uid().to_owned(),
         updated_at: now_ms(),
-        ..cur
+        ..merged(cur, input)
     };
+    checked(&w, allow)?;
     if !db.update_webhook(&w).await? {
         return Err(Error::NotFound("Webhook"));
     }
-    Ok(w)
+    Ok((w, dropped))
 }
 
 /// What webhook answers show instead of a custom header's value.
 pub const MASK: &str = "********";
 
-/// Destinations of an update, with the secrets the answers hid taken from the stored ones
-/// (same `target_url`): a header whose value is [`MASK`] keeps its stored value, and a
-/// destination with the same basic-auth user and no password keeps its password. So a
-/// client that reads a webhook, changes its name and writes it back loses nothing.
-fn kept_secrets(mut new: Vec<Destination>, old: &[Destination]) -> Vec<Destination> {
-    for d in &mut new {
-        let Some(was) = old.iter().find(|o| o.target_url == d.target_url) else {
-            continue;
-        };
-        if d.http_basic_password.is_none() && d.http_basic_auth == was.http_basic_auth {
-            d.http_basic_password.clone_from(&was.http_basic_password);
-        }
-        for h in &mut d.custom_header {
-            if h.value == MASK {
-                if let Some(v) = was
-                    .custom_header
-                    .iter()
-                    .find(|o| o.header_name.eq_ignore_ascii_case(&h.header_name))
-                {
-                    h.value.clone_from(&v.value);
+fn same_origin(a: &str, b: &str) -> bool {
+    match (url::Url::parse(a), url::Url::parse(b)) {
+        (Ok(a), Ok(b)) => a.origin() == b.origin(),
+        _ => false,
+    }
+}
+
+/// Destinations of an update, with the secrets the answers hid taken from the stored
+/// destination they replace: the one with the same `target_url`, or else the one in the
+/// same place when its URL has the same origin (scheme, host, port). A header whose value
+/// is [`MASK`] keeps its stored value, and a destination with the same basic-auth user and
+/// no password keeps its password. So a client that reads a webhook, changes its name or
+/// its receiver's path and writes it back loses nothing.
+///
+/// Secrets never move to another origin: a masked header there (or one with no stored
+/// value) is left out, and a basic-auth user keeps no password. What was left out is
+/// returned, named, so that the answer can say it.
+pub(crate) fn kept_secrets(
+    mut new: Vec<Destination>,
+    old: &[Destination],
+) -> (Vec<Destination>, Vec<String>) {
+    let mut dropped = Vec::new();
+    for (i, d) in new.iter_mut().enumerate() {
+        let was = old
+            .iter()
+            .find(|o| o.target_url == d.target_url)
+            .or_else(|| {
+                old.get(i)
+                    .filter(|o| same_origin(&o.target_url, &d.target_url))
+            });
+        if let Some(was) = was {
+            if d.http_basic_password.is_none() && d.http_basic_auth == was.http_basic_auth {
+                d.http_basic_password.clone_from(&was.http_basic_password);
+            }
+            for h in &mut d.custom_header {
+                if h.value == MASK {
+                    if let Some(v) = was
+                        .custom_header
+                        .iter()
+                        .find(|o| o.header_name.eq_ignore_ascii_case(&h.header_name))
+                    {
+                        h.value.clone_from(&v.value);
+                    }
                 }
             }
+        } else if d.http_basic_auth.is_some() && d.http_basic_password.is_none() {
+            dropped.push(format!("the basic-auth password for {}", d.target_url));
         }
+        let url = d.target_url.clone();
+        d.custom_header.retain(|h| {
+            let masked = h.value == MASK;
+            if masked {
+                dropped.push(format!("the value of header {} for {url}", h.header_name));
+            }
+            !masked
+        });
     }
-    new
+    (new, dropped)
 }
 
 /// Deletes a webhook and its executions.
@@ -358,22 +389,6 @@ pub async fn retry(db: &Db, access: &StackAccess, uid: &str, execution_uid: &str
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn channels_and_patterns() {
-        assert!(valid_channel("assets.create"));
-        assert!(valid_channel(
-            "assets.environments.production.publish.success"
-        ));
-        assert!(valid_channel("assets.environments.*.unpublish.success"));
-        assert!(!valid_channel("entries.create"));
-        assert!(!valid_channel("assets.environments..publish.success"));
-        assert!(channel_matches(
-            "assets.environments.*.publish.success",
-            "assets.environments.staging.publish.success"
-        ));
-        assert!(!channel_matches("assets.create", "assets.update"));
-    }
 
     #[test]
     fn private_ranges_are_refused_unless_allowed() {

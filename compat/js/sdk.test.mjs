@@ -177,17 +177,23 @@ test('locales: update name and fallback; a fallback that does not exist is refus
   assert.equal((await stack.locale('fr-fr').fetch()).fallback_locale, 'en-us')
 })
 
+// Polls a bulk job until it is completed (5 s at most) and returns its status.
+async function jobDone (jobId) {
+  let status
+  for (let i = 0; i < 100; i++) {
+    status = await stack.bulkOperation().jobStatus({ job_id: jobId })
+    if (status.status === 'completed') break
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  return status
+}
+
 test('bulk publish is a job whose status the SDK reads', async () => {
   const a = await stack.asset().create({ upload: Buffer.from('bulk one'), filename: 'bulk1.txt', content_type: 'text/plain', title: 'Bulk 1' })
   const b = await stack.asset().create({ upload: Buffer.from('bulk two'), filename: 'bulk2.txt', content_type: 'text/plain', title: 'Bulk 2' })
   const res = await stack.bulkOperation().publish({ details: { assets: [{ uid: a.uid }, { uid: b.uid }], environments: ['production'], locales: ['en-us'] } })
   assert.ok(res.job_id, JSON.stringify(res))
-  let status
-  for (let i = 0; i < 100; i++) {
-    status = await stack.bulkOperation().jobStatus({ job_id: res.job_id })
-    if (status.status === 'completed') break
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
+  const status = await jobDone(res.job_id)
   assert.equal(status.status, 'completed')
   assert.equal(status.summary.success, 2)
   const items = await stack.bulkOperation().getJobItems(res.job_id)
@@ -257,4 +263,94 @@ test('webhooks: create, list, update, a signed delivery, executions, retry, dele
   } finally {
     server.close()
   }
+})
+
+test('webhooks as the SDK suite makes them: entry and asset channels, branches, import, partial update', async () => {
+  // The SDK suite's basicWebhook and advancedWebhook (its mock configurations).
+  const basic = await stack.webhook().create({
+    webhook: {
+      name: 'Basic Webhook',
+      destinations: [{ target_url: 'https://webhook.example.com/basic', http_basic_auth: null, http_basic_password: null, custom_header: [] }],
+      channels: ['content_types.entries.create', 'content_types.entries.update'],
+      branches: ['main'],
+      retry_policy: 'manual',
+      disabled: true,
+      concise_payload: true
+    }
+  })
+  assert.deepEqual(basic.channels, ['content_types.entries.create', 'content_types.entries.update'])
+  assert.deepEqual(basic.branches, ['main'])
+  const channels = ['content_types.entries.create', 'content_types.entries.update', 'content_types.entries.delete',
+    'content_types.entries.publish', 'content_types.entries.unpublish',
+    'assets.create', 'assets.update', 'assets.delete', 'assets.publish', 'assets.unpublish']
+  const advanced = await stack.webhook().create({
+    webhook: {
+      name: 'Advanced Webhook',
+      destinations: [{
+        target_url: 'https://webhook.example.com/advanced',
+        http_basic_auth: 'user',
+        http_basic_password: 'password',
+        custom_header: [{ header_name: 'X-Custom-Header', value: 'custom-value' }, { header_name: 'X-API-Key', value: 'api-key-123' }]
+      }],
+      channels,
+      branches: ['main', 'development'],
+      retry_policy: 'automatic',
+      disabled: true
+    }
+  })
+  assert.deepEqual(advanced.channels, channels)
+  assert.equal(advanced.destinations[0].custom_header.length, 2)
+  // "should add new channel to webhook", then "should update destination URL".
+  const fetched = await stack.webhook(advanced.uid).fetch()
+  fetched.channels.push('content_types.create')
+  const more = await fetched.update()
+  assert.equal(more.channels.length, channels.length + 1)
+  const again = await stack.webhook(advanced.uid).fetch()
+  again.destinations[0].target_url = 'https://webhook-updated.example.com/handler'
+  const moved = await again.update()
+  assert.equal(moved.destinations[0].target_url, 'https://webhook-updated.example.com/handler')
+  // Names outside Contentstack's grammar are refused with the rule.
+  await assert.rejects(stack.webhook().create({
+    webhook: { name: 'bad', destinations: [{ target_url: 'https://webhook.example.com/x' }], channels: ['entries.create'] }
+  }), (e) => e.status === 422 && /grammar/.test(JSON.stringify(e.errors.channels)))
+  await assert.rejects(stack.webhook().create({
+    webhook: { name: 'No Destination Webhook', channels: ['content_types.entries.create'] }
+  }), (e) => e.status === 422)
+
+  // Import from a file: a new webhook (disabled until confirmed), then into an existing one.
+  const file = join(dir, 'webhook.json')
+  writeFileSync(file, JSON.stringify({
+    name: 'Imported', destinations: [{ target_url: 'https://hooks.example.com/imported' }],
+    channels: ['assets.create', 'releases.environments.deploy'], retry_policy: 'manual'
+  }))
+  const imported = await stack.webhook().import({ webhook: file })
+  assert.match(imported.uid, /^blt[0-9a-f]{16}$/)
+  assert.equal(imported.name, 'Imported')
+  assert.equal(imported.disabled, true)
+  writeFileSync(file, JSON.stringify({ name: 'Basic, from a file' }))
+  const into = await stack.webhook(basic.uid).import({ webhook: file })
+  assert.equal(into.uid, basic.uid)
+  assert.equal(into.name, 'Basic, from a file')
+  assert.deepEqual(into.channels, basic.channels, 'what the file leaves out stays')
+  for (const uid of [basic.uid, advanced.uid, imported.uid]) await stack.webhook(uid).delete()
+})
+
+test('bulk delete is a job; each asset is deleted as a single delete does', async () => {
+  const a = await stack.asset().create({ upload: Buffer.from('delete one'), filename: 'del1.txt', content_type: 'text/plain' })
+  const b = await stack.asset().create({ upload: Buffer.from('delete two'), filename: 'del2.txt', content_type: 'text/plain' })
+  const res = await stack.bulkOperation().delete({ details: { assets: [{ uid: a.uid }, { uid: b.uid }] } })
+  assert.ok(res.job_id, JSON.stringify(res))
+  const status = await jobDone(res.job_id)
+  assert.equal(status.summary.success, 2, JSON.stringify(status))
+  for (const uid of [a.uid, b.uid]) await assert.rejects(stack.asset(uid).fetch(), (e) => e.status === 404)
+  await assert.rejects(stack.bulkOperation().delete({ details: { entries: [{ uid: 'x', content_type: 'page', locale: 'en-us' }] } }),
+    (e) => e.status === 422 && Boolean(e.errors.entries))
+})
+
+test('locale codes come from Contentstack\'s list', async () => {
+  await assert.rejects(stack.locale().create({ locale: { code: 'locale-code', name: 'Not a language' } }),
+    (e) => e.status === 422 && Boolean(e.errors.code))
+  const es = await stack.locale().create({ locale: { code: 'es-419', name: 'Spanish - Latin America' } })
+  assert.equal(es.code, 'es-419')
+  await stack.locale('es-419').delete()
 })

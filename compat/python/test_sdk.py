@@ -334,3 +334,81 @@ def test_webhooks_through_the_sdk():
         assert res.status_code == 200, res.text
     finally:
         server.shutdown()
+
+
+def _json_headers():
+    # Some SDK calls leave their own Content-Type in the shared headers (imports() sets a
+    # bare multipart/form-data, delete() pops it); JSON calls need it back.
+    stack().client.headers["Content-Type"] = "application/json"
+
+
+def test_webhooks_of_every_module_export_import_and_logs():
+    _json_headers()
+    res = stack().webhooks().create({"webhook": {
+        "name": "Entries and assets",
+        "destinations": [{"target_url": "https://hooks.example.com/mixed",
+                          "custom_header": [{"header_name": "X-Key", "value": "secret-value"}]}],
+        "channels": ["content_types.entries.create", "content_types.blog.entries.update",
+                     "assets.publish", "assets.environments.production.publish.success",
+                     "releases.environments.deploy", "assets.*"],
+        "branches": ["main"], "concise_payload": True, "disabled": True,
+    }})
+    assert res.status_code == 201, res.text
+    hook = res.json()["webhook"]
+    assert "content_types.blog.entries.update" in hook["channels"]
+    res = stack().webhooks().create({"webhook": {
+        "name": "bad", "destinations": [{"target_url": "https://hooks.example.com/x"}],
+        "channels": ["entries.create"]}})
+    assert res.status_code == 422 and "channels" in res.json()["errors"], res.text
+
+    res = stack().webhooks(hook["uid"]).export()
+    assert res.status_code == 200, res.text
+    exported = res.json()
+    assert exported["name"] == "Entries and assets"
+    assert "secret-value" not in res.text and "secret" not in exported
+    path = write("webhook.json", json.dumps(exported).encode())
+    res = stack().webhooks().imports(path)
+    _json_headers()
+    assert res.status_code == 201, res.text
+    imported = res.json()["webhook"]
+    assert imported["uid"] != hook["uid"]
+    assert imported["disabled"] is True
+    assert imported["channels"] == hook["channels"]
+    assert "X-Key" in res.json()["notice"]
+
+    for uid in (hook["uid"], imported["uid"]):
+        hooks = stack().webhooks(uid)
+        res = hooks.delete()
+        _json_headers()
+        assert res.status_code == 200, res.text
+    res = stack().webhooks().logs("bltnothere")
+    assert res.status_code == 404, res.text
+
+
+def test_bulk_delete_job():
+    _json_headers()
+    uids = [stack().assets().upload(write(f"gone{i}.txt", b"gone")).json()["asset"]["uid"]
+            for i in range(2)]
+    _json_headers()
+    res = stack().bulk_operation().delete({"assets": [{"uid": u} for u in uids]})
+    assert res.status_code == 200, res.text
+    job = res.json()["job_id"]
+    import time
+    for _ in range(100):
+        status = stack().bulk_operation().job_status(job).json()
+        if status.get("status") == "completed":
+            break
+        time.sleep(0.05)
+    assert status["summary"]["success"] == 2, status
+    for uid in uids:
+        assert stack().assets(uid).fetch().status_code == 404
+    res = stack().bulk_operation().delete({"entries": [{"uid": "x", "content_type": "page", "locale": "en-us"}]})
+    assert res.status_code == 422 and "entries" in res.json()["errors"], res.text
+
+
+def test_locale_codes_from_contentstacks_list():
+    _json_headers()
+    res = stack().locale().create({"locale": {"code": "not-a-language", "name": "No"}})
+    assert res.status_code == 422 and "code" in res.json()["errors"], res.text
+    res = stack().locale().create({"locale": {"code": "pt-br", "name": "Portuguese - Brazil"}})
+    assert res.status_code == 201, res.text

@@ -1,11 +1,12 @@
-//! Bulk publishing (§5 `POST /v3/bulk/publish` and `/unpublish`): one job per request,
-//! run in the background, with a status and a result per asset. The job and its items are
+//! Bulk operations (§5 `POST /v3/bulk/publish`, `/unpublish` and `/delete`): one job per
+//! request, run in the background, with a status and a result per asset. The job and its items are
 //! rows written before the answer, so a job cut short by a restart is resumed by
 //! [`resume_bulk_jobs`] (publishing is idempotent; an item may then be applied twice,
 //! never lost).
 
 use super::versions::publish_targets;
 use crate::db::Db;
+use crate::delivery::Changes;
 use crate::error::{Error, Result};
 use crate::identity::StackAccess;
 use crate::ids;
@@ -15,21 +16,59 @@ use crate::time::now_ms;
 /// Most assets in one job.
 pub const MAX_BULK_ITEMS: usize = 10_000;
 
-/// A bulk publish or unpublish request, parsed from the CMA body.
+/// What a bulk job does to each of its assets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum BulkAction {
+    /// Publish (the given or the current version).
+    #[default]
+    Publish,
+    /// Withdraw.
+    Unpublish,
+    /// Delete, exactly as `DELETE /v3/assets/{uid}` does.
+    Delete,
+}
+
+impl BulkAction {
+    /// The name jobs record (`action`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BulkAction::Publish => "publish",
+            BulkAction::Unpublish => "unpublish",
+            BulkAction::Delete => "delete",
+        }
+    }
+
+    fn parse(s: &str) -> Option<BulkAction> {
+        [
+            BulkAction::Publish,
+            BulkAction::Unpublish,
+            BulkAction::Delete,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == s)
+    }
+}
+
+/// A bulk request, parsed from the CMA body.
 #[derive(Debug, Clone, Default)]
 pub struct BulkRequest {
-    /// Withdraw instead of publish.
-    pub unpublish: bool,
+    /// What to do.
+    pub action: BulkAction,
     /// Assets, each with an optional version (default: the current one).
     pub assets: Vec<(String, Option<i64>)>,
-    /// Environments (names or uids).
+    /// Environments (names or uids; publishing only).
     pub environments: Vec<String>,
     /// Locales (default: the master locale).
     pub locales: Vec<String>,
 }
 
 /// Validates a bulk request, stores it as a job and starts it. Returns the job.
-pub async fn start_bulk_job(db: &Db, access: &StackAccess, r: BulkRequest) -> Result<BulkJob> {
+pub async fn start_bulk_job(
+    db: &Db,
+    changes: &Changes,
+    access: &StackAccess,
+    r: BulkRequest,
+) -> Result<BulkJob> {
     access.require_write()?;
     if r.assets.is_empty() {
         return Err(Error::field("assets", "can't be blank"));
@@ -41,12 +80,14 @@ pub async fn start_bulk_job(db: &Db, access: &StackAccess, r: BulkRequest) -> Re
         ));
     }
     // Environments and locales are checked now, so a bad one is a 422, not a failed job.
-    publish_targets(db, access, &r.environments, &r.locales).await?;
+    if r.action != BulkAction::Delete {
+        publish_targets(db, access, &r.environments, &r.locales).await?;
+    }
     let now = now_ms();
     let job = BulkJob {
         uid: ids::new_uid(),
         api_key: access.stack.api_key.clone(),
-        action: if r.unpublish { "unpublish" } else { "publish" }.into(),
+        action: r.action.as_str().into(),
         environments: r.environments,
         locales: r.locales,
         status: "pending".into(),
@@ -65,7 +106,7 @@ pub async fn start_bulk_job(db: &Db, access: &StackAccess, r: BulkRequest) -> Re
         })
         .collect();
     db.insert_bulk_job(&job, &items).await?;
-    spawn(db.clone(), access.clone(), job.clone());
+    spawn(db.clone(), changes.clone(), access.clone(), job.clone());
     Ok(job)
 }
 
@@ -86,7 +127,7 @@ pub async fn bulk_job(
 
 /// Resumes every job a previous run left unfinished (called once at start-up). The job
 /// runs as its creator; one who lost access meanwhile gets every item failed.
-pub async fn resume_bulk_jobs(db: &Db) -> Result<usize> {
+pub async fn resume_bulk_jobs(db: &Db, changes: &Changes) -> Result<usize> {
     let jobs = db.unfinished_bulk_jobs().await?;
     let n = jobs.len();
     for job in jobs {
@@ -108,14 +149,19 @@ pub async fn resume_bulk_jobs(db: &Db) -> Result<usize> {
                 }
             },
         };
-        spawn(db.clone(), StackAccess { stack, actor }, job);
+        spawn(
+            db.clone(),
+            changes.clone(),
+            StackAccess { stack, actor },
+            job,
+        );
     }
     Ok(n)
 }
 
-fn spawn(db: Db, access: StackAccess, job: BulkJob) {
+fn spawn(db: Db, changes: Changes, access: StackAccess, job: BulkJob) {
     tokio::spawn(async move {
-        if let Err(e) = run(&db, &access, &job).await {
+        if let Err(e) = run(&db, &changes, &access, &job).await {
             tracing::error!(job = %job.uid, "bulk job failed: {e:#}");
             let _ = db.set_bulk_status(&job.uid, "failed", now_ms()).await;
         }
@@ -123,21 +169,32 @@ fn spawn(db: Db, access: StackAccess, job: BulkJob) {
 }
 
 /// Works through a job's pending items, recording each result.
-async fn run(db: &Db, access: &StackAccess, job: &BulkJob) -> anyhow::Result<()> {
+async fn run(
+    db: &Db,
+    changes: &Changes,
+    access: &StackAccess,
+    job: &BulkJob,
+) -> anyhow::Result<()> {
     db.set_bulk_status(&job.uid, "in_progress", now_ms())
         .await?;
-    let unpublish = job.action == "unpublish";
-    let targets = publish_targets(db, access, &job.environments, &job.locales).await;
+    let action = BulkAction::parse(&job.action)
+        .ok_or_else(|| anyhow::anyhow!("unknown bulk action {:?}", job.action))?;
+    let targets = match action {
+        BulkAction::Delete => None,
+        _ => Some(publish_targets(db, access, &job.environments, &job.locales).await),
+    };
     for item in db.bulk_items(&job.uid).await? {
         if item.status != "pending" {
             continue;
         }
         let result = match &targets {
-            Ok(t) => {
+            None => super::change::delete(db, changes, access, &item.asset_uid).await,
+            Some(Ok(t)) => {
+                let unpublish = action == BulkAction::Unpublish;
                 super::versions::publish_to(db, access, &item.asset_uid, t, item.version, unpublish)
                     .await
             }
-            Err(e) => Err(Error::Forbidden(e.public_message().0)),
+            Some(Err(e)) => Err(Error::Forbidden(e.public_message().0)),
         };
         let error = match result {
             Ok(()) => None,

@@ -51,6 +51,8 @@ pub struct Webhook {
     pub disabled: bool,
     /// Payloads carry uids and URLs only.
     pub concise_payload: bool,
+    /// Contentstack's fields perma keeps without acting on them (`branches`, …).
+    pub extra: serde_json::Map<String, serde_json::Value>,
     /// HMAC-SHA256 key of `X-Contentstack-Request-Signature`.
     pub secret: String,
     /// Audit fields.
@@ -141,6 +143,11 @@ fn webhook(r: &AnyRow) -> sqlx::Result<Webhook> {
         retry_policy: r.try_get("retry_policy")?,
         disabled: flag(r, "disabled")?,
         concise_payload: flag(r, "concise_payload")?,
+        extra: r
+            .try_get::<String, _>("extra")
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default(),
         secret: r.try_get("secret")?,
         created_by: r.try_get("created_by")?,
         updated_by: r.try_get("updated_by")?,
@@ -221,8 +228,8 @@ impl Db {
     pub async fn insert_webhook(&self, w: &Webhook) -> sqlx::Result<()> {
         sqlx::query(
             "INSERT INTO webhooks (uid, api_key, name, destinations, channels, retry_policy, \
-             disabled, concise_payload, secret, created_by, updated_by, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+             disabled, concise_payload, secret, created_by, updated_by, created_at, updated_at, \
+             extra) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(&w.uid)
         .bind(&w.api_key)
@@ -237,6 +244,7 @@ impl Db {
         .bind(&w.updated_by)
         .bind(w.created_at)
         .bind(w.updated_at)
+        .bind(to_json_text(&w.extra))
         .execute(&self.write)
         .await?;
         Ok(())
@@ -246,8 +254,8 @@ impl Db {
     pub async fn update_webhook(&self, w: &Webhook) -> sqlx::Result<bool> {
         let r = sqlx::query(
             "UPDATE webhooks SET name = $3, destinations = $4, channels = $5, retry_policy = $6, \
-             disabled = $7, concise_payload = $8, updated_by = $9, updated_at = $10 \
-             WHERE api_key = $1 AND uid = $2",
+             disabled = $7, concise_payload = $8, updated_by = $9, updated_at = $10, \
+             extra = $11 WHERE api_key = $1 AND uid = $2",
         )
         .bind(&w.api_key)
         .bind(&w.uid)
@@ -259,6 +267,7 @@ impl Db {
         .bind(i64::from(w.concise_payload))
         .bind(&w.updated_by)
         .bind(w.updated_at)
+        .bind(to_json_text(&w.extra))
         .execute(&self.write)
         .await?;
         Ok(r.rows_affected() == 1)

@@ -1,4 +1,4 @@
-//! Bulk publishing (§5): `POST /v3/bulk/publish` and `/unpublish` start a job;
+//! Bulk operations (§5): `POST /v3/bulk/publish`, `/unpublish` and `/delete` start a job;
 //! `GET /v3/bulk/jobs/{job_id}` and `…/items` report it.
 
 use std::sync::Arc;
@@ -10,12 +10,12 @@ use serde_json::{json, Value};
 
 use super::extract::{string_list, JsonBody, Params, Stack};
 use crate::app::App;
-use crate::assets::{self, BulkRequest};
+use crate::assets::{self, BulkAction, BulkRequest};
 use crate::error::{Error, Result};
 use crate::records::{BulkItem, BulkJob};
 use crate::time::iso8601;
 
-fn request(b: &Value, unpublish: bool) -> Result<BulkRequest> {
+fn request(b: &Value, action: BulkAction) -> Result<BulkRequest> {
     // The body may come wrapped in `details` by some callers; accept both.
     let b = b.get("details").filter(|d| d.is_object()).unwrap_or(b);
     if b.get("entries")
@@ -50,8 +50,15 @@ fn request(b: &Value, unpublish: bool) -> Result<BulkRequest> {
         None | Some(Value::Null) => Vec::new(),
         Some(_) => return Err(Error::field("assets", "must be an array")),
     };
+    if action == BulkAction::Delete {
+        return Ok(BulkRequest {
+            action,
+            assets,
+            ..BulkRequest::default()
+        });
+    }
     Ok(BulkRequest {
-        unpublish,
+        action,
         assets,
         environments: string_list(b.get("environments"), "environments")?,
         locales: string_list(b.get("locales"), "locales")?,
@@ -62,13 +69,19 @@ async fn start(
     app: &App,
     access: &crate::identity::StackAccess,
     b: &Value,
-    unpublish: bool,
+    action: BulkAction,
 ) -> Result<(StatusCode, Json<Value>)> {
-    let job = assets::start_bulk_job(&app.db, access, request(b, unpublish)?).await?;
-    let notice = if unpublish {
-        "Your bulk unpublish request is in progress. Please check publish queue for more details."
-    } else {
-        "Your bulk publish request is in progress. Please check publish queue for more details."
+    let job = assets::start_bulk_job(&app.db, &app.changes, access, request(b, action)?).await?;
+    let notice = match action {
+        BulkAction::Publish => {
+            "Your bulk publish request is in progress. Please check publish queue for more details."
+        }
+        BulkAction::Unpublish => {
+            "Your bulk unpublish request is in progress. Please check publish queue for more details."
+        }
+        BulkAction::Delete => {
+            "Your bulk delete request is in progress. Please check the job's items for more details."
+        }
     };
     Ok((
         StatusCode::OK,
@@ -82,7 +95,7 @@ pub async fn publish(
     Stack(access): Stack,
     JsonBody(b): JsonBody,
 ) -> Result<(StatusCode, Json<Value>)> {
-    start(&app, &access, &b, false).await
+    start(&app, &access, &b, BulkAction::Publish).await
 }
 
 /// `POST /v3/bulk/unpublish`.
@@ -91,7 +104,17 @@ pub async fn unpublish(
     Stack(access): Stack,
     JsonBody(b): JsonBody,
 ) -> Result<(StatusCode, Json<Value>)> {
-    start(&app, &access, &b, true).await
+    start(&app, &access, &b, BulkAction::Unpublish).await
+}
+
+/// `POST /v3/bulk/delete` `{"assets":[{"uid"}…]}`: each asset deleted as
+/// `DELETE /v3/assets/{uid}` deletes it.
+pub async fn delete(
+    State(app): State<Arc<App>>,
+    Stack(access): Stack,
+    JsonBody(b): JsonBody,
+) -> Result<(StatusCode, Json<Value>)> {
+    start(&app, &access, &b, BulkAction::Delete).await
 }
 
 fn job_json(job: &BulkJob, items: &[BulkItem]) -> Value {

@@ -1,9 +1,11 @@
-//! `/v3/webhooks…` (§13): a stack's webhooks, their executions, and retrying one.
+//! `/v3/webhooks…` (§13): a stack's webhooks, their executions, retrying one, and
+//! export and import.
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
 use axum::Json;
 use serde_json::{json, Value};
 
@@ -36,7 +38,7 @@ impl Webhook {
                 })
             })
             .collect();
-        json!({
+        let mut v = json!({
             "uid": self.uid,
             "name": self.name,
             "destinations": destinations,
@@ -44,13 +46,20 @@ impl Webhook {
             "retry_policy": self.retry_policy,
             "disabled": self.disabled,
             "concise_payload": self.concise_payload,
+            "branches": ["main"],
+            "notifiers": [],
             "org_uid": Value::Null,
             "applikation_id": Value::Null,
+            "unhealthy": { "state": false },
             "created_by": self.created_by,
             "updated_by": self.updated_by,
             "created_at": iso8601(self.created_at),
             "updated_at": iso8601(self.updated_at),
-        })
+        });
+        for (k, x) in &self.extra {
+            v[k] = x.clone();
+        }
+        v
     }
 }
 
@@ -88,35 +97,67 @@ impl EventJob {
 }
 
 fn input(body: &Value) -> Result<WebhookInput> {
-    let w = envelope(body, "webhook")?;
-    let destinations: Vec<Destination> = match w.get("destinations") {
-        Some(v) => serde_json::from_value(v.clone()).map_err(|e| {
+    fields(envelope(body, "webhook")?)
+}
+
+/// A webhook's fields (those present) from its JSON object.
+fn fields(w: &Value) -> Result<WebhookInput> {
+    let destinations: Option<Vec<Destination>> = match w.get("destinations") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(serde_json::from_value(v.clone()).map_err(|e| {
             Error::field(
                 "destinations",
                 format!("must be a list of {{target_url, …}}: {e}"),
             )
-        })?,
-        None => Vec::new(),
+        })?),
     };
-    let channels: Vec<String> = match w.get("channels") {
-        Some(v) => serde_json::from_value(v.clone())
-            .map_err(|_| Error::field("channels", "must be a list of channel names"))?,
-        None => Vec::new(),
+    let channels: Option<Vec<String>> = match w.get("channels") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(
+            serde_json::from_value(v.clone())
+                .map_err(|_| Error::field("channels", "must be a list of channel names"))?,
+        ),
     };
-    let flag = |k: &str| -> Result<bool> {
+    let flag = |k: &str| -> Result<Option<bool>> {
         match w.get(k) {
-            None | Some(Value::Null) => Ok(false),
-            Some(Value::Bool(b)) => Ok(*b),
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
             Some(_) => Err(Error::field(k, "must be true or false")),
         }
     };
+    let name = match w.get("name") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(n)) => Some(n.clone()),
+        Some(_) => return Err(Error::field("name", "must be a string")),
+    };
+    let mut extra = serde_json::Map::new();
+    for &k in webhooks::KEPT_FIELDS {
+        let Some(v) = w.get(k) else { continue };
+        let fits = match k {
+            "branches" => v
+                .as_array()
+                .is_some_and(|b| b.iter().all(|x| x.as_str().is_some_and(|s| !s.is_empty()))),
+            "notifiers" => v.is_array() || v.is_null(),
+            _ => v.is_string() || v.is_null(),
+        };
+        if !fits {
+            let what = match k {
+                "branches" => "must be a list of branch names",
+                "notifiers" => "must be a list",
+                _ => "must be a string or null",
+            };
+            return Err(Error::field(k, what));
+        }
+        extra.insert(k.to_owned(), v.clone());
+    }
     Ok(WebhookInput {
-        name: str_field(w, "name").unwrap_or("").to_owned(),
+        name,
         destinations,
         channels,
         retry_policy: str_field(w, "retry_policy").map(str::to_owned),
         disabled: flag("disabled")?,
         concise_payload: flag("concise_payload")?,
+        extra,
     })
 }
 
@@ -166,9 +207,9 @@ pub async fn update(
     Path(uid): Path<String>,
     JsonBody(b): JsonBody,
 ) -> Result<Json<Value>> {
-    let w = webhooks::update(&app.db, &a, &uid, input(&b)?, &app.webhook_allow).await?;
+    let (w, dropped) = webhooks::update(&app.db, &a, &uid, input(&b)?, &app.webhook_allow).await?;
     Ok(Json(json!({
-        "notice": "The Webhook was updated successfully",
+        "notice": with_missing("The Webhook was updated successfully.", &dropped),
         "webhook": w.json(),
     })))
 }
@@ -234,4 +275,201 @@ pub async fn retry(
     }
     app.delivery.events_wake.notify_one();
     Ok(Json(json!({ "notice": "Webhook retry scheduled" })))
+}
+
+/// A notice that also names the secrets a webhook now lacks.
+fn with_missing(notice: &str, missing: &[String]) -> String {
+    if missing.is_empty() {
+        notice.to_owned()
+    } else {
+        format!(
+            "{notice} Not carried over (secrets stay with the receiver they were set for; \
+             send them again): {}.",
+            missing.join("; ")
+        )
+    }
+}
+
+/// `GET /v3/webhooks/{uid}/export`: the webhook's settings as a JSON file, without its
+/// secrets.
+pub async fn export(
+    State(app): State<Arc<App>>,
+    Stack(a): Stack,
+    Path(uid): Path<String>,
+) -> Result<impl IntoResponse> {
+    let w = webhooks::get(&app.db, &a, &uid).await?;
+    let name: String = w
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    Ok((
+        [(
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}.json\""),
+        )],
+        Json(webhooks::export(&w)),
+    ))
+}
+
+/// The largest webhook file an import reads.
+const MAX_IMPORT_BYTES: usize = 1 << 20;
+
+/// A multipart request whose `Content-Type` names no boundary (the Python SDK's
+/// `imports()` sends a bare `multipart/form-data`) gets the one its body opens with. The
+/// body is small (an import file), so it is read whole first.
+async fn with_boundary(req: Request) -> Result<Request> {
+    let ct = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if !ct.starts_with("multipart/form-data") || ct.contains("boundary=") {
+        return Ok(req);
+    }
+    let (mut parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, MAX_IMPORT_BYTES + (64 << 10))
+        .await
+        .map_err(|_| Error::TooLarge(MAX_IMPORT_BYTES as u64))?;
+    let first = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+    let boundary = first
+        .strip_prefix(b"--")
+        .map(|b| b.strip_suffix(b"\r").unwrap_or(b))
+        .and_then(|b| std::str::from_utf8(b).ok())
+        .filter(|b| !b.is_empty() && b.len() <= 70)
+        .ok_or_else(|| {
+            Error::Malformed("The multipart body names no boundary and opens with none.".into())
+        })?;
+    let value = format!("multipart/form-data; boundary={boundary}");
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        value.parse().map_err(|_| {
+            Error::Malformed("The multipart boundary is not a header value.".into())
+        })?,
+    );
+    Ok(Request::from_parts(parts, axum::body::Body::from(bytes)))
+}
+
+/// Reads an import form: the file (field `webhook`, as Contentstack documents it; any
+/// file field is taken, the Python SDK names it `entry`) and an optional `disabled`.
+async fn import_form(req: Request) -> Result<(Value, Option<String>)> {
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return Error::TooLarge(MAX_IMPORT_BYTES as u64);
+        }
+        Error::Malformed(format!(
+            "The multipart body could not be read: {}",
+            e.body_text()
+        ))
+    };
+    let req = with_boundary(req).await?;
+    let mut mp = Multipart::from_request(req, &()).await.map_err(|e| {
+        Error::Malformed(format!(
+            "Send the webhook file as multipart/form-data: {}",
+            e.body_text()
+        ))
+    })?;
+    let (mut file, mut disabled) = (None, None);
+    while let Some(mut field) = mp.next_field().await.map_err(bad)? {
+        if field.file_name().is_none() && field.name() != Some("webhook") {
+            if field.name() == Some("disabled") {
+                disabled = Some(field.text().await.map_err(bad)?);
+            }
+            continue;
+        }
+        if file.is_some() {
+            return Err(Error::field("webhook", "send one webhook file per request"));
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.chunk().await.map_err(bad)? {
+            if bytes.len() + chunk.len() > MAX_IMPORT_BYTES {
+                return Err(Error::TooLarge(MAX_IMPORT_BYTES as u64));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        let v: Value = serde_json::from_slice(&bytes).map_err(|e| {
+            Error::field("webhook", format!("the file is not a webhook's JSON: {e}"))
+        })?;
+        file = Some(v);
+    }
+    let file = file.ok_or_else(|| Error::field("webhook", "the file is required"))?;
+    Ok((file, disabled))
+}
+
+async fn import_into(
+    app: &App,
+    a: &crate::identity::StackAccess,
+    into: Option<&str>,
+    params: &Params,
+    req: Request,
+) -> Result<(StatusCode, Json<Value>)> {
+    let (file, form_disabled) = import_form(req).await?;
+    // The file is the webhook's object, or an answer that wraps it in `webhook`.
+    let w = file
+        .get("webhook")
+        .filter(|w| w.is_object())
+        .unwrap_or(&file);
+    if !w.is_object() {
+        return Err(Error::field("webhook", "the file must hold a JSON object"));
+    }
+    let disabled = match form_disabled.as_deref().or(params.get("disabled")) {
+        None => None,
+        Some("true" | "1") => Some(true),
+        Some("false" | "0") => Some(false),
+        Some(other) => {
+            return Err(Error::field(
+                "disabled",
+                format!("{other:?} is neither true nor false"),
+            ))
+        }
+    };
+    let done = webhooks::import(&app.db, a, into, fields(w)?, disabled, &app.webhook_allow).await?;
+    let (status, notice) = if done.created {
+        (
+            StatusCode::CREATED,
+            "The Webhook was imported successfully.",
+        )
+    } else {
+        (
+            StatusCode::OK,
+            "The Webhook was updated from the file successfully.",
+        )
+    };
+    Ok((
+        status,
+        Json(json!({
+            "notice": with_missing(notice, &done.missing),
+            "webhook": done.webhook.json(),
+        })),
+    ))
+}
+
+/// `POST /v3/webhooks/import` (multipart `webhook` file): a new webhook, disabled until
+/// its target is confirmed unless `disabled=false` is sent (form field or query).
+pub async fn import(
+    State(app): State<Arc<App>>,
+    Stack(a): Stack,
+    params: Params,
+    req: Request,
+) -> Result<(StatusCode, Json<Value>)> {
+    import_into(&app, &a, None, &params, req).await
+}
+
+/// `POST /v3/webhooks/{uid}/import`: an existing webhook's settings from a file (its
+/// secrets stay).
+pub async fn import_existing(
+    State(app): State<Arc<App>>,
+    Stack(a): Stack,
+    Path(uid): Path<String>,
+    params: Params,
+    req: Request,
+) -> Result<(StatusCode, Json<Value>)> {
+    import_into(&app, &a, Some(&uid), &params, req).await
 }

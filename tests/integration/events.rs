@@ -113,7 +113,8 @@ fn hmac_hex(secret: &str, body: &[u8]) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
-async fn spawn() -> TestApp {
+/// An app whose webhooks may reach 127.0.0.1, with quick retries.
+pub(crate) async fn spawn() -> TestApp {
     TestApp::spawn_with(|c| {
         c.webhook_allow_nets = vec!["127.0.0.0/8".into()];
         c.event_retry_ms = 50;

@@ -13,6 +13,7 @@ const RANKS: &[(&str, u8)] = &[
     ("time", 0),
     ("slug", 0),
     ("filename", 0),
+    ("locale_codes", 0),
     ("error", 0),
     ("records", 1),
     ("metrics", 1),

@@ -28,6 +28,7 @@ mod multiprocess;
 mod permanent_url;
 mod purge;
 mod renditions;
+mod sdk_suites;
 mod signed;
 mod support;
 mod sync;
