@@ -137,13 +137,18 @@ fn fields(w: &Value) -> Result<WebhookInput> {
             "branches" => v
                 .as_array()
                 .is_some_and(|b| b.iter().all(|x| x.as_str().is_some_and(|s| !s.is_empty()))),
-            "notifiers" => v.is_array() || v.is_null(),
+            // A list of e-mail addresses, or one (Contentstack's own examples send both).
+            "notifiers" => {
+                v.is_null()
+                    || v.is_string()
+                    || v.as_array().is_some_and(|n| n.iter().all(Value::is_string))
+            }
             _ => v.is_string() || v.is_null(),
         };
         if !fits {
             let what = match k {
                 "branches" => "must be a list of branch names",
-                "notifiers" => "must be a list",
+                "notifiers" => "must be an e-mail address or a list of them",
                 _ => "must be a string or null",
             };
             return Err(Error::field(k, what));

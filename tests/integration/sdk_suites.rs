@@ -35,13 +35,14 @@ async fn every_contentstack_channel_is_kept_and_only_asset_events_fire() {
         json!({
             "name": "entries only", "destinations": [{"target_url": receiver.url()}],
             "channels": entries, "branches": ["main", "development"], "concise_payload": true,
-            "applikation_id": null, "notifiers": [],
+            "applikation_id": null, "notifiers": "dave.joe@example.com",
         }),
     )
     .await;
     assert_eq!(st, StatusCode::CREATED, "{v}");
     assert_eq!(v["webhook"]["channels"], json!(entries));
     assert_eq!(v["webhook"]["branches"], json!(["main", "development"]));
+    assert_eq!(v["webhook"]["notifiers"], "dave.joe@example.com");
     let entries_uid = v["webhook"]["uid"].as_str().unwrap().to_owned();
     // Asset channels by Contentstack's names, one asset's, and a wildcard.
     let a = s.upload("one.txt", b"one").await;
