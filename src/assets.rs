@@ -28,7 +28,7 @@ mod versions;
 pub use bulk::{bulk_job, resume_bulk_jobs, start_bulk_job, BulkAction, BulkRequest};
 pub use published::{fetch_published, list_published};
 pub use signed::{signed_url, UrlKind};
-pub use sync::{sync, SyncItem, SyncPage, SyncRequest};
+pub use sync::{sync, SyncItem, SyncPage, SyncRequest, ENTRY_SYNC_TYPES};
 
 /// Entry points for the fuzz targets in `fuzz/`; not part of perma's API.
 #[doc(hidden)]

@@ -7,7 +7,13 @@
 //! `upto` and are read by the next sync, which starts where this one's `sync_token` says,
 //! so nothing is missed (the log is numbered in commit order, `db/published.rs`).
 //! Tokens are opaque to clients and carry the window; they name no secret, and a reader
-//! only ever reads its own environment through one.
+//! only ever reads its own environment through one. A finished sync's token depends only
+//! on its position, environment and locale, however the sync got there; a delta that finds
+//! nothing returns the token it was given, so a site that compares tokens sees a change
+//! only when there is one.
+//!
+//! Contentstack's sync also carries entries (`type=entry_published`, …,
+//! `content_type_uid`); perma has none, so those asks are answered with no items.
 
 use crate::db::published::SyncWindow;
 use crate::db::Db;
@@ -32,7 +38,18 @@ pub struct SyncRequest {
     pub pagination_token: Option<String>,
     /// `sync_token`: what changed since a finished sync.
     pub sync_token: Option<String>,
+    /// Only entries were asked for (entry `type`s alone, or a `content_type_uid`): the
+    /// answer has no items.
+    pub entries_only: bool,
 }
+
+/// Contentstack's sync types for entries and content types, accepted and never matched.
+pub const ENTRY_SYNC_TYPES: &[&str] = &[
+    "entry_published",
+    "entry_unpublished",
+    "entry_deleted",
+    "content_type_deleted",
+];
 
 /// One sync item: the event, and for a publish, the asset as published.
 #[derive(Debug, Clone)]
@@ -98,8 +115,24 @@ fn unhex(s: &str) -> Option<String> {
 }
 
 impl Cursor {
-    /// `p|…` for a page to come, `s|…` for a finished sync (only `upto`, the environment
-    /// and the locale matter then).
+    /// The token of a finished sync at this cursor's position: only `upto`, the
+    /// environment and the locale, in the `s|…` layout (a delta reads every kind from
+    /// `upto` on, whatever this sync asked for).
+    fn finished(&self) -> String {
+        Cursor {
+            after: self.upto,
+            upto: self.upto,
+            read: self.upto,
+            skip: 0,
+            kinds: 0,
+            since: None,
+            environment_uid: self.environment_uid.clone(),
+            locale: self.locale.clone(),
+        }
+        .encode('s')
+    }
+
+    /// `p|…` for a page to come, `s|…` for a finished sync ([`Cursor::finished`]).
     fn encode(&self, tag: char) -> String {
         let since = self.since.map_or("-".to_owned(), |s| s.to_string());
         hex::encode(format!(
@@ -202,6 +235,21 @@ pub async fn sync(db: &Db, access: &DeliveryAccess, r: &SyncRequest) -> Result<S
             "is required: send init=true, a pagination_token or a sync_token",
         ));
     };
+    if r.entries_only {
+        // Entries perma does not have: nothing, at the same position.
+        let sync_token = match &r.sync_token {
+            Some(given) => given.clone(),
+            None => cursor.finished(),
+        };
+        return Ok(SyncPage {
+            items: Vec::new(),
+            skip: cursor.skip,
+            limit: SYNC_PAGE,
+            total_count: cursor.skip,
+            pagination_token: None,
+            sync_token: Some(sync_token),
+        });
+    }
     let window = cursor.window(api_key);
     let mut events = db.sync_page(&window, cursor.read, SYNC_PAGE + 1).await?;
     let more = events.len() as u64 > SYNC_PAGE;
@@ -224,10 +272,11 @@ pub async fn sync(db: &Db, access: &DeliveryAccess, r: &SyncRequest) -> Result<S
         skip: skip + items.len() as u64,
         ..cursor
     };
-    let (pagination_token, sync_token) = if more {
-        (Some(next.encode('p')), None)
-    } else {
-        (None, Some(next.encode('s')))
+    let (pagination_token, sync_token) = match (&r.sync_token, more) {
+        (_, true) => (Some(next.encode('p')), None),
+        // A delta that found nothing stays where it was.
+        (Some(given), false) if items.is_empty() => (None, Some(given.clone())),
+        (_, false) => (None, Some(next.finished())),
     };
     Ok(SyncPage {
         items,

@@ -161,25 +161,38 @@ pub async fn sync(
     let Reader::Delivery(access) = reader else {
         return Err(Error::BadAccessToken);
     };
-    let kinds = match params.get("type").filter(|t| !t.is_empty()) {
-        None => None,
-        Some(t) => Some(
-            t.split(',')
-                .map(|k| {
-                    let k = k.trim();
-                    SyncKind::parse(k).ok_or_else(|| {
-                        Error::field(
-                            "type",
-                            format!(
-                                "{k:?} is not one of asset_published, asset_unpublished, \
-                                 asset_deleted"
-                            ),
-                        )
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?,
-        ),
+    // Contentstack's types: the asset ones select items, the entry ones select nothing
+    // (perma has no entries), anything else is refused naming the list.
+    let (kinds, entry_types) = match params.get("type").filter(|t| !t.is_empty()) {
+        None => (None, false),
+        Some(t) => {
+            let (mut kinds, mut entries) = (Vec::new(), false);
+            for k in t.split(',').map(str::trim) {
+                if let Some(kind) = SyncKind::parse(k) {
+                    kinds.push(kind);
+                } else if assets::ENTRY_SYNC_TYPES.contains(&k) {
+                    entries = true;
+                } else {
+                    return Err(Error::field(
+                        "type",
+                        format!(
+                            "{k:?} is not one of asset_published, asset_unpublished, \
+                             asset_deleted, {}",
+                            assets::ENTRY_SYNC_TYPES.join(", ")
+                        ),
+                    ));
+                }
+            }
+            let entries_only = kinds.is_empty() && entries;
+            (Some(kinds).filter(|k| !k.is_empty()), entries_only)
+        }
     };
+    // `content_type_uid` asks for one content type's entries; `sys_assets` is what perma's
+    // sync items name as theirs, so it means the assets.
+    let entries_only = entry_types
+        || params
+            .get("content_type_uid")
+            .is_some_and(|c| !c.is_empty() && c != "sys_assets");
     let start_from = match params.get("start_from").filter(|s| !s.is_empty()) {
         None => None,
         Some(s) => Some(
@@ -199,6 +212,7 @@ pub async fn sync(
             .get("sync_token")
             .filter(|t| !t.is_empty())
             .map(str::to_owned),
+        entries_only,
     };
     let page = assets::sync(&app.db, &access, &request).await?;
     let r = render(&params);

@@ -1,5 +1,6 @@
 //! Sync (§12): a sync followed while publishing misses nothing and repeats nothing, also
-//! across a restart; deleting a folder of published files is one deleted item each.
+//! across a restart; deleting a folder of published files is one deleted item each; a sync
+//! token names a position, and entry types get no items.
 
 use std::collections::{HashMap, HashSet};
 
@@ -276,4 +277,93 @@ async fn deleting_a_folder_of_published_files_is_one_deleted_item_each() {
         .await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(v["items"], json!([]));
+}
+
+/// One sync call: its items and its sync token (asserting 200 and a finished sync).
+async fn once(site: &Site, query: &str) -> (Vec<Value>, String) {
+    let (st, v) = site
+        .get(&format!("/v3/stacks/sync?environment=production&{query}"))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{query}: {v}");
+    assert!(v.get("pagination_token").is_none(), "{v}");
+    (
+        v["items"].as_array().unwrap().clone(),
+        v["sync_token"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn a_sync_token_names_a_position_and_entry_asks_get_no_items() {
+    let t = TestApp::spawn().await;
+    let s = t.admin().await;
+    s.environment("production").await;
+    s.environment("staging").await;
+    let site = site_for(&t, &s, &["production"]).await;
+    let mut uids = Vec::new();
+    for i in 0..3 {
+        let a = s.upload(&format!("s{i}.txt"), b"s").await;
+        let uid = a["uid"].as_str().unwrap().to_owned();
+        s.publish(&uid, "production", &[]).await;
+        uids.push(uid);
+    }
+    let (items, token) = once(&site, "init=true").await;
+    assert_eq!(items.len(), 3);
+    // Nothing new: the same token back, again and again.
+    for _ in 0..2 {
+        let (items, again) = once(&site, &format!("sync_token={token}")).await;
+        assert_eq!(items, Vec::<Value>::new());
+        assert_eq!(again, token, "a delta that finds nothing keeps the token");
+    }
+    // A change elsewhere (another environment) moves the log, not this position's answer.
+    s.publish(&uids[0], "staging", &[]).await;
+    let (items, again) = once(&site, &format!("sync_token={token}")).await;
+    assert!(items.is_empty());
+    assert_eq!(again, token);
+    // A new init at the same position has the same token, whatever its type filter.
+    let (_, fresh) = once(&site, "init=true").await;
+    let (_, typed) = once(&site, "init=true&type=asset_published,asset_deleted").await;
+    assert_eq!(fresh, typed);
+
+    // Entry types and content types are Contentstack's; perma has no entries.
+    for query in [
+        "init=true&type=entry_published".to_owned(),
+        "init=true&type=entry_unpublished,entry_deleted,content_type_deleted".to_owned(),
+        "init=true&content_type_uid=blog".to_owned(),
+        format!("sync_token={token}&type=entry_published"),
+        format!("sync_token={token}&content_type_uid=blog"),
+    ] {
+        let (items, _) = once(&site, &query).await;
+        assert!(items.is_empty(), "{query}: {items:?}");
+    }
+    let (_, kept) = once(&site, &format!("sync_token={token}&content_type_uid=blog")).await;
+    assert_eq!(kept, token);
+    // Mixed with asset types, or naming perma's own `sys_assets`: the assets.
+    let (items, _) = once(&site, "init=true&type=asset_published,entry_published").await;
+    assert_eq!(items.len(), 3);
+    let (items, _) = once(&site, "init=true&content_type_uid=sys_assets").await;
+    assert_eq!(items.len(), 3);
+    // Unknown types are refused, naming every allowed one.
+    let (st, v) = site
+        .get("/v3/stacks/sync?environment=production&init=true&type=entry_created")
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let why = v["errors"]["type"][0].as_str().unwrap();
+    for k in ["asset_published", "entry_published", "content_type_deleted"] {
+        assert!(why.contains(k), "{why}");
+    }
+
+    // A real change: one item, a new token; then that token stays.
+    s.unpublish(&uids[1], "production").await;
+    let (items, next) = once(&site, &format!("sync_token={token}")).await;
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["type"], "asset_unpublished");
+    assert_ne!(next, token);
+    let (items, same) = once(&site, &format!("sync_token={next}")).await;
+    assert!(items.is_empty());
+    assert_eq!(same, next);
+    let (_, fresh) = once(&site, "init=true").await;
+    assert_eq!(
+        fresh, next,
+        "an init at that position names it the same way"
+    );
 }
