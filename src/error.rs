@@ -66,6 +66,10 @@ pub enum Error {
     /// `Retry-After`). Stored renditions are still served.
     #[error("Too many new image renditions from this client: the limit is {0} a minute. Try again in {1} seconds.")]
     TooManyRenders(u64, u64),
+    /// 422 / 905: a `branch` header naming a branch other than `main` (a stack in perma has
+    /// that one branch; an answer from it would be silently wrong).
+    #[error("The branch {0:?} does not exist: this stack has one branch, main.")]
+    UnknownBranch(String),
     /// 415 / 115: a body in a media type this route does not take.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -137,7 +141,7 @@ impl Error {
             Error::InvalidApiKey => 412,
             Error::TooLarge(_) | Error::BodyTooLarge(_) => 413,
             Error::UnsupportedMediaType(_) => 415,
-            Error::Validation { .. } => 422,
+            Error::Validation { .. } | Error::UnknownBranch(_) => 422,
             Error::TooManyRequests(_) | Error::RateLimited(..) | Error::TooManyRenders(..) => 429,
             Error::Unavailable(..) => 503,
             Error::InsufficientStorage => 507,
@@ -175,6 +179,7 @@ impl Error {
             Error::TooLarge(_) | Error::BodyTooLarge(_) => 113,
             Error::UnsupportedMediaType(_) => 115,
             Error::Validation { .. } => 422,
+            Error::UnknownBranch(_) => 905,
             Error::TooManyRequests(_) | Error::RateLimited(..) | Error::TooManyRenders(..) => 429,
             Error::Unavailable(..) => 503,
             Error::InsufficientStorage => 507,

@@ -17,6 +17,8 @@ pub struct Render {
     pub relative_urls: bool,
     /// Add `dimension` for images (`include_dimension=true`).
     pub include_dimension: bool,
+    /// Add `_branch: "main"` (`include_branch=true`; perma has that one branch).
+    pub include_branch: bool,
 }
 
 impl Asset {
@@ -25,7 +27,7 @@ impl Asset {
         let base = if render.relative_urls { "" } else { public_url };
         let details: Vec<Value> = publications.iter().map(Publication::json).collect();
         if self.is_dir {
-            return json!({
+            let folder = json!({
                 "uid": self.uid,
                 "created_at": iso8601(self.created_at),
                 "updated_at": iso8601(self.updated_at),
@@ -39,6 +41,10 @@ impl Asset {
                 "_version": self.version,
                 "ACL": {},
             });
+            if render.include_branch {
+                return with_branch(folder);
+            }
+            return folder;
         }
         let mut v = json!({
             "uid": self.uid,
@@ -75,8 +81,19 @@ impl Asset {
                 permanent_path(&self.api_key, &self.uid, slug)
             ));
         }
+        if render.include_branch {
+            return with_branch(v);
+        }
         v
     }
+}
+
+/// The branch every object of a perma stack is on.
+pub const BRANCH: &str = "main";
+
+fn with_branch(mut v: Value) -> Value {
+    v["_branch"] = json!(BRANCH);
+    v
 }
 
 impl Publication {

@@ -21,13 +21,6 @@ use crate::query::{self, Query};
 use crate::records::Asset;
 use crate::wire::Render;
 
-fn render(params: &Params) -> Render {
-    Render {
-        relative_urls: params.flag("relative_urls"),
-        include_dimension: params.flag("include_dimension"),
-    }
-}
-
 /// Renders one asset with its publish details.
 pub(super) async fn asset_json(app: &App, a: &Asset, r: Render) -> Result<Value> {
     // One asset's publications, not the whole stack's.
@@ -266,7 +259,7 @@ pub async fn update(
     };
     let a = assets::update(&app.db, &app.blobs, &app.changes, &access, &uid, update).await?;
     Ok(Json(
-        json!({ "notice": "Asset updated successfully.", "asset": asset_json(&app, &a, render(&params)).await? }),
+        json!({ "notice": "Asset updated successfully.", "asset": asset_json(&app, &a, params.render()).await? }),
     ))
 }
 
@@ -285,7 +278,7 @@ pub async fn fetch(
     };
     let version = params.uint("version")?;
     let a = assets::fetch(&app.db, &access, &uid, version).await?;
-    Ok(Json(json!({ "asset": asset_json(&app, &a, render(&params)).await? })).into_response())
+    Ok(Json(json!({ "asset": asset_json(&app, &a, params.render()).await? })).into_response())
 }
 
 /// `DELETE /v3/assets/{uid}`.
@@ -387,7 +380,7 @@ async fn list_kind(
     let (page, total) = assets::list(&app.db, access, &p).await?;
     let uids: Vec<String> = page.iter().map(|a| a.uid.clone()).collect();
     let pubs = app.db.publications_of(&uids).await?;
-    let r = render(params);
+    let r = params.render();
     // `count=true` (the SDKs' `count()`): the number alone.
     if params.flag("count") {
         return Ok(Json(json!({ "assets": total.unwrap_or(0) })));

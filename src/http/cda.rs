@@ -82,13 +82,6 @@ fn published_json(app: &App, l: &Listed, r: Render) -> Value {
     v
 }
 
-fn render(params: &Params) -> Render {
-    Render {
-        relative_urls: params.flag("relative_urls"),
-        include_dimension: params.flag("include_dimension"),
-    }
-}
-
 /// §12 `GET /v3/assets` for a delivery token.
 pub(super) async fn list(
     app: &App,
@@ -98,7 +91,7 @@ pub(super) async fn list(
     headers: &HeaderMap,
 ) -> Result<Response> {
     let (page, total) = assets::list_published(&app.db, access, &p).await?;
-    let r = render(params);
+    let r = params.render();
     let (only, except) = params.projection();
     let items: Vec<Value> = page
         .iter()
@@ -122,7 +115,7 @@ pub(super) async fn fetch(
     let version = params.uint("version")?;
     let l = assets::fetch_published(&app.db, access, uid, version).await?;
     let (only, except) = params.projection();
-    let v = shape(published_json(app, &l, render(params)), &only, &except);
+    let v = shape(published_json(app, &l, params.render()), &only, &except);
     Ok(cacheable(headers, &json!({ "asset": v })))
 }
 
@@ -215,7 +208,7 @@ pub async fn sync(
         entries_only,
     };
     let page = assets::sync(&app.db, &access, &request).await?;
-    let r = render(&params);
+    let r = params.render();
     let items: Vec<Value> = page.items.iter().map(|i| sync_item(&app, i, r)).collect();
     let mut out = json!({
         "items": items,

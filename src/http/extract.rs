@@ -45,10 +45,20 @@ pub struct ClientAddr(pub Option<std::net::IpAddr>);
 /// The caller's access to the stack named by the `api_key` header (§5).
 pub struct Stack(pub StackAccess);
 
+/// The `branch` header Contentstack's SDKs send: `main` (perma's one branch) or none;
+/// another branch is refused rather than answered from `main`.
+fn check_branch(headers: &HeaderMap) -> Result<(), Error> {
+    match header(headers, "branch") {
+        Some(b) if b != "main" => Err(Error::UnknownBranch(b)),
+        _ => Ok(()),
+    }
+}
+
 impl FromRequestParts<Arc<App>> for Stack {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Error> {
+        check_branch(&parts.headers)?;
         let api_key = header(&parts.headers, "api_key");
         let access =
             identity::stack_access(&app.db, api_key.as_deref(), &credentials(&parts.headers))
@@ -70,6 +80,7 @@ impl FromRequestParts<Arc<App>> for Reader {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Error> {
+        check_branch(&parts.headers)?;
         let creds = credentials(&parts.headers);
         let api_key = header(&parts.headers, "api_key");
         let access_token = parts
@@ -196,6 +207,16 @@ impl Params {
             .rev()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// How asset JSON is rendered for this request (`relative_urls`, `include_dimension`,
+    /// `include_branch`).
+    pub fn render(&self) -> crate::wire::Render {
+        crate::wire::Render {
+            relative_urls: self.flag("relative_urls"),
+            include_dimension: self.flag("include_dimension"),
+            include_branch: self.flag("include_branch"),
+        }
     }
 
     /// A boolean flag: `true`, `1` or `yes` in any case (the Python SDK sends `True`).

@@ -7,15 +7,15 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::extract::{envelope, str_field, JsonBody, Stack};
+use super::extract::{envelope, str_field, JsonBody, Params, Stack};
 use crate::app::App;
 use crate::assets;
 use crate::error::{Error, Result};
 use crate::records::Asset;
 use crate::wire::Render;
 
-fn folder_json(app: &App, f: &Asset) -> Value {
-    f.json(&app.public_url, &[], Render::default())
+fn folder_json(app: &App, f: &Asset, r: Render) -> Value {
+    f.json(&app.public_url, &[], r)
 }
 
 /// `POST /v3/assets/folders` `{"asset": {"name", "parent_uid"}}` → 201.
@@ -29,19 +29,24 @@ pub async fn create(
     let f = assets::create_folder(&app.db, &access, name, str_field(a, "parent_uid")).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "notice": "Folder created successfully.", "asset": folder_json(&app, &f) })),
+        Json(
+            json!({ "notice": "Folder created successfully.", "asset": folder_json(&app, &f, Render::default()) }),
+        ),
     ))
 }
 
-/// `GET /v3/assets/folders/{uid}`.
+/// `GET /v3/assets/folders/{uid}` (`include_branch`).
 pub async fn get(
     State(app): State<Arc<App>>,
     Stack(access): Stack,
     Path(uid): Path<String>,
+    params: Params,
 ) -> Result<Json<Value>> {
     access.require_read()?;
     let f = assets::get_folder(&app.db, &access.stack.api_key, &uid).await?;
-    Ok(Json(json!({ "asset": folder_json(&app, &f) })))
+    Ok(Json(
+        json!({ "asset": folder_json(&app, &f, params.render()) }),
+    ))
 }
 
 /// `PUT /v3/assets/folders/{uid}` `{"asset": {"name", "parent_uid"}}`: rename and/or move.
@@ -60,7 +65,7 @@ pub async fn update(
     };
     let f = assets::update_folder(&app.db, &access, &uid, str_field(a, "name"), parent).await?;
     Ok(Json(
-        json!({ "notice": "Folder updated successfully.", "asset": folder_json(&app, &f) }),
+        json!({ "notice": "Folder updated successfully.", "asset": folder_json(&app, &f, Render::default()) }),
     ))
 }
 

@@ -17,7 +17,7 @@ pub(crate) struct Site {
 }
 
 impl Site {
-    async fn get_with(
+    pub(crate) async fn get_with(
         &self,
         path: &str,
         headers: &[(&str, &str)],

@@ -4,6 +4,7 @@
 mod abuse;
 mod assets;
 mod bad_input;
+mod branch;
 mod cda;
 mod cli;
 mod connection;
