@@ -108,6 +108,27 @@ test('delivery-sdk: sync init, then a delta after a replace and a publish', asyn
   assert.equal(await (await fetch(guide.url)).text(), 'the guide, second edition')
 })
 
+test('delivery-sdk: includeBranch, the branch header, and a sync token that names a position', async () => {
+  const one = await sdk().asset(uids.logo).includeBranch().fetch()
+  assert.equal(one._branch, 'main')
+  const all = await sdk().asset().includeBranch().find()
+  assert.ok(all.assets.length > 0 && all.assets.every(a => a._branch === 'main'))
+  const onMain = contentstack.stack({ apiKey, deliveryToken, environment: 'production', host: hostname, port: Number(port), insecure: true, branch: 'main' })
+  assert.equal((await onMain.asset(uids.logo).fetch()).uid, uids.logo)
+  const elsewhere = contentstack.stack({ apiKey, deliveryToken, environment: 'production', host: hostname, port: Number(port), insecure: true, branch: 'development' })
+  await assert.rejects(elsewhere.asset(uids.logo).fetch(), (e) => e.status === 422 && e.error_code === 905)
+  // A site stores the token; nothing changed, so the next delta gives it back.
+  const init = await sdk().sync({}, true)
+  const delta = await sdk().sync({ syncToken: init.sync_token })
+  assert.equal(delta.items.length, 0)
+  assert.equal(delta.sync_token, init.sync_token)
+  const again = await sdk().sync({ syncToken: delta.sync_token })
+  assert.equal(again.sync_token, init.sync_token)
+  // Entry sync types are Contentstack's: accepted, and perma has no entries.
+  const entries = await sdk().sync({ type: 'entry_published' }, true)
+  assert.equal(entries.items.length, 0)
+})
+
 function legacy () {
   const stack = Legacy.Stack({ api_key: apiKey, delivery_token: deliveryToken, environment: 'production' })
   stack.setHost(hostname)
