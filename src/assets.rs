@@ -12,7 +12,8 @@
 //! * `folders`: folders (depth, cycles, cascading delete);
 //! * `list`: listing and queries (§6);
 //! * `published`: the Content Delivery API's reads (§12), `sync`: its sync log;
-//! * `bulk`: bulk publish jobs (§5);
+//! * `bulk`: bulk publish, unpublish and delete jobs (§5);
+//! * `metadata`: asset metadata (Contentstack's Metadata API), without new versions;
 //! * `import`: `perma import contentstack` (§8), an export brought in with its uids and URLs.
 
 mod bulk;
@@ -20,6 +21,7 @@ mod change;
 mod folders;
 pub(crate) mod import;
 mod list;
+pub mod metadata;
 mod published;
 mod signed;
 mod sync;

@@ -15,6 +15,7 @@ pub mod events;
 mod identity;
 mod import;
 pub mod list;
+pub mod metadata;
 pub mod published;
 mod publishing;
 mod renditions;
@@ -117,6 +118,11 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "webhook_fields",
         sql: include_str!("../migrations/sqlite/0012_webhook_fields.sql"),
     },
+    Migration {
+        version: 13,
+        name: "metadata",
+        sql: include_str!("../migrations/sqlite/0013_metadata.sql"),
+    },
 ];
 
 const POSTGRES_MIGRATIONS: &[Migration] = &[
@@ -179,6 +185,11 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 12,
         name: "webhook_fields",
         sql: include_str!("../migrations/postgres/0012_webhook_fields.sql"),
+    },
+    Migration {
+        version: 13,
+        name: "metadata",
+        sql: include_str!("../migrations/postgres/0013_metadata.sql"),
     },
 ];
 

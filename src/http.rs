@@ -12,6 +12,7 @@ mod extract;
 mod fast;
 mod folders;
 mod health;
+mod metadata;
 mod render;
 mod server;
 mod session;
@@ -86,6 +87,34 @@ pub fn router(app: Arc<App>) -> Router {
         .route(
             "/v3/stacks/settings",
             get(stacks::settings).post(stacks::set_settings),
+        )
+        .route(
+            "/v3/extensions",
+            get(metadata::list_extensions).post(metadata::create_extension),
+        )
+        .route(
+            "/v3/extensions/{uid}",
+            get(metadata::get_extension)
+                .put(metadata::update_extension)
+                .delete(metadata::delete_extension),
+        )
+        .route(
+            "/v3/metadata",
+            get(metadata::list_metadata).post(metadata::create_metadata),
+        )
+        .route(
+            "/v3/metadata/{uid}",
+            get(metadata::get_metadata)
+                .put(metadata::update_metadata)
+                .delete(metadata::delete_metadata),
+        )
+        .route(
+            "/v3/metadata/{uid}/publish",
+            post(metadata::publish_metadata),
+        )
+        .route(
+            "/v3/metadata/{uid}/unpublish",
+            post(metadata::unpublish_metadata),
         )
         .route("/v3/webhooks", get(webhooks::list).post(webhooks::create))
         .route(

@@ -1,5 +1,7 @@
 //! What a stack is configured with (§5): members, environments, locales, management and
-//! delivery tokens, and the secure-URL setting.
+//! delivery tokens, the secure-URL setting, and its extensions (`extensions`).
+
+pub mod extensions;
 
 use serde_json::Value;
 

@@ -36,6 +36,9 @@ const TABLES: &[&str] = &[
     "outbox",
     "event_jobs",
     "renditions",
+    "extensions",
+    "asset_metadata",
+    "asset_metadata_published",
 ];
 
 /// How a column is carried over: perma's schema has only these two types.

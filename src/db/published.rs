@@ -113,6 +113,39 @@ pub(super) async fn record_publish(
     Ok(())
 }
 
+/// Tells sync readers that an asset published in an environment and locale changed
+/// without a new publication (its published metadata did): an `asset_published` event of
+/// the version published there. Nothing when it is not published there.
+pub(super) async fn record_touch(
+    tx: &mut Transaction<'_, Any>,
+    api_key: &str,
+    target: (&str, &str, &str),
+    (by, at): (&str, i64),
+) -> sqlx::Result<()> {
+    let (asset_uid, environment_uid, locale) = target;
+    let version: Option<i64> = sqlx::query_scalar(
+        "SELECT version FROM publications WHERE asset_uid = $1 AND environment_uid = $2 \
+         AND locale = $3",
+    )
+    .bind(asset_uid)
+    .bind(environment_uid)
+    .bind(locale)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some(version) = version {
+        append_event(
+            tx,
+            api_key,
+            target,
+            SyncKind::Published,
+            Some(version),
+            (by, at),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 /// Withdraws an asset from an environment and locale (`kind`: unpublished or deleted).
 pub(super) async fn record_removal(
     tx: &mut Transaction<'_, Any>,

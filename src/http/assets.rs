@@ -278,7 +278,12 @@ pub async fn fetch(
     };
     let version = params.uint("version")?;
     let a = assets::fetch(&app.db, &access, &uid, version).await?;
-    Ok(Json(json!({ "asset": asset_json(&app, &a, params.render()).await? })).into_response())
+    let mut one = [asset_json(&app, &a, params.render()).await?];
+    if params.flag("include_metadata") {
+        super::metadata::embed(&app, &access.stack.api_key, &mut one).await?;
+    }
+    let [v] = one;
+    Ok(Json(json!({ "asset": v })).into_response())
 }
 
 /// `DELETE /v3/assets/{uid}`.
@@ -386,13 +391,16 @@ async fn list_kind(
         return Ok(Json(json!({ "assets": total.unwrap_or(0) })));
     }
     let (only, except) = params.projection();
-    let items: Vec<Value> = page
+    let mut items: Vec<Value> = page
         .iter()
         .map(|a| {
             let mine = pubs.get(&a.uid).map(Vec::as_slice).unwrap_or(&[]);
             shape(a.json(&app.public_url, mine, r), &only, &except)
         })
         .collect();
+    if params.flag("include_metadata") {
+        super::metadata::embed(app, &access.stack.api_key, &mut items).await?;
+    }
     let mut out = json!({ "assets": items });
     if let Some(total) = total {
         out["count"] = json!(total);

@@ -93,10 +93,13 @@ pub(super) async fn list(
     let (page, total) = assets::list_published(&app.db, access, &p).await?;
     let r = params.render();
     let (only, except) = params.projection();
-    let items: Vec<Value> = page
+    let mut items: Vec<Value> = page
         .iter()
         .map(|l| shape(published_json(app, l, r), &only, &except))
         .collect();
+    if params.flag("include_metadata") {
+        super::metadata::embed_published(app, access, &mut items).await?;
+    }
     let mut out = json!({ "assets": items });
     if let Some(total) = total {
         out["count"] = json!(total);
@@ -115,7 +118,15 @@ pub(super) async fn fetch(
     let version = params.uint("version")?;
     let l = assets::fetch_published(&app.db, access, uid, version).await?;
     let (only, except) = params.projection();
-    let v = shape(published_json(app, &l, params.render()), &only, &except);
+    let mut one = [shape(
+        published_json(app, &l, params.render()),
+        &only,
+        &except,
+    )];
+    if params.flag("include_metadata") {
+        super::metadata::embed_published(app, access, &mut one).await?;
+    }
+    let [v] = one;
     Ok(cacheable(headers, &json!({ "asset": v })))
 }
 

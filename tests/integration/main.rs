@@ -25,6 +25,7 @@ mod index;
 mod layering;
 mod listing;
 mod management;
+mod metadata;
 mod multiprocess;
 mod permanent_url;
 mod purge;
