@@ -354,3 +354,19 @@ test('locale codes come from Contentstack\'s list', async () => {
   assert.equal(es.code, 'es-419')
   await stack.locale('es-419').delete()
 })
+
+test('extensions: the records asset metadata belongs to', async () => {
+  const ext = await stack.extension().create({
+    extension: { title: 'Alt text', type: 'field', data_type: 'text', src: 'https://apps.example.com/alt', multiple: false, config: {}, tags: ['a11y'] }
+  })
+  assert.match(ext.uid, /^blt[0-9a-f]{16}$/)
+  const all = await stack.extension().query({ query: { type: 'field' } }).find()
+  assert.ok(all.items.some((e) => e.uid === ext.uid))
+  const fetched = await stack.extension(ext.uid).fetch()
+  fetched.title = 'Alt text v2'
+  const updated = await fetched.update()
+  assert.equal(updated.title, 'Alt text v2')
+  assert.equal(updated.src, 'https://apps.example.com/alt')
+  await stack.extension(ext.uid).delete()
+  await assert.rejects(stack.extension(ext.uid).fetch(), (e) => e.status === 404)
+})

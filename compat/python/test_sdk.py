@@ -412,3 +412,46 @@ def test_locale_codes_from_contentstacks_list():
     assert res.status_code == 422 and "code" in res.json()["errors"], res.text
     res = stack().locale().create({"locale": {"code": "pt-br", "name": "Portuguese - Brazil"}})
     assert res.status_code == 201, res.text
+
+
+def test_metadata_through_the_sdk():
+    _json_headers()
+    res = stack().extension().create({"extension": {
+        "title": "Alt text", "type": "field", "data_type": "text", "multiple": False,
+        "src": "https://apps.example.com/alt", "config": {}, "tags": ["a11y"]}})
+    assert res.status_code == 201, res.text
+    ext = res.json()["extension"]["uid"]
+    uid = stack().assets().upload(write("kite.txt", b"kite")).json()["asset"]["uid"]
+    _json_headers()
+    res = stack().metadata().create({"metadata": {
+        "entity_uid": uid, "type": "asset", "extension_uid": ext,
+        "presets": [{"uid": "alt", "name": "Alt text", "options": {"value": "A kite"}}]}})
+    assert res.status_code == 201, res.text
+    md = res.json()["metadata"]
+    assert md["entity_uid"] == uid and md["scope"] == "local"
+    res = stack().metadata(md["uid"]).fetch()
+    assert res.status_code == 200 and res.json()["metadata"]["presets"][0]["options"]["value"] == "A kite"
+    res = stack().metadata().find()
+    assert res.status_code == 200 and any(m["uid"] == md["uid"] for m in res.json()["metadata"])
+    res = stack().metadata(md["uid"]).update({"metadata": {
+        "entity_uid": uid, "type": "asset", "extension_uid": ext,
+        "presets": [{"uid": "alt", "name": "Alt text", "options": {"value": "A kite in flight"}}]}})
+    assert res.status_code == 200 and res.json()["metadata"]["_version"] == 2, res.text
+    res = stack().metadata(md["uid"]).publish({"metadata": {"environments": ["production"], "locales": ["en-us"]}})
+    assert res.status_code == 200 and res.json()["metadata"]["is_published"] is True, res.text
+    res = stack().metadata(md["uid"]).unpublish({"metadata": {"environments": ["production"], "locales": ["en-us"]}})
+    assert res.status_code == 200 and res.json()["metadata"]["is_published"] is False, res.text
+    res = stack().assets(uid).fetch()
+    assert res.json()["asset"]["_version"] == 1
+    # Over 5 KB, and an extension the stack does not have.
+    res = stack().metadata().create({"metadata": {
+        "entity_uid": uid, "type": "asset", "extension_uid": "bltnothere", "presets": []}})
+    assert res.status_code == 422 and "extension_uid" in res.json()["errors"], res.text
+    res = stack().metadata(md["uid"]).update({"metadata": {"presets": [{"uid": "x" * 6000}]}})
+    assert res.status_code == 422 and "metadata" in res.json()["errors"], res.text
+    res = stack().metadata(md["uid"]).delete()
+    _json_headers()
+    assert res.status_code == 200, res.text
+    res = stack().extension(ext).delete()
+    _json_headers()
+    assert res.status_code == 200, res.text

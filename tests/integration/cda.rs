@@ -307,7 +307,7 @@ async fn delivery_refuses_wrong_tokens_environments_and_stacks_with_the_cma_body
         422,
     );
     assert_error(
-        site.get("/v3/stacks/sync?environment=production&init=true&type=entry_published")
+        site.get("/v3/stacks/sync?environment=production&init=true&type=entry_exploded")
             .await,
         422,
         422,
