@@ -191,6 +191,8 @@ async fn jobs_for(app: &Arc<App>, e: &OutboxEvent) -> anyhow::Result<Vec<EventJo
             for q in app.delivery.renditions.permanent_queries(&asset.uid) {
                 paths.push(format!("{base}?{q}"));
             }
+            // Renditions of other assets that draw this one as their overlay.
+            paths.extend(app.delivery.renditions.overlay_uses(&asset.uid));
             if let Some(env) = env_name {
                 let env = form_urlencoded::byte_serialize(env.as_bytes()).collect::<String>();
                 paths.push(format!("{base}?environment={env}"));

@@ -6,16 +6,18 @@
 mod decode;
 mod encode;
 mod geometry;
+mod overlay;
 mod params;
 mod pixels;
 mod render;
 
 pub use encode::MAX_AVIF_PIXELS;
+pub use overlay::OverlayFile;
 pub use params::{
-    accepts, is_transform_name, Area, Edges, Filter, Fit, Format, Orientation, Position, Region,
-    Sharpen, Side, Transform, MAX_OUTPUT_SIDE, NAMES,
+    accepts, is_transform_name, Align, Area, Edges, Filter, Fit, Format, Orientation, Overlay,
+    Position, Region, Repeat, Sharpen, Side, Transform, MAX_OUTPUT_SIDE, NAMES,
 };
 pub use render::{
-    check_input, cost, render, source_format, too_slow, Cost, Deadline, Rendered,
-    MAX_DECODED_PIXELS, MAX_INPUT_BYTES, MAX_INPUT_SIDE,
+    check_input, cost, cost_with_overlay, render, render_with_overlay, source_format, too_slow,
+    Cost, Deadline, Rendered, MAX_DECODED_PIXELS, MAX_INPUT_BYTES, MAX_INPUT_SIDE,
 };

@@ -156,7 +156,14 @@ impl<'a> Plan<'a> {
         }
         emit(
             "cache-control",
-            match (r.kind, r.private) {
+            match (
+                if r.changeable {
+                    UrlKind::Permanent
+                } else {
+                    r.kind
+                },
+                r.private,
+            ) {
                 (UrlKind::Version, false) => "public, max-age=31536000, immutable",
                 (UrlKind::Version, true) => "private, max-age=31536000, immutable",
                 (UrlKind::Permanent, false) => &delivery.cache_control.public,
@@ -165,7 +172,7 @@ impl<'a> Plan<'a> {
         );
         emit("surrogate-key", &r.asset.surrogate_key());
         emit("cache-tag", &r.asset.cache_tag());
-        let credentials = r.private || r.kind == UrlKind::Permanent;
+        let credentials = r.private || r.kind == UrlKind::Permanent || r.changeable;
         match (credentials, r.vary_accept) {
             // A CDN keying on the URL must not mix answers given for different credentials,
             // nor (§11 `auto=`) formats chosen for different `Accept` headers.

@@ -20,17 +20,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use anyhow::Context;
-use sha2::{Digest as _, Sha256};
 
 use super::render_limits::RenderLimits;
 
+mod apply;
 mod budget;
+mod wanted;
 use crate::blob::BlobStore;
 use crate::db::{Db, RenditionRow};
 use crate::error::{Error, Result};
-use crate::images::{self, Deadline, Format, Transform};
+use crate::images::{self, Deadline, Format};
 use crate::metrics::ShardedCounter;
 use crate::time::now_ms;
+pub use wanted::{decide, Decision, Source, Wanted};
 
 /// Renditions remembered in memory (each about 250 bytes); past it the map starts over
 /// from the database.
@@ -120,72 +122,6 @@ fn format_of(canonical: &str) -> Option<Format> {
     .find(|f| f.name() == name)
 }
 
-/// What a request with transform parameters is answered with.
-#[derive(Debug)]
-pub enum Decision {
-    /// The file itself: not a decodable image, or a transform that changes nothing.
-    Original {
-        /// The answer depends on `Accept` (`auto=` was considered).
-        vary_accept: bool,
-    },
-    /// A rendition.
-    Rendition(Box<Wanted>),
-}
-
-/// A rendition a request asks for.
-#[derive(Debug)]
-pub struct Wanted {
-    /// Its key.
-    pub key: String,
-    transform: Transform,
-    canonical: String,
-    source: Format,
-    output: Format,
-    /// The answer depends on `Accept`.
-    pub vary_accept: bool,
-}
-
-/// The file a rendition is made from.
-#[derive(Debug, Clone, Copy)]
-pub struct Source<'a> {
-    /// Its blob.
-    pub sha256: &'a str,
-    /// Its size.
-    pub size: u64,
-    /// Its media type.
-    pub content_type: &'a str,
-}
-
-/// Decides what a request with the query `query` (which has §11 parameters) and the
-/// `Accept` header `accept` is answered with, for the file `source`. Errors are the 400s
-/// and 422s of bad or oversized parameters.
-pub fn decide(query: &str, accept: Option<&str>, source: Source<'_>) -> Result<Decision> {
-    let Some(input) = images::source_format(source.content_type) else {
-        return Ok(Decision::Original { vary_accept: false });
-    };
-    let Some(transform) = Transform::parse(query)? else {
-        return Ok(Decision::Original { vary_accept: false });
-    };
-    let vary_accept = transform.varies_on_accept();
-    let output = transform.output_format(accept, input);
-    if transform.is_identity(output, input) {
-        return Ok(Decision::Original { vary_accept });
-    }
-    let canonical = transform.canonical(output);
-    let mut h = Sha256::new();
-    h.update(source.sha256.as_bytes());
-    h.update(b"\n");
-    h.update(canonical.as_bytes());
-    Ok(Decision::Rendition(Box::new(Wanted {
-        key: hex::encode(h.finalize()),
-        transform,
-        canonical,
-        source: input,
-        output,
-        vary_accept,
-    })))
-}
-
 /// Counters for `/metrics` and tests.
 #[derive(Debug, Default)]
 pub struct RenditionCounters {
@@ -212,6 +148,9 @@ pub struct Renditions {
     /// Query strings of renditions served on each asset's permanent URL (for CDN purges,
     /// §13), at most [`PERMANENT_QUERIES`] an asset.
     permanent_queries: Mutex<HashMap<String, Vec<Box<str>>>>,
+    /// URLs (path and query) answered with a rendition whose overlay was named by an
+    /// asset's permanent URL, per overlay asset: a change of that asset purges them too.
+    overlay_uses: Mutex<HashMap<String, Vec<Box<str>>>>,
     /// One lock per key being rendered.
     rendering: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     evicting: tokio::sync::Mutex<()>,
@@ -231,6 +170,7 @@ impl Renditions {
             memory: RwLock::new(HashMap::new()),
             memo: RwLock::new(HashMap::new()),
             permanent_queries: Mutex::new(HashMap::new()),
+            overlay_uses: Mutex::new(HashMap::new()),
             rendering: Mutex::new(HashMap::new()),
             evicting: tokio::sync::Mutex::new(()),
             counters: RenditionCounters::default(),
@@ -453,17 +393,42 @@ impl Renditions {
                 ),
             ));
         }
+        if wanted.overlay_path().is_some() && wanted.overlay.is_none() {
+            return Err(Error::Internal(anyhow::anyhow!(
+                "a rendition with an overlay asked for before its overlay was resolved"
+            )));
+        }
+        let overlay = match &wanted.overlay {
+            Some(o) if o.size > images::MAX_INPUT_BYTES => {
+                return Err(Error::field(
+                    "overlay",
+                    "is too large to draw: the limit is 50 MB",
+                ))
+            }
+            Some(o) => Some(Source {
+                sha256: &o.sha256,
+                size: o.size,
+                content_type: "",
+            }),
+            None => None,
+        };
         let turn = limits.turn().await?;
-        // The cost comes from the header, so the file is read only once its memory is
-        // reserved; a header past the first bytes (a JPEG with large metadata first) needs
-        // the whole file.
+        // The cost comes from the headers, so the files are read only once their memory
+        // is reserved; a header past the first bytes (a JPEG with large metadata first)
+        // needs the whole file. An overlay is small, and read whole at once.
         let (from, to) = (wanted.source, wanted.output);
+        let overlay_bytes = match overlay {
+            Some(o) => Some(self.whole(o).await?),
+            None => None,
+        };
+        let ov = overlay_bytes.as_ref().map(|b| (&b[..], b.len() as u64));
+        let t = &wanted.transform;
         let head = self.head(source).await?;
-        let (cost, whole) = match images::cost(&head, source.size, from, &wanted.transform, to) {
+        let (cost, whole) = match images::cost_with_overlay(&head, source.size, from, t, to, ov) {
             Ok(cost) => (cost, None),
             Err(_) if (head.len() as u64) < source.size => {
                 let all = self.whole(source).await?;
-                let cost = images::cost(&all, source.size, from, &wanted.transform, to)?;
+                let cost = images::cost_with_overlay(&all, source.size, from, t, to, ov)?;
                 (cost, Some(all))
             }
             Err(e) => return Err(e),
@@ -474,10 +439,15 @@ impl Renditions {
             None => self.whole(source).await?,
         };
         let transform = wanted.transform.clone();
+        let overlay_format = wanted.overlay.as_ref().map(|o| o.format);
         let deadline = Deadline::after(limits.timeout);
         let job = tokio::task::spawn_blocking(move || {
             let _held = held;
-            images::render(&input, from, &transform, to, &deadline)
+            let file = overlay_bytes
+                .as_deref()
+                .zip(overlay_format)
+                .map(|(bytes, format)| images::OverlayFile { bytes, format });
+            images::render_with_overlay(&input, from, &transform, to, file, &deadline)
         });
         // The render stops itself at the deadline; an encoder call that cannot be stopped
         // keeps its turn and memory until it ends, but the request does not wait for it.
@@ -514,49 +484,5 @@ impl Renditions {
             .read_all(source.sha256)
             .await
             .with_context(|| format!("reading blob {} to render it", source.sha256))?)
-    }
-}
-
-impl super::Delivery {
-    /// Serves a rendition instead of the file when the request has §11 parameters and the
-    /// file is an image perma can decode: renders it now if it is not stored yet.
-    pub async fn apply_transform(
-        &self,
-        resolved: &mut super::Resolved,
-        req: &super::Classified<'_>,
-        client: Option<IpAddr>,
-    ) -> Result<()> {
-        let Some(query) = req.query.transform else {
-            return Ok(());
-        };
-        let answer = resolved.answer();
-        if super::redirects(&answer, req) {
-            return Ok(());
-        }
-        let f = answer.file;
-        let sha = f.sha256().to_string();
-        let content_type = answer.asset.content_type(f).to_owned();
-        let source = Source {
-            sha256: &sha,
-            size: f.size,
-            content_type: &content_type,
-        };
-        match decide(query, req.headers.accept, source)? {
-            Decision::Original { vary_accept } => resolved.vary_accept = vary_accept,
-            Decision::Rendition(wanted) => {
-                if resolved.kind == super::UrlKind::Permanent {
-                    let uid = resolved.asset.asset_uid();
-                    self.renditions.note_permanent_query(&uid, query);
-                }
-                let r = self
-                    .renditions
-                    .get_or_render(&wanted, source, client)
-                    .await?;
-                self.renditions.counters.served.add(1);
-                resolved.vary_accept = wanted.vary_accept;
-                resolved.rendition = Some(r);
-            }
-        }
-        Ok(())
     }
 }

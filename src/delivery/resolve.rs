@@ -39,6 +39,9 @@ pub struct Resolved {
     pub rendition: Option<Arc<Rendition>>,
     /// The answer depends on `Accept` (§11 `auto=`).
     pub vary_accept: bool,
+    /// The answer can change though the URL names a version: its rendition draws an
+    /// overlay named by a permanent URL (§11). Cached like a permanent URL's answer.
+    pub changeable: bool,
 }
 
 impl Resolved {
@@ -51,6 +54,7 @@ impl Resolved {
             private: self.private,
             rendition: self.rendition.as_deref(),
             vary_accept: self.vary_accept,
+            changeable: self.changeable,
         }
     }
 }
@@ -71,6 +75,8 @@ pub struct Answer<'a> {
     pub rendition: Option<&'a Rendition>,
     /// The answer depends on `Accept` (§11 `auto=`).
     pub vary_accept: bool,
+    /// See [`Resolved::changeable`].
+    pub changeable: bool,
 }
 
 enum Mode {
@@ -97,6 +103,7 @@ pub fn resolve_public<'a>(
         private: false,
         rendition: None,
         vary_accept: false,
+        changeable: false,
     })
 }
 
@@ -214,6 +221,7 @@ impl Delivery {
                         private: false,
                         rendition: None,
                         vary_accept: false,
+                        changeable: false,
                     });
                 }
             }
@@ -365,6 +373,7 @@ impl Delivery {
             kind,
             rendition: None,
             vary_accept: false,
+            changeable: false,
         })
     }
 

@@ -248,6 +248,12 @@ fn step(app: &App, buf: &[u8], head: &mut Vec<u8>) -> Step {
                     Ok(renditions::Decision::Original { vary_accept }) => {
                         answer.vary_accept = vary_accept;
                     }
+                    // An overlay is resolved like a request of its own: the router's.
+                    Ok(renditions::Decision::Rendition(wanted))
+                        if wanted.overlay_path().is_some() =>
+                    {
+                        return Step::Handover;
+                    }
                     Ok(renditions::Decision::Rendition(wanted)) => {
                         let Some(r) = d.renditions.cached(&wanted.key) else {
                             return Step::Handover;

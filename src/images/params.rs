@@ -7,9 +7,11 @@
 //! have the same [`Transform::canonical`] string, so they share one rendition.
 
 mod canonical;
+mod overlay;
 mod parse;
 mod values;
 
+pub use overlay::{Align, Overlay, Repeat};
 pub use values::{Area, Edges, Filter, Fit, Format, Orientation, Position, Region, Sharpen, Side};
 
 use crate::error::{Error, Result};
@@ -45,9 +47,9 @@ pub const NAMES: &[&str] = &[
     "frame",
 ];
 
-/// Whether a query parameter name is one of §11's.
+/// Whether a query parameter name is one of §11's (with the `overlay` family).
 pub fn is_transform_name(name: &str) -> bool {
-    NAMES.contains(&name)
+    NAMES.contains(&name) || overlay::NAMES.contains(&name)
 }
 /// Everything a transform request asks for (§11), parsed and checked.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -92,6 +94,8 @@ pub struct Transform {
     pub saturation: Option<i32>,
     /// `resize-filter`.
     pub filter: Option<Filter>,
+    /// `overlay` and its companions.
+    pub overlay: Option<Overlay>,
 }
 
 impl Transform {
@@ -100,16 +104,21 @@ impl Transform {
     pub fn parse(query: &str) -> Result<Option<Transform>> {
         let mut t = Transform::default();
         let mut any = false;
+        let mut overlay = overlay::Draft::default();
         for (k, v) in form_urlencoded::parse(query.as_bytes()) {
-            if !is_transform_name(&k) {
+            if overlay::NAMES.contains(&&*k) {
+                overlay.set(&k, v.trim())?;
+            } else if NAMES.contains(&&*k) {
+                t.set(&k, v.trim())?;
+            } else {
                 continue;
             }
             any = true;
-            t.set(&k, v.trim())?;
         }
         if !any {
             return Ok(None);
         }
+        t.overlay = overlay.finish()?;
         if t.dpr.is_some() && t.width.is_none() && t.height.is_none() {
             return Err(Error::Malformed(
                 "The image parameter dpr needs width or height.".into(),
@@ -306,6 +315,23 @@ mod tests {
             ("resize-filter=cubic", "resize-filter"),
             ("frame=2", "frame"),
             ("disable=downscale", "disable"),
+            ("overlay=https://elsewhere.example/logo.png", "overlay"),
+            ("overlay=//elsewhere.example/v3/assets/a/b/c", "overlay"),
+            ("overlay=/v3/assets/a/b/c?width=10", "overlay"),
+            ("overlay=/v3/assets/a/b", "overlay"),
+            (
+                "overlay=/v3/assets/a/b/c&overlay-align=top,bottom",
+                "overlay-align",
+            ),
+            (
+                "overlay=/v3/assets/a/b/c&overlay-repeat=z",
+                "overlay-repeat",
+            ),
+            (
+                "overlay=/v3/assets/a/b/c&overlay-pad=1,2,3,4,5",
+                "overlay-pad",
+            ),
+            ("overlay-width=10", "overlay-width"),
         ] {
             let e = Transform::parse(q).unwrap_err();
             assert_eq!(e.status(), 400, "{q}");
@@ -357,6 +383,23 @@ mod tests {
         let t = parse("auto=webp&format=png");
         assert_eq!(t.output_format(Some(chrome), Format::Jpeg), Format::Png);
         assert!(!t.varies_on_accept());
+    }
+
+    #[test]
+    fn sharpen_takes_a_decimal_amount() {
+        let t = parse("sharpen=a1.5,r10,t0");
+        assert_eq!(t.sharpen.map(|s| s.amount), Some(150));
+        assert!(t.canonical(Format::Png).contains("sharpen=a1.5,r10,t0;"));
+        // Whole amounts keep the canonical form they always had.
+        assert!(parse("sharpen=a2,r10,t0")
+            .canonical(Format::Png)
+            .contains("sharpen=a2,r10,t0;"));
+        for bad in ["a10.01,r1,t1", "a1.5.5,r1,t1", "a1.5,a1,r1,t1", "a.,r1,t1"] {
+            assert!(
+                Transform::parse(&format!("sharpen={bad}")).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

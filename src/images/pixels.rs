@@ -231,7 +231,7 @@ pub(super) fn adjust(img: &mut Pixels, t: &Transform) {
     }
     if let Some(s) = t.sharpen {
         let soft = blurred(img, f32::from(s.radius) / 10.0);
-        let amount = f32::from(s.amount);
+        let amount = f32::from(s.amount) / 100.0;
         let c = img.channels;
         for (i, (v, b)) in img.data.iter_mut().zip(&soft.data).enumerate() {
             if c == 4 && i % 4 == 3 {

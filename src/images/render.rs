@@ -17,6 +17,7 @@ use super::encode::{encode, MAX_AVIF_PIXELS};
 use super::geometry::{
     canvas_frame, oriented, pad_frame, plan_from_header, scaled, swaps, Geometry,
 };
+use super::overlay::{self, OverlayFile};
 use super::params::{Format, Transform, MAX_OUTPUT_SIDE};
 use super::pixels::{adjust, compose, orient, resize};
 use crate::error::{Error, Result};
@@ -126,7 +127,7 @@ pub fn check_input(input: &[u8]) -> Result<(u32, u32)> {
 
 /// [`check_input`] for a file of `len` bytes of which `head` is the beginning (enough of it
 /// to hold the header).
-fn check_header(head: &[u8], len: u64) -> Result<(u32, u32)> {
+pub(super) fn check_header(head: &[u8], len: u64) -> Result<(u32, u32)> {
     if len > MAX_INPUT_BYTES {
         return Err(too_big("the file is larger than 50 MB"));
     }
@@ -172,18 +173,38 @@ pub struct Cost {
 /// framing, encoding (the pixels and the encoder's own planes); the file itself is held
 /// throughout.
 pub fn cost(head: &[u8], len: u64, source: Format, t: &Transform, output: Format) -> Result<Cost> {
+    cost_with_overlay(head, len, source, t, output, None)
+}
+
+/// [`cost`] of a render with an overlay (§11 `overlay`), whose file begins with
+/// `overlay.0` and has `overlay.1` bytes: its decoded pixels count toward the same limit,
+/// and its memory is held while the base image's pixels are.
+pub fn cost_with_overlay(
+    head: &[u8],
+    len: u64,
+    source: Format,
+    t: &Transform,
+    output: Format,
+    overlay: Option<(&[u8], u64)>,
+) -> Result<Cost> {
     let (w, h) = check_header(head, len)?;
     // The EXIF orientation is not in the header's size; either way round has the same
     // areas, and a crop that fits neither fails the render too.
     let g =
         plan_from_header(t, w, h, 1).or_else(|e| plan_from_header(t, w, h, 6).map_err(|_| e))?;
-    let decoded = match source {
+    let mut decoded = match source {
         Format::Jpeg | Format::ProgressiveJpeg => {
             let n = jpeg_eighths(g.reduction());
             (u64::from(w) * u64::from(n)).div_ceil(8) * (u64::from(h) * u64::from(n)).div_ceil(8)
         }
         _ => u64::from(w) * u64::from(h),
     };
+    let mut overlaying = 0;
+    if let (Some(o), Some((head, len))) = (&t.overlay, overlay) {
+        let (pixels, memory) = overlay::cost(o, head, len, g.fitted)?;
+        decoded += pixels;
+        overlaying = u64::from(g.fitted.0) * u64::from(g.fitted.1) * 4 + memory;
+    }
     if decoded > MAX_DECODED_PIXELS {
         return Err(too_big(&format!(
             "decoding it takes {:.1} MP (the image is {w} × {h} px)",
@@ -224,6 +245,7 @@ pub fn cost(head: &[u8], len: u64, source: Format, t: &Transform, output: Format
         orienting,
         resizing,
         adjusting,
+        overlaying,
         frames * 4,
         encoding,
     ]
@@ -261,7 +283,21 @@ pub fn render(
     output: Format,
     deadline: &Deadline,
 ) -> Result<Rendered> {
-    let cost = cost(input, input.len() as u64, source, t, output)?;
+    render_with_overlay(input, source, t, output, None, deadline)
+}
+
+/// [`render`] with the file of the transform's overlay (§11 `overlay`); without one the
+/// overlay parameters are ignored.
+pub fn render_with_overlay(
+    input: &[u8],
+    source: Format,
+    t: &Transform,
+    output: Format,
+    overlay_file: Option<OverlayFile<'_>>,
+    deadline: &Deadline,
+) -> Result<Rendered> {
+    let ov_head = overlay_file.map(|f| (f.bytes, f.bytes.len() as u64));
+    let cost = cost_with_overlay(input, input.len() as u64, source, t, output, ov_head)?;
     debug_assert!(cost.decoded_pixels <= MAX_DECODED_PIXELS);
     let (w, h) = check_input(input)?;
     let (pixels, exif, full) = decode(input, source, t, w, h)?;
@@ -287,6 +323,12 @@ pub fn render(
     deadline.check()?;
     adjust(&mut img, t);
     deadline.check()?;
+    if let (Some(o), Some(file)) = (&t.overlay, overlay_file) {
+        let ov = overlay::prepare(o, file, (img.w, img.h))?;
+        deadline.check()?;
+        overlay::draw(&mut img, &ov, o);
+        deadline.check()?;
+    }
     let bg = t.background();
     if let Some(f) = pad_frame(t, img.w, img.h)? {
         img = compose(img, f.w, f.h, f.x, f.y, bg);
@@ -343,6 +385,44 @@ mod tests {
         let small = cost(&png, len, Format::Png, &t, Format::Webp).unwrap();
         assert!(webp.memory > small.memory);
         assert!(small.memory >= 5000 * 5000 * 4);
+    }
+
+    #[test]
+    fn an_overlay_counts_toward_the_decoded_pixels_and_the_memory() {
+        let t = Transform::parse("width=1000&overlay=/v3/assets/k/a/s")
+            .unwrap()
+            .unwrap();
+        let base = png_header(2000, 2000);
+        let alone = cost(&base, 1000, Format::Png, &t, Format::Png).unwrap();
+        let small = png_header(100, 100);
+        let with = |head: &[u8], len| {
+            cost_with_overlay(&base, 1000, Format::Png, &t, Format::Png, Some((head, len)))
+        };
+        let c = with(&small, 500).unwrap();
+        assert_eq!(c.decoded_pixels, alone.decoded_pixels + 100 * 100);
+        assert!(c.memory >= alone.memory);
+        // A large overlay drawn large costs more than the base alone.
+        let big = png_header(8000, 4000);
+        let c = with(&big, 5000).unwrap();
+        assert!(
+            c.memory > alone.memory + 8000 * 4000 * 8,
+            "{c:?} vs {alone:?}"
+        );
+        // Together past the decoded-pixel limit: refused before decoding anything.
+        let t = Transform::parse("overlay=/v3/assets/k/a/s")
+            .unwrap()
+            .unwrap();
+        let base = png_header(8000, 4000);
+        let e = cost_with_overlay(
+            &base,
+            1000,
+            Format::Png,
+            &t,
+            Format::Png,
+            Some((&big, 5000)),
+        )
+        .unwrap_err();
+        assert_eq!(e.status(), 422);
     }
 
     #[test]

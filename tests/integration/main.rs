@@ -27,6 +27,7 @@ mod listing;
 mod management;
 mod metadata;
 mod multiprocess;
+mod overlays;
 mod permanent_url;
 mod purge;
 mod renditions;

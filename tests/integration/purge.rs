@@ -280,4 +280,41 @@ async fn a_cached_rendition_of_the_permanent_url_is_purged_too() {
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+
+    // §11: a rendition that draws another asset's permanent URL as its overlay is purged
+    // when that asset is replaced, even on a version URL.
+    let solid = |rgb: [u8; 3]| {
+        let img = image::RgbImage::from_pixel(10, 10, image::Rgb(rgb));
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    };
+    let badge = s.upload("badge.png", &solid([0, 0, 0])).await;
+    let badge_uid = badge["uid"].as_str().unwrap().to_owned();
+    let (_, v) = s.set_permanent(&badge_uid, "badge").await;
+    let badge_path = v["asset"]["permanent_url"]
+        .as_str()
+        .unwrap()
+        .replace(&t.base, "");
+    let version = a["url"].as_str().unwrap().replace(&t.base, &nginx.base);
+    let with_overlay = format!("{version}?format=png&overlay={badge_path}");
+    let centre = |bytes: &[u8]| image::load_from_memory(bytes).unwrap().to_rgb8()[(20, 5)].0;
+    let (c, b) = get(with_overlay.clone()).await;
+    assert_eq!((c.as_str(), centre(&b)), ("MISS", [0, 0, 0]));
+    let (c, _) = get(with_overlay.clone()).await;
+    assert_eq!(c, "HIT");
+    s.replace(&badge_uid, "badge.png", &solid([255, 255, 255]))
+        .await;
+    let started = Instant::now();
+    loop {
+        let (_, b) = get(with_overlay.clone()).await;
+        if centre(&b) == [255, 255, 255] {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the rendition with the overlay was not purged"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }

@@ -61,7 +61,9 @@ impl Transform {
             let _ = write!(
                 s,
                 "sharpen=a{},r{},t{};",
-                sh.amount, sh.radius, sh.threshold
+                decimal(u32::from(sh.amount)),
+                sh.radius,
+                sh.threshold
             );
         }
         for (key, v) in [
@@ -73,6 +75,9 @@ impl Transform {
                 let sign = if v < 0 { "-" } else { "" };
                 let _ = write!(s, "{key}={sign}{};", decimal(v.unsigned_abs()));
             }
+        }
+        if let Some(o) = &self.overlay {
+            let _ = write!(s, "{};", o.canonical());
         }
         if let Some(p) = self.pad.filter(|p| *p != [0; 4]) {
             let _ = write!(s, "pad={},{},{},{};", p[0], p[1], p[2], p[3]);

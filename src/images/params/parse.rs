@@ -201,7 +201,7 @@ pub(super) fn orientation(v: &str) -> Result<Orientation> {
 }
 
 pub(super) fn sharpen(v: &str) -> Result<Sharpen> {
-    let err = || bad("sharpen", v, "a{0-10},r{1-1000},t{0-255}");
+    let err = || bad("sharpen", v, "a{0-10, decimals allowed},r{1-1000},t{0-255}");
     let mut s = Sharpen {
         amount: 0,
         radius: 0,
@@ -210,9 +210,16 @@ pub(super) fn sharpen(v: &str) -> Result<Sharpen> {
     let (mut a, mut r, mut t) = (false, false, false);
     for part in v.split(',').map(str::trim) {
         let (key, n) = part.split_at_checked(1).ok_or_else(err)?;
+        if key == "a" {
+            let h = hundredths(n).filter(|h| *h <= 1000).ok_or_else(err)?;
+            if a {
+                return Err(err());
+            }
+            (s.amount, a) = (h as u16, true);
+            continue;
+        }
         let n = int(n).ok_or_else(err)?;
         match key {
-            "a" if !a && n <= 10 => (s.amount, a) = (n as u8, true),
             "r" if !r && (1..=1000).contains(&n) => (s.radius, r) = (n as u16, true),
             "t" if !t && n <= 255 => (s.threshold, t) = (n as u8, true),
             _ => return Err(err()),

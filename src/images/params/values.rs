@@ -172,8 +172,8 @@ impl Filter {
 /// `sharpen=a{amount},r{radius},t{threshold}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sharpen {
-    /// Strength, 0–10.
-    pub amount: u8,
+    /// Strength in hundredths, 0–1000 (`a1.5` is 150).
+    pub amount: u16,
     /// Radius in tenths of a pixel (sigma of the blur), 1–1000.
     pub radius: u16,
     /// Differences up to this are left alone, 0–255.
