@@ -123,7 +123,15 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "metadata",
         sql: include_str!("../migrations/sqlite/0013_metadata.sql"),
     },
+    Migration {
+        version: 14,
+        name: "metadata_values",
+        sql: include_str!("../migrations/sqlite/0014_metadata_values.sql"),
+    },
 ];
+
+/// The migration that adds `metadata_values`, which perma fills from the metadata tables.
+const METADATA_VALUES_VERSION: i64 = 14;
 
 const POSTGRES_MIGRATIONS: &[Migration] = &[
     Migration {
@@ -190,6 +198,11 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 13,
         name: "metadata",
         sql: include_str!("../migrations/postgres/0013_metadata.sql"),
+    },
+    Migration {
+        version: 14,
+        name: "metadata_values",
+        sql: include_str!("../migrations/postgres/0014_metadata_values.sql"),
     },
 ];
 
@@ -342,6 +355,11 @@ impl Db {
             .await?;
             tx.commit().await?;
             applied.push(format!("{:04}_{}", m.version, m.name));
+            if m.version == METADATA_VALUES_VERSION {
+                self.rebuild_metadata_values()
+                    .await
+                    .context("filling metadata_values")?;
+            }
         }
         Ok(applied)
     }

@@ -129,7 +129,7 @@ pub fn query(data: &[u8]) {
             created_at: 1_700_000_100_000,
         }),
     };
-    let _ = q.matches(&asset);
+    let _ = q.matches(&asset, &[]);
 }
 
 /// Sync and pagination tokens (§12): refused, or a window that encodes back to the token.

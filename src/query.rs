@@ -4,13 +4,19 @@
 //!
 //! Operators: equality, `$ne`, `$in`, `$nin`, `$exists`, `$regex` (+ `$options`), `$gt`,
 //! `$gte`, `$lt`, `$lte`, `$and`, `$or`. On `tags`, equality means "contains".
+//!
+//! Metadata values are fields too: `_metadata.extensions.{extension_uid}.{path}`, where the
+//! path names a leaf of the metadata's fields (keys joined by `.`, arrays looked through:
+//! `presets.name`). Like tags, a metadata field has any number of values, and a condition
+//! holds when some value satisfies it.
 
 use std::cmp::Ordering;
 
 use regex::{Regex, RegexBuilder};
 use serde_json::Value;
 
-use crate::db::list::{Cmp, Column, Filter, Value as SqlValue};
+use crate::db::list::Column;
+use crate::db::metadata::values::{Leaf, StoredValue};
 use crate::error::{Error, Result};
 use crate::records::Asset;
 use crate::time::parse_iso8601;
@@ -22,8 +28,69 @@ pub struct Query(Vec<Cond>);
 #[derive(Debug, Clone)]
 enum Cond {
     Field(Field, Op),
+    Metadata(MetadataField, Op),
     And(Vec<Query>),
     Or(Vec<Query>),
+}
+
+/// A metadata field: `_metadata.extensions.{extension_uid}.{path}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct MetadataField {
+    extension_uid: String,
+    path: String,
+}
+
+/// How metadata fields are named, for error messages.
+const METADATA_FIELD: &str = "_metadata.extensions.{extension_uid}.{path}";
+
+impl MetadataField {
+    /// `None` when the name is not a metadata field at all.
+    fn parse(name: &str) -> Option<Result<Self>> {
+        let rest = name.strip_prefix("_metadata")?;
+        let wrong = || {
+            Some(Err(bad(format!(
+                "{name:?} is not a metadata field: name one as {METADATA_FIELD}, \
+                 such as _metadata.extensions.blt1234.alt"
+            ))))
+        };
+        let Some(rest) = rest.strip_prefix(".extensions.") else {
+            return wrong();
+        };
+        let Some((ext, path)) = rest.split_once('.') else {
+            return wrong();
+        };
+        if ext.is_empty() || path.split('.').any(str::is_empty) || name.len() > 512 {
+            return wrong();
+        }
+        Some(Ok(MetadataField {
+            extension_uid: ext.to_owned(),
+            path: path.to_owned(),
+        }))
+    }
+
+    /// A literal for a metadata value: text, a number, or a boolean (as 1 or 0).
+    fn lit(v: &Value) -> Result<Lit> {
+        match v {
+            Value::Null => Ok(Lit::Null),
+            Value::Bool(b) => Ok(Lit::Num(f64::from(u8::from(*b)))),
+            Value::Number(n) => Ok(Lit::Num(n.as_f64().unwrap_or(0.0))),
+            Value::String(s) => Ok(Lit::Str(s.clone())),
+            _ => Err(bad(format!(
+                "value {v} is not a string, a number or a boolean"
+            ))),
+        }
+    }
+
+    fn values(&self, metadata: &[StoredValue]) -> Vec<Lit> {
+        metadata
+            .iter()
+            .filter(|m| m.extension_uid == self.extension_uid && m.path == self.path)
+            .map(|m| match &m.leaf {
+                Leaf::Text(t) => Lit::Str(t.clone()),
+                Leaf::Num(n) => Lit::Num(*n),
+            })
+            .collect()
+    }
 }
 
 /// Queryable fields.
@@ -65,6 +132,12 @@ enum Op {
 
 /// Nesting limit for `$and` / `$or`, so a hostile document cannot exhaust the stack.
 const MAX_DEPTH: usize = 16;
+
+mod prefix;
+mod sql;
+
+use prefix::literal_prefix;
+pub use prefix::Prefix;
 
 fn bad(msg: impl Into<String>) -> Error {
     Error::field("query", msg)
@@ -180,9 +253,16 @@ impl Query {
                 op if op.starts_with('$') => {
                     return Err(bad(format!("unknown operator {op:?} at the top level")))
                 }
-                field => {
-                    let field = Field::parse(field)?;
-                    for op in parse_ops(field, v)? {
+                name => {
+                    if let Some(m) = MetadataField::parse(name) {
+                        let m = m?;
+                        for op in parse_ops(&MetadataField::lit, v)? {
+                            conds.push(Cond::Metadata(m.clone(), op));
+                        }
+                        continue;
+                    }
+                    let field = Field::parse(name)?;
+                    for op in parse_ops(&|x| field.lit(x), v)? {
                         conds.push(Cond::Field(field, op));
                     }
                 }
@@ -191,26 +271,36 @@ impl Query {
         Ok(Query(conds))
     }
 
-    /// Whether an asset satisfies every condition.
-    pub fn matches(&self, a: &Asset) -> bool {
+    /// Whether an asset, with these metadata values of it, satisfies every condition.
+    pub fn matches(&self, a: &Asset, metadata: &[StoredValue]) -> bool {
         self.0.iter().all(|c| match c {
-            Cond::And(qs) => qs.iter().all(|q| q.matches(a)),
-            Cond::Or(qs) => qs.iter().any(|q| q.matches(a)),
+            Cond::And(qs) => qs.iter().all(|q| q.matches(a, metadata)),
+            Cond::Or(qs) => qs.iter().any(|q| q.matches(a, metadata)),
             Cond::Field(f, op) => eval(op, &f.values(a)),
+            Cond::Metadata(m, op) => eval(op, &m.values(metadata)),
+        })
+    }
+
+    /// Whether a condition is on metadata (so that [`Query::matches`] needs its values).
+    pub fn reads_metadata(&self) -> bool {
+        self.0.iter().any(|c| match c {
+            Cond::And(qs) | Cond::Or(qs) => qs.iter().any(Query::reads_metadata),
+            Cond::Field(..) => false,
+            Cond::Metadata(..) => true,
         })
     }
 }
 
-fn parse_ops(field: Field, v: &Value) -> Result<Vec<Op>> {
+fn parse_ops(lit: &dyn Fn(&Value) -> Result<Lit>, v: &Value) -> Result<Vec<Op>> {
     let Value::Object(ops) = v else {
-        return Ok(vec![Op::Eq(field.lit(v)?)]);
+        return Ok(vec![Op::Eq(lit(v)?)]);
     };
     if ops.is_empty() {
         return Err(bad("an operator object can't be empty"));
     }
     let list = |x: &Value, op: &str| -> Result<Vec<Lit>> {
         match x {
-            Value::Array(items) => items.iter().map(|i| field.lit(i)).collect(),
+            Value::Array(items) => items.iter().map(lit).collect(),
             _ => Err(bad(format!("{op} takes an array"))),
         }
     };
@@ -218,7 +308,7 @@ fn parse_ops(field: Field, v: &Value) -> Result<Vec<Op>> {
     let mut out = Vec::new();
     for (op, x) in ops {
         out.push(match op.as_str() {
-            "$ne" => Op::Ne(field.lit(x)?),
+            "$ne" => Op::Ne(lit(x)?),
             "$in" => Op::In(list(x, "$in")?),
             "$nin" => Op::Nin(list(x, "$nin")?),
             "$exists" => match x {
@@ -232,10 +322,10 @@ fn parse_ops(field: Field, v: &Value) -> Result<Vec<Op>> {
             }
             "$options" if ops.contains_key("$regex") => continue,
             "$options" => return Err(bad("$options is only allowed with $regex")),
-            "$gt" => Op::Cmp(Ordering::Greater, false, field.lit(x)?),
-            "$gte" => Op::Cmp(Ordering::Greater, true, field.lit(x)?),
-            "$lt" => Op::Cmp(Ordering::Less, false, field.lit(x)?),
-            "$lte" => Op::Cmp(Ordering::Less, true, field.lit(x)?),
+            "$gt" => Op::Cmp(Ordering::Greater, false, lit(x)?),
+            "$gte" => Op::Cmp(Ordering::Greater, true, lit(x)?),
+            "$lt" => Op::Cmp(Ordering::Less, false, lit(x)?),
+            "$lte" => Op::Cmp(Ordering::Less, true, lit(x)?),
             other if other.starts_with('$') => {
                 return Err(bad(format!("unknown operator {other:?}")))
             }
@@ -308,202 +398,9 @@ pub fn sort_column(field: &str) -> Option<Column> {
     }
 }
 
-/// A literal prefix that every match of a regex has, for the database to narrow a scan
-/// with an index (§6: anchored regexes use an index).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Prefix {
-    text: String,
-    /// Case-insensitive: `text` is lowercase ASCII, compared with `lower(column)`.
-    fold: bool,
-    /// The pattern is nothing but `^` and this text: the prefix condition is the regex.
-    exact: bool,
-}
-
-/// The literal text every match of `pattern` starts with: `^`, then literal characters up
-/// to the first metacharacter. `None` when there is no such text, or when the pattern or
-/// options could make a match start otherwise (`|` anywhere, multi-line `^`, `x` mode).
-/// Case-insensitively, only ASCII characters count, and not `k` or `s`, which also match
-/// non-ASCII letters (KELVIN SIGN, LONG S) that `lower()` in SQL leaves alone. The result
-/// is always a necessary condition, never a sufficient one: rows are still matched with
-/// the regex.
-fn literal_prefix(pattern: &str, options: Option<&Value>) -> Option<Prefix> {
-    let flags = options.and_then(Value::as_str).unwrap_or("");
-    if flags.contains(['m', 'x']) || pattern.contains('|') {
-        return None;
-    }
-    let fold = flags.contains('i');
-    let mut chars = pattern.strip_prefix('^')?.chars().peekable();
-    let mut text = String::new();
-    while let Some(&c) = chars.peek() {
-        let literal = match c {
-            '\\' => {
-                chars.next();
-                match chars.peek() {
-                    Some(&e) if e.is_ascii_punctuation() => e,
-                    _ => break,
-                }
-            }
-            '.' | '+' | '*' | '?' | '(' | ')' | '[' | ']' | '{' | '}' | '^' | '$' | '|' => break,
-            c => c,
-        };
-        if fold && (!literal.is_ascii() || matches!(literal.to_ascii_lowercase(), 'k' | 's')) {
-            break;
-        }
-        chars.next();
-        text.push(if fold {
-            literal.to_ascii_lowercase()
-        } else {
-            literal
-        });
-    }
-    // A quantifier that allows zero repetitions makes the last literal optional.
-    if matches!(chars.peek(), Some('?' | '*' | '{')) {
-        text.pop();
-    }
-    let exact = chars.peek().is_none();
-    (!text.is_empty()).then_some(Prefix { text, fold, exact })
-}
-
-impl Field {
-    fn column(self) -> Column {
-        match self {
-            Field::Uid => Column::Uid,
-            Field::Title => Column::Title,
-            Field::Filename => Column::Filename,
-            Field::ContentType => Column::ContentType,
-            Field::Tags => Column::Tag,
-            Field::ParentUid => Column::ParentUid,
-            Field::IsDir => Column::IsDir,
-            Field::Name => Column::Name,
-            Field::FileSize => Column::FileSize,
-            Field::CreatedAt => Column::CreatedAt,
-            Field::UpdatedAt => Column::UpdatedAt,
-            Field::Version => Column::Version,
-        }
-    }
-}
-
-fn sql_value(l: &Lit) -> Option<SqlValue> {
-    Some(match l {
-        Lit::Null => return None,
-        Lit::Bool(b) => SqlValue::Int(i64::from(*b)),
-        Lit::Num(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => SqlValue::Int(*n as i64),
-        Lit::Num(n) => SqlValue::Float(*n),
-        Lit::Str(s) => SqlValue::Text(s.clone()),
-    })
-}
-
-impl Query {
-    /// The query as a database [`Filter`] (§6: listing is answered by the database), and
-    /// whether that filter is exact. It is not when a regex could only be narrowed to its
-    /// literal prefix (or not at all): then the database's rows are a superset, and each
-    /// must still pass [`Query::matches`].
-    pub fn filter(&self) -> (Filter, bool) {
-        let mut exact = true;
-        let f = Filter::All(self.0.iter().map(|c| cond_filter(c, &mut exact)).collect());
-        (f, exact)
-    }
-}
-
-fn cond_filter(c: &Cond, exact: &mut bool) -> Filter {
-    match c {
-        Cond::And(qs) => Filter::All(qs.iter().map(|q| query_filter(q, exact)).collect()),
-        Cond::Or(qs) => Filter::Any(qs.iter().map(|q| query_filter(q, exact)).collect()),
-        Cond::Field(f, op) => op_filter(f.column(), op, exact),
-    }
-}
-
-fn query_filter(q: &Query, exact: &mut bool) -> Filter {
-    Filter::All(q.0.iter().map(|c| cond_filter(c, exact)).collect())
-}
-
-/// The SQL form of `eval` (same meaning: "some value of the field …", absent fields have
-/// no values).
-fn op_filter(col: Column, op: &Op, exact: &mut bool) -> Filter {
-    let eq = |l: &Lit| match sql_value(l) {
-        None => Filter::Not(Box::new(Filter::Present(col))),
-        Some(v) => Filter::Compare(col, Cmp::Eq, v),
-    };
-    let any_of = |ls: &[Lit]| {
-        let values: Vec<SqlValue> = ls.iter().filter_map(sql_value).collect();
-        let mut parts = vec![Filter::In(col, values)];
-        if ls.contains(&Lit::Null) {
-            parts.push(Filter::Not(Box::new(Filter::Present(col))));
-        }
-        Filter::Any(parts)
-    };
-    match op {
-        Op::Eq(l) => eq(l),
-        Op::Ne(l) => Filter::Not(Box::new(eq(l))),
-        Op::In(ls) => any_of(ls),
-        Op::Nin(ls) => Filter::Not(Box::new(any_of(ls))),
-        Op::Exists(true) => Filter::Present(col),
-        Op::Exists(false) => Filter::Not(Box::new(Filter::Present(col))),
-        Op::Regex(_, prefix) => match prefix {
-            Some(p) => {
-                *exact &= p.exact;
-                Filter::Prefix {
-                    column: col,
-                    prefix: p.text.clone(),
-                    fold: p.fold,
-                }
-            }
-            None => {
-                *exact = false;
-                Filter::Present(col)
-            }
-        },
-        Op::Cmp(dir, or_eq, l) => {
-            let Some(v) = sql_value(l) else {
-                return Filter::False;
-            };
-            let cmp = match (dir, or_eq) {
-                (Ordering::Greater, false) => Cmp::Gt,
-                (Ordering::Greater, true) => Cmp::Ge,
-                (_, false) => Cmp::Lt,
-                (_, true) => Cmp::Le,
-            };
-            Filter::Compare(col, cmp, v)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn literal_prefixes_are_necessary_conditions() {
-        let p = |pat: &str, opts: Option<&str>| {
-            literal_prefix(pat, opts.map(|o| Value::String(o.into())).as_ref())
-                .map(|p| (p.text, p.fold, p.exact))
-        };
-        let some = |t: &str, fold: bool, exact: bool| Some((t.to_owned(), fold, exact));
-        assert_eq!(p("^b-99", None), some("b-99", false, true));
-        assert_eq!(p("^b-99.*x", None), some("b-99", false, false));
-        assert_eq!(p("^ab?c", None), some("a", false, false));
-        assert_eq!(p("^ab*", None), some("a", false, false));
-        assert_eq!(p("^ab{0,2}", None), some("a", false, false));
-        assert_eq!(p("^ab+", None), some("ab", false, false));
-        assert_eq!(p(r"^a\.b", None), some("a.b", false, true));
-        assert_eq!(p(r"^a\d", None), some("a", false, false));
-        assert_eq!(p("^Ab-9", Some("i")), some("ab-9", true, true));
-        // k and s also match non-ASCII letters case-insensitively (KELVIN SIGN, LONG S).
-        assert_eq!(p("^ask", Some("i")), some("a", true, false));
-        assert_eq!(p("^ask", None), some("ask", false, true));
-        assert_eq!(p("^é", Some("i")), None);
-        for none in [
-            ("b-99", None),
-            ("^a|b", None),
-            ("^(?i)a", None),
-            ("^abc", Some("m")),
-            ("^abc", Some("x")),
-            ("^", None),
-            ("^?", None),
-        ] {
-            assert_eq!(p(none.0, none.1), None, "{none:?}");
-        }
-    }
 
     #[test]
     fn refuses_bad_documents() {

@@ -123,9 +123,10 @@ pub(super) async fn run(
         return Ok((page, count));
     }
     let query = p.query.as_ref();
+    let metadata = query.is_some_and(Query::reads_metadata);
     let (mut page, mut matched) = (Vec::new(), 0u64);
-    db.list_scan(q, |l| {
-        if query.is_none_or(|q| q.matches(&l.asset)) {
+    db.list_scan(q, metadata, |l, values| {
+        if query.is_none_or(|q| q.matches(&l.asset, values)) {
             if matched >= p.skip && (page.len() as u64) < p.limit {
                 page.push(l);
             }

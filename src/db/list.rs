@@ -12,6 +12,7 @@
 use sqlx::Row;
 
 use super::assets::{asset_from_row, ASSET_COLS};
+use super::metadata::values::StoredValue;
 use super::publishing::publication;
 use super::Db;
 use crate::records::{Asset, Publication};
@@ -47,6 +48,10 @@ pub enum Column {
     Version,
     /// Any one of the tags.
     Tag,
+    /// A text value of metadata (only inside [`Filter::Metadata`]).
+    MetadataText,
+    /// A number value of metadata (only inside [`Filter::Metadata`]).
+    MetadataNumber,
 }
 
 impl Column {
@@ -78,6 +83,8 @@ impl Column {
             Column::UpdatedAt => ("a.updated_at", "1 = 1"),
             Column::Version => ("a.version", "1 = 1"),
             Column::Tag => ("t.tag", "a.tags <> '[]'"),
+            Column::MetadataText => ("v.text_value", "v.text_value IS NOT NULL"),
+            Column::MetadataNumber => ("v.num_value", "v.num_value IS NOT NULL"),
         }
     }
 }
@@ -136,6 +143,17 @@ pub enum Filter {
         prefix: String,
         /// Compare `lower(column)` with a lowercase ASCII prefix.
         fold: bool,
+    },
+    /// Some metadata value of the asset, for this extension at this path, satisfies `value`
+    /// (a condition on [`Column::MetadataText`] / [`Column::MetadataNumber`]; [`Filter::True`]:
+    /// there is a value). For a published listing, metadata as published there.
+    Metadata {
+        /// The extension the metadata belongs to.
+        extension_uid: String,
+        /// The leaf's path in the metadata (keys joined by `.`).
+        path: String,
+        /// The condition on the value.
+        value: Box<Filter>,
     },
 }
 
@@ -269,11 +287,13 @@ impl Db {
     /// the database can only narrow down, which the caller completes row by row. The order
     /// comes from the indexes (uids only, in growing windows, so a scan that stops early
     /// reads little and a long one is not quadratic); full rows are read 200 at a time.
-    /// One connection at a time, never two.
+    /// One connection at a time, never two. With `metadata`, each asset comes with its
+    /// metadata values (for a published listing: as published there, in the row's locale).
     pub async fn list_scan(
         &self,
         q: &ListQuery,
-        mut visit: impl FnMut(Listed) -> bool + Send,
+        metadata: bool,
+        mut visit: impl FnMut(Listed, &[StoredValue]) -> bool + Send,
     ) -> sqlx::Result<()> {
         let s = Sql::from_where(q);
         let order = Sql::order_by(q);
@@ -290,8 +310,28 @@ impl Db {
                 .map(|r| r.try_get::<String, _>(0))
                 .collect::<sqlx::Result<_>>()?;
             for chunk in uids.chunks(200) {
+                let values = if metadata {
+                    let scope = match &q.source {
+                        Source::Assets => "",
+                        Source::Published {
+                            environment_uid, ..
+                        } => environment_uid.as_str(),
+                    };
+                    let of: Vec<&str> = chunk.iter().map(String::as_str).collect();
+                    self.metadata_values_of(&q.api_key, scope, &of).await?
+                } else {
+                    Vec::new()
+                };
                 for a in self.listed_by_uid(&q.source, chunk).await? {
-                    if !visit(a) {
+                    let locale = a.publication.as_ref().map(|p| p.locale.as_str());
+                    let mine: Vec<StoredValue> = values
+                        .iter()
+                        .filter(|v| {
+                            v.entity_uid == a.asset.uid && locale.is_none_or(|l| v.locale == l)
+                        })
+                        .cloned()
+                        .collect();
+                    if !visit(a, &mine) {
                         return Ok(());
                     }
                 }

@@ -10,6 +10,10 @@ use sqlx::Row;
 use super::events::{self, Emit};
 use super::Db;
 
+pub mod values;
+
+use values::Owner;
+
 /// A stack's extension (a record: perma hosts no extension UI).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Extension {
@@ -115,6 +119,18 @@ fn text(m: &Map<String, Value>) -> String {
     serde_json::to_string(m).unwrap_or_else(|_| "{}".to_owned())
 }
 
+/// The values of `m` as it is (not as published).
+fn current(m: &Metadata) -> Owner<'_> {
+    Owner {
+        metadata_uid: &m.uid,
+        api_key: &m.api_key,
+        entity_uid: &m.entity_uid,
+        extension_uid: &m.extension_uid,
+        environment_uid: "",
+        locale: &m.locale,
+    }
+}
+
 /// `$from, $from+1, …` for `n` values.
 fn placeholders(from: usize, n: usize) -> String {
     (from..from + n)
@@ -202,6 +218,11 @@ impl Db {
         .bind(uid)
         .execute(&mut *tx)
         .await?;
+        sqlx::query("DELETE FROM metadata_values WHERE api_key = $1 AND extension_uid = $2")
+            .bind(api_key)
+            .bind(uid)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM asset_metadata WHERE api_key = $1 AND extension_uid = $2")
             .bind(api_key)
             .bind(uid)
@@ -264,6 +285,7 @@ impl Db {
         if r.rows_affected() == 0 {
             return Ok(false);
         }
+        values::replace(&mut tx, &current(m), &m.body).await?;
         touch(
             &mut tx,
             &m.api_key,
@@ -293,6 +315,7 @@ impl Db {
         if r.rows_affected() == 0 {
             return Ok(false);
         }
+        values::replace(&mut tx, &current(m), &m.body).await?;
         touch(
             &mut tx,
             &m.api_key,
@@ -326,6 +349,7 @@ impl Db {
         if r.rows_affected() == 0 {
             return Ok(false);
         }
+        values::remove(&mut tx, &m.uid, None).await?;
         for (env, locale) in &targets {
             super::published::record_touch(
                 &mut tx,
@@ -502,6 +526,16 @@ impl Db {
                 .execute(&mut *tx)
                 .await?
             };
+            if publish {
+                let owner = Owner {
+                    environment_uid: env,
+                    locale,
+                    ..current(m)
+                };
+                values::replace(&mut tx, &owner, &m.body).await?;
+            } else {
+                values::remove(&mut tx, &m.uid, Some((env, locale))).await?;
+            }
             if r.rows_affected() > 0 {
                 changed += 1;
                 super::published::record_touch(

@@ -106,6 +106,28 @@ async fn copy_sqlite_installation_to_postgres() {
             ));
         }
     }
+    // Metadata, which `query` filters on through values the target rebuilds.
+    let (st, v) = s
+        .call(
+            Method::POST,
+            "/v3/extensions",
+            Some(json!({"extension": {"title": "Alt", "type": "field", "src": "https://x"}})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    let ext = v["extension"]["uid"].as_str().unwrap().to_owned();
+    let described = uploaded.iter().next().unwrap().clone();
+    let (st, v) = s
+        .call(
+            Method::POST,
+            "/v3/metadata",
+            Some(
+                json!({"metadata": {"entity_uid": described, "type": "asset",
+                "extension_uid": ext, "alt": "carried over"}}),
+            ),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
     let old_base = server.base.clone();
     drop(server);
     // An event recorded but not fanned out yet when the server stopped (number 100).
@@ -196,6 +218,15 @@ async fn copy_sqlite_installation_to_postgres() {
     s2.api_key = s.api_key.clone();
     let (_, v) = s2.get("/v3/assets?include_count=true").await;
     assert_eq!(v["count"], 3);
+    assert_eq!(rows("asset_metadata"), 1, "{text}");
+    let query = json!({ format!("_metadata.extensions.{ext}.alt"): "carried over" });
+    let (_, v) = s2
+        .get(&format!(
+            "/v3/assets?query={}",
+            crate::listing::enc(&query.to_string())
+        ))
+        .await;
+    assert_eq!(v["assets"][0]["uid"], json!(described), "{v}");
     // The signed URL stays valid (the stack's key came along), and an unsigned one does not.
     let path = signed_url.strip_prefix(&old_base).unwrap();
     let r = reqwest::get(format!("{}{path}", server.base))

@@ -26,6 +26,7 @@ mod layering;
 mod listing;
 mod management;
 mod metadata;
+mod metadata_query;
 mod multiprocess;
 mod overlays;
 mod permanent_url;

@@ -5,6 +5,7 @@ use image::GenericImageView as _;
 use reqwest::{Method, StatusCode};
 
 use crate::images::{get, h, metric, png, quadrants, uploaded};
+use crate::listing::enc;
 use crate::support::TestApp;
 
 fn solid(w: u32, h: u32, rgb: [u8; 3]) -> Vec<u8> {
@@ -22,10 +23,6 @@ fn near(img: &image::DynamicImage, x: u32, y: u32, want: [u8; 3]) {
 fn path(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     rest[rest.find('/').unwrap()..].to_owned()
-}
-
-fn enc(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 #[tokio::test]

@@ -19,6 +19,10 @@ pub(super) struct Sql {
     tags: String,
     /// Listing published rows (tags then match on asset and locale).
     published: bool,
+    /// The stack (bound where metadata is read).
+    api_key: String,
+    /// The metadata scope: `''` (as it is) or the published environment's placeholder.
+    metadata_scope: String,
 }
 
 impl Sql {
@@ -71,6 +75,35 @@ impl Sql {
                 let hi = self.bind(Value::Text(format!("{prefix}{MAX_CHAR}")));
                 self.on(*column, &format!("{col} >= {lo} AND {col} < {hi}"))
             }
+            Filter::Metadata {
+                extension_uid,
+                path,
+                value,
+            } => self.metadata(extension_uid, path, value),
+        }
+    }
+
+    /// Some metadata value of the row's asset (published: in the row's locale) satisfies
+    /// `value`.
+    fn metadata(&mut self, extension_uid: &str, path: &str, value: &Filter) -> String {
+        let e = self.bind(Value::Text(extension_uid.to_owned()));
+        let p = self.bind(Value::Text(path.to_owned()));
+        let cond = self.filter(value);
+        let key = self.bind(Value::Text(self.api_key.clone()));
+        let from = format!(
+            "FROM metadata_values v WHERE v.api_key = {key} AND v.environment_uid = {}",
+            self.metadata_scope
+        );
+        if self.published {
+            format!(
+                "(a.uid, a.locale) IN (SELECT v.entity_uid, v.locale {from} \
+                 AND v.extension_uid = {e} AND v.path = {p} AND ({cond}))"
+            )
+        } else {
+            format!(
+                "a.uid IN (SELECT v.entity_uid {from} AND v.extension_uid = {e} \
+                 AND v.path = {p} AND ({cond}))"
+            )
         }
     }
 
@@ -98,12 +131,15 @@ impl Sql {
             binds: Vec::new(),
             tags: String::new(),
             published: matches!(q.source, Source::Published { .. }),
+            api_key: q.api_key.clone(),
+            metadata_scope: "''".into(),
         };
         let published = s.published;
         let (table, mut conds) = match &q.source {
             Source::Assets => {
                 let key = s.bind(Value::Text(q.api_key.clone()));
                 s.tags = format!("FROM asset_tags t WHERE t.api_key = {key}");
+
                 (
                     "assets",
                     vec![format!("a.api_key = {key}"), "a.deleted_at IS NULL".into()],
@@ -139,6 +175,7 @@ impl Sql {
                 // Uncorrelated (a row value, not `t.locale = a.locale`), so that both
                 // planners join it instead of running it once per row.
                 s.tags = format!("FROM published_tags t WHERE t.environment_uid = {env}");
+                s.metadata_scope = env.clone();
                 // The environment names the stack, and folders are never published:
                 // no condition on `api_key` or `is_dir`, so that the index on
                 // (environment, locale, created_at, uid) alone answers pages and counts.
