@@ -128,6 +128,11 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "metadata_values",
         sql: include_str!("../migrations/sqlite/0014_metadata_values.sql"),
     },
+    Migration {
+        version: 15,
+        name: "metadata_extension",
+        sql: include_str!("../migrations/sqlite/0015_metadata_extension.sql"),
+    },
 ];
 
 /// The migration that adds `metadata_values`, which perma fills from the metadata tables.
@@ -203,6 +208,11 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 14,
         name: "metadata_values",
         sql: include_str!("../migrations/postgres/0014_metadata_values.sql"),
+    },
+    Migration {
+        version: 15,
+        name: "metadata_extension",
+        sql: include_str!("../migrations/postgres/0015_metadata_extension.sql"),
     },
 ];
 

@@ -442,6 +442,7 @@ fn create_stack_record(user: &User, name: &str, master_locale: &str) -> Result<S
         owner_uid: user.uid.clone(),
         secure_asset_urls: false,
         permanent_url_mode: "serve".into(),
+        metadata_extension: String::new(),
         created_at: now,
         updated_at: now,
     })

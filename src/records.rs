@@ -206,6 +206,8 @@ pub struct Stack {
     pub secure_asset_urls: bool,
     /// `serve` (default) or `redirect`: permanent URLs answer 302 to the version URL (§13).
     pub permanent_url_mode: String,
+    /// The extension whose metadata the web UI's asset panel shows and edits; empty: none.
+    pub metadata_extension: String,
     /// Creation time (ms).
     pub created_at: i64,
     /// Last change (ms).

@@ -64,6 +64,8 @@ pub struct Settings<'a> {
     pub secure_asset_urls: Option<bool>,
     /// `permanent_url_mode`: `serve` or `redirect` (§13).
     pub permanent_url_mode: Option<&'a str>,
+    /// `metadata_extension`: an extension uid of the stack, or `""` for none.
+    pub metadata_extension: Option<&'a str>,
 }
 
 /// Updates name, description and/or the stack settings.
@@ -98,6 +100,15 @@ pub async fn update_stack(
             ));
         }
         s.permanent_url_mode = m.to_owned();
+    }
+    if let Some(e) = settings.metadata_extension {
+        if !e.is_empty() && db.extension(&s.api_key, e).await?.is_none() {
+            return Err(Error::field(
+                "metadata_extension",
+                format!("{e:?} is not an extension of this stack"),
+            ));
+        }
+        s.metadata_extension = e.to_owned();
     }
     s.updated_at = now_ms();
     db.update_stack(&s).await?;

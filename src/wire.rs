@@ -188,6 +188,8 @@ impl Stack {
             "settings": {
                 "secure_asset_urls": self.secure_asset_urls,
                 "permanent_url_mode": self.permanent_url_mode,
+                "metadata_extension": (!self.metadata_extension.is_empty())
+                    .then_some(&self.metadata_extension),
             },
         })
     }

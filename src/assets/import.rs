@@ -187,6 +187,7 @@ impl Run<'_> {
                 owner_uid: self.owner.uid.clone(),
                 secure_asset_urls: false,
                 permanent_url_mode: "serve".into(),
+                metadata_extension: String::new(),
                 created_at: now_ms(),
                 updated_at: now_ms(),
             });

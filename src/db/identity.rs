@@ -38,6 +38,7 @@ fn stack(row: &AnyRow) -> sqlx::Result<Stack> {
         owner_uid: row.try_get("owner_uid")?,
         secure_asset_urls: flag(row, "secure_asset_urls")?,
         permanent_url_mode: row.try_get("permanent_url_mode")?,
+        metadata_extension: row.try_get("metadata_extension")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -92,7 +93,8 @@ fn token(row: &AnyRow) -> sqlx::Result<Token> {
 }
 
 const STACK_COLS: &str = "api_key, name, description, master_locale, org_uid, owner_uid, \
-                          secure_asset_urls, created_at, updated_at, permanent_url_mode";
+                          secure_asset_urls, created_at, updated_at, permanent_url_mode, \
+                          metadata_extension";
 
 impl Db {
     /// The default organization, if created.
@@ -215,7 +217,8 @@ impl Db {
     pub async fn insert_stack(&self, s: &Stack) -> sqlx::Result<()> {
         let mut tx = self.write.begin().await?;
         sqlx::query(&format!(
-            "INSERT INTO stacks ({STACK_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            "INSERT INTO stacks ({STACK_COLS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         ))
         .bind(&s.api_key)
         .bind(&s.name)
@@ -227,6 +230,7 @@ impl Db {
         .bind(s.created_at)
         .bind(s.updated_at)
         .bind(&s.permanent_url_mode)
+        .bind(&s.metadata_extension)
         .execute(&mut *tx)
         .await?;
         sqlx::query("INSERT INTO stack_members (api_key, user_uid) VALUES ($1, $2)")
@@ -261,11 +265,12 @@ impl Db {
         rows.iter().map(stack).collect()
     }
 
-    /// Updates name, description and the secure-URL setting.
+    /// Updates name, description and the stack settings.
     pub async fn update_stack(&self, s: &Stack) -> sqlx::Result<()> {
         sqlx::query(
             "UPDATE stacks SET name = $2, description = $3, secure_asset_urls = $4, \
-             updated_at = $5, permanent_url_mode = $6 WHERE api_key = $1",
+             updated_at = $5, permanent_url_mode = $6, metadata_extension = $7 \
+             WHERE api_key = $1",
         )
         .bind(&s.api_key)
         .bind(&s.name)
@@ -273,6 +278,7 @@ impl Db {
         .bind(s.secure_asset_urls as i64)
         .bind(s.updated_at)
         .bind(&s.permanent_url_mode)
+        .bind(&s.metadata_extension)
         .execute(&self.write)
         .await?;
         Ok(())

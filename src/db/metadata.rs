@@ -206,8 +206,8 @@ impl Db {
         Ok(r.rows_affected() == 1)
     }
 
-    /// Deletes an extension and the metadata that belongs to it; false when it did not
-    /// exist.
+    /// Deletes an extension and the metadata that belongs to it (and un-chooses it as the
+    /// stack's `metadata_extension`); false when it did not exist.
     pub async fn delete_extension(&self, api_key: &str, uid: &str) -> sqlx::Result<bool> {
         let mut tx = self.write.begin().await?;
         sqlx::query(
@@ -228,6 +228,14 @@ impl Db {
             .bind(uid)
             .execute(&mut *tx)
             .await?;
+        sqlx::query(
+            "UPDATE stacks SET metadata_extension = '' \
+             WHERE api_key = $1 AND metadata_extension = $2",
+        )
+        .bind(api_key)
+        .bind(uid)
+        .execute(&mut *tx)
+        .await?;
         let r = sqlx::query("DELETE FROM extensions WHERE api_key = $1 AND uid = $2")
             .bind(api_key)
             .bind(uid)

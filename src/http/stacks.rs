@@ -142,7 +142,8 @@ pub async fn settings(Stack(access): Stack) -> Result<Json<Value>> {
     ))
 }
 
-/// `POST /v3/stacks/settings` `{"stack_settings": {"secure_asset_urls": true}}`.
+/// `POST /v3/stacks/settings` `{"stack_settings": {"secure_asset_urls": true}}`; also
+/// `permanent_url_mode` and `metadata_extension` (an extension uid, or null).
 pub async fn set_settings(
     State(app): State<Arc<App>>,
     Stack(access): Stack,
@@ -164,9 +165,21 @@ pub async fn set_settings(
             ))
         }
     };
+    let extension = match settings.get("metadata_extension") {
+        None => None,
+        Some(Value::Null) => Some(""),
+        Some(Value::String(e)) => Some(e.as_str()),
+        Some(_) => {
+            return Err(Error::field(
+                "metadata_extension",
+                "must be an extension uid, or null for none",
+            ))
+        }
+    };
     let change = stack_config::Settings {
         secure_asset_urls: secure,
         permanent_url_mode: mode,
+        metadata_extension: extension,
     };
     let s = stack_config::update_stack(&app.db, &app.changes, &access, None, None, change).await?;
     Ok(Json(json!({
@@ -183,6 +196,7 @@ pub async fn reset_settings(
     let defaults = stack_config::Settings {
         secure_asset_urls: Some(false),
         permanent_url_mode: Some("serve"),
+        metadata_extension: Some(""),
     };
     let s =
         stack_config::update_stack(&app.db, &app.changes, &access, None, None, defaults).await?;
@@ -196,6 +210,7 @@ fn settings_json(s: &crate::records::Stack) -> Value {
     json!({
         "secure_asset_urls": s.secure_asset_urls,
         "permanent_url_mode": s.permanent_url_mode,
+        "metadata_extension": (!s.metadata_extension.is_empty()).then_some(&s.metadata_extension),
     })
 }
 

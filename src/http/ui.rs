@@ -57,6 +57,7 @@ const MODULES: &[(&str, &str)] = &[
     ("assets.js", include_str!("../../web/js/assets.js")),
     ("dom.js", include_str!("../../web/js/dom.js")),
     ("library.js", include_str!("../../web/js/library.js")),
+    ("metadata.js", include_str!("../../web/js/metadata.js")),
     ("nav.js", include_str!("../../web/js/nav.js")),
     ("panel.js", include_str!("../../web/js/panel.js")),
     ("router.js", include_str!("../../web/js/router.js")),

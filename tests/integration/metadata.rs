@@ -316,3 +316,49 @@ async fn bad_metadata_is_refused_and_nothing_is_kept() {
     assert_eq!(st, StatusCode::OK);
     assert_error(s.get(&format!("/v3/metadata/{uid}")).await, 404, 141);
 }
+
+/// The stack setting that chooses the extension the web UI's asset panel edits.
+#[tokio::test]
+async fn the_panels_metadata_extension_is_a_stack_setting() {
+    let t = spawn().await;
+    let s = t.admin().await;
+    let ext = extension(&s, "Alt text").await;
+    let set = |v: Value| {
+        let s = &s;
+        async move {
+            s.call(
+                Method::POST,
+                "/v3/stacks/settings",
+                Some(json!({"stack_settings": {"metadata_extension": v}})),
+            )
+            .await
+        }
+    };
+    for bad in [json!("bltnothere"), json!(7)] {
+        let v = assert_error(set(bad.clone()).await, 422, 422);
+        assert!(v["errors"]["metadata_extension"].is_array(), "{bad}: {v}");
+    }
+    let (_, v) = s.get("/v3/stacks/settings").await;
+    assert_eq!(
+        v["stack_settings"]["metadata_extension"],
+        Value::Null,
+        "unchanged"
+    );
+    let (st, v) = set(json!(ext)).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["stack_settings"]["metadata_extension"], json!(ext));
+    let (_, v) = s.get("/v3/stacks").await;
+    assert_eq!(v["stack"]["settings"]["metadata_extension"], json!(ext));
+    // Deleting the extension un-chooses it; null un-chooses it too.
+    let (st, _) = s
+        .call(Method::DELETE, &format!("/v3/extensions/{ext}"), None)
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let (_, v) = s.get("/v3/stacks/settings").await;
+    assert_eq!(v["stack_settings"]["metadata_extension"], Value::Null);
+    let other = extension(&s, "Rights").await;
+    set(json!(other)).await;
+    let (st, v) = set(Value::Null).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(v["stack_settings"]["metadata_extension"], Value::Null);
+}

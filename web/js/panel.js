@@ -3,6 +3,7 @@
 import { api, sendFile } from './api.js'
 import { SLUG_MAX, alertBox, copy, date, dialog, fill, h, icon, size, slugProblem, suggestSlug, toast } from './dom.js'
 import { PREVIEW, RENDERABLE, loadTargets, moveDialog, noEnvironments, rendition, targetFields, targetProblem } from './assets.js'
+import { metadataSection } from './metadata.js'
 import { changed, remember } from './nav.js'
 import { state } from './state.js'
 
@@ -68,6 +69,7 @@ export async function renderPanel (notice) {
     fill(panel, h('header', {}, h('h2', {}, 'Asset'), h('button', { class: 'btn', type: 'button', onclick: closePanel }, 'Close')), alertBox(err.message))
     return
   }
+  const described = await metadataSection(a, renderPanel)
   // Another asset (or none) was chosen while this one loaded, or the panel was closed.
   if (state.selected !== uid || !panel.isConnected) return
   const rel = (u) => { try { const x = new URL(u); return x.pathname + x.search } catch { return u } }
@@ -160,6 +162,7 @@ export async function renderPanel (notice) {
     h('div', { class: 'section' }, permanent),
     h('div', { class: 'section' }, signedLink(a)),
     h('div', { class: 'section' }, meta),
+    described,
     h('div', { class: 'section' }, h('h3', {}, 'Actions'), actionError, progress,
       h('div', { class: 'actions' },
         h('button', { class: 'btn', type: 'button', onclick: () => replaceInput.click() }, 'Replace file'), replaceInput,

@@ -1,4 +1,4 @@
-// Settings: environments, delivery tokens, webhooks.
+// Settings: environments, delivery tokens, webhooks, the asset panel's metadata.
 
 import { api } from './api.js'
 import { alertBox, copy, date, dialog, fill, h } from './dom.js'
@@ -19,12 +19,14 @@ export async function openSettings (notice, secret, lateError) {
   let envs = []
   let tokens = []
   let hooks = []
+  let extensions = []
   let error = null
   try {
-    [envs, tokens, hooks] = await Promise.all([
+    [envs, tokens, hooks, extensions] = await Promise.all([
       api('GET', '/v3/environments').then((r) => r.environments),
       api('GET', '/v3/stacks/delivery_tokens').then((r) => r.tokens),
       api('GET', '/v3/webhooks').then((r) => r.webhooks),
+      api('GET', '/v3/extensions').then((r) => r.extensions),
     ])
   } catch (err) { error = err.message }
   // The author may have gone elsewhere (Back, another view) while this loaded.
@@ -79,7 +81,41 @@ export async function openSettings (notice, secret, lateError) {
       secretBox, tokens.length ? tokList : h('p', { class: 'hint' }, 'No delivery tokens yet.'), tokForm),
     h('div', { class: 'card' }, h('h2', {}, 'Webhooks'),
       h('p', { class: 'hint' }, 'Receivers are told when assets change, signed with a secret of their own (§13).'),
-      hookSecretBox, hooksCard)))
+      hookSecretBox, hooksCard),
+    h('div', { class: 'card' }, h('h2', {}, 'Asset metadata'),
+      h('p', { class: 'hint' }, 'Metadata such as alt text belongs to an extension; the asset panel shows and edits the one chosen here, without a new version of the asset.'),
+      metadataCard(extensions))))
+}
+
+// ---------- settings: the extension whose metadata the asset panel edits ----------
+async function chooseExtension (uid, notice) {
+  try {
+    const res = await api('POST', '/v3/stacks/settings', { body: { stack_settings: { metadata_extension: uid || null } } })
+    if (state.stack) state.stack.settings = { ...(state.stack.settings || {}), ...res.stack_settings }
+    openSettings(notice)
+  } catch (err) { openSettings(null, null, err.message) }
+}
+
+function metadataCard (extensions) {
+  const chosen = (state.stack && state.stack.settings && state.stack.settings.metadata_extension) || ''
+  const select = h('select', { id: 'md-extension' },
+    h('option', { value: '' }, 'None'),
+    extensions.map((e) => h('option', { value: e.uid, selected: e.uid === chosen }, e.title)))
+  const form = h('form', { 'aria-label': 'Choose the metadata the asset panel edits', class: 'inline' },
+    h('div', { class: 'field' }, h('label', { for: 'md-extension' }, 'Shown in the asset panel'), select),
+    h('button', { class: 'btn primary', type: 'submit' }, 'Save'))
+  form.addEventListener('submit', (e) => {
+    e.preventDefault()
+    const title = select.selectedOptions[0].textContent
+    chooseExtension(select.value, select.value ? `The asset panel edits ${title}` : 'The asset panel edits no metadata')
+  })
+  const add = h('button', { class: 'btn', type: 'button', onclick: async () => {
+    try {
+      const res = await api('POST', '/v3/extensions', { body: { extension: { title: 'Alt text', type: 'asset_sidebar_widget', srcdoc: '<p>Alt text, edited in the asset panel.</p>', config: { field: 'alt' } } } })
+      await chooseExtension(res.extension.uid, 'Alt text extension added; the asset panel edits it')
+    } catch (err) { openSettings(null, null, err.message) }
+  } }, 'Add an alt text extension')
+  return h('div', {}, form, extensions.some((e) => e.title === 'Alt text') ? null : add)
 }
 
 // ---------- settings: webhooks and their executions (§13) ----------
