@@ -4,8 +4,12 @@
 // compat/run. The stack is set up through the management API with plain fetch.
 import { test, before } from 'node:test'
 import assert from 'node:assert/strict'
-import contentstack, { QueryOperation } from '@contentstack/delivery-sdk'
+import contentstack, { QueryOperation, OverlayAlign, OverlayRepeat, Format } from '@contentstack/delivery-sdk'
 import Legacy from 'contentstack'
+import { PNG as Png } from 'pngjs'
+// The SDK documents ImageTransform for image URLs, but 5.x ships only its type; 4.11.2 ships
+// the class (outside its package exports), which is what a site can run.
+import { ImageTransform } from './node_modules/delivery-sdk-4/dist/modern/lib/image-transform.js'
 
 const base = process.env.PERMA_URL
 const email = process.env.PERMA_EMAIL
@@ -148,4 +152,70 @@ test('contentstack (legacy SDK): query with count, fetch one, sync', async () =>
   const init = await legacy().sync({ init: true })
   assert.equal(init.items.length, 3)
   assert.ok(init.sync_token)
+})
+
+// A PNG of one colour per pixel from `paint(x, y)` → [r, g, b].
+function png (width, height, paint) {
+  const p = new Png({ width, height })
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const [r, g, b] = paint(x, y)
+      p.data.set([r, g, b, 255], (y * width + x) * 4)
+    }
+  }
+  return Png.sync.write(p)
+}
+
+async function decoded (url) {
+  const r = await fetch(url)
+  assert.equal(r.status, 200, `${url}: ${r.status} ${await r.clone().text()}`)
+  assert.equal(r.headers.get('content-type'), 'image/png')
+  const p = Png.sync.read(Buffer.from(await r.arrayBuffer()))
+  return { width: p.width, height: p.height, at: (x, y) => [...p.data.subarray((y * p.width + x) * 4, (y * p.width + x) * 4 + 3)] }
+}
+
+const RED = [255, 0, 0]
+const GREEN = [0, 255, 0]
+const near = (got, want) => got.every((c, i) => Math.abs(c - want[i]) <= 8)
+
+test('delivery-sdk: image URLs built with its overlay helpers, fetched and decoded', async () => {
+  const base = await upload('base.png', png(40, 20, () => RED), 'Base')
+  const mark = await upload('mark.png', png(10, 10, () => GREEN), 'Mark')
+  await publish(base.uid)
+  await publish(mark.uid)
+  const [b, m] = await Promise.all([sdk().asset(base.uid).fetch(), sdk().asset(mark.uid).relativeUrls().fetch()])
+  // Bottom right, as its size.
+  const corner = await decoded(b.url.transform(new ImageTransform().overlay({ relativeURL: m.url, align: [OverlayAlign.BOTTOM, OverlayAlign.RIGHT] }).format(Format.PNG)))
+  assert.deepEqual([corner.width, corner.height], [40, 20])
+  assert.ok(near(corner.at(35, 15), GREEN), `bottom right: ${corner.at(35, 15)}`)
+  assert.ok(near(corner.at(5, 5), RED), `top left: ${corner.at(5, 5)}`)
+  assert.ok(near(corner.at(25, 15), RED), `left of the mark: ${corner.at(25, 15)}`)
+  // A quarter of the base's width (0.25 is 25 %: 10 px, so 10 px high), repeated along x:
+  // a green band across the top.
+  const band = await decoded(b.url.transform(new ImageTransform().overlay({ relativeURL: m.url, align: OverlayAlign.TOP, repeat: OverlayRepeat.X, width: 0.25 }).format(Format.PNG)))
+  assert.ok(near(band.at(2, 2), GREEN) && near(band.at(37, 7), GREEN), 'a band along the top')
+  assert.ok(near(band.at(20, 15), RED), `below the band: ${band.at(20, 15)}`)
+  // A URL outside the stack is refused in words, never fetched.
+  const outside = b.url.transform(new ImageTransform().overlay({ relativeURL: 'https://elsewhere.example/mark.png' }))
+  const r = await fetch(outside)
+  assert.equal(r.status, 400)
+  assert.match(JSON.stringify(await r.json()), /overlay/)
+})
+
+test('delivery-sdk: includeMetadata answers the published metadata only', async () => {
+  const ext = (await cma('POST', '/extensions', { extension: { title: 'Alt text', type: 'asset_sidebar_widget', src: 'https://apps.example.com/alt' } })).extension.uid
+  const md = (await cma('POST', '/metadata', { metadata: { entity_uid: uids.logo, type: 'asset', extension_uid: ext, alt: 'The logo, in red' } })).metadata
+  const before = await sdk().asset(uids.logo).includeMetadata().fetch()
+  assert.deepEqual(before._metadata, { extensions: {} })
+  await cma('POST', `/metadata/${md.uid}/publish`, { metadata: { environments: ['production'], locales: ['en-us'] } })
+  const one = await sdk().asset(uids.logo).includeMetadata().fetch()
+  assert.equal(one._metadata.extensions[ext][0].alt, 'The logo, in red')
+  const all = await sdk().asset().includeMetadata().find()
+  const logo = all.assets.find(a => a.uid === uids.logo)
+  assert.equal(logo._metadata.extensions[ext][0].uid, md.uid)
+  const guide = all.assets.find(a => a.uid === uids.guide)
+  assert.deepEqual(guide._metadata, { extensions: {} })
+  // A query on the metadata through the SDK's own query builder.
+  const found = await sdk().asset().query().where(`_metadata.extensions.${ext}.alt`, QueryOperation.EQUALS, 'The logo, in red').find()
+  assert.deepEqual(found.assets.map(a => a.uid), [uids.logo])
 })

@@ -298,6 +298,10 @@ mod tests {
         for (q, name) in [
             ("width=0", "width"),
             ("width=abc", "width"),
+            ("width=0.0", "width"),
+            ("width=0.12345", "width"),
+            ("width=1.5", "width"),
+            ("width=0.5x", "width"),
             ("height=-5", "height"),
             ("fit=cover", "fit"),
             ("format=bmp", "format"),
@@ -383,6 +387,23 @@ mod tests {
         let t = parse("auto=webp&format=png");
         assert_eq!(t.output_format(Some(chrome), Format::Jpeg), Format::Png);
         assert!(!t.varies_on_accept());
+    }
+
+    #[test]
+    fn a_fraction_below_one_is_a_percentage() {
+        // The Image Delivery API writes 60 % as 60p or 0.6: one rendition either way.
+        for (a, b) in [
+            ("width=0.6", "width=60p"),
+            ("width=0.125&height=0.5", "width=12.5p&height=50p"),
+        ] {
+            assert_eq!(
+                parse(a).canonical(Format::Png),
+                parse(b).canonical(Format::Png),
+                "{a}"
+            );
+        }
+        let o = parse("overlay=/v3/assets/a/b/c&overlay-width=0.5");
+        assert_eq!(o.overlay.and_then(|o| o.width), Some(Side::Percent(5000)));
     }
 
     #[test]

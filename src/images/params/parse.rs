@@ -53,16 +53,29 @@ pub(super) fn int(v: &str) -> Option<u32> {
     v.parse().ok()
 }
 
+/// A side: pixels (`400`), a percentage (`60p`, `12.5p`), or a fraction below one (`0.6`,
+/// the Image Delivery API's other way to write 60 %).
 pub(super) fn side(name: &str, v: &str) -> Result<Side> {
+    let expected = "pixels (1-8192) or a percentage such as 50p or 0.5";
     if let Some(p) = v.strip_suffix('p') {
         let h = hundredths(p)
             .filter(|h| *h > 0)
-            .ok_or_else(|| bad(name, v, "pixels (1-8192) or a percentage such as 50p"))?;
+            .ok_or_else(|| bad(name, v, expected))?;
+        return Ok(Side::Percent(h));
+    }
+    if let Some(frac) = v.strip_prefix("0.") {
+        // Up to four places: hundredths of a percent.
+        let ok = !frac.is_empty() && frac.len() <= 4 && frac.bytes().all(|b| b.is_ascii_digit());
+        let h = ok
+            .then(|| format!("{frac:0<4}").parse::<u32>().ok())
+            .flatten()
+            .filter(|h| *h > 0)
+            .ok_or_else(|| bad(name, v, expected))?;
         return Ok(Side::Percent(h));
     }
     let px = int(v)
         .filter(|n| *n > 0)
-        .ok_or_else(|| bad(name, v, "pixels (1-8192) or a percentage such as 50p"))?;
+        .ok_or_else(|| bad(name, v, expected))?;
     if px > MAX_OUTPUT_SIDE {
         return Err(Error::field(
             name,
