@@ -29,6 +29,7 @@ pub mod client;
 pub mod config;
 pub mod db;
 pub mod delivery;
+pub mod digest;
 pub mod error;
 pub mod events;
 pub mod filename;

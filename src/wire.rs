@@ -69,6 +69,8 @@ impl Asset {
                 "{base}{}",
                 version_path(&self.api_key, &self.uid, f)
             ));
+            // A perma addition: the Subresource Integrity value of this version's file.
+            v["integrity"] = json!(crate::digest::integrity(&f.sha256));
             if render.include_dimension {
                 if let (Some(w), Some(h)) = (f.width, f.height) {
                     v["dimension"] = json!({ "width": w, "height": h });
@@ -132,6 +134,7 @@ impl Version {
                 "{public_url}{}",
                 version_path(api_key, asset_uid, f)
             ));
+            v["integrity"] = json!(crate::digest::integrity(&f.sha256));
         }
         v
     }

@@ -132,6 +132,11 @@ pub struct Prepared {
 }
 
 impl Prepared {
+    /// The blob's SHA-256.
+    pub fn sha(&self) -> &[u8; 32] {
+        &self.sha
+    }
+
     /// The blob's SHA-256 in hex.
     pub fn sha256(&self) -> StackStr<64> {
         hex(&self.sha)

@@ -19,6 +19,8 @@ pub struct Plan<'a> {
     pub outcome: Outcome,
     head_only: bool,
     download: bool,
+    /// Send `Repr-Digest` (RFC 9530: unless `Want-Repr-Digest` refuses SHA-256).
+    digest: bool,
     /// Redirect mode (§13): `Location` of the current version URL.
     redirect: Option<String>,
 }
@@ -47,6 +49,7 @@ impl<'a> Plan<'a> {
             answer,
             head_only: request.method == Method::Head,
             download: request.query.download,
+            digest: crate::digest::sha256_wanted(request.headers.want_repr_digest),
         }
     }
 
@@ -189,6 +192,25 @@ impl<'a> Plan<'a> {
             None => emit("content-type", r.asset.content_type(f)),
         }
         emit("accept-ranges", "bytes");
+        // The digest of the whole representation (also on a range answer), from the stored
+        // hash: the file's, or the rendition's.
+        let sha = match rendition {
+            Some(rd) => crate::digest::from_hex(&rd.sha256),
+            None => Some(*f.sha()),
+        };
+        if let (true, Some(sha), Outcome::Full | Outcome::Partial { .. }) =
+            (self.digest, sha, self.outcome)
+        {
+            let b64 = crate::digest::base64(&sha);
+            let mut buf = [0u8; 64];
+            emit(
+                "repr-digest",
+                format_into(
+                    &mut buf,
+                    format_args!("sha-256=:{}:", std::str::from_utf8(&b64).unwrap_or("")),
+                ),
+            );
+        }
         emit("x-content-type-options", "nosniff");
         // Renditions are raster images: never active content.
         if f.active && rendition.is_none() {

@@ -141,6 +141,8 @@ pub struct DeliveryHeaders<'a> {
     pub authorization: Option<&'a str>,
     /// `accept`, for §11 `auto=webp|avif` (the first line).
     pub accept: Option<&'a str>,
+    /// `want-repr-digest` (RFC 9530), the first line.
+    pub want_repr_digest: Option<&'a str>,
     /// Something the fast path leaves to the router: a repeated or non-ASCII conditional
     /// header (the first value counts), or a request body or protocol switch for hyper to
     /// frame.
@@ -166,6 +168,11 @@ impl<'a> DeliveryHeaders<'a> {
         } else if name.eq_ignore_ascii_case("accept") {
             if self.accept.is_none() {
                 self.accept = std::str::from_utf8(value).ok();
+            }
+            return;
+        } else if name.eq_ignore_ascii_case("want-repr-digest") {
+            if self.want_repr_digest.is_none() {
+                self.want_repr_digest = visible(value);
             }
             return;
         } else if name.eq_ignore_ascii_case("authtoken") {

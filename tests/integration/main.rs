@@ -11,6 +11,7 @@ mod connection;
 mod copy;
 mod counts;
 mod delivery;
+mod digests;
 mod durability;
 mod events;
 mod events_durability;
