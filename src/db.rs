@@ -12,6 +12,7 @@ mod copy;
 mod delivery;
 pub mod direct;
 pub mod events;
+pub mod history;
 mod identity;
 mod import;
 pub mod list;

@@ -15,6 +15,7 @@ mod entry;
 mod hot;
 mod index;
 mod loader;
+pub mod memento;
 pub use loader::on_worker_thread;
 mod plan;
 pub mod render_limits;

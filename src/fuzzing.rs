@@ -26,6 +26,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("agreement", agreement),
     ("upload", upload),
     ("export", export),
+    ("memento", memento),
 ];
 
 /// The delivery fast path's request-head parser and classifier: a head it takes is a public
@@ -135,6 +136,42 @@ pub fn query(data: &[u8]) {
 /// Sync and pagination tokens (§12): refused, or a window that encodes back to the token.
 pub fn sync_token(data: &[u8]) {
     crate::assets::fuzzing::sync_token(&String::from_utf8_lossy(data));
+}
+
+/// A permanent URL as of a date (RFC 7089): any `?at=` value and any `Accept-Datetime`
+/// header is an instant or a 400, never a panic; an instant written back in ISO-8601
+/// reads as itself.
+pub fn memento(data: &[u8]) {
+    use crate::delivery::memento::{instant, parse_accept_datetime, parse_at};
+    use crate::delivery::{Classified, DeliveryHeaders, DeliveryPath, DeliveryQuery, Method};
+    let text = String::from_utf8_lossy(data);
+    if let Some(t) = parse_at(&text) {
+        assert_eq!(parse_at(&crate::time::iso8601(t)), Some(t), "{text:?}");
+    }
+    let _ = parse_accept_datetime(&text);
+    let query = format!(
+        "at={}",
+        percent_encoding::utf8_percent_encode(&text, percent_encoding::NON_ALPHANUMERIC)
+    );
+    let path = DeliveryPath::parse("/v3/assets/blt0123456789abcdef/blt0123456789abcdef/s")
+        .expect("a permanent URL path");
+    let mut headers = DeliveryHeaders::default();
+    headers.add("accept-datetime", data);
+    for (query, headers) in [
+        (Some(query.as_str()), DeliveryHeaders::default()),
+        (None, headers),
+    ] {
+        let req = Classified {
+            method: Method::Get,
+            path: path.clone(),
+            query: DeliveryQuery::parse(query),
+            headers,
+        };
+        match instant(&req) {
+            Ok(_) => {}
+            Err(e) => assert_eq!(e.status(), 400, "{e}"),
+        }
+    }
 }
 
 /// A 16 × 12 PNG with four coloured quadrants, made once.

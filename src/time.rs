@@ -40,6 +40,9 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// 9999-12-31T23:59:59.999Z, the last instant the four-digit ISO-8601 form can write.
+const LAST_INSTANT: i64 = 253_402_300_799_999;
+
 /// Parses the ISO-8601 form produced by [`iso8601`] (and the date-only / second-precision
 /// forms) back to milliseconds. Used by the query language for date comparisons.
 pub fn parse_iso8601(s: &str) -> Option<i64> {
@@ -58,9 +61,16 @@ pub fn parse_iso8601(s: &str) -> Option<i64> {
     let ms: i64 = format!("{frac:0<3}").parse().ok()?;
     // Years 0–9999 (ISO 8601 without expansion): larger ones would overflow the arithmetic
     // below (found by fuzzing the §6 query parser).
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let month_days = match m {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
     if !(0..=9999).contains(&y)
         || !(1..=12).contains(&m)
-        || !(1..=31).contains(&d)
+        || !(1..=month_days).contains(&d)
         || !(0..=23).contains(&hh)
         || !(0..=59).contains(&mm)
         || !(0..=60).contains(&ss)
@@ -69,7 +79,10 @@ pub fn parse_iso8601(s: &str) -> Option<i64> {
         return None;
     }
     let days = days_from_civil(y, m, d);
-    Some(((days * 86_400) + hh * 3600 + mm * 60 + ss) * 1000 + ms)
+    let at = ((days * 86_400) + hh * 3600 + mm * 60 + ss) * 1000 + ms;
+    // A leap second at the very end of year 9999 would land in year 10000, which this
+    // form cannot write back (found by fuzzing `?at=`).
+    (at <= LAST_INSTANT).then_some(at)
 }
 
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {

@@ -7,7 +7,7 @@ use super::assets::file_from;
 use super::{json_list, Db};
 use crate::records::Version;
 
-fn version(row: &AnyRow) -> sqlx::Result<Version> {
+pub(super) fn version(row: &AnyRow) -> sqlx::Result<Version> {
     let file_uid: Option<String> = row.try_get("file_uid")?;
     Ok(Version {
         version: row.try_get("version")?,

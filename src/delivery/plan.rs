@@ -175,14 +175,30 @@ impl<'a> Plan<'a> {
         );
         emit("surrogate-key", &r.asset.surrogate_key());
         emit("cache-tag", &r.asset.cache_tag());
+        // A CDN keying on the URL must not mix answers given for different credentials, nor
+        // (§11 `auto=`) formats chosen for different `Accept` headers, nor (a permanent URL
+        // is also its own time gate, RFC 7089) versions chosen by `Accept-Datetime`.
         let credentials = r.private || r.kind == UrlKind::Permanent || r.changeable;
-        match (credentials, r.vary_accept) {
-            // A CDN keying on the URL must not mix answers given for different credentials,
-            // nor (§11 `auto=`) formats chosen for different `Accept` headers.
-            (true, true) => emit("vary", "accept, authtoken, authorization"),
-            (true, false) => emit("vary", "authtoken, authorization"),
-            (false, true) => emit("vary", "accept"),
-            (false, false) => {}
+        let datetime = match r.memento {
+            Some(m) => m.negotiated,
+            None => r.kind == UrlKind::Permanent,
+        };
+        let vary = match (r.vary_accept, datetime, credentials) {
+            (false, false, false) => "",
+            (true, false, false) => "accept",
+            (false, true, false) => "accept-datetime",
+            (true, true, false) => "accept, accept-datetime",
+            (false, false, true) => "authtoken, authorization",
+            (true, false, true) => "accept, authtoken, authorization",
+            (false, true, true) => "accept-datetime, authtoken, authorization",
+            (true, true, true) => "accept, accept-datetime, authtoken, authorization",
+        };
+        if !vary.is_empty() {
+            emit("vary", vary);
+        }
+        if let Some(m) = r.memento {
+            emit("memento-datetime", &m.datetime_header());
+            emit("link", &m.link_header());
         }
         if not_modified {
             return;

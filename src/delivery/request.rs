@@ -97,6 +97,12 @@ pub struct DeliveryQuery<'a> {
     pub raw: Option<&'a str>,
     /// Has a `signature` (a signed URL, §13: checked with the database).
     pub signed: bool,
+    /// `?at=`: the permanent URL as of this instant (unparsed; see `delivery::memento`).
+    pub at: Option<Cow<'a, str>>,
+    /// `?timemap=…` (any value but `false`): the permanent URL's TimeMap (RFC 7089).
+    pub timemap: bool,
+    /// `?page=` of a TimeMap (unparsed).
+    pub timemap_page: Option<Cow<'a, str>>,
 }
 
 fn flag(v: &str) -> bool {
@@ -119,6 +125,9 @@ impl<'a> DeliveryQuery<'a> {
                 "locale" => q.locale = non_empty(v),
                 "access_token" => q.access_token = Some(v),
                 "signature" => q.signed = true,
+                "at" => q.at = Some(v),
+                "timemap" => q.timemap = &*v != "false",
+                "page" => q.timemap_page = Some(v),
                 "dl" => dl = flag(&v),
                 "download" => download = flag(&v),
                 name if crate::images::is_transform_name(name) => q.transform = Some(query),
@@ -143,6 +152,8 @@ pub struct DeliveryHeaders<'a> {
     pub accept: Option<&'a str>,
     /// `want-repr-digest` (RFC 9530), the first line.
     pub want_repr_digest: Option<&'a str>,
+    /// `accept-datetime` (RFC 7089), the first line, unparsed.
+    pub accept_datetime: Option<&'a str>,
     /// Something the fast path leaves to the router: a repeated or non-ASCII conditional
     /// header (the first value counts), or a request body or protocol switch for hyper to
     /// frame.
@@ -168,6 +179,12 @@ impl<'a> DeliveryHeaders<'a> {
         } else if name.eq_ignore_ascii_case("accept") {
             if self.accept.is_none() {
                 self.accept = std::str::from_utf8(value).ok();
+            }
+            return;
+        } else if name.eq_ignore_ascii_case("accept-datetime") {
+            if self.accept_datetime.is_none() {
+                // Not visible ASCII: still asked for, and refused as malformed.
+                self.accept_datetime = Some(visible(value).unwrap_or("\u{fffd}"));
             }
             return;
         } else if name.eq_ignore_ascii_case("want-repr-digest") {
@@ -255,12 +272,19 @@ pub struct Classified<'a> {
 impl Classified<'_> {
     /// Whether the answer depends on nothing but the asset's index entry: no credentials,
     /// no delivery token, no environment. Only such requests can be answered from memory
-    /// (the fast path's domain); the rest need the database.
+    /// (the fast path's domain); the rest need the database, among them a permanent URL
+    /// as of a date and its TimeMap.
     pub fn is_public(&self) -> bool {
         !self.headers.has_credentials()
             && self.query.environment.is_none()
             && self.query.access_token.is_none()
             && !self.query.signed
+            && !self.asks_for_the_past()
+    }
+
+    /// `?at=`, `Accept-Datetime` or `?timemap=` (RFC 7089).
+    pub fn asks_for_the_past(&self) -> bool {
+        self.query.at.is_some() || self.query.timemap || self.headers.accept_datetime.is_some()
     }
 }
 

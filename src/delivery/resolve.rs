@@ -42,6 +42,8 @@ pub struct Resolved {
     /// The answer can change though the URL names a version: its rendition draws an
     /// overlay named by a permanent URL (§11). Cached like a permanent URL's answer.
     pub changeable: bool,
+    /// The answer of a permanent URL as of a date (RFC 7089).
+    pub memento: Option<Arc<super::memento::Memento>>,
 }
 
 impl Resolved {
@@ -55,6 +57,7 @@ impl Resolved {
             rendition: self.rendition.as_deref(),
             vary_accept: self.vary_accept,
             changeable: self.changeable,
+            memento: self.memento.as_deref(),
         }
     }
 }
@@ -77,9 +80,11 @@ pub struct Answer<'a> {
     pub vary_accept: bool,
     /// See [`Resolved::changeable`].
     pub changeable: bool,
+    /// See [`Resolved::memento`].
+    pub memento: Option<&'a super::memento::Memento>,
 }
 
-enum Mode {
+pub(super) enum Mode {
     Management,
     Token { environment: String },
     Public,
@@ -104,6 +109,7 @@ pub fn resolve_public<'a>(
         rendition: None,
         vary_accept: false,
         changeable: false,
+        memento: None,
     })
 }
 
@@ -222,6 +228,7 @@ impl Delivery {
                         rendition: None,
                         vary_accept: false,
                         changeable: false,
+                        memento: None,
                     });
                 }
             }
@@ -286,6 +293,13 @@ impl Delivery {
             Mode::Public
         };
 
+        // A permanent URL as of a date (RFC 7089): its own answer, deleted assets included
+        // (a time before the deletion has one).
+        if matches!(path.target, Target::Slug(_) | Target::Latest) {
+            if let Some(at) = super::memento::instant(req)? {
+                return self.resolve_at(req, asset, &mode, at).await;
+            }
+        }
         if asset.deleted {
             return Err(Error::Gone);
         }
@@ -374,6 +388,7 @@ impl Delivery {
             rendition: None,
             vary_accept: false,
             changeable: false,
+            memento: None,
         })
     }
 
@@ -381,7 +396,7 @@ impl Delivery {
     /// entry itself when it holds the file, else (an incomplete entry, §4 "Version
     /// URLs" of an asset with many versions) a copy for this answer with the file read by
     /// its primary key. `None` when the asset has no such file.
-    async fn file_of(
+    pub(super) async fn file_of(
         &self,
         asset: Arc<HotAsset>,
         asset_uid: &str,

@@ -55,6 +55,9 @@ pub async fn deliver(State(app): State<Arc<App>>, req: Request) -> Result<Respon
         headers,
     };
     let d = &app.delivery;
+    if request.query.timemap {
+        return timemap(d, &request).await;
+    }
     let mut resolved = d.resolve(&request).await?;
     d.apply_transform(&mut resolved, &request, client).await?;
     match answer(d, &resolved, &request).await {
@@ -69,6 +72,44 @@ pub async fn deliver(State(app): State<Arc<App>>, req: Request) -> Result<Respon
         }
         other => Ok(other?),
     }
+}
+
+/// `?timemap=link` on a permanent URL (RFC 7089 §5): its versions with their dates, as
+/// `application/link-format`, checked for access as the permanent URL itself is, and
+/// cached like its answer.
+async fn timemap(d: &delivery::Delivery, request: &Classified<'_>) -> Result<Response> {
+    if !matches!(request.path.target, delivery::Target::Slug(_)) {
+        return Err(Error::Malformed(
+            "A TimeMap (timemap=link) is asked of a permanent URL.".into(),
+        ));
+    }
+    let mut plain = request.clone();
+    plain.query.timemap = false;
+    plain.query.at = None;
+    plain.headers.accept_datetime = None;
+    let resolved = d.resolve(&plain).await?;
+    let body = d.timemap(&plain, &resolved).await?;
+    let cache = if resolved.private {
+        &d.cache_control.private
+    } else {
+        &d.cache_control.public
+    };
+    let mut out = HeaderMap::with_capacity(4);
+    out.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/link-format"),
+    );
+    out.insert(header::CACHE_CONTROL, hv(cache));
+    out.insert(
+        header::VARY,
+        HeaderValue::from_static("authtoken, authorization"),
+    );
+    d.counters.count(Writer::Router);
+    if request.method == Method::Head {
+        out.insert(header::CONTENT_LENGTH, hv(&body.len().to_string()));
+        return Ok((StatusCode::OK, out).into_response());
+    }
+    Ok((StatusCode::OK, out, body).into_response())
 }
 
 /// Writes the plan of a resolved request: head, and the body streamed from its blob.

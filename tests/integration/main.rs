@@ -26,6 +26,7 @@ mod index;
 mod layering;
 mod listing;
 mod management;
+mod memento;
 mod metadata;
 mod metadata_query;
 mod multiprocess;

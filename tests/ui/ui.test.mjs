@@ -785,9 +785,10 @@ test('folders: move an asset from its panel, move and delete ticked assets, rena
   for (const n of ['mover-a.txt', 'mover-b.txt', 'mover-c.txt']) await page.getByRole('button', { name: n }).waitFor()
   // Sorted largest first: c (3 B), b, a.
   await page.getByLabel('Sort by').selectOption('largest')
-  await page.getByRole('button', { name: 'mover-c.txt' }).waitFor()
-  const names = await page.getByRole('list', { name: 'Assets and folders' }).locator('button.item .name').allTextContents()
-  assert.deepEqual(names.map((n) => n.trim()), ['mover-c.txt', 'mover-b.txt', 'mover-a.txt'])
+  // The list is shown again once the sorted page arrives: wait for that order.
+  const order = () => page.getByRole('list', { name: 'Assets and folders' }).locator('button.item .name').allTextContents().then((n) => n.map((x) => x.trim()))
+  for (let i = 0; i < 50 && (await order())[0] !== 'mover-c.txt'; i++) await page.waitForTimeout(100)
+  assert.deepEqual(await order(), ['mover-c.txt', 'mover-b.txt', 'mover-a.txt'])
   await page.getByLabel('Sort by').selectOption('name')
   // Tags show in the list.
   const [, listed] = await apiAs('GET', `/v3/assets?folder=${box.asset.uid}`, null, key)
@@ -1019,4 +1020,28 @@ test('alt text: an extension chosen in settings, edited in the panel without a n
   await page.getByRole('button', { name: 'tag-me-1.txt' }).click()
   await panel().getByRole('heading', { name: 'Versions' }).waitFor()
   assert.equal(await panel().getByRole('heading', { name: 'Alt text' }).count(), 0)
+})
+
+test('Open as of… gives the permanent URL as it answered at a past moment', async () => {
+  const key = await apiKey()
+  await page.goto(`${base}/stacks/${key}`)
+  await page.getByRole('button', { name: 'Sample Logo (1).PNG' }).click()
+  const p = panel()
+  const permanentUrl = await p.locator('#permanent-url').textContent()
+  await p.getByRole('button', { name: 'Open as of…' }).click()
+  await p.getByRole('alert').filter({ hasText: 'Choose a date and time first.' }).waitFor()
+  // A local time a second ago, as the browser's datetime-local input takes it.
+  const local = await page.evaluate(() => new Date(Date.now() - 1000 - new Date().getTimezoneOffset() * 60000).toISOString().slice(0, 19))
+  await p.getByLabel('Date and time').fill(local)
+  const [popup] = await Promise.all([context.waitForEvent('page'), p.getByRole('button', { name: 'Open as of…' }).click()])
+  await popup.close()
+  const url = await p.locator('#as-of-url').textContent()
+  assert.ok(url.startsWith(`${permanentUrl}?at=`), url)
+  const answer = await page.evaluate(async (u) => {
+    const r = await fetch(u)
+    return { status: r.status, memento: r.headers.get('memento-datetime'), type: r.headers.get('content-type') }
+  }, url)
+  assert.equal(answer.status, 200)
+  assert.ok(answer.memento, 'a Memento-Datetime header')
+  assert.equal(answer.type, 'image/png')
 })

@@ -173,8 +173,24 @@ export async function renderPanel (notice) {
         h('button', { class: 'btn', type: 'button', onclick: () => publishDialog(a) }, 'Publish'),
         h('button', { class: 'btn danger', type: 'button', onclick: () => deleteDialog(a) }, 'Delete'))),
     h('div', { class: 'section' }, h('h3', {}, 'Publishing'), publishedList(a)),
-    h('div', { class: 'section' }, h('h3', {}, 'Versions'), versionList))
+    h('div', { class: 'section' }, h('h3', {}, 'Versions'), asOf(a), versionList))
   if (notice) panel.focus()
+}
+
+// "Open as of…": the permanent URL as it answered at a past moment (RFC 7089 `at=`).
+export function asOf (a) {
+  if (!a.permanent_url) return null
+  const when = h('input', { type: 'datetime-local', id: 'as-of', step: '1', max: new Date(Date.now() - new Date().getTimezoneOffset() * 60000).toISOString().slice(0, 19) })
+  const out = h('div', { 'aria-live': 'polite' })
+  const open = h('button', { class: 'btn', type: 'button', onclick: () => {
+    if (!when.value) { fill(out, alertBox('Choose a date and time first.')); return }
+    // The input is local time; `at=` is UTC.
+    const url = `${a.permanent_url}?at=${encodeURIComponent(new Date(when.value).toISOString())}`
+    fill(out, h('div', { class: 'urlbox' }, h('code', { id: 'as-of-url' }, url)))
+    window.open(url, '_blank', 'noopener')
+  } }, 'Open as of\u2026')
+  return h('div', {}, h('div', { class: 'inline' }, h('label', { for: 'as-of', class: 'sr-only' }, 'Date and time'), when, open),
+    h('p', { class: 'hint' }, 'What the permanent URL served at that moment.'), out)
 }
 
 // A signed link that expires (§13): opens the file even on a secured stack.
