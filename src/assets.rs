@@ -25,6 +25,7 @@ pub mod metadata;
 mod published;
 mod signed;
 mod sync;
+pub mod trash;
 mod versions;
 
 pub use bulk::{bulk_job, resume_bulk_jobs, start_bulk_job, BulkAction, BulkRequest};

@@ -85,6 +85,9 @@ pub struct Config {
     /// for each affected URL to that cache, `surrogate-key:URL` one `POST` naming the
     /// `asset-{uid}` keys, §13.
     pub purge: Vec<String>,
+    /// Seconds between sweeps of the trash, which remove for good what is older than its
+    /// stack's retention (`PERMA_TRASH_SWEEP_SECONDS`, default 3600, §15).
+    pub trash_sweep_seconds: u64,
     /// First retry delay of webhooks and purges in milliseconds (`PERMA_EVENT_RETRY_MS`,
     /// default 5000); it doubles with each attempt, with jitter, up to 8 attempts.
     pub event_retry_ms: u64,
@@ -145,6 +148,7 @@ impl Default for Config {
             webhook_allow_nets: Vec::new(),
             purge: Vec::new(),
             event_retry_ms: 5000,
+            trash_sweep_seconds: 3600,
             event_timeout: 30,
             event_retention: std::time::Duration::from_secs(30 * 24 * 3600),
             send_timeout: 60,
@@ -241,6 +245,9 @@ impl Config {
                     bail!("PERMA_PURGE: {p:?} is neither http-purge:URL nor surrogate-key:URL");
                 }
             }
+        }
+        if let Some(v) = var("PERMA_TRASH_SWEEP_SECONDS") {
+            self.trash_sweep_seconds = num("PERMA_TRASH_SWEEP_SECONDS", v)?.max(1);
         }
         if let Some(v) = var("PERMA_EVENT_RETRY_MS") {
             self.event_retry_ms = num("PERMA_EVENT_RETRY_MS", v)?.max(1);

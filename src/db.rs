@@ -20,6 +20,7 @@ pub mod metadata;
 pub mod published;
 mod publishing;
 mod renditions;
+pub mod trash;
 mod versions;
 
 use std::time::Duration;
@@ -134,6 +135,11 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "metadata_extension",
         sql: include_str!("../migrations/sqlite/0015_metadata_extension.sql"),
     },
+    Migration {
+        version: 16,
+        name: "trash",
+        sql: include_str!("../migrations/sqlite/0016_trash.sql"),
+    },
 ];
 
 /// The migration that adds `metadata_values`, which perma fills from the metadata tables.
@@ -214,6 +220,11 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 15,
         name: "metadata_extension",
         sql: include_str!("../migrations/postgres/0015_metadata_extension.sql"),
+    },
+    Migration {
+        version: 16,
+        name: "trash",
+        sql: include_str!("../migrations/postgres/0016_trash.sql"),
     },
 ];
 

@@ -19,6 +19,7 @@ mod session;
 mod signing;
 mod stacks;
 mod tokens;
+mod trash;
 mod ui;
 mod versions;
 mod webhooks;
@@ -28,7 +29,7 @@ use std::sync::Arc;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 
 use crate::app::App;
@@ -78,6 +79,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v3/bulk/publish", post(bulk::publish))
         .route("/v3/bulk/unpublish", post(bulk::unpublish))
         .route("/v3/bulk/delete", post(bulk::delete))
+        .route("/v3/trash", get(trash::list).delete(trash::empty_all))
+        .route("/v3/trash/{uid}", delete(trash::empty_one))
+        .route("/v3/trash/{uid}/restore", post(trash::restore))
         .route("/v3/bulk/jobs/{job_id}", get(bulk::job))
         .route("/v3/bulk/jobs/{job_id}/items", get(bulk::items))
         .route("/v3/stacks/share", post(stacks::share))

@@ -208,11 +208,19 @@ pub struct Stack {
     pub permanent_url_mode: String,
     /// The extension whose metadata the web UI's asset panel shows and edits; empty: none.
     pub metadata_extension: String,
+    /// Days an item stays in the trash before it is removed for good (§15; default 14).
+    pub trash_retention_days: i64,
     /// Creation time (ms).
     pub created_at: i64,
     /// Last change (ms).
     pub updated_at: i64,
 }
+
+/// How long an item stays in a stack's trash unless the stack says otherwise (§15).
+pub const DEFAULT_TRASH_RETENTION_DAYS: i64 = 14;
+
+/// Longest trash retention a stack may set, in days.
+pub const MAX_TRASH_RETENTION_DAYS: i64 = 365;
 
 /// A publishing target.
 #[derive(Debug, Clone)]

@@ -10,7 +10,7 @@ use crate::delivery::Changes;
 use crate::error::{Error, Result};
 use crate::identity::{validate_environment_name, validate_locale_code, StackAccess};
 use crate::ids;
-use crate::records::{Environment, Locale, Stack, Token, TokenKind};
+use crate::records::{Environment, Locale, Stack, Token, TokenKind, MAX_TRASH_RETENTION_DAYS};
 use crate::time::{now_ms, parse_iso8601};
 
 /// Adds existing users (by email) as members. Unknown emails are a 422 naming them.
@@ -66,6 +66,8 @@ pub struct Settings<'a> {
     pub permanent_url_mode: Option<&'a str>,
     /// `metadata_extension`: an extension uid of the stack, or `""` for none.
     pub metadata_extension: Option<&'a str>,
+    /// `trash_retention_days` (§15): 1 to `MAX_TRASH_RETENTION_DAYS`.
+    pub trash_retention_days: Option<i64>,
 }
 
 /// Updates name, description and/or the stack settings.
@@ -100,6 +102,15 @@ pub async fn update_stack(
             ));
         }
         s.permanent_url_mode = m.to_owned();
+    }
+    if let Some(days) = settings.trash_retention_days {
+        if !(1..=MAX_TRASH_RETENTION_DAYS).contains(&days) {
+            return Err(Error::field(
+                "trash_retention_days",
+                format!("must be a whole number of days from 1 to {MAX_TRASH_RETENTION_DAYS}"),
+            ));
+        }
+        s.trash_retention_days = days;
     }
     if let Some(e) = settings.metadata_extension {
         if !e.is_empty() && db.extension(&s.api_key, e).await?.is_none() {

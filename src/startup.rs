@@ -59,6 +59,7 @@ impl Application {
         let Application { app, listener } = self;
         preload_in_background(&app);
         record_rendition_use(&app);
+        sweep_trash(&app);
         crate::events::start(&app);
         tracing::info!(listen = %app.config.listen, public_url = %app.public_url, "perma serving");
         let served = crate::http::serve(app.clone(), listener, shutdown).await;
@@ -99,6 +100,26 @@ fn record_rendition_use(app: &Arc<App>) {
             tick.tick().await;
             let Some(app) = app.upgrade() else { return };
             app.delivery.renditions.flush_usage().await;
+        }
+    });
+}
+
+/// Empties what has been in a trash longer than its stack's retention (§15), every
+/// `trash_sweep_seconds`; stops with the app. Several processes may sweep at once: the
+/// same rows end up emptied once.
+fn sweep_trash(app: &Arc<App>) {
+    let every = std::time::Duration::from_secs(app.config.trash_sweep_seconds);
+    let app = Arc::downgrade(app);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            let Some(app) = app.upgrade() else { return };
+            match crate::assets::trash::sweep(&app.db).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(removed = n, "trash: removed what outlived its retention"),
+                Err(e) => tracing::warn!("trash sweep failed, trying again later: {e}"),
+            }
         }
     });
 }

@@ -193,6 +193,7 @@ impl Stack {
                 "permanent_url_mode": self.permanent_url_mode,
                 "metadata_extension": (!self.metadata_extension.is_empty())
                     .then_some(&self.metadata_extension),
+                "trash_retention_days": self.trash_retention_days,
             },
         })
     }

@@ -230,7 +230,7 @@ pub async fn update(
     ))
 }
 
-/// Deletes an asset (tombstone: its URLs answer 410 from now on, §4).
+/// Deletes an asset into the trash (§15; tombstone: its URLs answer 410 from now on, §4).
 pub async fn delete(db: &Db, changes: &Changes, access: &StackAccess, uid: &str) -> Result<()> {
     access.require_write()?;
     let asset = get_live(db, &access.stack.api_key, uid).await?;
@@ -238,6 +238,7 @@ pub async fn delete(db: &Db, changes: &Changes, access: &StackAccess, uid: &str)
         std::slice::from_ref(&asset.uid),
         access.actor.uid(),
         now_ms(),
+        None,
     )
     .await?;
     changes.changed(Some(&asset.uid)).await;

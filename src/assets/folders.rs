@@ -150,7 +150,7 @@ pub async fn update_folder(
     ))
 }
 
-/// Deletes a folder and everything in it (§5).
+/// Deletes a folder and everything in it (§5), into the trash as one item (§15).
 pub async fn delete_folder(
     db: &Db,
     changes: &Changes,
@@ -171,7 +171,8 @@ pub async fn delete_folder(
             doomed.push(child);
         }
     }
-    db.tombstone(&doomed, access.actor.uid(), now_ms()).await?;
+    db.tombstone(&doomed, access.actor.uid(), now_ms(), Some(&folder.uid))
+        .await?;
     for uid in &doomed {
         changes.changed(Some(uid)).await;
     }

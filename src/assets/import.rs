@@ -188,6 +188,7 @@ impl Run<'_> {
                 secure_asset_urls: false,
                 permanent_url_mode: "serve".into(),
                 metadata_extension: String::new(),
+                trash_retention_days: crate::records::DEFAULT_TRASH_RETENTION_DAYS,
                 created_at: now_ms(),
                 updated_at: now_ms(),
             });

@@ -395,21 +395,30 @@ impl Db {
         Ok(true)
     }
 
-    /// Tombstones assets (their URLs then answer 410, §4). Returns how many were live.
-    pub async fn tombstone(&self, uids: &[String], by: &str, at: i64) -> sqlx::Result<u64> {
+    /// Tombstones assets (their URLs then answer 410, §4) into the trash (§15): as one
+    /// item named `root` (a folder with what it held), or each its own item. Returns how
+    /// many were live.
+    pub async fn tombstone(
+        &self,
+        uids: &[String],
+        by: &str,
+        at: i64,
+        root: Option<&str>,
+    ) -> sqlx::Result<u64> {
         let mut tx = self.write.begin().await?;
         let mut n = 0;
         // A statement per chunk, not per asset: each statement changes the kept folder
         // totals once per folder (schema 10), and on PostgreSQL a row changed many times
         // in one transaction costs more each time (deleting a folder of 20,000 files).
         for chunk in uids.chunks(TOMBSTONE_CHUNK) {
-            let marks: Vec<String> = (3..3 + chunk.len()).map(|i| format!("${i}")).collect();
+            let marks: Vec<String> = (4..4 + chunk.len()).map(|i| format!("${i}")).collect();
             let sql = format!(
-                "UPDATE assets SET deleted_at = $1, updated_by = $2, updated_at = $1 \
+                "UPDATE assets SET deleted_at = $1, updated_by = $2, updated_at = $1, \
+                 trash_root = CASE WHEN $3 = '' THEN uid ELSE $3 END \
                  WHERE deleted_at IS NULL AND uid IN ({}) RETURNING uid, api_key, version, is_dir",
                 marks.join(", ")
             );
-            let mut q = sqlx::query(&sql).bind(at).bind(by);
+            let mut q = sqlx::query(&sql).bind(at).bind(by).bind(root.unwrap_or(""));
             for uid in chunk {
                 q = q.bind(uid);
             }
@@ -480,10 +489,12 @@ impl Db {
             .collect()
     }
 
-    /// Every file row: (file uid, sha256, asset deleted?). For `fsck` and `gc`.
+    /// Every file row: (file uid, sha256, asset gone for good?): deleted and out of the
+    /// trash (§15), so its bytes may be reclaimed. For `fsck` and `gc`.
     pub async fn all_files(&self) -> sqlx::Result<Vec<(String, String, bool)>> {
         let rows = sqlx::query(
-            "SELECT f.uid, f.sha256, a.deleted_at FROM files f JOIN assets a ON a.uid = f.asset_uid",
+            "SELECT f.uid, f.sha256, a.purged_at AS deleted_at FROM files f \
+             JOIN assets a ON a.uid = f.asset_uid",
         )
         .fetch_all(&self.read)
         .await?;

@@ -39,6 +39,7 @@ fn stack(row: &AnyRow) -> sqlx::Result<Stack> {
         secure_asset_urls: flag(row, "secure_asset_urls")?,
         permanent_url_mode: row.try_get("permanent_url_mode")?,
         metadata_extension: row.try_get("metadata_extension")?,
+        trash_retention_days: row.try_get("trash_retention_days")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -94,7 +95,7 @@ fn token(row: &AnyRow) -> sqlx::Result<Token> {
 
 const STACK_COLS: &str = "api_key, name, description, master_locale, org_uid, owner_uid, \
                           secure_asset_urls, created_at, updated_at, permanent_url_mode, \
-                          metadata_extension";
+                          metadata_extension, trash_retention_days";
 
 impl Db {
     /// The default organization, if created.
@@ -218,7 +219,7 @@ impl Db {
         let mut tx = self.write.begin().await?;
         sqlx::query(&format!(
             "INSERT INTO stacks ({STACK_COLS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
         ))
         .bind(&s.api_key)
         .bind(&s.name)
@@ -231,6 +232,7 @@ impl Db {
         .bind(s.updated_at)
         .bind(&s.permanent_url_mode)
         .bind(&s.metadata_extension)
+        .bind(s.trash_retention_days)
         .execute(&mut *tx)
         .await?;
         sqlx::query("INSERT INTO stack_members (api_key, user_uid) VALUES ($1, $2)")
@@ -269,8 +271,8 @@ impl Db {
     pub async fn update_stack(&self, s: &Stack) -> sqlx::Result<()> {
         sqlx::query(
             "UPDATE stacks SET name = $2, description = $3, secure_asset_urls = $4, \
-             updated_at = $5, permanent_url_mode = $6, metadata_extension = $7 \
-             WHERE api_key = $1",
+             updated_at = $5, permanent_url_mode = $6, metadata_extension = $7, \
+             trash_retention_days = $8 WHERE api_key = $1",
         )
         .bind(&s.api_key)
         .bind(&s.name)
@@ -279,6 +281,7 @@ impl Db {
         .bind(s.updated_at)
         .bind(&s.permanent_url_mode)
         .bind(&s.metadata_extension)
+        .bind(s.trash_retention_days)
         .execute(&self.write)
         .await?;
         Ok(())

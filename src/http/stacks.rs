@@ -176,10 +176,20 @@ pub async fn set_settings(
             ))
         }
     };
+    let retention = match settings.get("trash_retention_days") {
+        None => None,
+        Some(v) => Some(v.as_i64().ok_or_else(|| {
+            Error::field(
+                "trash_retention_days",
+                "must be a whole number of days from 1 to 365",
+            )
+        })?),
+    };
     let change = stack_config::Settings {
         secure_asset_urls: secure,
         permanent_url_mode: mode,
         metadata_extension: extension,
+        trash_retention_days: retention,
     };
     let s = stack_config::update_stack(&app.db, &app.changes, &access, None, None, change).await?;
     Ok(Json(json!({
@@ -197,6 +207,7 @@ pub async fn reset_settings(
         secure_asset_urls: Some(false),
         permanent_url_mode: Some("serve"),
         metadata_extension: Some(""),
+        trash_retention_days: Some(crate::records::DEFAULT_TRASH_RETENTION_DAYS),
     };
     let s =
         stack_config::update_stack(&app.db, &app.changes, &access, None, None, defaults).await?;
@@ -211,6 +222,7 @@ fn settings_json(s: &crate::records::Stack) -> Value {
         "secure_asset_urls": s.secure_asset_urls,
         "permanent_url_mode": s.permanent_url_mode,
         "metadata_extension": (!s.metadata_extension.is_empty()).then_some(&s.metadata_extension),
+        "trash_retention_days": s.trash_retention_days,
     })
 }
 

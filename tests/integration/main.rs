@@ -38,3 +38,4 @@ mod sdk_suites;
 mod signed;
 mod support;
 mod sync;
+mod trash;

@@ -1,0 +1,225 @@
+//! The trash (§15): what a deletion left, listed a page at a time through an index,
+//! restored (with all a folder held) in one transaction, and emptied, by hand or when
+//! older than the stack's retention. Only emptied items give their blobs up to `gc`.
+
+use sqlx::Row;
+
+use super::assets::{asset_from_row, ASSET_COLS};
+use super::events::{self, Emit};
+use super::Db;
+use crate::records::Asset;
+
+/// Rows changed per statement when restoring a big folder (see `tombstone`).
+const RESTORE_CHUNK: usize = 500;
+
+/// One item of the trash: an asset or a folder deleted directly.
+#[derive(Debug, Clone)]
+pub struct TrashItem {
+    /// The asset or folder as it was deleted.
+    pub asset: Asset,
+    /// Who deleted it.
+    pub deleted_by: String,
+    /// When (ms).
+    pub deleted_at: i64,
+    /// Assets and folders that went with it (a folder's contents; 0 for an asset).
+    pub contents: i64,
+}
+
+/// What a restore brought back.
+#[derive(Debug, Clone)]
+pub struct Restored {
+    /// Every asset and folder restored, the item first.
+    pub uids: Vec<String>,
+    /// The item's folder was gone: it came back into the stack's root.
+    pub moved_to_root: bool,
+}
+
+impl Db {
+    /// A page of a stack's trash, most recently deleted first, and how many items it has.
+    pub async fn trash_page(
+        &self,
+        api_key: &str,
+        (skip, limit): (i64, i64),
+    ) -> sqlx::Result<(Vec<TrashItem>, i64)> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ASSET_COLS} FROM assets a LEFT JOIN files f ON f.uid = a.file_uid \
+             WHERE a.api_key = $1 AND a.trash_root = a.uid AND a.purged_at IS NULL \
+             ORDER BY a.deleted_at DESC, a.uid DESC LIMIT $2 OFFSET $3"
+        ))
+        .bind(api_key)
+        .bind(limit)
+        .bind(skip)
+        .fetch_all(&self.read)
+        .await?;
+        let mut items = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let asset = asset_from_row(r)?;
+            let contents: i64 = if asset.is_dir {
+                sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM assets WHERE trash_root = $1 AND uid <> $1 \
+                     AND purged_at IS NULL",
+                )
+                .bind(&asset.uid)
+                .fetch_one(&self.read)
+                .await?
+            } else {
+                0
+            };
+            items.push(TrashItem {
+                deleted_by: asset.updated_by.clone(),
+                deleted_at: asset.deleted_at.unwrap_or(asset.updated_at),
+                contents,
+                asset,
+            });
+        }
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM assets WHERE api_key = $1 AND trash_root = uid \
+             AND purged_at IS NULL",
+        )
+        .bind(api_key)
+        .fetch_one(&self.read)
+        .await?;
+        Ok((items, count))
+    }
+
+    /// One item of a stack's trash.
+    pub async fn trash_item(&self, api_key: &str, uid: &str) -> sqlx::Result<Option<Asset>> {
+        sqlx::query(&format!(
+            "SELECT {ASSET_COLS} FROM assets a LEFT JOIN files f ON f.uid = a.file_uid \
+             WHERE a.api_key = $1 AND a.uid = $2 AND a.trash_root = a.uid \
+             AND a.purged_at IS NULL"
+        ))
+        .bind(api_key)
+        .bind(uid)
+        .fetch_optional(&self.read)
+        .await?
+        .map(|r| asset_from_row(&r))
+        .transpose()
+    }
+
+    /// Brings an item of the trash back with everything that went with it, unpublished,
+    /// in one transaction: into the stack's root when its folder is no longer there. Each
+    /// asset restored is an `update` event (§13: webhooks, and purges of the 410s CDNs
+    /// kept). `None` when the item is not in the trash (any more).
+    pub async fn restore_trash(
+        &self,
+        api_key: &str,
+        root: &str,
+        (by, at): (&str, i64),
+    ) -> sqlx::Result<Option<Restored>> {
+        let mut tx = self.write.begin().await?;
+        let parent: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT parent_uid FROM assets WHERE api_key = $1 AND uid = $2 \
+             AND trash_root = uid AND purged_at IS NULL",
+        )
+        .bind(api_key)
+        .bind(root)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(parent) = parent else {
+            return Ok(None);
+        };
+        let mut moved_to_root = false;
+        if let Some(p) = parent {
+            let live: Option<i64> = sqlx::query_scalar(
+                "SELECT 1 FROM assets WHERE api_key = $1 AND uid = $2 AND deleted_at IS NULL",
+            )
+            .bind(api_key)
+            .bind(&p)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if live.is_none() {
+                sqlx::query("UPDATE assets SET parent_uid = NULL WHERE uid = $1")
+                    .bind(root)
+                    .execute(&mut *tx)
+                    .await?;
+                moved_to_root = true;
+            }
+        }
+        let uids: Vec<(String, i64, bool)> = sqlx::query(
+            "SELECT uid, version, is_dir FROM assets WHERE trash_root = $1 \
+             AND purged_at IS NULL ORDER BY CASE WHEN uid = $1 THEN 0 ELSE 1 END, uid",
+        )
+        .bind(root)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok((
+                r.try_get("uid")?,
+                r.try_get("version")?,
+                super::flag(r, "is_dir")?,
+            ))
+        })
+        .collect::<sqlx::Result<_>>()?;
+        for chunk in uids.chunks(RESTORE_CHUNK) {
+            let marks: Vec<String> = (3..3 + chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "UPDATE assets SET deleted_at = NULL, trash_root = NULL, updated_by = $1, \
+                 updated_at = $2 WHERE uid IN ({})",
+                marks.join(", ")
+            );
+            let mut q = sqlx::query(&sql).bind(by).bind(at);
+            for (uid, _, _) in chunk {
+                q = q.bind(uid.as_str());
+            }
+            q.execute(&mut *tx).await?;
+            for (uid, version, is_dir) in chunk {
+                if !is_dir {
+                    events::record_event(
+                        &mut tx,
+                        Emit {
+                            api_key,
+                            action: "update",
+                            asset_uid: uid,
+                            version: *version,
+                            target: None,
+                            by,
+                            at,
+                        },
+                    )
+                    .await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(Some(Restored {
+            uids: uids.into_iter().map(|(u, _, _)| u).collect(),
+            moved_to_root,
+        }))
+    }
+
+    /// Empties items of a stack's trash for good: one (`Some(uid)`), or all of them.
+    /// Returns how many assets and folders left the trash.
+    pub async fn purge_trash(
+        &self,
+        api_key: &str,
+        root: Option<&str>,
+        at: i64,
+    ) -> sqlx::Result<u64> {
+        let r = sqlx::query(
+            "UPDATE assets SET purged_at = $1 WHERE api_key = $2 AND purged_at IS NULL \
+             AND trash_root IS NOT NULL AND ($3 = '' OR trash_root = $3)",
+        )
+        .bind(at)
+        .bind(api_key)
+        .bind(root.unwrap_or(""))
+        .execute(&self.write)
+        .await?;
+        Ok(r.rows_affected())
+    }
+
+    /// Empties, in every stack, what has been in the trash longer than the stack's
+    /// retention. Returns how many assets and folders left the trash.
+    pub async fn purge_expired_trash(&self, now: i64) -> sqlx::Result<u64> {
+        let r = sqlx::query(
+            "UPDATE assets SET purged_at = $1 WHERE purged_at IS NULL \
+             AND trash_root IS NOT NULL AND deleted_at < $1 - 86400000 * \
+             (SELECT s.trash_retention_days FROM stacks s WHERE s.api_key = assets.api_key)",
+        )
+        .bind(now)
+        .execute(&self.write)
+        .await?;
+        Ok(r.rows_affected())
+    }
+}
