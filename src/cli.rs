@@ -127,6 +127,9 @@ enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    /// The stack's trash (§15): list it, restore an item, empty it.
+    #[command(subcommand)]
+    Trash(TrashCmd),
     /// List assets.
     Ls {
         #[command(flatten)]
@@ -140,6 +143,37 @@ enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// `perma trash …`.
+#[derive(Debug, Subcommand)]
+pub enum TrashCmd {
+    /// What is in the trash: uid, kind, items, days left, name.
+    List {
+        #[command(flatten)]
+        remote: Remote,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Bring an item back, with everything a folder held.
+    Restore {
+        #[command(flatten)]
+        remote: Remote,
+        /// The item's uid.
+        uid: String,
+    },
+    /// Remove one item for good, or (`--all`) everything in the trash.
+    Empty {
+        #[command(flatten)]
+        remote: Remote,
+        /// The item's uid.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        uid: Option<String>,
+        /// Empty the whole trash.
+        #[arg(long)]
+        all: bool,
     },
 }
 
@@ -209,6 +243,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             query,
             json,
         } => remote::ls(&remote, folder.as_deref(), query.as_deref(), json).await?,
+        Command::Trash(cmd) => remote::trash(cmd).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -291,6 +291,30 @@ impl Client {
         self.typed(r).await
     }
 
+    /// The stack's trash (§15), first 100 items: the server's JSON as it came.
+    pub async fn trash(&self) -> anyhow::Result<Value> {
+        let r = self
+            .request(Method::GET, "/v3/trash")
+            .query(&[("include_count", "true")]);
+        self.typed(r).await
+    }
+
+    /// Restores an item of the trash: the server's JSON as it came.
+    pub async fn restore(&self, uid: &str) -> anyhow::Result<Value> {
+        let path = format!("/v3/trash/{}", urlencoding_segment(uid));
+        self.typed(self.request(Method::POST, &format!("{path}/restore")))
+            .await
+    }
+
+    /// Empties one item of the trash, or all of it: the server's JSON as it came.
+    pub async fn empty_trash(&self, uid: Option<&str>) -> anyhow::Result<Value> {
+        let path = match uid {
+            Some(u) => format!("/v3/trash/{}", urlencoding_segment(u)),
+            None => "/v3/trash".to_owned(),
+        };
+        self.typed(self.request(Method::DELETE, &path)).await
+    }
+
     /// Downloads a URL (or an asset's current file) to `dest`, streaming.
     pub async fn download(&self, url: &str, dest: &Path) -> anyhow::Result<u64> {
         let resp = Self::check(self.request(Method::GET, url).send().await?).await?;
@@ -314,4 +338,9 @@ impl Client {
         bar.finish_and_clear();
         Ok(n)
     }
+}
+
+/// A uid as one path segment.
+fn urlencoding_segment(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, crate::records::SEGMENT).to_string()
 }

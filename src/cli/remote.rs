@@ -163,3 +163,47 @@ pub async fn ls(
     eprintln!("{} assets", page.count.unwrap_or(page.assets.len() as u64));
     Ok(())
 }
+
+/// `perma trash list|restore|empty` (§15).
+pub async fn trash(cmd: super::TrashCmd) -> anyhow::Result<()> {
+    use super::TrashCmd;
+    match cmd {
+        TrashCmd::List { remote, json } => {
+            let v = remote.client().await?.trash().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+                return Ok(());
+            }
+            for item in v["trash"].as_array().into_iter().flatten() {
+                let dir = item["is_dir"].as_bool().unwrap_or(false);
+                let name = if dir { &item["name"] } else { &item["title"] };
+                println!(
+                    "{}\t{}\t{}\t{} days left\t{}",
+                    item["uid"].as_str().unwrap_or(""),
+                    if dir { "folder" } else { "asset" },
+                    item["items"]
+                        .as_i64()
+                        .map(|n| format!("{n} inside"))
+                        .unwrap_or_default(),
+                    item["days_left"].as_i64().unwrap_or(0),
+                    name.as_str().unwrap_or("")
+                );
+            }
+            eprintln!("{} in the trash", v["count"].as_i64().unwrap_or(0));
+        }
+        TrashCmd::Restore { remote, uid } => {
+            let v = remote.client().await?.restore(&uid).await?;
+            println!("{}", v["notice"].as_str().unwrap_or("Restored."));
+        }
+        TrashCmd::Empty { remote, uid, all } => {
+            let uid = if all { None } else { uid.as_deref() };
+            let v = remote.client().await?.empty_trash(uid).await?;
+            println!(
+                "{} ({} removed for good)",
+                v["notice"].as_str().unwrap_or("Emptied."),
+                v["removed"].as_i64().unwrap_or(0)
+            );
+        }
+    }
+    Ok(())
+}

@@ -208,6 +208,45 @@ async fn admin_and_client_commands() {
     assert!(!bad_q.status.success());
     assert!(String::from_utf8_lossy(&bad_q.stderr).contains("422"));
 
+    // The trash: list it, restore an item, empty it; an unknown item is an error.
+    let doomed = d.join("doomed.txt");
+    std::fs::write(&doomed, b"to the trash and back").unwrap();
+    let up = ok(client(&token).arg("upload").arg(&doomed).output().unwrap());
+    let (doomed_uid, _) = up.split_once('\t').unwrap();
+    let http = reqwest::Client::new();
+    let gone = http
+        .delete(format!("{}/v3/assets/{doomed_uid}", server.base))
+        .header("api_key", &api_key)
+        .header("authorization", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), reqwest::StatusCode::OK);
+    let listed = ok(client(&token).args(["trash", "list"]).output().unwrap());
+    assert!(
+        listed.contains(doomed_uid) && listed.contains("14 days left"),
+        "{listed}"
+    );
+    let back = ok(client(&token)
+        .args(["trash", "restore", doomed_uid])
+        .output()
+        .unwrap());
+    assert!(back.contains("Asset restored."), "{back}");
+    assert!(ok(client(&token).arg("ls").output().unwrap()).contains(doomed_uid));
+    let missing = client(&token)
+        .args(["trash", "restore", doomed_uid])
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("404"));
+    let none = client(&token).args(["trash", "empty"]).output().unwrap();
+    assert!(!none.status.success(), "empty needs a uid or --all");
+    let emptied = ok(client(&token)
+        .args(["trash", "empty", "--all"])
+        .output()
+        .unwrap());
+    assert!(emptied.contains("0 removed"), "{emptied}");
+
     // Email/password login works for client commands too.
     let mut c = perma_cmd(d);
     c.env("PERMA_SERVER", &server.base)
