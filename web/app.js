@@ -1,7 +1,7 @@
 // perma web UI (§7). Plain ES modules, no build step; talks to the same /v3 API as the SDKs.
 // Modules in js/, imported one way only (tests/integration/layering.rs): state and dom at
 // the bottom; the API client (api) and the address (nav); the shell and what the views
-// share (assets, metadata); the views (panel, then library and settings); the router on
+// share (assets, metadata); the views (panel, then library, settings and trash); the router on
 // top. A view asks for navigation or announces a change with an event (nav.js), never by
 // importing a module above it.
 

@@ -20,7 +20,8 @@ const UI_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
     form-action 'self'; frame-ancestors 'none'; object-src 'none'";
 
 /// Routes for `/`, `/app.js`, `/app.css`, `/favicon.ico`, and the UI's own addresses
-/// (`/stacks/{api_key}` with `?folder=`, `?q=`, `?asset=`, and `/stacks/{api_key}/settings`),
+/// (`/stacks/{api_key}` with `?folder=`, `?q=`, `?asset=`, `/stacks/{api_key}/settings` and
+/// `/stacks/{api_key}/trash`),
 /// which serve the same page: the UI reads its state from the address (§7), so a view can
 /// be linked to, reloaded and reached with Back and Forward.
 pub fn routes() -> Router<Arc<App>> {
@@ -34,6 +35,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/", get(index))
         .route("/stacks/{api_key}", get(index))
         .route("/stacks/{api_key}/settings", get(index))
+        .route("/stacks/{api_key}/trash", get(index))
         .route(
             "/app.js",
             get(|| async {
@@ -64,6 +66,7 @@ const MODULES: &[(&str, &str)] = &[
     ("settings.js", include_str!("../../web/js/settings.js")),
     ("shell.js", include_str!("../../web/js/shell.js")),
     ("state.js", include_str!("../../web/js/state.js")),
+    ("trash.js", include_str!("../../web/js/trash.js")),
 ];
 
 async fn module(Path(name): Path<String>) -> Response {

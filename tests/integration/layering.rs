@@ -160,6 +160,7 @@ const UI_RANKS: &[(&str, u8)] = &[
     ("panel.js", 4),
     ("library.js", 5),
     ("settings.js", 5),
+    ("trash.js", 5),
     ("router.js", 6),
 ];
 

@@ -29,6 +29,7 @@ export function showLibraryChrome () {
   if (!document.getElementById('library')) renderShell()
   document.getElementById('page-title').textContent = 'Assets'
   document.getElementById('nav-settings').removeAttribute('aria-current')
+  document.getElementById('nav-trash')?.removeAttribute('aria-current')
   document.getElementById('nav-assets').setAttribute('aria-current', 'page')
 }
 

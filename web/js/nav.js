@@ -14,6 +14,7 @@ export function addressOf () {
   if (!state.apiKey) return '/'
   const base = `/stacks/${encodeURIComponent(state.apiKey)}`
   if (state.page === 'settings') return `${base}/settings`
+  if (state.page === 'trash') return `${base}/trash`
   const q = new URLSearchParams()
   if (state.folder) q.set('folder', state.folder)
   if (state.search) q.set('q', state.search)
@@ -44,7 +45,7 @@ export async function ancestry (uid) {
   return chain
 }
 
-// Asks the router to show `to`: 'library', 'settings', 'stacks' or 'logout'.
+// Asks the router to show `to`: 'library', 'settings', 'trash', 'stacks' or 'logout'.
 export function navigate (to) {
   window.dispatchEvent(new CustomEvent('perma:navigate', { detail: to }))
 }

@@ -7,6 +7,7 @@ import { ancestry, remember } from './nav.js'
 import { keepDraft, removePanel, renderPanel } from './panel.js'
 import { openSettings } from './settings.js'
 import { renderShell } from './shell.js'
+import { openTrash } from './trash.js'
 import { state, store } from './state.js'
 
 // Views ask for navigation with nav.js `navigate` (they import nothing above them).
@@ -14,6 +15,7 @@ window.addEventListener('perma:navigate', (e) => {
   const to = e.detail
   if (to === 'library') openLibrary()
   else if (to === 'settings') openSettings()
+  else if (to === 'trash') openTrash()
   else if (to === 'stacks') renderStacks()
   else if (to === 'logout') logout(true)
 })
@@ -99,12 +101,13 @@ export async function enterStack (apiKey) {
 // Draws whatever the address says (nav.js writes it as the views change).
 export async function route () {
   if (!state.session) return renderLogin()
-  const m = location.pathname.match(/^\/stacks\/(blt[0-9a-f]{16})(\/settings)?\/?$/)
+  const m = location.pathname.match(/^\/stacks\/(blt[0-9a-f]{16})(\/settings|\/trash)?\/?$/)
   if (!m) return renderStacks()
   if (state.apiKey !== m[1] || !state.stack || !document.getElementById('workspace')) {
     if (!(await enterStack(m[1]))) return
   }
-  if (m[2]) return openSettings()
+  if (m[2] === '/settings') return openSettings()
+  if (m[2] === '/trash') return openTrash()
   const params = new URLSearchParams(location.search)
   state.page = 'library'
   state.search = params.get('q') || ''

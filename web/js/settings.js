@@ -12,6 +12,7 @@ export async function openSettings (notice, secret, lateError) {
   remember()
   if (!document.getElementById('workspace')) renderShell()
   document.getElementById('nav-assets').removeAttribute('aria-current')
+  document.getElementById('nav-trash')?.removeAttribute('aria-current')
   document.getElementById('nav-settings').setAttribute('aria-current', 'page')
   document.getElementById('page-title').textContent = 'Settings'
   const ws = document.getElementById('workspace')
