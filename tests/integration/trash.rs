@@ -277,3 +277,125 @@ async fn the_retention_is_a_stack_setting_and_the_sweep_keeps_it() {
     assert_eq!(left["trash"][0]["uid"], keep["uid"]);
     assert_eq!(left["trash"][0]["days_left"], 2);
 }
+
+/// Counts a folder's live files and whether the folder is an item of the trash (with how
+/// many it holds).
+async fn where_is(s: &Session, folder: &str) -> (u64, Option<i64>) {
+    let (_, v) = s
+        .get(&format!(
+            "/v3/assets?folder={folder}&include_count=true&limit=1"
+        ))
+        .await;
+    let live = v["count"].as_u64().unwrap_or(0);
+    let t = trash(s).await;
+    let item = t["trash"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["uid"] == json!(folder))
+        .map(|i| i["items"].as_i64().unwrap());
+    (live, item)
+}
+
+#[tokio::test]
+async fn sigkill_while_trashing_or_restoring_a_folder_leaves_it_whole() {
+    use crate::support::Server;
+    use futures_util::StreamExt;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let mut s = server.login().await.with_new_stack("kill").await;
+    let folder = s.folder("Big", None).await;
+    const FILES: usize = 400;
+    let uploads: Vec<(String, Vec<u8>)> = futures_util::stream::iter(0..FILES)
+        .map(|i| {
+            let s = &s;
+            let folder = &folder;
+            async move {
+                let bytes = format!("file {i} of the big folder").into_bytes();
+                let uid = s
+                    .upload_into(&format!("f{i}.txt"), &bytes, Some(folder))
+                    .await;
+                (uid, bytes)
+            }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    assert_eq!(where_is(&s, &folder).await, (FILES as u64, None));
+    let mut server = Some(server);
+    for (step, delay_ms) in [("trash", 15u64), ("restore", 15)] {
+        let path = if step == "trash" {
+            format!("/v3/assets/folders/{folder}")
+        } else {
+            format!("/v3/trash/{folder}/restore")
+        };
+        let method = if step == "trash" {
+            Method::DELETE
+        } else {
+            Method::POST
+        };
+        let call = {
+            let s = s.clone();
+            tokio::spawn(async move { s.call(method, &path, None).await })
+        };
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+        server.take().unwrap().kill();
+        let _ = call.await;
+        let restarted = Server::start(dir.path());
+        s.base = restarted.base.clone();
+        server = Some(restarted);
+        // Whole in the library, or whole in the trash: never in between.
+        let state = where_is(&s, &folder).await;
+        assert!(
+            state == (FILES as u64, None) || state == (0, Some(FILES as i64)),
+            "after a SIGKILL during {step}: {state:?}"
+        );
+        // Finish what the kill interrupted, so that the next step starts from there.
+        let in_trash = state.1.is_some();
+        match (step, in_trash) {
+            ("trash", false) => {
+                let (st, _) = s
+                    .call(
+                        Method::DELETE,
+                        &format!("/v3/assets/folders/{folder}"),
+                        None,
+                    )
+                    .await;
+                assert_eq!(st, StatusCode::OK);
+            }
+            ("restore", true) => {
+                let (st, _) = s
+                    .call(Method::POST, &format!("/v3/trash/{folder}/restore"), None)
+                    .await;
+                assert_eq!(st, StatusCode::OK);
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(where_is(&s, &folder).await, (FILES as u64, None));
+    // Every byte is still served, and fsck is clean.
+    let (_, v) = s
+        .get(&format!("/v3/assets?folder={folder}&limit=100"))
+        .await;
+    let http = reqwest::Client::new();
+    for a in v["assets"].as_array().unwrap() {
+        let (_, bytes) = uploads.iter().find(|(u, _)| a["uid"] == json!(u)).unwrap();
+        let got = http
+            .get(a["url"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert_eq!(&got[..], bytes.as_slice());
+    }
+    drop(server);
+    let out = crate::support::perma_cmd(dir.path())
+        .arg("fsck")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("missing: 0"), "{text}");
+}
