@@ -180,7 +180,7 @@ async fn jobs_for(app: &Arc<App>, e: &OutboxEvent) -> anyhow::Result<Vec<EventJo
     // permanent URL changes nothing a cache can hold; version URLs are never purged.
     let purges = matches!(
         e.action.as_str(),
-        "update" | "restore" | "replace" | "delete" | "publish" | "unpublish"
+        "update" | "restore" | "replace" | "delete" | "publish" | "unpublish" | "restored"
     );
     if purges && !app.config.purge.is_empty() {
         if let Some(slug) = &asset.permanent_slug {

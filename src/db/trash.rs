@@ -99,7 +99,7 @@ impl Db {
 
     /// Brings an item of the trash back with everything that went with it, unpublished,
     /// in one transaction: into the stack's root when its folder is no longer there. Each
-    /// asset restored is an `update` event (§13: webhooks, and purges of the 410s CDNs
+    /// asset restored is a `restored` event (§13: webhooks, and purges of the 410s CDNs
     /// kept). `None` when the item is not in the trash (any more).
     pub async fn restore_trash(
         &self,
@@ -170,7 +170,7 @@ impl Db {
                         &mut tx,
                         Emit {
                             api_key,
-                            action: "update",
+                            action: "restored",
                             asset_uid: uid,
                             version: *version,
                             target: None,
@@ -189,37 +189,70 @@ impl Db {
         }))
     }
 
-    /// Empties items of a stack's trash for good: one (`Some(uid)`), or all of them.
-    /// Returns how many assets and folders left the trash.
+    /// Empties items of a stack's trash for good: one (`Some(uid)`), or all of them, with
+    /// a `purged` event for each asset (§13). Returns how many assets and folders left the
+    /// trash.
     pub async fn purge_trash(
         &self,
         api_key: &str,
         root: Option<&str>,
         at: i64,
     ) -> sqlx::Result<u64> {
-        let r = sqlx::query(
+        let q = sqlx::query(
             "UPDATE assets SET purged_at = $1 WHERE api_key = $2 AND purged_at IS NULL \
-             AND trash_root IS NOT NULL AND ($3 = '' OR trash_root = $3)",
+             AND trash_root IS NOT NULL AND ($3 = '' OR trash_root = $3) \
+             RETURNING uid, api_key, version, is_dir",
         )
         .bind(at)
         .bind(api_key)
-        .bind(root.unwrap_or(""))
-        .execute(&self.write)
-        .await?;
-        Ok(r.rows_affected())
+        .bind(root.unwrap_or(""));
+        self.purged(q, at).await
     }
 
     /// Empties, in every stack, what has been in the trash longer than the stack's
-    /// retention. Returns how many assets and folders left the trash.
+    /// retention, with a `purged` event for each asset. Returns how many assets and
+    /// folders left the trash.
     pub async fn purge_expired_trash(&self, now: i64) -> sqlx::Result<u64> {
-        let r = sqlx::query(
+        let q = sqlx::query(
             "UPDATE assets SET purged_at = $1 WHERE purged_at IS NULL \
              AND trash_root IS NOT NULL AND deleted_at < $1 - 86400000 * \
-             (SELECT s.trash_retention_days FROM stacks s WHERE s.api_key = assets.api_key)",
+             (SELECT s.trash_retention_days FROM stacks s WHERE s.api_key = assets.api_key) \
+             RETURNING uid, api_key, version, is_dir",
         )
-        .bind(now)
-        .execute(&self.write)
-        .await?;
-        Ok(r.rows_affected())
+        .bind(now);
+        self.purged(q, now).await
+    }
+
+    /// Runs a purge that returns (uid, api_key, version, is_dir) and records the events of
+    /// its assets, in one transaction.
+    async fn purged<'q>(
+        &self,
+        q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+        at: i64,
+    ) -> sqlx::Result<u64> {
+        let mut tx = self.write.begin().await?;
+        let rows = q.fetch_all(&mut *tx).await?;
+        for r in &rows {
+            if super::flag(r, "is_dir")? {
+                continue;
+            }
+            let uid: String = r.try_get("uid")?;
+            let api_key: String = r.try_get("api_key")?;
+            events::record_event(
+                &mut tx,
+                Emit {
+                    api_key: &api_key,
+                    action: "purged",
+                    asset_uid: &uid,
+                    version: r.try_get("version")?,
+                    target: None,
+                    by: "system",
+                    at,
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(rows.len() as u64)
     }
 }

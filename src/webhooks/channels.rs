@@ -16,6 +16,7 @@ pub const GRAMMAR: &[&str] = &[
     "assets.{asset_uid}?.publish|unpublish.success|fail|failure",
     "assets.{asset_uid}?.environments.{environment}.publish|unpublish.success|fail|failure",
     "assets.permanent_url.create",
+    "assets.{asset_uid}?.trashed|restored|purged",
     "content_types.{content_type_uid}?.create|update|delete",
     "content_types.{content_type_uid}?.entries.{entry_uid}?.create|update|delete|publish|unpublish",
     "content_types.{content_type_uid}?.entries.{entry_uid}?.publish|unpublish.success|fail|failure",
@@ -160,7 +161,11 @@ pub fn fired(action: &str, asset_uid: &str, env: Option<Target<'_>>) -> Vec<Fire
             channel: "assets.permanent_url.create".into(),
             names: vec!["assets.permanent_url.create".into()],
         }],
-        "delete" => vec![simple("delete")],
+        // A deletion moves the asset to the trash (§15): Contentstack's `delete`, and
+        // perma's own `trashed`; then `restored` or `purged`.
+        "delete" => vec![simple("delete"), simple("trashed")],
+        "restored" => vec![simple("restored")],
+        "purged" => vec![simple("purged")],
         "publish" => vec![publishing("publish")],
         "unpublish" => vec![publishing("unpublish")],
         _ => Vec::new(),

@@ -399,3 +399,64 @@ async fn sigkill_while_trashing_or_restoring_a_folder_leaves_it_whole() {
     assert!(out.status.success(), "{text}");
     assert!(text.contains("missing: 0"), "{text}");
 }
+
+#[tokio::test]
+async fn the_trash_tells_webhooks_what_went_and_came_back() {
+    use crate::events::{create_webhook, settle, spawn, Receiver};
+    let t = spawn().await;
+    let s = t.admin().await;
+    let receiver = Receiver::start(200, Duration::ZERO).await;
+    let hook = create_webhook(
+        &s,
+        &receiver.url(),
+        &[
+            "assets.trashed",
+            "assets.restored",
+            "assets.purged",
+            "assets.delete",
+        ],
+        "automatic",
+    )
+    .await;
+    let uid = s.upload("note.txt", b"note").await["uid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    delete(&s, &format!("/v3/assets/{uid}")).await;
+    let (st, _) = s
+        .call(Method::POST, &format!("/v3/trash/{uid}/restore"), None)
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    delete(&s, &format!("/v3/assets/{uid}")).await;
+    delete(&s, &format!("/v3/trash/{uid}")).await;
+    let ex = settle(&s, hook["uid"].as_str().unwrap(), 6, "success").await;
+    let mut channels: Vec<&str> = ex
+        .iter()
+        .map(|e| e["channel"][0].as_str().unwrap())
+        .collect();
+    channels.sort_unstable();
+    assert_eq!(
+        channels,
+        [
+            "assets.delete",
+            "assets.delete",
+            "assets.purged",
+            "assets.restored",
+            "assets.trashed",
+            "assets.trashed"
+        ],
+        "{ex:?}"
+    );
+    // The names are perma's additions to the channel grammar; others stay refused.
+    let (st, v) = s
+        .call(
+            Method::POST,
+            "/v3/webhooks",
+            Some(
+                json!({"webhook": {"name": "x", "destinations": [{"target_url": receiver.url()}],
+                "channels": ["assets.binned"]}}),
+            ),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+}
