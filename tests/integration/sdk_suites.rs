@@ -75,7 +75,8 @@ async fn every_contentstack_channel_is_kept_and_only_asset_events_fire() {
             .await;
         assert_eq!(st, StatusCode::OK);
     }
-    // by_name: the publish and a's delete (not b's); every: publish and both deletes.
+    // by_name: the publish and a's delete (not b's); every: publish and both deletes, each
+    // also perma's `assets.trashed` (§15).
     let named = settle(&s, by_name["uid"].as_str().unwrap(), 2, "success").await;
     let mut got: Vec<&str> = named
         .iter()
@@ -89,12 +90,12 @@ async fn every_contentstack_channel_is_kept_and_only_asset_events_fire() {
             "assets.environments.production.publish.success"
         ]
     );
-    let all = settle(&s, every["uid"].as_str().unwrap(), 3, "success").await;
-    assert_eq!(all.len(), 3, "{all:?}");
+    let all = settle(&s, every["uid"].as_str().unwrap(), 5, "success").await;
+    assert_eq!(all.len(), 5, "{all:?}");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
-        receiver.wait_for(5).await.len(),
-        5,
+        receiver.wait_for(7).await.len(),
+        7,
         "nothing more arrived: the entry webhook never fires"
     );
     let (_, ex) = s
