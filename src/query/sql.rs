@@ -110,12 +110,7 @@ fn metadata_filter(m: &MetadataField, op: &Op, exact: &mut bool) -> Filter {
             }
         },
         Op::Cmp(dir, or_eq, l) => {
-            let cmp = match (dir, or_eq) {
-                (Ordering::Greater, false) => Cmp::Gt,
-                (Ordering::Greater, true) => Cmp::Ge,
-                (_, false) => Cmp::Lt,
-                (_, true) => Cmp::Le,
-            };
+            let cmp = cmp_of(*dir, *or_eq);
             match l {
                 Lit::Null => Filter::False,
                 l => some(test(cmp, l)),
@@ -168,13 +163,18 @@ fn op_filter(col: Column, op: &Op, exact: &mut bool) -> Filter {
             let Some(v) = sql_value(l) else {
                 return Filter::False;
             };
-            let cmp = match (dir, or_eq) {
-                (Ordering::Greater, false) => Cmp::Gt,
-                (Ordering::Greater, true) => Cmp::Ge,
-                (_, false) => Cmp::Lt,
-                (_, true) => Cmp::Le,
-            };
+            let cmp = cmp_of(*dir, *or_eq);
             Filter::Compare(col, cmp, v)
         }
+    }
+}
+
+/// The SQL comparison of `$gt`, `$gte`, `$lt`, `$lte`.
+fn cmp_of(dir: Ordering, or_eq: bool) -> Cmp {
+    match (dir, or_eq) {
+        (Ordering::Greater, false) => Cmp::Gt,
+        (Ordering::Greater, true) => Cmp::Ge,
+        (_, false) => Cmp::Lt,
+        (_, true) => Cmp::Le,
     }
 }

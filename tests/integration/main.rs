@@ -33,6 +33,7 @@ mod multiprocess;
 mod overlays;
 mod permanent_url;
 mod purge;
+mod rawdb;
 mod renditions;
 mod sdk_suites;
 mod signed;

@@ -9,6 +9,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::images::{get, h};
+use crate::rawdb::{run_sql, Arg};
 use crate::support::{assert_error, TestApp};
 use perma::time::now_ms;
 
@@ -249,37 +250,15 @@ async fn as_of_a_date_in_an_environment_and_timemaps_in_pages() {
 
     // Thousands of versions: the TimeMap pages (1,000 a page) with next and prev links.
     // The extra versions are written straight into the database, each a metadata edit.
-    {
-        use sqlx::Connection;
-        let url = t.app.config.database_url();
-        let insert = "INSERT INTO asset_versions (asset_uid, version, file_uid, title, \
-                      description, tags, parent_uid, version_name, action, created_by, created_at) \
-                      SELECT asset_uid, version + $2, file_uid, title, description, tags, \
-                      parent_uid, version_name, 'update', created_by, created_at + $2 \
-                      FROM asset_versions WHERE asset_uid = $1 AND version = 3";
-        let n = 1200;
-        if t.app.db.backend() == perma::db::Backend::Sqlite {
-            let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
-            for i in 1..=n {
-                sqlx::query(insert)
-                    .bind(&uid)
-                    .bind(i64::from(i))
-                    .execute(&mut c)
-                    .await
-                    .unwrap();
-            }
-        } else {
-            let mut c = sqlx::postgres::PgConnection::connect(&url).await.unwrap();
-            for i in 1..=n {
-                sqlx::query(insert)
-                    .bind(&uid)
-                    .bind(i64::from(i))
-                    .execute(&mut c)
-                    .await
-                    .unwrap();
-            }
-        }
-    }
+    let insert = "INSERT INTO asset_versions (asset_uid, version, file_uid, title, \
+                  description, tags, parent_uid, version_name, action, created_by, created_at) \
+                  SELECT asset_uid, version + $2, file_uid, title, description, tags, \
+                  parent_uid, version_name, 'update', created_by, created_at + $2 \
+                  FROM asset_versions WHERE asset_uid = $1 AND version = 3";
+    let rows: Vec<Vec<Arg>> = (1..=1200)
+        .map(|i| vec![Arg::Text(&uid), Arg::Int(i)])
+        .collect();
+    run_sql(&t, insert, &rows).await;
     let page = |p: u32| {
         let t = &t;
         let url = format!("{permanent}?timemap=link&page={p}");

@@ -37,15 +37,8 @@ async fn attach(s: &Session, asset: &str, ext: &str, fields: Value) -> String {
     v["metadata"]["uid"].as_str().unwrap().to_owned()
 }
 
-/// The titles a query answers, sorted, and the count it reports.
-async fn titles(s: &Session, path: &str, query: &str) -> (Vec<String>, u64) {
-    let sep = if path.contains('?') { '&' } else { '?' };
-    let (st, v) = s
-        .get(&format!(
-            "{path}{sep}include_count=true&query={}",
-            enc(query)
-        ))
-        .await;
+/// The titles of a listing's answer, sorted, and the count it reports.
+fn titles_of((st, v): (StatusCode, Value), query: &str) -> (Vec<String>, u64) {
     assert_eq!(st, StatusCode::OK, "{query}: {v}");
     let mut t: Vec<String> = v["assets"]
         .as_array()
@@ -55,6 +48,18 @@ async fn titles(s: &Session, path: &str, query: &str) -> (Vec<String>, u64) {
         .collect();
     t.sort();
     (t, v["count"].as_u64().unwrap())
+}
+
+/// The titles a query answers, sorted, and the count it reports.
+async fn titles(s: &Session, path: &str, query: &str) -> (Vec<String>, u64) {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let got = s
+        .get(&format!(
+            "{path}{sep}include_count=true&query={}",
+            enc(query)
+        ))
+        .await;
+    titles_of(got, query)
 }
 
 #[tokio::test]
@@ -169,21 +174,13 @@ async fn query_filters_on_metadata_values_in_the_database() {
     let cda = |query: String| {
         let site = &site;
         async move {
-            let (st, v) = site
+            let got = site
                 .get(&format!(
                     "/v3/assets?environment=production&include_count=true&query={}",
                     enc(&query)
                 ))
                 .await;
-            assert_eq!(st, StatusCode::OK, "{query}: {v}");
-            let mut t: Vec<String> = v["assets"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|a| a["title"].as_str().unwrap().to_owned())
-                .collect();
-            t.sort();
-            (t, v["count"].as_u64().unwrap())
+            titles_of(got, &query)
         }
     };
     assert_eq!(cda(q("alt", json!("A red kite"))).await, expect(&[kite]));
@@ -258,7 +255,6 @@ async fn bad_metadata_fields_in_a_query_are_refused_by_name() {
 /// is and as published, when it migrates: queries then find what was there before.
 #[tokio::test]
 async fn migrating_to_metadata_values_indexes_the_existing_metadata() {
-    use sqlx::Connection;
     let mut t = crate::support::TestApp::spawn().await;
     let mut s = t.admin().await.with_new_stack("upgrade").await;
     let ext = extension(&s).await;
@@ -277,14 +273,7 @@ async fn migrating_to_metadata_values_indexes_the_existing_metadata() {
     assert_eq!(st, StatusCode::OK);
     t.stop().await.unwrap();
     let undo = "DROP TABLE metadata_values; DELETE FROM perma_migrations WHERE version = 14;";
-    let url = t.app.config.database_url();
-    if t.app.db.backend() == perma::db::Backend::Sqlite {
-        let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
-        sqlx::raw_sql(undo).execute(&mut c).await.unwrap();
-    } else {
-        let mut c = sqlx::postgres::PgConnection::connect(&url).await.unwrap();
-        sqlx::raw_sql(undo).execute(&mut c).await.unwrap();
-    }
+    crate::rawdb::run_sql(&t, undo, &[]).await;
     t.restart().await;
     s.base = t.base.clone();
     let query = json!({ format!("_metadata.extensions.{ext}.alt"): "from before" }).to_string();

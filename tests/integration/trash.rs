@@ -7,6 +7,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
+use crate::rawdb::{run_sql, Arg};
 use crate::support::{assert_error, Session, TestApp};
 
 async fn trash(s: &Session) -> Value {
@@ -237,34 +238,16 @@ async fn the_retention_is_a_stack_setting_and_the_sweep_keeps_it() {
         delete(&s, &format!("/v3/assets/{}", a["uid"].as_str().unwrap())).await;
     }
     // Move the deletions back in time, as if they had happened days ago.
-    {
-        use sqlx::Connection;
-        let url = t.app.config.database_url();
-        let back = "UPDATE assets SET deleted_at = deleted_at - $2 WHERE uid = $1";
-        let day = 86_400_000i64;
-        let moves = [(&keep, day), (&old, 4 * day)];
-        if t.app.db.backend() == perma::db::Backend::Sqlite {
-            let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
-            for (a, by) in moves {
-                sqlx::query(back)
-                    .bind(a["uid"].as_str().unwrap())
-                    .bind(by)
-                    .execute(&mut c)
-                    .await
-                    .unwrap();
-            }
-        } else {
-            let mut c = sqlx::postgres::PgConnection::connect(&url).await.unwrap();
-            for (a, by) in moves {
-                sqlx::query(back)
-                    .bind(a["uid"].as_str().unwrap())
-                    .bind(by)
-                    .execute(&mut c)
-                    .await
-                    .unwrap();
-            }
-        }
-    }
+    let day = 86_400_000i64;
+    run_sql(
+        &t,
+        "UPDATE assets SET deleted_at = deleted_at - $2 WHERE uid = $1",
+        &[
+            vec![Arg::Text(keep["uid"].as_str().unwrap()), Arg::Int(day)],
+            vec![Arg::Text(old["uid"].as_str().unwrap()), Arg::Int(4 * day)],
+        ],
+    )
+    .await;
     let mut left = Value::Null;
     for _ in 0..100 {
         left = trash(&s).await;
