@@ -176,14 +176,11 @@ impl Db {
         if entity_uids.is_empty() {
             return Ok(Vec::new());
         }
-        let marks: Vec<String> = (0..entity_uids.len())
-            .map(|i| format!("${}", i + 3))
-            .collect();
         let sql = format!(
             "SELECT entity_uid, locale, extension_uid, path, text_value, num_value \
              FROM metadata_values WHERE api_key = $1 AND environment_uid = $2 \
              AND entity_uid IN ({})",
-            marks.join(", ")
+            super::placeholders(3, entity_uids.len())
         );
         let mut q = sqlx::query(&sql).bind(api_key).bind(environment_uid);
         for u in entity_uids {
