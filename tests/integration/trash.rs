@@ -285,6 +285,7 @@ async fn sigkill_while_trashing_or_restoring_a_folder_leaves_it_whole() {
     use crate::support::Server;
     use futures_util::StreamExt;
     let dir = tempfile::tempdir().unwrap();
+    crate::support::prepare_database(dir.path()).await;
     let server = Server::start(dir.path());
     let mut s = server.login().await.with_new_stack("kill").await;
     let folder = s.folder("Big", None).await;
