@@ -151,6 +151,16 @@ pub async fn get_folder(db: &Db, api_key: &str, uid: &str) -> Result<Asset> {
     }
 }
 
+/// A live folder the actor may read (`GET /v3/assets/folders/{uid}`).
+pub async fn fetch_folder(db: &Db, access: &StackAccess, uid: &str) -> Result<Asset> {
+    access.require_read()?;
+    let folder = get_folder(db, &access.stack.api_key, uid).await?;
+    access
+        .require(db, crate::permissions::Action::Read, &folder)
+        .await?;
+    Ok(folder)
+}
+
 /// An asset, or the asset as of `version`.
 pub async fn fetch(
     db: &Db,
@@ -160,6 +170,9 @@ pub async fn fetch(
 ) -> Result<Asset> {
     access.require_read()?;
     let asset = get_live(db, &access.stack.api_key, uid).await?;
+    access
+        .require(db, crate::permissions::Action::Read, &asset)
+        .await?;
     match version {
         None => Ok(asset),
         Some(n) => match db.version(uid, n).await? {

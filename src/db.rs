@@ -20,6 +20,7 @@ pub mod metadata;
 pub mod published;
 mod publishing;
 mod renditions;
+mod roles;
 pub mod trash;
 mod versions;
 
@@ -140,6 +141,11 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "trash",
         sql: include_str!("../migrations/sqlite/0016_trash.sql"),
     },
+    Migration {
+        version: 17,
+        name: "roles",
+        sql: include_str!("../migrations/sqlite/0017_roles.sql"),
+    },
 ];
 
 /// The migration that adds `metadata_values`, which perma fills from the metadata tables.
@@ -225,6 +231,11 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 16,
         name: "trash",
         sql: include_str!("../migrations/postgres/0016_trash.sql"),
+    },
+    Migration {
+        version: 17,
+        name: "roles",
+        sql: include_str!("../migrations/postgres/0017_roles.sql"),
     },
 ];
 

@@ -14,6 +14,7 @@ mod folders;
 mod health;
 mod metadata;
 mod render;
+mod roles;
 mod server;
 mod session;
 mod signing;
@@ -84,7 +85,16 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v3/trash/{uid}/restore", post(trash::restore))
         .route("/v3/bulk/jobs/{job_id}", get(bulk::job))
         .route("/v3/bulk/jobs/{job_id}/items", get(bulk::items))
-        .route("/v3/stacks/share", post(stacks::share))
+        .route("/v3/stacks/share", post(roles::share))
+        .route(
+            "/v3/stacks/users/roles",
+            get(roles::users_roles).post(roles::set_users_roles),
+        )
+        .route("/v3/roles", get(roles::list).post(roles::create))
+        .route(
+            "/v3/roles/{uid}",
+            get(roles::get).put(roles::update).delete(roles::delete),
+        )
         .route("/v3/stacks/unshare", post(stacks::unshare))
         .route("/v3/stacks/users", get(stacks::users))
         .route("/v3/stacks/settings/reset", post(stacks::reset_settings))

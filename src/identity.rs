@@ -4,11 +4,15 @@
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use std::sync::Arc;
 
 use crate::db::{is_unique_violation, Db};
 use crate::error::{Error, Result};
 use crate::ids::{self, ApiKey};
-use crate::records::{Environment, Locale, Organization, Stack, Token, TokenKind, User};
+use crate::permissions::{Action, Area, Grants, RoleKind};
+use crate::records::{
+    Asset, Environment, Locale, Organization, Role, Stack, Token, TokenKind, User,
+};
 use crate::time::now_ms;
 
 /// Who is making a management request.
@@ -63,9 +67,124 @@ pub struct StackAccess {
     pub stack: Stack,
     /// Who asks.
     pub actor: Actor,
+    /// What the actor's roles (or the token's scope) grant (§14).
+    pub grants: Arc<Grants>,
+}
+
+fn denied(what: &str) -> Error {
+    Error::Forbidden(format!(
+        "You don't have permission to {what}. Ask an Admin of this stack for a role that allows it."
+    ))
 }
 
 impl StackAccess {
+    /// The access of an actor to a stack, with the grants of its roles (`None` when a user
+    /// is not a member).
+    pub async fn of(db: &Db, stack: Stack, actor: Actor) -> Result<Option<StackAccess>> {
+        let grants = match &actor {
+            Actor::Token(t) if t.api_key == stack.api_key => Grants::token(t.can_read, t.can_write),
+            Actor::Token(_) => return Ok(None),
+            Actor::User(u) => match db.member_roles(&stack.api_key, &u.uid).await? {
+                None => return Ok(None),
+                // The owner is always an Admin, whatever roles the rows hold.
+                Some(_) if u.uid == stack.owner_uid => Grants::owner(),
+                Some(roles) => {
+                    Grants::from_roles(roles.iter().map(|r| (RoleKind::parse(&r.kind), &r.rules)))
+                }
+            },
+        };
+        Ok(Some(StackAccess {
+            stack,
+            actor,
+            grants: Arc::new(grants),
+        }))
+    }
+
+    /// Refuses unless the actor's roles manage this part of the stack (§14).
+    pub fn require_area(&self, area: Area) -> Result<()> {
+        if self.grants.manages(area) {
+            return Ok(());
+        }
+        Err(denied(match area {
+            Area::Settings => "manage this stack's settings",
+            Area::Administration => "administer this stack",
+            Area::AuditLog => "read this stack's audit log",
+        }))
+    }
+
+    /// Folders above an asset or folder: its own folder first, up to the root (at most
+    /// the folder depth, §5: a few primary-key reads).
+    pub async fn ancestors(&self, db: &Db, parent: Option<&str>) -> Result<Vec<String>> {
+        let mut chain = Vec::new();
+        let mut cur = parent.map(str::to_owned);
+        while let Some(uid) = cur {
+            if chain.len() > 8 || chain.contains(&uid) {
+                break;
+            }
+            cur = db
+                .asset(&self.stack.api_key, &uid)
+                .await?
+                .and_then(|f| f.parent_uid);
+            chain.push(uid);
+        }
+        Ok(chain)
+    }
+
+    /// Refuses (403, nothing changed) unless the roles grant `action` on this asset or
+    /// folder: the one decision every path asks (§14).
+    pub async fn require(&self, db: &Db, action: Action, asset: &Asset) -> Result<()> {
+        if self.grants.everywhere(action) {
+            return Ok(());
+        }
+        let chain = self.ancestors(db, asset.parent_uid.as_deref()).await?;
+        if self.grants.covers(action, &asset.uid, asset.is_dir, &chain) {
+            return Ok(());
+        }
+        Err(denied(&format!(
+            "{} {} {:?}",
+            action.as_str(),
+            if asset.is_dir {
+                "the folder"
+            } else {
+                "the asset"
+            },
+            asset.title
+        )))
+    }
+
+    /// Refuses unless the roles may make something new in `folder` (`None`: the root).
+    pub async fn require_create_in(&self, db: &Db, folder: Option<&str>) -> Result<()> {
+        if self.grants.everywhere(Action::Create) {
+            return Ok(());
+        }
+        let chain = match folder {
+            Some(f) => self.ancestors(db, Some(f)).await?,
+            None => Vec::new(),
+        };
+        let above = chain.get(1..).unwrap_or(&[]);
+        if self.grants.may_create_in(folder, above) {
+            return Ok(());
+        }
+        Err(denied(match folder {
+            Some(_) => "add to this folder",
+            None => "add to the stack's root folder",
+        }))
+    }
+
+    /// Refuses unless the roles may publish to this environment and in this locale.
+    pub fn require_publish_target(&self, env: &Environment, locale: &Locale) -> Result<()> {
+        if !self.grants.may_publish_to(&env.name, &env.uid) {
+            return Err(denied(&format!(
+                "publish to the environment {:?}",
+                env.name
+            )));
+        }
+        if !self.grants.may_publish_in(&locale.code, &locale.uid) {
+            return Err(denied(&format!("publish in the locale {:?}", locale.code)));
+        }
+        Ok(())
+    }
+
     /// Refuses unless the actor may read assets.
     pub fn require_read(&self) -> Result<()> {
         match &self.actor {
@@ -273,16 +392,9 @@ pub async fn stack_access(
         .stack(api_key.as_str())
         .await?
         .ok_or(Error::InvalidApiKey)?;
-    let allowed = match &actor {
-        Actor::User(u) => db.is_member(&stack.api_key, &u.uid).await?,
-        Actor::Token(t) => t.api_key == stack.api_key,
-    };
-    if !allowed {
-        return Err(Error::Forbidden(
-            "You don't have permission to access this stack.".into(),
-        ));
-    }
-    Ok(StackAccess { stack, actor })
+    StackAccess::of(db, stack, actor)
+        .await?
+        .ok_or_else(|| Error::Forbidden("You don't have permission to access this stack.".into()))
 }
 
 /// A Content Delivery API reader (§12): a delivery token of the stack, the environment it
@@ -453,7 +565,29 @@ fn create_stack_record(user: &User, name: &str, master_locale: &str) -> Result<S
 async fn insert_stack(db: &Db, stack: Stack) -> Result<Stack> {
     let now = stack.created_at;
     let master_locale = stack.master_locale.clone();
-    db.insert_stack(&stack).await?;
+    let roles: Vec<Role> = [
+        RoleKind::Admin,
+        RoleKind::Developer,
+        RoleKind::ContentManager,
+    ]
+    .into_iter()
+    .filter_map(|k| {
+        let (name, description) = k.built_in()?;
+        Some(Role {
+            uid: ids::new_uid(),
+            api_key: stack.api_key.clone(),
+            name: name.into(),
+            description: description.into(),
+            kind: k.as_str().into(),
+            rules: RoleKind::built_in_rules(),
+            created_by: stack.owner_uid.clone(),
+            updated_by: stack.owner_uid.clone(),
+            created_at: now,
+            updated_at: now,
+        })
+    })
+    .collect();
+    db.insert_stack(&stack, &roles).await?;
     db.insert_locale(&Locale {
         uid: ids::new_uid(),
         api_key: stack.api_key.clone(),

@@ -43,6 +43,7 @@ pub mod ingest;
 pub mod locale_codes;
 pub mod maintenance;
 pub mod metrics;
+pub mod permissions;
 pub mod query;
 pub mod records;
 pub mod signing;

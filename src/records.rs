@@ -187,6 +187,31 @@ pub struct User {
     pub updated_at: i64,
 }
 
+/// A role of a stack (§14): Contentstack-shaped rules, and which built-in role it is.
+#[derive(Debug, Clone)]
+pub struct Role {
+    /// `blt…` uid.
+    pub uid: String,
+    /// Stack.
+    pub api_key: String,
+    /// Name, unique in the stack.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// `admin`, `developer`, `content_manager` (built in) or `custom`.
+    pub kind: String,
+    /// The rules as the client sent them (a JSON array).
+    pub rules: Value,
+    /// Creator.
+    pub created_by: String,
+    /// Last editor.
+    pub updated_by: String,
+    /// Creation time (ms).
+    pub created_at: i64,
+    /// Last change (ms).
+    pub updated_at: i64,
+}
+
 /// An isolated asset library.
 #[derive(Debug, Clone)]
 pub struct Stack {

@@ -2,6 +2,7 @@
 //! delivery tokens, the secure-URL setting, and its extensions (`extensions`).
 
 pub mod extensions;
+pub mod roles;
 
 use serde_json::Value;
 
@@ -10,31 +11,20 @@ use crate::delivery::Changes;
 use crate::error::{Error, Result};
 use crate::identity::{validate_environment_name, validate_locale_code, StackAccess};
 use crate::ids;
+use crate::permissions::Area;
 use crate::records::{Environment, Locale, Stack, Token, TokenKind, MAX_TRASH_RETENTION_DAYS};
 use crate::time::{now_ms, parse_iso8601};
 
-/// Adds existing users (by email) as members. Unknown emails are a 422 naming them.
+/// Adds existing users (by email) as members with the Content Manager role (see
+/// [`roles::share`] to choose roles). Unknown emails are a 422 naming them.
 pub async fn share(db: &Db, access: &StackAccess, emails: &[String]) -> Result<()> {
-    access.require_user()?;
-    if emails.is_empty() {
-        return Err(Error::field("emails", "can't be blank"));
-    }
-    let mut users = Vec::new();
-    for e in emails {
-        match db.user_by_email(&e.trim().to_lowercase()).await? {
-            Some((u, _)) => users.push(u),
-            None => return Err(Error::field("emails", format!("{e} is not a perma user"))),
-        }
-    }
-    for u in users {
-        db.add_member(&access.stack.api_key, &u.uid).await?;
-    }
-    Ok(())
+    roles::share(db, access, emails, &std::collections::HashMap::new()).await
 }
 
 /// Removes a member. The owner cannot be removed.
 pub async fn unshare(db: &Db, access: &StackAccess, email: &str) -> Result<()> {
     access.require_user()?;
+    access.require_area(Area::Administration)?;
     let (user, _) = db
         .user_by_email(&email.trim().to_lowercase())
         .await?
@@ -80,6 +70,7 @@ pub async fn update_stack(
     settings: Settings<'_>,
 ) -> Result<Stack> {
     access.require_user()?;
+    access.require_area(Area::Settings)?;
     let mut s = access.stack.clone();
     if let Some(n) = name {
         let n = n.trim();
@@ -149,6 +140,7 @@ pub async fn create_environment(
     urls: Value,
 ) -> Result<Environment> {
     access.require_write()?;
+    access.require_area(Area::Settings)?;
     validate_environment_name(name)?;
     let now = now_ms();
     let env = Environment {
@@ -188,6 +180,7 @@ pub async fn update_environment(
     urls: Option<Value>,
 ) -> Result<Environment> {
     access.require_write()?;
+    access.require_area(Area::Settings)?;
     let mut env = environment(db, access, name).await?;
     if let Some(n) = new_name {
         validate_environment_name(n)?;
@@ -207,6 +200,7 @@ pub async fn update_environment(
 /// Deletes an environment (and what was published to it).
 pub async fn delete_environment(db: &Db, access: &StackAccess, name: &str) -> Result<()> {
     access.require_write()?;
+    access.require_area(Area::Settings)?;
     let env = environment(db, access, name).await?;
     db.delete_environment(&env.uid).await?;
     Ok(())
@@ -221,6 +215,7 @@ pub async fn create_locale(
     fallback: Option<&str>,
 ) -> Result<Locale> {
     access.require_write()?;
+    access.require_area(Area::Settings)?;
     let code = code.trim().to_lowercase();
     validate_locale_code(&code)?;
     if let Some(f) = fallback {
@@ -273,6 +268,7 @@ pub async fn update_locale(
     fallback: Option<Option<&str>>,
 ) -> Result<Locale> {
     access.require_write()?;
+    access.require_area(Area::Settings)?;
     let mut l = locale(db, access, code).await?;
     if let Some(name) = name {
         let name = name.trim();
@@ -303,6 +299,7 @@ pub async fn locale(db: &Db, access: &StackAccess, code: &str) -> Result<Locale>
 /// Deletes a locale; the master locale stays.
 pub async fn delete_locale(db: &Db, access: &StackAccess, code: &str) -> Result<()> {
     access.require_write()?;
+    access.require_area(Area::Settings)?;
     let l = locale(db, access, code).await?;
     if l.code == access.stack.master_locale {
         return Err(Error::field(
@@ -391,6 +388,7 @@ pub async fn create_token(
     new: NewToken,
 ) -> Result<(Token, String)> {
     access.require_user()?;
+    access.require_area(Area::Settings)?;
     let (can_read, can_write, environments, expires_at) =
         check_token(db, access, kind, &new).await?;
     let secret = ids::new_secret("cs");
@@ -435,6 +433,7 @@ pub async fn update_token(
     fields: TokenFields,
 ) -> Result<Token> {
     access.require_user()?;
+    access.require_area(Area::Settings)?;
     let old = db
         .tokens(&access.stack.api_key, kind)
         .await?
@@ -501,12 +500,14 @@ pub async fn update_token(
 /// A stack's tokens of one kind (never with secrets).
 pub async fn tokens(db: &Db, access: &StackAccess, kind: TokenKind) -> Result<Vec<Token>> {
     access.require_user()?;
+    access.require_area(Area::Settings)?;
     Ok(db.tokens(&access.stack.api_key, kind).await?)
 }
 
 /// Deletes a token.
 pub async fn delete_token(db: &Db, access: &StackAccess, kind: TokenKind, uid: &str) -> Result<()> {
     access.require_user()?;
+    access.require_area(Area::Settings)?;
     if db.delete_token(&access.stack.api_key, kind, uid).await? {
         Ok(())
     } else {

@@ -11,6 +11,7 @@ use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::identity::StackAccess;
 use crate::ids::{self, Network};
+use crate::permissions::Area;
 use crate::time::now_ms;
 
 pub mod channels;
@@ -204,6 +205,7 @@ pub async fn create(
     allow: &[Network],
 ) -> Result<Webhook> {
     access.require_write()?;
+    access.require_area(Area::Settings)?;
     let now = now_ms();
     let by = access.actor.uid().to_owned();
     let blank = Webhook {
@@ -252,6 +254,7 @@ pub async fn update(
     allow: &[Network],
 ) -> Result<(Webhook, Vec<String>)> {
     access.require_write()?;
+    access.require_area(Area::Settings)?;
     let cur = get(db, access, uid).await?;
     let mut dropped = Vec::new();
     if let Some(new) = input.destinations.take() {
@@ -337,6 +340,7 @@ pub(crate) fn kept_secrets(
 /// Deletes a webhook and its executions.
 pub async fn delete(db: &Db, access: &StackAccess, uid: &str) -> Result<()> {
     access.require_write()?;
+    access.require_area(Area::Settings)?;
     if db.delete_webhook(&access.stack.api_key, uid).await? {
         Ok(())
     } else {
@@ -368,6 +372,7 @@ pub async fn execution(db: &Db, access: &StackAccess, execution_uid: &str) -> Re
 /// Sends one execution again, now, named by its uid alone.
 pub async fn retry_execution(db: &Db, access: &StackAccess, execution_uid: &str) -> Result<()> {
     access.require_write()?;
+    access.require_area(Area::Settings)?;
     let job = execution(db, access, execution_uid).await?;
     db.requeue_job(&job.uid, now_ms()).await?;
     Ok(())
@@ -376,6 +381,7 @@ pub async fn retry_execution(db: &Db, access: &StackAccess, execution_uid: &str)
 /// Sends one execution of a webhook again, now.
 pub async fn retry(db: &Db, access: &StackAccess, uid: &str, execution_uid: &str) -> Result<()> {
     access.require_write()?;
+    access.require_area(Area::Settings)?;
     get(db, access, uid).await?;
     let job = db
         .event_job(execution_uid)

@@ -149,12 +149,10 @@ pub async fn resume_bulk_jobs(db: &Db, changes: &Changes) -> Result<usize> {
                 }
             },
         };
-        spawn(
-            db.clone(),
-            changes.clone(),
-            StackAccess { stack, actor },
-            job,
-        );
+        match StackAccess::of(db, stack, actor).await? {
+            Some(access) => spawn(db.clone(), changes.clone(), access, job),
+            None => db.set_bulk_status(&job.uid, "failed", now_ms()).await?,
+        }
     }
     Ok(n)
 }

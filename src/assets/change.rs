@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::identity::StackAccess;
 use crate::ids;
 use crate::ingest::Ingested;
+use crate::permissions::Action;
 use crate::records::{Asset, FileMeta};
 use crate::slug::Slug;
 use crate::time::now_ms;
@@ -27,6 +28,7 @@ pub async fn create(
     check_meta(&meta)?;
     let api_key = &access.stack.api_key;
     let parent = check_parent(db, api_key, meta.parent_uid.flatten().as_deref()).await?;
+    access.require_create_in(db, parent.as_deref()).await?;
     let now = now_ms();
     let default_title = upload.display_name.clone();
     let file = file_meta(&upload, now);
@@ -140,6 +142,10 @@ pub async fn update(
     let new_file = upload.as_ref().map(|u| file_meta(u, now));
     for _ in 0..MAX_RETRIES {
         let cur = get_live(db, &api_key, uid).await?;
+        access.require(db, Action::Update, &cur).await?;
+        if let Some(p) = parent.as_ref().filter(|p| **p != cur.parent_uid) {
+            access.require_create_in(db, p.as_deref()).await?;
+        }
         let mut next = NewVersion {
             uid: cur.uid.clone(),
             expected_version: cur.version,
@@ -234,6 +240,7 @@ pub async fn update(
 pub async fn delete(db: &Db, changes: &Changes, access: &StackAccess, uid: &str) -> Result<()> {
     access.require_write()?;
     let asset = get_live(db, &access.stack.api_key, uid).await?;
+    access.require(db, Action::Delete, &asset).await?;
     db.tombstone(
         std::slice::from_ref(&asset.uid),
         access.actor.uid(),

@@ -7,6 +7,7 @@ use crate::delivery::Changes;
 use crate::error::{Error, Result};
 use crate::identity::StackAccess;
 use crate::ids;
+use crate::permissions::Action;
 use crate::records::Asset;
 use crate::time::now_ms;
 
@@ -21,6 +22,7 @@ pub async fn create_folder(
     let name = check_folder_name(name)?;
     let api_key = &access.stack.api_key;
     let parent = check_parent(db, api_key, parent_uid).await?;
+    access.require_create_in(db, parent.as_deref()).await?;
     if folder_depth(db, api_key, parent.as_deref()).await? + 1 > MAX_FOLDER_DEPTH {
         return Err(Error::field(
             "parent_uid",
@@ -75,13 +77,7 @@ async fn subtree_height(db: &Db, api_key: &str, uid: &str) -> Result<usize> {
         height += 1;
         let mut next = Vec::new();
         for folder in &level {
-            next.extend(
-                db.folder_children(api_key, folder)
-                    .await?
-                    .into_iter()
-                    .filter(|(_, is_dir)| *is_dir)
-                    .map(|(uid, _)| uid),
-            );
+            next.extend(db.subfolders(api_key, folder).await?);
         }
         level = next;
     }
@@ -101,9 +97,13 @@ pub async fn update_folder(
     let name = name.map(check_folder_name).transpose()?;
     for _ in 0..MAX_RETRIES {
         let cur = get_folder(db, &api_key, uid).await?;
+        access.require(db, Action::Update, &cur).await?;
         let mut next_parent = cur.parent_uid.clone();
         if let Some(p) = parent_uid {
             next_parent = check_parent(db, &api_key, p).await?;
+            if next_parent != cur.parent_uid {
+                access.require_create_in(db, next_parent.as_deref()).await?;
+            }
             // No cycles: the new parent must not be this folder or inside it.
             let mut walk = next_parent.clone();
             while let Some(w) = walk {
@@ -160,6 +160,7 @@ pub async fn delete_folder(
     access.require_write()?;
     let api_key = &access.stack.api_key;
     let folder = get_folder(db, api_key, uid).await?;
+    access.require(db, Action::Delete, &folder).await?;
     // Everything under it: the folder's children, then the children of its sub-folders.
     let mut doomed = vec![folder.uid.clone()];
     let mut folders = vec![folder.uid.clone()];

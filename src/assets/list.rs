@@ -3,10 +3,14 @@
 use anyhow::Context;
 
 use super::get_folder;
-use crate::db::list::{Column, Filter, ListQuery, Listed, Order, Source};
+use std::collections::BTreeSet;
+
+use super::MAX_FOLDER_DEPTH;
+use crate::db::list::{Column, Filter, ListQuery, Listed, Order, Source, Value};
 use crate::db::Db;
 use crate::error::Result;
 use crate::identity::StackAccess;
+use crate::permissions::Action;
 use crate::query::Query;
 use crate::records::Asset;
 
@@ -68,8 +72,80 @@ pub async fn list(
             Kind::Videos => Some("video/".into()),
         },
     );
+    let mut q = q;
+    if let Some(scope) = readable_scope(db, access, p.folder.as_ref()).await? {
+        q.filter = Filter::All(vec![q.filter, scope]);
+    }
     let (page, count) = run(db, &q, p).await?;
     Ok((page.into_iter().map(|l| l.asset).collect(), count))
+}
+
+/// What a member whose roles reach only some assets may see of a listing (§14), as a
+/// condition the database applies (so pages and counts agree with what is shown): the
+/// assets granted one by one, what the granted folders hold (down the tree where the rule
+/// propagates), the granted folders themselves and the folders above them (the way to
+/// them). `None` when nothing needs hiding: the roles read everything, or the listing is
+/// of a folder whose contents they read.
+async fn readable_scope(
+    db: &Db,
+    access: &StackAccess,
+    folder: Option<&Option<String>>,
+) -> Result<Option<Filter>> {
+    let grants = &access.grants;
+    if grants.everywhere(Action::Read) {
+        return Ok(None);
+    }
+    if let Some(Some(f)) = folder {
+        let chain = access.ancestors(db, Some(f)).await?;
+        if grants.covers(Action::Read, "", false, &chain) {
+            return Ok(None);
+        }
+    }
+    let api_key = &access.stack.api_key;
+    let (contents, own) = grants.folder_scope(Action::Read);
+    let mut parents: BTreeSet<String> = BTreeSet::new();
+    for (uid, deep) in &contents {
+        parents.insert(uid.clone());
+        if !deep {
+            continue;
+        }
+        // The sub-folders of a propagating rule, level by level (at most the folder depth).
+        let mut level = vec![uid.clone()];
+        for _ in 0..=MAX_FOLDER_DEPTH {
+            let mut next = Vec::new();
+            for f in &level {
+                for child in db.subfolders(api_key, f).await? {
+                    if parents.insert(child.clone()) {
+                        next.push(child);
+                    }
+                }
+            }
+            if next.is_empty() {
+                break;
+            }
+            level = next;
+        }
+    }
+    let mut uids: BTreeSet<String> = grants.asset_scope(Action::Read).into_iter().collect();
+    uids.extend(own.iter().cloned());
+    // The way to what they may read: the folders above each granted folder and asset.
+    let mut starts: Vec<Option<String>> = contents.iter().map(|(f, _)| Some(f.clone())).collect();
+    starts.extend(own.iter().map(|f| Some(f.clone())));
+    for uid in grants.asset_scope(Action::Read) {
+        if let Some(a) = db.asset(api_key, &uid).await? {
+            starts.push(a.parent_uid);
+        }
+    }
+    for start in starts {
+        for f in access.ancestors(db, start.as_deref()).await? {
+            uids.insert(f);
+        }
+    }
+    let text = |set: BTreeSet<String>| set.into_iter().map(Value::Text).collect::<Vec<_>>();
+    Ok(Some(Filter::Any(vec![
+        Filter::In(Column::Uid, text(uids)),
+        Filter::In(Column::ParentUid, text(parents)),
+    ])))
 }
 
 /// The [`ListQuery`] of a list call over `source`.

@@ -14,6 +14,7 @@ use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::identity::StackAccess;
 use crate::ids;
+use crate::permissions::Action;
 use crate::time::now_ms;
 
 /// Most bytes of one asset's metadata for one extension (and locale): 5 KB.
@@ -110,7 +111,9 @@ pub async fn create(db: &Db, access: &StackAccess, input: MetadataInput) -> Resu
         .entity_uid
         .ok_or_else(|| Error::field("entity_uid", "is required"))?;
     match db.asset(api_key, &entity_uid).await? {
-        Some(a) if !a.is_dir && a.deleted_at.is_none() => {}
+        Some(a) if !a.is_dir && a.deleted_at.is_none() => {
+            access.require(db, Action::Update, &a).await?;
+        }
         _ => {
             return Err(Error::field(
                 "entity_uid",
@@ -164,9 +167,29 @@ pub async fn create(db: &Db, access: &StackAccess, input: MetadataInput) -> Resu
 /// One metadata of the stack, or 404.
 pub async fn get(db: &Db, access: &StackAccess, uid: &str) -> Result<Metadata> {
     access.require_read()?;
-    db.metadata(&access.stack.api_key, uid)
+    let m = db
+        .metadata(&access.stack.api_key, uid)
         .await?
-        .ok_or(Error::NotFound("Metadata"))
+        .ok_or(Error::NotFound("Metadata"))?;
+    require_on_asset(db, access, Action::Read, &m.entity_uid).await?;
+    Ok(m)
+}
+
+/// Metadata goes with its asset (§14): reading it needs `read` on the asset, changing it
+/// `update`, publishing it `publish`.
+async fn require_on_asset(
+    db: &Db,
+    access: &StackAccess,
+    action: Action,
+    entity_uid: &str,
+) -> Result<()> {
+    if access.grants.everywhere(action) {
+        return Ok(());
+    }
+    match db.asset(&access.stack.api_key, entity_uid).await? {
+        Some(a) => access.require(db, action, &a).await,
+        None => Ok(()),
+    }
 }
 
 /// A page of the stack's metadata (optionally of one asset or extension) and the count.
@@ -178,6 +201,16 @@ pub async fn list(
     (skip, limit): (i64, i64),
 ) -> Result<(Vec<Metadata>, i64)> {
     access.require_read()?;
+    match entity_uid {
+        Some(e) => require_on_asset(db, access, Action::Read, e).await?,
+        // Metadata of every asset: for those who may read every asset.
+        None if !access.grants.everywhere(Action::Read) => {
+            return Err(Error::Forbidden(
+                "You don't have permission to list the metadata of every asset; ask for one asset's (entity_uid).".into(),
+            ))
+        }
+        None => {}
+    }
     Ok(db
         .metadata_page(
             &access.stack.api_key,
@@ -197,6 +230,7 @@ pub async fn update(
 ) -> Result<Metadata> {
     access.require_write()?;
     let cur = get(db, access, uid).await?;
+    require_on_asset(db, access, Action::Update, &cur.entity_uid).await?;
     for (field, given, have) in [
         ("entity_uid", &input.entity_uid, &cur.entity_uid),
         ("extension_uid", &input.extension_uid, &cur.extension_uid),
@@ -227,6 +261,7 @@ pub async fn update(
 pub async fn delete(db: &Db, access: &StackAccess, uid: &str) -> Result<()> {
     access.require_write()?;
     let m = get(db, access, uid).await?;
+    require_on_asset(db, access, Action::Update, &m.entity_uid).await?;
     if db.delete_metadata(&m, access.actor.uid(), now_ms()).await? {
         Ok(())
     } else {
@@ -246,6 +281,7 @@ pub async fn publish(
 ) -> Result<(Metadata, Vec<(String, String)>)> {
     access.require_write()?;
     let m = get(db, access, uid).await?;
+    require_on_asset(db, access, Action::Publish, &m.entity_uid).await?;
     let locales = if locales.is_empty() {
         vec![m.locale.clone()]
     } else {

@@ -54,6 +54,9 @@ pub async fn signed_url(
     if asset.deleted_at.is_some() {
         return Err(Error::Gone);
     }
+    access
+        .require(db, crate::permissions::Action::Read, &asset)
+        .await?;
     let path = match kind {
         UrlKind::Permanent => {
             let slug = asset.permanent_slug.as_deref().ok_or_else(|| {

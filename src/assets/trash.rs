@@ -7,6 +7,7 @@ use crate::db::Db;
 use crate::delivery::Changes;
 use crate::error::{Error, Result};
 use crate::identity::StackAccess;
+use crate::permissions::{Action, Area};
 use crate::records::Asset;
 use crate::time::now_ms;
 
@@ -22,6 +23,12 @@ pub async fn list(
     limit: u64,
 ) -> Result<(Vec<TrashItem>, i64)> {
     access.require_read()?;
+    // The trash shows titles from every folder: for those who may read everything.
+    if !access.grants.everywhere(Action::Read) {
+        return Err(Error::Forbidden(
+            "You don't have permission to see this stack's trash: it needs read access to every asset.".into(),
+        ));
+    }
     Ok(db
         .trash_page(&access.stack.api_key, (skip as i64, limit as i64))
         .await?)
@@ -37,6 +44,10 @@ pub async fn restore(
 ) -> Result<(Asset, Restored)> {
     access.require_write()?;
     let api_key = &access.stack.api_key;
+    // Restoring undoes a delete: it needs the right to delete the item.
+    if let Some(item) = db.asset(api_key, uid).await? {
+        access.require(db, Action::Delete, &item).await?;
+    }
     let restored = db
         .restore_trash(api_key, uid, (access.actor.uid(), now_ms()))
         .await?
@@ -60,6 +71,7 @@ pub async fn restore(
 /// left the trash; 404 for an item that is not there.
 pub async fn empty(db: &Db, access: &StackAccess, uid: Option<&str>) -> Result<u64> {
     access.require_write()?;
+    access.require_area(Area::Administration)?;
     let api_key = &access.stack.api_key;
     if let Some(u) = uid {
         db.trash_item(api_key, u)

@@ -4,6 +4,7 @@ use super::{check_text, get_live};
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::identity::StackAccess;
+use crate::permissions::Action;
 use crate::records::Version;
 use crate::time::now_ms;
 
@@ -17,7 +18,8 @@ pub async fn versions(
     limit: i64,
 ) -> Result<(Vec<Version>, i64)> {
     access.require_read()?;
-    get_live(db, &access.stack.api_key, uid).await?;
+    let asset = get_live(db, &access.stack.api_key, uid).await?;
+    access.require(db, Action::Read, &asset).await?;
     Ok(db.versions(uid, named_only, skip, limit).await?)
 }
 
@@ -30,7 +32,8 @@ pub async fn name_version(
     name: Option<&str>,
 ) -> Result<()> {
     access.require_write()?;
-    get_live(db, &access.stack.api_key, uid).await?;
+    let asset = get_live(db, &access.stack.api_key, uid).await?;
+    access.require(db, Action::Update, &asset).await?;
     if let Some(name) = name {
         if name.trim().is_empty() {
             return Err(Error::field("_version_name", "can't be blank"));
@@ -55,7 +58,8 @@ pub async fn publish(
     unpublish: bool,
 ) -> Result<()> {
     access.require_write()?;
-    get_live(db, &access.stack.api_key, uid).await?;
+    let asset = get_live(db, &access.stack.api_key, uid).await?;
+    access.require(db, Action::Publish, &asset).await?;
     let targets = publish_targets(db, access, environments, locales).await?;
     publish_to(db, access, uid, &targets, version, unpublish).await
 }
@@ -79,7 +83,7 @@ pub async fn publish_targets(
             .iter()
             .find(|x| &x.name == e || &x.uid == e)
             .ok_or_else(|| Error::field("environments", format!("{e} does not exist")))?;
-        env_uids.push(env.uid.clone());
+        env_uids.push(env);
     }
     let all_locales = db.locales(api_key).await?;
     let locales: Vec<String> = if locales.is_empty() {
@@ -87,15 +91,22 @@ pub async fn publish_targets(
     } else {
         locales.to_vec()
     };
+    let mut targets = Vec::new();
     for l in &locales {
-        if !all_locales.iter().any(|x| &x.code == l) {
-            return Err(Error::field("locales", format!("{l} does not exist")));
+        let locale = all_locales
+            .iter()
+            .find(|x| &x.code == l)
+            .ok_or_else(|| Error::field("locales", format!("{l} does not exist")))?;
+        for env in &env_uids {
+            access.require_publish_target(env, locale)?;
         }
     }
-    Ok(env_uids
-        .iter()
-        .flat_map(|e| locales.iter().map(move |l| (e.clone(), l.clone())))
-        .collect())
+    for env in &env_uids {
+        for l in &locales {
+            targets.push((env.uid.clone(), l.clone()));
+        }
+    }
+    Ok(targets)
 }
 
 /// Publishes `version` (default: the current one) of a live asset to resolved targets,
@@ -110,6 +121,7 @@ pub async fn publish_to(
 ) -> Result<()> {
     access.require_write()?;
     let asset = get_live(db, &access.stack.api_key, uid).await?;
+    access.require(db, Action::Publish, &asset).await?;
     if unpublish {
         db.unpublish(uid, targets, access.actor.uid(), now_ms())
             .await?;

@@ -203,10 +203,9 @@ pub async fn token(config_file: Option<&Path>, cmd: TokenCmd) -> anyhow::Result<
         .user(&s.owner_uid)
         .await?
         .context("stack owner is missing")?;
-    let access = StackAccess {
-        stack: s,
-        actor: Actor::User(owner),
-    };
+    let access = StackAccess::of(&app.db, s, Actor::User(owner))
+        .await?
+        .context("the stack owner is not a member")?;
     let base = NewToken {
         name,
         ..NewToken::default()

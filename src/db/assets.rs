@@ -311,6 +311,20 @@ impl Db {
             .collect()
     }
 
+    /// The live sub-folders of a folder (not the assets it holds: a folder of a million
+    /// assets costs the same as an empty one).
+    pub async fn subfolders(&self, api_key: &str, folder: &str) -> sqlx::Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT uid FROM assets WHERE api_key = $1 AND parent_uid = $2 AND is_dir = 1 \
+             AND deleted_at IS NULL",
+        )
+        .bind(api_key)
+        .bind(folder)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(|r| r.try_get("uid")).collect()
+    }
+
     /// Applies a [`NewVersion`] if the asset is still at `expected_version` (and, when a slug
     /// is being set, still has none or the same one). Returns `false` when another change won
     /// the race; the caller re-reads and retries. The condition is checked by the database in

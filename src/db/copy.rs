@@ -16,6 +16,8 @@ const TABLES: &[&str] = &[
     "sessions",
     "stacks",
     "stack_members",
+    "roles",
+    "member_roles",
     "environments",
     "locales",
     "tokens",

@@ -5,7 +5,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::{flag, json_list, to_json_text, Db};
-use crate::records::{Environment, Locale, Organization, Stack, Token, TokenKind, User};
+use crate::records::{Environment, Locale, Organization, Role, Stack, Token, TokenKind, User};
 
 fn org(row: &AnyRow) -> sqlx::Result<Organization> {
     Ok(Organization {
@@ -215,7 +215,7 @@ impl Db {
     }
 
     /// Creates a stack and makes its owner a member, in one transaction.
-    pub async fn insert_stack(&self, s: &Stack) -> sqlx::Result<()> {
+    pub async fn insert_stack(&self, s: &Stack, roles: &[Role]) -> sqlx::Result<()> {
         let mut tx = self.write.begin().await?;
         sqlx::query(&format!(
             "INSERT INTO stacks ({STACK_COLS}) \
@@ -240,6 +240,15 @@ impl Db {
             .bind(&s.owner_uid)
             .execute(&mut *tx)
             .await?;
+        for r in roles {
+            super::roles::insert_role_tx(&mut tx, r).await?;
+        }
+        let admin: Vec<String> = roles
+            .iter()
+            .filter(|r| r.kind == "admin")
+            .map(|r| r.uid.clone())
+            .collect();
+        super::roles::set_member_roles_tx(&mut tx, &s.api_key, &s.owner_uid, &admin).await?;
         tx.commit().await
     }
 

@@ -261,6 +261,14 @@ impl Delivery {
             )
             .await?;
             access.require_read()?;
+            // A member whose roles reach only some assets reads only those (§14).
+            if !access.grants.everywhere(crate::permissions::Action::Read) {
+                if let Some(row) = self.db.asset(api_key.as_str(), asset_uid.as_str()).await? {
+                    access
+                        .require(&self.db, crate::permissions::Action::Read, &row)
+                        .await?;
+                }
+            }
             Mode::Management
         } else if let Some(token) = &req.query.access_token {
             let t = self

@@ -138,10 +138,10 @@ async fn seed(app: &App) -> Vec<(&'static str, String)> {
     let stack = identity::create_stack(&app.db, &user, None, "fuzz", "", None)
         .await
         .expect("a stack");
-    let access = StackAccess {
-        stack,
-        actor: Actor::User(user),
-    };
+    let access = StackAccess::of(&app.db, stack, Actor::User(user))
+        .await
+        .expect("database")
+        .expect("the owner's access");
     let small = upload(app, &access, "logo.txt", b"0123456789abcdef".repeat(256)).await;
     let update = AssetUpdate {
         permanent_url: Some("logo".into()),

@@ -42,8 +42,7 @@ pub async fn get(
     Path(uid): Path<String>,
     params: Params,
 ) -> Result<Json<Value>> {
-    access.require_read()?;
-    let f = assets::get_folder(&app.db, &access.stack.api_key, &uid).await?;
+    let f = assets::fetch_folder(&app.db, &access, &uid).await?;
     Ok(Json(
         json!({ "asset": folder_json(&app, &f, params.render()) }),
     ))

@@ -72,6 +72,7 @@ pub async fn rotate(
     Stack(access): Stack,
 ) -> Result<(StatusCode, Json<Value>)> {
     access.require_user()?;
+    access.require_area(crate::permissions::Area::Settings)?;
     let k = signing::rotate(&app.db, &access.stack.api_key).await?;
     Ok((
         StatusCode::CREATED,

@@ -102,25 +102,6 @@ pub async fn delete(State(app): State<Arc<App>>, Stack(access): Stack) -> Result
     Ok(Json(json!({ "notice": "Stack deleted successfully!" })))
 }
 
-/// `POST /v3/stacks/share` `{"emails": [...]}`.
-pub async fn share(
-    State(app): State<Arc<App>>,
-    Stack(access): Stack,
-    JsonBody(body): JsonBody,
-) -> Result<Json<Value>> {
-    let emails: Vec<String> = body
-        .get("emails")
-        .and_then(Value::as_array)
-        .ok_or_else(|| Error::field("emails", "is required"))?
-        .iter()
-        .filter_map(|e| e.as_str().map(str::to_owned))
-        .collect();
-    stack_config::share(&app.db, &access, &emails).await?;
-    Ok(Json(
-        json!({ "notice": "The invitation has been sent successfully." }),
-    ))
-}
-
 /// `POST /v3/stacks/unshare` `{"email": "..."}`.
 pub async fn unshare(
     State(app): State<Arc<App>>,

@@ -9,6 +9,7 @@ use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::identity::StackAccess;
 use crate::ids;
+use crate::permissions::Area;
 use crate::time::now_ms;
 
 /// Contentstack's extension types.
@@ -75,6 +76,7 @@ fn merged(cur: Extension, input: ExtensionInput) -> Extension {
 /// Creates an extension.
 pub async fn create(db: &Db, access: &StackAccess, input: ExtensionInput) -> Result<Extension> {
     access.require_write()?;
+    access.require_area(Area::Settings)?;
     let now = now_ms();
     let by = access.actor.uid().to_owned();
     let blank = Extension {
@@ -120,6 +122,7 @@ pub async fn update(
     input: ExtensionInput,
 ) -> Result<Extension> {
     access.require_write()?;
+    access.require_area(Area::Settings)?;
     let cur = get(db, access, uid).await?;
     let e = Extension {
         updated_by: access.actor.uid().to_owned(),
@@ -136,6 +139,7 @@ pub async fn update(
 /// Deletes an extension and the metadata that belongs to it.
 pub async fn delete(db: &Db, access: &StackAccess, uid: &str) -> Result<()> {
     access.require_write()?;
+    access.require_area(Area::Settings)?;
     if db.delete_extension(&access.stack.api_key, uid).await? {
         Ok(())
     } else {

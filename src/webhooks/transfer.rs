@@ -14,6 +14,7 @@ use crate::db::Db;
 use crate::error::Result;
 use crate::identity::StackAccess;
 use crate::ids::Network;
+use crate::permissions::Area;
 
 /// The settings of a webhook as its export file holds them.
 pub fn export(w: &Webhook) -> serde_json::Value {
@@ -69,6 +70,7 @@ pub async fn import(
     allow: &[Network],
 ) -> Result<Imported> {
     access.require_write()?;
+    access.require_area(Area::Settings)?;
     match into {
         Some(uid) => {
             if disabled.is_some() {

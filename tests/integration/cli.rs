@@ -241,10 +241,20 @@ async fn admin_and_client_commands() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("404"));
     let none = client(&token).args(["trash", "empty"]).output().unwrap();
     assert!(!none.status.success(), "empty needs a uid or --all");
-    let emptied = ok(client(&token)
+    // Emptying the trash is an Admin's call (§14): not a management token's.
+    let refused = client(&token)
         .args(["trash", "empty", "--all"])
         .output()
-        .unwrap());
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("403"));
+    let mut admin = perma_cmd(d);
+    admin
+        .env("PERMA_SERVER", &server.base)
+        .env("PERMA_API_KEY", &api_key)
+        .env("PERMA_EMAIL", "cli@example.com")
+        .env("PERMA_PASSWORD", "cli-password");
+    let emptied = ok(admin.args(["trash", "empty", "--all"]).output().unwrap());
     assert!(emptied.contains("0 removed"), "{emptied}");
 
     // Email/password login works for client commands too.

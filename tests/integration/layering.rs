@@ -18,6 +18,7 @@ const RANKS: &[(&str, u8)] = &[
     ("error", 0),
     ("records", 1),
     ("metrics", 1),
+    ("permissions", 1),
     ("images", 1),
     ("wire", 2),
     // Storage.

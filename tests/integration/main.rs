@@ -35,6 +35,7 @@ mod permanent_url;
 mod purge;
 mod rawdb;
 mod renditions;
+mod roles;
 mod sdk_suites;
 mod signed;
 mod support;

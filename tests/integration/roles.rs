@@ -1,0 +1,720 @@
+//! Roles and permissions (§14): built-in and custom roles in Contentstack's shape, members
+//! with roles, and every permission enforced: the forbidden request gets 403 (error 161)
+//! and changes nothing; the allowed one works.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::support::{assert_error, Session, TestApp};
+
+/// The uid of one of the stack's roles, by name.
+async fn role_uid(s: &Session, name: &str) -> String {
+    let (st, v) = s.get("/v3/roles").await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    v["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == name)
+        .unwrap_or_else(|| panic!("no role {name}: {v}"))["uid"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// A new user, made a member of the admin's stack with these roles, logged in there.
+async fn member(t: &TestApp, admin: &Session, email: &str, roles: &[String]) -> Session {
+    let mut s = t.new_user(email).await;
+    let (st, v) = admin
+        .call(
+            Method::POST,
+            "/v3/stacks/share",
+            Some(json!({"emails": [email], "roles": {email: roles}})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    s.api_key = admin.api_key.clone();
+    s
+}
+
+async fn create_role(s: &Session, name: &str, rules: Value) -> String {
+    let (st, v) = s
+        .call(
+            Method::POST,
+            "/v3/roles",
+            Some(json!({"role": {"name": name, "description": "test", "rules": rules}})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    assert_eq!(v["notice"], "The role created successfully.");
+    v["role"]["uid"].as_str().unwrap().to_owned()
+}
+
+/// A bulk job's items once none is pending.
+async fn job_items(s: &Session, job: &str) -> Value {
+    for _ in 0..400 {
+        let (st, v) = s.get(&format!("/v3/bulk/jobs/{job}/items")).await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        if v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["status"] != "pending")
+        {
+            return v;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("job {job} did not finish");
+}
+
+#[track_caller]
+fn forbidden(got: (StatusCode, Value)) {
+    assert_error(got, 403, 161);
+}
+
+async fn title(admin: &Session, uid: &str) -> Value {
+    let (st, v) = admin.get(&format!("/v3/assets/{uid}")).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    v["asset"]["title"].clone()
+}
+
+#[tokio::test]
+async fn a_stack_has_three_built_in_roles_and_custom_roles_round_trip() {
+    let t = TestApp::spawn().await;
+    let admin = t.admin().await;
+    let (st, v) = admin
+        .get("/v3/roles?include_rules=true&include_count=true&include_permissions=true")
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["count"], 3);
+    let names: Vec<&str> = v["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Admin", "Content Manager", "Developer"]);
+    let admin_role = &v["roles"][0];
+    assert_eq!(admin_role["admin"], true);
+    assert_eq!(admin_role["default"], true);
+    assert_eq!(admin_role["permissions"]["users_and_roles"], true);
+    assert_eq!(admin_role["rules"][0]["assets"], json!(["$all"]));
+    assert_eq!(v["roles"][1]["permissions"]["stack_settings"], false);
+    assert_eq!(v["roles"][2]["permissions"]["stack_settings"], true);
+    // The owner holds the Admin role.
+    assert_eq!(admin_role["users"].as_array().unwrap().len(), 1);
+
+    let folder = admin.folder("Press", None).await;
+    admin.environment("staging").await;
+    let rules = json!([
+        {"module": "folder", "folders": [folder], "propagate_to_children": true,
+         "acl": {"read": true, "sub_acl": {"read": true, "create": true}}},
+        {"module": "environment", "environments": ["staging"], "acl": {"read": true}},
+        {"module": "locale", "locales": ["en-us"], "acl": {"read": true}},
+        {"module": "content_type", "content_types": ["$all"], "acl": {"read": true}},
+    ]);
+    let uid = create_role(&admin, "Press office", rules.clone()).await;
+    let (st, v) = admin.get(&format!("/v3/roles/{uid}")).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["role"]["rules"], rules, "rules come back as sent");
+    assert_eq!(v["role"]["default"], false);
+
+    // The official SDKs send the whole fetched role back on update.
+    let mut whole = v["role"].clone();
+    whole["name"] = json!("Press team");
+    let (st, v) = admin
+        .call(
+            Method::PUT,
+            &format!("/v3/roles/{uid}"),
+            Some(json!({ "role": whole })),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["role"]["name"], "Press team");
+    assert_eq!(v["role"]["rules"], rules);
+
+    // Rules that name nothing of the stack, a taken name, a bad shape: 422, nothing stored.
+    for (body, field) in [
+        (
+            json!({"role": {"name": "x", "rules": [{"module": "folder", "folders": ["blt0000000000000000"], "acl": {"read": true}}]}}),
+            "rules",
+        ),
+        (
+            json!({"role": {"name": "x", "rules": [{"module": "asset", "acl": {"read": true}}]}}),
+            "rules",
+        ),
+        (
+            json!({"role": {"name": "x", "rules": [{"module": "environment", "environments": ["nowhere"]}]}}),
+            "rules",
+        ),
+        (
+            json!({"role": {"name": "x", "rules": {"module": "asset"}}}),
+            "rules",
+        ),
+        (json!({"role": {"name": "Press team", "rules": []}}), "name"),
+        (json!({"role": {"rules": []}}), "name"),
+    ] {
+        let v = assert_error(
+            admin
+                .call(Method::POST, "/v3/roles", Some(body.clone()))
+                .await,
+            422,
+            422,
+        );
+        assert!(v["errors"][field].is_array(), "{body}: {v}");
+    }
+    let (_, v) = admin.get("/v3/roles?include_count=true").await;
+    assert_eq!(v["count"], 4, "only the one custom role was added");
+
+    // Built-in roles keep their meaning: not changed, not deleted.
+    let cm = role_uid(&admin, "Content Manager").await;
+    assert_error(
+        admin
+            .call(Method::DELETE, &format!("/v3/roles/{cm}"), None)
+            .await,
+        422,
+        422,
+    );
+    assert_error(
+        admin
+            .call(
+                Method::PUT,
+                &format!("/v3/roles/{cm}"),
+                Some(json!({"role": {"name": "Editor"}})),
+            )
+            .await,
+        422,
+        422,
+    );
+    assert_eq!(role_uid(&admin, "Content Manager").await, cm);
+
+    // A held role cannot be deleted until its members have another one.
+    let m = member(&t, &admin, "press@example.com", std::slice::from_ref(&uid)).await;
+    let v = assert_error(
+        admin
+            .call(Method::DELETE, &format!("/v3/roles/{uid}"), None)
+            .await,
+        422,
+        422,
+    );
+    assert!(
+        v["errors"]["role"][0]
+            .as_str()
+            .unwrap()
+            .contains("held by 1"),
+        "{v}"
+    );
+    let (_, me) = m.get("/v3/user").await;
+    let m_uid = me["user"]["uid"].as_str().unwrap().to_owned();
+    let (st, v) = admin
+        .call(
+            Method::POST,
+            "/v3/stacks/users/roles",
+            Some(json!({"users": {&m_uid: [&cm]}})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let (_, v) = admin.get("/v3/stacks/users/roles").await;
+    assert_eq!(v["users"][&m_uid], json!([cm]));
+    let (st, v) = admin
+        .call(Method::DELETE, &format!("/v3/roles/{uid}"), None)
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["notice"], "The role deleted successfully.");
+    assert_error(admin.get(&format!("/v3/roles/{uid}")).await, 404, 141);
+
+    // A Content Manager manages no roles.
+    forbidden(
+        m.call(
+            Method::POST,
+            "/v3/roles",
+            Some(json!({"role": {"name": "mine", "rules": []}})),
+        )
+        .await,
+    );
+    let (_, v) = admin.get("/v3/roles?include_count=true").await;
+    assert_eq!(v["count"], 3);
+}
+
+#[tokio::test]
+async fn built_in_roles_split_the_stack_between_admins_developers_and_content_managers() {
+    let t = TestApp::spawn().await;
+    let admin = t.admin().await;
+    let (dev_role, cm_role, admin_role) = (
+        role_uid(&admin, "Developer").await,
+        role_uid(&admin, "Content Manager").await,
+        role_uid(&admin, "Admin").await,
+    );
+    let dev = member(
+        &t,
+        &admin,
+        "dev@example.com",
+        std::slice::from_ref(&dev_role),
+    )
+    .await;
+    let cm = member(&t, &admin, "cm@example.com", std::slice::from_ref(&cm_role)).await;
+    // Sharing without roles makes a Content Manager.
+    let plain = t.new_user("plain@example.com").await;
+    let (st, _) = admin
+        .call(
+            Method::POST,
+            "/v3/stacks/share",
+            Some(json!({"emails": ["plain@example.com"]})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let (_, me) = plain.get("/v3/user").await;
+    let plain_uid = me["user"]["uid"].as_str().unwrap().to_owned();
+    let (_, v) = admin.get("/v3/stacks/users/roles").await;
+    assert_eq!(v["users"][&plain_uid], json!([cm_role]));
+
+    // A Content Manager does everything to assets, nothing to the stack's settings.
+    let a = cm.upload("cm.txt", b"from a content manager").await;
+    let a_uid = a["uid"].as_str().unwrap();
+    let (st, _) = cm
+        .call(
+            Method::PUT,
+            &format!("/v3/assets/{a_uid}"),
+            Some(json!({"asset": {"title": "renamed"}})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    for (method, path, body) in [
+        (
+            Method::POST,
+            "/v3/environments",
+            json!({"environment": {"name": "prod"}}),
+        ),
+        (
+            Method::POST,
+            "/v3/stacks/settings",
+            json!({"stack_settings": {"secure_asset_urls": true}}),
+        ),
+        (
+            Method::POST,
+            "/v3/stacks/management_tokens",
+            json!({"token": {"name": "t", "scope": [{"module": "asset", "acl": {"read": true}}]}}),
+        ),
+        (
+            Method::POST,
+            "/v3/webhooks",
+            json!({"webhook": {"name": "w", "destinations": [{"target_url": "http://127.0.0.1:9/"}], "channels": ["assets.create"]}}),
+        ),
+        (
+            Method::POST,
+            "/v3/stacks/share",
+            json!({"emails": ["dev@example.com"]}),
+        ),
+        (Method::DELETE, "/v3/trash", json!({})),
+    ] {
+        forbidden(cm.call(method.clone(), path, Some(body)).await);
+    }
+    let (_, v) = admin.get("/v3/environments").await;
+    assert_eq!(v["environments"].as_array().unwrap().len(), 0, "{v}");
+    let (_, v) = admin.get("/v3/stacks/settings").await;
+    assert_eq!(v["stack_settings"]["secure_asset_urls"], false);
+    let (_, v) = admin.get("/v3/stacks/management_tokens").await;
+    assert_eq!(v["tokens"].as_array().unwrap().len(), 0, "{v}");
+
+    // A Developer manages settings, environments, tokens and roles; not the Admin role,
+    // not removing members, not emptying the trash.
+    let (st, v) = dev
+        .call(
+            Method::POST,
+            "/v3/environments",
+            Some(json!({"environment": {"name": "prod"}})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    let (st, v) = dev
+        .call(
+            Method::POST,
+            "/v3/stacks/management_tokens",
+            Some(json!({"token": {"name": "t", "scope": [{"module": "asset", "acl": {"read": true}}]}})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    create_role(&dev, "Dev-made", json!([])).await;
+    let (_, me) = cm.get("/v3/user").await;
+    let cm_uid = me["user"]["uid"].as_str().unwrap().to_owned();
+    forbidden(
+        dev.call(
+            Method::POST,
+            "/v3/stacks/users/roles",
+            Some(json!({"users": {&cm_uid: [&admin_role]}})),
+        )
+        .await,
+    );
+    forbidden(
+        dev.call(
+            Method::POST,
+            "/v3/stacks/unshare",
+            Some(json!({"email": "cm@example.com"})),
+        )
+        .await,
+    );
+    forbidden(dev.call(Method::DELETE, "/v3/trash", None).await);
+    let (_, v) = admin.get("/v3/stacks/users/roles").await;
+    assert_eq!(v["users"][&cm_uid], json!([cm_role]), "unchanged");
+
+    // The owner is always Admin: their roles cannot be changed.
+    let (_, me) = admin.get("/v3/user").await;
+    let owner = me["user"]["uid"].as_str().unwrap().to_owned();
+    assert_eq!(v["users"][&owner], json!([admin_role]));
+    assert_error(
+        admin
+            .call(
+                Method::POST,
+                "/v3/stacks/users/roles",
+                Some(json!({"users": {&owner: [&cm_role]}})),
+            )
+            .await,
+        422,
+        422,
+    );
+    // An Admin may hand out the Admin role; the new Admin then empties the trash.
+    let (st, _) = admin
+        .call(
+            Method::POST,
+            "/v3/stacks/users/roles",
+            Some(json!({"users": {&cm_uid: [&admin_role]}})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let (st, v) = cm.call(Method::DELETE, "/v3/trash", None).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+}
+
+#[tokio::test]
+async fn folder_rules_grant_what_they_say_where_they_say_it() {
+    let t = TestApp::spawn().await;
+    let admin = t.admin().await;
+    admin.environment("staging").await;
+    admin.environment("production").await;
+    let press = admin.folder("Press", None).await;
+    let sub = admin.folder("2026", Some(&press)).await;
+    let other = admin.folder("Legal", None).await;
+    let a = admin.upload_into("a.txt", b"in press", Some(&press)).await;
+    let s = admin
+        .upload_into("s.txt", b"in press/2026", Some(&sub))
+        .await;
+    let b = admin.upload_into("b.txt", b"in legal", Some(&other)).await;
+    let r = admin.upload_into("r.txt", b"at the root", None).await;
+    let rule = |propagate: bool| {
+        json!([
+            {"module": "folder", "folders": [press], "propagate_to_children": propagate,
+             "acl": {"read": true, "sub_acl": {"read": true, "create": true, "update": true, "publish": true}}},
+            {"module": "asset", "assets": [r], "acl": {"read": true}},
+            {"module": "environment", "environments": ["staging"], "acl": {"read": true}},
+        ])
+    };
+    let role = create_role(&admin, "Press editors", rule(false)).await;
+    let m = member(
+        &t,
+        &admin,
+        "editor@example.com",
+        std::slice::from_ref(&role),
+    )
+    .await;
+
+    // Read: what the rules reach, and nothing else.
+    for uid in [&a, &r] {
+        let (st, v) = m.get(&format!("/v3/assets/{uid}")).await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+    }
+    for uid in [&b, &s] {
+        forbidden(m.get(&format!("/v3/assets/{uid}")).await);
+        forbidden(m.get(&format!("/v3/assets/{uid}/versions")).await);
+    }
+    forbidden(m.get(&format!("/v3/assets/folders/{other}")).await);
+    // Listings show only that, and count only that.
+    let (st, v) = m
+        .get("/v3/assets?include_folders=true&include_count=true")
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let mut seen: Vec<&str> = v["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["uid"].as_str().unwrap())
+        .collect();
+    seen.sort();
+    let mut want = vec![press.as_str(), sub.as_str(), a.as_str(), r.as_str()];
+    want.sort();
+    assert_eq!(seen, want, "{v}");
+    assert_eq!(v["count"], 4);
+    let (_, v) = m
+        .get(&format!(
+            "/v3/assets?folder={press}&include_folders=true&include_count=true"
+        ))
+        .await;
+    assert_eq!(v["count"], 2, "the folder's own contents: {v}");
+    let (_, v) = m
+        .get(&format!("/v3/assets?folder={other}&include_count=true"))
+        .await;
+    assert_eq!(v["count"], 0, "{v}");
+    let (_, v) = m
+        .get(&format!("/v3/assets?folder={sub}&include_count=true"))
+        .await;
+    assert_eq!(v["count"], 0, "no propagation: {v}");
+
+    // Create: in the folder, not elsewhere.
+    let (st, v) = m
+        .upload_form(
+            Method::POST,
+            "/v3/assets",
+            "new.txt",
+            b"new".to_vec(),
+            &[("asset[parent_uid]", &press)],
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    for parent in [Some(other.as_str()), None] {
+        let extra: Vec<(&str, &str)> = parent
+            .map(|p| ("asset[parent_uid]", p))
+            .into_iter()
+            .collect();
+        forbidden(
+            m.upload_form(Method::POST, "/v3/assets", "x.txt", b"x".to_vec(), &extra)
+                .await,
+        );
+    }
+    forbidden(
+        m.call(
+            Method::POST,
+            "/v3/assets/folders",
+            Some(json!({"asset": {"name": "mine", "parent_uid": other}})),
+        )
+        .await,
+    );
+    let (_, v) = admin
+        .get(&format!(
+            "/v3/assets?folder={other}&include_count=true&include_folders=true"
+        ))
+        .await;
+    assert_eq!(v["count"], 1, "nothing added to Legal: {v}");
+
+    // Update: in the folder; not in Legal, not the read-only asset, not moving out.
+    let (st, _) = m
+        .call(
+            Method::PUT,
+            &format!("/v3/assets/{a}"),
+            Some(json!({"asset": {"title": "A2"}})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    for uid in [&b, &r] {
+        let before = title(&admin, uid).await;
+        forbidden(
+            m.call(
+                Method::PUT,
+                &format!("/v3/assets/{uid}"),
+                Some(json!({"asset": {"title": "hijacked"}})),
+            )
+            .await,
+        );
+        forbidden(
+            m.upload_form(
+                Method::PUT,
+                &format!("/v3/assets/{uid}"),
+                "evil.txt",
+                b"evil".to_vec(),
+                &[],
+            )
+            .await,
+        );
+        assert_eq!(title(&admin, uid).await, before);
+    }
+    forbidden(
+        m.call(
+            Method::PUT,
+            &format!("/v3/assets/{a}"),
+            Some(json!({"asset": {"parent_uid": other}})),
+        )
+        .await,
+    );
+    let (_, v) = admin.get(&format!("/v3/assets/{a}")).await;
+    assert_eq!(v["asset"]["parent_uid"], json!(press));
+
+    // Delete: not granted.
+    forbidden(
+        m.call(Method::DELETE, &format!("/v3/assets/{a}"), None)
+            .await,
+    );
+    forbidden(
+        m.call(Method::DELETE, &format!("/v3/assets/folders/{press}"), None)
+            .await,
+    );
+    let (st, _) = admin.get(&format!("/v3/assets/{a}")).await;
+    assert_eq!(st, StatusCode::OK, "still there");
+
+    // Publish: in the folder, to staging only.
+    let (st, v) = m
+        .call(
+            Method::POST,
+            &format!("/v3/assets/{a}/publish"),
+            Some(json!({"asset": {"environments": ["staging"]}})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    forbidden(
+        m.call(
+            Method::POST,
+            &format!("/v3/assets/{a}/publish"),
+            Some(json!({"asset": {"environments": ["production"]}})),
+        )
+        .await,
+    );
+    forbidden(
+        m.call(
+            Method::POST,
+            &format!("/v3/assets/{b}/publish"),
+            Some(json!({"asset": {"environments": ["staging"]}})),
+        )
+        .await,
+    );
+    let (_, v) = admin
+        .get(&format!("/v3/assets/{a}?include_publish_details=true"))
+        .await;
+    let envs: Vec<&str> = v["asset"]["publish_details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["environment"].as_str().unwrap())
+        .collect();
+    assert_eq!(envs.len(), 1, "published to staging only: {v}");
+
+    // A bulk job fails the items the member may not touch, and says so.
+    let (st, v) = m
+        .call(
+            Method::POST,
+            "/v3/bulk/publish",
+            Some(json!({"assets": [{"uid": a}, {"uid": b}], "environments": ["staging"], "locales": ["en-us"]})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let items = job_items(&m, v["job_id"].as_str().unwrap()).await;
+    let item = |uid: &str| {
+        items["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["uid"] == uid || i["asset_uid"] == uid)
+            .cloned()
+            .unwrap_or_else(|| panic!("{items}"))
+    };
+    assert_ne!(item(&a)["status"], "failed", "{items}");
+    assert_eq!(item(&b)["status"], "failed", "{items}");
+    assert!(item(&b).to_string().contains("permission"), "{items}");
+    let (_, v) = admin
+        .get(&format!("/v3/assets/{b}?include_publish_details=true"))
+        .await;
+    assert_eq!(
+        v["asset"]["publish_details"],
+        json!([]),
+        "Legal stays unpublished"
+    );
+
+    // With propagation the rule reaches down the tree.
+    let (st, _) = admin
+        .call(
+            Method::PUT,
+            &format!("/v3/roles/{role}"),
+            Some(json!({"role": {"rules": rule(true)}})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let (st, _) = m.get(&format!("/v3/assets/{s}")).await;
+    assert_eq!(st, StatusCode::OK);
+    let (st, _) = m
+        .call(
+            Method::PUT,
+            &format!("/v3/assets/{s}"),
+            Some(json!({"asset": {"title": "deep"}})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let (_, v) = m
+        .get(&format!("/v3/assets?folder={sub}&include_count=true"))
+        .await;
+    assert_eq!(v["count"], 1, "{v}");
+    let (_, v) = m.get("/v3/assets?include_count=true").await;
+    assert_eq!(v["count"], 4, "a, new, s and r: {v}");
+    forbidden(m.get(&format!("/v3/assets/{b}")).await);
+    // The trash is for those who read everything.
+    forbidden(m.get("/v3/trash").await);
+}
+
+#[tokio::test]
+async fn a_read_only_role_reads_and_changes_nothing() {
+    let t = TestApp::spawn().await;
+    let admin = t.admin().await;
+    admin.environment("production").await;
+    let a = admin.upload_into("a.txt", b"bytes", None).await;
+    let role = create_role(
+        &admin,
+        "Viewers",
+        json!([{"module": "asset", "assets": ["$all"], "acl": {"read": true}},
+               {"module": "environment", "environments": ["$all"], "acl": {"read": true}}]),
+    )
+    .await;
+    let m = member(
+        &t,
+        &admin,
+        "viewer@example.com",
+        std::slice::from_ref(&role),
+    )
+    .await;
+    let (_, v) = m.get("/v3/assets?include_count=true").await;
+    assert_eq!(v["count"], 1);
+    let (st, _) = m.get(&format!("/v3/assets/{a}/versions")).await;
+    assert_eq!(st, StatusCode::OK);
+    forbidden(
+        m.upload_form(Method::POST, "/v3/assets", "x.txt", b"x".to_vec(), &[])
+            .await,
+    );
+    forbidden(
+        m.call(
+            Method::PUT,
+            &format!("/v3/assets/{a}"),
+            Some(json!({"asset": {"permanent_url": "slug"}})),
+        )
+        .await,
+    );
+    forbidden(
+        m.call(Method::DELETE, &format!("/v3/assets/{a}"), None)
+            .await,
+    );
+    forbidden(
+        m.call(
+            Method::POST,
+            &format!("/v3/assets/{a}/publish"),
+            Some(json!({"asset": {"environments": ["production"]}})),
+        )
+        .await,
+    );
+    forbidden(
+        m.call(
+            Method::POST,
+            &format!("/v3/assets/{a}/versions/1/name"),
+            Some(json!({"upload": {"_version_name": "x"}})),
+        )
+        .await,
+    );
+    let (st, v) = m
+        .call(
+            Method::POST,
+            "/v3/bulk/delete",
+            Some(json!({"assets": [{"uid": a}]})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let items = job_items(&m, v["job_id"].as_str().unwrap()).await;
+    assert_eq!(items["items"][0]["status"], "failed", "{items}");
+    let (_, v) = admin.get(&format!("/v3/assets/{a}")).await;
+    assert_eq!(v["asset"]["_version"], 1, "nothing changed: {v}");
+    assert!(v["asset"]["permanent_url"].is_null());
+    let (_, v) = admin.get("/v3/assets?include_count=true").await;
+    assert_eq!(v["count"], 1);
+}
