@@ -718,3 +718,43 @@ async fn a_read_only_role_reads_and_changes_nothing() {
     let (_, v) = admin.get("/v3/assets?include_count=true").await;
     assert_eq!(v["count"], 1);
 }
+
+/// A database from before roles (schema v16) gets the built-in roles for every stack, and
+/// every member the Admin role: nobody loses what they could do.
+#[tokio::test]
+async fn migrating_to_roles_keeps_every_member_able_to_do_what_they_did() {
+    let mut t = TestApp::spawn().await;
+    let mut admin = t.admin().await;
+    let mut old_member = t.new_user("before@example.com").await;
+    let (st, _) = admin
+        .call(
+            Method::POST,
+            "/v3/stacks/share",
+            Some(json!({"emails": ["before@example.com"]})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    t.stop().await.unwrap();
+    let undo =
+        "DROP TABLE member_roles; DROP TABLE roles; DELETE FROM perma_migrations WHERE version = 17;";
+    crate::rawdb::run_sql(&t, undo, &[]).await;
+    t.restart().await;
+    admin.base = t.base.clone();
+    old_member.base = t.base.clone();
+    old_member.api_key = admin.api_key.clone();
+    let (_, v) = admin.get("/v3/roles?include_count=true").await;
+    assert_eq!(v["count"], 3, "{v}");
+    let admin_role = role_uid(&admin, "Admin").await;
+    let (_, me) = old_member.get("/v3/user").await;
+    let uid = me["user"]["uid"].as_str().unwrap().to_owned();
+    let (_, v) = admin.get("/v3/stacks/users/roles").await;
+    assert_eq!(v["users"][&uid], json!([admin_role]), "{v}");
+    let (st, v) = old_member
+        .call(
+            Method::POST,
+            "/v3/environments",
+            Some(json!({"environment": {"name": "still-allowed"}})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+}
