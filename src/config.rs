@@ -88,6 +88,9 @@ pub struct Config {
     /// Seconds between sweeps of the trash, which remove for good what is older than its
     /// stack's retention (`PERMA_TRASH_SWEEP_SECONDS`, default 3600, §15).
     pub trash_sweep_seconds: u64,
+    /// Days an audit log entry is kept (`PERMA_AUDIT_RETENTION_DAYS`, default 365, §14);
+    /// older ones are removed by the same sweep as the trash.
+    pub audit_retention_days: u64,
     /// First retry delay of webhooks and purges in milliseconds (`PERMA_EVENT_RETRY_MS`,
     /// default 5000); it doubles with each attempt, with jitter, up to 8 attempts.
     pub event_retry_ms: u64,
@@ -149,6 +152,7 @@ impl Default for Config {
             purge: Vec::new(),
             event_retry_ms: 5000,
             trash_sweep_seconds: 3600,
+            audit_retention_days: 365,
             event_timeout: 30,
             event_retention: std::time::Duration::from_secs(30 * 24 * 3600),
             send_timeout: 60,
@@ -248,6 +252,9 @@ impl Config {
         }
         if let Some(v) = var("PERMA_TRASH_SWEEP_SECONDS") {
             self.trash_sweep_seconds = num("PERMA_TRASH_SWEEP_SECONDS", v)?.max(1);
+        }
+        if let Some(v) = var("PERMA_AUDIT_RETENTION_DAYS") {
+            self.audit_retention_days = num("PERMA_AUDIT_RETENTION_DAYS", v)?.clamp(1, 36500);
         }
         if let Some(v) = var("PERMA_EVENT_RETRY_MS") {
             self.event_retry_ms = num("PERMA_EVENT_RETRY_MS", v)?.max(1);

@@ -7,6 +7,7 @@
 //! the readers go on meanwhile). PostgreSQL uses one pool for both.
 
 mod assets;
+pub mod audit;
 mod bulk;
 mod copy;
 mod delivery;
@@ -21,6 +22,7 @@ pub mod published;
 mod publishing;
 mod renditions;
 mod roles;
+mod tokens;
 pub mod trash;
 mod versions;
 
@@ -146,6 +148,11 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "roles",
         sql: include_str!("../migrations/sqlite/0017_roles.sql"),
     },
+    Migration {
+        version: 18,
+        name: "audit_log",
+        sql: include_str!("../migrations/sqlite/0018_audit_log.sql"),
+    },
 ];
 
 /// The migration that adds `metadata_values`, which perma fills from the metadata tables.
@@ -236,6 +243,11 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 17,
         name: "roles",
         sql: include_str!("../migrations/postgres/0017_roles.sql"),
+    },
+    Migration {
+        version: 18,
+        name: "audit_log",
+        sql: include_str!("../migrations/postgres/0018_audit_log.sql"),
     },
 ];
 

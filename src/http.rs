@@ -3,6 +3,7 @@
 
 mod admission;
 mod assets;
+mod audit;
 mod bulk;
 mod cda;
 mod delivery;
@@ -91,6 +92,8 @@ pub fn router(app: Arc<App>) -> Router {
             get(roles::users_roles).post(roles::set_users_roles),
         )
         .route("/v3/roles", get(roles::list).post(roles::create))
+        .route("/v3/audit-logs", get(audit::list))
+        .route("/v3/audit-logs/{uid}", get(audit::get))
         .route(
             "/v3/roles/{uid}",
             get(roles::get).put(roles::update).delete(roles::delete),
@@ -225,7 +228,32 @@ pub fn router(app: Arc<App>) -> Router {
         .layer(middleware::from_fn(request_hygiene))
         .layer(middleware::from_fn(log_errors))
         .layer(middleware::from_fn_with_state(app.clone(), observe))
+        .layer(middleware::from_fn(request_id))
         .with_state(app)
+}
+
+/// Gives every request the router answers an id: the client's `X-Request-Id` when it is
+/// 1–64 visible ASCII characters (a proxy's id carries through), else a new one. The answer
+/// says it in `X-Request-Id`; the access log and the audit log carry it, so an audit entry
+/// leads to its request and back. Asset URLs (§2) have none: they change nothing, both
+/// delivery paths answer them byte for byte alike, and a CDN would keep the header.
+async fn request_id(mut req: Request, next: Next) -> Response {
+    if route_class(&req) == crate::metrics::Class::Delivery {
+        return next.run(req).await;
+    }
+    let given = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| (1..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_owned);
+    let id = given.unwrap_or_else(|| crate::ids::random_hex(8));
+    req.extensions_mut().insert(extract::RequestId(id.clone()));
+    let mut response = next.run(req).await;
+    if let Ok(v) = axum::http::HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", v);
+    }
+    response
 }
 
 /// Largest body of a GET, HEAD or DELETE that is read and ignored.
@@ -315,7 +343,11 @@ async fn observe(
             .uri()
             .path_and_query()
             .map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned());
-        (client, req.method().clone(), target)
+        let id = req
+            .extensions()
+            .get::<extract::RequestId>()
+            .map(|r| r.0.clone());
+        (client, req.method().clone(), target, id)
     });
     let response = next.run(req).await;
     let elapsed = started.elapsed();
@@ -329,7 +361,7 @@ async fn observe(
     let bytes = if head_only { 0 } else { bytes };
     app.metrics
         .record(class, Path::Router, status, bytes, elapsed);
-    if let (Some(log), Some((client, method, target))) = (&app.access_log, &logged) {
+    if let (Some(log), Some((client, method, target, id))) = (&app.access_log, &logged) {
         log.log(&Access {
             client: *client,
             method: method.as_str(),
@@ -338,6 +370,7 @@ async fn observe(
             bytes,
             elapsed,
             path: Path::Router,
+            request_id: id.as_deref(),
         });
     }
     response

@@ -4,16 +4,18 @@
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use std::sync::Arc;
 
+use crate::db::audit::AuditEntry;
 use crate::db::{is_unique_violation, Db};
 use crate::error::{Error, Result};
 use crate::ids::{self, ApiKey};
-use crate::permissions::{Action, Area, Grants, RoleKind};
-use crate::records::{
-    Asset, Environment, Locale, Organization, Role, Stack, Token, TokenKind, User,
-};
+use crate::permissions::RoleKind;
+use crate::records::{Environment, Locale, Organization, Role, Stack, Token, TokenKind, User};
 use crate::time::now_ms;
+
+mod access;
+
+pub use access::{Origin, StackAccess};
 
 /// Who is making a management request.
 #[derive(Debug, Clone)]
@@ -57,163 +59,6 @@ impl Credentials {
     /// Whether any credential was sent at all.
     pub fn present(&self) -> bool {
         self.authtoken.is_some() || self.authorization.is_some()
-    }
-}
-
-/// What an actor may do in one stack.
-#[derive(Debug, Clone)]
-pub struct StackAccess {
-    /// The stack.
-    pub stack: Stack,
-    /// Who asks.
-    pub actor: Actor,
-    /// What the actor's roles (or the token's scope) grant (§14).
-    pub grants: Arc<Grants>,
-}
-
-fn denied(what: &str) -> Error {
-    Error::Forbidden(format!(
-        "You don't have permission to {what}. Ask an Admin of this stack for a role that allows it."
-    ))
-}
-
-impl StackAccess {
-    /// The access of an actor to a stack, with the grants of its roles (`None` when a user
-    /// is not a member).
-    pub async fn of(db: &Db, stack: Stack, actor: Actor) -> Result<Option<StackAccess>> {
-        let grants = match &actor {
-            Actor::Token(t) if t.api_key == stack.api_key => Grants::token(t.can_read, t.can_write),
-            Actor::Token(_) => return Ok(None),
-            Actor::User(u) => match db.member_roles(&stack.api_key, &u.uid).await? {
-                None => return Ok(None),
-                // The owner is always an Admin, whatever roles the rows hold.
-                Some(_) if u.uid == stack.owner_uid => Grants::owner(),
-                Some(roles) => {
-                    Grants::from_roles(roles.iter().map(|r| (RoleKind::parse(&r.kind), &r.rules)))
-                }
-            },
-        };
-        Ok(Some(StackAccess {
-            stack,
-            actor,
-            grants: Arc::new(grants),
-        }))
-    }
-
-    /// Refuses unless the actor's roles manage this part of the stack (§14).
-    pub fn require_area(&self, area: Area) -> Result<()> {
-        if self.grants.manages(area) {
-            return Ok(());
-        }
-        Err(denied(match area {
-            Area::Settings => "manage this stack's settings",
-            Area::Administration => "administer this stack",
-            Area::AuditLog => "read this stack's audit log",
-        }))
-    }
-
-    /// Folders above an asset or folder: its own folder first, up to the root (at most
-    /// the folder depth, §5: a few primary-key reads).
-    pub async fn ancestors(&self, db: &Db, parent: Option<&str>) -> Result<Vec<String>> {
-        let mut chain = Vec::new();
-        let mut cur = parent.map(str::to_owned);
-        while let Some(uid) = cur {
-            if chain.len() > 8 || chain.contains(&uid) {
-                break;
-            }
-            cur = db
-                .asset(&self.stack.api_key, &uid)
-                .await?
-                .and_then(|f| f.parent_uid);
-            chain.push(uid);
-        }
-        Ok(chain)
-    }
-
-    /// Refuses (403, nothing changed) unless the roles grant `action` on this asset or
-    /// folder: the one decision every path asks (§14).
-    pub async fn require(&self, db: &Db, action: Action, asset: &Asset) -> Result<()> {
-        if self.grants.everywhere(action) {
-            return Ok(());
-        }
-        let chain = self.ancestors(db, asset.parent_uid.as_deref()).await?;
-        if self.grants.covers(action, &asset.uid, asset.is_dir, &chain) {
-            return Ok(());
-        }
-        Err(denied(&format!(
-            "{} {} {:?}",
-            action.as_str(),
-            if asset.is_dir {
-                "the folder"
-            } else {
-                "the asset"
-            },
-            asset.title
-        )))
-    }
-
-    /// Refuses unless the roles may make something new in `folder` (`None`: the root).
-    pub async fn require_create_in(&self, db: &Db, folder: Option<&str>) -> Result<()> {
-        if self.grants.everywhere(Action::Create) {
-            return Ok(());
-        }
-        let chain = match folder {
-            Some(f) => self.ancestors(db, Some(f)).await?,
-            None => Vec::new(),
-        };
-        let above = chain.get(1..).unwrap_or(&[]);
-        if self.grants.may_create_in(folder, above) {
-            return Ok(());
-        }
-        Err(denied(match folder {
-            Some(_) => "add to this folder",
-            None => "add to the stack's root folder",
-        }))
-    }
-
-    /// Refuses unless the roles may publish to this environment and in this locale.
-    pub fn require_publish_target(&self, env: &Environment, locale: &Locale) -> Result<()> {
-        if !self.grants.may_publish_to(&env.name, &env.uid) {
-            return Err(denied(&format!(
-                "publish to the environment {:?}",
-                env.name
-            )));
-        }
-        if !self.grants.may_publish_in(&locale.code, &locale.uid) {
-            return Err(denied(&format!("publish in the locale {:?}", locale.code)));
-        }
-        Ok(())
-    }
-
-    /// Refuses unless the actor may read assets.
-    pub fn require_read(&self) -> Result<()> {
-        match &self.actor {
-            Actor::Token(t) if !t.can_read => Err(Error::Forbidden(
-                "This management token has no read access to assets.".into(),
-            )),
-            _ => Ok(()),
-        }
-    }
-
-    /// Refuses unless the actor may change assets.
-    pub fn require_write(&self) -> Result<()> {
-        match &self.actor {
-            Actor::Token(t) if !t.can_write => Err(Error::Forbidden(
-                "This management token is read-only; it cannot change assets.".into(),
-            )),
-            _ => Ok(()),
-        }
-    }
-
-    /// Refuses unless the actor is a user (stack settings, tokens and members are managed
-    /// by people, not by tokens).
-    pub fn require_user(&self) -> Result<&User> {
-        match &self.actor {
-            Actor::User(u) => Ok(u),
-            Actor::Token(_) => Err(Error::Forbidden(
-                "Management tokens cannot perform this action; log in as a user.".into(),
-            )),
-        }
     }
 }
 
@@ -310,7 +155,13 @@ async fn create_user_in(db: &Db, org: &Organization, email: &str, password: &str
 }
 
 /// Checks email and password and opens a session. Returns the user and the new authtoken.
-pub async fn login(db: &Db, email: &str, password: &str, ttl_secs: u64) -> Result<(User, String)> {
+pub async fn login(
+    db: &Db,
+    email: &str,
+    password: &str,
+    ttl_secs: u64,
+    origin: &Origin,
+) -> Result<(User, String)> {
     let found = db.user_by_email(&email.trim().to_lowercase()).await?;
     let Some((user, hash)) = found else {
         // Spend the same time as a real check so that timing does not reveal accounts.
@@ -318,6 +169,7 @@ pub async fn login(db: &Db, email: &str, password: &str, ttl_secs: u64) -> Resul
         return Err(Error::BadLogin);
     };
     if !verify_password(&hash, password).await {
+        record_failed_sign_in(db, &user, origin).await?;
         return Err(Error::BadLogin);
     }
     let token = ids::new_secret("");
@@ -330,6 +182,37 @@ pub async fn login(db: &Db, email: &str, password: &str, ttl_secs: u64) -> Resul
     )
     .await?;
     Ok((user, token))
+}
+
+/// A wrong password for an account lands in the audit log of every stack it is a member of
+/// (§14): its Admins see attempts on their members' accounts. (Attempts are throttled
+/// before they get here, so the log cannot be flooded.)
+async fn record_failed_sign_in(db: &Db, user: &User, origin: &Origin) -> Result<()> {
+    let entries: Vec<AuditEntry> = db
+        .member_stacks(&user.uid)
+        .await?
+        .into_iter()
+        .map(|api_key| AuditEntry {
+            uid: ids::new_uid(),
+            api_key,
+            created_at: now_ms(),
+            module: "user".into(),
+            event_type: "sign_in_failed".into(),
+            actor_kind: "user".into(),
+            actor_uid: user.uid.clone(),
+            actor_name: user.email.clone(),
+            item_uid: Some(user.uid.clone()),
+            item_title: Some(user.email.clone()),
+            remote_addr: origin.client.map(|c| c.to_string()),
+            request_id: origin.request_id.clone(),
+            details: serde_json::json!({}),
+            ..AuditEntry::default()
+        })
+        .collect();
+    if !entries.is_empty() {
+        db.record_audit(&entries).await?;
+    }
+    Ok(())
 }
 
 const DUMMY_HASH: &str =
@@ -588,15 +471,18 @@ async fn insert_stack(db: &Db, stack: Stack) -> Result<Stack> {
     })
     .collect();
     db.insert_stack(&stack, &roles).await?;
-    db.insert_locale(&Locale {
-        uid: ids::new_uid(),
-        api_key: stack.api_key.clone(),
-        code: master_locale.clone(),
-        name: master_locale,
-        fallback_locale: None,
-        created_at: now,
-        updated_at: now,
-    })
+    db.insert_locale(
+        &Locale {
+            uid: ids::new_uid(),
+            api_key: stack.api_key.clone(),
+            code: master_locale.clone(),
+            name: master_locale,
+            fallback_locale: None,
+            created_at: now,
+            updated_at: now,
+        },
+        &[],
+    )
     .await?;
     Ok(stack)
 }

@@ -5,7 +5,8 @@
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-fn random_hex(bytes: usize) -> String {
+/// `bytes` random bytes from the OS, as lowercase hex.
+pub fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::rngs::OsRng.fill_bytes(&mut buf);
     hex::encode(buf)

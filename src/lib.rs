@@ -23,6 +23,7 @@
 
 pub mod app;
 pub mod assets;
+pub mod audit;
 pub mod blob;
 pub mod cli;
 pub mod client;

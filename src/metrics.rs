@@ -295,6 +295,8 @@ pub struct Access<'a> {
     pub elapsed: Duration,
     /// Which writer answered.
     pub path: Path,
+    /// The request id (`X-Request-Id`; the audit log carries it too), when one was given.
+    pub request_id: Option<&'a str>,
 }
 
 /// Lines waiting for the writer thread; past this, lines are dropped.
@@ -359,14 +361,16 @@ impl AccessLog {
         push_token(&mut line, a.method);
         line.push(' ');
         push_token(&mut line, &redact(a.target));
-        let _ = writeln!(
+        let _ = write!(
             line,
-            " {} {} {:.6} {}",
+            " {} {} {:.6} {} ",
             a.status,
             a.bytes,
             a.elapsed.as_secs_f64(),
             PATHS[a.path as usize]
         );
+        push_token(&mut line, a.request_id.unwrap_or("-"));
+        line.push('\n');
         if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) =
             self.queue.try_send(line)
         {

@@ -35,7 +35,16 @@ pub async fn unshare(db: &Db, access: &StackAccess, email: &str) -> Result<()> {
             "is the stack owner and cannot be removed",
         ));
     }
-    if !db.remove_member(&access.stack.api_key, &user.uid).await? {
+    if !db
+        .remove_member(
+            &access.stack.api_key,
+            &user.uid,
+            &[access
+                .audit("member", "unshare")
+                .item(&user.uid, &user.email, None)],
+        )
+        .await?
+    {
         return Err(Error::field("email", "is not a member of this stack"));
     }
     Ok(())
@@ -72,6 +81,7 @@ pub async fn update_stack(
     access.require_user()?;
     access.require_area(Area::Settings)?;
     let mut s = access.stack.clone();
+    let before = access.stack.clone();
     if let Some(n) = name {
         let n = n.trim();
         if n.is_empty() || n.chars().count() > 255 {
@@ -113,7 +123,18 @@ pub async fn update_stack(
         s.metadata_extension = e.to_owned();
     }
     s.updated_at = now_ms();
-    db.update_stack(&s).await?;
+    let entry = access
+        .audit("stack", "update")
+        .item(&s.api_key, &s.name, None)
+        .details(serde_json::json!({
+            "name": [before.name, s.name],
+            "description": before.description != s.description,
+            "secure_asset_urls": [before.secure_asset_urls, s.secure_asset_urls],
+            "permanent_url_mode": [before.permanent_url_mode, s.permanent_url_mode],
+            "metadata_extension": [before.metadata_extension, s.metadata_extension],
+            "trash_retention_days": [before.trash_retention_days, s.trash_retention_days],
+        }));
+    db.update_stack(&s, &[entry]).await?;
     // Both settings are part of every cached delivery entry of this stack.
     changes.changed(None).await;
     Ok(s)
@@ -156,7 +177,10 @@ pub async fn create_environment(
         created_at: now,
         updated_at: now,
     };
-    match db.insert_environment(&env).await {
+    let entry = access
+        .audit("environment", "create")
+        .item(&env.uid, &env.name, None);
+    match db.insert_environment(&env, &[entry]).await {
         Ok(()) => Ok(env),
         Err(e) if is_unique_violation(&e) => Err(Error::field("name", "is not unique")),
         Err(e) => Err(e.into()),
@@ -182,6 +206,7 @@ pub async fn update_environment(
     access.require_write()?;
     access.require_area(Area::Settings)?;
     let mut env = environment(db, access, name).await?;
+    let before = env.clone();
     if let Some(n) = new_name {
         validate_environment_name(n)?;
         env.name = n.to_owned();
@@ -190,7 +215,13 @@ pub async fn update_environment(
         env.urls = u;
     }
     env.updated_at = now_ms();
-    match db.update_environment(&env).await {
+    let entry = access
+        .audit("environment", "update")
+        .item(&env.uid, &before.name, None)
+        .details(
+            serde_json::json!({ "name": [before.name, env.name], "urls": [before.urls, env.urls] }),
+        );
+    match db.update_environment(&env, &[entry]).await {
         Ok(()) => Ok(env),
         Err(e) if is_unique_violation(&e) => Err(Error::field("name", "is not unique")),
         Err(e) => Err(e.into()),
@@ -202,7 +233,10 @@ pub async fn delete_environment(db: &Db, access: &StackAccess, name: &str) -> Re
     access.require_write()?;
     access.require_area(Area::Settings)?;
     let env = environment(db, access, name).await?;
-    db.delete_environment(&env.uid).await?;
+    let entry = access
+        .audit("environment", "delete")
+        .item(&env.uid, &env.name, None);
+    db.delete_environment(&env.uid, &[entry]).await?;
     Ok(())
 }
 
@@ -235,7 +269,10 @@ pub async fn create_locale(
         created_at: now,
         updated_at: now,
     };
-    match db.insert_locale(&locale).await {
+    let entry = access
+        .audit("locale", "create")
+        .item(&locale.uid, &locale.code, None);
+    match db.insert_locale(&locale, &[entry]).await {
         Ok(()) => Ok(locale),
         Err(e) if is_unique_violation(&e) => Err(Error::field("code", "is not unique")),
         Err(e) => Err(e.into()),
@@ -284,7 +321,11 @@ pub async fn update_locale(
         l.fallback_locale = fallback.map(str::to_owned);
     }
     l.updated_at = now_ms();
-    db.update_locale(&l).await?;
+    let entry = access
+        .audit("locale", "update")
+        .item(&l.uid, &l.code, None)
+        .details(serde_json::json!({ "name": l.name, "fallback_locale": l.fallback_locale }));
+    db.update_locale(&l, &[entry]).await?;
     Ok(l)
 }
 
@@ -307,7 +348,9 @@ pub async fn delete_locale(db: &Db, access: &StackAccess, code: &str) -> Result<
             "is the master locale and cannot be deleted",
         ));
     }
-    db.delete_locale(&access.stack.api_key, &l.code).await?;
+    let entry = access.audit("locale", "delete").item(&l.uid, &l.code, None);
+    db.delete_locale(&access.stack.api_key, &l.code, &[entry])
+        .await?;
     Ok(())
 }
 
@@ -380,6 +423,14 @@ async fn check_token(
     Ok((can_read || can_write, can_write, environments, expires_at))
 }
 
+/// The audit log's module for a token kind.
+fn token_module(kind: TokenKind) -> &'static str {
+    match kind {
+        TokenKind::Management => "management_token",
+        TokenKind::Delivery => "delivery_token",
+    }
+}
+
 /// Creates a token. Returns it with its secret (shown once).
 pub async fn create_token(
     db: &Db,
@@ -406,7 +457,12 @@ pub async fn create_token(
         created_by: access.actor.uid().to_owned(),
         created_at: now_ms(),
     };
-    db.insert_token(&token, &ids::hash_token(&secret)).await?;
+    let entry = access
+        .audit(token_module(kind), "create")
+        .item(&token.uid, &token.name, None)
+        .details(serde_json::json!({ "scope": token.scope, "expires_at": token.expires_at }));
+    db.insert_token(&token, &ids::hash_token(&secret), &[entry])
+        .await?;
     Ok((token, secret))
 }
 
@@ -493,7 +549,11 @@ pub async fn update_token(
         },
         ..old
     };
-    db.update_token(&token).await?;
+    let entry = access
+        .audit(token_module(kind), "update")
+        .item(&token.uid, &token.name, None)
+        .details(serde_json::json!({ "scope": token.scope, "expires_at": token.expires_at }));
+    db.update_token(&token, &[entry]).await?;
     Ok(token)
 }
 
@@ -508,7 +568,13 @@ pub async fn tokens(db: &Db, access: &StackAccess, kind: TokenKind) -> Result<Ve
 pub async fn delete_token(db: &Db, access: &StackAccess, kind: TokenKind, uid: &str) -> Result<()> {
     access.require_user()?;
     access.require_area(Area::Settings)?;
-    if db.delete_token(&access.stack.api_key, kind, uid).await? {
+    let entry = access
+        .audit(token_module(kind), "delete")
+        .item(uid, "", None);
+    if db
+        .delete_token(&access.stack.api_key, kind, uid, &[entry])
+        .await?
+    {
         Ok(())
     } else {
         Err(Error::NotFound("Token"))

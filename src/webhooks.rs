@@ -226,7 +226,13 @@ pub async fn create(
     };
     let w = merged(blank, input);
     checked(&w, allow)?;
-    db.insert_webhook(&w).await?;
+    let entry = access
+        .audit("webhook", "create")
+        .item(&w.uid, &w.name, None)
+        .details(
+            serde_json::json!({ "channels": w.channels, "destinations": w.destinations.len() }),
+        );
+    db.insert_webhook(&w, &[entry]).await?;
     Ok(w)
 }
 
@@ -268,7 +274,11 @@ pub async fn update(
         ..merged(cur, input)
     };
     checked(&w, allow)?;
-    if !db.update_webhook(&w).await? {
+    let entry = access
+        .audit("webhook", "update")
+        .item(&w.uid, &w.name, None)
+        .details(serde_json::json!({ "channels": w.channels, "destinations": w.destinations.len(), "disabled": w.disabled }));
+    if !db.update_webhook(&w, &[entry]).await? {
         return Err(Error::NotFound("Webhook"));
     }
     Ok((w, dropped))
@@ -341,7 +351,11 @@ pub(crate) fn kept_secrets(
 pub async fn delete(db: &Db, access: &StackAccess, uid: &str) -> Result<()> {
     access.require_write()?;
     access.require_area(Area::Settings)?;
-    if db.delete_webhook(&access.stack.api_key, uid).await? {
+    let entry = access.audit("webhook", "delete").item(uid, "", None);
+    if db
+        .delete_webhook(&access.stack.api_key, uid, &[entry])
+        .await?
+    {
         Ok(())
     } else {
         Err(Error::NotFound("Webhook"))

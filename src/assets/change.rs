@@ -3,6 +3,8 @@
 use super::{
     check_meta, check_parent, get_live, normalize_tags, AssetUpdate, Metadata, MAX_RETRIES,
 };
+use serde_json::{json, Value};
+
 use crate::blob::BlobStore;
 use crate::db::{AssetInsert, Db, FileInsert, NewVersion};
 use crate::delivery::Changes;
@@ -52,6 +54,11 @@ pub async fn create(
         file: Some(file),
     };
     db.insert_asset(&AssetInsert {
+        audit: vec![access
+            .audit("asset", "create")
+            .item(&asset.uid, &asset.title, None)
+            .after(1)
+            .details(json!({ "file": file_json(asset.file.as_ref()) }))],
         asset: asset.clone(),
         action: "upload",
     })
@@ -59,6 +66,20 @@ pub async fn create(
     // A request may have asked for this uid before it existed: forget that miss.
     changes.changed(Some(&asset.uid)).await;
     Ok(asset)
+}
+
+/// A file as the audit log describes it.
+fn file_json(f: Option<&FileMeta>) -> Value {
+    match f {
+        Some(f) => json!({
+            "uid": f.uid,
+            "filename": f.filename,
+            "size": f.size,
+            "sha256": f.sha256,
+            "content_type": f.content_type,
+        }),
+        None => Value::Null,
+    }
 }
 
 fn file_meta(upload: &Ingested, now: i64) -> FileMeta {
@@ -159,6 +180,7 @@ pub async fn update(
             action: "update",
             by: access.actor.uid().to_owned(),
             at: now_ms(),
+            audit: Vec::new(),
         };
         if let Some(n) = req.restore_version {
             let v = db
@@ -215,6 +237,43 @@ pub async fn update(
         if !meta_changed && !sets_slug && req.restore_version.is_none() {
             return Ok(cur);
         }
+        let event = match next.action {
+            "permanent_url" => "update",
+            other => other,
+        };
+        let mut changed = serde_json::Map::new();
+        if next.title != cur.title {
+            changed.insert("title".into(), json!([cur.title, next.title]));
+        }
+        if next.parent_uid != cur.parent_uid {
+            changed.insert(
+                "parent_uid".into(),
+                json!([cur.parent_uid, next.parent_uid]),
+            );
+        }
+        if next.tags != cur.tags {
+            changed.insert("tags".into(), json!([cur.tags, next.tags]));
+        }
+        if next.description != cur.description {
+            changed.insert("description".into(), json!(true));
+        }
+        if let Some(slug) = &next.permanent_slug {
+            changed.insert("permanent_url".into(), json!([null, slug]));
+        }
+        if next.file_uid != cur.file.as_ref().map(|f| f.uid.clone()) {
+            let after = match &new_file {
+                Some(f) => file_json(Some(f)),
+                None => json!({ "uid": next.file_uid }),
+            };
+            changed.insert("file".into(), json!([file_json(cur.file.as_ref()), after]));
+        }
+        if let Some(n) = req.restore_version {
+            changed.insert("restored_version".into(), json!(n));
+        }
+        next.audit = vec![access
+            .audit_asset(event, &cur)
+            .after(cur.version + 1)
+            .details(Value::Object(changed))];
         // Every check passed: a replacement's staged bytes become the blob first.
         if let Some(u) = upload.as_mut() {
             u.commit(blobs).await?;
@@ -246,6 +305,7 @@ pub async fn delete(db: &Db, changes: &Changes, access: &StackAccess, uid: &str)
         access.actor.uid(),
         now_ms(),
         None,
+        &[access.audit_asset("delete", &asset)],
     )
     .await?;
     changes.changed(Some(&asset.uid)).await;

@@ -48,6 +48,10 @@ pub async fn create_folder(
         file: None,
     };
     db.insert_asset(&AssetInsert {
+        audit: vec![access
+            .audit("folder", "create")
+            .item(&folder.uid, &folder.title, None)
+            .after(1)],
         asset: folder.clone(),
         action: "create_folder",
     })
@@ -137,10 +141,19 @@ pub async fn update_folder(
             action: "update_folder",
             by: access.actor.uid().to_owned(),
             at: now_ms(),
+            audit: Vec::new(),
         };
         if next.title == cur.title && next.parent_uid == cur.parent_uid {
             return Ok(cur);
         }
+        let mut next = next;
+        next.audit = vec![access
+            .audit_asset("update", &cur)
+            .after(cur.version + 1)
+            .details(serde_json::json!({
+                "name": [cur.title, next.title],
+                "parent_uid": [cur.parent_uid, next.parent_uid],
+            }))];
         if db.apply_version(&next).await? {
             return get_folder(db, &api_key, uid).await;
         }
@@ -172,8 +185,17 @@ pub async fn delete_folder(
             doomed.push(child);
         }
     }
-    db.tombstone(&doomed, access.actor.uid(), now_ms(), Some(&folder.uid))
-        .await?;
+    let entry = access
+        .audit_asset("delete", &folder)
+        .details(serde_json::json!({ "items": doomed.len() - 1 }));
+    db.tombstone(
+        &doomed,
+        access.actor.uid(),
+        now_ms(),
+        Some(&folder.uid),
+        &[entry],
+    )
+    .await?;
     for uid in &doomed {
         changes.changed(Some(uid)).await;
     }

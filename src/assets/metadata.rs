@@ -6,7 +6,7 @@
 //! it part of the Content Delivery API's answers (`include_metadata`); every change is an
 //! `update` of the asset for webhooks, and a publish is an update of the asset for sync.
 
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 use super::versions::publish_targets;
 use crate::db::metadata::{Metadata, PublishedMetadata};
@@ -155,7 +155,12 @@ pub async fn create(db: &Db, access: &StackAccess, input: MetadataInput) -> Resu
         created_at: now,
         updated_at: now,
     };
-    if !db.insert_metadata(&m).await? {
+    let entry = access
+        .audit("metadata", "create")
+        .item(&m.uid, &m.entity_uid, None)
+        .after(1)
+        .details(json!({ "extension_uid": m.extension_uid, "locale": m.locale, "fields": m.body }));
+    if !db.insert_metadata(&m, &[entry]).await? {
         return Err(Error::field(
             "entity_uid",
             "already has metadata for this extension and locale: update that one",
@@ -251,7 +256,12 @@ pub async fn update(
         updated_at: now_ms(),
         ..cur
     };
-    if !db.update_metadata(&m).await? {
+    let entry = access
+        .audit("metadata", "update")
+        .item(&m.uid, &m.entity_uid, Some(m.version - 1))
+        .after(m.version)
+        .details(json!({ "extension_uid": m.extension_uid, "locale": m.locale, "fields": m.body }));
+    if !db.update_metadata(&m, &[entry]).await? {
         return Err(Error::NotFound("Metadata"));
     }
     Ok(m)
@@ -262,7 +272,13 @@ pub async fn delete(db: &Db, access: &StackAccess, uid: &str) -> Result<()> {
     access.require_write()?;
     let m = get(db, access, uid).await?;
     require_on_asset(db, access, Action::Update, &m.entity_uid).await?;
-    if db.delete_metadata(&m, access.actor.uid(), now_ms()).await? {
+    let entry = access
+        .audit("metadata", "delete")
+        .item(&m.uid, &m.entity_uid, Some(m.version));
+    if db
+        .delete_metadata(&m, access.actor.uid(), now_ms(), &[entry])
+        .await?
+    {
         Ok(())
     } else {
         Err(Error::NotFound("Metadata"))
@@ -288,8 +304,18 @@ pub async fn publish(
         locales.to_vec()
     };
     let targets = publish_targets(db, access, environments, &locales).await?;
-    db.publish_metadata(&m, &targets, publish, (access.actor.uid(), now_ms()))
-        .await?;
+    let entry = access
+        .audit("metadata", if publish { "publish" } else { "unpublish" })
+        .item(&m.uid, &m.entity_uid, Some(m.version))
+        .details(json!({ "targets": targets }));
+    db.publish_metadata(
+        &m,
+        &targets,
+        publish,
+        (access.actor.uid(), now_ms()),
+        &[entry],
+    )
+    .await?;
     let now = db.metadata_targets(&m.uid).await?;
     Ok((m, now))
 }

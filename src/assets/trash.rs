@@ -45,11 +45,16 @@ pub async fn restore(
     access.require_write()?;
     let api_key = &access.stack.api_key;
     // Restoring undoes a delete: it needs the right to delete the item.
-    if let Some(item) = db.asset(api_key, uid).await? {
-        access.require(db, Action::Delete, &item).await?;
+    let item = db.asset(api_key, uid).await?;
+    if let Some(item) = &item {
+        access.require(db, Action::Delete, item).await?;
     }
+    let entry = match &item {
+        Some(a) => access.audit_asset("restore", a),
+        None => access.audit("trash", "restore"),
+    };
     let restored = db
-        .restore_trash(api_key, uid, (access.actor.uid(), now_ms()))
+        .restore_trash(api_key, uid, (access.actor.uid(), now_ms()), entry)
         .await?
         .ok_or(Error::NotFound("Trash item"))?;
     if restored.uids.len() > FORGET_ONE_BY_ONE {
@@ -73,12 +78,15 @@ pub async fn empty(db: &Db, access: &StackAccess, uid: Option<&str>) -> Result<u
     access.require_write()?;
     access.require_area(Area::Administration)?;
     let api_key = &access.stack.api_key;
+    let mut entry = access.audit("trash", "purge");
     if let Some(u) = uid {
-        db.trash_item(api_key, u)
+        let item = db
+            .trash_item(api_key, u)
             .await?
             .ok_or(Error::NotFound("Trash item"))?;
+        entry = entry.item(u, &item.title, None);
     }
-    Ok(db.purge_trash(api_key, uid, now_ms()).await?)
+    Ok(db.purge_trash(api_key, uid, now_ms(), entry).await?)
 }
 
 /// Empties what has been in any stack's trash longer than its retention.

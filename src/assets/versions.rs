@@ -40,7 +40,13 @@ pub async fn name_version(
         }
         check_text("_version_name", name, 255)?;
     }
-    if db.name_version(uid, n, name.map(str::trim)).await? {
+    let entry = access
+        .audit_asset("update", &asset)
+        .details(serde_json::json!({ "version": n, "_version_name": name.map(str::trim) }));
+    if db
+        .name_version(uid, n, name.map(str::trim), &[entry])
+        .await?
+    {
         Ok(())
     } else {
         Err(Error::NotFound("Asset version"))
@@ -122,16 +128,25 @@ pub async fn publish_to(
     access.require_write()?;
     let asset = get_live(db, &access.stack.api_key, uid).await?;
     access.require(db, Action::Publish, &asset).await?;
+    let where_to: Vec<_> = targets
+        .iter()
+        .map(|(env, locale)| serde_json::json!({ "environment": env, "locale": locale }))
+        .collect();
+    let by = (access.actor.uid(), now_ms());
     if unpublish {
-        db.unpublish(uid, targets, access.actor.uid(), now_ms())
-            .await?;
+        let entry = access
+            .audit_asset("unpublish", &asset)
+            .details(serde_json::json!({ "targets": where_to }));
+        db.unpublish(uid, targets, by, &[entry]).await?;
         return Ok(());
     }
     let version = version.unwrap_or(asset.version);
     if version < 1 || version > asset.version {
         return Err(Error::field("version", format!("{version} does not exist")));
     }
-    db.publish(uid, targets, version, access.actor.uid(), now_ms())
-        .await?;
+    let entry = access
+        .audit_asset("publish", &asset)
+        .details(serde_json::json!({ "targets": where_to, "version": version }));
+    db.publish(uid, targets, version, by, &[entry]).await?;
     Ok(())
 }

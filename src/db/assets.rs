@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use super::audit::{self, AuditEntry};
 use super::events::{self, Emit};
 use super::{flag, json_list, published, to_json_text, Db};
 use crate::records::{Asset, FileMeta, SyncKind, FOLDER_CONTENT_TYPE};
@@ -23,6 +24,8 @@ pub struct AssetInsert {
     pub asset: Asset,
     /// What made version 1 (`upload` or `create_folder`).
     pub action: &'static str,
+    /// Its audit log entries (§14), written with it.
+    pub audit: Vec<AuditEntry>,
 }
 
 /// Assets tombstoned by one statement ([`Db::tombstone`]).
@@ -72,6 +75,8 @@ pub struct NewVersion {
     pub by: String,
     /// When (ms).
     pub at: i64,
+    /// Its audit log entries (§14), written with it when it lands.
+    pub audit: Vec<AuditEntry>,
 }
 
 pub(super) const ASSET_COLS: &str =
@@ -274,6 +279,7 @@ impl Db {
             )
             .await?;
         }
+        audit::insert_tx(&mut tx, &new.audit).await?;
         tx.commit().await
     }
 
@@ -405,6 +411,7 @@ impl Db {
             )
             .await?;
         }
+        audit::insert_tx(&mut tx, &change.audit).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -418,6 +425,7 @@ impl Db {
         by: &str,
         at: i64,
         root: Option<&str>,
+        audit: &[AuditEntry],
     ) -> sqlx::Result<u64> {
         let mut tx = self.write.begin().await?;
         let mut n = 0;
@@ -469,6 +477,9 @@ impl Db {
             }
             // Each publication withdrawn is an `asset_deleted` sync event (§12).
             published::record_removals(&mut tx, chunk, SyncKind::Deleted, (by, at)).await?;
+        }
+        if n > 0 {
+            audit::insert_tx(&mut tx, audit).await?;
         }
         tx.commit().await?;
         Ok(n)

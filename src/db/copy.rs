@@ -41,6 +41,7 @@ const TABLES: &[&str] = &[
     "extensions",
     "asset_metadata",
     "asset_metadata_published",
+    "audit_log",
 ];
 
 /// How a column is carried over: perma's schema has only these two types.

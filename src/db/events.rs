@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use super::audit::{self, AuditEntry};
 use super::{flag, json_list, to_json_text, Backend, Db};
 
 /// Where a webhook posts (§13 `destinations[]`).
@@ -225,7 +226,8 @@ pub(super) async fn record_event(
 
 impl Db {
     /// Stores a new webhook.
-    pub async fn insert_webhook(&self, w: &Webhook) -> sqlx::Result<()> {
+    pub async fn insert_webhook(&self, w: &Webhook, audit: &[AuditEntry]) -> sqlx::Result<()> {
+        let mut tx = self.write.begin().await?;
         sqlx::query(
             "INSERT INTO webhooks (uid, api_key, name, destinations, channels, retry_policy, \
              disabled, concise_payload, secret, created_by, updated_by, created_at, updated_at, \
@@ -245,13 +247,16 @@ impl Db {
         .bind(w.created_at)
         .bind(w.updated_at)
         .bind(to_json_text(&w.extra))
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await?;
+        audit::insert_tx(&mut tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
     /// Replaces a webhook's settings (not its secret); false when it does not exist.
-    pub async fn update_webhook(&self, w: &Webhook) -> sqlx::Result<bool> {
+    pub async fn update_webhook(&self, w: &Webhook, audit: &[AuditEntry]) -> sqlx::Result<bool> {
+        let mut tx = self.write.begin().await?;
         let r = sqlx::query(
             "UPDATE webhooks SET name = $3, destinations = $4, channels = $5, retry_policy = $6, \
              disabled = $7, concise_payload = $8, updated_by = $9, updated_at = $10, \
@@ -268,13 +273,23 @@ impl Db {
         .bind(&w.updated_by)
         .bind(w.updated_at)
         .bind(to_json_text(&w.extra))
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await?;
-        Ok(r.rows_affected() == 1)
+        if r.rows_affected() != 1 {
+            return Ok(false);
+        }
+        audit::insert_tx(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Deletes a webhook (and its executions); false when it did not exist.
-    pub async fn delete_webhook(&self, api_key: &str, uid: &str) -> sqlx::Result<bool> {
+    pub async fn delete_webhook(
+        &self,
+        api_key: &str,
+        uid: &str,
+        audit: &[AuditEntry],
+    ) -> sqlx::Result<bool> {
         let mut tx = self.write.begin().await?;
         sqlx::query("DELETE FROM event_jobs WHERE webhook_uid = $1 AND api_key = $2")
             .bind(uid)
@@ -286,6 +301,9 @@ impl Db {
             .bind(uid)
             .execute(&mut *tx)
             .await?;
+        if r.rows_affected() == 1 {
+            audit::insert_tx(&mut tx, audit).await?;
+        }
         tx.commit().await?;
         Ok(r.rows_affected() == 1)
     }

@@ -1,11 +1,11 @@
-//! Queries for organizations, users, sessions, stacks, members, environments, locales and
-//! tokens.
+//! Queries for organizations, users, sessions, stacks, members, environments and locales.
 
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{flag, json_list, to_json_text, Db};
-use crate::records::{Environment, Locale, Organization, Role, Stack, Token, TokenKind, User};
+use super::audit::{self, AuditEntry};
+use super::{flag, to_json_text, Db};
+use crate::records::{Environment, Locale, Organization, Role, Stack, User};
 
 fn org(row: &AnyRow) -> sqlx::Result<Organization> {
     Ok(Organization {
@@ -67,29 +67,6 @@ fn locale(row: &AnyRow) -> sqlx::Result<Locale> {
         fallback_locale: row.try_get("fallback_locale")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
-    })
-}
-
-fn token(row: &AnyRow) -> sqlx::Result<Token> {
-    let kind: String = row.try_get("kind")?;
-    let scope: String = row.try_get("scope")?;
-    Ok(Token {
-        uid: row.try_get("uid")?,
-        api_key: row.try_get("api_key")?,
-        kind: if kind == "delivery" {
-            TokenKind::Delivery
-        } else {
-            TokenKind::Management
-        },
-        name: row.try_get("name")?,
-        description: row.try_get("description")?,
-        scope: serde_json::from_str(&scope).unwrap_or_default(),
-        can_read: flag(row, "can_read")?,
-        can_write: flag(row, "can_write")?,
-        environments: json_list(row, "environments")?,
-        expires_at: row.try_get("expires_at")?,
-        created_by: row.try_get("created_by")?,
-        created_at: row.try_get("created_at")?,
     })
 }
 
@@ -277,7 +254,8 @@ impl Db {
     }
 
     /// Updates name, description and the stack settings.
-    pub async fn update_stack(&self, s: &Stack) -> sqlx::Result<()> {
+    pub async fn update_stack(&self, s: &Stack, audit: &[AuditEntry]) -> sqlx::Result<()> {
+        let mut tx = self.write.begin().await?;
         sqlx::query(
             "UPDATE stacks SET name = $2, description = $3, secure_asset_urls = $4, \
              updated_at = $5, permanent_url_mode = $6, metadata_extension = $7, \
@@ -291,8 +269,10 @@ impl Db {
         .bind(&s.permanent_url_mode)
         .bind(&s.metadata_extension)
         .bind(s.trash_retention_days)
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await?;
+        audit::insert_tx(&mut tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -344,13 +324,24 @@ impl Db {
     }
 
     /// Removes a member. Returns whether one was removed.
-    pub async fn remove_member(&self, api_key: &str, user_uid: &str) -> sqlx::Result<bool> {
+    pub async fn remove_member(
+        &self,
+        api_key: &str,
+        user_uid: &str,
+        audit: &[AuditEntry],
+    ) -> sqlx::Result<bool> {
+        let mut tx = self.write.begin().await?;
         let r = sqlx::query("DELETE FROM stack_members WHERE api_key = $1 AND user_uid = $2")
             .bind(api_key)
             .bind(user_uid)
-            .execute(&self.write)
+            .execute(&mut *tx)
             .await?;
-        Ok(r.rows_affected() > 0)
+        if r.rows_affected() == 0 {
+            return Ok(false);
+        }
+        audit::insert_tx(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Emails of a stack's members.
@@ -368,7 +359,12 @@ impl Db {
     }
 
     /// Creates an environment; a duplicate name is a unique violation.
-    pub async fn insert_environment(&self, e: &Environment) -> sqlx::Result<()> {
+    pub async fn insert_environment(
+        &self,
+        e: &Environment,
+        audit: &[AuditEntry],
+    ) -> sqlx::Result<()> {
+        let mut tx = self.write.begin().await?;
         sqlx::query(
             "INSERT INTO environments (uid, api_key, name, urls, created_by, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -380,8 +376,10 @@ impl Db {
         .bind(&e.created_by)
         .bind(e.created_at)
         .bind(e.updated_at)
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await?;
+        audit::insert_tx(&mut tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -410,19 +408,26 @@ impl Db {
     }
 
     /// Renames an environment or changes its URLs.
-    pub async fn update_environment(&self, e: &Environment) -> sqlx::Result<()> {
+    pub async fn update_environment(
+        &self,
+        e: &Environment,
+        audit: &[AuditEntry],
+    ) -> sqlx::Result<()> {
+        let mut tx = self.write.begin().await?;
         sqlx::query("UPDATE environments SET name = $2, urls = $3, updated_at = $4 WHERE uid = $1")
             .bind(&e.uid)
             .bind(&e.name)
             .bind(to_json_text(&e.urls))
             .bind(e.updated_at)
-            .execute(&self.write)
+            .execute(&mut *tx)
             .await?;
+        audit::insert_tx(&mut tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
     /// Deletes an environment and its publications.
-    pub async fn delete_environment(&self, uid: &str) -> sqlx::Result<()> {
+    pub async fn delete_environment(&self, uid: &str, audit: &[AuditEntry]) -> sqlx::Result<()> {
         let mut tx = self.write.begin().await?;
         sqlx::query("DELETE FROM publications WHERE environment_uid = $1")
             .bind(uid)
@@ -432,11 +437,13 @@ impl Db {
             .bind(uid)
             .execute(&mut *tx)
             .await?;
+        audit::insert_tx(&mut tx, audit).await?;
         tx.commit().await
     }
 
     /// Creates a locale; a duplicate code is a unique violation.
-    pub async fn insert_locale(&self, l: &Locale) -> sqlx::Result<()> {
+    pub async fn insert_locale(&self, l: &Locale, audit: &[AuditEntry]) -> sqlx::Result<()> {
+        let mut tx = self.write.begin().await?;
         sqlx::query(
             "INSERT INTO locales (uid, api_key, code, name, fallback_locale, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -448,8 +455,10 @@ impl Db {
         .bind(&l.fallback_locale)
         .bind(l.created_at)
         .bind(l.updated_at)
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await?;
+        audit::insert_tx(&mut tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -475,7 +484,8 @@ impl Db {
     }
 
     /// Renames a locale or changes its fallback.
-    pub async fn update_locale(&self, l: &Locale) -> sqlx::Result<()> {
+    pub async fn update_locale(&self, l: &Locale, audit: &[AuditEntry]) -> sqlx::Result<()> {
+        let mut tx = self.write.begin().await?;
         sqlx::query(
             "UPDATE locales SET name = $3, fallback_locale = $4, updated_at = $5 \
              WHERE api_key = $1 AND code = $2",
@@ -485,13 +495,20 @@ impl Db {
         .bind(&l.name)
         .bind(&l.fallback_locale)
         .bind(l.updated_at)
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await?;
+        audit::insert_tx(&mut tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
     /// Deletes a locale and its publications.
-    pub async fn delete_locale(&self, api_key: &str, code: &str) -> sqlx::Result<()> {
+    pub async fn delete_locale(
+        &self,
+        api_key: &str,
+        code: &str,
+        audit: &[AuditEntry],
+    ) -> sqlx::Result<()> {
         let mut tx = self.write.begin().await?;
         sqlx::query(
             "DELETE FROM publications WHERE locale = $2 AND asset_uid IN \
@@ -517,89 +534,7 @@ impl Db {
             .bind(code)
             .execute(&mut *tx)
             .await?;
+        audit::insert_tx(&mut tx, audit).await?;
         tx.commit().await
-    }
-
-    /// Stores a token (its secret only as a hash).
-    pub async fn insert_token(&self, t: &Token, token_hash: &str) -> sqlx::Result<()> {
-        sqlx::query(
-            "INSERT INTO tokens (uid, api_key, kind, name, description, token_hash, scope, \
-             can_read, can_write, environments, expires_at, created_by, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        )
-        .bind(&t.uid)
-        .bind(&t.api_key)
-        .bind(t.kind.as_str())
-        .bind(&t.name)
-        .bind(&t.description)
-        .bind(token_hash)
-        .bind(to_json_text(&t.scope))
-        .bind(t.can_read as i64)
-        .bind(t.can_write as i64)
-        .bind(to_json_text(&t.environments))
-        .bind(t.expires_at)
-        .bind(&t.created_by)
-        .bind(t.created_at)
-        .execute(&self.write)
-        .await?;
-        Ok(())
-    }
-
-    /// A stack's tokens of one kind.
-    pub async fn tokens(&self, api_key: &str, kind: TokenKind) -> sqlx::Result<Vec<Token>> {
-        let rows = sqlx::query(
-            "SELECT * FROM tokens WHERE api_key = $1 AND kind = $2 ORDER BY created_at, uid",
-        )
-        .bind(api_key)
-        .bind(kind.as_str())
-        .fetch_all(&self.read)
-        .await?;
-        rows.iter().map(token).collect()
-    }
-
-    /// The token with this secret hash.
-    pub async fn token_by_hash(&self, token_hash: &str) -> sqlx::Result<Option<Token>> {
-        sqlx::query("SELECT * FROM tokens WHERE token_hash = $1")
-            .bind(token_hash)
-            .fetch_optional(&self.read)
-            .await?
-            .map(|r| token(&r))
-            .transpose()
-    }
-
-    /// Changes a token's name, description, scope or expiry (never its secret).
-    pub async fn update_token(&self, t: &Token) -> sqlx::Result<()> {
-        sqlx::query(
-            "UPDATE tokens SET name = $3, description = $4, scope = $5, can_read = $6, \
-             can_write = $7, environments = $8, expires_at = $9 WHERE api_key = $1 AND uid = $2",
-        )
-        .bind(&t.api_key)
-        .bind(&t.uid)
-        .bind(&t.name)
-        .bind(&t.description)
-        .bind(to_json_text(&t.scope))
-        .bind(t.can_read as i64)
-        .bind(t.can_write as i64)
-        .bind(to_json_text(&t.environments))
-        .bind(t.expires_at)
-        .execute(&self.write)
-        .await?;
-        Ok(())
-    }
-
-    /// Deletes a token. Returns whether one was deleted.
-    pub async fn delete_token(
-        &self,
-        api_key: &str,
-        kind: TokenKind,
-        uid: &str,
-    ) -> sqlx::Result<bool> {
-        let r = sqlx::query("DELETE FROM tokens WHERE api_key = $1 AND kind = $2 AND uid = $3")
-            .bind(api_key)
-            .bind(kind.as_str())
-            .bind(uid)
-            .execute(&self.write)
-            .await?;
-        Ok(r.rows_affected() > 0)
     }
 }

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use super::audit::{self, AuditEntry};
 use super::events::{self, Emit};
 use super::Db;
 
@@ -169,7 +170,8 @@ async fn touch(
 
 impl Db {
     /// Stores a new extension.
-    pub async fn insert_extension(&self, e: &Extension) -> sqlx::Result<()> {
+    pub async fn insert_extension(&self, e: &Extension, audit: &[AuditEntry]) -> sqlx::Result<()> {
+        let mut tx = self.write.begin().await?;
         sqlx::query(
             "INSERT INTO extensions (uid, api_key, title, type, body, created_by, updated_by, \
              created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -183,13 +185,20 @@ impl Db {
         .bind(&e.updated_by)
         .bind(e.created_at)
         .bind(e.updated_at)
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await?;
+        audit::insert_tx(&mut tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
     /// Replaces an extension's fields; false when it does not exist.
-    pub async fn update_extension(&self, e: &Extension) -> sqlx::Result<bool> {
+    pub async fn update_extension(
+        &self,
+        e: &Extension,
+        audit: &[AuditEntry],
+    ) -> sqlx::Result<bool> {
+        let mut tx = self.write.begin().await?;
         let r = sqlx::query(
             "UPDATE extensions SET title = $3, type = $4, body = $5, updated_by = $6, \
              updated_at = $7 WHERE api_key = $1 AND uid = $2",
@@ -201,14 +210,24 @@ impl Db {
         .bind(text(&e.body))
         .bind(&e.updated_by)
         .bind(e.updated_at)
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await?;
-        Ok(r.rows_affected() == 1)
+        if r.rows_affected() != 1 {
+            return Ok(false);
+        }
+        audit::insert_tx(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Deletes an extension and the metadata that belongs to it (and un-chooses it as the
     /// stack's `metadata_extension`); false when it did not exist.
-    pub async fn delete_extension(&self, api_key: &str, uid: &str) -> sqlx::Result<bool> {
+    pub async fn delete_extension(
+        &self,
+        api_key: &str,
+        uid: &str,
+        audit: &[AuditEntry],
+    ) -> sqlx::Result<bool> {
         let mut tx = self.write.begin().await?;
         sqlx::query(
             "DELETE FROM asset_metadata_published WHERE metadata_uid IN \
@@ -241,6 +260,9 @@ impl Db {
             .bind(uid)
             .execute(&mut *tx)
             .await?;
+        if r.rows_affected() == 1 {
+            audit::insert_tx(&mut tx, audit).await?;
+        }
         tx.commit().await?;
         Ok(r.rows_affected() == 1)
     }
@@ -269,7 +291,7 @@ impl Db {
 
     /// Stores new metadata, with the asset's `update` event; false when the asset already
     /// has metadata for this extension and locale.
-    pub async fn insert_metadata(&self, m: &Metadata) -> sqlx::Result<bool> {
+    pub async fn insert_metadata(&self, m: &Metadata, audit: &[AuditEntry]) -> sqlx::Result<bool> {
         let mut tx = self.write.begin().await?;
         let r = sqlx::query(
             "INSERT INTO asset_metadata (uid, api_key, entity_uid, extension_uid, locale, body, \
@@ -301,13 +323,14 @@ impl Db {
             (&m.created_by, m.created_at),
         )
         .await?;
+        audit::insert_tx(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(true)
     }
 
     /// Replaces metadata's fields (its version moves by one), with the asset's `update`
     /// event; false when it does not exist.
-    pub async fn update_metadata(&self, m: &Metadata) -> sqlx::Result<bool> {
+    pub async fn update_metadata(&self, m: &Metadata, audit: &[AuditEntry]) -> sqlx::Result<bool> {
         let mut tx = self.write.begin().await?;
         let r = sqlx::query(
             "UPDATE asset_metadata SET body = $3, version = version + 1, updated_by = $4, \
@@ -331,13 +354,20 @@ impl Db {
             (&m.updated_by, m.updated_at),
         )
         .await?;
+        audit::insert_tx(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(true)
     }
 
     /// Deletes metadata (and what of it was published: the asset's sync events where it
     /// was), with the asset's `update` event; false when it did not exist.
-    pub async fn delete_metadata(&self, m: &Metadata, by: &str, at: i64) -> sqlx::Result<bool> {
+    pub async fn delete_metadata(
+        &self,
+        m: &Metadata,
+        by: &str,
+        at: i64,
+        audit: &[AuditEntry],
+    ) -> sqlx::Result<bool> {
         let mut tx = self.write.begin().await?;
         let targets: Vec<(String, String)> = sqlx::query_as(
             "SELECT environment_uid, locale FROM asset_metadata_published WHERE metadata_uid = $1",
@@ -368,6 +398,7 @@ impl Db {
             .await?;
         }
         touch(&mut tx, &m.api_key, &m.entity_uid, (by, at)).await?;
+        audit::insert_tx(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -500,6 +531,7 @@ impl Db {
         targets: &[(String, String)],
         publish: bool,
         (by, at): (&str, i64),
+        audit: &[AuditEntry],
     ) -> sqlx::Result<u64> {
         let mut tx = self.write.begin().await?;
         let mut changed = 0;
@@ -557,6 +589,9 @@ impl Db {
         }
         if changed > 0 {
             touch(&mut tx, &m.api_key, &m.entity_uid, (by, at)).await?;
+        }
+        if changed > 0 {
+            audit::insert_tx(&mut tx, audit).await?;
         }
         tx.commit().await?;
         Ok(changed)

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use super::audit::{self, AuditEntry};
 use super::events::{self, Emit};
 use super::{published, Db};
 use crate::records::{Publication, SyncKind};
@@ -100,14 +101,15 @@ impl Db {
         asset_uid: &str,
         targets: &[(String, String)],
         version: i64,
-        by: &str,
-        at: i64,
+        (by, at): (&str, i64),
+        audit: &[AuditEntry],
     ) -> sqlx::Result<()> {
         let mut tx = self.write.begin().await?;
         let api_key = asset_api_key(&mut tx, asset_uid).await?;
         for (env, locale) in targets {
             publish_row(&mut tx, &api_key, (asset_uid, env, locale), version, by, at).await?;
         }
+        audit::insert_tx(&mut tx, audit).await?;
         tx.commit().await
     }
 
@@ -117,8 +119,8 @@ impl Db {
         &self,
         asset_uid: &str,
         targets: &[(String, String)],
-        by: &str,
-        at: i64,
+        (by, at): (&str, i64),
+        audit: &[AuditEntry],
     ) -> sqlx::Result<u64> {
         let mut tx = self.write.begin().await?;
         let api_key = asset_api_key(&mut tx, asset_uid).await?;
@@ -150,6 +152,9 @@ impl Db {
                 publication_event(&mut tx, &api_key, "unpublish", target, version, (by, at))
                     .await?;
             }
+        }
+        if removed > 0 {
+            audit::insert_tx(&mut tx, audit).await?;
         }
         tx.commit().await?;
         Ok(removed)

@@ -3,6 +3,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
+use super::audit::{self, AuditEntry};
 use super::Db;
 use crate::records::Role;
 
@@ -99,14 +100,16 @@ impl Db {
     }
 
     /// Stores a new role; a duplicate name is a unique violation.
-    pub async fn insert_role(&self, r: &Role) -> sqlx::Result<()> {
+    pub async fn insert_role(&self, r: &Role, audit: &[AuditEntry]) -> sqlx::Result<()> {
         let mut tx = self.write.begin().await?;
         insert_role_tx(&mut tx, r).await?;
+        audit::insert_tx(&mut tx, audit).await?;
         tx.commit().await
     }
 
     /// Changes a role's name, description and rules.
-    pub async fn update_role(&self, r: &Role) -> sqlx::Result<bool> {
+    pub async fn update_role(&self, r: &Role, audit: &[AuditEntry]) -> sqlx::Result<bool> {
+        let mut tx = self.write.begin().await?;
         let done = sqlx::query(
             "UPDATE roles SET name = $1, description = $2, rules = $3, updated_by = $4, \
              updated_at = $5 WHERE api_key = $6 AND uid = $7",
@@ -118,22 +121,38 @@ impl Db {
         .bind(r.updated_at)
         .bind(&r.api_key)
         .bind(&r.uid)
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() > 0)
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        audit::insert_tx(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Deletes a custom role no member holds. Returns false when it is held (or gone).
-    pub async fn delete_unheld_role(&self, api_key: &str, uid: &str) -> sqlx::Result<bool> {
+    pub async fn delete_unheld_role(
+        &self,
+        api_key: &str,
+        uid: &str,
+        audit: &[AuditEntry],
+    ) -> sqlx::Result<bool> {
+        let mut tx = self.write.begin().await?;
         let done = sqlx::query(
             "DELETE FROM roles WHERE api_key = $1 AND uid = $2 AND kind = 'custom' \
              AND NOT EXISTS (SELECT 1 FROM member_roles m WHERE m.role_uid = roles.uid)",
         )
         .bind(api_key)
         .bind(uid)
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() > 0)
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        audit::insert_tx(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Members holding each role of a stack: (role uid, user uid).
@@ -190,6 +209,7 @@ impl Db {
         &self,
         api_key: &str,
         members: &[(String, Vec<String>)],
+        audit: &[AuditEntry],
     ) -> sqlx::Result<()> {
         let mut tx = self.write.begin().await?;
         for (user_uid, roles) in members {
@@ -203,6 +223,7 @@ impl Db {
             .await?;
             set_member_roles_tx(&mut tx, api_key, user_uid, roles).await?;
         }
+        audit::insert_tx(&mut tx, audit).await?;
         tx.commit().await
     }
 }

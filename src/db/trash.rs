@@ -5,6 +5,7 @@
 use sqlx::Row;
 
 use super::assets::{asset_from_row, ASSET_COLS};
+use super::audit::{self, AuditEntry};
 use super::events::{self, Emit};
 use super::Db;
 use crate::records::Asset;
@@ -106,6 +107,7 @@ impl Db {
         api_key: &str,
         root: &str,
         (by, at): (&str, i64),
+        audit: AuditEntry,
     ) -> sqlx::Result<Option<Restored>> {
         let mut tx = self.write.begin().await?;
         let parent: Option<Option<String>> = sqlx::query_scalar(
@@ -182,6 +184,11 @@ impl Db {
                 }
             }
         }
+        let entry = audit.details(serde_json::json!({
+            "items": uids.len(),
+            "moved_to_root": moved_to_root,
+        }));
+        audit::insert_tx(&mut tx, &[entry]).await?;
         tx.commit().await?;
         Ok(Some(Restored {
             uids: uids.into_iter().map(|(u, _, _)| u).collect(),
@@ -197,6 +204,7 @@ impl Db {
         api_key: &str,
         root: Option<&str>,
         at: i64,
+        audit: AuditEntry,
     ) -> sqlx::Result<u64> {
         let q = sqlx::query(
             "UPDATE assets SET purged_at = $1 WHERE api_key = $2 AND purged_at IS NULL \
@@ -206,7 +214,7 @@ impl Db {
         .bind(at)
         .bind(api_key)
         .bind(root.unwrap_or(""));
-        self.purged(q, at).await
+        self.purged(q, at, Some(audit)).await
     }
 
     /// Empties, in every stack, what has been in the trash longer than the stack's
@@ -220,7 +228,7 @@ impl Db {
              RETURNING uid, api_key, version, is_dir",
         )
         .bind(now);
-        self.purged(q, now).await
+        self.purged(q, now, None).await
     }
 
     /// Runs a purge that returns (uid, api_key, version, is_dir) and records the events of
@@ -229,9 +237,35 @@ impl Db {
         &self,
         q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
         at: i64,
+        audit: Option<AuditEntry>,
     ) -> sqlx::Result<u64> {
         let mut tx = self.write.begin().await?;
         let rows = q.fetch_all(&mut *tx).await?;
+        // The audit log (§14): what a user emptied, or per stack what outlived the retention.
+        let mut per_stack: std::collections::BTreeMap<String, usize> = Default::default();
+        for r in &rows {
+            *per_stack.entry(r.try_get("api_key")?).or_default() += 1;
+        }
+        let entries: Vec<AuditEntry> = match audit {
+            _ if rows.is_empty() => Vec::new(),
+            Some(e) => vec![e.details(serde_json::json!({ "items": rows.len() }))],
+            None => per_stack
+                .into_iter()
+                .map(|(api_key, n)| AuditEntry {
+                    uid: crate::ids::new_uid(),
+                    api_key,
+                    created_at: at,
+                    module: "trash".into(),
+                    event_type: "purge".into(),
+                    actor_kind: "system".into(),
+                    actor_uid: "system".into(),
+                    actor_name: "trash retention".into(),
+                    details: serde_json::json!({ "items": n, "reason": "retention" }),
+                    ..AuditEntry::default()
+                })
+                .collect(),
+        };
+        audit::insert_tx(&mut tx, &entries).await?;
         for r in &rows {
             if super::flag(r, "is_dir")? {
                 continue;

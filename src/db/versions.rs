@@ -4,6 +4,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::assets::file_from;
+use super::audit::{self, AuditEntry};
 use super::{json_list, Db};
 use crate::records::Version;
 
@@ -83,15 +84,22 @@ impl Db {
         asset_uid: &str,
         n: i64,
         name: Option<&str>,
+        audit: &[AuditEntry],
     ) -> sqlx::Result<bool> {
+        let mut tx = self.write.begin().await?;
         let r = sqlx::query(
             "UPDATE asset_versions SET version_name = $3 WHERE asset_uid = $1 AND version = $2",
         )
         .bind(asset_uid)
         .bind(n)
         .bind(name)
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await?;
-        Ok(r.rows_affected() == 1)
+        if r.rows_affected() != 1 {
+            return Ok(false);
+        }
+        audit::insert_tx(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }

@@ -14,9 +14,15 @@ pub(super) fn check(data: &[u8]) {
     let w = world();
     static TOKEN: OnceLock<String> = OnceLock::new();
     let token = TOKEN.get_or_init(|| {
-        w.rt.block_on(crate::identity::login(&w.app.db, ADMIN, PASSWORD, 3600))
-            .expect("the admin logs in")
-            .1
+        w.rt.block_on(crate::identity::login(
+            &w.app.db,
+            ADMIN,
+            PASSWORD,
+            3600,
+            &crate::identity::Origin::default(),
+        ))
+        .expect("the admin logs in")
+        .1
     });
     let path = if which % 2 == 0 {
         "/v3/assets".to_owned()

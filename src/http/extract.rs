@@ -42,6 +42,18 @@ pub fn credentials(headers: &HeaderMap) -> Credentials {
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub Option<std::net::IpAddr>);
 
+/// The id of the request (set by the `request_id` layer on every request the router sees).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// Where a request comes from (for the audit log).
+pub fn origin(parts: &Parts) -> identity::Origin {
+    identity::Origin {
+        client: parts.extensions.get::<ClientAddr>().and_then(|c| c.0),
+        request_id: parts.extensions.get::<RequestId>().map(|r| r.0.clone()),
+    }
+}
+
 /// The caller's access to the stack named by the `api_key` header (§5).
 pub struct Stack(pub StackAccess);
 
@@ -60,9 +72,10 @@ impl FromRequestParts<Arc<App>> for Stack {
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Error> {
         check_branch(&parts.headers)?;
         let api_key = header(&parts.headers, "api_key");
-        let access =
+        let mut access =
             identity::stack_access(&app.db, api_key.as_deref(), &credentials(&parts.headers))
                 .await?;
+        access.origin = origin(parts);
         Ok(Stack(access))
     }
 }
@@ -107,7 +120,9 @@ impl FromRequestParts<Arc<App>> for Reader {
                 Ok(Reader::Delivery(access))
             }
             _ => {
-                let access = identity::stack_access(&app.db, api_key.as_deref(), &creds).await?;
+                let mut access =
+                    identity::stack_access(&app.db, api_key.as_deref(), &creds).await?;
+                access.origin = origin(parts);
                 Ok(Reader::Management(access))
             }
         }

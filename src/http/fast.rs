@@ -139,6 +139,7 @@ pub async fn serve(
                 bytes: plan.bytes,
                 elapsed,
                 path: MetricsPath::Fast,
+                request_id: None,
             });
         }
         let sent = body::send(&mut stream, &head, body, app.send_timeout()).await;

@@ -7,7 +7,9 @@ use axum::http::HeaderMap;
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::extract::{credentials, envelope, str_field, ClientAddr, JsonBody, SessionUser};
+use super::extract::{
+    credentials, envelope, str_field, ClientAddr, JsonBody, RequestId, SessionUser,
+};
 use crate::app::App;
 use crate::error::{Error, Result};
 use crate::identity;
@@ -18,6 +20,7 @@ use crate::identity;
 pub async fn login(
     State(app): State<Arc<App>>,
     client: Option<Extension<ClientAddr>>,
+    request_id: Option<Extension<RequestId>>,
     JsonBody(body): JsonBody,
 ) -> Result<Json<Value>> {
     let user = envelope(&body, "user")?;
@@ -25,6 +28,10 @@ pub async fn login(
     let password =
         str_field(user, "password").ok_or_else(|| Error::field("password", "is required"))?;
     let address = client.and_then(|Extension(ClientAddr(a))| a);
+    let origin = identity::Origin {
+        client: address,
+        request_id: request_id.map(|Extension(RequestId(r))| r),
+    };
     let throttle = &app.login_throttle;
     if let Err(wait) = throttle.check(email, address) {
         // Rounded up: a client that waits this long is let in.
@@ -33,7 +40,7 @@ pub async fn login(
         ));
     }
     let (user, token) =
-        match identity::login(&app.db, email, password, app.config.session_ttl).await {
+        match identity::login(&app.db, email, password, app.config.session_ttl, &origin).await {
             Ok(ok) => ok,
             Err(Error::BadLogin) => {
                 throttle.failed(email, address);

@@ -92,7 +92,10 @@ pub async fn create(db: &Db, access: &StackAccess, input: ExtensionInput) -> Res
     };
     let e = merged(blank, input);
     checked(&e)?;
-    db.insert_extension(&e).await?;
+    let entry = access
+        .audit("extension", "create")
+        .item(&e.uid, &e.title, None);
+    db.insert_extension(&e, &[entry]).await?;
     Ok(e)
 }
 
@@ -130,7 +133,10 @@ pub async fn update(
         ..merged(cur, input)
     };
     checked(&e)?;
-    if !db.update_extension(&e).await? {
+    let entry = access
+        .audit("extension", "update")
+        .item(&e.uid, &e.title, None);
+    if !db.update_extension(&e, &[entry]).await? {
         return Err(Error::NotFound("Extension"));
     }
     Ok(e)
@@ -140,7 +146,11 @@ pub async fn update(
 pub async fn delete(db: &Db, access: &StackAccess, uid: &str) -> Result<()> {
     access.require_write()?;
     access.require_area(Area::Settings)?;
-    if db.delete_extension(&access.stack.api_key, uid).await? {
+    let entry = access.audit("extension", "delete").item(uid, "", None);
+    if db
+        .delete_extension(&access.stack.api_key, uid, &[entry])
+        .await?
+    {
         Ok(())
     } else {
         Err(Error::NotFound("Extension"))

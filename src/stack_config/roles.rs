@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::db::{is_unique_violation, Db};
 use crate::error::{Error, Result};
@@ -168,7 +168,11 @@ pub async fn create(db: &Db, access: &StackAccess, input: RoleInput) -> Result<H
         created_at: now,
         updated_at: now,
     };
-    match db.insert_role(&role).await {
+    let entry = access
+        .audit("role", "create")
+        .item(&role.uid, &role.name, None)
+        .details(json!({ "rules": role.rules }));
+    match db.insert_role(&role, &[entry]).await {
         Err(e) if is_unique_violation(&e) => {
             return Err(Error::field(
                 "name",
@@ -200,6 +204,7 @@ pub async fn update(
             format!("{} is a built-in role and cannot be changed", cur.role.name),
         ));
     }
+    let before = cur.role.clone();
     if let Some(n) = &input.name {
         cur.role.name = check_name(n)?;
     }
@@ -212,7 +217,14 @@ pub async fn update(
     }
     cur.role.updated_by = user.uid.clone();
     cur.role.updated_at = now_ms();
-    match db.update_role(&cur.role).await {
+    let entry = access
+        .audit("role", "update")
+        .item(&before.uid, &before.name, None)
+        .details(json!({
+            "name": [before.name, cur.role.name],
+            "rules": [before.rules, cur.role.rules],
+        }));
+    match db.update_role(&cur.role, &[entry]).await {
         Err(e) if is_unique_violation(&e) => {
             return Err(Error::field(
                 "name",
@@ -236,7 +248,14 @@ pub async fn delete(db: &Db, access: &StackAccess, uid: &str) -> Result<()> {
             format!("{} is a built-in role and cannot be deleted", cur.role.name),
         ));
     }
-    if !db.delete_unheld_role(&access.stack.api_key, uid).await? {
+    let entry = access
+        .audit("role", "delete")
+        .item(&cur.role.uid, &cur.role.name, None)
+        .details(json!({ "rules": cur.role.rules }));
+    if !db
+        .delete_unheld_role(&access.stack.api_key, uid, &[entry])
+        .await?
+    {
         let held = get(db, access, uid).await?.users.len();
         return Err(Error::field(
             "role",
@@ -291,6 +310,7 @@ pub async fn share(
     let api_key = &access.stack.api_key;
     let default = built_in(db, api_key, RoleKind::ContentManager).await?;
     let mut members = Vec::new();
+    let mut entries = Vec::new();
     for e in emails {
         let email = e.trim().to_lowercase();
         let (user, _) = db
@@ -309,9 +329,15 @@ pub async fn share(
                 format!("{e} owns this stack and is always its Admin"),
             ));
         }
+        entries.push(
+            access
+                .audit("member", "share")
+                .item(&user.uid, &user.email, None)
+                .details(json!({ "roles": role_uids })),
+        );
         members.push((user.uid, role_uids));
     }
-    db.share_with_roles(api_key, &members).await?;
+    db.share_with_roles(api_key, &members, &entries).await?;
     Ok(())
 }
 
@@ -359,8 +385,9 @@ pub async fn set_members_roles(
     let admin = built_in(db, api_key, RoleKind::Admin).await?;
     let current = members_roles(db, access).await?;
     let mut members = Vec::new();
+    let mut entries = Vec::new();
     for (uid, role_uids) in users {
-        let Some((_, _, had)) = current.iter().find(|(u, _, _)| u == uid) else {
+        let Some((_, email, had)) = current.iter().find(|(u, _, _)| u == uid) else {
             return Err(Error::field(
                 "users",
                 format!("{uid:?} is not a member of this stack"),
@@ -376,8 +403,14 @@ pub async fn set_members_roles(
         if had.contains(&admin) {
             access.require_area(Area::Administration)?;
         }
+        entries.push(
+            access
+                .audit("member", "update")
+                .item(uid, email, None)
+                .details(json!({ "roles": [had, role_uids] })),
+        );
         members.push((uid.clone(), role_uids.clone()));
     }
-    db.share_with_roles(api_key, &members).await?;
+    db.share_with_roles(api_key, &members, &entries).await?;
     Ok(())
 }

@@ -361,7 +361,7 @@ async fn metrics_and_the_access_log_see_both_paths() {
     assert_eq!(deliveries.len(), 5, "{lines:#?}");
     for l in &deliveries {
         let f: Vec<&str> = l.split(' ').collect();
-        assert_eq!(f.len(), 8, "{l}");
+        assert_eq!(f.len(), 9, "{l}");
         assert_eq!(
             (f[1], f[2], f[4], f[5]),
             ("127.0.0.1", "GET", "200", "7"),
@@ -378,13 +378,26 @@ async fn metrics_and_the_access_log_see_both_paths() {
             .any(|l| l.contains("?x=%22quoted%20%0Aline ")),
         "{deliveries:?}"
     );
+    // Asset URLs have no request id (on either path); every other answer has one.
     assert_eq!(
-        deliveries.iter().filter(|l| l.ends_with(" fast")).count(),
+        deliveries.iter().filter(|l| l.ends_with(" fast -")).count(),
         4
     );
     assert_eq!(
-        deliveries.iter().filter(|l| l.ends_with(" router")).count(),
+        deliveries
+            .iter()
+            .filter(|l| l.ends_with(" router -"))
+            .count(),
         1
+    );
+    let missing = lines
+        .iter()
+        .find(|l| l.contains(" GET /v3/no-such-route 404 "))
+        .unwrap();
+    let id = missing.rsplit(' ').next().unwrap();
+    assert!(
+        id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{missing}"
     );
     assert!(
         lines

@@ -34,6 +34,7 @@ const RANKS: &[(&str, u8)] = &[
     ("delivery", 5),
     ("assets", 6),
     ("stack_config", 6),
+    ("audit", 6),
     ("maintenance", 6),
     ("webhooks", 6),
     // Wiring.

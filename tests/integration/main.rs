@@ -3,6 +3,7 @@
 
 mod abuse;
 mod assets;
+mod audit;
 mod bad_input;
 mod branch;
 mod cda;

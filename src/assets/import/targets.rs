@@ -80,12 +80,12 @@ impl Run<'_> {
             created_at: now,
             updated_at: now,
         };
-        if let Err(e) = self.db.insert_locale(&locale).await {
+        if let Err(e) = self.db.insert_locale(&locale, &[]).await {
             if !is_unique_violation(&e) {
                 return Err(e.into());
             }
             locale.uid = ids::new_uid();
-            self.db.insert_locale(&locale).await?;
+            self.db.insert_locale(&locale, &[]).await?;
         }
         Ok(())
     }
@@ -142,12 +142,12 @@ impl Run<'_> {
         if self.opts.dry_run {
             return Ok(env.uid);
         }
-        if let Err(e) = self.db.insert_environment(&env).await {
+        if let Err(e) = self.db.insert_environment(&env, &[]).await {
             if !is_unique_violation(&e) {
                 return Err(e.into());
             }
             env.uid = ids::new_uid();
-            self.db.insert_environment(&env).await?;
+            self.db.insert_environment(&env, &[]).await?;
         }
         Ok(env.uid)
     }
