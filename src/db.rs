@@ -153,6 +153,11 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "audit_log",
         sql: include_str!("../migrations/sqlite/0018_audit_log.sql"),
     },
+    Migration {
+        version: 19,
+        name: "invitations",
+        sql: include_str!("../migrations/sqlite/0019_invitations.sql"),
+    },
 ];
 
 /// The migration that adds `metadata_values`, which perma fills from the metadata tables.
@@ -248,6 +253,11 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 18,
         name: "audit_log",
         sql: include_str!("../migrations/postgres/0018_audit_log.sql"),
+    },
+    Migration {
+        version: 19,
+        name: "invitations",
+        sql: include_str!("../migrations/postgres/0019_invitations.sql"),
     },
 ];
 

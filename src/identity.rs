@@ -107,7 +107,7 @@ pub async fn bootstrap(db: &Db, admin: Option<(&str, &str)>) -> anyhow::Result<(
     };
     if let Some((email, password)) = admin {
         if db.user_by_email(&email.to_lowercase()).await?.is_none() {
-            create_user_in(db, &org, email, password)
+            create_user_in(db, &org, email, Some(password))
                 .await
                 .map_err(|e| anyhow::anyhow!("creating admin user: {e}"))?;
             tracing::info!(%email, "created admin user");
@@ -122,10 +122,65 @@ pub async fn create_user(db: &Db, email: &str, password: &str) -> Result<User> {
         .default_organization()
         .await?
         .ok_or_else(|| anyhow::anyhow!("no default organization; run migrations first"))?;
-    create_user_in(db, &org, email, password).await
+    create_user_in(db, &org, email, Some(password)).await
 }
 
-async fn create_user_in(db: &Db, org: &Organization, email: &str, password: &str) -> Result<User> {
+/// How long an invitation stays valid (7 days).
+pub const INVITATION_TTL_MS: i64 = 7 * 86_400_000;
+
+/// An invitation (§14): the invited account and the secret with which its owner sets a
+/// password at their first sign-in (shown once; only its hash is stored).
+#[derive(Debug, Clone)]
+pub struct Invitation {
+    /// The account, without a password until the invitation is used.
+    pub user: User,
+    /// The secret.
+    pub token: String,
+    /// When it stops working (ms).
+    pub expires_at: i64,
+}
+
+/// Invites a person by e-mail: an account without a password in the default organization,
+/// or, for an account still waiting for its first sign-in, a new invitation. `None` for an
+/// account that already has a password (it needs no invitation).
+pub async fn invite(db: &Db, email: &str, by: &str) -> Result<Option<Invitation>> {
+    let email = email.trim().to_lowercase();
+    let user = match db.user_by_email(&email).await? {
+        Some((_, hash)) if !hash.is_empty() => return Ok(None),
+        Some((u, _)) => u,
+        None => {
+            let org = db
+                .default_organization()
+                .await?
+                .ok_or_else(|| Error::Internal(anyhow::anyhow!("no default organization")))?;
+            create_user_in(db, &org, &email, None).await?
+        }
+    };
+    let token = ids::new_secret("inv");
+    let now = now_ms();
+    let expires_at = now + INVITATION_TTL_MS;
+    db.insert_invitation(&ids::hash_token(&token), &user.uid, by, (now, expires_at))
+        .await?;
+    Ok(Some(Invitation {
+        user,
+        token,
+        expires_at,
+    }))
+}
+
+fn check_password(password: &str) -> Result<()> {
+    if password.chars().count() < 8 {
+        return Err(Error::field("password", "must be at least 8 characters"));
+    }
+    Ok(())
+}
+
+async fn create_user_in(
+    db: &Db,
+    org: &Organization,
+    email: &str,
+    password: Option<&str>,
+) -> Result<User> {
     let email = email.trim().to_lowercase();
     let valid_email = email
         .split_once('@')
@@ -133,8 +188,8 @@ async fn create_user_in(db: &Db, org: &Organization, email: &str, password: &str
     if !valid_email {
         return Err(Error::field("email", "is not a valid email address"));
     }
-    if password.chars().count() < 8 {
-        return Err(Error::field("password", "must be at least 8 characters"));
+    if let Some(p) = password {
+        check_password(p)?;
     }
     let now = now_ms();
     let user = User {
@@ -146,7 +201,11 @@ async fn create_user_in(db: &Db, org: &Organization, email: &str, password: &str
         created_at: now,
         updated_at: now,
     };
-    let hash = hash_password(password).await?;
+    // An invited account has no password yet: an empty hash, which no password matches.
+    let hash = match password {
+        Some(p) => hash_password(p).await?,
+        None => String::new(),
+    };
     match db.insert_user(&user, &hash).await {
         Ok(()) => Ok(user),
         Err(e) if is_unique_violation(&e) => Err(Error::field("email", "is already taken")),
@@ -161,6 +220,7 @@ pub async fn login(
     password: &str,
     ttl_secs: u64,
     origin: &Origin,
+    invitation: Option<&str>,
 ) -> Result<(User, String)> {
     let found = db.user_by_email(&email.trim().to_lowercase()).await?;
     let Some((user, hash)) = found else {
@@ -168,7 +228,19 @@ pub async fn login(
         let _ = verify_password(DUMMY_HASH, password).await;
         return Err(Error::BadLogin);
     };
-    if !verify_password(&hash, password).await {
+    if let Some(token) = invitation {
+        // First sign-in of an invited account: the invitation sets the password.
+        check_password(password)?;
+        let new_hash = hash_password(password).await?;
+        let accepted = hash.is_empty()
+            && db
+                .accept_invitation(&user.uid, &ids::hash_token(token), &new_hash, now_ms())
+                .await?;
+        if !accepted {
+            record_failed_sign_in(db, &user, origin).await?;
+            return Err(Error::BadLogin);
+        }
+    } else if !verify_password(&hash, password).await {
         record_failed_sign_in(db, &user, origin).await?;
         return Err(Error::BadLogin);
     }

@@ -18,7 +18,8 @@ use crate::time::{now_ms, parse_iso8601};
 /// Adds existing users (by email) as members with the Content Manager role (see
 /// [`roles::share`] to choose roles). Unknown emails are a 422 naming them.
 pub async fn share(db: &Db, access: &StackAccess, emails: &[String]) -> Result<()> {
-    roles::share(db, access, emails, &std::collections::HashMap::new()).await
+    roles::share(db, access, emails, &std::collections::HashMap::new()).await?;
+    Ok(())
 }
 
 /// Removes a member. The owner cannot be removed.

@@ -29,6 +29,15 @@ pub enum UserCmd {
         #[arg(long, env = "PERMA_NEW_PASSWORD")]
         password: String,
     },
+    /// Invite someone: their account is made without a password; prints the invitation
+    /// secret (valid 7 days) with which they set one at their first sign-in. Share a stack
+    /// with them to give them roles.
+    #[command(alias = "add")]
+    Invite {
+        /// Email (login name).
+        #[arg(long)]
+        email: String,
+    },
 }
 
 /// `perma stack …`.
@@ -163,12 +172,28 @@ pub async fn copy(
 
 /// `perma user create`.
 pub async fn user(config_file: Option<&Path>, cmd: UserCmd) -> anyhow::Result<()> {
-    let UserCmd::Create { email, password } = cmd;
     let app = build(config_file, Migrations::Apply).await?;
-    let u = identity::create_user(&app.db, &email, &password)
-        .await
-        .map_err(refusal)?;
-    println!("{}", u.uid);
+    match cmd {
+        UserCmd::Create { email, password } => {
+            let u = identity::create_user(&app.db, &email, &password)
+                .await
+                .map_err(refusal)?;
+            println!("{}", u.uid);
+        }
+        UserCmd::Invite { email } => {
+            let inv = identity::invite(&app.db, &email, "cli")
+                .await
+                .map_err(refusal)?
+                .with_context(|| format!("{email} already has a password; no invitation needed"))?;
+            println!("{}", inv.token);
+            eprintln!(
+                "invited {} ({}); the invitation works until {}",
+                inv.user.email,
+                inv.user.uid,
+                crate::time::iso8601(inv.expires_at)
+            );
+        }
+    }
     Ok(())
 }
 

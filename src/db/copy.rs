@@ -14,6 +14,7 @@ const TABLES: &[&str] = &[
     "organizations",
     "users",
     "sessions",
+    "invitations",
     "stacks",
     "stack_members",
     "roles",

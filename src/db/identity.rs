@@ -137,6 +137,63 @@ impl Db {
             .transpose()
     }
 
+    /// Stores an invitation (the SHA-256 of its secret) for an invited user.
+    pub async fn insert_invitation(
+        &self,
+        token_hash: &str,
+        user_uid: &str,
+        by: &str,
+        (at, expires_at): (i64, i64),
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO invitations (token_hash, user_uid, created_by, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(token_hash)
+        .bind(user_uid)
+        .bind(by)
+        .bind(at)
+        .bind(expires_at)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    /// Sets the password of an invited user who holds this unexpired invitation, and ends
+    /// all their invitations, in one transaction. Returns whether the invitation was valid.
+    pub async fn accept_invitation(
+        &self,
+        user_uid: &str,
+        token_hash: &str,
+        password_hash: &str,
+        now: i64,
+    ) -> sqlx::Result<bool> {
+        let mut tx = self.write.begin().await?;
+        let valid: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM invitations WHERE token_hash = $1 AND user_uid = $2 AND expires_at > $3",
+        )
+        .bind(token_hash)
+        .bind(user_uid)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if valid.is_none() {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE uid = $3")
+            .bind(password_hash)
+            .bind(now)
+            .bind(user_uid)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM invitations WHERE user_uid = $1")
+            .bind(user_uid)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// A user by uid.
     pub async fn user(&self, uid: &str) -> sqlx::Result<Option<User>> {
         sqlx::query("SELECT * FROM users WHERE uid = $1")

@@ -20,6 +20,7 @@ pub(super) fn check(data: &[u8]) {
             PASSWORD,
             3600,
             &crate::identity::Origin::default(),
+            None,
         ))
         .expect("the admin logs in")
         .1

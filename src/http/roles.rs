@@ -182,10 +182,23 @@ pub async fn share(
         .filter_map(|e| e.as_str().map(str::to_owned))
         .collect();
     let by_email = role_map(body.get("roles"), "roles")?;
-    roles::share(&app.db, &access, &emails, &by_email).await?;
-    Ok(Json(
-        json!({ "notice": "The invitation has been sent successfully." }),
-    ))
+    let invitations = roles::share(&app.db, &access, &emails, &by_email).await?;
+    let mut v = json!({ "notice": "The invitation has been sent successfully." });
+    if !invitations.is_empty() {
+        // perma sends no e-mail: the invitations are for the caller to pass on.
+        v["invitations"] = invitations
+            .iter()
+            .map(|i| {
+                json!({
+                    "email": i.user.email,
+                    "user_uid": i.user.uid,
+                    "invitation_token": i.token,
+                    "expires_at": iso8601(i.expires_at),
+                })
+            })
+            .collect();
+    }
+    Ok(Json(v))
 }
 
 /// `GET /v3/stacks/users/roles`: `{"users": {"user uid": ["role uid", …]}}`.

@@ -39,15 +39,23 @@ pub async fn login(
             wait.as_secs_f64().ceil().max(1.0) as u64
         ));
     }
-    let (user, token) =
-        match identity::login(&app.db, email, password, app.config.session_ttl, &origin).await {
-            Ok(ok) => ok,
-            Err(Error::BadLogin) => {
-                throttle.failed(email, address);
-                return Err(Error::BadLogin);
-            }
-            Err(e) => return Err(e),
-        };
+    let (user, token) = match identity::login(
+        &app.db,
+        email,
+        password,
+        app.config.session_ttl,
+        &origin,
+        str_field(user, "invitation_token"),
+    )
+    .await
+    {
+        Ok(ok) => ok,
+        Err(Error::BadLogin) => {
+            throttle.failed(email, address);
+            return Err(Error::BadLogin);
+        }
+        Err(e) => return Err(e),
+    };
     throttle.succeeded(email, address);
     let org = app.db.organization(&user.org_uid).await?;
     Ok(Json(json!({

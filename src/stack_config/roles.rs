@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::db::{is_unique_violation, Db};
 use crate::error::{Error, Result};
-use crate::identity::StackAccess;
+use crate::identity::{self, Invitation, StackAccess};
 use crate::ids;
 use crate::permissions::{rule_list, Area, RoleKind, ALL};
 use crate::records::Role;
@@ -293,15 +293,17 @@ async fn built_in(db: &Db, api_key: &str, kind: RoleKind) -> Result<String> {
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("stack {api_key} has no {kind:?} role")))
 }
 
-/// Adds existing users (by e-mail) as members with roles (`roles`: e-mail → role uids;
-/// without an entry: Content Manager), or gives members already there these roles.
-/// Unknown e-mails are a 422 naming them; nothing is changed unless everything is valid.
+/// Adds people (by e-mail) as members with roles (`roles`: e-mail → role uids; without an
+/// entry: Content Manager), or gives members already there these roles. An e-mail without
+/// an account is invited: the account is made without a password, and the returned
+/// invitation (shown once) lets its owner set one at their first sign-in. Roles are checked
+/// for every e-mail before anything is changed.
 pub async fn share(
     db: &Db,
     access: &StackAccess,
     emails: &[String],
     roles: &HashMap<String, Vec<String>>,
-) -> Result<()> {
+) -> Result<Vec<Invitation>> {
     access.require_user()?;
     access.require_area(Area::Settings)?;
     if emails.is_empty() {
@@ -309,26 +311,42 @@ pub async fn share(
     }
     let api_key = &access.stack.api_key;
     let default = built_in(db, api_key, RoleKind::ContentManager).await?;
-    let mut members = Vec::new();
-    let mut entries = Vec::new();
+    let mut wanted = Vec::new();
     for e in emails {
         let email = e.trim().to_lowercase();
-        let (user, _) = db
-            .user_by_email(&email)
-            .await?
-            .ok_or_else(|| Error::field("emails", format!("{e} is not a perma user")))?;
         let given = roles
             .iter()
             .find(|(k, _)| k.trim().to_lowercase() == email)
             .map(|(_, v)| v.clone());
         let role_uids = given.unwrap_or_else(|| vec![default.clone()]);
         check_assignable(db, access, &role_uids).await?;
-        if user.uid == access.stack.owner_uid {
+        let existing = db.user_by_email(&email).await?;
+        if existing
+            .as_ref()
+            .is_some_and(|(u, _)| u.uid == access.stack.owner_uid)
+        {
             return Err(Error::field(
                 "emails",
                 format!("{e} owns this stack and is always its Admin"),
             ));
         }
+        wanted.push((email, existing.map(|(u, _)| u), role_uids));
+    }
+    let mut members = Vec::new();
+    let mut entries = Vec::new();
+    let mut invitations = Vec::new();
+    for (email, existing, role_uids) in wanted {
+        let user = match existing {
+            Some(u) => u,
+            None => match identity::invite(db, &email, access.actor.uid()).await? {
+                Some(inv) => {
+                    let u = inv.user.clone();
+                    invitations.push(inv);
+                    u
+                }
+                None => return Err(Error::field("emails", format!("{email}: try again"))),
+            },
+        };
         entries.push(
             access
                 .audit("member", "share")
@@ -338,7 +356,7 @@ pub async fn share(
         members.push((user.uid, role_uids));
     }
     db.share_with_roles(api_key, &members, &entries).await?;
-    Ok(())
+    Ok(invitations)
 }
 
 /// Every member with their roles: (uid, e-mail, role uids). The owner is listed with the

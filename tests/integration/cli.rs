@@ -57,6 +57,18 @@ async fn admin_and_client_commands() {
         .output()
         .unwrap();
     assert!(!short.status.success());
+    // An invitation: the secret once on stdout; an account with a password needs none.
+    let invitation = ok(perma_cmd(d)
+        .args(["user", "invite", "--email", "invitee@example.com"])
+        .output()
+        .unwrap());
+    assert!(invitation.starts_with("inv"), "{invitation}");
+    let needless = perma_cmd(d)
+        .args(["user", "invite", "--email", "cli@example.com"])
+        .output()
+        .unwrap();
+    assert!(!needless.status.success());
+    assert!(String::from_utf8_lossy(&needless.stderr).contains("already has a password"));
     let api_key = ok(perma_cmd(d)
         .args([
             "stack",
@@ -265,6 +277,15 @@ async fn admin_and_client_commands() {
         .env("PERMA_PASSWORD", "cli-password");
     assert!(ok(c.arg("ls").output().unwrap()).contains(uid));
     let _ = ADMIN_EMAIL;
+    // The invited person sets a password with the invitation at their first sign-in.
+    let first = reqwest::Client::new()
+        .post(format!("{}/v3/user-session", server.base))
+        .json(&serde_json::json!({"user": {"email": "invitee@example.com",
+            "password": "invitee-password", "invitation_token": invitation}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), reqwest::StatusCode::OK);
 
     drop(server);
     assert!(ok(perma_cmd(d).arg("fsck").output().unwrap()).contains("missing: 0"));

@@ -94,7 +94,7 @@ async fn stack_access_order_is_412_401_412_403() {
         .call(
             Method::POST,
             "/v3/stacks/share",
-            Some(json!({"emails": ["ghost@example.com"]})),
+            Some(json!({"emails": ["not an e-mail"]})),
         )
         .await;
     assert_error(bad_share, 422, 422);

@@ -758,3 +758,97 @@ async fn migrating_to_roles_keeps_every_member_able_to_do_what_they_did() {
         .await;
     assert_eq!(st, StatusCode::CREATED, "{v}");
 }
+
+/// Sharing with an e-mail that has no account invites its owner: the account waits without a
+/// password until its first sign-in, with the invitation, sets one.
+#[tokio::test]
+async fn people_without_an_account_are_invited_and_set_their_password_once() {
+    let t = TestApp::spawn().await;
+    let admin = t.admin().await;
+    let dev = role_uid(&admin, "Developer").await;
+    let (st, v) = admin
+        .call(
+            Method::POST,
+            "/v3/stacks/share",
+            Some(json!({"emails": ["New.Person@example.com"], "roles": {"new.person@example.com": [&dev]}})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let inv = &v["invitations"][0];
+    assert_eq!(inv["email"], "new.person@example.com");
+    let token = inv["invitation_token"].as_str().unwrap().to_owned();
+    assert!(inv["expires_at"].as_str().unwrap().ends_with('Z'));
+    let login = |body: Value| {
+        let anon = t.anon();
+        async move {
+            anon.call(
+                Method::POST,
+                "/v3/user-session",
+                Some(json!({ "user": body })),
+            )
+            .await
+        }
+    };
+    // No password works before the invitation is used; a wrong invitation neither.
+    for body in [
+        json!({"email": "new.person@example.com", "password": ""}),
+        json!({"email": "new.person@example.com", "password": "anything-at-all"}),
+        json!({"email": "new.person@example.com", "password": "good-password", "invitation_token": "inv_wrong"}),
+    ] {
+        let (st, v) = login(body.clone()).await;
+        assert!(
+            st == StatusCode::UNAUTHORIZED || st == StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {st} {v}"
+        );
+    }
+    assert_error(
+        login(json!({"email": "new.person@example.com", "password": "short", "invitation_token": token})).await,
+        422,
+        422,
+    );
+    let (st, v) = login(json!({"email": "new.person@example.com", "password": "good-password", "invitation_token": token})).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let mut person = t.anon();
+    person.authtoken = v["user"]["authtoken"].as_str().map(str::to_owned);
+    person.api_key = admin.api_key.clone();
+    // They hold the role they were given: a Developer manages environments.
+    let (st, v) = person
+        .call(
+            Method::POST,
+            "/v3/environments",
+            Some(json!({"environment": {"name": "dev-made"}})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    // The invitation is used up; the password now works on its own.
+    assert_error(
+        login(json!({"email": "new.person@example.com", "password": "other-password", "invitation_token": token})).await,
+        401,
+        104,
+    );
+    let (st, _) =
+        login(json!({"email": "new.person@example.com", "password": "good-password"})).await;
+    assert_eq!(st, StatusCode::OK);
+    // The audit log says who invited them.
+    let (_, v) = admin
+        .get("/v3/audit-logs?module=member&include_count=true")
+        .await;
+    assert_eq!(v["count"], 1, "{v}");
+    assert_eq!(v["logs"][0]["metadata"]["title"], "new.person@example.com");
+    // A Content Manager invites nobody.
+    let cm = role_uid(&admin, "Content Manager").await;
+    let m = member(&t, &admin, "cm@example.com", std::slice::from_ref(&cm)).await;
+    forbidden(
+        m.call(
+            Method::POST,
+            "/v3/stacks/share",
+            Some(json!({"emails": ["other@example.com"]})),
+        )
+        .await,
+    );
+    assert_error(
+        login(json!({"email": "other@example.com", "password": "whatever-pass"})).await,
+        401,
+        104,
+    );
+}
