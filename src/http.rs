@@ -89,7 +89,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v3/stacks/share", post(roles::share))
         .route(
             "/v3/stacks/users/roles",
-            get(roles::users_roles).post(roles::set_users_roles),
+            get(roles::users_roles)
+                .post(roles::set_users_roles)
+                .put(roles::set_users_roles),
         )
         .route("/v3/roles", get(roles::list).post(roles::create))
         .route("/v3/audit-logs", get(audit::list))

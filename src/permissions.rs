@@ -376,6 +376,24 @@ impl Grants {
         (contents, own)
     }
 
+    /// How far `action` reaches: `all` assets and folders, `some` (chosen ones or
+    /// folders), or `none`; for clients that hide what a member cannot do.
+    pub fn reach(&self, action: Action) -> &'static str {
+        let i = action.index();
+        if self.all[i] {
+            "all"
+        } else if !self.assets[i].is_empty()
+            || self
+                .folders
+                .values()
+                .any(|f| f.own[i] || f.direct[i] || f.deep[i])
+        {
+            "some"
+        } else {
+            "none"
+        }
+    }
+
     /// Assets granted one by one for `action`.
     pub fn asset_scope(&self, action: Action) -> Vec<String> {
         let mut v: Vec<String> = self.assets[action.index()].iter().cloned().collect();

@@ -370,3 +370,45 @@ test('extensions: the records asset metadata belongs to', async () => {
   await stack.extension(ext.uid).delete()
   await assert.rejects(stack.extension(ext.uid).fetch(), (e) => e.status === 404)
 })
+
+test('roles: the built-in three, a custom role through create, fetch, update, query and delete; share and updateUsersRoles', async () => {
+  const all = await stack.role().fetchAll({ include_rules: true, include_permissions: true })
+  const names = all.items.map((r) => r.name)
+  for (const n of ['Admin', 'Developer', 'Content Manager']) assert.ok(names.includes(n), names.join(', '))
+  const folder = await stack.asset().folder().create({ asset: { name: 'Press room' } })
+  const role = await stack.role().create({
+    role: {
+      name: 'Press editors',
+      description: 'From the JS SDK',
+      rules: [
+        { module: 'folder', folders: [folder.uid], propagate_to_children: true, acl: { read: true, sub_acl: { read: true, create: true, update: true } } },
+        { module: 'environment', environments: ['production'], acl: { read: true } },
+        { module: 'locale', locales: ['en-us'], acl: { read: true } },
+        { module: 'content_type', content_types: ['$all'], acl: { read: true } }
+      ]
+    }
+  })
+  assert.match(role.uid, /^blt[0-9a-f]{16}$/)
+  const fetched = await stack.role(role.uid).fetch({ include_rules: true, include_permissions: true })
+  assert.equal(fetched.rules.length, 4)
+  assert.equal(fetched.rules[3].module, 'content_type')
+  fetched.name = 'Press team'
+  const updated = await fetched.update()
+  assert.equal(updated.name, 'Press team')
+  assert.equal(updated.rules[0].folders[0], folder.uid)
+  const found = await stack.role().query({ include_rules: true }).find()
+  assert.ok(found.items.some((r) => r.uid === role.uid))
+
+  // Sharing with someone who has no account invites them, with the role.
+  const shared = await stack.share(['js-invitee@example.com'], { 'js-invitee@example.com': [role.uid] })
+  assert.equal(shared.notice, 'The invitation has been sent successfully.')
+  const invitee = shared.invitations[0].user_uid
+  const cm = all.items.find((r) => r.name === 'Content Manager')
+  const applied = await stack.updateUsersRoles({ [invitee]: [cm.uid] })
+  assert.ok(applied.notice, JSON.stringify(applied))
+  await stack.role(role.uid).delete()
+  await assert.rejects(stack.role(role.uid).fetch(), (e) => e.status === 404)
+  // A built-in role stays.
+  const admin = all.items.find((r) => r.name === 'Admin')
+  await assert.rejects(stack.role(admin.uid).delete(), (e) => e.status === 422 && Boolean(e.errors.role))
+})

@@ -455,3 +455,48 @@ def test_metadata_through_the_sdk():
     res = stack().extension(ext).delete()
     _json_headers()
     assert res.status_code == 200, res.text
+
+
+def test_roles_members_and_the_audit_log_through_the_sdk():
+    res = stack().roles().find()
+    assert res.status_code == 200, res.text
+    built_in = {r["name"]: r["uid"] for r in res.json()["roles"]}
+    assert {"Admin", "Developer", "Content Manager"} <= set(built_in), built_in
+    res = stack().roles().create({"role": {
+        "name": "Python viewers",
+        "description": "From the Python SDK",
+        "rules": [
+            {"module": "asset", "assets": ["$all"], "acl": {"read": True}},
+            {"module": "environment", "environments": ["$all"], "acl": {"read": True}},
+            {"module": "branch", "branches": ["main"], "acl": {"read": True}},
+        ],
+    }})
+    assert res.status_code == 201, res.text
+    uid = res.json()["role"]["uid"]
+    res = stack().roles(uid).fetch()
+    assert res.status_code == 200, res.text
+    assert res.json()["role"]["rules"][2]["module"] == "branch"
+    res = stack().roles(uid).update({"role": {"name": "Python readers"}})
+    assert res.status_code == 200, res.text
+    assert res.json()["role"]["name"] == "Python readers"
+
+    # Sharing with a new e-mail invites them; the SDK's role update (PUT) changes their roles.
+    res = stack().share({"emails": ["py-invitee@example.com"],
+                         "roles": {"py-invitee@example.com": [uid]}})
+    assert res.status_code == 200, res.text
+    invitee = res.json()["invitations"][0]["user_uid"]
+    res = stack().update_user_role({"users": {invitee: [built_in["Content Manager"]]}})
+    assert res.status_code == 200, res.text
+    res = stack().roles(uid).delete()
+    assert res.status_code == 200, res.text
+    assert stack().roles(uid).fetch().status_code == 404
+
+    # The audit log as the SDK reads it.
+    res = stack().auditlog().find()
+    assert res.status_code == 200, res.text
+    logs = res.json()["logs"]
+    events = [(l["module"], l["event_type"]) for l in logs]
+    assert ("role", "delete") in events and ("member", "update") in events, events
+    res = stack().auditlog(logs[0]["uid"]).fetch()
+    assert res.status_code == 200, res.text
+    assert res.json()["log"]["uid"] == logs[0]["uid"]

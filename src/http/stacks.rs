@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use super::extract::{envelope, str_field, JsonBody, Params, SessionUser, Stack};
 use crate::app::App;
 use crate::error::{Error, Result};
+use crate::permissions::{Action, Area, Grants};
 use crate::{identity, stack_config};
 
 /// `GET /v3/stacks`: with an `api_key` header that stack, otherwise the caller's stacks.
@@ -19,9 +20,9 @@ pub async fn get(State(app): State<Arc<App>>, mut parts: Parts) -> Result<Json<V
         let Stack(access) = Stack::from_request_parts(&mut parts, &app).await?;
         // Members' emails are for people, not for tokens (§5).
         access.require_user()?;
-        return Ok(Json(
-            json!({ "stack": stack_json(&app, &access.stack).await? }),
-        ));
+        let mut v = stack_json(&app, &access.stack).await?;
+        v["permissions"] = permissions_json(&access.grants);
+        return Ok(Json(json!({ "stack": v })));
     }
     let SessionUser(user) = SessionUser::from_request_parts(&mut parts, &app).await?;
     let mut stacks = Vec::new();
@@ -29,6 +30,22 @@ pub async fn get(State(app): State<Arc<App>>, mut parts: Parts) -> Result<Json<V
         stacks.push(stack_json(&app, &s).await?);
     }
     Ok(Json(json!({ "stacks": stacks })))
+}
+
+/// What the caller may do in the stack (perma's addition, §14), for clients such as the
+/// web UI that hide what a role does not allow: per asset action `all`, `some` or `none`,
+/// and the parts of the stack the roles manage.
+fn permissions_json(g: &Grants) -> Value {
+    let assets: serde_json::Map<String, Value> = Action::ALL
+        .iter()
+        .map(|a| (a.as_str().to_owned(), json!(g.reach(*a))))
+        .collect();
+    json!({
+        "assets": assets,
+        "stack_settings": g.manages(Area::Settings),
+        "administration": g.manages(Area::Administration),
+        "audit_log": g.manages(Area::AuditLog),
+    })
 }
 
 async fn stack_json(app: &App, s: &crate::records::Stack) -> Result<Value> {

@@ -57,6 +57,7 @@ pub fn routes() -> Router<Arc<App>> {
 const MODULES: &[(&str, &str)] = &[
     ("api.js", include_str!("../../web/js/api.js")),
     ("assets.js", include_str!("../../web/js/assets.js")),
+    ("audit.js", include_str!("../../web/js/audit.js")),
     ("dom.js", include_str!("../../web/js/dom.js")),
     ("library.js", include_str!("../../web/js/library.js")),
     ("metadata.js", include_str!("../../web/js/metadata.js")),

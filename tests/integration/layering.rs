@@ -159,6 +159,7 @@ const UI_RANKS: &[(&str, u8)] = &[
     ("shell.js", 3),
     ("assets.js", 3),
     ("metadata.js", 3),
+    ("audit.js", 3),
     ("panel.js", 4),
     ("library.js", 5),
     ("settings.js", 5),

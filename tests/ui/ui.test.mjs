@@ -1083,3 +1083,55 @@ test('the trash: a deleted asset waits there with its days left, comes back, or 
   const [status] = await apiAs('POST', `/v3/trash/${uid}/restore`, null, key)
   assert.equal(status, 404)
 })
+
+test('teams: the panel says who changed an asset, settings show the audit log, a viewer sees no buttons their role does not allow', async () => {
+  const key = await apiKey()
+  await page.goto(`${base}/stacks/${key}`)
+  await uploadVia(key, 'team-note.txt', 'for the team')
+  await page.goto(`${base}/stacks/${key}`)
+  await page.getByRole('button', { name: 'team-note.txt' }).click()
+  const history = panel().getByRole('list', { name: 'Who changed this asset' })
+  await history.getByText(`Uploaded by ${EMAIL}`).waitFor()
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name: 'Settings' }).click()
+  const log = page.getByRole('list', { name: 'Audit log' })
+  await log.getByText(/asset create/).first().waitFor()
+  await page.getByLabel('Show changes of').selectOption('environment')
+  await page.getByRole('list', { name: 'Audit log' }).getByText(/asset create/).first().waitFor({ state: 'detached' })
+  await page.getByRole('list', { name: 'Audit log' }).getByText(/environment create/).first().waitFor()
+
+  // A viewer: a custom role that reads every asset and changes nothing.
+  const [st, made] = await apiAs('POST', '/v3/roles', { role: { name: 'Viewers', rules: [{ module: 'asset', assets: ['$all'], acl: { read: true } }] } }, key)
+  assert.equal(st, 201, JSON.stringify(made))
+  const [st2, shared] = await apiAs('POST', '/v3/stacks/share', { emails: ['viewer@example.com'], roles: { 'viewer@example.com': [made.role.uid] } }, key)
+  assert.equal(st2, 200, JSON.stringify(shared))
+  const first = await fetch(`${base}/v3/user-session`, { method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ user: { email: 'viewer@example.com', password: 'viewer-password', invitation_token: shared.invitations[0].invitation_token } }) })
+  assert.equal(first.status, 200)
+  const viewer = await browser.newContext({ viewport: { width: 1280, height: 860 } })
+  const vp = await viewer.newPage()
+  await vp.goto(base)
+  await vp.getByLabel('Email').fill('viewer@example.com')
+  await vp.getByLabel('Password').fill('viewer-password')
+  await vp.getByRole('button', { name: 'Log in' }).click()
+  await vp.getByRole('heading', { name: 'Choose a stack' }).waitFor()
+  await vp.goto(`${base}/stacks/${key}`)
+  await vp.getByRole('button', { name: 'team-note.txt' }).click()
+  const vpanel = vp.getByRole('region', { name: 'Asset details' })
+  await vpanel.getByRole('list', { name: 'Who changed this asset' }).waitFor()
+  for (const name of ['Replace file', 'Move', 'Publish', 'Delete', 'Save changes']) {
+    assert.equal(await vpanel.getByRole('button', { name, exact: true }).count(), 0, name)
+  }
+  const nav = vp.getByRole('navigation', { name: 'Main' })
+  assert.equal(await nav.getByRole('button', { name: 'Settings' }).count(), 0)
+  assert.equal(await nav.getByRole('button', { name: 'Trash' }).count(), 1, 'a viewer of every asset sees the trash')
+  assert.equal(await vp.getByRole('button', { name: 'Upload', exact: true }).count(), 0)
+  assert.equal(await vp.getByRole('button', { name: 'New folder' }).count(), 0)
+  // A forbidden action still gets the API's answer.
+  const answer = await vp.evaluate(async (k) => {
+    const s = JSON.parse(localStorage.getItem('perma.session'))
+    const r = await fetch('/v3/assets/folders', { method: 'POST', headers: { authtoken: s.authtoken, api_key: k, 'content-type': 'application/json' }, body: JSON.stringify({ asset: { name: 'nope' } }) })
+    return [r.status, (await r.json()).error_code]
+  }, key)
+  assert.deepEqual(answer, [403, 161])
+  await viewer.close()
+})

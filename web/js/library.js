@@ -6,7 +6,7 @@ import { alertBox, date, dialog, ext, fill, h, icon, size, toast } from './dom.j
 import { ancestry, remember } from './nav.js'
 import { closePanel, renderPanel, selectAsset } from './panel.js'
 import { renderShell } from './shell.js'
-import { state, store } from './state.js'
+import { may, state, store } from './state.js'
 
 // Another view changed assets (nav.js `changed`): list them again, or draw the list again,
 // and the open panel with its notice.
@@ -28,7 +28,7 @@ export async function openLibrary () {
 export function showLibraryChrome () {
   if (!document.getElementById('library')) renderShell()
   document.getElementById('page-title').textContent = 'Assets'
-  document.getElementById('nav-settings').removeAttribute('aria-current')
+  document.getElementById('nav-settings')?.removeAttribute('aria-current')
   document.getElementById('nav-trash')?.removeAttribute('aria-current')
   document.getElementById('nav-assets').setAttribute('aria-current', 'page')
 }
@@ -97,10 +97,10 @@ export function renderLibrary (error) {
     h('div', { class: 'search' }, h('label', { for: 'search', class: 'sr-only' }, 'Search assets'), search),
     h('button', { class: 'btn', type: 'button', 'aria-pressed': String(state.view === 'list'), onclick: () => setView('list') }, 'List view'),
     h('button', { class: 'btn', type: 'button', 'aria-pressed': String(state.view === 'grid'), onclick: () => setView('grid') }, 'Grid view'),
-    h('button', { class: 'btn', type: 'button', onclick: newFolder }, 'New folder'),
-    state.folder && !state.search ? h('button', { class: 'btn', type: 'button', onclick: renameFolderDialog }, 'Rename folder') : null,
-    state.folder && !state.search ? h('button', { class: 'btn danger', type: 'button', onclick: deleteFolderDialog }, 'Delete folder') : null,
-    h('button', { class: 'btn primary', type: 'button', onclick: () => picker.click() }, 'Upload'),
+    may('create') ? h('button', { class: 'btn', type: 'button', onclick: newFolder }, 'New folder') : null,
+    state.folder && !state.search && may('update') ? h('button', { class: 'btn', type: 'button', onclick: renameFolderDialog }, 'Rename folder') : null,
+    state.folder && !state.search && may('delete') ? h('button', { class: 'btn danger', type: 'button', onclick: deleteFolderDialog }, 'Delete folder') : null,
+    may('create') ? h('button', { class: 'btn primary', type: 'button', onclick: () => picker.click() }, 'Upload') : null,
     picker)
   const filters = h('div', { class: 'filters', role: 'group', 'aria-label': 'Filter and sort' }, typeControl(), sinceControl(), tagControl(), sortControl())
   const crumbs = h('nav', { class: 'crumbs', 'aria-label': 'Folders' },
@@ -134,11 +134,11 @@ export function renderSelectionBar () {
   bar.className = 'selection'
   fill(bar,
     h('span', { role: 'status' }, `${n} selected`),
-    h('button', { class: 'btn primary', type: 'button', onclick: () => bulkDialog('publish') }, 'Publish selected'),
-    h('button', { class: 'btn', type: 'button', onclick: () => tagSelectedDialog([...state.picked]) }, 'Tag selected'),
-    h('button', { class: 'btn', type: 'button', onclick: () => bulkDialog('unpublish') }, 'Unpublish selected'),
-    h('button', { class: 'btn', type: 'button', onclick: () => moveDialog([...state.picked], `${n} assets`) }, 'Move selected'),
-    h('button', { class: 'btn danger', type: 'button', onclick: () => deleteSelectedDialog([...state.picked]) }, 'Delete selected'),
+    may('publish') ? h('button', { class: 'btn primary', type: 'button', onclick: () => bulkDialog('publish') }, 'Publish selected') : null,
+    may('update') ? h('button', { class: 'btn', type: 'button', onclick: () => tagSelectedDialog([...state.picked]) }, 'Tag selected') : null,
+    may('publish') ? h('button', { class: 'btn', type: 'button', onclick: () => bulkDialog('unpublish') }, 'Unpublish selected') : null,
+    may('update') ? h('button', { class: 'btn', type: 'button', onclick: () => moveDialog([...state.picked], `${n} assets`) }, 'Move selected') : null,
+    may('delete') ? h('button', { class: 'btn danger', type: 'button', onclick: () => deleteSelectedDialog([...state.picked]) }, 'Delete selected') : null,
     h('button', { class: 'btn', type: 'button', onclick: () => { state.picked.clear(); renderLibrary() } }, 'Clear selection'))
 }
 

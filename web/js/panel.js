@@ -5,7 +5,7 @@ import { SLUG_MAX, alertBox, copy, date, dialog, fill, h, icon, size, slugProble
 import { PREVIEW, RENDERABLE, loadTargets, moveDialog, noEnvironments, rendition, targetFields, targetProblem } from './assets.js'
 import { metadataSection } from './metadata.js'
 import { changed, remember } from './nav.js'
-import { state } from './state.js'
+import { may, state } from './state.js'
 
 // ---------- asset panel ----------
 // Details typed into the panel survive an expired session: kept in this tab until the
@@ -48,6 +48,9 @@ export function removePanel () {
   document.getElementById('workspace')?.classList.remove('with-panel')
 }
 
+// How the panel's history names audit log events.
+const EVENTS = { create: 'Uploaded', replace: 'Replaced', update: 'Changed', restore: 'Restored', delete: 'Deleted', publish: 'Published', unpublish: 'Unpublished' }
+
 export async function renderPanel (notice) {
   const ws = document.getElementById('workspace')
   let panel = document.getElementById('panel')
@@ -56,12 +59,14 @@ export async function renderPanel (notice) {
     ws.append(panel)
     ws.classList.add('with-panel')
   }
-  let a, versions
+  let a, versions, logs
   const uid = state.selected
   try {
-    [a, versions] = await Promise.all([
+    [a, versions, logs] = await Promise.all([
       api('GET', `/v3/assets/${uid}`, { query: { include_dimension: 'true', include_publish_details: 'true' } }).then((r) => r.asset),
       api('GET', `/v3/assets/${uid}/versions`).then((r) => r.versions),
+      // Who changed it (§14 audit log); an older server without one shows none.
+      api('GET', '/v3/audit-logs', { query: { uid, limit: '10' } }).then((r) => r.logs, () => []),
       loadTargets(),
     ])
   } catch (err) {
@@ -95,7 +100,7 @@ export async function renderPanel (notice) {
     h('div', { class: 'field' }, h('label', { for: 'f-desc' }, 'Description'), desc),
     h('div', { class: 'field' }, h('label', { for: 'f-tags' }, 'Tags'), tags, h('span', { class: 'hint' }, 'Separate tags with commas.')),
     metaError,
-    h('button', { class: 'btn primary', type: 'submit' }, 'Save changes'))
+    may('update') ? h('button', { class: 'btn primary', type: 'submit' }, 'Save changes') : null)
   meta.addEventListener('submit', async (e) => {
     e.preventDefault()
     try {
@@ -118,6 +123,7 @@ export async function renderPanel (notice) {
       h('h3', {}, 'Permanent URL'),
       h('div', { class: 'urlbox' }, h('code', { id: 'permanent-url' }, a.permanent_url), h('button', { class: 'btn', type: 'button', 'aria-label': 'Copy permanent URL', onclick: () => copy(a.permanent_url, 'Permanent URL') }, 'Copy')),
       h('p', { class: 'note' }, 'Always serves the current file. It can never be changed.'))
+    : !may('update') ? h('p', { class: 'hint' }, 'No permanent URL yet.')
     : h('div', {}, h('button', { class: 'btn primary', type: 'button', onclick: () => generateDialog(a) }, 'Generate permanent URL'),
       h('p', { class: 'hint' }, 'A link that keeps working, and always shows the current file, however often it is replaced.'))
 
@@ -144,6 +150,11 @@ export async function renderPanel (notice) {
     }
   })
 
+  const history = logs.length
+    ? h('ol', { class: 'versions', id: 'history', 'aria-label': 'Who changed this asset' }, logs.map((l) => h('li', {},
+      h('span', {}, `${EVENTS[l.event_type] || l.event_type.replace('_', ' ')} by ${l.actor.name} \u00b7 ${date(l.created_at)}`))))
+    : h('p', { class: 'hint' }, 'No recorded changes.')
+
   // Image versions show a small rendition of their own file, so they can be told apart.
   const versionThumb = (v) => isImage && v.url && RENDERABLE.includes((v.content_type || kind).toLowerCase()) ? h('img', { class: 'vthumb', src: `${rel(v.url)}?width=48&height=48&fit=crop&format=webp&quality=60`, alt: '', loading: 'lazy' }) : null
   const versionList = h('ol', { class: 'versions', 'aria-label': 'Version history' }, versions.map((v) => h('li', {}, versionThumb(v),
@@ -168,12 +179,13 @@ export async function renderPanel (notice) {
     described,
     h('div', { class: 'section' }, h('h3', {}, 'Actions'), actionError, progress,
       h('div', { class: 'actions' },
-        h('button', { class: 'btn', type: 'button', onclick: () => replaceInput.click() }, 'Replace file'), replaceInput,
-        h('button', { class: 'btn', type: 'button', onclick: () => moveDialog([a.uid], `\u201c${a.title}\u201d`) }, 'Move'),
-        h('button', { class: 'btn', type: 'button', onclick: () => publishDialog(a) }, 'Publish'),
-        h('button', { class: 'btn danger', type: 'button', onclick: () => deleteDialog(a) }, 'Delete'))),
+        may('update') ? h('button', { class: 'btn', type: 'button', onclick: () => replaceInput.click() }, 'Replace file') : null, replaceInput,
+        may('update') ? h('button', { class: 'btn', type: 'button', onclick: () => moveDialog([a.uid], `\u201c${a.title}\u201d`) }, 'Move') : null,
+        may('publish') ? h('button', { class: 'btn', type: 'button', onclick: () => publishDialog(a) }, 'Publish') : null,
+        may('delete') ? h('button', { class: 'btn danger', type: 'button', onclick: () => deleteDialog(a) }, 'Delete') : null)),
     h('div', { class: 'section' }, h('h3', {}, 'Publishing'), publishedList(a)),
-    h('div', { class: 'section' }, h('h3', {}, 'Versions'), asOf(a), versionList))
+    h('div', { class: 'section' }, h('h3', {}, 'Versions'), asOf(a), versionList),
+    h('div', { class: 'section' }, h('h3', {}, 'History'), history))
   if (notice) panel.focus()
 }
 

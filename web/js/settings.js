@@ -1,10 +1,11 @@
 // Settings: environments, delivery tokens, webhooks, the asset panel's metadata.
 
 import { api } from './api.js'
+import { auditCard } from './audit.js'
 import { alertBox, copy, date, dialog, fill, h } from './dom.js'
 import { remember } from './nav.js'
 import { renderShell } from './shell.js'
-import { state } from './state.js'
+import { may, state } from './state.js'
 
 // ---------- settings: environments and delivery tokens ----------
 export async function openSettings (notice, secret, lateError) {
@@ -13,7 +14,7 @@ export async function openSettings (notice, secret, lateError) {
   if (!document.getElementById('workspace')) renderShell()
   document.getElementById('nav-assets').removeAttribute('aria-current')
   document.getElementById('nav-trash')?.removeAttribute('aria-current')
-  document.getElementById('nav-settings').setAttribute('aria-current', 'page')
+  document.getElementById('nav-settings')?.setAttribute('aria-current', 'page')
   document.getElementById('page-title').textContent = 'Settings'
   const ws = document.getElementById('workspace')
   ws.classList.remove('with-panel')
@@ -85,7 +86,8 @@ export async function openSettings (notice, secret, lateError) {
       hookSecretBox, hooksCard),
     h('div', { class: 'card' }, h('h2', {}, 'Asset metadata'),
       h('p', { class: 'hint' }, 'Metadata such as alt text belongs to an extension; the asset panel shows and edits the one chosen here, without a new version of the asset.'),
-      metadataCard(extensions))))
+      metadataCard(extensions)),
+    may('audit_log') ? auditCard() : null))
 }
 
 // ---------- settings: the extension whose metadata the asset panel edits ----------

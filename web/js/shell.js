@@ -2,14 +2,14 @@
 
 import { fill, h, icon, root } from './dom.js'
 import { navigate } from './nav.js'
-import { state } from './state.js'
+import { may, readsAll, state } from './state.js'
 
 export function renderShell () {
   const nav = h('nav', { class: 'nav', 'aria-label': 'Main' },
     h('span', { class: 'brand' }, 'perma'),
     h('button', { type: 'button', id: 'nav-assets', 'aria-label': 'Assets', 'aria-keyshortcuts': 'A', onclick: () => navigate('library') }, icon('assets'), h('span', { 'aria-hidden': 'true' }, 'Assets')),
-    h('button', { type: 'button', id: 'nav-settings', 'aria-label': 'Settings', onclick: () => navigate('settings') }, icon('settings'), h('span', { 'aria-hidden': 'true' }, 'Settings')),
-    h('button', { type: 'button', id: 'nav-trash', 'aria-label': 'Trash', onclick: () => navigate('trash') }, icon('trash'), h('span', { 'aria-hidden': 'true' }, 'Trash')),
+    may('stack_settings') ? h('button', { type: 'button', id: 'nav-settings', 'aria-label': 'Settings', onclick: () => navigate('settings') }, icon('settings'), h('span', { 'aria-hidden': 'true' }, 'Settings')) : null,
+    readsAll() ? h('button', { type: 'button', id: 'nav-trash', 'aria-label': 'Trash', onclick: () => navigate('trash') }, icon('trash'), h('span', { 'aria-hidden': 'true' }, 'Trash')) : null,
     h('button', { type: 'button', 'aria-label': 'Stacks', onclick: () => navigate('stacks') }, icon('stacks'), h('span', { 'aria-hidden': 'true' }, 'Stacks')),
     h('span', { class: 'spacer' }),
     h('button', { type: 'button', 'aria-label': 'Log out', onclick: () => navigate('logout') }, icon('logout'), h('span', { 'aria-hidden': 'true' }, 'Log out')))

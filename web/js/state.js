@@ -26,3 +26,21 @@ export const state = {
   locales: [],
   uploads: [],
 }
+
+// Whether the member's roles allow something (§14), from the stack's `permissions`: an
+// asset action (`read`, `create`, `update`, `delete`, `publish`) that reaches `all` or
+// `some` assets (the API decides each one), or a part of the stack (`stack_settings`,
+// `administration`, `audit_log`). Views leave out what is not allowed; the API still
+// answers whatever is asked.
+export function may (what) {
+  const p = state.stack && state.stack.permissions
+  if (!p) return true
+  if (p.assets && what in p.assets) return p.assets[what] !== 'none'
+  return Boolean(p[what])
+}
+
+// Whether the member reads every asset (the trash shows all of them).
+export function readsAll () {
+  const p = state.stack && state.stack.permissions
+  return !p || p.assets.read === 'all'
+}

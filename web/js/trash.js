@@ -4,7 +4,7 @@ import { api } from './api.js'
 import { alertBox, date, dialog, fill, h, icon, size } from './dom.js'
 import { remember } from './nav.js'
 import { renderShell } from './shell.js'
-import { state } from './state.js'
+import { may, state } from './state.js'
 
 // Shows the page's entry in the main navigation as the current one.
 function current () {
@@ -33,10 +33,10 @@ export async function openTrash (notice, lateError) {
       h('span', { class: 'what' },
         h('span', { class: 'name' }, name),
         h('span', { class: 'hint' }, `${what} \u00b7 deleted ${date(a.deleted_at)} \u00b7 ${a.days_left} day${a.days_left === 1 ? '' : 's'} left`)),
-      h('button', { class: 'btn', type: 'button', 'aria-label': `Restore ${name}`, onclick: () => restore(a, name) }, 'Restore'),
-      h('button', { class: 'btn danger', type: 'button', 'aria-label': `Delete ${name} for good`, onclick: () => removeDialog(`Delete \u201c${name}\u201d for good?`, a.is_dir ? 'The folder and everything in it can no longer be restored.' : 'It can no longer be restored. Its URLs keep answering that it was deleted.', `/v3/trash/${a.uid}`, `\u201c${name}\u201d deleted for good`) }, 'Delete for good'))
+      may('delete') ? h('button', { class: 'btn', type: 'button', 'aria-label': `Restore ${name}`, onclick: () => restore(a, name) }, 'Restore') : null,
+      may('administration') ? h('button', { class: 'btn danger', type: 'button', 'aria-label': `Delete ${name} for good`, onclick: () => removeDialog(`Delete \u201c${name}\u201d for good?`, a.is_dir ? 'The folder and everything in it can no longer be restored.' : 'It can no longer be restored. Its URLs keep answering that it was deleted.', `/v3/trash/${a.uid}`, `\u201c${name}\u201d deleted for good`) }, 'Delete for good') : null)
   })
-  const emptyAll = res.count
+  const emptyAll = res.count && may('administration')
     ? h('button', { class: 'btn danger', type: 'button', onclick: () => removeDialog('Empty the trash?', `All ${res.count} item${res.count === 1 ? '' : 's'} in the trash will be deleted for good.`, '/v3/trash', 'The trash was emptied') }, 'Empty trash')
     : null
   fill(ws, h('section', { class: 'settings', 'aria-labelledby': 'page-title' },
