@@ -91,6 +91,13 @@ pub struct Config {
     /// Days an audit log entry is kept (`PERMA_AUDIT_RETENTION_DAYS`, default 365, §14);
     /// older ones are removed by the same sweep as the trash.
     pub audit_retention_days: u64,
+    /// Most assets and folders a trash item may hold to be restored in one transaction;
+    /// a bigger folder comes back as a background job (`PERMA_RESTORE_INLINE_MAX`, default
+    /// 1000, §15).
+    pub restore_inline_max: u64,
+    /// Assets and folders such a job restores per transaction (`PERMA_RESTORE_CHUNK`,
+    /// default 500): what it holds in memory at once.
+    pub restore_chunk: usize,
     /// First retry delay of webhooks and purges in milliseconds (`PERMA_EVENT_RETRY_MS`,
     /// default 5000); it doubles with each attempt, with jitter, up to 8 attempts.
     pub event_retry_ms: u64,
@@ -153,6 +160,8 @@ impl Default for Config {
             event_retry_ms: 5000,
             trash_sweep_seconds: 3600,
             audit_retention_days: 365,
+            restore_inline_max: 1000,
+            restore_chunk: 500,
             event_timeout: 30,
             event_retention: std::time::Duration::from_secs(30 * 24 * 3600),
             send_timeout: 60,
@@ -255,6 +264,12 @@ impl Config {
         }
         if let Some(v) = var("PERMA_AUDIT_RETENTION_DAYS") {
             self.audit_retention_days = num("PERMA_AUDIT_RETENTION_DAYS", v)?.clamp(1, 36500);
+        }
+        if let Some(v) = var("PERMA_RESTORE_INLINE_MAX") {
+            self.restore_inline_max = num("PERMA_RESTORE_INLINE_MAX", v)?;
+        }
+        if let Some(v) = var("PERMA_RESTORE_CHUNK") {
+            self.restore_chunk = (num("PERMA_RESTORE_CHUNK", v)? as usize).clamp(1, 10_000);
         }
         if let Some(v) = var("PERMA_EVENT_RETRY_MS") {
             self.event_retry_ms = num("PERMA_EVENT_RETRY_MS", v)?.max(1);

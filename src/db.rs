@@ -158,6 +158,11 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "invitations",
         sql: include_str!("../migrations/sqlite/0019_invitations.sql"),
     },
+    Migration {
+        version: 20,
+        name: "trash_jobs",
+        sql: include_str!("../migrations/sqlite/0020_trash_jobs.sql"),
+    },
 ];
 
 /// The migration that adds `metadata_values`, which perma fills from the metadata tables.
@@ -258,6 +263,11 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 19,
         name: "invitations",
         sql: include_str!("../migrations/postgres/0019_invitations.sql"),
+    },
+    Migration {
+        version: 20,
+        name: "trash_jobs",
+        sql: include_str!("../migrations/postgres/0020_trash_jobs.sql"),
     },
 ];
 

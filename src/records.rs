@@ -409,6 +409,11 @@ pub struct BulkJob {
     pub created_at: i64,
     /// Last progress (ms).
     pub updated_at: i64,
+    /// For a job whose one item is many assets (a folder restored from the trash): how
+    /// many in all, and how many are done.
+    pub total: i64,
+    /// See `total`.
+    pub done: i64,
 }
 
 /// One asset of a bulk job and how it went.

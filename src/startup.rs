@@ -30,9 +30,10 @@ impl Application {
         config.listen = listener.local_addr().context("reading the bound address")?;
         let app = App::build(config, migrations).await?;
         // Bulk jobs a previous run left unfinished (§5) continue now.
-        let resumed = crate::assets::resume_bulk_jobs(&app.db, &app.changes)
-            .await
-            .map_err(|e| anyhow::anyhow!("resuming bulk jobs: {e}"))?;
+        let resumed =
+            crate::assets::resume_bulk_jobs(&app.db, &app.changes, app.config.restore_chunk)
+                .await
+                .map_err(|e| anyhow::anyhow!("resuming bulk jobs: {e}"))?;
         if resumed > 0 {
             tracing::info!(resumed, "resumed unfinished bulk publish jobs");
         }

@@ -94,6 +94,8 @@ pub async fn start_bulk_job(
         created_by: access.actor.uid().to_owned(),
         created_at: now,
         updated_at: now,
+        total: 0,
+        done: 0,
     };
     let items: Vec<BulkItem> = r
         .assets
@@ -127,10 +129,15 @@ pub async fn bulk_job(
 
 /// Resumes every job a previous run left unfinished (called once at start-up). The job
 /// runs as its creator; one who lost access meanwhile gets every item failed.
-pub async fn resume_bulk_jobs(db: &Db, changes: &Changes) -> Result<usize> {
+pub async fn resume_bulk_jobs(db: &Db, changes: &Changes, restore_chunk: usize) -> Result<usize> {
     let jobs = db.unfinished_bulk_jobs().await?;
     let n = jobs.len();
     for job in jobs {
+        if job.action == "restore" {
+            // A folder coming back from the trash (§15): it runs as the system would.
+            super::trash::spawn_restore(db.clone(), changes.clone(), job, restore_chunk);
+            continue;
+        }
         let Some(stack) = db.stack(&job.api_key).await? else {
             continue;
         };

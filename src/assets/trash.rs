@@ -8,7 +8,7 @@ use crate::delivery::Changes;
 use crate::error::{Error, Result};
 use crate::identity::StackAccess;
 use crate::permissions::{Action, Area};
-use crate::records::Asset;
+use crate::records::{Asset, BulkItem, BulkJob};
 use crate::time::now_ms;
 
 /// Restores at most this many assets one by one in the delivery caches; past it, the
@@ -34,14 +34,42 @@ pub async fn list(
         .await?)
 }
 
-/// Brings an item back (everything a folder held with it): the asset as it is now, and
-/// what was restored. 404 when the item is not in the trash.
+/// When a restore is a job, and how much a job restores per transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct RestoreLimits {
+    /// Most assets and folders an item may hold to come back in one transaction.
+    pub inline_max: u64,
+    /// Assets and folders a job restores per transaction (and holds in memory).
+    pub chunk: usize,
+}
+
+/// What a restore did.
+#[derive(Debug)]
+pub enum Restore {
+    /// Everything came back at once: the asset as it is now, and what was restored.
+    Done(Asset, Restored),
+    /// A big folder: it is back, and what it held follows in a background job (§15).
+    Started {
+        /// The folder as it is now.
+        asset: Asset,
+        /// The job (`GET /v3/bulk/jobs/{uid}` shows its progress).
+        job: BulkJob,
+        /// Its folder was gone: it came back into the stack's root.
+        moved_to_root: bool,
+    },
+}
+
+/// Brings an item back with everything a folder held with it: in one transaction when it
+/// holds at most `inline_max` assets and folders, else as a job that restores a chunk at a
+/// time (bounded in memory, resumed after a restart). 404 when the item is not in the
+/// trash.
 pub async fn restore(
     db: &Db,
     changes: &Changes,
     access: &StackAccess,
     uid: &str,
-) -> Result<(Asset, Restored)> {
+    limits: RestoreLimits,
+) -> Result<Restore> {
     access.require_write()?;
     let api_key = &access.stack.api_key;
     // Restoring undoes a delete: it needs the right to delete the item.
@@ -53,8 +81,43 @@ pub async fn restore(
         Some(a) => access.audit_asset("restore", a),
         None => access.audit("trash", "restore"),
     };
+    let by = (access.actor.uid(), now_ms());
+    let contents = db.trash_contents(uid).await?;
+    if contents as u64 > limits.inline_max {
+        let job = BulkJob {
+            uid: crate::ids::new_uid(),
+            api_key: api_key.clone(),
+            action: "restore".into(),
+            environments: Vec::new(),
+            locales: Vec::new(),
+            status: "in_progress".into(),
+            created_by: access.actor.uid().to_owned(),
+            created_at: by.1,
+            updated_at: by.1,
+            total: 0,
+            done: 0,
+        };
+        let item = BulkItem {
+            asset_uid: uid.to_owned(),
+            version: None,
+            status: "pending".into(),
+            error: None,
+        };
+        let moved_to_root = db
+            .start_restore_job(api_key, uid, by, (&job, &item), entry)
+            .await?
+            .ok_or(Error::NotFound("Trash item"))?;
+        changes.changed(Some(uid)).await;
+        spawn_restore(db.clone(), changes.clone(), job.clone(), limits.chunk);
+        let asset = super::get_folder(db, api_key, uid).await?;
+        return Ok(Restore::Started {
+            asset,
+            job,
+            moved_to_root,
+        });
+    }
     let restored = db
-        .restore_trash(api_key, uid, (access.actor.uid(), now_ms()), entry)
+        .restore_trash(api_key, uid, by, entry)
         .await?
         .ok_or(Error::NotFound("Trash item"))?;
     if restored.uids.len() > FORGET_ONE_BY_ONE {
@@ -68,7 +131,54 @@ pub async fn restore(
         Some(a) if a.is_dir => super::get_folder(db, api_key, uid).await?,
         _ => super::get_live(db, api_key, uid).await?,
     };
-    Ok((asset, restored))
+    Ok(Restore::Done(asset, restored))
+}
+
+/// Runs (or, after a restart, resumes) a folder restore job: a chunk at a time, each in
+/// its own transaction with the job's count, until nothing of the folder is left in the
+/// trash.
+pub(super) fn spawn_restore(db: Db, changes: Changes, job: BulkJob, chunk: usize) {
+    tokio::spawn(async move {
+        let root = match db.bulk_items(&job.uid).await {
+            Ok(items) => items.into_iter().next().map(|i| i.asset_uid),
+            Err(e) => {
+                tracing::error!(job = %job.uid, "restore job: {e}");
+                return;
+            }
+        };
+        let Some(root) = root else { return };
+        loop {
+            match db
+                .restore_trash_chunk(
+                    &job.api_key,
+                    &root,
+                    &job.uid,
+                    (&job.created_by, now_ms()),
+                    chunk,
+                )
+                .await
+            {
+                Ok(uids) if uids.is_empty() => break,
+                Ok(uids) => {
+                    for u in &uids {
+                        changes.changed(Some(u)).await;
+                    }
+                }
+                Err(e) => {
+                    // Left in progress: the next start resumes it.
+                    tracing::error!(job = %job.uid, "restore job stopped, resumed at the next start: {e}");
+                    return;
+                }
+            }
+        }
+        let finished = async {
+            db.finish_bulk_item(&job.uid, &root, None).await?;
+            db.set_bulk_status(&job.uid, "completed", now_ms()).await
+        };
+        if let Err(e) = finished.await {
+            tracing::error!(job = %job.uid, "restore job: {e}");
+        }
+    });
 }
 
 /// Empties one item of the trash for good (`Some`), or the whole trash: its bytes are then

@@ -2,7 +2,7 @@
 //! before the job runs, so a job interrupted by a restart is found and finished.
 
 use sqlx::any::AnyRow;
-use sqlx::Row;
+use sqlx::{Any, Row, Transaction};
 
 use super::{json_list, to_json_text, Db};
 use crate::records::{BulkItem, BulkJob};
@@ -18,6 +18,8 @@ fn job(r: &AnyRow) -> sqlx::Result<BulkJob> {
         created_by: r.try_get("created_by")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
+        total: r.try_get("total")?,
+        done: r.try_get("done")?,
     })
 }
 
@@ -30,39 +32,53 @@ fn item(r: &AnyRow) -> sqlx::Result<BulkItem> {
     })
 }
 
+/// Stores a job with its items in a transaction (a folder restore starts its job with the
+/// first change it makes).
+pub(super) async fn insert_bulk_job_tx(
+    tx: &mut Transaction<'_, Any>,
+    j: &BulkJob,
+    items: &[BulkItem],
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO bulk_jobs (uid, api_key, action, environments, locales, status, \
+         created_by, created_at, updated_at, total, done) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(&j.uid)
+    .bind(&j.api_key)
+    .bind(&j.action)
+    .bind(to_json_text(&j.environments))
+    .bind(to_json_text(&j.locales))
+    .bind(&j.status)
+    .bind(&j.created_by)
+    .bind(j.created_at)
+    .bind(j.updated_at)
+    .bind(j.total)
+    .bind(j.done)
+    .execute(&mut **tx)
+    .await?;
+    for (i, it) in items.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO bulk_job_items (job_uid, position, asset_uid, version, status, error) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&j.uid)
+        .bind(i as i64)
+        .bind(&it.asset_uid)
+        .bind(it.version)
+        .bind(&it.status)
+        .bind(&it.error)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
 impl Db {
     /// Stores a new job with its items, all pending.
     pub async fn insert_bulk_job(&self, j: &BulkJob, items: &[BulkItem]) -> sqlx::Result<()> {
         let mut tx = self.write.begin().await?;
-        sqlx::query(
-            "INSERT INTO bulk_jobs (uid, api_key, action, environments, locales, status, \
-             created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&j.uid)
-        .bind(&j.api_key)
-        .bind(&j.action)
-        .bind(to_json_text(&j.environments))
-        .bind(to_json_text(&j.locales))
-        .bind(&j.status)
-        .bind(&j.created_by)
-        .bind(j.created_at)
-        .bind(j.updated_at)
-        .execute(&mut *tx)
-        .await?;
-        for (i, it) in items.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO bulk_job_items (job_uid, position, asset_uid, version, status, error) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(&j.uid)
-            .bind(i as i64)
-            .bind(&it.asset_uid)
-            .bind(it.version)
-            .bind(&it.status)
-            .bind(&it.error)
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_bulk_job_tx(&mut tx, j, items).await?;
         tx.commit().await
     }
 

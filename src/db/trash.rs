@@ -2,13 +2,13 @@
 //! restored (with all a folder held) in one transaction, and emptied, by hand or when
 //! older than the stack's retention. Only emptied items give their blobs up to `gc`.
 
-use sqlx::Row;
+use sqlx::{Any, Row, Transaction};
 
 use super::assets::{asset_from_row, ASSET_COLS};
 use super::audit::{self, AuditEntry};
 use super::events::{self, Emit};
 use super::Db;
-use crate::records::Asset;
+use crate::records::{Asset, BulkItem, BulkJob};
 
 /// Rows changed per statement when restoring a big folder (see `tombstone`).
 const RESTORE_CHUNK: usize = 500;
@@ -33,6 +33,91 @@ pub struct Restored {
     pub uids: Vec<String>,
     /// The item's folder was gone: it came back into the stack's root.
     pub moved_to_root: bool,
+}
+
+/// Checks that `root` is an item of the stack's trash and, when the folder it was in is
+/// gone, moves it to the root. `None` when it is not in the trash; else whether it moved.
+async fn take_out(
+    tx: &mut Transaction<'_, Any>,
+    api_key: &str,
+    root: &str,
+) -> sqlx::Result<Option<bool>> {
+    let parent: Option<Option<String>> = sqlx::query_scalar(
+        "SELECT parent_uid FROM assets WHERE api_key = $1 AND uid = $2 \
+         AND trash_root = uid AND purged_at IS NULL",
+    )
+    .bind(api_key)
+    .bind(root)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(parent) = parent else {
+        return Ok(None);
+    };
+    let Some(p) = parent else {
+        return Ok(Some(false));
+    };
+    let live: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM assets WHERE api_key = $1 AND uid = $2 AND deleted_at IS NULL",
+    )
+    .bind(api_key)
+    .bind(&p)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if live.is_some() {
+        return Ok(Some(false));
+    }
+    sqlx::query("UPDATE assets SET parent_uid = NULL WHERE uid = $1")
+        .bind(root)
+        .execute(&mut **tx)
+        .await?;
+    Ok(Some(true))
+}
+
+/// Brings rows (uid, version, is_dir) back out of the trash, each asset with its
+/// `restored` event (§13).
+async fn restore_rows(
+    tx: &mut Transaction<'_, Any>,
+    api_key: &str,
+    rows: &[(String, i64, bool)],
+    (by, at): (&str, i64),
+) -> sqlx::Result<()> {
+    let marks: Vec<String> = (3..3 + rows.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "UPDATE assets SET deleted_at = NULL, trash_root = NULL, updated_by = $1, \
+         updated_at = $2 WHERE uid IN ({})",
+        marks.join(", ")
+    );
+    let mut q = sqlx::query(&sql).bind(by).bind(at);
+    for (uid, _, _) in rows {
+        q = q.bind(uid.as_str());
+    }
+    q.execute(&mut **tx).await?;
+    for (uid, version, is_dir) in rows {
+        if !is_dir {
+            events::record_event(
+                tx,
+                Emit {
+                    api_key,
+                    action: "restored",
+                    asset_uid: uid,
+                    version: *version,
+                    target: None,
+                    by,
+                    at,
+                },
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+fn trio(r: &sqlx::any::AnyRow) -> sqlx::Result<(String, i64, bool)> {
+    Ok((
+        r.try_get("uid")?,
+        r.try_get("version")?,
+        super::flag(r, "is_dir")?,
+    ))
 }
 
 impl Db {
@@ -83,6 +168,17 @@ impl Db {
         Ok((items, count))
     }
 
+    /// How many assets and folders went to the trash with `root` and are still there.
+    pub async fn trash_contents(&self, root: &str) -> sqlx::Result<i64> {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM assets WHERE trash_root = $1 AND uid <> $1 \
+             AND purged_at IS NULL",
+        )
+        .bind(root)
+        .fetch_one(&self.read)
+        .await
+    }
+
     /// One item of a stack's trash.
     pub async fn trash_item(&self, api_key: &str, uid: &str) -> sqlx::Result<Option<Asset>> {
         sqlx::query(&format!(
@@ -110,34 +206,9 @@ impl Db {
         audit: AuditEntry,
     ) -> sqlx::Result<Option<Restored>> {
         let mut tx = self.write.begin().await?;
-        let parent: Option<Option<String>> = sqlx::query_scalar(
-            "SELECT parent_uid FROM assets WHERE api_key = $1 AND uid = $2 \
-             AND trash_root = uid AND purged_at IS NULL",
-        )
-        .bind(api_key)
-        .bind(root)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(parent) = parent else {
+        let Some(moved_to_root) = take_out(&mut tx, api_key, root).await? else {
             return Ok(None);
         };
-        let mut moved_to_root = false;
-        if let Some(p) = parent {
-            let live: Option<i64> = sqlx::query_scalar(
-                "SELECT 1 FROM assets WHERE api_key = $1 AND uid = $2 AND deleted_at IS NULL",
-            )
-            .bind(api_key)
-            .bind(&p)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if live.is_none() {
-                sqlx::query("UPDATE assets SET parent_uid = NULL WHERE uid = $1")
-                    .bind(root)
-                    .execute(&mut *tx)
-                    .await?;
-                moved_to_root = true;
-            }
-        }
         let uids: Vec<(String, i64, bool)> = sqlx::query(
             "SELECT uid, version, is_dir FROM assets WHERE trash_root = $1 \
              AND purged_at IS NULL ORDER BY CASE WHEN uid = $1 THEN 0 ELSE 1 END, uid",
@@ -146,43 +217,10 @@ impl Db {
         .fetch_all(&mut *tx)
         .await?
         .iter()
-        .map(|r| {
-            Ok((
-                r.try_get("uid")?,
-                r.try_get("version")?,
-                super::flag(r, "is_dir")?,
-            ))
-        })
+        .map(trio)
         .collect::<sqlx::Result<_>>()?;
         for chunk in uids.chunks(RESTORE_CHUNK) {
-            let marks: Vec<String> = (3..3 + chunk.len()).map(|i| format!("${i}")).collect();
-            let sql = format!(
-                "UPDATE assets SET deleted_at = NULL, trash_root = NULL, updated_by = $1, \
-                 updated_at = $2 WHERE uid IN ({})",
-                marks.join(", ")
-            );
-            let mut q = sqlx::query(&sql).bind(by).bind(at);
-            for (uid, _, _) in chunk {
-                q = q.bind(uid.as_str());
-            }
-            q.execute(&mut *tx).await?;
-            for (uid, version, is_dir) in chunk {
-                if !is_dir {
-                    events::record_event(
-                        &mut tx,
-                        Emit {
-                            api_key,
-                            action: "restored",
-                            asset_uid: uid,
-                            version: *version,
-                            target: None,
-                            by,
-                            at,
-                        },
-                    )
-                    .await?;
-                }
-            }
+            restore_rows(&mut tx, api_key, chunk, (by, at)).await?;
         }
         let entry = audit.details(serde_json::json!({
             "items": uids.len(),
@@ -194,6 +232,90 @@ impl Db {
             uids: uids.into_iter().map(|(u, _, _)| u).collect(),
             moved_to_root,
         }))
+    }
+
+    /// Starts restoring a big item as a job (§15): in one transaction, the item itself
+    /// comes back (into the root when its folder is gone), the job is stored with the
+    /// number of what went with it, and the audit entry is written. What went with it
+    /// then comes back a chunk at a time ([`Db::restore_trash_chunk`]), resumed after a
+    /// restart. `None` when the item is not in the trash; else whether it moved to the root.
+    pub async fn start_restore_job(
+        &self,
+        api_key: &str,
+        root: &str,
+        (by, at): (&str, i64),
+        (job, item): (&BulkJob, &BulkItem),
+        audit: AuditEntry,
+    ) -> sqlx::Result<Option<bool>> {
+        let mut tx = self.write.begin().await?;
+        let Some(moved_to_root) = take_out(&mut tx, api_key, root).await? else {
+            return Ok(None);
+        };
+        let total: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM assets WHERE trash_root = $1 AND purged_at IS NULL",
+        )
+        .bind(root)
+        .fetch_one(&mut *tx)
+        .await?;
+        let me: Vec<(String, i64, bool)> =
+            sqlx::query("SELECT uid, version, is_dir FROM assets WHERE uid = $1")
+                .bind(root)
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(trio)
+                .collect::<sqlx::Result<_>>()?;
+        restore_rows(&mut tx, api_key, &me, (by, at)).await?;
+        let job = BulkJob {
+            total,
+            done: 1,
+            ..job.clone()
+        };
+        super::bulk::insert_bulk_job_tx(&mut tx, &job, std::slice::from_ref(item)).await?;
+        let entry = audit.details(serde_json::json!({
+            "items": total,
+            "moved_to_root": moved_to_root,
+            "job_id": job.uid,
+        }));
+        audit::insert_tx(&mut tx, &[entry]).await?;
+        tx.commit().await?;
+        Ok(Some(moved_to_root))
+    }
+
+    /// Restores the next chunk of what went to the trash with `root`, and counts it on the
+    /// job, in one transaction. Returns the uids restored (none: the job is done).
+    pub async fn restore_trash_chunk(
+        &self,
+        api_key: &str,
+        root: &str,
+        job_uid: &str,
+        (by, at): (&str, i64),
+        limit: usize,
+    ) -> sqlx::Result<Vec<String>> {
+        let mut tx = self.write.begin().await?;
+        let rows: Vec<(String, i64, bool)> = sqlx::query(&format!(
+            "SELECT uid, version, is_dir FROM assets WHERE trash_root = $1 \
+             AND purged_at IS NULL AND uid <> $1 ORDER BY uid LIMIT {}",
+            limit.max(1)
+        ))
+        .bind(root)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(trio)
+        .collect::<sqlx::Result<_>>()?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        restore_rows(&mut tx, api_key, &rows, (by, at)).await?;
+        sqlx::query("UPDATE bulk_jobs SET done = done + $1, updated_at = $2 WHERE uid = $3")
+            .bind(rows.len() as i64)
+            .bind(at)
+            .bind(job_uid)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(rows.into_iter().map(|(u, _, _)| u).collect())
     }
 
     /// Empties items of a stack's trash for good: one (`Some(uid)`), or all of them, with
@@ -209,6 +331,8 @@ impl Db {
         let q = sqlx::query(
             "UPDATE assets SET purged_at = $1 WHERE api_key = $2 AND purged_at IS NULL \
              AND trash_root IS NOT NULL AND ($3 = '' OR trash_root = $3) \
+             AND EXISTS (SELECT 1 FROM assets r WHERE r.uid = assets.trash_root \
+             AND r.trash_root = r.uid) \
              RETURNING uid, api_key, version, is_dir",
         )
         .bind(at)
@@ -225,6 +349,8 @@ impl Db {
             "UPDATE assets SET purged_at = $1 WHERE purged_at IS NULL \
              AND trash_root IS NOT NULL AND deleted_at < $1 - 86400000 * \
              (SELECT s.trash_retention_days FROM stacks s WHERE s.api_key = assets.api_key) \
+             AND EXISTS (SELECT 1 FROM assets r WHERE r.uid = assets.trash_root \
+             AND r.trash_root = r.uid) \
              RETURNING uid, api_key, version, is_dir",
         )
         .bind(now);

@@ -132,6 +132,8 @@ fn job_json(job: &BulkJob, items: &[BulkItem]) -> Value {
             "failed": count("failed"),
             "pending": count("pending"),
         },
+        // A folder restored from the trash (§15): one item, many assets.
+        "progress": (job.total > 0).then(|| json!({ "total": job.total, "done": job.done })),
         "created_by": job.created_by,
         "created_at": iso8601(job.created_at),
         "updated_at": iso8601(job.updated_at),

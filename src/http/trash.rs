@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
 
@@ -56,20 +57,52 @@ pub async fn restore(
     Stack(a): Stack,
     Path(uid): Path<String>,
     params: Params,
-) -> Result<Json<Value>> {
-    let (asset, restored) = trash::restore(&app.db, &app.changes, &a, &uid).await?;
+) -> Result<(StatusCode, Json<Value>)> {
+    let limits = trash::RestoreLimits {
+        inline_max: app.config.restore_inline_max,
+        chunk: app.config.restore_chunk,
+    };
+    let (asset, restored) = match trash::restore(&app.db, &app.changes, &a, &uid, limits).await? {
+        trash::Restore::Done(asset, restored) => (asset, restored),
+        trash::Restore::Started {
+            asset,
+            job,
+            moved_to_root,
+        } => {
+            let whereto = if moved_to_root {
+                " into the stack's root (the folder it was in is no longer there)"
+            } else {
+                ""
+            };
+            return Ok((
+                StatusCode::ACCEPTED,
+                Json(json!({
+                    "notice": format!(
+                        "Folder restored{whereto}; what it held comes back in the background (job {}).",
+                        job.uid
+                    ),
+                    "asset": asset.json(&app.public_url, &[], params.render()),
+                    "job_id": job.uid,
+                    "moved_to_root": moved_to_root,
+                })),
+            ));
+        }
+    };
     let what = if asset.is_dir { "Folder" } else { "Asset" };
     let notice = if restored.moved_to_root {
         format!("{what} restored into the stack's root: the folder it was in is no longer there.")
     } else {
         format!("{what} restored.")
     };
-    Ok(Json(json!({
-        "notice": notice,
-        "asset": asset.json(&app.public_url, &[], params.render()),
-        "restored": restored.uids.len(),
-        "moved_to_root": restored.moved_to_root,
-    })))
+    Ok((
+        StatusCode::OK,
+        Json(json!({
+            "notice": notice,
+            "asset": asset.json(&app.public_url, &[], params.render()),
+            "restored": restored.uids.len(),
+            "moved_to_root": restored.moved_to_root,
+        })),
+    ))
 }
 
 /// `DELETE /v3/trash/{uid}`: that item, for good.

@@ -384,6 +384,109 @@ async fn sigkill_while_trashing_or_restoring_a_folder_leaves_it_whole() {
     assert!(text.contains("missing: 0"), "{text}");
 }
 
+/// A folder bigger than `PERMA_RESTORE_INLINE_MAX` comes back as a job with progress: the
+/// folder at once, what it held a chunk at a time; a SIGKILL in the middle is resumed at the
+/// next start, and everything comes back whole.
+#[tokio::test]
+async fn a_big_folder_comes_back_as_a_job_that_survives_a_sigkill() {
+    use crate::support::Server;
+    use futures_util::StreamExt;
+    let dir = tempfile::tempdir().unwrap();
+    crate::support::prepare_database(dir.path()).await;
+    // One asset per transaction: the job takes long enough to be killed in the middle.
+    let env = [
+        ("PERMA_RESTORE_INLINE_MAX", "20"),
+        ("PERMA_RESTORE_CHUNK", "1"),
+    ];
+    let server = Server::start_with(dir.path(), &env);
+    let mut s = server.login().await.with_new_stack("big").await;
+    let folder = s.folder("Archive", None).await;
+    let sub = s.folder("2025", Some(&folder)).await;
+    const FILES: usize = 120;
+    let uploads: Vec<(String, Vec<u8>)> = futures_util::stream::iter(0..FILES)
+        .map(|i| {
+            let (s, parent) = (&s, if i % 2 == 0 { &folder } else { &sub });
+            async move {
+                let bytes = format!("archived file {i}").into_bytes();
+                let uid = s
+                    .upload_into(&format!("a{i}.txt"), &bytes, Some(parent))
+                    .await;
+                (uid, bytes)
+            }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    delete(&s, &format!("/v3/assets/folders/{folder}")).await;
+    assert_eq!(trash(&s).await["trash"][0]["items"], FILES as i64 + 1);
+
+    // A small item still comes back at once (200); the big folder as a job (202).
+    let (st, v) = s
+        .call(Method::POST, &format!("/v3/trash/{folder}/restore"), None)
+        .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{v}");
+    let job = v["job_id"].as_str().unwrap().to_owned();
+    assert_eq!(v["asset"]["uid"], json!(folder));
+    // Killed while the job runs: the next start resumes it.
+    let (_, running) = s.get(&format!("/v3/bulk/jobs/{job}")).await;
+    server.kill();
+    assert_eq!(running["status"], "in_progress", "{running}");
+    let done_then = running["progress"]["done"].as_i64().unwrap();
+    assert!(done_then < FILES as i64 + 2, "{running}");
+    let restarted = Server::start_with(dir.path(), &env);
+    s.base = restarted.base.clone();
+    let mut status = Value::Null;
+    for _ in 0..400 {
+        let (st, v) = s.get(&format!("/v3/bulk/jobs/{job}")).await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        status = v;
+        if status["status"] == "completed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(status["status"], "completed", "{status}");
+    assert_eq!(status["action"], "restore");
+    assert_eq!(status["progress"]["total"], FILES as i64 + 2, "{status}");
+    assert_eq!(
+        status["progress"]["done"], status["progress"]["total"],
+        "{status}"
+    );
+    let (_, v) = s
+        .get(&format!(
+            "/v3/assets?folder={folder}&include_count=true&include_folders=true"
+        ))
+        .await;
+    assert_eq!(v["count"], FILES as i64 / 2 + 1, "{v}");
+    let (_, v) = s
+        .get(&format!("/v3/assets?folder={sub}&include_count=true"))
+        .await;
+    assert_eq!(v["count"], FILES as i64 / 2, "{v}");
+    assert_eq!(trash(&s).await["count"], 0);
+    let http = reqwest::Client::new();
+    for (uid, bytes) in uploads.iter().take(10) {
+        let (_, v) = s.get(&format!("/v3/assets/{uid}")).await;
+        let got = http
+            .get(v["asset"]["url"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert_eq!(&got[..], bytes.as_slice());
+    }
+    // The audit log has the restore, with its job.
+    let (_, v) = s.get("/v3/audit-logs?event_type=restore").await;
+    assert_eq!(v["logs"][0]["details"]["job_id"], json!(job), "{v}");
+    drop(restarted);
+    let out = crate::support::perma_cmd(dir.path())
+        .arg("fsck")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("missing: 0"));
+}
+
 #[tokio::test]
 async fn the_trash_tells_webhooks_what_went_and_came_back() {
     use crate::events::{create_webhook, settle, spawn, Receiver};
