@@ -116,7 +116,11 @@ async fn jobs_for(app: &Arc<App>, e: &OutboxEvent) -> anyhow::Result<Vec<EventJo
         uid: &env.uid,
         name: &env.name,
     });
-    let fired: Vec<Fired> = channels::fired(&e.action, &asset.uid, target);
+    let fired: Vec<Fired> = if asset.is_dir {
+        channels::folder_fired(&e.action, &asset.uid)
+    } else {
+        channels::fired(&e.action, &asset.uid, target)
+    };
     let now = now_ms();
     let new_job = |kind: &str, webhook: Option<&Webhook>, channel: &str, target: &str| EventJob {
         uid: crate::ids::new_uid(),
@@ -165,7 +169,7 @@ async fn jobs_for(app: &Arc<App>, e: &OutboxEvent) -> anyhow::Result<Vec<EventJo
                         "id": job.uid,
                         "event": e.action,
                         "channel": channel,
-                        "module": "asset",
+                        "module": if asset.is_dir { "folder" } else { "asset" },
                         "api_key": e.api_key,
                         "triggered_at": iso8601(e.at),
                         "data": data,

@@ -264,7 +264,8 @@ impl Db {
         .bind(a.created_at)
         .execute(&mut *tx)
         .await?;
-        if !a.is_dir {
+        {
+            // Folders too (§15): their events are the `asset_folders` family.
             events::record_event(
                 &mut tx,
                 Emit {
@@ -393,6 +394,9 @@ impl Db {
         if matches!(change.action, "update" | "restore" | "replace") {
             actions.push(change.action);
         }
+        if change.action == "update_folder" {
+            actions.push("update");
+        }
         if change.permanent_slug.is_some() && !change.action.ends_with("_folder") {
             actions.push("permanent_url");
         }
@@ -459,7 +463,7 @@ impl Db {
             n += done.len() as u64;
             // Events in the order asked for.
             for uid in chunk {
-                if let Some((api_key, version, false)) = done.get(uid) {
+                if let Some((api_key, version, _)) = done.get(uid) {
                     events::record_event(
                         &mut tx,
                         Emit {

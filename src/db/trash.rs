@@ -92,22 +92,21 @@ async fn restore_rows(
         q = q.bind(uid.as_str());
     }
     q.execute(&mut **tx).await?;
-    for (uid, version, is_dir) in rows {
-        if !is_dir {
-            events::record_event(
-                tx,
-                Emit {
-                    api_key,
-                    action: "restored",
-                    asset_uid: uid,
-                    version: *version,
-                    target: None,
-                    by,
-                    at,
-                },
-            )
-            .await?;
-        }
+    // Folders too: theirs are the `asset_folders` webhook events.
+    for (uid, version, _) in rows {
+        events::record_event(
+            tx,
+            Emit {
+                api_key,
+                action: "restored",
+                asset_uid: uid,
+                version: *version,
+                target: None,
+                by,
+                at,
+            },
+        )
+        .await?;
     }
     Ok(())
 }
@@ -137,27 +136,42 @@ impl Db {
         .bind(skip)
         .fetch_all(&self.read)
         .await?;
-        let mut items = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let asset = asset_from_row(r)?;
-            let contents: i64 = if asset.is_dir {
-                sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM assets WHERE trash_root = $1 AND uid <> $1 \
-                     AND purged_at IS NULL",
-                )
-                .bind(&asset.uid)
-                .fetch_one(&self.read)
-                .await?
-            } else {
-                0
-            };
-            items.push(TrashItem {
+        let assets = rows
+            .iter()
+            .map(asset_from_row)
+            .collect::<sqlx::Result<Vec<_>>>()?;
+        // What each folder of the page holds: one grouped count over the in-trash index.
+        let folders: Vec<&str> = assets
+            .iter()
+            .filter(|a| a.is_dir)
+            .map(|a| a.uid.as_str())
+            .collect();
+        let mut held: std::collections::HashMap<String, i64> = Default::default();
+        if !folders.is_empty() {
+            let marks: Vec<String> = (1..=folders.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT trash_root, COUNT(*) FROM assets WHERE trash_root IN ({}) \
+                 AND trash_root IS NOT NULL AND purged_at IS NULL AND uid <> trash_root \
+                 GROUP BY trash_root",
+                marks.join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for f in &folders {
+                q = q.bind(*f);
+            }
+            for r in q.fetch_all(&self.read).await? {
+                held.insert(r.try_get(0)?, r.try_get(1)?);
+            }
+        }
+        let items = assets
+            .into_iter()
+            .map(|asset| TrashItem {
                 deleted_by: asset.updated_by.clone(),
                 deleted_at: asset.deleted_at.unwrap_or(asset.updated_at),
-                contents,
+                contents: held.get(&asset.uid).copied().unwrap_or(0),
                 asset,
-            });
-        }
+            })
+            .collect();
         let count: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM assets WHERE api_key = $1 AND trash_root = uid \
              AND purged_at IS NULL",
@@ -393,9 +407,6 @@ impl Db {
         };
         audit::insert_tx(&mut tx, &entries).await?;
         for r in &rows {
-            if super::flag(r, "is_dir")? {
-                continue;
-            }
             let uid: String = r.try_get("uid")?;
             let api_key: String = r.try_get("api_key")?;
             events::record_event(

@@ -17,6 +17,7 @@ pub const GRAMMAR: &[&str] = &[
     "assets.{asset_uid}?.environments.{environment}.publish|unpublish.success|fail|failure",
     "assets.permanent_url.create",
     "assets.{asset_uid}?.trashed|restored|purged",
+    "asset_folders.{folder_uid}?.create|update|delete|trashed|restored|purged",
     "content_types.{content_type_uid}?.create|update|delete",
     "content_types.{content_type_uid}?.entries.{entry_uid}?.create|update|delete|publish|unpublish",
     "content_types.{content_type_uid}?.entries.{entry_uid}?.publish|unpublish.success|fail|failure",
@@ -127,6 +128,27 @@ pub struct Target<'a> {
     pub name: &'a str,
 }
 
+/// The events a folder change fires (perma's `asset_folders` family, §15): created,
+/// renamed or moved, deleted into the trash, restored, emptied for good. Apart from the
+/// `assets` family, so that a webhook on `assets.*` keeps receiving assets only.
+pub fn folder_fired(action: &str, folder_uid: &str) -> Vec<Fired> {
+    let simple = |verb: &str| Fired {
+        channel: format!("asset_folders.{verb}"),
+        names: vec![
+            format!("asset_folders.{verb}"),
+            format!("asset_folders.{folder_uid}.{verb}"),
+        ],
+    };
+    match action {
+        "create" => vec![simple("create")],
+        "update" => vec![simple("update")],
+        "delete" => vec![simple("delete"), simple("trashed")],
+        "restored" => vec![simple("restored")],
+        "purged" => vec![simple("purged")],
+        _ => Vec::new(),
+    }
+}
+
 /// The events an asset change fires (`action` as the outbox records it).
 pub fn fired(action: &str, asset_uid: &str, env: Option<Target<'_>>) -> Vec<Fired> {
     let simple = |verb: &str| Fired {
@@ -188,6 +210,9 @@ mod tests {
             "assets.environments.*.unpublish.success",
             "assets.*",
             "assets.*.delete",
+            "asset_folders.create",
+            "asset_folders.blt1.trashed",
+            "asset_folders.*",
             "content_types.entries.create",
             "content_types.entries.update",
             "content_types.blog.entries.blt1.update",
