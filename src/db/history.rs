@@ -77,8 +77,9 @@ impl Db {
     }
 
     /// A page of the versions published to an environment and locale, oldest first, as
-    /// (version, published at ms); a version published again (or re-announced, §18) after
-    /// itself is listed once.
+    /// (version, published at ms): one entry each time what was published there changed
+    /// (an older version published again is listed again; a version re-announced after
+    /// itself, §18, is not).
     pub async fn publish_history(
         &self,
         asset_uid: &str,
@@ -87,9 +88,13 @@ impl Db {
         (skip, limit): (i64, i64),
     ) -> sqlx::Result<Vec<(i64, i64)>> {
         sqlx::query_as(
-            "SELECT version, MIN(event_at) AS at FROM sync_events WHERE environment_uid = $1 \
-             AND locale = $2 AND asset_uid = $3 AND kind = $4 AND version IS NOT NULL \
-             GROUP BY version ORDER BY MIN(seq) LIMIT $5 OFFSET $6",
+            "SELECT version, at FROM (SELECT version, event_at AS at, seq, kind, \
+             LAG(version) OVER (ORDER BY seq) AS prev_version, \
+             LAG(kind) OVER (ORDER BY seq) AS prev_kind \
+             FROM sync_events WHERE environment_uid = $1 AND locale = $2 AND asset_uid = $3) e \
+             WHERE kind = $4 AND version IS NOT NULL AND (prev_kind IS NULL OR prev_kind <> $4 \
+             OR prev_version IS NULL OR prev_version <> version) \
+             ORDER BY seq LIMIT $5 OFFSET $6",
         )
         .bind(environment_uid)
         .bind(locale)

@@ -87,7 +87,15 @@ async fn timemap(d: &delivery::Delivery, request: &Classified<'_>) -> Result<Res
     plain.query.timemap = false;
     plain.query.at = None;
     plain.headers.accept_datetime = None;
-    let resolved = d.resolve(&plain).await?;
+    // Access is checked as for the permanent URL itself: an environment's TimeMap is its
+    // history there, which stays after the asset is withdrawn from it. (A delivery token
+    // names its environment, and is checked with it.)
+    let mut check = plain.clone();
+    if check.query.access_token.is_none() {
+        check.query.environment = None;
+        check.query.locale = None;
+    }
+    let resolved = d.resolve(&check).await?;
     let body = d.timemap(&plain, &resolved).await?;
     let cache = if resolved.private {
         &d.cache_control.private

@@ -219,6 +219,42 @@ async fn as_of_a_date_in_an_environment_and_timemaps_in_pages() {
     );
     s.unpublish(&uid, "production").await;
     let withdrawn = instant().await;
+    // Withdrawn from the environment, its history there stays readable; published again
+    // (the older version), that is one more entry.
+    let (st, v) = s
+        .call(
+            Method::POST,
+            &format!("/v3/assets/{uid}/publish"),
+            Some(json!({"asset": {"environments": ["production"]}, "version": 1})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let g = get(
+        &t,
+        &format!("{permanent}?timemap=link&environment=production"),
+        &[],
+    )
+    .await;
+    let map = String::from_utf8(g.body).unwrap();
+    assert_eq!(
+        map.lines().filter(|l| l.contains("memento")).count(),
+        3,
+        "{map}"
+    );
+    s.unpublish(&uid, "production").await;
+    let g = get(
+        &t,
+        &format!("{permanent}?timemap=link&environment=production"),
+        &[],
+    )
+    .await;
+    assert_eq!(g.status, StatusCode::OK);
+    let map = String::from_utf8(g.body).unwrap();
+    assert_eq!(
+        map.lines().filter(|l| l.contains("memento")).count(),
+        3,
+        "{map}"
+    );
 
     let env_at = |ms: i64| format!("{permanent}?environment=production&at={}", iso(ms));
     assert_eq!(
