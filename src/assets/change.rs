@@ -305,7 +305,7 @@ pub async fn delete(db: &Db, changes: &Changes, access: &StackAccess, uid: &str)
         access.actor.uid(),
         now_ms(),
         None,
-        &[access.audit_asset("delete", &asset)],
+        &[access.audit_asset("trashed", &asset)],
     )
     .await?;
     changes.changed(Some(&asset.uid)).await;

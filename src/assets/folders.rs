@@ -186,7 +186,7 @@ pub async fn delete_folder(
         }
     }
     let entry = access
-        .audit_asset("delete", &folder)
+        .audit_asset("trashed", &folder)
         .details(serde_json::json!({ "items": doomed.len() - 1 }));
     db.tombstone(
         &doomed,

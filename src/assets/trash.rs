@@ -78,8 +78,8 @@ pub async fn restore(
         access.require(db, Action::Delete, item).await?;
     }
     let entry = match &item {
-        Some(a) => access.audit_asset("restore", a),
-        None => access.audit("trash", "restore"),
+        Some(a) => access.audit_asset("restored", a),
+        None => access.audit("trash", "restored"),
     };
     let by = (access.actor.uid(), now_ms());
     let contents = db.trash_contents(uid).await?;
@@ -188,15 +188,14 @@ pub async fn empty(db: &Db, access: &StackAccess, uid: Option<&str>) -> Result<u
     access.require_write()?;
     access.require_area(Area::Administration)?;
     let api_key = &access.stack.api_key;
-    let mut entry = access.audit("trash", "purge");
     if let Some(u) = uid {
-        let item = db
-            .trash_item(api_key, u)
+        db.trash_item(api_key, u)
             .await?
             .ok_or(Error::NotFound("Trash item"))?;
-        entry = entry.item(u, &item.title, None);
     }
-    Ok(db.purge_trash(api_key, uid, now_ms(), entry).await?)
+    // The actor's part of the entries the purge writes, one per item.
+    let actor = access.audit("trash", "purged");
+    Ok(db.purge_trash(api_key, uid, now_ms(), actor).await?)
 }
 
 /// Empties what has been in any stack's trash longer than its retention.

@@ -347,7 +347,7 @@ impl Db {
              AND trash_root IS NOT NULL AND ($3 = '' OR trash_root = $3) \
              AND EXISTS (SELECT 1 FROM assets r WHERE r.uid = assets.trash_root \
              AND r.trash_root = r.uid) \
-             RETURNING uid, api_key, version, is_dir",
+             RETURNING uid, api_key, version, is_dir, trash_root, title",
         )
         .bind(at)
         .bind(api_key)
@@ -365,7 +365,7 @@ impl Db {
              (SELECT s.trash_retention_days FROM stacks s WHERE s.api_key = assets.api_key) \
              AND EXISTS (SELECT 1 FROM assets r WHERE r.uid = assets.trash_root \
              AND r.trash_root = r.uid) \
-             RETURNING uid, api_key, version, is_dir",
+             RETURNING uid, api_key, version, is_dir, trash_root, title",
         )
         .bind(now);
         self.purged(q, now, None).await
@@ -381,30 +381,48 @@ impl Db {
     ) -> sqlx::Result<u64> {
         let mut tx = self.write.begin().await?;
         let rows = q.fetch_all(&mut *tx).await?;
-        // The audit log (§14): what a user emptied, or per stack what outlived the retention.
-        let mut per_stack: std::collections::BTreeMap<String, usize> = Default::default();
+        // The audit log (§14): an entry per item of the trash that left it, by the user who
+        // emptied it or by the retention.
+        let mut held: std::collections::HashMap<String, usize> = Default::default();
         for r in &rows {
-            *per_stack.entry(r.try_get("api_key")?).or_default() += 1;
+            *held.entry(r.try_get("trash_root")?).or_default() += 1;
         }
-        let entries: Vec<AuditEntry> = match audit {
-            _ if rows.is_empty() => Vec::new(),
-            Some(e) => vec![e.details(serde_json::json!({ "items": rows.len() }))],
-            None => per_stack
-                .into_iter()
-                .map(|(api_key, n)| AuditEntry {
+        let mut entries = Vec::new();
+        for r in &rows {
+            let (uid, root): (String, String) = (r.try_get("uid")?, r.try_get("trash_root")?);
+            if uid != root {
+                continue;
+            }
+            let is_dir = super::flag(r, "is_dir")?;
+            let base = match &audit {
+                Some(e) => AuditEntry {
                     uid: crate::ids::new_uid(),
-                    api_key,
+                    ..e.clone()
+                },
+                None => AuditEntry {
+                    uid: crate::ids::new_uid(),
+                    api_key: r.try_get("api_key")?,
                     created_at: at,
-                    module: "trash".into(),
-                    event_type: "purge".into(),
                     actor_kind: "system".into(),
                     actor_uid: "system".into(),
                     actor_name: "trash retention".into(),
-                    details: serde_json::json!({ "items": n, "reason": "retention" }),
                     ..AuditEntry::default()
-                })
-                .collect(),
-        };
+                },
+            };
+            let title: String = r.try_get("title")?;
+            entries.push(
+                AuditEntry {
+                    module: if is_dir { "folder" } else { "asset" }.into(),
+                    event_type: "purged".into(),
+                    ..base
+                }
+                .item(&uid, &title, Some(r.try_get("version")?))
+                .details(serde_json::json!({
+                    "items": held.get(&root).copied().unwrap_or(1) - 1,
+                    "reason": if audit.is_some() { "emptied" } else { "retention" },
+                })),
+            );
+        }
         audit::insert_tx(&mut tx, &entries).await?;
         for r in &rows {
             let uid: String = r.try_get("uid")?;

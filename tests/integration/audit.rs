@@ -69,8 +69,8 @@ async fn every_change_is_logged_with_who_what_when_and_where() {
     assert_eq!(
         events(&v),
         [
-            "asset.restore",
-            "asset.delete",
+            "asset.restored",
+            "asset.trashed",
             "asset.unpublish",
             "asset.publish",
             "asset.update",
@@ -111,7 +111,7 @@ async fn every_change_is_logged_with_who_what_when_and_where() {
     assert_eq!(v["count"], 1);
     let v = logs(&admin, &format!("&uid={uid}&limit=2&skip=1")).await;
     assert_eq!(v["count"], 7, "the asset's own entries");
-    assert_eq!(events(&v), ["asset.delete", "asset.unpublish"]);
+    assert_eq!(events(&v), ["asset.trashed", "asset.unpublish"]);
     let v = logs(&admin, &format!("&created_by={admin_uid}")).await;
     assert_eq!(v["count"], 8);
     let v = logs(&admin, "&from=2001-01-01T00:00:00Z&to=2002-01-01T00:00:00Z").await;
@@ -145,6 +145,27 @@ async fn every_change_is_logged_with_who_what_when_and_where() {
     let (st, _) = admin.call(Method::DELETE, "/v3/audit-logs", None).await;
     assert_eq!(st, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(logs(&admin, "").await["count"], 8);
+
+    // Emptied from the trash: an entry per item, with what went with it.
+    let folder = admin.folder("Old", None).await;
+    admin.upload_into("old.txt", b"old", Some(&folder)).await;
+    for path in [
+        format!("/v3/assets/folders/{folder}"),
+        "/v3/trash".to_owned(),
+    ] {
+        let (st, v) = admin.call(Method::DELETE, &path, None).await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+    }
+    let v = logs(&admin, "&event_type=purged").await;
+    assert_eq!(v["count"], 1, "{v}");
+    let purged = &v["logs"][0];
+    assert_eq!(purged["module"], "folder");
+    assert_eq!(purged["metadata"]["uid"], json!(folder));
+    assert_eq!(purged["details"], json!({"items": 1, "reason": "emptied"}));
+    assert_eq!(
+        logs(&admin, "&event_type=trashed&module=folder").await["count"],
+        1
+    );
 }
 
 #[tokio::test]

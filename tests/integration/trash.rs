@@ -259,6 +259,11 @@ async fn the_retention_is_a_stack_setting_and_the_sweep_keeps_it() {
     assert_eq!(left["count"], 1, "the sweep removed the old one: {left}");
     assert_eq!(left["trash"][0]["uid"], keep["uid"]);
     assert_eq!(left["trash"][0]["days_left"], 2);
+    // The audit log says the retention removed it.
+    let (_, v) = s.get("/v3/audit-logs?event_type=purged").await;
+    assert_eq!(v["logs"][0]["metadata"]["uid"], old["uid"], "{v}");
+    assert_eq!(v["logs"][0]["actor"]["kind"], "system");
+    assert_eq!(v["logs"][0]["details"]["reason"], "retention");
 }
 
 /// Counts a folder's live files and whether the folder is an item of the trash (with how
@@ -477,7 +482,7 @@ async fn a_big_folder_comes_back_as_a_job_that_survives_a_sigkill() {
         assert_eq!(&got[..], bytes.as_slice());
     }
     // The audit log has the restore, with its job.
-    let (_, v) = s.get("/v3/audit-logs?event_type=restore").await;
+    let (_, v) = s.get("/v3/audit-logs?event_type=restored").await;
     assert_eq!(v["logs"][0]["details"]["job_id"], json!(job), "{v}");
     drop(restarted);
     let out = crate::support::perma_cmd(dir.path())

@@ -49,7 +49,7 @@ export function removePanel () {
 }
 
 // How the panel's history names audit log events.
-const EVENTS = { create: 'Uploaded', replace: 'Replaced', update: 'Changed', restore: 'Restored', delete: 'Deleted', publish: 'Published', unpublish: 'Unpublished' }
+const EVENTS = { create: 'Uploaded', replace: 'Replaced', update: 'Changed', restore: 'Version restored', trashed: 'Deleted (to the trash)', restored: 'Restored from the trash', purged: 'Deleted for good', publish: 'Published', unpublish: 'Unpublished' }
 
 export async function renderPanel (notice) {
   const ws = document.getElementById('workspace')
