@@ -448,6 +448,7 @@ pub async fn create_stack(
     name: &str,
     description: &str,
     master_locale: Option<&str>,
+    origin: &Origin,
 ) -> Result<Stack> {
     let org_uid = match org_uid.filter(|o| !o.is_empty()) {
         Some(o) if o == user.org_uid => o.to_owned(),
@@ -464,7 +465,7 @@ pub async fn create_stack(
     let mut stack = create_stack_record(user, name, master_locale.unwrap_or("en-us"))?;
     stack.org_uid = org_uid;
     stack.description = description.to_owned();
-    insert_stack(db, stack).await
+    insert_stack(db, stack, origin).await
 }
 
 /// Creates a stack under a given api_key (`perma import`, which keeps the source stack's
@@ -487,7 +488,7 @@ pub async fn create_stack_with_key(
     }
     let mut stack = create_stack_record(user, name, master_locale)?;
     stack.api_key = api_key.to_owned();
-    insert_stack(db, stack).await
+    insert_stack(db, stack, &Origin::default()).await
 }
 
 fn create_stack_record(user: &User, name: &str, master_locale: &str) -> Result<Stack> {
@@ -517,7 +518,7 @@ fn create_stack_record(user: &User, name: &str, master_locale: &str) -> Result<S
 }
 
 /// Stores a new stack with its master locale.
-async fn insert_stack(db: &Db, stack: Stack) -> Result<Stack> {
+async fn insert_stack(db: &Db, stack: Stack, origin: &Origin) -> Result<Stack> {
     let now = stack.created_at;
     let master_locale = stack.master_locale.clone();
     let roles: Vec<Role> = [
@@ -542,7 +543,26 @@ async fn insert_stack(db: &Db, stack: Stack) -> Result<Stack> {
         })
     })
     .collect();
-    db.insert_stack(&stack, &roles).await?;
+    let (by, by_email) = match db.user(&stack.owner_uid).await? {
+        Some(u) => (u.uid, u.email),
+        None => (stack.owner_uid.clone(), String::new()),
+    };
+    let entry = AuditEntry {
+        uid: ids::new_uid(),
+        api_key: stack.api_key.clone(),
+        created_at: now,
+        module: "stack".into(),
+        event_type: "create".into(),
+        actor_kind: "user".into(),
+        actor_uid: by,
+        actor_name: by_email,
+        details: serde_json::json!({ "master_locale": stack.master_locale }),
+        remote_addr: origin.client.map(|c| c.to_string()),
+        request_id: origin.request_id.clone(),
+        ..AuditEntry::default()
+    }
+    .item(&stack.api_key, &stack.name, None);
+    db.insert_stack(&stack, &roles, &[entry]).await?;
     db.insert_locale(
         &Locale {
             uid: ids::new_uid(),

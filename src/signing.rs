@@ -16,6 +16,7 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use crate::db::audit::AuditEntry;
 use crate::db::events::SigningKey;
 use crate::db::Db;
 use crate::error::{Error, Result};
@@ -99,17 +100,19 @@ pub async fn current_key(db: &Db, api_key: &str) -> Result<SigningKey> {
     if let Some(k) = db.signing_keys(api_key).await?.into_iter().next() {
         return Ok(k);
     }
-    rotate(db, api_key).await
+    let entry = AuditEntry::system(api_key, "signing_key", "create", "first signed URL");
+    rotate(db, api_key, entry).await
 }
 
 /// Makes a new signing key the current one; the previous stays valid, older ones stop.
-pub async fn rotate(db: &Db, api_key: &str) -> Result<SigningKey> {
+pub async fn rotate(db: &Db, api_key: &str, audit: AuditEntry) -> Result<SigningKey> {
     let k = SigningKey {
         kid: ids::new_uid(),
         secret: ids::new_secret("sk"),
         created_at: now_ms(),
     };
-    Ok(db.add_signing_key(api_key, &k).await?)
+    let entry = audit.item(&k.kid, "signing key", None);
+    Ok(db.add_signing_key(api_key, &k, &[entry]).await?)
 }
 
 /// Appends `expires` and `signature` to `path` + `params` (a query without `?`, may be

@@ -202,9 +202,17 @@ pub async fn stack(config_file: Option<&Path>, cmd: StackCmd) -> anyhow::Result<
     let StackCmd::Create { name, owner } = cmd;
     let app = build(config_file, Migrations::Apply).await?;
     let user = user_named(&app, &owner).await?;
-    let s = identity::create_stack(&app.db, &user, None, &name, "", None)
-        .await
-        .map_err(refusal)?;
+    let s = identity::create_stack(
+        &app.db,
+        &user,
+        None,
+        &name,
+        "",
+        None,
+        &identity::Origin::default(),
+    )
+    .await
+    .map_err(refusal)?;
     println!("{}", s.api_key);
     Ok(())
 }

@@ -242,6 +242,22 @@ fn bind<'q>(
 }
 
 impl AuditEntry {
+    /// An entry of perma itself (no user or token asked for it): `name` says what did it.
+    pub fn system(api_key: &str, module: &str, event_type: &str, name: &str) -> Self {
+        AuditEntry {
+            uid: crate::ids::new_uid(),
+            api_key: api_key.to_owned(),
+            created_at: crate::time::now_ms(),
+            module: module.into(),
+            event_type: event_type.into(),
+            actor_kind: "system".into(),
+            actor_uid: "system".into(),
+            actor_name: name.into(),
+            details: Value::Object(Default::default()),
+            ..AuditEntry::default()
+        }
+    }
+
     /// The entry is about this item (uid, title and version before the change).
     pub fn item(mut self, uid: &str, title: &str, version: Option<i64>) -> Self {
         self.item_uid = Some(uid.to_owned());

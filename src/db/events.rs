@@ -529,7 +529,12 @@ impl Db {
     /// Adds a signing key; only it and the one before stay active. Returns the key as
     /// stored: its `created_at` is moved past the stack's newest key when the clock has not
     /// (two rotations in one millisecond), so that "newest" is always the last one added.
-    pub async fn add_signing_key(&self, api_key: &str, k: &SigningKey) -> sqlx::Result<SigningKey> {
+    pub async fn add_signing_key(
+        &self,
+        api_key: &str,
+        k: &SigningKey,
+        audit: &[AuditEntry],
+    ) -> sqlx::Result<SigningKey> {
         let mut tx = self.write.begin().await?;
         if self.backend == Backend::Postgres {
             // Concurrent rotations of one stack take turns (SQLite has one writer).
@@ -578,6 +583,7 @@ impl Db {
                     .await?;
             }
         }
+        audit::insert_tx(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(k)
     }

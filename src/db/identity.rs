@@ -249,7 +249,12 @@ impl Db {
     }
 
     /// Creates a stack and makes its owner a member, in one transaction.
-    pub async fn insert_stack(&self, s: &Stack, roles: &[Role]) -> sqlx::Result<()> {
+    pub async fn insert_stack(
+        &self,
+        s: &Stack,
+        roles: &[Role],
+        audit: &[AuditEntry],
+    ) -> sqlx::Result<()> {
         let mut tx = self.write.begin().await?;
         sqlx::query(&format!(
             "INSERT INTO stacks ({STACK_COLS}) \
@@ -283,6 +288,7 @@ impl Db {
             .map(|r| r.uid.clone())
             .collect();
         super::roles::set_member_roles_tx(&mut tx, &s.api_key, &s.owner_uid, &admin).await?;
+        audit::insert_tx(&mut tx, audit).await?;
         tx.commit().await
     }
 

@@ -400,13 +400,13 @@ impl Db {
                     ..e.clone()
                 },
                 None => AuditEntry {
-                    uid: crate::ids::new_uid(),
-                    api_key: r.try_get("api_key")?,
                     created_at: at,
-                    actor_kind: "system".into(),
-                    actor_uid: "system".into(),
-                    actor_name: "trash retention".into(),
-                    ..AuditEntry::default()
+                    ..AuditEntry::system(
+                        &r.try_get::<String, _>("api_key")?,
+                        "trash",
+                        "purged",
+                        "trash retention",
+                    )
                 },
             };
             let title: String = r.try_get("title")?;

@@ -135,9 +135,17 @@ async fn seed(app: &App) -> Vec<(&'static str, String)> {
         .await
         .expect("database")
         .expect("the admin");
-    let stack = identity::create_stack(&app.db, &user, None, "fuzz", "", None)
-        .await
-        .expect("a stack");
+    let stack = identity::create_stack(
+        &app.db,
+        &user,
+        None,
+        "fuzz",
+        "",
+        None,
+        &identity::Origin::default(),
+    )
+    .await
+    .expect("a stack");
     let access = StackAccess::of(&app.db, stack, Actor::User(user))
         .await
         .expect("database")

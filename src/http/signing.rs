@@ -73,7 +73,8 @@ pub async fn rotate(
 ) -> Result<(StatusCode, Json<Value>)> {
     access.require_user()?;
     access.require_area(crate::permissions::Area::Settings)?;
-    let k = signing::rotate(&app.db, &access.stack.api_key).await?;
+    let entry = access.audit("signing_key", "create");
+    let k = signing::rotate(&app.db, &access.stack.api_key, entry).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({

@@ -2,13 +2,15 @@
 
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{Extension, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::extract::{envelope, str_field, JsonBody, Params, SessionUser, Stack};
+use super::extract::{
+    envelope, str_field, ClientAddr, JsonBody, Params, RequestId, SessionUser, Stack,
+};
 use crate::app::App;
 use crate::error::{Error, Result};
 use crate::permissions::{Action, Area, Grants};
@@ -64,10 +66,16 @@ async fn stack_json(app: &App, s: &crate::records::Stack) -> Result<Value> {
 pub async fn create(
     State(app): State<Arc<App>>,
     SessionUser(user): SessionUser,
+    client: Option<Extension<ClientAddr>>,
+    request_id: Option<Extension<RequestId>>,
     headers: HeaderMap,
     params: Params,
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<Value>)> {
+    let origin = identity::Origin {
+        client: client.and_then(|Extension(ClientAddr(a))| a),
+        request_id: request_id.map(|Extension(RequestId(r))| r),
+    };
     let stack = envelope(&body, "stack")?;
     let org = headers
         .get("organization_uid")
@@ -82,6 +90,7 @@ pub async fn create(
         name,
         str_field(stack, "description").unwrap_or(""),
         str_field(stack, "master_locale"),
+        &origin,
     )
     .await?;
     Ok((

@@ -77,10 +77,11 @@ async fn every_change_is_logged_with_who_what_when_and_where() {
             "asset.replace",
             "asset.create",
             "environment.create",
+            "stack.create",
         ],
         "newest first: {v}"
     );
-    assert_eq!(v["count"], 8);
+    assert_eq!(v["count"], 9);
     let replace = &v["logs"][5];
     assert_eq!(replace["created_by"], json!(admin_uid));
     assert_eq!(replace["actor"]["name"], "admin@example.com");
@@ -113,7 +114,7 @@ async fn every_change_is_logged_with_who_what_when_and_where() {
     assert_eq!(v["count"], 7, "the asset's own entries");
     assert_eq!(events(&v), ["asset.trashed", "asset.unpublish"]);
     let v = logs(&admin, &format!("&created_by={admin_uid}")).await;
-    assert_eq!(v["count"], 8);
+    assert_eq!(v["count"], 9);
     let v = logs(&admin, "&from=2001-01-01T00:00:00Z&to=2002-01-01T00:00:00Z").await;
     assert_eq!(v["count"], 0);
     let v = logs(&admin, r#"&query={"module":"environment"}"#).await;
@@ -144,7 +145,16 @@ async fn every_change_is_logged_with_who_what_when_and_where() {
     }
     let (st, _) = admin.call(Method::DELETE, "/v3/audit-logs", None).await;
     assert_eq!(st, StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(logs(&admin, "").await["count"], 8);
+    assert_eq!(logs(&admin, "").await["count"], 9);
+
+    // A signing key rotated by hand, and the first one made for a signed URL.
+    let (st, _) = admin
+        .call(Method::POST, "/v3/stacks/signing_keys", None)
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let v = logs(&admin, "&module=signing_key").await;
+    assert_eq!(v["count"], 1, "{v}");
+    assert_eq!(v["logs"][0]["actor"]["kind"], "user");
 
     // Emptied from the trash: an entry per item, with what went with it.
     let folder = admin.folder("Old", None).await;

@@ -226,7 +226,13 @@ async fn rotations_within_one_millisecond_keep_their_order() {
             secret: format!("secret-{kid}"),
             created_at,
         };
-        stored.push(t.app.db.add_signing_key(s.api_key(), &k).await.unwrap());
+        stored.push(
+            t.app
+                .db
+                .add_signing_key(s.api_key(), &k, &[])
+                .await
+                .unwrap(),
+        );
     }
     let (st, v) = s.get("/v3/stacks/signing_keys").await;
     assert_eq!(st, StatusCode::OK, "{v}");
