@@ -22,6 +22,7 @@ pub mod published;
 mod publishing;
 mod renditions;
 mod roles;
+mod settings;
 mod tokens;
 pub mod trash;
 mod versions;

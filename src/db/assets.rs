@@ -280,8 +280,7 @@ impl Db {
             )
             .await?;
         }
-        audit::insert_tx(&mut tx, &new.audit).await?;
-        tx.commit().await
+        audit::commit_with(tx, &new.audit).await
     }
 
     /// One asset or folder of a stack, deleted ones included (callers decide 404 vs 410).
@@ -415,8 +414,7 @@ impl Db {
             )
             .await?;
         }
-        audit::insert_tx(&mut tx, &change.audit).await?;
-        tx.commit().await?;
+        audit::commit_with(tx, &change.audit).await?;
         Ok(true)
     }
 

@@ -100,6 +100,16 @@ pub(crate) async fn insert_tx(
     Ok(())
 }
 
+/// Writes the entries into the change's transaction and commits both: the usual end of a
+/// change that the audit log records.
+pub(crate) async fn commit_with(
+    mut tx: Transaction<'_, Any>,
+    entries: &[AuditEntry],
+) -> sqlx::Result<()> {
+    insert_tx(&mut tx, entries).await?;
+    tx.commit().await
+}
+
 /// Which entries a reader wants (every field optional).
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {

@@ -249,8 +249,7 @@ impl Db {
         .bind(to_json_text(&w.extra))
         .execute(&mut *tx)
         .await?;
-        audit::insert_tx(&mut tx, audit).await?;
-        tx.commit().await?;
+        audit::commit_with(tx, audit).await?;
         Ok(())
     }
 
@@ -278,8 +277,7 @@ impl Db {
         if r.rows_affected() != 1 {
             return Ok(false);
         }
-        audit::insert_tx(&mut tx, audit).await?;
-        tx.commit().await?;
+        audit::commit_with(tx, audit).await?;
         Ok(true)
     }
 
@@ -583,8 +581,7 @@ impl Db {
                     .await?;
             }
         }
-        audit::insert_tx(&mut tx, audit).await?;
-        tx.commit().await?;
+        audit::commit_with(tx, audit).await?;
         Ok(k)
     }
 }

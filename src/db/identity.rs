@@ -1,11 +1,11 @@
-//! Queries for organizations, users, sessions, stacks, members, environments and locales.
+//! Queries for organizations, users, sessions, invitations, stacks and their members.
 
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::audit::{self, AuditEntry};
-use super::{flag, to_json_text, Db};
-use crate::records::{Environment, Locale, Organization, Role, Stack, User};
+use super::{flag, Db};
+use crate::records::{Organization, Role, Stack, User};
 
 fn org(row: &AnyRow) -> sqlx::Result<Organization> {
     Ok(Organization {
@@ -40,31 +40,6 @@ fn stack(row: &AnyRow) -> sqlx::Result<Stack> {
         permanent_url_mode: row.try_get("permanent_url_mode")?,
         metadata_extension: row.try_get("metadata_extension")?,
         trash_retention_days: row.try_get("trash_retention_days")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-    })
-}
-
-fn environment(row: &AnyRow) -> sqlx::Result<Environment> {
-    let urls: String = row.try_get("urls")?;
-    Ok(Environment {
-        uid: row.try_get("uid")?,
-        api_key: row.try_get("api_key")?,
-        name: row.try_get("name")?,
-        urls: serde_json::from_str(&urls).unwrap_or_default(),
-        created_by: row.try_get("created_by")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-    })
-}
-
-fn locale(row: &AnyRow) -> sqlx::Result<Locale> {
-    Ok(Locale {
-        uid: row.try_get("uid")?,
-        api_key: row.try_get("api_key")?,
-        code: row.try_get("code")?,
-        name: row.try_get("name")?,
-        fallback_locale: row.try_get("fallback_locale")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -288,8 +263,7 @@ impl Db {
             .map(|r| r.uid.clone())
             .collect();
         super::roles::set_member_roles_tx(&mut tx, &s.api_key, &s.owner_uid, &admin).await?;
-        audit::insert_tx(&mut tx, audit).await?;
-        tx.commit().await
+        audit::commit_with(tx, audit).await
     }
 
     /// One stack by api key.
@@ -334,8 +308,7 @@ impl Db {
         .bind(s.trash_retention_days)
         .execute(&mut *tx)
         .await?;
-        audit::insert_tx(&mut tx, audit).await?;
-        tx.commit().await?;
+        audit::commit_with(tx, audit).await?;
         Ok(())
     }
 
@@ -402,8 +375,7 @@ impl Db {
         if r.rows_affected() == 0 {
             return Ok(false);
         }
-        audit::insert_tx(&mut tx, audit).await?;
-        tx.commit().await?;
+        audit::commit_with(tx, audit).await?;
         Ok(true)
     }
 
@@ -419,185 +391,5 @@ impl Db {
         rows.iter()
             .map(|r| Ok((r.try_get("uid")?, r.try_get("email")?)))
             .collect()
-    }
-
-    /// Creates an environment; a duplicate name is a unique violation.
-    pub async fn insert_environment(
-        &self,
-        e: &Environment,
-        audit: &[AuditEntry],
-    ) -> sqlx::Result<()> {
-        let mut tx = self.write.begin().await?;
-        sqlx::query(
-            "INSERT INTO environments (uid, api_key, name, urls, created_by, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&e.uid)
-        .bind(&e.api_key)
-        .bind(&e.name)
-        .bind(to_json_text(&e.urls))
-        .bind(&e.created_by)
-        .bind(e.created_at)
-        .bind(e.updated_at)
-        .execute(&mut *tx)
-        .await?;
-        audit::insert_tx(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// A stack's environments by name.
-    pub async fn environments(&self, api_key: &str) -> sqlx::Result<Vec<Environment>> {
-        let rows = sqlx::query("SELECT * FROM environments WHERE api_key = $1 ORDER BY name")
-            .bind(api_key)
-            .fetch_all(&self.read)
-            .await?;
-        rows.iter().map(environment).collect()
-    }
-
-    /// One environment by name.
-    pub async fn environment(
-        &self,
-        api_key: &str,
-        name: &str,
-    ) -> sqlx::Result<Option<Environment>> {
-        sqlx::query("SELECT * FROM environments WHERE api_key = $1 AND name = $2")
-            .bind(api_key)
-            .bind(name)
-            .fetch_optional(&self.read)
-            .await?
-            .map(|r| environment(&r))
-            .transpose()
-    }
-
-    /// Renames an environment or changes its URLs.
-    pub async fn update_environment(
-        &self,
-        e: &Environment,
-        audit: &[AuditEntry],
-    ) -> sqlx::Result<()> {
-        let mut tx = self.write.begin().await?;
-        sqlx::query("UPDATE environments SET name = $2, urls = $3, updated_at = $4 WHERE uid = $1")
-            .bind(&e.uid)
-            .bind(&e.name)
-            .bind(to_json_text(&e.urls))
-            .bind(e.updated_at)
-            .execute(&mut *tx)
-            .await?;
-        audit::insert_tx(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Deletes an environment and its publications.
-    pub async fn delete_environment(&self, uid: &str, audit: &[AuditEntry]) -> sqlx::Result<()> {
-        let mut tx = self.write.begin().await?;
-        sqlx::query("DELETE FROM publications WHERE environment_uid = $1")
-            .bind(uid)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM environments WHERE uid = $1")
-            .bind(uid)
-            .execute(&mut *tx)
-            .await?;
-        audit::insert_tx(&mut tx, audit).await?;
-        tx.commit().await
-    }
-
-    /// Creates a locale; a duplicate code is a unique violation.
-    pub async fn insert_locale(&self, l: &Locale, audit: &[AuditEntry]) -> sqlx::Result<()> {
-        let mut tx = self.write.begin().await?;
-        sqlx::query(
-            "INSERT INTO locales (uid, api_key, code, name, fallback_locale, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&l.uid)
-        .bind(&l.api_key)
-        .bind(&l.code)
-        .bind(&l.name)
-        .bind(&l.fallback_locale)
-        .bind(l.created_at)
-        .bind(l.updated_at)
-        .execute(&mut *tx)
-        .await?;
-        audit::insert_tx(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// A stack's locales.
-    pub async fn locales(&self, api_key: &str) -> sqlx::Result<Vec<Locale>> {
-        let rows =
-            sqlx::query("SELECT * FROM locales WHERE api_key = $1 ORDER BY created_at, code")
-                .bind(api_key)
-                .fetch_all(&self.read)
-                .await?;
-        rows.iter().map(locale).collect()
-    }
-
-    /// One locale by code.
-    pub async fn locale(&self, api_key: &str, code: &str) -> sqlx::Result<Option<Locale>> {
-        sqlx::query("SELECT * FROM locales WHERE api_key = $1 AND code = $2")
-            .bind(api_key)
-            .bind(code)
-            .fetch_optional(&self.read)
-            .await?
-            .map(|r| locale(&r))
-            .transpose()
-    }
-
-    /// Renames a locale or changes its fallback.
-    pub async fn update_locale(&self, l: &Locale, audit: &[AuditEntry]) -> sqlx::Result<()> {
-        let mut tx = self.write.begin().await?;
-        sqlx::query(
-            "UPDATE locales SET name = $3, fallback_locale = $4, updated_at = $5 \
-             WHERE api_key = $1 AND code = $2",
-        )
-        .bind(&l.api_key)
-        .bind(&l.code)
-        .bind(&l.name)
-        .bind(&l.fallback_locale)
-        .bind(l.updated_at)
-        .execute(&mut *tx)
-        .await?;
-        audit::insert_tx(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Deletes a locale and its publications.
-    pub async fn delete_locale(
-        &self,
-        api_key: &str,
-        code: &str,
-        audit: &[AuditEntry],
-    ) -> sqlx::Result<()> {
-        let mut tx = self.write.begin().await?;
-        sqlx::query(
-            "DELETE FROM publications WHERE locale = $2 AND asset_uid IN \
-             (SELECT uid FROM assets WHERE api_key = $1)",
-        )
-        .bind(api_key)
-        .bind(code)
-        .execute(&mut *tx)
-        .await?;
-        // What the delivery API lists in that locale goes with it (§12).
-        for table in ["published_tags", "published_assets"] {
-            sqlx::query(&format!(
-                "DELETE FROM {table} WHERE locale = $2 AND environment_uid IN \
-                 (SELECT uid FROM environments WHERE api_key = $1)"
-            ))
-            .bind(api_key)
-            .bind(code)
-            .execute(&mut *tx)
-            .await?;
-        }
-        sqlx::query("DELETE FROM locales WHERE api_key = $1 AND code = $2")
-            .bind(api_key)
-            .bind(code)
-            .execute(&mut *tx)
-            .await?;
-        audit::insert_tx(&mut tx, audit).await?;
-        tx.commit().await
     }
 }

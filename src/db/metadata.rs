@@ -187,8 +187,7 @@ impl Db {
         .bind(e.updated_at)
         .execute(&mut *tx)
         .await?;
-        audit::insert_tx(&mut tx, audit).await?;
-        tx.commit().await?;
+        audit::commit_with(tx, audit).await?;
         Ok(())
     }
 
@@ -215,8 +214,7 @@ impl Db {
         if r.rows_affected() != 1 {
             return Ok(false);
         }
-        audit::insert_tx(&mut tx, audit).await?;
-        tx.commit().await?;
+        audit::commit_with(tx, audit).await?;
         Ok(true)
     }
 
@@ -323,8 +321,7 @@ impl Db {
             (&m.created_by, m.created_at),
         )
         .await?;
-        audit::insert_tx(&mut tx, audit).await?;
-        tx.commit().await?;
+        audit::commit_with(tx, audit).await?;
         Ok(true)
     }
 
@@ -354,8 +351,7 @@ impl Db {
             (&m.updated_by, m.updated_at),
         )
         .await?;
-        audit::insert_tx(&mut tx, audit).await?;
-        tx.commit().await?;
+        audit::commit_with(tx, audit).await?;
         Ok(true)
     }
 
@@ -398,8 +394,7 @@ impl Db {
             .await?;
         }
         touch(&mut tx, &m.api_key, &m.entity_uid, (by, at)).await?;
-        audit::insert_tx(&mut tx, audit).await?;
-        tx.commit().await?;
+        audit::commit_with(tx, audit).await?;
         Ok(true)
     }
 

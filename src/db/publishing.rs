@@ -109,8 +109,7 @@ impl Db {
         for (env, locale) in targets {
             publish_row(&mut tx, &api_key, (asset_uid, env, locale), version, by, at).await?;
         }
-        audit::insert_tx(&mut tx, audit).await?;
-        tx.commit().await
+        audit::commit_with(tx, audit).await
     }
 
     /// Removes publications for each (environment uid, locale); an `asset_unpublished`

@@ -103,8 +103,7 @@ impl Db {
     pub async fn insert_role(&self, r: &Role, audit: &[AuditEntry]) -> sqlx::Result<()> {
         let mut tx = self.write.begin().await?;
         insert_role_tx(&mut tx, r).await?;
-        audit::insert_tx(&mut tx, audit).await?;
-        tx.commit().await
+        audit::commit_with(tx, audit).await
     }
 
     /// Changes a role's name, description and rules.
@@ -126,8 +125,7 @@ impl Db {
         if done.rows_affected() == 0 {
             return Ok(false);
         }
-        audit::insert_tx(&mut tx, audit).await?;
-        tx.commit().await?;
+        audit::commit_with(tx, audit).await?;
         Ok(true)
     }
 
@@ -150,8 +148,7 @@ impl Db {
         if done.rows_affected() == 0 {
             return Ok(false);
         }
-        audit::insert_tx(&mut tx, audit).await?;
-        tx.commit().await?;
+        audit::commit_with(tx, audit).await?;
         Ok(true)
     }
 
@@ -223,7 +220,6 @@ impl Db {
             .await?;
             set_member_roles_tx(&mut tx, api_key, user_uid, roles).await?;
         }
-        audit::insert_tx(&mut tx, audit).await?;
-        tx.commit().await
+        audit::commit_with(tx, audit).await
     }
 }

@@ -59,8 +59,7 @@ impl Db {
         .bind(t.created_at)
         .execute(&mut *tx)
         .await?;
-        audit::insert_tx(&mut tx, audit).await?;
-        tx.commit().await?;
+        audit::commit_with(tx, audit).await?;
         Ok(())
     }
 
@@ -104,8 +103,7 @@ impl Db {
         .bind(t.expires_at)
         .execute(&mut *tx)
         .await?;
-        audit::insert_tx(&mut tx, audit).await?;
-        tx.commit().await?;
+        audit::commit_with(tx, audit).await?;
         Ok(())
     }
 
@@ -127,8 +125,7 @@ impl Db {
         if r.rows_affected() == 0 {
             return Ok(false);
         }
-        audit::insert_tx(&mut tx, audit).await?;
-        tx.commit().await?;
+        audit::commit_with(tx, audit).await?;
         Ok(true)
     }
 }

@@ -240,8 +240,7 @@ impl Db {
             "items": uids.len(),
             "moved_to_root": moved_to_root,
         }));
-        audit::insert_tx(&mut tx, &[entry]).await?;
-        tx.commit().await?;
+        audit::commit_with(tx, &[entry]).await?;
         Ok(Some(Restored {
             uids: uids.into_iter().map(|(u, _, _)| u).collect(),
             moved_to_root,
@@ -291,8 +290,7 @@ impl Db {
             "moved_to_root": moved_to_root,
             "job_id": job.uid,
         }));
-        audit::insert_tx(&mut tx, &[entry]).await?;
-        tx.commit().await?;
+        audit::commit_with(tx, &[entry]).await?;
         Ok(Some(moved_to_root))
     }
 

@@ -98,8 +98,7 @@ impl Db {
         if r.rows_affected() != 1 {
             return Ok(false);
         }
-        audit::insert_tx(&mut tx, audit).await?;
-        tx.commit().await?;
+        audit::commit_with(tx, audit).await?;
         Ok(true)
     }
 }
