@@ -46,6 +46,8 @@ pub struct App {
     pub trusted_proxies: Vec<crate::ids::Network>,
     /// Private networks webhook receivers may be in (`PERMA_WEBHOOK_ALLOW_NETS`, §13).
     pub webhook_allow: Vec<crate::ids::Network>,
+    /// Single sign-on through OpenID Connect (`PERMA_OIDC_*`, §14), when configured.
+    pub sign_on: Option<crate::identity::sso::SignOn>,
 }
 
 /// How [`App::build`] treats the schema.
@@ -136,6 +138,7 @@ impl App {
         let rate_limit = (config.rate_limit > 0)
             .then(|| RateLimiter::new(u32::try_from(config.rate_limit).unwrap_or(u32::MAX)));
         let webhook_allow = config_nets(&config.webhook_allow_nets);
+        let sign_on = crate::identity::sso::SignOn::from_config(&config, &public_url)?;
         let app = Arc::new(App {
             config,
             db,
@@ -150,6 +153,7 @@ impl App {
             access_log,
             trusted_proxies,
             webhook_allow,
+            sign_on,
         });
         if app.db.backend() == Backend::Postgres {
             listen_for_other_processes(&app);

@@ -128,6 +128,18 @@ pub struct Config {
     /// The access log (`PERMA_ACCESS_LOG`): `off` (default), `stdout`, or a file path
     /// (appended to). One line per answer; format in docs/operations.md.
     pub access_log: String,
+    /// Single sign-on through OpenID Connect (§14): the provider's issuer URL
+    /// (`PERMA_OIDC_ISSUER`); with a client id and secret it turns sign-on on.
+    pub oidc_issuer: Option<String>,
+    /// perma's client id at the provider (`PERMA_OIDC_CLIENT_ID`).
+    pub oidc_client_id: Option<String>,
+    /// perma's client secret at the provider (`PERMA_OIDC_CLIENT_SECRET`).
+    pub oidc_client_secret: Option<String>,
+    /// The claim that gives stack roles (`PERMA_OIDC_ROLE_CLAIM`, default `perma_roles`):
+    /// a list of `api_key:role` (role by name or uid), or an object `{api_key: role(s)}`.
+    pub oidc_role_claim: String,
+    /// Scopes asked for (`PERMA_OIDC_SCOPES`, default `openid email profile`).
+    pub oidc_scopes: String,
 }
 
 impl Default for Config {
@@ -170,6 +182,11 @@ impl Default for Config {
             metrics: true,
             metrics_from: Vec::new(),
             access_log: "off".to_owned(),
+            oidc_issuer: None,
+            oidc_client_id: None,
+            oidc_client_secret: None,
+            oidc_role_claim: "perma_roles".to_owned(),
+            oidc_scopes: "openid email profile".to_owned(),
         }
     }
 }
@@ -354,6 +371,39 @@ impl Config {
         }
         if let Some(v) = var("PERMA_ADMIN_PASSWORD") {
             self.admin_password = Some(v);
+        }
+        let set = |v: Option<String>| v.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        if let Some(v) = set(var("PERMA_OIDC_ISSUER")) {
+            self.oidc_issuer = Some(v);
+        }
+        if let Some(v) = set(var("PERMA_OIDC_CLIENT_ID")) {
+            self.oidc_client_id = Some(v);
+        }
+        if let Some(v) = set(var("PERMA_OIDC_CLIENT_SECRET")) {
+            self.oidc_client_secret = Some(v);
+        }
+        if let Some(v) = set(var("PERMA_OIDC_ROLE_CLAIM")) {
+            self.oidc_role_claim = v;
+        }
+        if let Some(v) = set(var("PERMA_OIDC_SCOPES")) {
+            self.oidc_scopes = v;
+        }
+        match (
+            &self.oidc_issuer,
+            &self.oidc_client_id,
+            &self.oidc_client_secret,
+        ) {
+            (None, None, None) | (Some(_), Some(_), Some(_)) => {}
+            _ => bail!(
+                "single sign-on needs PERMA_OIDC_ISSUER, PERMA_OIDC_CLIENT_ID and \
+                 PERMA_OIDC_CLIENT_SECRET together"
+            ),
+        }
+        if !self.oidc_scopes.split_whitespace().any(|s| s == "openid") {
+            bail!(
+                "PERMA_OIDC_SCOPES must include openid, got {:?}",
+                self.oidc_scopes
+            );
         }
         Ok(())
     }

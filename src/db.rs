@@ -23,6 +23,7 @@ mod publishing;
 mod renditions;
 mod roles;
 mod settings;
+pub mod sso;
 mod tokens;
 pub mod trash;
 mod versions;
@@ -164,6 +165,11 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "trash_jobs",
         sql: include_str!("../migrations/sqlite/0020_trash_jobs.sql"),
     },
+    Migration {
+        version: 21,
+        name: "sso",
+        sql: include_str!("../migrations/sqlite/0021_sso.sql"),
+    },
 ];
 
 /// The migration that adds `metadata_values`, which perma fills from the metadata tables.
@@ -269,6 +275,11 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 20,
         name: "trash_jobs",
         sql: include_str!("../migrations/postgres/0020_trash_jobs.sql"),
+    },
+    Migration {
+        version: 21,
+        name: "sso",
+        sql: include_str!("../migrations/postgres/0021_sso.sql"),
     },
 ];
 

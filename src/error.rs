@@ -19,6 +19,10 @@ pub enum Error {
     /// 401 / 104: wrong email or password at login.
     #[error("Looks like your email or password is invalid. Please try again.")]
     BadLogin,
+    /// 401 / 106: a single sign-on (§14) that cannot be completed: an unknown, used or
+    /// expired sign-in, a provider that refused, an ID token that does not verify.
+    #[error("Single sign-on failed: {0}.")]
+    SignOnRefused(String),
     /// 401 / 105: no credentials, or credentials that are not valid (any more).
     #[error("You're not allowed in here unless you're logged in.")]
     Unauthorized,
@@ -132,7 +136,10 @@ impl Error {
     pub fn status(&self) -> u16 {
         match self {
             Error::Malformed(_) => 400,
-            Error::BadLogin | Error::Unauthorized | Error::BadAccessToken => 401,
+            Error::BadLogin
+            | Error::Unauthorized
+            | Error::BadAccessToken
+            | Error::SignOnRefused(_) => 401,
             Error::Forbidden(_) => 403,
             Error::NotFound(_) => 404,
             Error::MethodNotAllowed(_) => 405,
@@ -167,6 +174,7 @@ impl Error {
         match self {
             Error::Malformed(_) => 100,
             Error::BadLogin => 104,
+            Error::SignOnRefused(_) => 106,
             Error::Unauthorized | Error::BadAccessToken => 105,
             Error::Forbidden(_) => 161,
             Error::NotFound("Asset") | Error::NotFound("Folder") => 145,

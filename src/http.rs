@@ -19,6 +19,7 @@ mod roles;
 mod server;
 mod session;
 mod signing;
+mod sso;
 mod stacks;
 mod tokens;
 mod trash;
@@ -66,6 +67,9 @@ pub fn router(app: Arc<App>) -> Router {
             post(session::login).delete(session::logout),
         )
         .route("/v3/user", get(session::user))
+        .route("/v3/sso", get(sso::status))
+        .route("/v3/sso/login", get(sso::login))
+        .route("/v3/sso/callback", get(sso::callback))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

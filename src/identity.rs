@@ -9,6 +9,8 @@ use crate::records::{Environment, Stack, Token, TokenKind, User};
 use crate::time::now_ms;
 
 mod access;
+mod jwt;
+pub mod sso;
 mod stacks;
 mod users;
 
@@ -17,7 +19,8 @@ pub use stacks::{
     create_stack, create_stack_with_key, validate_environment_name, validate_locale_code,
 };
 pub use users::{
-    bootstrap, create_user, hash_password, invite, login, logout, Invitation, INVITATION_TTL_MS,
+    bootstrap, create_user, hash_password, invite, login, logout, set_disabled, Invitation,
+    INVITATION_TTL_MS,
 };
 
 /// Who is making a management request.

@@ -181,6 +181,8 @@ pub struct User {
     pub last_name: String,
     /// The user's organization.
     pub org_uid: String,
+    /// A disabled account cannot sign in in any way (§14); its sessions ended with it.
+    pub disabled: bool,
     /// Creation time (ms).
     pub created_at: i64,
     /// Last change (ms).

@@ -38,6 +38,19 @@ pub enum UserCmd {
         #[arg(long)]
         email: String,
     },
+    /// Disable an account: no sign-in of any kind (password, invitation, single sign-on)
+    /// is accepted, and its sessions end at once. Its stacks and tokens stay.
+    Disable {
+        /// Email (login name).
+        #[arg(long)]
+        email: String,
+    },
+    /// Enable a disabled account again.
+    Enable {
+        /// Email (login name).
+        #[arg(long)]
+        email: String,
+    },
 }
 
 /// `perma stack …`.
@@ -193,7 +206,19 @@ pub async fn user(config_file: Option<&Path>, cmd: UserCmd) -> anyhow::Result<()
                 crate::time::iso8601(inv.expires_at)
             );
         }
+        UserCmd::Disable { email } => set_disabled(&app, &email, true).await?,
+        UserCmd::Enable { email } => set_disabled(&app, &email, false).await?,
     }
+    Ok(())
+}
+
+/// `perma user disable|enable`.
+async fn set_disabled(app: &App, email: &str, disable: bool) -> anyhow::Result<()> {
+    let u = identity::set_disabled(&app.db, email, disable)
+        .await
+        .map_err(refusal)?;
+    let what = if disable { "disabled" } else { "enabled" };
+    eprintln!("{what} {} ({})", u.email, u.uid);
     Ok(())
 }
 

@@ -23,6 +23,7 @@ fn user(row: &AnyRow) -> sqlx::Result<User> {
         first_name: row.try_get("first_name")?,
         last_name: row.try_get("last_name")?,
         org_uid: row.try_get("org_uid")?,
+        disabled: flag(row, "disabled")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -204,7 +205,7 @@ impl Db {
     pub async fn session_user(&self, token_hash: &str, now: i64) -> sqlx::Result<Option<User>> {
         sqlx::query(
             "SELECT u.* FROM sessions s JOIN users u ON u.uid = s.user_uid \
-             WHERE s.token_hash = $1 AND s.expires_at > $2",
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled = 0",
         )
         .bind(token_hash)
         .bind(now)

@@ -13,8 +13,10 @@ use super::extract::{
 use crate::app::App;
 use crate::error::{Error, Result};
 use crate::identity;
+use crate::records::User;
 
-/// `POST /v3/user-session`: log in.
+/// `POST /v3/user-session`: log in, with e-mail and password (and `invitation_token` at
+/// an invited account's first sign-in), or with the `sso_code` a single sign-on ended with.
 /// Failed logins are slowed per (e-mail, client address), per address and per e-mail
 /// (`throttle.rs`): 429 with `Retry-After` while held back, even for the right password.
 pub async fn login(
@@ -24,14 +26,20 @@ pub async fn login(
     JsonBody(body): JsonBody,
 ) -> Result<Json<Value>> {
     let user = envelope(&body, "user")?;
+    let origin = identity::Origin {
+        client: client.and_then(|Extension(ClientAddr(a))| a),
+        request_id: request_id.map(|Extension(RequestId(r))| r),
+    };
+    if let Some(code) = str_field(user, "sso_code") {
+        let (user, token) =
+            identity::sso::sign_in_with_code(&app.db, code, app.config.session_ttl, &origin)
+                .await?;
+        return signed_in(&app, &user, &token).await;
+    }
     let email = str_field(user, "email").ok_or_else(|| Error::field("email", "is required"))?;
     let password =
         str_field(user, "password").ok_or_else(|| Error::field("password", "is required"))?;
-    let address = client.and_then(|Extension(ClientAddr(a))| a);
-    let origin = identity::Origin {
-        client: address,
-        request_id: request_id.map(|Extension(RequestId(r))| r),
-    };
+    let address = origin.client;
     let throttle = &app.login_throttle;
     if let Err(wait) = throttle.check(email, address) {
         // Rounded up: a client that waits this long is let in.
@@ -57,10 +65,14 @@ pub async fn login(
         Err(e) => return Err(e),
     };
     throttle.succeeded(email, address);
+    signed_in(&app, &user, &token).await
+}
+
+async fn signed_in(app: &App, user: &User, token: &str) -> Result<Json<Value>> {
     let org = app.db.organization(&user.org_uid).await?;
     Ok(Json(json!({
         "notice": "Login Successful.",
-        "user": user.json(org.as_ref(), Some(&token)),
+        "user": user.json(org.as_ref(), Some(token)),
     })))
 }
 

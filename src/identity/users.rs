@@ -6,6 +6,7 @@ use argon2::Argon2;
 
 use super::Origin;
 use crate::db::audit::AuditEntry;
+use crate::db::sso::SSO_PASSWORD_HASH;
 use crate::db::{is_unique_violation, Db};
 use crate::error::{Error, Result};
 use crate::ids;
@@ -57,7 +58,7 @@ pub async fn bootstrap(db: &Db, admin: Option<(&str, &str)>) -> anyhow::Result<(
     };
     if let Some((email, password)) = admin {
         if db.user_by_email(&email.to_lowercase()).await?.is_none() {
-            create_user_in(db, &org, email, Some(password))
+            create_user_in(db, &org, email, NewAccount::Password(password))
                 .await
                 .map_err(|e| anyhow::anyhow!("creating admin user: {e}"))?;
             tracing::info!(%email, "created admin user");
@@ -72,7 +73,7 @@ pub async fn create_user(db: &Db, email: &str, password: &str) -> Result<User> {
         .default_organization()
         .await?
         .ok_or_else(|| anyhow::anyhow!("no default organization; run migrations first"))?;
-    create_user_in(db, &org, email, Some(password)).await
+    create_user_in(db, &org, email, NewAccount::Password(password)).await
 }
 
 /// How long an invitation stays valid (7 days).
@@ -103,7 +104,7 @@ pub async fn invite(db: &Db, email: &str, by: &str) -> Result<Option<Invitation>
                 .default_organization()
                 .await?
                 .ok_or_else(|| Error::Internal(anyhow::anyhow!("no default organization")))?;
-            create_user_in(db, &org, &email, None).await?
+            create_user_in(db, &org, &email, NewAccount::Invited).await?
         }
     };
     let token = ids::new_secret("inv");
@@ -125,11 +126,22 @@ fn check_password(password: &str) -> Result<()> {
     Ok(())
 }
 
-async fn create_user_in(
+/// How a new account signs in.
+pub(super) enum NewAccount<'a> {
+    /// With this password.
+    Password(&'a str),
+    /// Not yet: an invitation sets its password (an empty hash, which no password matches).
+    Invited,
+    /// Only through single sign-on (a hash no password matches and no invitation replaces).
+    SignOn,
+}
+
+/// Creates a user in `org`.
+pub(super) async fn create_user_in(
     db: &Db,
     org: &Organization,
     email: &str,
-    password: Option<&str>,
+    how: NewAccount<'_>,
 ) -> Result<User> {
     let email = email.trim().to_lowercase();
     let valid_email = email
@@ -138,9 +150,14 @@ async fn create_user_in(
     if !valid_email {
         return Err(Error::field("email", "is not a valid email address"));
     }
-    if let Some(p) = password {
-        check_password(p)?;
-    }
+    let hash = match how {
+        NewAccount::Password(p) => {
+            check_password(p)?;
+            hash_password(p).await?
+        }
+        NewAccount::Invited => String::new(),
+        NewAccount::SignOn => SSO_PASSWORD_HASH.to_owned(),
+    };
     let now = now_ms();
     let user = User {
         uid: ids::new_uid(),
@@ -148,13 +165,9 @@ async fn create_user_in(
         first_name: String::new(),
         last_name: String::new(),
         org_uid: org.uid.clone(),
+        disabled: false,
         created_at: now,
         updated_at: now,
-    };
-    // An invited account has no password yet: an empty hash, which no password matches.
-    let hash = match password {
-        Some(p) => hash_password(p).await?,
-        None => String::new(),
     };
     match db.insert_user(&user, &hash).await {
         Ok(()) => Ok(user),
@@ -187,12 +200,27 @@ pub async fn login(
                 .accept_invitation(&user.uid, &ids::hash_token(token), &new_hash, now_ms())
                 .await?;
         if !accepted {
-            record_failed_sign_in(db, &user, origin).await?;
+            record_failed_sign_in(db, &user, origin, "invitation").await?;
             return Err(Error::BadLogin);
         }
     } else if !verify_password(&hash, password).await {
-        record_failed_sign_in(db, &user, origin).await?;
+        record_failed_sign_in(db, &user, origin, "password").await?;
         return Err(Error::BadLogin);
+    }
+    open_session(db, user, ttl_secs, origin).await
+}
+
+/// Opens a session for a user whose identity was proven, unless the account is disabled
+/// (refused, and recorded as a failed sign-in).
+pub(super) async fn open_session(
+    db: &Db,
+    user: User,
+    ttl_secs: u64,
+    origin: &Origin,
+) -> Result<(User, String)> {
+    if user.disabled {
+        record_failed_sign_in(db, &user, origin, "disabled").await?;
+        return Err(disabled());
     }
     let token = ids::new_secret("");
     let now = now_ms();
@@ -206,10 +234,32 @@ pub async fn login(
     Ok((user, token))
 }
 
-/// A wrong password for an account lands in the audit log of every stack it is a member of
-/// (§14): its Admins see attempts on their members' accounts. (Attempts are throttled
-/// before they get here, so the log cannot be flooded.)
-async fn record_failed_sign_in(db: &Db, user: &User, origin: &Origin) -> Result<()> {
+/// The answer to any sign-in of a disabled account.
+pub(super) fn disabled() -> Error {
+    Error::Forbidden("This account is disabled. Ask an administrator of perma.".into())
+}
+
+/// Disables an account (it cannot sign in in any way, and its sessions end at once) or
+/// enables it again: `perma user disable|enable`.
+pub async fn set_disabled(db: &Db, email: &str, disabled: bool) -> Result<User> {
+    let (user, _) = db
+        .user_by_email(&email.trim().to_lowercase())
+        .await?
+        .ok_or(Error::NotFound("User"))?;
+    db.set_user_disabled(&user.uid, disabled, now_ms()).await?;
+    Ok(User { disabled, ..user })
+}
+
+/// A failed sign-in of an account (a wrong password or invitation, a disabled account)
+/// lands in the audit log of every stack it is a member of (§14): its Admins see attempts
+/// on their members' accounts. (Password attempts are throttled before they get here, and
+/// sign-on attempts need a finished sign-in at the provider, so the log cannot be flooded.)
+pub(super) async fn record_failed_sign_in(
+    db: &Db,
+    user: &User,
+    origin: &Origin,
+    reason: &str,
+) -> Result<()> {
     let entries: Vec<AuditEntry> = db
         .member_stacks(&user.uid)
         .await?
@@ -227,7 +277,7 @@ async fn record_failed_sign_in(db: &Db, user: &User, origin: &Origin) -> Result<
             item_title: Some(user.email.clone()),
             remote_addr: origin.client.map(|c| c.to_string()),
             request_id: origin.request_id.clone(),
-            details: serde_json::json!({}),
+            details: serde_json::json!({ "reason": reason }),
             ..AuditEntry::default()
         })
         .collect();

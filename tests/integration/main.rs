@@ -39,6 +39,7 @@ mod renditions;
 mod roles;
 mod sdk_suites;
 mod signed;
+mod sso;
 mod support;
 mod sync;
 mod trash;
