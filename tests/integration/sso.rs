@@ -53,12 +53,7 @@ impl Provider {
         }
         let mut child = std::process::Command::new("node")
             .current_dir(&dir)
-            .args([
-                "provider.mjs",
-                CLIENT_ID,
-                CLIENT_SECRET,
-                &format!("{PUBLIC}/v3/sso/callback"),
-            ])
+            .args(["provider.mjs", CLIENT_ID, CLIENT_SECRET])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn()
@@ -185,6 +180,12 @@ async fn start() -> Option<(Provider, TestApp)> {
         c.oidc_scopes = "openid email perma".into();
     })
     .await;
+    provider
+        .control(
+            "client",
+            Some(json!({"redirect_uri": format!("{PUBLIC}/v3/sso/callback")})),
+        )
+        .await;
     Some((provider, app))
 }
 

@@ -2,9 +2,12 @@
 // 127.0.0.1 with a port the OS picks, prints `{"issuer": …}` as its first line of output,
 // and serves until stdin closes (the test ends it by its pid otherwise).
 //
-// Usage: node provider.mjs CLIENT_ID CLIENT_SECRET REDIRECT_URI
+// Usage: node provider.mjs CLIENT_ID CLIENT_SECRET
 //
 // Test controls (the test is the provider's administrator):
+//   PUT  /test/client          {"redirect_uri": …}: registers perma (whose address is known
+//                              only once it runs with this issuer); until then other
+//                              requests get 503
 //   PUT  /test/accounts/{id}   JSON claims of an account (email, email_verified, perma_roles…)
 //   POST /test/login/{id}      the account the next sign-in at the provider signs in as
 //   POST /test/tamper/{mode}   change the next ID token the token endpoint sends:
@@ -14,9 +17,9 @@ import crypto from 'node:crypto'
 import { SignJWT, decodeJwt, decodeProtectedHeader, exportJWK } from 'jose'
 import Provider from 'oidc-provider'
 
-const [clientId, clientSecret, redirectUri] = process.argv.slice(2)
-if (!redirectUri) {
-  console.error('usage: node provider.mjs CLIENT_ID CLIENT_SECRET REDIRECT_URI')
+const [clientId, clientSecret] = process.argv.slice(2)
+if (!clientSecret) {
+  console.error('usage: node provider.mjs CLIENT_ID CLIENT_SECRET')
   process.exit(2)
 }
 
@@ -33,35 +36,41 @@ const server = http.createServer()
 await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
 const issuer = `http://127.0.0.1:${server.address().port}`
 
-const provider = new Provider(issuer, {
-  clients: [{
-    client_id: clientId,
-    client_secret: clientSecret,
-    redirect_uris: [redirectUri],
-    grant_types: ['authorization_code'],
-    response_types: ['code'],
-  }],
-  jwks: { keys: [jwk] },
-  claims: { openid: ['sub'], email: ['email', 'email_verified'], perma: ['perma_roles'] },
-  features: { devInteractions: { enabled: false } },
-  pkce: { required: () => true },
-  cookies: { keys: [crypto.randomBytes(32).toString('hex')] },
-  async findAccount (ctx, sub) {
-    const claims = accounts.get(sub)
-    if (!claims) return undefined
-    return { accountId: sub, async claims () { return { sub, ...claims } } }
-  },
-  // Consent is implied for perma (a first-party client).
-  async loadExistingGrant (ctx) {
-    const grantId = ctx.oidc.result?.consent?.grantId || ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId)
-    if (grantId) return ctx.oidc.provider.Grant.find(grantId)
-    const grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client.clientId, accountId: ctx.oidc.session.accountId })
-    grant.addOIDCScope(ctx.oidc.params.scope)
-    await grant.save()
-    return grant
-  },
-  interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
-})
+let provider = null
+
+function makeProvider (redirectUri) {
+  provider = new Provider(issuer, {
+    clients: [{
+      client_id: clientId,
+      client_secret: clientSecret,
+      redirect_uris: [redirectUri],
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+    }],
+    jwks: { keys: [jwk] },
+    claims: { openid: ['sub'], email: ['email', 'email_verified'], perma: ['perma_roles'] },
+    features: { devInteractions: { enabled: false } },
+    pkce: { required: () => true },
+    cookies: { keys: [crypto.randomBytes(32).toString('hex')] },
+    async findAccount (ctx, sub) {
+      const claims = accounts.get(sub)
+      if (!claims) return undefined
+      return { accountId: sub, async claims () { return { sub, ...claims } } }
+    },
+    // Consent is implied for perma (a first-party client).
+    async loadExistingGrant (ctx) {
+      const grantId = ctx.oidc.result?.consent?.grantId || ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId)
+      if (grantId) return ctx.oidc.provider.Grant.find(grantId)
+      const grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client.clientId, accountId: ctx.oidc.session.accountId })
+      grant.addOIDCScope(ctx.oidc.params.scope)
+      await grant.save()
+      return grant
+    },
+    interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
+  })
+  provider.use(controls)
+  server.on('request', provider.callback())
+}
 
 async function readBody (req) {
   const chunks = []
@@ -89,7 +98,7 @@ async function tampered (idToken, mode) {
   return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: header.kid }).sign(key)
 }
 
-provider.use(async (ctx, next) => {
+async function controls (ctx, next) {
   const m = ctx.path.match(/^\/test\/(accounts|login|tamper)\/([^/]+)$/)
   if (m) {
     const [, what, id] = m
@@ -114,9 +123,18 @@ provider.use(async (ctx, next) => {
     ctx.body = { ...ctx.body, id_token: await tampered(ctx.body.id_token, tamper) }
     tamper = 'off'
   }
-})
+}
 
-server.on('request', provider.callback())
+// Until perma is registered, only the registration is answered.
+server.on('request', async (req, res) => {
+  if (provider) return
+  if (req.method === 'PUT' && req.url === '/test/client') {
+    makeProvider(JSON.parse(await readBody(req)).redirect_uri)
+    res.writeHead(204).end()
+    return
+  }
+  res.writeHead(503).end('perma is not registered yet (PUT /test/client)')
+})
 console.log(JSON.stringify({ issuer }))
 process.stdin.on('end', () => process.exit(0))
 process.stdin.resume()

@@ -33,7 +33,8 @@ export function renderLogin (error, email = '') {
     h('div', { class: 'field' }, h('label', { for: 'email' }, 'Email'), h('input', { id: 'email', name: 'email', type: 'email', autocomplete: 'username', required: true, value: email })),
     h('div', { class: 'field' }, h('label', { for: 'password' }, 'Password'), h('input', { id: 'password', name: 'password', type: 'password', autocomplete: 'current-password', required: true })),
     error ? alertBox(error) : null,
-    h('button', { class: 'btn primary', type: 'submit' }, 'Log in'))
+    h('button', { class: 'btn primary', type: 'submit' }, 'Log in'),
+    h('p', { id: 'sso', class: 'sso' }))
   form.addEventListener('submit', async (e) => {
     e.preventDefault()
     const fd = new FormData(form)
@@ -48,6 +49,37 @@ export function renderLogin (error, email = '') {
   })
   fill(root(), h('main', { class: 'center' }, form))
   document.getElementById(error ? 'password' : 'email').focus()
+  offerSignOn()
+}
+
+// Single sign-on (§14), when the server has it: a link to the provider that comes back to
+// the address the sign-in started from.
+async function offerSignOn () {
+  let sso = null
+  try { sso = (await api('GET', '/v3/sso')).sso } catch { return }
+  const slot = document.getElementById('sso')
+  if (!sso || !sso.enabled || !slot) return
+  const back = location.pathname + location.search
+  fill(slot, h('a', { class: 'btn', href: `${sso.login_url}?return_to=${encodeURIComponent(back)}` }, 'Sign in with single sign-on'))
+}
+
+// The end of a single sign-on: the address's fragment holds a one-time code (traded for a
+// session here, then removed from the address and the history) or the reason it failed.
+export async function finishSignOn () {
+  const params = new URLSearchParams(location.hash.slice(1))
+  const code = params.get('sso_code')
+  const failed = params.get('sso_error')
+  if (!code && !failed) return null
+  history.replaceState(null, '', location.pathname + location.search)
+  if (failed) return failed
+  try {
+    const res = await api('POST', '/v3/user-session', { body: { user: { sso_code: code } } })
+    state.session = { authtoken: res.user.authtoken, email: res.user.email }
+    store.setItem('perma.session', JSON.stringify(state.session))
+    return null
+  } catch (err) {
+    return err.message
+  }
 }
 
 export async function renderStacks (error) {
@@ -100,6 +132,8 @@ export async function enterStack (apiKey) {
 // ---------- addresses ----------
 // Draws whatever the address says (nav.js writes it as the views change).
 export async function route () {
+  const signOnError = await finishSignOn()
+  if (signOnError) return renderLogin(signOnError)
   if (!state.session) return renderLogin()
   const m = location.pathname.match(/^\/stacks\/(blt[0-9a-f]{16})(\/settings|\/trash)?\/?$/)
   if (!m) return renderStacks()
