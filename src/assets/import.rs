@@ -25,6 +25,7 @@ use files::{version_file_uid, PlannedFile};
 
 use super::{check_meta, normalize_tags, Metadata};
 use crate::blob::BlobStore;
+use crate::db::audit::AuditEntry;
 use crate::db::{Db, ImportedAsset};
 use crate::delivery::Changes;
 
@@ -132,6 +133,24 @@ struct Run<'a> {
     /// Locale codes this run created (or, in a dry run, would create).
     new_locales: HashSet<String>,
     http: Option<reqwest::Client>,
+}
+
+impl Run<'_> {
+    /// An audit entry (§14) of this import, by its owner from the command line.
+    fn audit(&self, api_key: &str, module: &str, event_type: &str) -> AuditEntry {
+        AuditEntry {
+            uid: crate::ids::new_uid(),
+            api_key: api_key.to_owned(),
+            created_at: now_ms(),
+            module: module.into(),
+            event_type: event_type.into(),
+            actor_kind: "user".into(),
+            actor_uid: self.owner.uid.clone(),
+            actor_name: self.owner.email.clone(),
+            details: serde_json::json!({ "source": "perma import" }),
+            ..AuditEntry::default()
+        }
+    }
 }
 
 fn skip(report: &mut ImportReport, what: impl Into<String>, why: impl Into<String>) {
@@ -347,12 +366,22 @@ impl Run<'_> {
                 staged.commit(self.blobs).await?;
             }
         }
+        let entry = self
+            .audit(&stack.api_key, "asset", "import")
+            .item(&asset.uid, &asset.title, None)
+            .after(asset.version)
+            .details(serde_json::json!({
+                "source": "perma import",
+                "versions": n_versions,
+                "publications": n_publications,
+            }));
         if let Err(e) = self
             .db
             .import_asset(&ImportedAsset {
                 asset,
                 versions,
                 publications,
+                audit: vec![entry],
             })
             .await
         {

@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 
 use super::assets::{insert_asset_row, insert_file, set_tags};
+use super::audit::{self, AuditEntry};
 use super::publishing::publish_row;
 use super::{to_json_text, Db};
 use crate::records::{Asset, Version};
@@ -17,6 +18,8 @@ pub struct ImportedAsset {
     pub versions: Vec<Version>,
     /// Publications: (environment uid, locale, version, by, at).
     pub publications: Vec<(String, String, i64, String, i64)>,
+    /// Its audit entries (§14), written in the same transaction.
+    pub audit: Vec<AuditEntry>,
 }
 
 impl Db {
@@ -69,7 +72,7 @@ impl Db {
             )
             .await?;
         }
-        tx.commit().await
+        audit::commit_with(tx, &new.audit).await
     }
 
     /// The stack an asset or folder uid belongs to, if any (uids are unique across stacks).

@@ -352,6 +352,51 @@ async fn contentstack_export_keeps_uids_urls_versions_and_publications() {
     )
     .await;
     assert_eq!((st, body.as_slice()), (StatusCode::OK, b"back".as_slice()));
+
+    // The audit log (§14) says who brought what in, one entry per item, none for skips.
+    let (st, log) = s
+        .get("/v3/audit-logs?event_type=import&include_count=true&limit=100")
+        .await;
+    assert_eq!(st, StatusCode::OK, "{log}");
+    let mut seen: Vec<String> = log["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            assert_eq!(e["actor"]["name"], ADMIN_EMAIL, "{e}");
+            assert_eq!(e["details"]["source"], "perma import", "{e}");
+            format!(
+                "{}:{}",
+                e["module"].as_str().unwrap(),
+                e["metadata"]["uid"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    seen.sort();
+    let modules: Vec<&str> = seen.iter().map(|m| m.split(':').next().unwrap()).collect();
+    assert_eq!(
+        modules,
+        [
+            "asset",
+            "asset",
+            "asset",
+            "environment",
+            "folder",
+            "folder",
+            "locale"
+        ],
+        "{log}"
+    );
+    assert!(seen.contains(&format!("asset:{LOGO}")), "{seen:?}");
+    assert!(!seen.contains(&format!("asset:{ORPHAN}")), "{seen:?}");
+    let logo = log["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["metadata"]["uid"] == LOGO)
+        .unwrap();
+    assert_eq!(logo["metadata"]["version_after"], 3);
+    assert_eq!(logo["details"]["versions"], 3, "{logo}");
 }
 
 #[tokio::test]

@@ -98,11 +98,15 @@ impl Run<'_> {
                 file: None,
             };
             let version = version_of(&asset, f, None, "create_folder");
+            let entry =
+                self.audit(&stack.api_key, "folder", "import")
+                    .item(&asset.uid, &asset.title, None);
             self.db
                 .import_asset(&ImportedAsset {
                     asset,
                     versions: vec![version],
                     publications: Vec::new(),
+                    audit: vec![entry],
                 })
                 .await?;
         }

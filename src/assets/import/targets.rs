@@ -80,12 +80,17 @@ impl Run<'_> {
             created_at: now,
             updated_at: now,
         };
-        if let Err(e) = self.db.insert_locale(&locale, &[]).await {
+        let entry = |l: &Locale| {
+            [self
+                .audit(&stack.api_key, "locale", "import")
+                .item(&l.uid, &l.code, None)]
+        };
+        if let Err(e) = self.db.insert_locale(&locale, &entry(&locale)).await {
             if !is_unique_violation(&e) {
                 return Err(e.into());
             }
             locale.uid = ids::new_uid();
-            self.db.insert_locale(&locale, &[]).await?;
+            self.db.insert_locale(&locale, &entry(&locale)).await?;
         }
         Ok(())
     }
@@ -142,12 +147,17 @@ impl Run<'_> {
         if self.opts.dry_run {
             return Ok(env.uid);
         }
-        if let Err(e) = self.db.insert_environment(&env, &[]).await {
+        let entry = |e: &Environment| {
+            [self
+                .audit(&stack.api_key, "environment", "import")
+                .item(&e.uid, &e.name, None)]
+        };
+        if let Err(e) = self.db.insert_environment(&env, &entry(&env)).await {
             if !is_unique_violation(&e) {
                 return Err(e.into());
             }
             env.uid = ids::new_uid();
-            self.db.insert_environment(&env, &[]).await?;
+            self.db.insert_environment(&env, &entry(&env)).await?;
         }
         Ok(env.uid)
     }
