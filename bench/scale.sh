@@ -9,6 +9,9 @@
 #   BENCH_SQLITE_STATS=none bench/scale.sh    SQLite without the planner statistics perma
 #                                             ships (schema v10), as a library was before
 #
+# The big stack also holds a folder of N/10 more assets that a member reaches through a
+# custom role on that folder alone (§14): their listings have the admin's budgets.
+#
 # Listing latencies are the median of 5 requests (curl, one connection each). Delivery is
 # wrk with random permanent URLs (uniform, and Zipf-like: a few assets get most requests)
 # for BENCH_DURATION seconds. PostgreSQL runs as a throwaway cluster (Debian's packages).
@@ -98,11 +101,22 @@ for backend in $backends; do
   head -c 4096 /dev/urandom > "$work/4k.bin"
   sha=$(sha256sum "$work/4k.bin" | cut -d' ' -f1)
   curl -sf -o /dev/null "$perma/v3/assets" -H "authtoken: $token" -H "api_key: $small" -F "asset[upload]=@$work/4k.bin"
+  # A member whose only role reaches one folder of the big stack (§14): the folder, a
+  # custom role on it, and the member, invited and signed in (the session outlives restarts).
+  big_api() { local path=$1; shift; curl -sf "$perma$path" -H "authtoken: $token" -H "api_key: $big" -H 'content-type: application/json' "$@"; }
+  team=$(big_api /v3/assets/folders -d '{"asset":{"name":"team"}}' | json 'v["asset"]["uid"]')
+  acl='{"read":true,"create":true,"update":true,"delete":true,"publish":true}'
+  role=$(big_api /v3/roles -d "{\"role\":{\"name\":\"Team folder\",\"rules\":[{\"module\":\"folder\",\"folders\":[\"$team\"],\"propagate_to_children\":true,\"acl\":$acl}]}}" | json 'v["role"]["uid"]')
+  invitation=$(big_api /v3/stacks/share -d "{\"emails\":[\"member@example.com\"],\"roles\":{\"member@example.com\":[\"$role\"]}}" | json 'v["invitations"][0]["invitation_token"]')
+  member_token=$(curl -sf "$perma/v3/user-session" -H 'content-type: application/json' \
+    -d "{\"user\":{\"email\":\"member@example.com\",\"password\":\"member-password\",\"invitation_token\":\"$invitation\"}}" | json 'v["user"]["authtoken"]')
+  m=$(( n / 10 ))
   stop_perma
   dbarg="$work/data/perma.db"; [[ $backend == postgres ]] && dbarg="$url"
   started=$(date +%s.%N)
   python3 "$root/bench/seed.py" "$dbarg" "$small" "$user_uid" "$sha" 4096 100 s "$small_env" > "$work/paths-small-once"
   python3 "$root/bench/seed.py" "$dbarg" "$big" "$user_uid" "$sha" 4096 "$n" b "$big_env" > "$work/paths-big"
+  SEED_PARENT=$team python3 "$root/bench/seed.py" "$dbarg" "$big" "$user_uid" "$sha" 4096 "$m" m > /dev/null
   seeded=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$started" "$(date +%s.%N)")
   # Equal-length path lists, so that wrk's own cost per request is the same for both stacks.
   python3 - "$work" "$n" <<'PY'
@@ -123,7 +137,7 @@ open(f"{work}/paths-zipf", "w").write("\n".join(random.choices(ranked, weights, 
 PY
 
   echo | tee -a "$report"
-  echo "== $backend: 100 assets vs $n assets (seeded in ${seeded}s), $(nproc) cores" | tee -a "$report"
+  echo "== $backend: 100 assets vs $n assets, and $m in a folder (seeded in ${seeded}s), $(nproc) cores" | tee -a "$report"
   # SQLite: the seeded library keeps the planner statistics perma ships (schema v10).
   # BENCH_SQLITE_STATS=none removes them instead: a library as it was until v10, with none.
   if [[ $backend == sqlite && "${BENCH_SQLITE_STATS:-shipped}" == none ]]; then
@@ -144,14 +158,19 @@ PY
   t0=$(date +%s%N); wait_preload
   line "background preload of the delivery index" "$(( ($(date +%s%N) - t0) / 1000000 )) ms" "($(sed 's/\x1b\[[0-9;]*m//g' "$work/perma.err" | grep -o 'assets=[0-9]*' | head -1) in the index)"
   # The seeded stack's totals (kept per folder, recounted by seed.py) before any timing.
-  counted=$(curl -sf "$perma/v3/assets?limit=1&include_count=true" -H "authtoken: $token" -H "api_key: $big" \
-    | python3 -c 'import sys, json; print(json.load(sys.stdin)["count"])')
-  [[ "$counted" == "$n" ]] || { echo "scale.sh: the big stack counts $counted assets, not $n" >&2; exit 1; }
+  count_of() { # authtoken
+    curl -sf "$perma/v3/assets?limit=1&include_count=true" -H "authtoken: $1" -H "api_key: $big" \
+      | python3 -c 'import sys, json; print(json.load(sys.stdin)["count"])'
+  }
+  counted=$(count_of "$token")
+  [[ "$counted" == "$((n + m))" ]] || { echo "scale.sh: the big stack counts $counted assets, not $((n + m))" >&2; exit 1; }
+  counted=$(count_of "$member_token")
+  [[ "$counted" == "$m" ]] || { echo "scale.sh: the member sees $counted assets, not the folder's $m" >&2; exit 1; }
   # Listing (§6).
   for spec in \
     "first page|limit=100|50" \
     "first page, include_count|limit=100&include_count=true|250" \
-    "last page (skip = N - 100)|limit=100&skip=SKIP|250" \
+    "last page (skip = N + M - 100)|limit=100&skip=SKIP|250" \
     "title equality|query=$(enc '{"title":"b-12345.bin"}')|50" \
     "filename \$in|query=$(enc '{"filename":{"$in":["b-1.bin","b-777.bin"]}}')|50" \
     "tags equality|query=$(enc '{"tags":"t-7"}')&limit=100|50" \
@@ -160,11 +179,24 @@ PY
     "anchored regex ^b-99|query=$(enc '{"title":{"$regex":"^b-99"}}')&limit=10|50" \
     "anchored regex ^B-99, \$options i|query=$(enc '{"title":{"$regex":"^B-99","$options":"i"}}')&limit=10|50" \
     "web UI's first screen (root, by name, ignore_case, count)|folder=cs_root&include_folders=true&asc=title&ignore_case=true&include_count=true|250" \
-    "web UI's last page by name (skip = N - 100)|folder=cs_root&include_folders=true&asc=title&ignore_case=true&skip=SKIP|250"; do
+    "web UI's last page by name (skip = N - 100)|folder=cs_root&include_folders=true&asc=title&ignore_case=true&skip=ROOTSKIP|250"; do
     IFS='|' read -r label qs target <<< "$spec"
-    qs_small=${qs//SKIP/0} qs_big=${qs//SKIP/$((n - 100))}
+    # The whole stack holds N + M assets; its root N and the folder.
+    qs_small=${qs//ROOTSKIP/0} qs_small=${qs_small//SKIP/0}
+    qs_big=${qs//ROOTSKIP/$((n - 100))} qs_big=${qs_big//SKIP/$((n + m - 100))}
     a=$(list_ms "$small" "$qs_small") b=$(list_ms "$big" "$qs_big")
     line "list: $label" "${b} ms" "(100 assets: ${a} ms; target <= ${target} ms)"
+  done
+  # The member limited to the folder (§14): what they see is decided in the query.
+  for spec in \
+    "first page|limit=100|50" \
+    "first page, include_count|limit=100&include_count=true|250" \
+    "last page (skip = M - 100)|limit=100&skip=SKIP|250" \
+    "the folder by name, with count (web UI)|folder=$team&include_folders=true&asc=title&ignore_case=true&include_count=true|250" \
+    "the folder's last page by name|folder=$team&include_folders=true&asc=title&ignore_case=true&skip=SKIP|250"; do
+    IFS='|' read -r label qs target <<< "$spec"
+    b=$(token=$member_token list_ms "$big" "${qs//SKIP/$((m - 100))}")
+    line "member with one folder ($m of $((n + m))): $label" "${b} ms" "(target <= ${target} ms)"
   done
   # The Content Delivery API (§12) over the published rows: the same cases, same targets.
   for spec in \

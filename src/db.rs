@@ -170,6 +170,11 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "sso",
         sql: include_str!("../migrations/sqlite/0021_sso.sql"),
     },
+    Migration {
+        version: 22,
+        name: "parent_order_covering",
+        sql: include_str!("../migrations/sqlite/0022_parent_order_covering.sql"),
+    },
 ];
 
 /// The migration that adds `metadata_values`, which perma fills from the metadata tables.
@@ -280,6 +285,11 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 21,
         name: "sso",
         sql: include_str!("../migrations/postgres/0021_sso.sql"),
+    },
+    Migration {
+        version: 22,
+        name: "parent_order_covering",
+        sql: include_str!("../migrations/postgres/0022_parent_order_covering.sql"),
     },
 ];
 

@@ -27,6 +27,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("upload", upload),
     ("export", export),
     ("memento", memento),
+    ("id_token", id_token),
 ];
 
 /// The delivery fast path's request-head parser and classifier: a head it takes is a public
@@ -300,6 +301,13 @@ pub fn export(data: &[u8]) {
 /// and no staged file behind (§5); an accepted one adds at most one blob.
 pub fn upload(data: &[u8]) {
     upload::check(data);
+}
+
+/// ID tokens of single sign-on (§14): any text is parsed, its signature checked against a
+/// key set whose private keys nobody has, and its claims checked, without a panic; nothing
+/// verifies.
+pub fn id_token(data: &[u8]) {
+    crate::identity::fuzzing::id_token(&String::from_utf8_lossy(data));
 }
 
 mod agreement;

@@ -15,6 +15,15 @@ mod stacks;
 mod users;
 
 pub use access::{Origin, StackAccess};
+
+/// Entry points of the fuzz targets (`perma::fuzzing`). Not part of perma's API.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Any text as an ID token of a single sign-on (§14).
+    pub fn id_token(token: &str) {
+        super::jwt::fuzz_check(token);
+    }
+}
 pub use stacks::{
     create_stack, create_stack_with_key, validate_environment_name, validate_locale_code,
 };

@@ -288,3 +288,32 @@ async fn refused_and_invalid_requests_leave_no_entry_and_members_see_what_they_m
     assert_eq!(v["logs"][0]["metadata"]["title"], "cm@example.com");
     assert_eq!(v["logs"][0]["remote_addr"], "127.0.0.1");
 }
+
+#[tokio::test]
+async fn a_malformed_request_id_is_replaced_not_carried_into_the_log() {
+    let t = TestApp::spawn().await;
+    let admin = t.admin().await;
+    let long = "x".repeat(65);
+    let bad: [&[u8]; 4] = [long.as_bytes(), b"two words", b"caf\xc3\xa9", b""];
+    for given in bad {
+        let r = admin
+            .request(Method::POST, "/v3/environments")
+            .header(
+                "x-request-id",
+                reqwest::header::HeaderValue::from_bytes(given).unwrap(),
+            )
+            .json(&json!({"environment": {"name": format!("env-{}", given.len())}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+        assert_ne!(id.as_bytes(), given);
+        assert!(
+            id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+            "a new id instead of {given:?}: {id}"
+        );
+        let v = logs(&admin, "&module=environment&limit=1").await;
+        assert_eq!(v["logs"][0]["request_id"], id.as_str(), "{v}");
+    }
+}
