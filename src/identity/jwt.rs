@@ -209,6 +209,39 @@ fn verify_with(alg: &str, key: &Value, msg: &[u8], sig: &[u8]) -> Result<bool, R
     })
 }
 
+/// The fuzz target's check (`perma::fuzzing::id_token`): any text as an ID token, checked
+/// against a key set with an RSA and an EC key. Parsing and every check refuse or pass
+/// without panicking, and no input verifies (nobody holds these keys' private halves).
+pub fn fuzz_check(token: &str) {
+    let jwks = serde_json::json!({"keys": [
+        {"kty": "RSA", "kid": "r", "use": "sig", "alg": "RS256", "e": "AQAB",
+         "n": concat!(
+            "vvUJevOfncUPAZazFzutx-eSE9yc2XtazXKXVgAcuOopchngdpY8NPrBH6DuU_IW2NVbsT06",
+            "lSt8LKZ4YH1GI3okTvknwCWCeN-g_grjGlkF1f1OTMx73WdWyJESp3GWDORCgBFfL1pHizV0",
+            "HK19VojDrp4YvTi1kg6EbwlP4J06qEFrvvsIrrcTqy1TZklqwYYSnq9He_vHxdLgUtMZp2NY",
+            "puMGFXX-NkqT7cDaq1yEsJYz3VYIuENhAf_UU9gwWBWxpgw3sPspwh3fO8KgFVD8pE2W62g9",
+            "_o6Mzs-iyC4ZWj-RUrYNISv7-5zXERLQeg_yBMZqXCkrLDl219ZENw",
+         )},
+        {"kty": "EC", "kid": "e", "use": "sig", "crv": "P-256",
+         "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+         "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}
+    ]});
+    let Ok(jws) = Jws::parse(token) else {
+        return;
+    };
+    assert!(
+        jws.verify_signature(&jwks).is_err(),
+        "a token no private key signed verified"
+    );
+    let _ = jws.check_claims(&Expected {
+        issuer: "https://idp.example",
+        client_id: "perma",
+        nonce: "n",
+        now: 1_700_000_000,
+    });
+    let _ = (jws.alg(), jws.kid());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,37 +314,4 @@ mod tests {
         assert!(with("nonce", "m".into()).unwrap_err().contains("nonce"));
         assert!(with("sub", "".into()).unwrap_err().contains("subject"));
     }
-}
-
-/// The fuzz target's check (`perma::fuzzing::id_token`): any text as an ID token, checked
-/// against a key set with an RSA and an EC key. Parsing and every check refuse or pass
-/// without panicking, and no input verifies (nobody holds these keys' private halves).
-pub fn fuzz_check(token: &str) {
-    let jwks = serde_json::json!({"keys": [
-        {"kty": "RSA", "kid": "r", "use": "sig", "alg": "RS256", "e": "AQAB",
-         "n": concat!(
-            "vvUJevOfncUPAZazFzutx-eSE9yc2XtazXKXVgAcuOopchngdpY8NPrBH6DuU_IW2NVbsT06",
-            "lSt8LKZ4YH1GI3okTvknwCWCeN-g_grjGlkF1f1OTMx73WdWyJESp3GWDORCgBFfL1pHizV0",
-            "HK19VojDrp4YvTi1kg6EbwlP4J06qEFrvvsIrrcTqy1TZklqwYYSnq9He_vHxdLgUtMZp2NY",
-            "puMGFXX-NkqT7cDaq1yEsJYz3VYIuENhAf_UU9gwWBWxpgw3sPspwh3fO8KgFVD8pE2W62g9",
-            "_o6Mzs-iyC4ZWj-RUrYNISv7-5zXERLQeg_yBMZqXCkrLDl219ZENw",
-         )},
-        {"kty": "EC", "kid": "e", "use": "sig", "crv": "P-256",
-         "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
-         "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}
-    ]});
-    let Ok(jws) = Jws::parse(token) else {
-        return;
-    };
-    assert!(
-        jws.verify_signature(&jwks).is_err(),
-        "a token no private key signed verified"
-    );
-    let _ = jws.check_claims(&Expected {
-        issuer: "https://idp.example",
-        client_id: "perma",
-        nonce: "n",
-        now: 1_700_000_000,
-    });
-    let _ = (jws.alg(), jws.kid());
 }
