@@ -20,13 +20,20 @@ use crate::startup::Application;
 
 /// perma — self-hosted assets with permanent URLs.
 #[derive(Debug, Parser)]
-#[command(name = "perma", version, about)]
+#[command(name = "perma", version = crate::build_info::VERSION_LINE, about)]
 pub struct Cli {
     /// Configuration file (default: ./perma.toml when present).
     #[arg(long, global = true, env = "PERMA_CONFIG")]
     config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
+}
+
+/// `perma config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCmd {
+    /// Read the configuration as `perma serve` would; exit 1 on anything wrong.
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
@@ -39,6 +46,20 @@ enum Command {
     },
     /// Apply pending database migrations.
     Migrate,
+    /// Ask a running perma's `/healthz` (exit 0 when it answers ok, else 1): the
+    /// container image's HEALTHCHECK, with no curl in the image.
+    Health {
+        /// Base URL (default: `http://{PERMA_LISTEN}`, with 0.0.0.0 or :: as loopback).
+        #[arg(long)]
+        url: Option<String>,
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 3)]
+        timeout: u64,
+    },
+    /// Check the configuration (`perma.toml` and `PERMA_*`): refuse unknown `PERMA_*`
+    /// names and bad values, and print the effective settings with secrets masked.
+    #[command(subcommand)]
+    Config(ConfigCmd),
     /// Copy this installation (database rows and blobs) into another database and blob
     /// directory, e.g. from the embedded SQLite to PostgreSQL. The source is read, never changed.
     Copy {
@@ -210,6 +231,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve { no_migrate } => serve(config, no_migrate).await?,
         Command::Migrate => admin::migrate(config).await?,
+        Command::Health { url, timeout } => return health(config, url, timeout).await,
+        Command::Config(ConfigCmd::Check) => return config_check(config),
         Command::Copy {
             to_database,
             to_storage,
@@ -246,6 +269,70 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Trash(cmd) => remote::trash(cmd).await?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `perma health`: 0 when `/healthz` answers 200 with `status: ok` in time, else 1 (the
+/// reason on stderr).
+async fn health(
+    config_file: Option<&Path>,
+    url: Option<String>,
+    timeout: u64,
+) -> anyhow::Result<ExitCode> {
+    let base = match url {
+        Some(u) => u.trim_end_matches('/').to_owned(),
+        None => {
+            let mut listen = Config::load(config_file)?.listen;
+            if listen.ip().is_unspecified() {
+                listen.set_ip(match listen {
+                    std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                    std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+                });
+            }
+            format!("http://{listen}")
+        }
+    };
+    let answer = reqwest::Client::builder()
+        .timeout(Duration::from_secs(timeout.max(1)))
+        .build()?
+        .get(format!("{base}/healthz"))
+        .send()
+        .await;
+    let ok = match answer {
+        Ok(r) if r.status().is_success() => {
+            let body: serde_json::Value = r.json().await.unwrap_or_default();
+            body["status"] == "ok"
+        }
+        Ok(r) => {
+            eprintln!("unhealthy: {base}/healthz answered {}", r.status());
+            false
+        }
+        Err(e) => {
+            eprintln!("unhealthy: {base}/healthz: {e}");
+            false
+        }
+    };
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `perma config check`.
+fn config_check(config_file: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let vars: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("PERMA_"))
+        .collect();
+    match crate::config::check(config_file, &vars) {
+        Ok(effective) => {
+            println!("{effective}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }
 
 /// `perma serve`: the one start-up ([`Application`]) until SIGINT/SIGTERM.

@@ -5,12 +5,16 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::blob::{BlobStore, S3Settings};
 
+mod check;
+
+pub use check::{check, known_names};
+
 /// Everything `perma serve` and the maintenance commands need to know.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Address to listen on (`PERMA_LISTEN`, default `127.0.0.1:8080`).

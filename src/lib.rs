@@ -25,6 +25,7 @@ pub mod app;
 pub mod assets;
 pub mod audit;
 pub mod blob;
+pub mod build_info;
 pub mod cli;
 pub mod client;
 pub mod config;

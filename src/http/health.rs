@@ -65,6 +65,13 @@ pub async fn metrics(
         return crate::error::Error::NotFound("Route").into_response();
     }
     let mut out = String::with_capacity(8 << 10);
+    out.push_str(&format!(
+        "# HELP perma_build_info The version and commit of this process.\n\
+         # TYPE perma_build_info gauge\n\
+         perma_build_info{{version=\"{}\",commit=\"{}\"}} 1\n",
+        crate::build_info::VERSION,
+        crate::build_info::COMMIT
+    ));
     app.metrics.render(&mut out);
     let hot = &app.delivery.hot;
     let (entries, bytes) = hot.index_size();

@@ -10,6 +10,7 @@ use std::path::Path;
 const RANKS: &[(&str, u8)] = &[
     // Leaf types: no crate imports but each other's id helpers.
     ("ids", 0),
+    ("build_info", 0),
     ("digest", 0),
     ("time", 0),
     ("slug", 0),

@@ -31,6 +31,7 @@ mod memento;
 mod metadata;
 mod metadata_query;
 mod multiprocess;
+mod operate;
 mod overlays;
 mod permanent_url;
 mod purge;
