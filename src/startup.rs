@@ -58,6 +58,10 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let Application { app, listener } = self;
+        let shutdown = async move {
+            shutdown.await;
+            notify_service_manager("STOPPING=1");
+        };
         preload_in_background(&app);
         record_rendition_use(&app);
         sweep_trash(&app);
@@ -87,7 +91,33 @@ fn preload_in_background(app: &Arc<App>) {
             ),
             Err(e) => tracing::warn!("delivery index preload failed, filling on demand: {e:#}"),
         }
+        // Listening since before the preload began, and now at full speed.
+        notify_service_manager("READY=1");
     });
+}
+
+/// Tells systemd how the service is doing (`Type=notify`, sd_notify(3)): `READY=1` once it
+/// listens and the delivery index is loaded, `STOPPING=1` when it starts to shut down. A
+/// datagram to `NOTIFY_SOCKET` (a path, or `@name` in the abstract namespace); nothing
+/// without it.
+pub fn notify_service_manager(state: &str) {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::net::{SocketAddr, UnixDatagram};
+    let Some(target) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let sent = UnixDatagram::unbound().and_then(|socket| {
+        let bytes = target.as_bytes();
+        let addr = match bytes.strip_prefix(b"@") {
+            Some(name) => SocketAddr::from_abstract_name(name)?,
+            None => SocketAddr::from_pathname(std::path::Path::new(&target))?,
+        };
+        socket.send_to_addr(state.as_bytes(), &addr)
+    });
+    if let Err(e) = sent {
+        tracing::warn!("telling the service manager {state}: {e}");
+    }
 }
 
 /// Writes which renditions were served, every few seconds, for the size budget's

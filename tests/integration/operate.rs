@@ -189,3 +189,35 @@ fn config_check_refuses_unknown_names_and_bad_values_and_masks_secrets() {
         "{out:?}"
     );
 }
+
+#[tokio::test]
+async fn systemd_hears_ready_once_listening_and_stopping_at_sigterm() {
+    use std::os::unix::net::UnixDatagram;
+    let data = tempfile::tempdir().unwrap();
+    crate::support::prepare_database(data.path()).await;
+    let socket_dir = tempfile::tempdir().unwrap();
+    let path = socket_dir.path().join("notify");
+    let socket = UnixDatagram::bind(&path).unwrap();
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    let mut server = Server::start_with(data.path(), &[("NOTIFY_SOCKET", path.to_str().unwrap())]);
+    let mut buf = [0u8; 256];
+    let n = socket.recv(&mut buf).expect("READY=1 within a minute");
+    assert_eq!(&buf[..n], b"READY=1");
+    // Ready means serving.
+    let r = reqwest::get(format!("{}/healthz", server.base))
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let pid = server.child.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let n = socket.recv(&mut buf).expect("STOPPING=1 at SIGTERM");
+    assert_eq!(&buf[..n], b"STOPPING=1");
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}
