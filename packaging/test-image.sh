@@ -30,25 +30,10 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-say() { printf '==> %s\n' "$*"; }
-fail() { echo "test-image.sh: $*" >&2; exit 1; }
+source "$root/packaging/lib.sh"
 
 # 1. The base image, made here.
-rootfs="$cache/bookworm-rootfs"
-if [[ ! -f "$rootfs/etc/debian_version" ]]; then
-  mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
-  [[ -n "$mirror" ]] || mirror=$(awk '$1 == "deb" {print $2; exit}' /etc/apt/sources.list)
-  say "debootstrap bookworm (minbase) from the apt mirror"
-  rm -rf "$rootfs.tmp"; mkdir -p "$cache"
-  debootstrap --variant=minbase bookworm "$rootfs.tmp" "$mirror" > "$work/debootstrap.log" 2>&1 \
-    || { tail -20 "$work/debootstrap.log"; fail "debootstrap failed"; }
-  mv "$rootfs.tmp" "$rootfs"
-fi
-# What Debian's slim images leave out (their dpkg path-excludes): documentation, manual
-# pages and translations; and the package caches and lists.
-rm -rf "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/* \
-  "$rootfs"/usr/share/locale/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/apt/archives/*.deb \
-  "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/debconf/*-old
+rootfs=$(bookworm_root "$cache")
 if ! b inspect --type image docker.io/library/debian:bookworm-slim >/dev/null 2>&1; then
   say "importing it as debian:bookworm-slim"
   ctr=$(b from scratch)
@@ -98,34 +83,9 @@ start() {
   [[ -n "$inner" ]] || fail "no perma process under buildah run"
   [[ "$(stat -c %u "/proc/$inner")" == 10001 ]] || fail "perma runs as uid $(stat -c %u "/proc/$inner"), not 10001"
 }
-json() { python3 -c "import sys,json; v=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
-
 say "start, log in, upload, permanent URL, replace"
 start
-token=$(curl -sf "$base/v3/user-session" -H 'content-type: application/json' \
-  -d "{\"user\":{\"email\":\"$email\",\"password\":\"$password\"}}" | json 'v["user"]["authtoken"]')
-key=$(curl -sf "$base/v3/stacks" -H "authtoken: $token" -H 'content-type: application/json' \
-  -d '{"stack":{"name":"Image test"}}' | json 'v["stack"]["api_key"]')
-printf 'first file of the image test\n' > "$work/one.txt"
-printf 'second file, replaced\n' > "$work/two.txt"
-uid=$(curl -sf "$base/v3/assets" -H "authtoken: $token" -H "api_key: $key" \
-  -F "asset[upload]=@$work/one.txt" | json 'v["asset"]["uid"]')
-curl -sf -o /dev/null -X PUT "$base/v3/assets/$uid" -H "authtoken: $token" -H "api_key: $key" \
-  -H 'content-type: application/json' -d '{"asset":{"permanent_url":"notes.txt"}}'
-permanent="/v3/assets/$key/$uid/notes.txt"
-check() { # expected-file
-  local got="$work/got" headers="$work/headers"
-  curl -s -D "$headers" -o "$got" "$base$permanent" || fail "GET $permanent failed"
-  grep -q "^HTTP/1.1 200" "$headers" || { cat "$headers" "$got"; fail "GET $permanent: $(head -1 "$headers")"; }
-  cmp -s "$got" "$1" || fail "the permanent URL served other bytes"
-  grep -qi '^etag: ' "$headers" || fail "no ETag"
-  grep -qi '^cache-control: ' "$headers" || fail "no Cache-Control"
-  grep -qi '^content-type: text/plain' "$headers" || fail "wrong Content-Type: $(grep -i content-type "$headers")"
-}
-check "$work/one.txt"
-curl -sf -o /dev/null -X PUT "$base/v3/assets/$uid" -H "authtoken: $token" -H "api_key: $key" \
-  -F "asset[upload]=@$work/two.txt"
-check "$work/two.txt"
+first_steps
 
 say "SIGTERM"
 t0=$(date +%s%N)
@@ -139,11 +99,6 @@ say "stopped with exit 0 in ${ms} ms"
 
 say "start again on the same volume"
 start
-check "$work/two.txt"
-token=$(curl -sf "$base/v3/user-session" -H 'content-type: application/json' \
-  -d "{\"user\":{\"email\":\"$email\",\"password\":\"$password\"}}" | json 'v["user"]["authtoken"]')
-versions=$(curl -sf "$base/v3/assets/$uid/versions" -H "api_key: $key" -H "authtoken: $token" \
-  | json 'len(v["versions"])')
-(( versions >= 2 )) || fail "the asset lost its history ($versions versions)"
+check_still_there
 kill -TERM "$inner"; wait "$pid" || true; pid=""
 say "the image works"
