@@ -48,6 +48,8 @@ pub struct App {
     pub webhook_allow: Vec<crate::ids::Network>,
     /// Single sign-on through OpenID Connect (`PERMA_OIDC_*`, §14), when configured.
     pub sign_on: Option<crate::identity::sso::SignOn>,
+    /// Resumable uploads (§16): their limits, and which are being written here.
+    pub uploads: crate::uploads::Uploads,
 }
 
 /// How [`App::build`] treats the schema.
@@ -139,6 +141,12 @@ impl App {
             .then(|| RateLimiter::new(u32::try_from(config.rate_limit).unwrap_or(u32::MAX)));
         let webhook_allow = config_nets(&config.webhook_allow_nets);
         let sign_on = crate::identity::sso::SignOn::from_config(&config, &public_url)?;
+        let upload_limits = crate::uploads::Limits {
+            max_bytes: config.max_resumable_bytes,
+            expiry_ms: i64::try_from(config.upload_expiry.saturating_mul(1000)).unwrap_or(i64::MAX),
+            max_open: config.max_open_uploads,
+            max_in_flight: config.max_upload_bytes_in_flight,
+        };
         let app = Arc::new(App {
             config,
             db,
@@ -154,6 +162,7 @@ impl App {
             trusted_proxies,
             webhook_allow,
             sign_on,
+            uploads: crate::uploads::Uploads::new(upload_limits),
         });
         if app.db.backend() == Backend::Postgres {
             listen_for_other_processes(&app);

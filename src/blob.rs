@@ -88,6 +88,9 @@ impl Drop for TempBlob {
     }
 }
 
+/// The name prefix of resumable uploads' files in the staging directory.
+const RESUMABLE_PREFIX: &str = "resumable-";
+
 fn valid_sha(sha: &str) -> bool {
     sha.len() == 64
         && sha
@@ -406,11 +409,49 @@ impl BlobStore {
         }
     }
 
+    /// The file of a resumable upload (§16): in the staging directory, under a name that
+    /// `gc` and `fsck` leave alone (the upload's row says whether it is still wanted).
+    pub fn resumable_path(&self, upload_uid: &str) -> PathBuf {
+        self.tmp.join(format!("{RESUMABLE_PREFIX}{upload_uid}"))
+    }
+
+    /// The resumable upload files present: the upload's id and the file's age.
+    pub fn resumable_files(&self) -> io::Result<Vec<(String, Duration)>> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(&self.tmp)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(uid) = name.strip_prefix(RESUMABLE_PREFIX) {
+                let age = entry.metadata()?.modified()?.elapsed().unwrap_or_default();
+                out.push((uid.to_owned(), age));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stages a finished file for [`BlobStore::commit`] without copying it: a new name
+    /// (hard link) in the staging directory, removed when dropped; the original stays.
+    pub async fn stage_link(&self, file: &Path) -> io::Result<TempBlob> {
+        let path = self
+            .tmp
+            .join(format!("upload-{}", crate::ids::new_file_uid()));
+        tokio::fs::hard_link(file, &path).await?;
+        Ok(TempBlob { path: Some(path) })
+    }
+
     /// Leftover temporary files (from uploads cut short by a crash), with their age.
+    /// Resumable uploads' files are not among them.
     pub fn temp_files(&self) -> io::Result<Vec<(PathBuf, Duration)>> {
         let mut out = Vec::new();
         for entry in std::fs::read_dir(&self.tmp)? {
             let entry = entry?;
+            if entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(RESUMABLE_PREFIX)
+            {
+                continue;
+            }
             let age = entry.metadata()?.modified()?.elapsed().unwrap_or_default();
             out.push((entry.path(), age));
         }

@@ -92,6 +92,17 @@ pub struct Config {
     /// Seconds between sweeps of the trash, which remove for good what is older than its
     /// stack's retention (`PERMA_TRASH_SWEEP_SECONDS`, default 3600, §15).
     pub trash_sweep_seconds: u64,
+    /// Largest resumable upload in bytes (`PERMA_MAX_RESUMABLE_BYTES`, default 10 GiB, §16).
+    pub max_resumable_bytes: u64,
+    /// Seconds an unfinished resumable upload is kept after its last bytes arrived
+    /// (`PERMA_UPLOAD_EXPIRY`, default 86400, §16); then its bytes are reclaimed.
+    pub upload_expiry: u64,
+    /// Unfinished resumable uploads one user or token may have open at once
+    /// (`PERMA_MAX_OPEN_UPLOADS`, default 20, §16).
+    pub max_open_uploads: u64,
+    /// Bytes one user or token may have announced in unfinished resumable uploads
+    /// (`PERMA_MAX_UPLOAD_BYTES_IN_FLIGHT`, default 50 GiB, §16).
+    pub max_upload_bytes_in_flight: u64,
     /// Days an audit log entry is kept (`PERMA_AUDIT_RETENTION_DAYS`, default 365, §14);
     /// older ones are removed by the same sweep as the trash.
     pub audit_retention_days: u64,
@@ -176,6 +187,10 @@ impl Default for Config {
             event_retry_ms: 5000,
             trash_sweep_seconds: 3600,
             audit_retention_days: 365,
+            max_resumable_bytes: 10 << 30,
+            upload_expiry: 86_400,
+            max_open_uploads: 20,
+            max_upload_bytes_in_flight: 50 << 30,
             restore_inline_max: 1000,
             restore_chunk: 500,
             event_timeout: 30,
@@ -282,6 +297,18 @@ impl Config {
         }
         if let Some(v) = var("PERMA_TRASH_SWEEP_SECONDS") {
             self.trash_sweep_seconds = num("PERMA_TRASH_SWEEP_SECONDS", v)?.max(1);
+        }
+        if let Some(v) = var("PERMA_MAX_RESUMABLE_BYTES") {
+            self.max_resumable_bytes = num("PERMA_MAX_RESUMABLE_BYTES", v)?;
+        }
+        if let Some(v) = var("PERMA_UPLOAD_EXPIRY") {
+            self.upload_expiry = num("PERMA_UPLOAD_EXPIRY", v)?.max(1);
+        }
+        if let Some(v) = var("PERMA_MAX_OPEN_UPLOADS") {
+            self.max_open_uploads = num("PERMA_MAX_OPEN_UPLOADS", v)?;
+        }
+        if let Some(v) = var("PERMA_MAX_UPLOAD_BYTES_IN_FLIGHT") {
+            self.max_upload_bytes_in_flight = num("PERMA_MAX_UPLOAD_BYTES_IN_FLIGHT", v)?;
         }
         if let Some(v) = var("PERMA_AUDIT_RETENTION_DAYS") {
             self.audit_retention_days = num("PERMA_AUDIT_RETENTION_DAYS", v)?.clamp(1, 36500);

@@ -26,6 +26,7 @@ mod settings;
 pub mod sso;
 mod tokens;
 pub mod trash;
+pub mod uploads;
 mod versions;
 
 use std::time::Duration;
@@ -175,6 +176,11 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "parent_order_covering",
         sql: include_str!("../migrations/sqlite/0022_parent_order_covering.sql"),
     },
+    Migration {
+        version: 23,
+        name: "uploads",
+        sql: include_str!("../migrations/sqlite/0023_uploads.sql"),
+    },
 ];
 
 /// The migration that adds `metadata_values`, which perma fills from the metadata tables.
@@ -290,6 +296,11 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 22,
         name: "parent_order_covering",
         sql: include_str!("../migrations/postgres/0022_parent_order_covering.sql"),
+    },
+    Migration {
+        version: 23,
+        name: "uploads",
+        sql: include_str!("../migrations/postgres/0023_uploads.sql"),
     },
 ];
 

@@ -42,6 +42,23 @@ pub enum Error {
     /// 410 / 148: a signed URL past its `expires` (§13).
     #[error("This signed URL has expired.")]
     Expired,
+    /// 410 / 149: a resumable upload (§16) past its expiry; its bytes are gone.
+    #[error("This upload has expired and its bytes were removed; start a new upload.")]
+    UploadExpired,
+    /// 412 / 117: a tus request (§16) without `Tus-Resumable: 1.0.0`.
+    #[error("{0}")]
+    TusVersion(String),
+    /// 423 / 423: a resumable upload (§16) is still receiving bytes from another request.
+    #[error("This upload is receiving bytes from another request; try again in a moment.")]
+    UploadLocked,
+    /// 429 / 429: this user or token has too many unfinished resumable uploads, or too
+    /// many bytes announced in them (§16); finish or delete some first.
+    #[error("{0}")]
+    TooManyUploads(String),
+    /// 460 / 460: a PATCH body (§16) whose SHA-256 is not its `Upload-Checksum`; none of
+    /// its bytes were kept.
+    #[error("The bytes received do not match Upload-Checksum; none of them were kept.")]
+    ChecksumMismatch,
     /// 405 / 405: the route exists but not with this method (`Allow` names those it has).
     #[error("The {0} method is not allowed on this route.")]
     MethodNotAllowed(String),
@@ -144,12 +161,17 @@ impl Error {
             Error::NotFound(_) => 404,
             Error::MethodNotAllowed(_) => 405,
             Error::Conflict(_) => 409,
-            Error::Gone | Error::Expired => 410,
-            Error::InvalidApiKey => 412,
+            Error::Gone | Error::Expired | Error::UploadExpired => 410,
+            Error::InvalidApiKey | Error::TusVersion(_) => 412,
+            Error::UploadLocked => 423,
+            Error::ChecksumMismatch => 460,
             Error::TooLarge(_) | Error::BodyTooLarge(_) => 413,
             Error::UnsupportedMediaType(_) => 415,
             Error::Validation { .. } | Error::UnknownBranch(_) => 422,
-            Error::TooManyRequests(_) | Error::RateLimited(..) | Error::TooManyRenders(..) => 429,
+            Error::TooManyRequests(_)
+            | Error::RateLimited(..)
+            | Error::TooManyRenders(..)
+            | Error::TooManyUploads(_) => 429,
             Error::Unavailable(..) => 503,
             Error::InsufficientStorage => 507,
             Error::Internal(_) => 500,
@@ -183,12 +205,19 @@ impl Error {
             Error::Conflict(_) => 119,
             Error::Gone => 147,
             Error::Expired => 148,
+            Error::UploadExpired => 149,
             Error::InvalidApiKey => 109,
+            Error::TusVersion(_) => 117,
+            Error::UploadLocked => 423,
+            Error::ChecksumMismatch => 460,
             Error::TooLarge(_) | Error::BodyTooLarge(_) => 113,
             Error::UnsupportedMediaType(_) => 115,
             Error::Validation { .. } => 422,
             Error::UnknownBranch(_) => 905,
-            Error::TooManyRequests(_) | Error::RateLimited(..) | Error::TooManyRenders(..) => 429,
+            Error::TooManyRequests(_)
+            | Error::RateLimited(..)
+            | Error::TooManyRenders(..)
+            | Error::TooManyUploads(_) => 429,
             Error::Unavailable(..) => 503,
             Error::InsufficientStorage => 507,
             Error::Internal(_) => 500,

@@ -24,6 +24,7 @@ mod stacks;
 mod tokens;
 mod trash;
 mod ui;
+mod uploads;
 mod versions;
 mod webhooks;
 
@@ -61,6 +62,22 @@ pub fn router(app: Arc<App>) -> Router {
                 .delete(assets::delete),
         )
         .layer(upload_limit);
+    // Resumable uploads (§16): bodies are streamed into the upload's file, each limited by
+    // the upload's announced length.
+    let resumable = Router::new()
+        .route(
+            "/v3/uploads",
+            post(uploads::create).options(uploads::options),
+        )
+        .route(
+            "/v3/uploads/{uid}",
+            axum::routing::head(uploads::head)
+                .patch(uploads::patch)
+                .delete(uploads::delete)
+                .options(uploads::options),
+        )
+        .layer(DefaultBodyLimit::disable())
+        .layer(middleware::from_fn(uploads::protocol_headers));
     let api = Router::new()
         .route(
             "/v3/user-session",
@@ -227,6 +244,7 @@ pub fn router(app: Arc<App>) -> Router {
         .layer(DefaultBodyLimit::max(JSON_LIMIT));
     Router::new()
         .merge(uploads)
+        .merge(resumable)
         .merge(api)
         .merge(ui::routes())
         .fallback(|| async { crate::error::Error::NotFound("Route") })

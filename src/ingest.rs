@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::filename::Filename;
 
 /// How many leading bytes are kept for content sniffing and image dimensions.
-const HEAD_BYTES: usize = 256 * 1024;
+pub const HEAD_BYTES: usize = 256 * 1024;
 
 /// An uploaded file: durable in a staged temp file (removed when this is dropped) until
 /// [`Ingested::commit`] makes it a blob.
@@ -99,27 +99,51 @@ where
     drop(file);
 
     let sha256 = hex::encode(hasher.finalize());
-    let filename = Filename::sanitize(claimed_name.unwrap_or("file"));
-    let display_name = display_name(claimed_name.unwrap_or(""), &filename);
-    let content_type = content_type(&head, &filename, claimed_type);
-    let (width, height) = if content_type.starts_with("image/") {
-        match imagesize::blob_size(&head) {
-            Ok(d) => (Some(d.width as u64), Some(d.height as u64)),
-            Err(_) => (None, None),
-        }
-    } else {
-        (None, None)
-    };
-    Ok(Ingested {
+    Ok(Ingested::staged(
+        temp,
         sha256,
         size,
-        content_type,
-        filename,
-        display_name,
-        width,
-        height,
-        staged: Some(temp),
-    })
+        &head,
+        claimed_name,
+        claimed_type,
+    ))
+}
+
+impl Ingested {
+    /// An upload whose bytes are already staged in `temp` (fsynced), with their SHA-256 and
+    /// size known and their first bytes in `head` (a finished resumable upload, §16): the
+    /// name, title, content type and image size are worked out as for any upload.
+    pub fn staged(
+        temp: TempBlob,
+        sha256: String,
+        size: u64,
+        head: &[u8],
+        claimed_name: Option<&str>,
+        claimed_type: Option<&str>,
+    ) -> Ingested {
+        let head = &head[..head.len().min(HEAD_BYTES)];
+        let filename = Filename::sanitize(claimed_name.unwrap_or("file"));
+        let display_name = display_name(claimed_name.unwrap_or(""), &filename);
+        let content_type = content_type(head, &filename, claimed_type);
+        let (width, height) = if content_type.starts_with("image/") {
+            match imagesize::blob_size(head) {
+                Ok(d) => (Some(d.width as u64), Some(d.height as u64)),
+                Err(_) => (None, None),
+            }
+        } else {
+            (None, None)
+        };
+        Ingested {
+            sha256,
+            size,
+            content_type,
+            filename,
+            display_name,
+            width,
+            height,
+            staged: Some(temp),
+        }
+    }
 }
 
 fn display_name(raw: &str, fallback: &Filename) -> String {

@@ -54,5 +54,6 @@ pub mod stack_config;
 pub mod startup;
 pub mod throttle;
 pub mod time;
+pub mod uploads;
 pub mod webhooks;
 pub mod wire;

@@ -135,8 +135,9 @@ fn record_rendition_use(app: &Arc<App>) {
     });
 }
 
-/// Empties what has been in a trash longer than its stack's retention (§15), and prunes
-/// audit log entries older than `audit_retention_days` (§14), every `trash_sweep_seconds`;
+/// Empties what has been in a trash longer than its stack's retention (§15), reclaims
+/// expired resumable uploads (§16), and prunes audit log entries older than
+/// `audit_retention_days` (§14), every `trash_sweep_seconds`;
 /// stops with the app. Several processes may sweep at once: the
 /// same rows end up emptied once.
 fn sweep_trash(app: &Arc<App>) {
@@ -151,6 +152,17 @@ fn sweep_trash(app: &Arc<App>) {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(removed = n, "trash: removed what outlived its retention"),
                 Err(e) => tracing::warn!("trash sweep failed, trying again later: {e}"),
+            }
+            match app
+                .uploads
+                .sweep(&app.db, &app.blobs, crate::time::now_ms())
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(removed = n, "uploads: reclaimed expired resumable uploads")
+                }
+                Err(e) => tracing::warn!("upload sweep failed, trying again later: {e}"),
             }
             let keep_ms = app.config.audit_retention_days as i64 * 86_400_000;
             match app.db.prune_audit(crate::time::now_ms() - keep_ms).await {

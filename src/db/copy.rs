@@ -230,6 +230,8 @@ mod tests {
         "perma_migrations",
         "metadata_values",
         "sso_logins",
+        // Unfinished resumable uploads: their bytes live in the source's data directory.
+        "uploads",
     ];
 
     /// The table names that follow `keyword` in `sql`.

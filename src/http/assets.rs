@@ -135,11 +135,38 @@ pub async fn create(
         Ok(a) => a,
         Err(e) => return Err(refuse(req, e).await),
     };
+    if is_json(&req) {
+        // A finished resumable upload (§16) becomes the asset's file.
+        let JsonBody(body) = JsonBody::read(req, super::JSON_LIMIT).await?;
+        let a = asset_object(&body)?;
+        let uid = upload_uid(&a)?
+            .ok_or_else(|| Error::field("upload_uid", "is required: the id of a finished upload (or send multipart/form-data with the file in asset[upload])"))?;
+        let (upload, claim) = app
+            .uploads
+            .take_finished(&app.db, &app.blobs, &access, &uid)
+            .await?;
+        let a = assets::create(
+            &app.db,
+            &app.blobs,
+            &app.changes,
+            &access,
+            upload,
+            json_meta(&a)?,
+        )
+        .await?;
+        claim.consumed(&app.db, &app.blobs).await?;
+        return Ok((
+            StatusCode::CREATED,
+            Json(
+                json!({ "notice": "Asset created successfully.", "asset": asset_json(&app, &a, Render::default()).await? }),
+            ),
+        ));
+    }
     if !is_multipart(&req) {
         return Err(refuse(
             req,
             Error::UnsupportedMediaType(
-                "Uploads must be multipart/form-data with the file in asset[upload].".into(),
+                "Uploads must be multipart/form-data with the file in asset[upload], or JSON naming a finished upload in asset.upload_uid.".into(),
             ),
         )
         .await);
@@ -163,6 +190,34 @@ pub async fn create(
             json!({ "notice": "Asset created successfully.", "asset": asset_json(&app, &a, Render::default()).await? }),
         ),
     ))
+}
+
+fn is_json(req: &Request) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/json"))
+}
+
+/// The `asset` object of a JSON body (an empty one when absent).
+fn asset_object(body: &Value) -> Result<Value> {
+    let a = body
+        .get("asset")
+        .cloned()
+        .unwrap_or(Value::Object(Default::default()));
+    if !a.is_object() {
+        return Err(Error::field("asset", "must be an object"));
+    }
+    Ok(a)
+}
+
+/// `asset.upload_uid`: a finished resumable upload to take the file from (§16).
+fn upload_uid(a: &Value) -> Result<Option<String>> {
+    match a.get("upload_uid") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(Error::field("upload_uid", "must be a string")),
+    }
 }
 
 fn json_meta(a: &Value) -> Result<Metadata> {
@@ -218,6 +273,7 @@ pub async fn update(
     if let Err(e) = assets::get_live(&app.db, &access.stack.api_key, &uid).await {
         return Err(refuse(req, e).await);
     }
+    let mut claim = None;
     let update = if is_multipart(&req) {
         let form = read_form(&app, req).await?;
         AssetUpdate {
@@ -229,13 +285,19 @@ pub async fn update(
     } else {
         // JSON gets the JSON limit, not the upload limit of this route.
         let JsonBody(body) = JsonBody::read(req, super::JSON_LIMIT).await?;
-        let a = body
-            .get("asset")
-            .cloned()
-            .unwrap_or(Value::Object(Default::default()));
-        if !a.is_object() {
-            return Err(Error::field("asset", "must be an object"));
-        }
+        let a = asset_object(&body)?;
+        // Replace with a finished resumable upload (§16).
+        let upload = match upload_uid(&a)? {
+            Some(id) => {
+                let (upload, c) = app
+                    .uploads
+                    .take_finished(&app.db, &app.blobs, &access, &id)
+                    .await?;
+                claim = Some(c);
+                Some(upload)
+            }
+            None => None,
+        };
         let restore_version = match body.get("version") {
             None | Some(Value::Null) => None,
             Some(v) => Some(
@@ -254,10 +316,13 @@ pub async fn update(
             meta: json_meta(&a)?,
             permanent_url,
             restore_version,
-            upload: None,
+            upload,
         }
     };
     let a = assets::update(&app.db, &app.blobs, &app.changes, &access, &uid, update).await?;
+    if let Some(claim) = claim {
+        claim.consumed(&app.db, &app.blobs).await?;
+    }
     Ok(Json(
         json!({ "notice": "Asset updated successfully.", "asset": asset_json(&app, &a, params.render()).await? }),
     ))

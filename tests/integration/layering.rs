@@ -33,6 +33,7 @@ const RANKS: &[(&str, u8)] = &[
     ("throttle", 4),
     ("signing", 4),
     ("delivery", 5),
+    ("uploads", 5),
     ("assets", 6),
     ("stack_config", 6),
     ("audit", 6),

@@ -44,3 +44,4 @@ mod sso;
 mod support;
 mod sync;
 mod trash;
+mod uploads;

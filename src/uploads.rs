@@ -1,0 +1,557 @@
+//! Resumable uploads (§16, the tus 1.0.0 protocol): an upload is created with its length,
+//! receives its bytes in any number of `PATCH` requests, each starting at the offset the
+//! server acknowledged, and once complete becomes a new asset or a new version of one.
+//!
+//! Durability: bytes are appended to the upload's own file in the staging directory; the
+//! acknowledged offset (with the SHA-256 state after it) is written to the upload's row
+//! only after the file is synced, at the end of each `PATCH`, when a `PATCH` breaks off,
+//! and every [`CHECKPOINT`] bytes within a long one. After a crash, bytes past the
+//! acknowledged offset are cut off at the next `PATCH`, and the client resumes at the
+//! offset `HEAD` reports. The file is hashed as it arrives, so the finished file is never
+//! read again to learn its address.
+//!
+//! One request at a time writes an upload: a new request for an upload still being
+//! written (a client resuming before the server noticed its old connection was gone) asks
+//! the old one to stop, which saves what it has; it gets 423 if the old one does not let
+//! go within seconds.
+
+pub mod sha;
+pub mod tus;
+
+use std::collections::HashMap;
+use std::io::SeekFrom;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
+
+use crate::blob::BlobStore;
+use crate::db::uploads::UploadRow;
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::identity::StackAccess;
+use crate::ingest::{Ingested, HEAD_BYTES};
+use sha::ResumableSha256;
+
+/// Bytes a long `PATCH` may receive between two acknowledged offsets: what a crash in the
+/// middle of it can cost the client.
+pub const CHECKPOINT: u64 = 32 << 20;
+/// How long a `PATCH` body may send nothing before the server saves what it has and ends
+/// the request.
+pub const IDLE: Duration = Duration::from_secs(60);
+/// How long a request waits for another one that writes the same upload to let go.
+const HOLD_WAIT: Duration = Duration::from_secs(5);
+
+/// The limits of resumable uploads (settings, §16).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest `Upload-Length`.
+    pub max_bytes: u64,
+    /// How long an unfinished upload is kept after its last bytes (ms).
+    pub expiry_ms: i64,
+    /// Unfinished uploads one user or token may have.
+    pub max_open: u64,
+    /// Bytes one user or token may have announced in unfinished uploads.
+    pub max_in_flight: u64,
+}
+
+/// An unfinished upload.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    /// Its id: the last segment of its `Location`.
+    pub uid: String,
+    /// The announced length.
+    pub length: u64,
+    /// Bytes acknowledged.
+    pub received: u64,
+    /// `Upload-Metadata` as given at creation.
+    pub metadata: Vec<(String, Vec<u8>)>,
+    /// When it expires unless more bytes arrive (ms).
+    pub expires_at: i64,
+    hash: ResumableSha256,
+}
+
+impl Upload {
+    fn from_row(r: UploadRow) -> Result<Upload> {
+        let hash = ResumableSha256::load(&r.hash_state).ok_or_else(|| {
+            Error::Internal(anyhow::anyhow!("upload {}: unreadable hash state", r.uid))
+        })?;
+        Ok(Upload {
+            metadata: tus::parse_metadata(Some(&r.metadata)).unwrap_or_default(),
+            uid: r.uid,
+            length: r.length as u64,
+            received: r.received as u64,
+            expires_at: r.expires_at,
+            hash,
+        })
+    }
+
+    /// The file name the client gave (`filename` or `name` in the metadata).
+    pub fn filename(&self) -> Option<String> {
+        tus::metadata_text(&self.metadata, &["filename", "name"])
+    }
+
+    /// The content type the client claimed (`filetype`, `type` or `contentType`).
+    pub fn filetype(&self) -> Option<String> {
+        tus::metadata_text(&self.metadata, &["filetype", "type", "contentType"])
+    }
+}
+
+/// Where a `PATCH` body goes: the offset the client says it starts at, and the SHA-256 it
+/// must have (`Upload-Checksum`), if given.
+#[derive(Debug, Clone, Copy)]
+pub struct At {
+    /// `Upload-Offset`.
+    pub offset: u64,
+    /// `Upload-Checksum` (sha256).
+    pub checksum: Option<[u8; 32]>,
+}
+
+/// Resumable uploads in this process: their limits, and which are being written now.
+#[derive(Debug)]
+pub struct Uploads {
+    /// The limits (settings).
+    pub limits: Limits,
+    busy: Mutex<HashMap<String, Arc<Busy>>>,
+}
+
+#[derive(Debug, Default)]
+struct Busy {
+    stop: tokio::sync::Notify,
+}
+
+/// The right to write one upload, until dropped.
+#[derive(Debug)]
+pub struct Held<'a> {
+    uploads: &'a Uploads,
+    uid: String,
+    busy: Arc<Busy>,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        let mut map = self.uploads.busy.lock().unwrap_or_else(|e| e.into_inner());
+        if map
+            .get(&self.uid)
+            .is_some_and(|b| Arc::ptr_eq(b, &self.busy))
+        {
+            map.remove(&self.uid);
+        }
+    }
+}
+
+/// A finished upload handed to an asset change: [`Claim::consumed`] once the asset has
+/// it; dropped without that (the change was refused), the upload stays for another try.
+#[derive(Debug)]
+pub struct Claim<'a> {
+    _held: Held<'a>,
+    uid: String,
+}
+
+impl Claim<'_> {
+    /// Forgets the upload whose bytes an asset now has.
+    pub async fn consumed(self, db: &Db, blobs: &BlobStore) -> Result<()> {
+        db.delete_upload(&self.uid).await?;
+        remove_file(blobs, &self.uid).await;
+        Ok(())
+    }
+}
+
+async fn remove_file(blobs: &BlobStore, uid: &str) {
+    if let Err(e) = tokio::fs::remove_file(blobs.resumable_path(uid)).await {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            tracing::warn!("removing the file of upload {uid}: {e}");
+        }
+    }
+}
+
+/// Whether `uid` has the shape of an upload id (32 lowercase hex): anything else is not
+/// one, and never becomes part of a path.
+pub fn is_upload_uid(uid: &str) -> bool {
+    uid.len() == 32
+        && uid
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+impl Uploads {
+    /// Uploads within these limits.
+    pub fn new(limits: Limits) -> Uploads {
+        Uploads {
+            limits,
+            busy: Mutex::default(),
+        }
+    }
+
+    async fn hold(&self, uid: &str) -> Result<Held<'_>> {
+        let deadline = Instant::now() + HOLD_WAIT;
+        loop {
+            let other = {
+                let mut map = self.busy.lock().unwrap_or_else(|e| e.into_inner());
+                match map.get(uid) {
+                    Some(b) => b.clone(),
+                    None => {
+                        let busy = Arc::new(Busy::default());
+                        map.insert(uid.to_owned(), busy.clone());
+                        return Ok(Held {
+                            uploads: self,
+                            uid: uid.to_owned(),
+                            busy,
+                        });
+                    }
+                }
+            };
+            other.stop.notify_one();
+            if Instant::now() >= deadline {
+                return Err(Error::UploadLocked);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Starts an upload of `length` bytes in the stack of `access`, within the limits.
+    pub async fn create(
+        &self,
+        db: &Db,
+        blobs: &BlobStore,
+        access: &StackAccess,
+        length: u64,
+        metadata: &[(String, Vec<u8>)],
+    ) -> Result<Upload> {
+        access.require_write()?;
+        let limits = &self.limits;
+        let now = crate::time::now_ms();
+        if length > limits.max_bytes {
+            return Err(Error::TooLarge(limits.max_bytes));
+        }
+        let owner = access.actor.uid();
+        let open = db.open_uploads(owner, now).await?;
+        if open.count as u64 >= limits.max_open {
+            return Err(Error::TooManyUploads(format!(
+                "You have {} unfinished uploads, the most allowed; finish or delete one first.",
+                open.count
+            )));
+        }
+        if open.bytes as u64 + length > limits.max_in_flight {
+            return Err(Error::TooManyUploads(format!(
+                "Your unfinished uploads already announce {} bytes; with {length} more they would pass the limit of {} bytes. Finish or delete some first.",
+                open.bytes, limits.max_in_flight
+            )));
+        }
+        let hash = ResumableSha256::default();
+        let row = UploadRow {
+            uid: crate::ids::random_hex(16),
+            api_key: access.stack.api_key.clone(),
+            owner_uid: owner.to_owned(),
+            length: length as i64,
+            received: 0,
+            hash_state: hash.save(),
+            metadata: tus::encode_metadata(metadata),
+            created_at: now,
+            expires_at: now + limits.expiry_ms,
+        };
+        // The file first: a row always has its file (a file without a row is swept).
+        tokio::fs::File::create(blobs.resumable_path(&row.uid))
+            .await?
+            .sync_all()
+            .await?;
+        db.insert_upload(&row).await?;
+        Upload::from_row(row)
+    }
+
+    /// An upload of this stack and this user or token (404 otherwise; 410 once expired,
+    /// and then its bytes are reclaimed).
+    pub async fn get(
+        &self,
+        db: &Db,
+        blobs: &BlobStore,
+        access: &StackAccess,
+        uid: &str,
+        now: i64,
+    ) -> Result<Upload> {
+        if !is_upload_uid(uid) {
+            return Err(Error::NotFound("Upload"));
+        }
+        let row = db
+            .upload(uid)
+            .await?
+            .filter(|r| r.api_key == access.stack.api_key && r.owner_uid == access.actor.uid())
+            .ok_or(Error::NotFound("Upload"))?;
+        if row.expires_at <= now {
+            db.delete_upload(uid).await?;
+            remove_file(blobs, uid).await;
+            return Err(Error::UploadExpired);
+        }
+        Upload::from_row(row)
+    }
+
+    /// Appends a `PATCH` body at `offset` (which must be the acknowledged offset: 409
+    /// otherwise). With `checksum`, the body's SHA-256 must match or none of it is kept
+    /// (460). A body that breaks off keeps what arrived (without a checksum). Returns the
+    /// upload with its new offset.
+    pub async fn append<S, E>(
+        &self,
+        db: &Db,
+        blobs: &BlobStore,
+        access: &StackAccess,
+        uid: &str,
+        at: At,
+        mut body: S,
+    ) -> Result<Upload>
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
+        E: Into<Error>,
+    {
+        access.require_write()?;
+        self.get(db, blobs, access, uid, crate::time::now_ms())
+            .await?;
+        let held = self.hold(uid).await?;
+        let mut up = self
+            .get(db, blobs, access, uid, crate::time::now_ms())
+            .await?;
+        let At { offset, checksum } = at;
+        if offset != up.received {
+            return Err(Error::Conflict(format!(
+                "Upload-Offset is {offset}, but the upload has {} bytes: ask with HEAD and resume from there.",
+                up.received
+            )));
+        }
+        let mut file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .open(blobs.resumable_path(uid))
+            .await?;
+        // Bytes written after the last acknowledged offset (a crash) are not the client's.
+        file.set_len(up.received).await?;
+        file.seek(SeekFrom::Start(up.received)).await?;
+        let mut w = Writer {
+            out: BufWriter::with_capacity(1 << 20, file),
+            db,
+            uid,
+            expiry_ms: self.limits.expiry_ms,
+            acked: up.received,
+        };
+        let mut check = checksum.map(|want| (want, Sha256::new()));
+        let ending: Result<()> = loop {
+            let next = tokio::select! {
+                biased;
+                _ = held.busy.stop.notified() => break Err(Error::Conflict(
+                    "Another request for this upload took over.".into(),
+                )),
+                next = tokio::time::timeout(IDLE, body.next()) => next,
+            };
+            let chunk = match next {
+                Err(_) => {
+                    break Err(Error::Malformed(format!(
+                        "No bytes arrived for {} seconds.",
+                        IDLE.as_secs()
+                    )))
+                }
+                Ok(None) => break Ok(()),
+                Ok(Some(Err(e))) => break Err(e.into()),
+                Ok(Some(Ok(chunk))) => chunk,
+            };
+            if up.received + chunk.len() as u64 > up.length {
+                w.roll_back().await;
+                return Err(Error::Malformed(format!(
+                    "The body goes past Upload-Length ({} bytes); none of it was kept.",
+                    up.length
+                )));
+            }
+            if let Err(e) = w.out.write_all(&chunk).await {
+                w.roll_back().await;
+                return Err(e.into());
+            }
+            up.hash.update(&chunk);
+            if let Some((_, h)) = check.as_mut() {
+                h.update(&chunk);
+            }
+            up.received += chunk.len() as u64;
+            if check.is_none() && up.received - w.acked >= CHECKPOINT {
+                w.acknowledge(&up).await?;
+            }
+        };
+        if let Some((want, h)) = check {
+            // The body must arrive whole and match, or none of it stays.
+            if ending.is_err() || h.finalize().as_slice() != want {
+                w.roll_back().await;
+                return Err(ending.err().unwrap_or(Error::ChecksumMismatch));
+            }
+        }
+        w.acknowledge(&up).await?;
+        up.expires_at = crate::time::now_ms() + self.limits.expiry_ms;
+        drop(held);
+        ending.map(|()| up)
+    }
+
+    /// Ends an upload (`DELETE`, the termination extension): its row and bytes go.
+    pub async fn terminate(
+        &self,
+        db: &Db,
+        blobs: &BlobStore,
+        access: &StackAccess,
+        uid: &str,
+    ) -> Result<()> {
+        access.require_write()?;
+        self.get(db, blobs, access, uid, crate::time::now_ms())
+            .await?;
+        let _held = self.hold(uid).await?;
+        db.delete_upload(uid).await?;
+        remove_file(blobs, uid).await;
+        Ok(())
+    }
+
+    /// A finished upload as the bytes of a new asset or version (`asset.upload_uid`):
+    /// staged without copying, with its SHA-256 from the hashing done while it arrived. 422
+    /// while bytes are missing.
+    pub async fn take_finished(
+        &self,
+        db: &Db,
+        blobs: &BlobStore,
+        access: &StackAccess,
+        uid: &str,
+    ) -> Result<(Ingested, Claim<'_>)> {
+        let field = |m: String| Error::field("upload_uid", m);
+        if !is_upload_uid(uid) {
+            return Err(field(format!(
+                "{uid:?} is not an upload of yours in this stack"
+            )));
+        }
+        let held = self.hold(uid).await?;
+        let up = match self
+            .get(db, blobs, access, uid, crate::time::now_ms())
+            .await
+        {
+            Err(Error::NotFound(_)) => {
+                return Err(field(format!(
+                    "{uid:?} is not an upload of yours in this stack"
+                )))
+            }
+            other => other?,
+        };
+        if up.received < up.length {
+            return Err(field(format!(
+                "is not finished: {} of {} bytes received",
+                up.received, up.length
+            )));
+        }
+        let path = blobs.resumable_path(uid);
+        let mut file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .read(true)
+            .open(&path)
+            .await?;
+        if file.metadata().await?.len() != up.length {
+            file.set_len(up.length).await?;
+        }
+        let mut head = vec![0u8; HEAD_BYTES.min(up.length as usize)];
+        file.read_exact(&mut head).await?;
+        drop(file);
+        let staged = blobs.stage_link(&path).await?;
+        let ingested = Ingested::staged(
+            staged,
+            up.hash.finish_hex(),
+            up.length,
+            &head,
+            up.filename().as_deref(),
+            up.filetype().as_deref(),
+        );
+        Ok((
+            ingested,
+            Claim {
+                _held: held,
+                uid: uid.to_owned(),
+            },
+        ))
+    }
+
+    /// Reclaims expired uploads (rows and files), and files of uploads that have no row
+    /// (a crash between the two) once they are an hour old. Returns how many went.
+    pub async fn sweep(&self, db: &Db, blobs: &BlobStore, now: i64) -> Result<u64> {
+        let mut removed = 0;
+        loop {
+            let expired = db.expired_uploads(now, 500).await?;
+            if expired.is_empty() {
+                break;
+            }
+            for uid in &expired {
+                if self
+                    .busy
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .contains_key(uid)
+                {
+                    continue;
+                }
+                if db.delete_upload(uid).await? {
+                    removed += 1;
+                }
+                remove_file(blobs, uid).await;
+            }
+            if expired.len() < 500 {
+                break;
+            }
+        }
+        let files = blobs.resumable_files()?;
+        let old: Vec<String> = files
+            .into_iter()
+            .filter(|(_, age)| *age > Duration::from_secs(3600))
+            .map(|(uid, _)| uid)
+            .collect();
+        let kept = db.existing_uploads(&old).await?;
+        for uid in old.iter().filter(|u| !kept.contains(u)) {
+            remove_file(blobs, uid).await;
+            removed += 1;
+        }
+        Ok(removed)
+    }
+}
+
+/// Writes a `PATCH` body into the upload's file and acknowledges offsets.
+struct Writer<'a> {
+    out: BufWriter<tokio::fs::File>,
+    db: &'a Db,
+    uid: &'a str,
+    expiry_ms: i64,
+    acked: u64,
+}
+
+impl Writer<'_> {
+    /// Makes what was written durable, then records the new offset and hash state.
+    async fn acknowledge(&mut self, up: &Upload) -> Result<()> {
+        if up.received == self.acked {
+            return Ok(());
+        }
+        self.out.flush().await?;
+        self.out.get_ref().sync_data().await?;
+        let state = up.hash.save();
+        let moved = self
+            .db
+            .advance_upload(
+                self.uid,
+                self.acked as i64,
+                up.received as i64,
+                &state,
+                crate::time::now_ms() + self.expiry_ms,
+            )
+            .await?;
+        if !moved {
+            return Err(Error::Conflict(
+                "The upload changed meanwhile (another process, or it was deleted).".into(),
+            ));
+        }
+        self.acked = up.received;
+        Ok(())
+    }
+
+    /// Drops every byte of this request not acknowledged yet (with a checksum: all of
+    /// them).
+    async fn roll_back(&mut self) {
+        let _ = self.out.flush().await;
+        if let Err(e) = self.out.get_ref().set_len(self.acked).await {
+            tracing::warn!("cutting upload {} back to {}: {e}", self.uid, self.acked);
+        }
+    }
+}
