@@ -95,18 +95,24 @@ enum Command {
         #[arg(long, default_value_t = 3600)]
         min_age: u64,
     },
-    /// Upload files as new assets.
+    /// Upload files as new assets. Files of 8 MiB and more go as resumable uploads (§16):
+    /// a broken connection is resumed where the server stopped, and running the same
+    /// command again after an interruption resumes too.
     Upload {
         #[command(flatten)]
         remote: Remote,
+        #[command(flatten)]
+        resumable: remote::Resumable,
         /// Files to upload.
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Replace an asset's file.
+    /// Replace an asset's file (resumable from 8 MiB, as `upload`).
     Replace {
         #[command(flatten)]
         remote: Remote,
+        #[command(flatten)]
+        resumable: remote::Resumable,
         /// Asset uid.
         uid: String,
         /// New file.
@@ -243,8 +249,17 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(cmd) => return admin::import(config, cmd).await,
         Command::Fsck { verify } => return admin::fsck(config, verify).await,
         Command::Gc { min_age } => admin::gc(config, Duration::from_secs(min_age)).await?,
-        Command::Upload { remote, files } => remote::upload(&remote, &files).await?,
-        Command::Replace { remote, uid, file } => remote::replace(&remote, &uid, &file).await?,
+        Command::Upload {
+            remote,
+            resumable,
+            files,
+        } => remote::upload(&remote, &resumable, &files).await?,
+        Command::Replace {
+            remote,
+            resumable,
+            uid,
+            file,
+        } => remote::replace(&remote, &resumable, &uid, &file).await?,
         Command::PermanentUrl { remote, uid, slug } => {
             remote::permanent_url(&remote, &uid, slug).await?
         }

@@ -12,6 +12,13 @@ use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 use tokio_util::io::ReaderStream;
 
+mod resumable;
+pub use resumable::{Resume, Target};
+
+/// Files at least this large are sent as resumable uploads (§16) by [`Client::upload`] and
+/// [`Client::replace`].
+pub const RESUMABLE_FROM: u64 = 8 << 20;
+
 /// How the client authenticates.
 #[derive(Debug, Clone)]
 pub enum Auth {
@@ -99,6 +106,12 @@ pub struct Client {
     base: String,
     api_key: Option<String>,
     auth: Option<Auth>,
+}
+
+fn file_len(file: &Path) -> anyhow::Result<u64> {
+    Ok(std::fs::metadata(file)
+        .with_context(|| format!("reading {}", file.display()))?
+        .len())
 }
 
 fn progress(len: u64, what: &str) -> ProgressBar {
@@ -216,13 +229,33 @@ impl Client {
         Ok(answer?.asset)
     }
 
-    /// Uploads a file as a new asset.
-    pub async fn upload(&self, file: &Path) -> anyhow::Result<RemoteAsset> {
+    /// Uploads a file as a new asset: in one request, or resumably (§16) when it is at
+    /// least [`RESUMABLE_FROM`] bytes or `force_resumable`.
+    pub async fn upload(
+        &self,
+        file: &Path,
+        resume: &Resume,
+        force_resumable: bool,
+    ) -> anyhow::Result<RemoteAsset> {
+        if force_resumable || file_len(file)? >= RESUMABLE_FROM {
+            return self.send_resumable(file, Target::New, resume).await;
+        }
         self.send_file(Method::POST, "/v3/assets", file).await
     }
 
-    /// Replaces an asset's file.
-    pub async fn replace(&self, uid: &str, file: &Path) -> anyhow::Result<RemoteAsset> {
+    /// Replaces an asset's file, like [`Client::upload`].
+    pub async fn replace(
+        &self,
+        uid: &str,
+        file: &Path,
+        resume: &Resume,
+        force_resumable: bool,
+    ) -> anyhow::Result<RemoteAsset> {
+        if force_resumable || file_len(file)? >= RESUMABLE_FROM {
+            return self
+                .send_resumable(file, Target::Replace(uid), resume)
+                .await;
+        }
         self.send_file(Method::PUT, &format!("/v3/assets/{uid}"), file)
             .await
     }

@@ -28,6 +28,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("export", export),
     ("memento", memento),
     ("id_token", id_token),
+    ("tus_headers", tus_headers),
 ];
 
 /// The delivery fast path's request-head parser and classifier: a head it takes is a public
@@ -308,6 +309,52 @@ pub fn upload(data: &[u8]) {
 /// verifies.
 pub fn id_token(data: &[u8]) {
     crate::identity::fuzzing::id_token(&String::from_utf8_lossy(data));
+}
+
+/// The tus request headers of resumable uploads (§16): the input's lines are taken as
+/// `Upload-Offset`, `Upload-Length`, `Upload-Metadata`, `Upload-Checksum` and
+/// `Tus-Resumable`. A count is taken only when it is all digits and within `i64`;
+/// metadata taken comes back the same through its encoding; a checksum taken is a sha256.
+/// The whole input is also hashed with the resumable SHA-256, saved and taken up again at
+/// a cut chosen by its first byte, which must agree with `sha2`.
+pub fn tus_headers(data: &[u8]) {
+    use crate::uploads::{sha::ResumableSha256, tus};
+    let text = String::from_utf8_lossy(data);
+    let mut lines = text.split('\n');
+    for name in ["Upload-Offset", "Upload-Length"] {
+        let v = lines.next();
+        if let Ok(n) = tus::parse_count(name, v) {
+            let v = v.unwrap_or_default();
+            assert!(v.bytes().all(|b| b.is_ascii_digit()), "{name} {v:?}");
+            assert!(n <= i64::MAX as u64);
+            assert_eq!(
+                n.to_string(),
+                v.trim_start_matches('0').to_owned().max("0".into())
+            );
+        }
+    }
+    if let Ok(pairs) = tus::parse_metadata(lines.next()) {
+        let again = tus::parse_metadata(Some(&tus::encode_metadata(&pairs)));
+        assert_eq!(again.ok().as_ref(), Some(&pairs), "metadata round trip");
+    }
+    let checksum = lines.next();
+    if let Ok(Some(_)) = tus::parse_checksum(checksum) {
+        let v = checksum.unwrap_or_default().trim().to_ascii_lowercase();
+        assert!(v.starts_with("sha256 "), "{v:?}");
+    }
+    let version = lines.next();
+    assert_eq!(
+        tus::check_version(version).is_ok(),
+        version.map(str::trim) == Some("1.0.0")
+    );
+
+    use sha2::Digest as _;
+    let cut = data.first().map_or(0, |b| *b as usize).min(data.len());
+    let mut h = ResumableSha256::default();
+    h.update(&data[..cut]);
+    let mut h = ResumableSha256::load(&h.save()).expect("a saved state loads");
+    h.update(&data[cut..]);
+    assert_eq!(h.finish_hex(), hex::encode(sha2::Sha256::digest(data)));
 }
 
 mod agreement;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::Args;
 
-use crate::client::{Auth, Client};
+use crate::client::{Auth, Client, Resume};
 use crate::filename::Filename;
 use crate::slug::Slug;
 
@@ -51,11 +51,24 @@ impl Remote {
     }
 }
 
+/// How `upload` and `replace` send files.
+#[derive(Debug, Args)]
+pub struct Resumable {
+    /// Send every file as a resumable upload, whatever its size.
+    #[arg(long)]
+    resumable: bool,
+    /// How many times a broken transfer is resumed before giving up (run the command
+    /// again to resume later).
+    #[arg(long, default_value_t = 5)]
+    retries: u32,
+}
+
 /// `perma upload`: each file as a new asset; prints uid and version URL.
-pub async fn upload(remote: &Remote, files: &[PathBuf]) -> anyhow::Result<()> {
+pub async fn upload(remote: &Remote, how: &Resumable, files: &[PathBuf]) -> anyhow::Result<()> {
     let c = remote.client().await?;
+    let resume = Resume::standard(how.retries);
     for f in files {
-        let a = c.upload(f).await?;
+        let a = c.upload(f, &resume, how.resumable).await?;
         println!("{}\t{}", a.uid, a.url.unwrap_or_default());
     }
     Ok(())
@@ -79,8 +92,18 @@ pub async fn sign(
 }
 
 /// `perma replace`: prints the new version URL.
-pub async fn replace(remote: &Remote, uid: &str, file: &std::path::Path) -> anyhow::Result<()> {
-    let a = remote.client().await?.replace(uid, file).await?;
+pub async fn replace(
+    remote: &Remote,
+    how: &Resumable,
+    uid: &str,
+    file: &std::path::Path,
+) -> anyhow::Result<()> {
+    let resume = Resume::standard(how.retries);
+    let a = remote
+        .client()
+        .await?
+        .replace(uid, file, &resume, how.resumable)
+        .await?;
     println!("{}", a.url.unwrap_or_default());
     Ok(())
 }

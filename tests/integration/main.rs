@@ -45,3 +45,4 @@ mod support;
 mod sync;
 mod trash;
 mod uploads;
+mod uploads_cli;
