@@ -46,6 +46,16 @@ pub fn routes() -> Router<Arc<App>> {
             }),
         )
         .route("/js/{module}", get(module))
+        // tus-js-client (MIT), for resumable uploads (§16): a classic script, vendored.
+        .route(
+            "/vendor/tus.min.js",
+            get(|| async {
+                page(
+                    "text/javascript; charset=utf-8",
+                    include_str!("../../web/vendor/tus.min.js"),
+                )
+            }),
+        )
         .route(
             "/app.css",
             get(|| async { page("text/css; charset=utf-8", include_str!("../../web/app.css")) }),
@@ -63,6 +73,7 @@ const MODULES: &[(&str, &str)] = &[
     ("metadata.js", include_str!("../../web/js/metadata.js")),
     ("nav.js", include_str!("../../web/js/nav.js")),
     ("panel.js", include_str!("../../web/js/panel.js")),
+    ("resumable.js", include_str!("../../web/js/resumable.js")),
     ("router.js", include_str!("../../web/js/router.js")),
     ("settings.js", include_str!("../../web/js/settings.js")),
     ("shell.js", include_str!("../../web/js/shell.js")),

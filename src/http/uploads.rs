@@ -96,7 +96,9 @@ pub async fn create(
         .uploads
         .create(&app.db, &app.blobs, &access, length, &metadata)
         .await?;
-    let location = format!("{}/v3/uploads/{}", app.public_url, up.uid);
+    // A path: the client resumes on the address it created the upload through (the public
+    // URL may name a CDN that only delivers).
+    let location = format!("/v3/uploads/{}", up.uid);
     let with_body = is_octet_stream(&headers)
         && text(&headers, "content-length").is_none_or(|l| l.trim() != "0");
     let up = if with_body {

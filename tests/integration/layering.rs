@@ -158,6 +158,7 @@ const UI_RANKS: &[(&str, u8)] = &[
     ("dom.js", 0),
     ("api.js", 1),
     ("nav.js", 2),
+    ("resumable.js", 2),
     ("shell.js", 3),
     ("assets.js", 3),
     ("metadata.js", 3),

@@ -38,8 +38,8 @@ async fn create(s: &Session, length: u64, name: &str) -> String {
     assert_eq!(r.headers()["upload-offset"], "0");
     assert!(r.headers().contains_key("upload-expires"));
     let location = r.headers()["location"].to_str().unwrap().to_owned();
-    assert!(location.starts_with(&s.base), "{location}");
-    location[s.base.len()..].to_owned()
+    assert!(location.starts_with("/v3/uploads/"), "{location}");
+    location
 }
 
 async fn patch(s: &Session, path: &str, offset: u64, bytes: &[u8]) -> reqwest::Response {

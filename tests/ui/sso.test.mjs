@@ -3,15 +3,13 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join, resolve, dirname } from 'node:path'
+import { rmSync } from 'node:fs'
+import { resolve, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
-import { chromium } from 'playwright-core'
+import { launch, startPerma } from './perma.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const bin = process.env.PERMA_BIN || resolve(here, '../../target/debug/perma')
 const EMAIL = 'admin@example.com'
 const PASSWORD = 'admin-password'
 
@@ -33,29 +31,16 @@ async function control (path, body) {
 before(async () => {
   provider = spawn('node', ['provider.mjs', 'perma', 'ui-client-secret'], { cwd: resolve(here, '../sso'), stdio: ['pipe', 'pipe', 'inherit'] })
   issuer = JSON.parse(await firstLine(provider, /^(\{.*\})$/)).issuer
-  dataDir = mkdtempSync(join(tmpdir(), 'perma-ui-sso-'))
-  server = spawn(bin, ['serve'], {
-    env: {
-      ...process.env,
-      PERMA_DATA_DIR: dataDir,
-      PERMA_LISTEN: '127.0.0.1:0',
-      PERMA_LOG: 'warn',
-      PERMA_ADMIN_EMAIL: EMAIL,
-      PERMA_ADMIN_PASSWORD: PASSWORD,
-      PERMA_OIDC_ISSUER: issuer,
-      PERMA_OIDC_CLIENT_ID: 'perma',
-      PERMA_OIDC_CLIENT_SECRET: 'ui-client-secret',
-      PERMA_OIDC_SCOPES: 'openid email perma',
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  base = await firstLine(server, /perma listening on (http:\/\/\S+)/)
+  ;({ server, base, dataDir } = await startPerma({
+    PERMA_ADMIN_EMAIL: EMAIL,
+    PERMA_ADMIN_PASSWORD: PASSWORD,
+    PERMA_OIDC_ISSUER: issuer,
+    PERMA_OIDC_CLIENT_ID: 'perma',
+    PERMA_OIDC_CLIENT_SECRET: 'ui-client-secret',
+    PERMA_OIDC_SCOPES: 'openid email perma',
+  }))
   await control('client', { redirect_uri: `${base}/v3/sso/callback` })
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  })
+  browser = await launch()
   page = await (await browser.newContext({ viewport: { width: 1280, height: 860 } })).newPage()
 })
 

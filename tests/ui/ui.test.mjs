@@ -2,15 +2,12 @@
 // Starts the real perma binary (PERMA_BIN, default ../../target/debug/perma) on 127.0.0.1:0.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, mkdirSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { rmSync, mkdirSync } from 'node:fs'
 import { join, resolve, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { chromium } from 'playwright-core'
+import { launch, startPerma } from './perma.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const bin = process.env.PERMA_BIN || resolve(here, '../../target/debug/perma')
 const shots = resolve(here, '../../docs/screenshots')
 const EMAIL = 'author@example.com'
 const PASSWORD = 'author-password'
@@ -22,20 +19,7 @@ let server, base, browser, context, page, dataDir
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAMAAAACCAYAAACddGYaAAAAEUlEQVR4nGP8z8Dwn4EIwAgAJkUC/3mBVjwAAAAASUVORK5CYII=', 'base64')
 
 async function startServer () {
-  dataDir = mkdtempSync(join(tmpdir(), 'perma-ui-'))
-  server = spawn(bin, ['serve'], {
-    env: { ...process.env, PERMA_DATA_DIR: dataDir, PERMA_LISTEN: '127.0.0.1:0', PERMA_LOG: 'warn', PERMA_ADMIN_EMAIL: EMAIL, PERMA_ADMIN_PASSWORD: PASSWORD, PERMA_MAX_UPLOAD_BYTES: String(MAX_UPLOAD) },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  base = await new Promise((resolve, reject) => {
-    let out = ''
-    server.stdout.on('data', (d) => {
-      out += d
-      const m = out.match(/perma listening on (http:\/\/\S+)/)
-      if (m) resolve(m[1])
-    })
-    server.on('exit', (code) => reject(new Error(`perma exited with ${code}`)))
-  })
+  ({ server, base, dataDir } = await startPerma({ PERMA_ADMIN_EMAIL: EMAIL, PERMA_ADMIN_PASSWORD: PASSWORD, PERMA_MAX_UPLOAD_BYTES: String(MAX_UPLOAD) }))
 }
 
 async function apiAs (method, path, body, apiKey) {
@@ -47,11 +31,7 @@ async function apiAs (method, path, body, apiKey) {
 
 before(async () => {
   await startServer()
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  })
+  browser = await launch()
   context = await browser.newContext({ viewport: { width: 1280, height: 860 } })
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base })
   page = await context.newPage()

@@ -5,6 +5,7 @@ import { PAGE, SORTS, allFolders, loadTargets, moveDialog, noEnvironments, rendi
 import { alertBox, date, dialog, ext, fill, h, icon, size, toast } from './dom.js'
 import { ancestry, remember } from './nav.js'
 import { closePanel, renderPanel, selectAsset } from './panel.js'
+import { RESUMABLE_FROM, discard, startResumable, unfinished } from './resumable.js'
 import { renderShell } from './shell.js'
 import { may, state, store } from './state.js'
 
@@ -31,6 +32,8 @@ export function showLibraryChrome () {
   document.getElementById('nav-settings')?.removeAttribute('aria-current')
   document.getElementById('nav-trash')?.removeAttribute('aria-current')
   document.getElementById('nav-assets').setAttribute('aria-current', 'page')
+  // Uploads a reloaded page left unfinished (§16).
+  renderUploads()
 }
 
 
@@ -374,29 +377,75 @@ export async function openFoundFolder (uid) {
 }
 
 // ---------- uploads ----------
+const percent = (u) => `${Math.round(u.progress * 100)}%`
+const STATUS = { error: () => 'Failed', done: () => 'Done', paused: (u) => `Paused at ${percent(u)}` }
+
+function uploadRow (u) {
+  const control = u.control && (u.status === 'uploading' || u.status === 'paused')
+    ? h('button', {
+      class: 'btn small', type: 'button',
+      onclick: () => {
+        if (u.status === 'paused') { u.status = 'uploading'; u.control.resume() } else { u.status = 'paused'; u.control.pause() }
+        renderUploads()
+      },
+    }, u.status === 'paused' ? `Resume ${u.name}` : `Pause ${u.name}`)
+    : null
+  return h('li', {},
+    h('div', { class: 'row' }, h('span', { class: 'name' }, u.name), h('span', {}, (STATUS[u.status] || percent)(u))),
+    h('progress', { max: '100', value: String(Math.round(u.progress * 100)), 'aria-label': `Uploading ${u.name}` }),
+    u.resumed ? h('p', { class: 'hint' }, 'Resumed where the server stopped.') : null,
+    control,
+    u.error ? h('p', { class: 'error', role: 'alert' }, `${u.name}: ${u.error}`) : null)
+}
+
+// Uploads a closed or reloaded page left unfinished: choose the file again to resume.
+function leftOver () {
+  const left = unfinished().filter((l) => !state.uploads.some((u) => u.name === l.name && u.status !== 'done'))
+  if (!left.length) return null
+  return h('div', { class: 'left-over' },
+    h('h3', {}, 'Unfinished uploads'),
+    h('ul', {}, left.map((l) => h('li', {},
+      h('span', {}, `${l.name} (${size(l.size)}): choose the file again to resume.`),
+      h('button', { class: 'btn small', type: 'button', onclick: async () => { await discard(l); renderUploads() } }, `Discard ${l.name}`)))))
+}
+
 export function renderUploads () {
   let box = document.getElementById('uploads')
-  if (!state.uploads.length) { if (box) box.remove(); return }
+  const left = leftOver()
+  if (!state.uploads.length && !left) { if (box) box.remove(); return }
   if (!box) { box = h('section', { class: 'uploads', id: 'uploads', 'aria-label': 'Uploads' }); document.body.append(box) }
-  const done = state.uploads.every((u) => u.status !== 'uploading')
+  const done = state.uploads.every((u) => u.status === 'done' || u.status === 'error')
   fill(box,
-    h('h2', {}, done ? 'Uploads finished' : 'Uploading…'),
-    h('ul', {}, state.uploads.map((u) => h('li', {},
-      h('div', { class: 'row' }, h('span', { class: 'name' }, u.name), h('span', {}, u.status === 'error' ? 'Failed' : u.status === 'done' ? 'Done' : `${Math.round(u.progress * 100)}%`)),
-      h('progress', { max: '100', value: String(Math.round(u.progress * 100)), 'aria-label': `Uploading ${u.name}` }),
-      u.error ? h('p', { class: 'error', role: 'alert' }, `${u.name}: ${u.error}`) : null))),
-    done ? h('button', { class: 'btn', type: 'button', onclick: () => { state.uploads = []; renderUploads() } }, 'Dismiss') : null)
+    state.uploads.length ? h('h2', {}, done ? 'Uploads finished' : 'Uploading…') : null,
+    h('ul', {}, state.uploads.map(uploadRow)),
+    left,
+    done && state.uploads.length ? h('button', { class: 'btn', type: 'button', onclick: () => { state.uploads = []; renderUploads() } }, 'Dismiss') : null)
+}
+
+// One file: in one request, or resumably (§16) from RESUMABLE_FROM up.
+async function sendOne (job, parent) {
+  if (job.file.size < RESUMABLE_FROM) {
+    const fields = parent ? { 'asset[parent_uid]': parent } : {}
+    await sendFile('POST', '/v3/assets', job.file, fields, (p) => { job.progress = p; renderUploads() })
+    return
+  }
+  job.control = startResumable(job.file, {
+    onProgress: (p) => { job.progress = p; renderUploads() },
+    onResumed: () => { job.resumed = true; renderUploads() },
+  })
+  const uploadUid = await job.control.done
+  await api('POST', '/v3/assets', { body: { asset: { upload_uid: uploadUid, parent_uid: parent } } })
 }
 
 export async function uploadFiles (files) {
   if (!files.length) return
-  const fields = state.folder ? { 'asset[parent_uid]': state.folder } : {}
+  const parent = state.folder
   const jobs = files.map((f) => ({ name: f.name, progress: 0, status: 'uploading', file: f }))
   state.uploads.push(...jobs)
   renderUploads()
   await Promise.all(jobs.map(async (job) => {
     try {
-      await sendFile('POST', '/v3/assets', job.file, fields, (p) => { job.progress = p; renderUploads() })
+      await sendOne(job, parent)
       job.progress = 1
       job.status = 'done'
     } catch (err) {

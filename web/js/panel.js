@@ -1,6 +1,7 @@
 // The asset panel: details, URLs, permanent URL (§3), versions, publishing.
 
 import { api, sendFile } from './api.js'
+import { RESUMABLE_FROM, startResumable } from './resumable.js'
 import { SLUG_MAX, alertBox, copy, date, dialog, fill, h, icon, size, slugProblem, suggestSlug, toast } from './dom.js'
 import { PREVIEW, RENDERABLE, loadTargets, moveDialog, noEnvironments, rendition, targetFields, targetProblem } from './assets.js'
 import { metadataSection } from './metadata.js'
@@ -140,7 +141,12 @@ export async function renderPanel (notice) {
     fill(progress, bar)
     fill(actionError)
     try {
-      await sendFile('PUT', `/v3/assets/${a.uid}`, f, {}, (p) => { bar.value = p })
+      if (f.size < RESUMABLE_FROM) {
+        await sendFile('PUT', `/v3/assets/${a.uid}`, f, {}, (p) => { bar.value = p })
+      } else {
+        const uploadUid = await startResumable(f, { onProgress: (p) => { bar.value = p } }).done
+        await api('PUT', `/v3/assets/${a.uid}`, { body: { asset: { upload_uid: uploadUid } } })
+      }
       await renderPanel(a.permanent_url ? 'File replaced. The permanent URL is unchanged and now serves the new file; the version URL is new.' : 'File replaced. The version URL is new.')
       changed()
     } catch (err) {
