@@ -120,8 +120,12 @@ pub async fn create(
             .await
         {
             Ok(up) => up,
-            Err(e @ (Error::ChecksumMismatch | Error::Conflict(_) | Error::UploadLocked)) => {
-                return Err(e)
+            // Refused bytes: the client is told no Location, so the upload goes too.
+            Err(e @ Error::ChecksumMismatch) => {
+                app.uploads
+                    .terminate(&app.db, &app.blobs, &access, &up.uid)
+                    .await?;
+                return Err(e);
             }
             Err(_) => {
                 app.uploads

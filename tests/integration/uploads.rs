@@ -201,6 +201,25 @@ async fn creation_with_upload_and_a_replace_move_the_permanent_url() {
     assert_eq!(r.headers()["upload-offset"], second.len().to_string());
     let location = r.headers()["location"].to_str().unwrap().to_owned();
     let up = upload_uid(&location).to_owned();
+    // The same with a checksum that does not match: 460, and no upload is left behind.
+    let r = tus(&s, Method::POST, "/v3/uploads")
+        .header("upload-length", second.len().to_string())
+        .header("content-type", "application/offset+octet-stream")
+        .header(
+            "upload-checksum",
+            format!("sha256 {}", b64(&Sha256::digest(b"other bytes"))),
+        )
+        .body(second.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 460);
+    assert!(!r.headers().contains_key("location"));
+    assert_eq!(
+        t.app.blobs.resumable_files().unwrap().len(),
+        1,
+        "only the first upload's file"
+    );
 
     let (st, v) = s
         .call(
