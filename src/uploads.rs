@@ -332,6 +332,7 @@ impl Uploads {
             uid,
             expiry_ms: self.limits.expiry_ms,
             acked: up.received,
+            syncing: None,
         };
         let mut check = checksum.map(|want| (want, Sha256::new()));
         let ending: Result<()> = loop {
@@ -369,8 +370,9 @@ impl Uploads {
                 h.update(&chunk);
             }
             up.received += chunk.len() as u64;
-            if check.is_none() && up.received - w.acked >= CHECKPOINT {
-                w.acknowledge(&up).await?;
+            let last = w.syncing.as_ref().map_or(w.acked, |(to, _, _)| *to);
+            if check.is_none() && up.received - last >= CHECKPOINT {
+                w.checkpoint(&up).await?;
             }
         };
         if let Some((want, h)) = check {
@@ -516,24 +518,21 @@ struct Writer<'a> {
     uid: &'a str,
     expiry_ms: i64,
     acked: u64,
+    /// A checkpoint being made durable while more bytes arrive: the offset and hash state
+    /// it will acknowledge, and the `fsync` under way.
+    syncing: Option<(u64, String, tokio::task::JoinHandle<std::io::Result<()>>)>,
 }
 
 impl Writer<'_> {
-    /// Makes what was written durable, then records the new offset and hash state.
-    async fn acknowledge(&mut self, up: &Upload) -> Result<()> {
-        if up.received == self.acked {
-            return Ok(());
-        }
-        self.out.flush().await?;
-        self.out.get_ref().sync_data().await?;
-        let state = up.hash.save();
+    /// Records an offset made durable, with the hash state after it.
+    async fn advance(&mut self, to: u64, state: &str) -> Result<()> {
         let moved = self
             .db
             .advance_upload(
                 self.uid,
                 self.acked as i64,
-                up.received as i64,
-                &state,
+                to as i64,
+                state,
                 crate::time::now_ms() + self.expiry_ms,
             )
             .await?;
@@ -542,14 +541,51 @@ impl Writer<'_> {
                 "The upload changed meanwhile (another process, or it was deleted).".into(),
             ));
         }
-        self.acked = up.received;
+        self.acked = to;
         Ok(())
+    }
+
+    /// Acknowledges the previous checkpoint once its `fsync` is done, and starts making
+    /// what was written since durable, without waiting for the disk: the flush of one
+    /// checkpoint overlaps the arrival of the next one's bytes.
+    async fn checkpoint(&mut self, up: &Upload) -> Result<()> {
+        self.out.flush().await?;
+        self.settle().await?;
+        let file = self.out.get_ref().try_clone().await?;
+        let sync = tokio::spawn(async move { file.sync_data().await });
+        self.syncing = Some((up.received, up.hash.save(), sync));
+        Ok(())
+    }
+
+    /// Waits for the checkpoint being made durable, and acknowledges it.
+    async fn settle(&mut self) -> Result<()> {
+        if let Some((to, state, sync)) = self.syncing.take() {
+            sync.await
+                .map_err(|e| Error::Internal(anyhow::anyhow!("fsync task: {e}")))??;
+            self.advance(to, &state).await?;
+        }
+        Ok(())
+    }
+
+    /// Makes everything written durable, then records the new offset and hash state.
+    async fn acknowledge(&mut self, up: &Upload) -> Result<()> {
+        self.settle().await?;
+        if up.received == self.acked {
+            return Ok(());
+        }
+        self.out.flush().await?;
+        self.out.get_ref().sync_data().await?;
+        self.advance(up.received, &up.hash.save()).await
     }
 
     /// Drops every byte of this request not acknowledged yet (with a checksum: all of
     /// them).
     async fn roll_back(&mut self) {
         let _ = self.out.flush().await;
+        // A checkpoint under way is still acknowledged: its bytes are the client's.
+        if let Err(e) = self.settle().await {
+            tracing::warn!("upload {}: {e}", self.uid);
+        }
         if let Err(e) = self.out.get_ref().set_len(self.acked).await {
             tracing::warn!("cutting upload {} back to {}: {e}", self.uid, self.acked);
         }

@@ -38,6 +38,7 @@ mod purge;
 mod rawdb;
 mod renditions;
 mod roles;
+mod roles_folders;
 mod sdk_suites;
 mod signed;
 mod sso;
