@@ -45,5 +45,6 @@ mod sso;
 mod support;
 mod sync;
 mod trash;
+mod trash_events;
 mod uploads;
 mod uploads_cli;

@@ -2,10 +2,10 @@
 //! over HTTP; the helpers are those of `roles.rs`.
 
 use reqwest::{Method, StatusCode};
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::roles::{create_role, forbidden, job_items, member, role_uid, title};
-use crate::support::{assert_error, Session, TestApp};
+use crate::roles::{create_role, forbidden, job_items, member, title};
+use crate::support::TestApp;
 
 #[tokio::test]
 async fn folder_rules_grant_what_they_say_where_they_say_it() {
