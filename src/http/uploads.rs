@@ -183,6 +183,7 @@ pub async fn patch(
     }
     let offset = tus::parse_count("Upload-Offset", text(&headers, "upload-offset"))?;
     let checksum = tus::parse_checksum(text(&headers, "upload-checksum"))?;
+    let _in_flight = crate::metrics::InFlight::new(&app.metrics.uploads_in_flight);
     let up = app
         .uploads
         .append(

@@ -436,7 +436,18 @@ async fn forged_expired_and_unsigned_id_tokens_are_refused_and_change_nothing() 
         .await;
     assert_error((st, v), 401, 106);
 
-    // A made-up or replayed callback is refused; a browser is sent to the sign-in page.
+    // A made-up or replayed callback is refused, and one without `state` or `code` too; a
+    // browser is sent to the sign-in page.
+    for query in [
+        "code=x&state=never-issued",
+        "code=x",
+        "state=never-issued",
+        "",
+    ] {
+        let (st, v) = app.anon().get(&format!("/v3/sso/callback?{query}")).await;
+        assert!(st.is_client_error(), "{query}: {st} {v}");
+        assert!(v["error_message"].is_string(), "{query}: {v}");
+    }
     let (st, v) = app
         .anon()
         .get("/v3/sso/callback?code=x&state=never-issued")
