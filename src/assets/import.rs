@@ -138,18 +138,14 @@ struct Run<'a> {
 impl Run<'_> {
     /// An audit entry (§14) of this import, by its owner from the command line.
     fn audit(&self, api_key: &str, module: &str, event_type: &str) -> AuditEntry {
-        AuditEntry {
-            uid: crate::ids::new_uid(),
-            api_key: api_key.to_owned(),
-            created_at: now_ms(),
-            module: module.into(),
-            event_type: event_type.into(),
-            actor_kind: "user".into(),
-            actor_uid: self.owner.uid.clone(),
-            actor_name: self.owner.email.clone(),
-            details: serde_json::json!({ "source": "perma import" }),
-            ..AuditEntry::default()
-        }
+        AuditEntry::by_user(
+            api_key,
+            module,
+            event_type,
+            &self.owner.uid,
+            &self.owner.email,
+        )
+        .details(serde_json::json!({ "source": "perma import" }))
     }
 }
 

@@ -252,20 +252,42 @@ fn bind<'q>(
 }
 
 impl AuditEntry {
-    /// An entry of perma itself (no user or token asked for it): `name` says what did it.
-    pub fn system(api_key: &str, module: &str, event_type: &str, name: &str) -> Self {
+    /// A new entry, now, by an actor of this kind (`user`, `token`, `system`), uid and name.
+    pub fn by(
+        api_key: &str,
+        module: &str,
+        event_type: &str,
+        (kind, uid, name): (&str, &str, &str),
+    ) -> Self {
         AuditEntry {
             uid: crate::ids::new_uid(),
             api_key: api_key.to_owned(),
             created_at: crate::time::now_ms(),
             module: module.into(),
             event_type: event_type.into(),
-            actor_kind: "system".into(),
-            actor_uid: "system".into(),
+            actor_kind: kind.into(),
+            actor_uid: uid.into(),
             actor_name: name.into(),
             details: Value::Object(Default::default()),
             ..AuditEntry::default()
         }
+    }
+
+    /// An entry of perma itself (no user or token asked for it): `name` says what did it.
+    pub fn system(api_key: &str, module: &str, event_type: &str, name: &str) -> Self {
+        Self::by(api_key, module, event_type, ("system", "system", name))
+    }
+
+    /// An entry by a user (uid and e-mail).
+    pub fn by_user(api_key: &str, module: &str, event_type: &str, uid: &str, email: &str) -> Self {
+        Self::by(api_key, module, event_type, ("user", uid, email))
+    }
+
+    /// The client address and request id of the request that made the change.
+    pub fn from_request(mut self, remote_addr: Option<String>, request_id: Option<String>) -> Self {
+        self.remote_addr = remote_addr;
+        self.request_id = request_id;
+        self
     }
 
     /// The entry is about this item (uid, title and version before the change).

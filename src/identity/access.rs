@@ -7,10 +7,8 @@ use super::Actor;
 use crate::db::audit::AuditEntry;
 use crate::db::Db;
 use crate::error::{Error, Result};
-use crate::ids;
 use crate::permissions::{Action, Area, Grants, RoleKind};
 use crate::records::{Asset, Environment, Locale, Stack, User};
-use crate::time::now_ms;
 
 /// What an actor may do in one stack.
 #[derive(Debug, Clone)]
@@ -70,20 +68,16 @@ impl StackAccess {
             Actor::User(u) => ("user", u.email.clone()),
             Actor::Token(t) => ("token", t.name.clone()),
         };
-        AuditEntry {
-            uid: ids::new_uid(),
-            api_key: self.stack.api_key.clone(),
-            created_at: now_ms(),
-            module: module.into(),
-            event_type: event_type.into(),
-            actor_kind: kind.into(),
-            actor_uid: self.actor.uid().to_owned(),
-            actor_name: name,
-            remote_addr: self.origin.client.map(|c| c.to_string()),
-            request_id: self.origin.request_id.clone(),
-            details: serde_json::json!({}),
-            ..AuditEntry::default()
-        }
+        AuditEntry::by(
+            &self.stack.api_key,
+            module,
+            event_type,
+            (kind, self.actor.uid(), &name),
+        )
+        .from_request(
+            self.origin.client.map(|c| c.to_string()),
+            self.origin.request_id.clone(),
+        )
     }
 
     /// An audit entry about an asset or folder (module `asset` or `folder`).

@@ -117,21 +117,13 @@ async fn insert_stack(db: &Db, stack: Stack, origin: &Origin) -> Result<Stack> {
         Some(u) => (u.uid, u.email),
         None => (stack.owner_uid.clone(), String::new()),
     };
-    let entry = AuditEntry {
-        uid: ids::new_uid(),
-        api_key: stack.api_key.clone(),
-        created_at: now,
-        module: "stack".into(),
-        event_type: "create".into(),
-        actor_kind: "user".into(),
-        actor_uid: by,
-        actor_name: by_email,
-        details: serde_json::json!({ "master_locale": stack.master_locale }),
-        remote_addr: origin.client.map(|c| c.to_string()),
-        request_id: origin.request_id.clone(),
-        ..AuditEntry::default()
-    }
-    .item(&stack.api_key, &stack.name, None);
+    let entry = AuditEntry::by_user(&stack.api_key, "stack", "create", &by, &by_email)
+        .details(serde_json::json!({ "master_locale": stack.master_locale }))
+        .from_request(
+            origin.client.map(|c| c.to_string()),
+            origin.request_id.clone(),
+        )
+        .item(&stack.api_key, &stack.name, None);
     db.insert_stack(&stack, &roles, &[entry]).await?;
     db.insert_locale(
         &Locale {

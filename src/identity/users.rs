@@ -264,21 +264,14 @@ pub(super) async fn record_failed_sign_in(
         .member_stacks(&user.uid)
         .await?
         .into_iter()
-        .map(|api_key| AuditEntry {
-            uid: ids::new_uid(),
-            api_key,
-            created_at: now_ms(),
-            module: "user".into(),
-            event_type: "sign_in_failed".into(),
-            actor_kind: "user".into(),
-            actor_uid: user.uid.clone(),
-            actor_name: user.email.clone(),
-            item_uid: Some(user.uid.clone()),
-            item_title: Some(user.email.clone()),
-            remote_addr: origin.client.map(|c| c.to_string()),
-            request_id: origin.request_id.clone(),
-            details: serde_json::json!({ "reason": reason }),
-            ..AuditEntry::default()
+        .map(|api_key| {
+            AuditEntry::by_user(&api_key, "user", "sign_in_failed", &user.uid, &user.email)
+                .item(&user.uid, &user.email, None)
+                .details(serde_json::json!({ "reason": reason }))
+                .from_request(
+                    origin.client.map(|c| c.to_string()),
+                    origin.request_id.clone(),
+                )
         })
         .collect();
     if !entries.is_empty() {
