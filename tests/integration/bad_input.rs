@@ -57,14 +57,24 @@ async fn malformed_bodies() {
     let a = s.upload("a.txt", b"a").await;
     let id = a["uid"].as_str().unwrap();
 
-    // Not multipart at all → 415.
+    // Neither multipart nor JSON → 415.
+    let r = s
+        .send(
+            s.request(Method::POST, "/v3/assets")
+                .header("content-type", "text/plain")
+                .body("a file?"),
+        )
+        .await;
+    assert_error(r, 415, 115);
+    // JSON names a finished resumable upload (§16); without one → 422 naming it.
     let r = s
         .send(
             s.request(Method::POST, "/v3/assets")
                 .json(&json!({"asset": {}})),
         )
         .await;
-    assert_error(r, 415, 115);
+    let v = assert_error(r, 422, 422);
+    assert!(v["errors"]["upload_uid"].is_array(), "{v}");
     // Multipart without the file → 422.
     let form = reqwest::multipart::Form::new().text("asset[title]", "no file");
     let v = assert_error(
