@@ -44,6 +44,10 @@ pub const CHECKPOINT: u64 = 32 << 20;
 pub const IDLE: Duration = Duration::from_secs(60);
 /// How long a request waits for another one that writes the same upload to let go.
 const HOLD_WAIT: Duration = Duration::from_secs(5);
+/// How long a request asked to let go still takes bytes that keep coming...
+const DRAIN: Duration = Duration::from_secs(1);
+/// ...as long as no gap between them is longer than this.
+const DRAIN_GAP: Duration = Duration::from_millis(100);
 
 /// The limits of resumable uploads (settings, §16).
 #[derive(Debug, Clone, Copy)]
@@ -288,6 +292,24 @@ impl Uploads {
         Upload::from_row(row)
     }
 
+    /// An upload's state for `HEAD`: a request still writing it (its client has gone, or
+    /// this one would not ask) is made to stop and save what it received first, so that the
+    /// offset answered is every byte that arrived, and a client resuming at once sends none
+    /// of them again.
+    pub async fn status(
+        &self,
+        db: &Db,
+        blobs: &BlobStore,
+        access: &StackAccess,
+        uid: &str,
+    ) -> Result<Upload> {
+        self.get(db, blobs, access, uid, crate::time::now_ms())
+            .await?;
+        drop(self.hold(uid).await?);
+        self.get(db, blobs, access, uid, crate::time::now_ms())
+            .await
+    }
+
     /// Appends a `PATCH` body at `offset` (which must be the acknowledged offset: 409
     /// otherwise). With `checksum`, the body's SHA-256 must match or none of it is kept
     /// (460). A body that breaks off keeps what arrived (without a checksum). Returns the
@@ -335,13 +357,31 @@ impl Uploads {
             syncing: None,
         };
         let mut check = checksum.map(|want| (want, Sha256::new()));
+        // Once another request asks for the upload, what has already arrived is still taken
+        // (bytes in the connection's buffers, up to its end when the client is gone), for at
+        // most DRAIN, then this request stops.
+        let mut stop_by: Option<Instant> = None;
         let ending: Result<()> = loop {
-            let next = tokio::select! {
-                biased;
-                _ = held.busy.stop.notified() => break Err(Error::Conflict(
-                    "Another request for this upload took over.".into(),
-                )),
-                next = tokio::time::timeout(IDLE, body.next()) => next,
+            let next = match stop_by {
+                None => tokio::select! {
+                    biased;
+                    _ = held.busy.stop.notified() => {
+                        stop_by = Some(Instant::now() + DRAIN);
+                        continue;
+                    }
+                    next = tokio::time::timeout(IDLE, body.next()) => next,
+                },
+                Some(by) => {
+                    let left = by.saturating_duration_since(Instant::now());
+                    match tokio::time::timeout(left.min(DRAIN_GAP), body.next()).await {
+                        Ok(next) if !left.is_zero() => Ok(next),
+                        _ => {
+                            break Err(Error::Conflict(
+                                "Another request for this upload took over.".into(),
+                            ))
+                        }
+                    }
+                }
             };
             let chunk = match next {
                 Err(_) => {

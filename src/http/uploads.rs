@@ -152,7 +152,7 @@ pub async fn head(
     tus::check_version(text(&headers, "tus-resumable"))?;
     let up = app
         .uploads
-        .get(&app.db, &app.blobs, &access, &uid, crate::time::now_ms())
+        .status(&app.db, &app.blobs, &access, &uid)
         .await?;
     let mut r = state(StatusCode::OK, &up);
     if !up.metadata.is_empty() {
