@@ -48,3 +48,4 @@ mod trash;
 mod trash_events;
 mod uploads;
 mod uploads_cli;
+mod uploads_resume;

@@ -6,20 +6,19 @@ use base64::Engine as _;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::{assert_error, Server, Session, TestApp};
+use crate::support::{assert_error, Session, TestApp};
 
-fn tus(s: &Session, method: Method, path: &str) -> reqwest::RequestBuilder {
+pub(crate) fn tus(s: &Session, method: Method, path: &str) -> reqwest::RequestBuilder {
     s.request(method, path).header("tus-resumable", "1.0.0")
 }
 
-fn b64(bytes: &[u8]) -> String {
+pub(crate) fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 /// Creates an upload of `length` bytes named `name`; returns its path (`/v3/uploads/…`).
-async fn create(s: &Session, length: u64, name: &str) -> String {
+pub(crate) async fn create(s: &Session, length: u64, name: &str) -> String {
     let r = tus(s, Method::POST, "/v3/uploads")
         .header("upload-length", length.to_string())
         .header(
@@ -42,7 +41,7 @@ async fn create(s: &Session, length: u64, name: &str) -> String {
     location
 }
 
-async fn patch(s: &Session, path: &str, offset: u64, bytes: &[u8]) -> reqwest::Response {
+pub(crate) async fn patch(s: &Session, path: &str, offset: u64, bytes: &[u8]) -> reqwest::Response {
     tus(s, Method::PATCH, path)
         .header("upload-offset", offset.to_string())
         .header("content-type", "application/offset+octet-stream")
@@ -53,7 +52,7 @@ async fn patch(s: &Session, path: &str, offset: u64, bytes: &[u8]) -> reqwest::R
 }
 
 /// The acknowledged offset (`HEAD`).
-async fn offset(s: &Session, path: &str) -> u64 {
+pub(crate) async fn offset(s: &Session, path: &str) -> u64 {
     let r = tus(s, Method::HEAD, path).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK, "HEAD {path}");
     assert_eq!(r.headers()["cache-control"], "no-store");
@@ -64,29 +63,29 @@ async fn offset(s: &Session, path: &str) -> u64 {
         .unwrap()
 }
 
-async fn head_status(s: &Session, path: &str) -> StatusCode {
+pub(crate) async fn head_status(s: &Session, path: &str) -> StatusCode {
     tus(s, Method::HEAD, path).send().await.unwrap().status()
 }
 
-fn upload_uid(path: &str) -> &str {
+pub(crate) fn upload_uid(path: &str) -> &str {
     path.rsplit('/').next().unwrap()
 }
 
 /// The file of an upload in the staging directory, if present.
-fn upload_file(t: &TestApp, path: &str) -> Option<u64> {
+pub(crate) fn upload_file(t: &TestApp, path: &str) -> Option<u64> {
     std::fs::metadata(t.app.blobs.resumable_path(upload_uid(path)))
         .ok()
         .map(|m| m.len())
 }
 
-fn data(n: usize, seed: u8) -> Vec<u8> {
+pub(crate) fn data(n: usize, seed: u8) -> Vec<u8> {
     (0..n)
         .map(|i| (i as u32 * 7 + seed as u32 * 13 + (i >> 9) as u32) as u8)
         .collect()
 }
 
 /// The bytes an asset's current file serves (through its version URL).
-async fn served(s: &Session, asset: &Value) -> Vec<u8> {
+pub(crate) async fn served(s: &Session, asset: &Value) -> Vec<u8> {
     let url = asset["url"].as_str().unwrap();
     let r = s.http.get(url).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK, "{url}");
@@ -476,135 +475,4 @@ async fn an_expired_upload_answers_410_and_its_bytes_are_reclaimed() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(head_status(&s, &path).await, StatusCode::NOT_FOUND);
-}
-
-/// Sends a PATCH by hand: its head announcing `announced` bytes, then `sent` of them.
-async fn partial_patch(
-    base: &str,
-    s: &Session,
-    path: &str,
-    offset: u64,
-    announced: usize,
-    sent: &[u8],
-) -> tokio::net::TcpStream {
-    let addr = base.strip_prefix("http://").unwrap();
-    let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let head = format!(
-        "PATCH {path} HTTP/1.1\r\nHost: {addr}\r\nTus-Resumable: 1.0.0\r\nauthtoken: {}\r\napi_key: {}\r\n\
-         Upload-Offset: {offset}\r\nContent-Type: application/offset+octet-stream\r\nContent-Length: {announced}\r\n\r\n",
-        s.authtoken.as_deref().unwrap(),
-        s.api_key()
-    );
-    c.write_all(head.as_bytes()).await.unwrap();
-    c.write_all(sent).await.unwrap();
-    c.flush().await.unwrap();
-    c
-}
-
-async fn wait_for_offset(s: &Session, path: &str, want: u64) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let got = offset(s, path).await;
-        if got == want {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "offset {got}, expected {want}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-}
-
-#[tokio::test]
-async fn a_broken_connection_keeps_what_arrived_and_a_new_request_takes_over() {
-    let t = TestApp::spawn().await;
-    let s = t.admin().await;
-    let bytes = data(4 << 20, 2);
-    let path = create(&s, bytes.len() as u64, "cut.bin").await;
-
-    // The client is cut off after 1 MiB: that MiB is kept.
-    let c = partial_patch(&t.base, &s, &path, 0, bytes.len(), &bytes[..1 << 20]).await;
-    drop(c);
-    wait_for_offset(&s, &path, 1 << 20).await;
-
-    // A request that hangs after its second MiB (the server has not noticed the client is
-    // gone): a new one takes over; the old one saves what it had, so the new offset is
-    // refused (409) and HEAD tells the real one.
-    let mut hanging = partial_patch(
-        &t.base,
-        &s,
-        &path,
-        1 << 20,
-        bytes.len() - (1 << 20),
-        &bytes[1 << 20..2 << 20],
-    )
-    .await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let r = patch(&s, &path, 1 << 20, &bytes[1 << 20..]).await;
-    assert_eq!(r.status(), StatusCode::CONFLICT);
-    assert_eq!(offset(&s, &path).await, 2 << 20);
-    let mut answer = Vec::new();
-    let _ = tokio::time::timeout(
-        std::time::Duration::from_secs(5),
-        hanging.read_to_end(&mut answer),
-    )
-    .await;
-    drop(hanging);
-    let r = patch(&s, &path, 2 << 20, &bytes[2 << 20..]).await;
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
-
-    let (st, v) = s
-        .call(
-            Method::POST,
-            "/v3/assets",
-            Some(json!({"asset": {"upload_uid": upload_uid(&path)}})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{v}");
-    assert_eq!(served(&s, &v["asset"]).await, bytes);
-}
-
-#[tokio::test]
-async fn after_sigkill_a_client_resumes_at_the_acknowledged_offset() {
-    let dir = tempfile::tempdir().unwrap();
-    crate::support::prepare_database(dir.path()).await;
-    let server = Server::start(dir.path());
-    let s = server.login().await.with_new_stack("Crash").await;
-    let bytes = data(6 << 20, 3);
-    let path = create(&s, bytes.len() as u64, "crash.bin").await;
-    let r = patch(&s, &path, 0, &bytes[..2 << 20]).await;
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    // Two more MiB arrive, unacknowledged, then the server dies.
-    let c = partial_patch(
-        &server.base,
-        &s,
-        &path,
-        2 << 20,
-        bytes.len() - (2 << 20),
-        &bytes[2 << 20..4 << 20],
-    )
-    .await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    server.kill();
-    drop(c);
-
-    let server = Server::start(dir.path());
-    let mut s2 = server.login().await;
-    s2.api_key = s.api_key.clone();
-    let at = offset(&s2, &path).await;
-    assert_eq!(at, 2 << 20, "the acknowledged offset");
-    let r = patch(&s2, &path, at, &bytes[at as usize..]).await;
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    let (st, v) = s2
-        .call(
-            Method::POST,
-            "/v3/assets",
-            Some(json!({"asset": {"upload_uid": upload_uid(&path)}})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{v}");
-    let digest = format!("sha256-{}", b64(&Sha256::digest(&bytes)));
-    assert_eq!(v["asset"]["integrity"], digest);
-    assert_eq!(served(&s2, &v["asset"]).await, bytes);
 }
