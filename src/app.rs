@@ -48,6 +48,8 @@ pub struct App {
     pub webhook_allow: Vec<crate::ids::Network>,
     /// Single sign-on through OpenID Connect (`PERMA_OIDC_*`, §14), when configured.
     pub sign_on: Option<crate::identity::sso::SignOn>,
+    /// Link insights (§17): delivery answers counted per thread, until flushed.
+    pub insights: crate::insights::Tally,
     /// Resumable uploads (§16): their limits, and which are being written here.
     pub uploads: crate::uploads::Uploads,
 }
@@ -162,6 +164,7 @@ impl App {
             trusted_proxies,
             webhook_allow,
             sign_on,
+            insights: crate::insights::Tally::default(),
             uploads: crate::uploads::Uploads::new(upload_limits),
         });
         if app.db.backend() == Backend::Postgres {

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-use admin::{ImportCmd, StackCmd, TokenCmd, UserCmd};
+use admin::{ImportCmd, InsightsCmd, StackCmd, TokenCmd, UserCmd};
 use remote::Remote;
 
 use crate::app::Migrations;
@@ -83,6 +83,9 @@ enum Command {
     /// was left out).
     #[command(subcommand)]
     Import(ImportCmd),
+    /// Link insights (§17): export a stack's counted delivery answers.
+    #[command(subcommand)]
+    Insights(InsightsCmd),
     /// Check that every file row has its blob (exit 1 if not).
     Fsck {
         /// Also rehash every blob.
@@ -247,6 +250,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Stack(cmd) => admin::stack(config, cmd).await?,
         Command::Token(cmd) => admin::token(config, cmd).await?,
         Command::Import(cmd) => return admin::import(config, cmd).await,
+        Command::Insights(cmd) => admin::insights(config, cmd).await?,
         Command::Fsck { verify } => return admin::fsck(config, verify).await,
         Command::Gc { min_age } => admin::gc(config, Duration::from_secs(min_age)).await?,
         Command::Upload {

@@ -103,6 +103,12 @@ pub struct Config {
     /// Bytes one user or token may have announced in unfinished resumable uploads
     /// (`PERMA_MAX_UPLOAD_BYTES_IN_FLIGHT`, default 50 GiB, §16).
     pub max_upload_bytes_in_flight: u64,
+    /// Seconds between flushes of link insights' counts to the database
+    /// (`PERMA_INSIGHTS_FLUSH_SECONDS`, default 10, §17): a crash loses at most this much.
+    pub insights_flush_seconds: u64,
+    /// Referring pages kept per asset and day (`PERMA_INSIGHTS_REFERRERS`, default 20,
+    /// §17); the others are counted together.
+    pub insights_referrers: u64,
     /// Days an audit log entry is kept (`PERMA_AUDIT_RETENTION_DAYS`, default 365, §14);
     /// older ones are removed by the same sweep as the trash.
     pub audit_retention_days: u64,
@@ -189,6 +195,8 @@ impl Default for Config {
             audit_retention_days: 365,
             max_resumable_bytes: 10 << 30,
             upload_expiry: 86_400,
+            insights_flush_seconds: 10,
+            insights_referrers: 20,
             max_open_uploads: 20,
             max_upload_bytes_in_flight: 50 << 30,
             restore_inline_max: 1000,
@@ -303,6 +311,12 @@ impl Config {
         }
         if let Some(v) = var("PERMA_UPLOAD_EXPIRY") {
             self.upload_expiry = num("PERMA_UPLOAD_EXPIRY", v)?.max(1);
+        }
+        if let Some(v) = var("PERMA_INSIGHTS_FLUSH_SECONDS") {
+            self.insights_flush_seconds = num("PERMA_INSIGHTS_FLUSH_SECONDS", v)?.max(1);
+        }
+        if let Some(v) = var("PERMA_INSIGHTS_REFERRERS") {
+            self.insights_referrers = num("PERMA_INSIGHTS_REFERRERS", v)?.max(1);
         }
         if let Some(v) = var("PERMA_MAX_OPEN_UPLOADS") {
             self.max_open_uploads = num("PERMA_MAX_OPEN_UPLOADS", v)?;

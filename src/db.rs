@@ -16,6 +16,7 @@ pub mod events;
 pub mod history;
 mod identity;
 mod import;
+pub mod insights;
 pub mod list;
 pub mod metadata;
 pub mod published;
@@ -181,6 +182,11 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "uploads",
         sql: include_str!("../migrations/sqlite/0023_uploads.sql"),
     },
+    Migration {
+        version: 24,
+        name: "insights",
+        sql: include_str!("../migrations/sqlite/0024_insights.sql"),
+    },
 ];
 
 /// The migration that adds `metadata_values`, which perma fills from the metadata tables.
@@ -301,6 +307,11 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 23,
         name: "uploads",
         sql: include_str!("../migrations/postgres/0023_uploads.sql"),
+    },
+    Migration {
+        version: 24,
+        name: "insights",
+        sql: include_str!("../migrations/postgres/0024_insights.sql"),
     },
 ];
 

@@ -13,6 +13,7 @@ mod extract;
 mod fast;
 mod folders;
 mod health;
+mod insights;
 mod metadata;
 mod render;
 mod roles;
@@ -231,6 +232,11 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route("/v3/assets/{uid}/unpublish", post(versions::unpublish))
         .route("/v3/assets/{uid}/references", get(assets::references))
+        .route("/v3/assets/{uid}/insights", get(insights::asset))
+        .route("/v3/assets/{uid}/referrers", get(insights::referrers))
+        .route("/v3/insights/top", get(insights::top))
+        .route("/v3/insights/unused", get(insights::unused))
+        .route("/v3/insights/dead_links", get(insights::dead_links))
         // Delivery (§2, §4). The first segment is the api key; axum wants one name per position.
         .route("/v3/assets/{uid}/{asset_uid}", get(delivery::deliver))
         .route(

@@ -42,6 +42,7 @@ pub mod identity;
 pub mod ids;
 pub mod images;
 pub mod ingest;
+pub mod insights;
 pub mod locale_codes;
 pub mod maintenance;
 pub mod metrics;

@@ -16,12 +16,17 @@ use std::time::Duration;
 use crate::time::{iso8601, now_ms};
 
 /// Shards of every counter.
-const SHARDS: usize = 16;
+pub const SHARDS: usize = 16;
 
 static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
     static SHARD: usize = NEXT_SHARD.fetch_add(1, Ordering::Relaxed) % SHARDS;
+}
+
+/// This thread's shard (0..[`SHARDS`]): what per-thread tallies elsewhere index by.
+pub fn shard() -> usize {
+    SHARD.with(|&i| i)
 }
 
 /// A counter that threads add to without sharing cache lines.

@@ -126,10 +126,14 @@ pub const SEGMENT: &AsciiSet = &CONTROLS
 
 /// The version URL path of a file (§2.1).
 pub fn version_path(api_key: &str, asset_uid: &str, file: &FileMeta) -> String {
+    file_path(api_key, asset_uid, &file.uid, &file.filename)
+}
+
+/// The version URL path of a file given by uid and filename (§2.1).
+pub fn file_path(api_key: &str, asset_uid: &str, file_uid: &str, filename: &str) -> String {
     format!(
-        "/v3/assets/{api_key}/{asset_uid}/{}/{}",
-        file.uid,
-        utf8_percent_encode(&file.filename, SEGMENT)
+        "/v3/assets/{api_key}/{asset_uid}/{file_uid}/{}",
+        utf8_percent_encode(filename, SEGMENT)
     )
 }
 
@@ -237,6 +241,8 @@ pub struct Stack {
     pub metadata_extension: String,
     /// Days an item stays in the trash before it is removed for good (§15; default 14).
     pub trash_retention_days: i64,
+    /// Whether delivery answers are counted for link insights (§17; default true).
+    pub insights: bool,
     /// Creation time (ms).
     pub created_at: i64,
     /// Last change (ms).

@@ -68,6 +68,8 @@ pub struct Settings<'a> {
     pub metadata_extension: Option<&'a str>,
     /// `trash_retention_days` (§15): 1 to `MAX_TRASH_RETENTION_DAYS`.
     pub trash_retention_days: Option<i64>,
+    /// `insights` (§17): whether delivery answers are counted.
+    pub insights: Option<bool>,
 }
 
 /// Updates name, description and/or the stack settings.
@@ -114,6 +116,9 @@ pub async fn update_stack(
         }
         s.trash_retention_days = days;
     }
+    if let Some(b) = settings.insights {
+        s.insights = b;
+    }
     if let Some(e) = settings.metadata_extension {
         if !e.is_empty() && db.extension(&s.api_key, e).await?.is_none() {
             return Err(Error::field(
@@ -134,6 +139,7 @@ pub async fn update_stack(
             "permanent_url_mode": [before.permanent_url_mode, s.permanent_url_mode],
             "metadata_extension": [before.metadata_extension, s.metadata_extension],
             "trash_retention_days": [before.trash_retention_days, s.trash_retention_days],
+            "insights": [before.insights, s.insights],
         }));
     db.update_stack(&s, &[entry]).await?;
     // Both settings are part of every cached delivery entry of this stack.

@@ -65,9 +65,14 @@ impl Application {
         preload_in_background(&app);
         record_rendition_use(&app);
         sweep_trash(&app);
+        flush_insights(&app);
         crate::events::start(&app);
         tracing::info!(listen = %app.config.listen, public_url = %app.public_url, "perma serving");
         let served = crate::http::serve(app.clone(), listener, shutdown).await;
+        // What was counted since the last flush is not lost on a clean stop.
+        if let Err(e) = app.insights.flush(&app.db).await {
+            tracing::warn!("link insights: the last counts could not be written: {e:#}");
+        }
         app.db.close().await;
         served
     }
@@ -135,6 +140,26 @@ fn record_rendition_use(app: &Arc<App>) {
     });
 }
 
+/// Adds link insights' counts to the database every `insights_flush_seconds`, or sooner
+/// when a shard holds many assets (§17); stops with the app.
+fn flush_insights(app: &Arc<App>) {
+    let every = std::time::Duration::from_secs(app.config.insights_flush_seconds);
+    let wake = app.insights.wake.clone();
+    let app = Arc::downgrade(app);
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                () = wake.notified() => {}
+            }
+            let Some(app) = app.upgrade() else { return };
+            if let Err(e) = app.insights.flush(&app.db).await {
+                tracing::warn!("link insights: counts could not be written: {e:#}");
+            }
+        }
+    });
+}
+
 /// Empties what has been in a trash longer than its stack's retention (§15), reclaims
 /// expired resumable uploads (§16), and prunes audit log entries older than
 /// `audit_retention_days` (§14), every `trash_sweep_seconds`;
@@ -163,6 +188,17 @@ fn sweep_trash(app: &Arc<App>) {
                     tracing::info!(removed = n, "uploads: reclaimed expired resumable uploads")
                 }
                 Err(e) => tracing::warn!("upload sweep failed, trying again later: {e}"),
+            }
+            match crate::insights::rollup(
+                &app.db,
+                crate::time::now_ms(),
+                app.config.insights_referrers,
+            )
+            .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(folded = n, "link insights: hourly rows rolled up"),
+                Err(e) => tracing::warn!("link insights roll-up failed, trying again later: {e}"),
             }
             let keep_ms = app.config.audit_retention_days as i64 * 86_400_000;
             match app.db.prune_audit(crate::time::now_ms() - keep_ms).await {

@@ -194,6 +194,7 @@ impl Stack {
                 "metadata_extension": (!self.metadata_extension.is_empty())
                     .then_some(&self.metadata_extension),
                 "trash_retention_days": self.trash_retention_days,
+                "insights": self.insights,
             },
         })
     }

@@ -204,6 +204,7 @@ impl Run<'_> {
                 permanent_url_mode: "serve".into(),
                 metadata_extension: String::new(),
                 trash_retention_days: crate::records::DEFAULT_TRASH_RETENTION_DAYS,
+                insights: true,
                 created_at: now_ms(),
                 updated_at: now_ms(),
             });

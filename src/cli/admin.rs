@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::io::Write as _;
+
 use anyhow::Context;
 use clap::Subcommand;
 
@@ -219,6 +221,53 @@ async fn set_disabled(app: &App, email: &str, disable: bool) -> anyhow::Result<(
         .map_err(refusal)?;
     let what = if disable { "disabled" } else { "enabled" };
     eprintln!("{what} {} ({})", u.email, u.uid);
+    Ok(())
+}
+
+/// `perma insights …`.
+#[derive(Debug, Subcommand)]
+pub enum InsightsCmd {
+    /// Write a stack's requests and bytes per asset, period, URL kind and status class as
+    /// CSV (hourly rows for the last 30 days, daily ones before).
+    Export {
+        /// The stack's api_key.
+        #[arg(long)]
+        stack: String,
+        /// Start (ISO-8601 date or instant; default 30 days before `to`).
+        #[arg(long)]
+        from: Option<String>,
+        /// End, exclusive (default now).
+        #[arg(long)]
+        to: Option<String>,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+}
+
+/// `perma insights export`.
+pub async fn insights(config_file: Option<&Path>, cmd: InsightsCmd) -> anyhow::Result<()> {
+    let InsightsCmd::Export {
+        stack,
+        from,
+        to,
+        out,
+    } = cmd;
+    let range =
+        crate::insights::read::Range::parse(from.as_deref(), to.as_deref()).map_err(refusal)?;
+    let app = build(config_file, Migrations::Apply).await?;
+    if app.db.stack(&stack).await?.is_none() {
+        anyhow::bail!("no stack {stack}");
+    }
+    let rows = crate::insights::export(&app.db, &stack, range).await?;
+    let mut w: Box<dyn std::io::Write> = match &out {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    w.write_all(rows.as_bytes())?;
+    w.flush()?;
     Ok(())
 }
 

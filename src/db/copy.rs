@@ -44,6 +44,9 @@ const TABLES: &[&str] = &[
     "asset_metadata",
     "asset_metadata_published",
     "audit_log",
+    "traffic_hourly",
+    "traffic_daily",
+    "traffic_referrers",
 ];
 
 /// How a column is carried over: perma's schema has only these two types.

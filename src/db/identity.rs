@@ -41,6 +41,7 @@ fn stack(row: &AnyRow) -> sqlx::Result<Stack> {
         permanent_url_mode: row.try_get("permanent_url_mode")?,
         metadata_extension: row.try_get("metadata_extension")?,
         trash_retention_days: row.try_get("trash_retention_days")?,
+        insights: flag(row, "insights")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -48,7 +49,7 @@ fn stack(row: &AnyRow) -> sqlx::Result<Stack> {
 
 const STACK_COLS: &str = "api_key, name, description, master_locale, org_uid, owner_uid, \
                           secure_asset_urls, created_at, updated_at, permanent_url_mode, \
-                          metadata_extension, trash_retention_days";
+                          metadata_extension, trash_retention_days, insights";
 
 impl Db {
     /// The default organization, if created.
@@ -234,7 +235,7 @@ impl Db {
         let mut tx = self.write.begin().await?;
         sqlx::query(&format!(
             "INSERT INTO stacks ({STACK_COLS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
         ))
         .bind(&s.api_key)
         .bind(&s.name)
@@ -248,6 +249,7 @@ impl Db {
         .bind(&s.permanent_url_mode)
         .bind(&s.metadata_extension)
         .bind(s.trash_retention_days)
+        .bind(s.insights as i64)
         .execute(&mut *tx)
         .await?;
         sqlx::query("INSERT INTO stack_members (api_key, user_uid) VALUES ($1, $2)")
@@ -297,7 +299,7 @@ impl Db {
         sqlx::query(
             "UPDATE stacks SET name = $2, description = $3, secure_asset_urls = $4, \
              updated_at = $5, permanent_url_mode = $6, metadata_extension = $7, \
-             trash_retention_days = $8 WHERE api_key = $1",
+             trash_retention_days = $8, insights = $9 WHERE api_key = $1",
         )
         .bind(&s.api_key)
         .bind(&s.name)
@@ -307,6 +309,7 @@ impl Db {
         .bind(&s.permanent_url_mode)
         .bind(&s.metadata_extension)
         .bind(s.trash_retention_days)
+        .bind(s.insights as i64)
         .execute(&mut *tx)
         .await?;
         audit::commit_with(tx, audit).await?;

@@ -154,6 +154,8 @@ pub struct DeliveryHeaders<'a> {
     pub want_repr_digest: Option<&'a str>,
     /// `accept-datetime` (RFC 7089), the first line, unparsed.
     pub accept_datetime: Option<&'a str>,
+    /// `referer`, the first line (link insights, §17: only its page is kept).
+    pub referer: Option<&'a str>,
     /// Something the fast path leaves to the router: a repeated or non-ASCII conditional
     /// header (the first value counts), or a request body or protocol switch for hyper to
     /// frame.
@@ -185,6 +187,11 @@ impl<'a> DeliveryHeaders<'a> {
             if self.accept_datetime.is_none() {
                 // Not visible ASCII: still asked for, and refused as malformed.
                 self.accept_datetime = Some(visible(value).unwrap_or("\u{fffd}"));
+            }
+            return;
+        } else if name.eq_ignore_ascii_case("referer") {
+            if self.referer.is_none() {
+                self.referer = visible(value);
             }
             return;
         } else if name.eq_ignore_ascii_case("want-repr-digest") {

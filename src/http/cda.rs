@@ -107,8 +107,39 @@ pub(super) async fn list(
     Ok(cacheable(headers, &out))
 }
 
-/// §12 `GET /v3/assets/{uid}` for a delivery token.
+/// §12 `GET /v3/assets/{uid}` for a delivery token; counted for link insights (§17)
+/// under the `cda` kind, a 404 (not published there, or gone) as a dead link.
 pub(super) async fn fetch(
+    app: &App,
+    access: &DeliveryAccess,
+    uid: &str,
+    params: &Params,
+    headers: &HeaderMap,
+) -> Result<Response> {
+    let answer = fetch_asset(app, access, uid, params, headers).await;
+    let (status, bytes) = match &answer {
+        Ok(r) => (
+            r.status().as_u16(),
+            axum::body::HttpBody::size_hint(r.body())
+                .exact()
+                .unwrap_or(0),
+        ),
+        Err(e) => (e.status(), 0),
+    };
+    app.insights.count(crate::insights::Hit {
+        api_key: &access.stack.api_key,
+        asset_uid: uid,
+        kind: crate::insights::Kind::Cda,
+        status,
+        bytes,
+        referer: headers
+            .get(axum::http::header::REFERER)
+            .and_then(|v| v.to_str().ok()),
+    });
+    answer
+}
+
+async fn fetch_asset(
     app: &App,
     access: &DeliveryAccess,
     uid: &str,

@@ -15,14 +15,66 @@ use crate::delivery::{
     self, Classified, DeliveryHeaders, DeliveryPath, DeliveryQuery, Method, Plan, Writer,
 };
 use crate::error::{Error, Result};
+use crate::insights::{Hit, Kind};
 
 /// Read buffer of the streamed body: large enough for throughput, small enough that
 /// memory per request stays bounded whatever the file size.
 const CHUNK: usize = 1024 * 1024;
 
 /// `GET|HEAD /v3/assets/{api_key}/{asset_uid}[/{slug} | /{file_uid}/{filename}]`.
-/// Internal errors are logged once, by the router's middleware.
+/// Internal errors are logged once, by the router's middleware. Public answers (not
+/// management downloads) are counted for link insights (§17), errors included.
 pub async fn deliver(State(app): State<Arc<App>>, req: Request) -> Result<Response> {
+    let counted = DeliveryPath::parse(req.uri().path())
+        .filter(|p| !matches!(p.target, delivery::Target::Latest))
+        .filter(|_| {
+            !req.headers().contains_key("authtoken")
+                && !req.headers().contains_key(header::AUTHORIZATION)
+        })
+        .map(|p| {
+            let kind = match p.target {
+                delivery::Target::Version { .. } => Kind::Version,
+                _ => Kind::Permanent,
+            };
+            let referer = req
+                .headers()
+                .get(header::REFERER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            (
+                p.api_key.into_owned(),
+                p.asset_uid.into_owned(),
+                kind,
+                referer,
+            )
+        });
+    let mut rendition = false;
+    let result = serve(&app, req, &mut rendition).await;
+    if let Some((api_key, asset_uid, kind, referer)) = counted {
+        let (status, bytes) = match &result {
+            Ok(r) => (
+                r.status().as_u16(),
+                r.headers()
+                    .get(header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok()?.parse().ok())
+                    .filter(|_| r.status() != StatusCode::NOT_MODIFIED)
+                    .unwrap_or(0),
+            ),
+            Err(e) => (e.status(), 0),
+        };
+        app.insights.count(Hit {
+            api_key: &api_key,
+            asset_uid: &asset_uid,
+            kind: if rendition { Kind::Rendition } else { kind },
+            status,
+            bytes,
+            referer: referer.as_deref(),
+        });
+    }
+    result
+}
+
+async fn serve(app: &Arc<App>, req: Request, rendition: &mut bool) -> Result<Response> {
     let (parts, _) = req.into_parts();
     let client = parts
         .extensions
@@ -60,6 +112,7 @@ pub async fn deliver(State(app): State<Arc<App>>, req: Request) -> Result<Respon
     }
     let mut resolved = d.resolve(&request).await?;
     d.apply_transform(&mut resolved, &request, client).await?;
+    *rendition = resolved.rendition.is_some();
     match answer(d, &resolved, &request).await {
         // A rendition whose blob another process evicted meanwhile: rendered again, once.
         Err(e) if resolved.rendition.is_some() => {

@@ -26,6 +26,7 @@ use crate::delivery::{
     Writer,
 };
 use crate::ids::{ApiKey, Uid};
+use crate::insights::{Hit, Kind};
 use crate::metrics::{Access, Class, Path as MetricsPath};
 
 /// A head longer than this goes to hyper (whose own limit is larger; past it, hyper
@@ -278,6 +279,7 @@ fn step(app: &App, buf: &[u8], head: &mut Vec<u8>) -> Step {
                 }
             }
         }
+        let kind = insights_kind(&answer);
         let plan = delivery::Plan::new(answer, &request);
         let (sha, size) = plan.blob();
         let Some(body) = body::plan(d, &sha, size, plan.body()) else {
@@ -286,6 +288,14 @@ fn step(app: &App, buf: &[u8], head: &mut Vec<u8>) -> Step {
         head.clear();
         write_head(d, &plan, close, head);
         d.counters.count(Writer::Fast);
+        app.insights.count(Hit {
+            api_key: &path.api_key,
+            asset_uid: &path.asset_uid,
+            kind,
+            status: plan.status(),
+            bytes: plan.body().map_or(0, |r| r.count),
+            referer: request.headers.referer,
+        });
         let logged = app.access_log.as_ref().map(|_| {
             let method = match request.method {
                 delivery::Method::Get => "GET",
@@ -304,6 +314,17 @@ fn step(app: &App, buf: &[u8], head: &mut Vec<u8>) -> Step {
             },
         )
     })
+}
+
+/// The URL kind link insights count an answer under (§17).
+pub(super) fn insights_kind(answer: &delivery::Answer<'_>) -> Kind {
+    if answer.rendition.is_some() {
+        Kind::Rendition
+    } else if answer.kind == delivery::UrlKind::Permanent {
+        Kind::Permanent
+    } else {
+        Kind::Version
+    }
 }
 
 /// Fuzzing entry (`fuzz/fuzz_targets/head.rs`): parses `buf` as [`step`] does and checks

@@ -73,6 +73,7 @@ pub async fn metrics(
         crate::build_info::COMMIT
     ));
     app.metrics.render(&mut out);
+    app.insights.render_metrics(&mut out);
     let hot = &app.delivery.hot;
     let (entries, bytes) = hot.index_size();
     let (budget, evictions) = hot.index_budget_and_evictions();

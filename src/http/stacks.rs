@@ -192,11 +192,17 @@ pub async fn set_settings(
             )
         })?),
     };
+    let insights = match settings.get("insights") {
+        None => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(_) => return Err(Error::field("insights", "must be true or false")),
+    };
     let change = stack_config::Settings {
         secure_asset_urls: secure,
         permanent_url_mode: mode,
         metadata_extension: extension,
         trash_retention_days: retention,
+        insights,
     };
     let s = stack_config::update_stack(&app.db, &app.changes, &access, None, None, change).await?;
     Ok(Json(json!({
@@ -215,6 +221,7 @@ pub async fn reset_settings(
         permanent_url_mode: Some("serve"),
         metadata_extension: Some(""),
         trash_retention_days: Some(crate::records::DEFAULT_TRASH_RETENTION_DAYS),
+        insights: Some(true),
     };
     let s =
         stack_config::update_stack(&app.db, &app.changes, &access, None, None, defaults).await?;
@@ -230,6 +237,7 @@ fn settings_json(s: &crate::records::Stack) -> Value {
         "permanent_url_mode": s.permanent_url_mode,
         "metadata_extension": (!s.metadata_extension.is_empty()).then_some(&s.metadata_extension),
         "trash_retention_days": s.trash_retention_days,
+        "insights": s.insights,
     })
 }
 

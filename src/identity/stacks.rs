@@ -82,6 +82,7 @@ fn create_stack_record(user: &User, name: &str, master_locale: &str) -> Result<S
         permanent_url_mode: "serve".into(),
         metadata_extension: String::new(),
         trash_retention_days: crate::records::DEFAULT_TRASH_RETENTION_DAYS,
+        insights: true,
         created_at: now,
         updated_at: now,
     })

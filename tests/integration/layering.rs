@@ -34,6 +34,7 @@ const RANKS: &[(&str, u8)] = &[
     ("signing", 4),
     ("delivery", 5),
     ("uploads", 5),
+    ("insights", 5),
     ("assets", 6),
     ("stack_config", 6),
     ("audit", 6),

@@ -24,6 +24,7 @@ mod images;
 mod import;
 mod import_links;
 mod index;
+mod insights;
 mod layering;
 mod listing;
 mod management;
