@@ -408,3 +408,60 @@ async fn the_rollup_keeps_totals_and_the_top_referrers() {
     let other = pages.iter().find(|p| p["page"] == "").unwrap();
     assert_eq!(other["requests"], 80 + 79 + 78 + 77 + 76);
 }
+
+#[tokio::test]
+async fn the_cli_exports_a_stack_as_csv() {
+    let t = TestApp::spawn().await;
+    let s = t.admin().await;
+    let a = with_permanent(&s, "csv.png", b"csv-bytes", "csv").await;
+    let uid = a["uid"].as_str().unwrap();
+    fetch(&t, a["permanent_url"].as_str().unwrap(), None).await;
+    fetch(&t, a["permanent_url"].as_str().unwrap(), None).await;
+    flush(&t).await;
+
+    let out = crate::support::perma_cmd(t.dir.path())
+        .args(["insights", "export", "--stack", s.api_key()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "period,start,asset_uid,kind,status,requests,bytes"
+    );
+    assert_eq!(lines.len(), 2, "{csv}");
+    assert!(lines[1].starts_with("hour,"), "{csv}");
+    assert!(
+        lines[1].ends_with(&format!(",{uid},permanent,ok,2,18")),
+        "{csv}"
+    );
+
+    // A bad range or an unknown stack: a clear error, exit 1, nothing written.
+    let out = crate::support::perma_cmd(t.dir.path())
+        .args([
+            "insights",
+            "export",
+            "--stack",
+            s.api_key(),
+            "--from",
+            "2026-12-01",
+            "--to",
+            "2026-11-01",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("from must be before to"));
+    let out = crate::support::perma_cmd(t.dir.path())
+        .args(["insights", "export", "--stack", "blt0000000000000000"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no stack"));
+}
