@@ -20,8 +20,8 @@ const UI_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
     form-action 'self'; frame-ancestors 'none'; object-src 'none'";
 
 /// Routes for `/`, `/app.js`, `/app.css`, `/favicon.ico`, and the UI's own addresses
-/// (`/stacks/{api_key}` with `?folder=`, `?q=`, `?asset=`, `/stacks/{api_key}/settings` and
-/// `/stacks/{api_key}/trash`),
+/// (`/stacks/{api_key}` with `?folder=`, `?q=`, `?asset=`, `/stacks/{api_key}/settings`,
+/// `/stacks/{api_key}/trash` and `/stacks/{api_key}/links`),
 /// which serve the same page: the UI reads its state from the address (§7), so a view can
 /// be linked to, reloaded and reached with Back and Forward.
 pub fn routes() -> Router<Arc<App>> {
@@ -36,6 +36,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/stacks/{api_key}", get(index))
         .route("/stacks/{api_key}/settings", get(index))
         .route("/stacks/{api_key}/trash", get(index))
+        .route("/stacks/{api_key}/links", get(index))
         .route(
             "/app.js",
             get(|| async {
@@ -69,7 +70,9 @@ const MODULES: &[(&str, &str)] = &[
     ("assets.js", include_str!("../../web/js/assets.js")),
     ("audit.js", include_str!("../../web/js/audit.js")),
     ("dom.js", include_str!("../../web/js/dom.js")),
+    ("insights.js", include_str!("../../web/js/insights.js")),
     ("library.js", include_str!("../../web/js/library.js")),
+    ("links.js", include_str!("../../web/js/links.js")),
     ("metadata.js", include_str!("../../web/js/metadata.js")),
     ("nav.js", include_str!("../../web/js/nav.js")),
     ("panel.js", include_str!("../../web/js/panel.js")),

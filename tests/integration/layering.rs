@@ -164,10 +164,12 @@ const UI_RANKS: &[(&str, u8)] = &[
     ("assets.js", 3),
     ("metadata.js", 3),
     ("audit.js", 3),
+    ("insights.js", 3),
     ("panel.js", 4),
     ("library.js", 5),
     ("settings.js", 5),
     ("trash.js", 5),
+    ("links.js", 5),
     ("router.js", 6),
 ];
 

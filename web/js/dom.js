@@ -35,6 +35,7 @@ export function icon (name) {
     logout: 'M15 12H4M11 8l-4 4 4 4M14 4h6v16h-6',
     folder: 'M3 6h7l2 2h9v11H3z',
     file: 'M6 3h8l4 4v14H6zM14 3v4h4',
+    links: 'M10 14a4 4 0 0 0 5.7 0l3-3a4 4 0 0 0-5.7-5.7l-1 1M14 10a4 4 0 0 0-5.7 0l-3 3a4 4 0 0 0 5.7 5.7l1-1',
     trash: 'M4 7h16M9 7V4h6v3M6 7l1 13h10l1-13M10 11v6M14 11v6',
     settings: 'M12 9a3 3 0 1 0 0 6 3 3 0 0 0 0-6zM4 12h2M18 12h2M12 4v2M12 18v2M6.3 6.3l1.4 1.4M16.3 16.3l1.4 1.4M6.3 17.7l1.4-1.4M16.3 7.7l1.4-1.4',
   }

@@ -6,7 +6,7 @@ import { alertBox, date, dialog, ext, fill, h, icon, size, toast } from './dom.j
 import { ancestry, remember } from './nav.js'
 import { closePanel, renderPanel, selectAsset } from './panel.js'
 import { RESUMABLE_FROM, discard, startResumable, unfinished } from './resumable.js'
-import { renderShell } from './shell.js'
+import { markNav, renderShell } from './shell.js'
 import { may, state, store } from './state.js'
 
 // Another view changed assets (nav.js `changed`): list them again, or draw the list again,
@@ -29,9 +29,7 @@ export async function openLibrary () {
 export function showLibraryChrome () {
   if (!document.getElementById('library')) renderShell()
   document.getElementById('page-title').textContent = 'Assets'
-  document.getElementById('nav-settings')?.removeAttribute('aria-current')
-  document.getElementById('nav-trash')?.removeAttribute('aria-current')
-  document.getElementById('nav-assets').setAttribute('aria-current', 'page')
+  markNav('assets')
   // Uploads a reloaded page left unfinished (§16).
   renderUploads()
 }

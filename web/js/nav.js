@@ -15,6 +15,7 @@ export function addressOf () {
   const base = `/stacks/${encodeURIComponent(state.apiKey)}`
   if (state.page === 'settings') return `${base}/settings`
   if (state.page === 'trash') return `${base}/trash`
+  if (state.page === 'links') return `${base}/links`
   const q = new URLSearchParams()
   if (state.folder) q.set('folder', state.folder)
   if (state.search) q.set('q', state.search)
@@ -45,7 +46,8 @@ export async function ancestry (uid) {
   return chain
 }
 
-// Asks the router to show `to`: 'library', 'settings', 'trash', 'stacks' or 'logout'.
+// Asks the router to show `to`: 'library', 'settings', 'trash', 'links', 'stacks' or
+// 'logout'.
 export function navigate (to) {
   window.dispatchEvent(new CustomEvent('perma:navigate', { detail: to }))
 }

@@ -4,6 +4,7 @@ import { api, sendFile } from './api.js'
 import { RESUMABLE_FROM, startResumable } from './resumable.js'
 import { SLUG_MAX, alertBox, copy, date, dialog, fill, h, icon, size, slugProblem, suggestSlug, toast } from './dom.js'
 import { PREVIEW, RENDERABLE, loadTargets, moveDialog, noEnvironments, rendition, targetFields, targetProblem } from './assets.js'
+import { usageSection } from './insights.js'
 import { metadataSection } from './metadata.js'
 import { changed, remember } from './nav.js'
 import { may, state } from './state.js'
@@ -180,6 +181,7 @@ export async function renderPanel (notice) {
       h('div', { class: 'urlbox' }, h('code', { id: 'integrity' }, a.integrity), h('button', { class: 'btn', type: 'button', 'aria-label': 'Copy integrity value', onclick: () => copy(a.integrity, 'Integrity value') }, 'Copy')),
       h('p', { class: 'hint' }, 'For <script integrity> or <link integrity> with the version URL: browsers refuse a file that does not match.')) : null,
     h('div', { class: 'section' }, permanent),
+    usageSection(a, () => state.selected === uid && panel.isConnected),
     h('div', { class: 'section' }, signedLink(a)),
     h('div', { class: 'section' }, meta),
     described,

@@ -8,6 +8,7 @@ import { keepDraft, removePanel, renderPanel } from './panel.js'
 import { openSettings } from './settings.js'
 import { renderShell } from './shell.js'
 import { openTrash } from './trash.js'
+import { openLinks } from './links.js'
 import { state, store } from './state.js'
 
 // Views ask for navigation with nav.js `navigate` (they import nothing above them).
@@ -16,6 +17,7 @@ window.addEventListener('perma:navigate', (e) => {
   if (to === 'library') openLibrary()
   else if (to === 'settings') openSettings()
   else if (to === 'trash') openTrash()
+  else if (to === 'links') openLinks()
   else if (to === 'stacks') renderStacks()
   else if (to === 'logout') logout(true)
 })
@@ -135,13 +137,14 @@ export async function route () {
   const signOnError = await finishSignOn()
   if (signOnError) return renderLogin(signOnError)
   if (!state.session) return renderLogin()
-  const m = location.pathname.match(/^\/stacks\/(blt[0-9a-f]{16})(\/settings|\/trash)?\/?$/)
+  const m = location.pathname.match(/^\/stacks\/(blt[0-9a-f]{16})(\/settings|\/trash|\/links)?\/?$/)
   if (!m) return renderStacks()
   if (state.apiKey !== m[1] || !state.stack || !document.getElementById('workspace')) {
     if (!(await enterStack(m[1]))) return
   }
   if (m[2] === '/settings') return openSettings()
   if (m[2] === '/trash') return openTrash()
+  if (m[2] === '/links') return openLinks()
   const params = new URLSearchParams(location.search)
   state.page = 'library'
   state.search = params.get('q') || ''

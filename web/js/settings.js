@@ -4,7 +4,7 @@ import { api } from './api.js'
 import { auditCard } from './audit.js'
 import { alertBox, copy, date, dialog, fill, h } from './dom.js'
 import { remember } from './nav.js'
-import { renderShell } from './shell.js'
+import { markNav, renderShell } from './shell.js'
 import { may, state } from './state.js'
 
 // ---------- settings: environments and delivery tokens ----------
@@ -12,9 +12,7 @@ export async function openSettings (notice, secret, lateError) {
   state.page = 'settings'
   remember()
   if (!document.getElementById('workspace')) renderShell()
-  document.getElementById('nav-assets').removeAttribute('aria-current')
-  document.getElementById('nav-trash')?.removeAttribute('aria-current')
-  document.getElementById('nav-settings')?.setAttribute('aria-current', 'page')
+  markNav('settings')
   document.getElementById('page-title').textContent = 'Settings'
   const ws = document.getElementById('workspace')
   ws.classList.remove('with-panel')

@@ -3,21 +3,15 @@
 import { api } from './api.js'
 import { alertBox, date, dialog, fill, h, icon, size } from './dom.js'
 import { remember } from './nav.js'
-import { renderShell } from './shell.js'
+import { markNav, renderShell } from './shell.js'
 import { may, state } from './state.js'
-
-// Shows the page's entry in the main navigation as the current one.
-function current () {
-  for (const id of ['nav-assets', 'nav-settings', 'nav-trash']) document.getElementById(id)?.removeAttribute('aria-current')
-  document.getElementById('nav-trash')?.setAttribute('aria-current', 'page')
-}
 
 export async function openTrash (notice, lateError) {
   state.page = 'trash'
   state.selected = null
   remember()
   if (!document.getElementById('workspace')) renderShell()
-  current()
+  markNav('trash')
   document.getElementById('page-title').textContent = 'Trash'
   const ws = document.getElementById('workspace')
   ws.classList.remove('with-panel')
