@@ -100,6 +100,14 @@ pub struct Unused {
     pub created_at: i64,
 }
 
+/// `$first, $first+1, …`: `n` placeholders.
+fn marks(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Both tables over `[from, to)`, as one relation with the day's start when `daily`.
 fn union(daily: bool) -> String {
     let at = if daily {
@@ -162,11 +170,10 @@ impl Db {
     pub async fn known_assets(&self, api_key: &str, uids: &[String]) -> sqlx::Result<Vec<String>> {
         let mut known = Vec::new();
         for chunk in uids.chunks(200) {
-            let marks = (0..chunk.len())
-                .map(|i| format!("${}", i + 2))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let sql = format!("SELECT uid FROM assets WHERE api_key = $1 AND uid IN ({marks})");
+            let sql = format!(
+                "SELECT uid FROM assets WHERE api_key = $1 AND uid IN ({})",
+                marks(2, chunk.len())
+            );
             let mut q = sqlx::query(&sql).bind(api_key);
             for u in chunk {
                 q = q.bind(u);
@@ -327,32 +334,69 @@ impl Db {
         uids: &[String],
     ) -> sqlx::Result<Vec<AssetState>> {
         let mut out = Vec::with_capacity(uids.len());
-        for uid in uids {
-            let row = sqlx::query(
-                "SELECT a.uid, a.title, a.deleted_at, a.purged_at, a.permanent_slug, \
-                 a.file_uid, a.filename FROM assets a \
-                 WHERE a.api_key = $1 AND a.uid = $2 AND a.is_dir = 0",
-            )
-            .bind(api_key)
-            .bind(uid)
-            .fetch_optional(&self.read)
-            .await?;
-            let Some(r) = row else { continue };
-            let deleted: Option<i64> = r.try_get("deleted_at")?;
-            let purged: Option<i64> = r.try_get("purged_at")?;
-            let file: Option<String> = r.try_get("file_uid")?;
-            let filename: Option<String> = r.try_get("filename")?;
-            out.push(AssetState {
-                uid: r.try_get("uid")?,
-                title: r.try_get("title")?,
-                state: match (deleted, purged) {
-                    (_, Some(_)) => "deleted",
-                    (Some(_), None) => "trashed",
-                    (None, None) => "live",
-                },
-                slug: r.try_get("permanent_slug")?,
-                file: file.zip(filename),
-            });
+        for chunk in uids.chunks(200) {
+            let sql = format!(
+                "SELECT uid, title, deleted_at, purged_at, permanent_slug, file_uid, filename \
+                 FROM assets WHERE api_key = $1 AND is_dir = 0 AND uid IN ({})",
+                marks(2, chunk.len())
+            );
+            let mut q = sqlx::query(&sql).bind(api_key);
+            for u in chunk {
+                q = q.bind(u);
+            }
+            for r in q.fetch_all(&self.read).await? {
+                let deleted: Option<i64> = r.try_get("deleted_at")?;
+                let purged: Option<i64> = r.try_get("purged_at")?;
+                let file: Option<String> = r.try_get("file_uid")?;
+                let filename: Option<String> = r.try_get("filename")?;
+                out.push(AssetState {
+                    uid: r.try_get("uid")?,
+                    title: r.try_get("title")?,
+                    state: match (deleted, purged) {
+                        (_, Some(_)) => "deleted",
+                        (Some(_), None) => "trashed",
+                        (None, None) => "live",
+                    },
+                    slug: r.try_get("permanent_slug")?,
+                    file: file.zip(filename),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The pages that asked for each of `uids` with dead answers over the days in
+    /// `[from, to)`: `(asset_uid, page, requests)`, each asset's most requested first, at
+    /// most `per_asset` per asset.
+    pub async fn dead_referrers(
+        &self,
+        api_key: &str,
+        uids: &[String],
+        from: i64,
+        to: i64,
+        per_asset: usize,
+    ) -> sqlx::Result<Vec<(String, String, i64)>> {
+        let from_day = from - from.rem_euclid(86_400_000);
+        let mut out: Vec<(String, String, i64)> = Vec::new();
+        for chunk in uids.chunks(200) {
+            let sql = format!(
+                "SELECT asset_uid, referrer, CAST(SUM(requests) AS BIGINT) AS requests \
+                 FROM traffic_referrers WHERE api_key = $1 AND day >= $2 AND day < $3 \
+                 AND dead = 1 AND asset_uid IN ({}) GROUP BY asset_uid, referrer \
+                 ORDER BY asset_uid, requests DESC, referrer",
+                marks(4, chunk.len())
+            );
+            let mut q = sqlx::query(&sql).bind(api_key).bind(from_day).bind(to);
+            for u in chunk {
+                q = q.bind(u);
+            }
+            for r in q.fetch_all(&self.read).await? {
+                let uid: String = r.try_get("asset_uid")?;
+                let kept = out.iter().rev().take_while(|(u, _, _)| *u == uid).count();
+                if kept < per_asset {
+                    out.push((uid, r.try_get("referrer")?, r.try_get("requests")?));
+                }
+            }
         }
         Ok(out)
     }

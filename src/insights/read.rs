@@ -268,7 +268,7 @@ pub struct DeadLink {
 }
 
 /// Pages listed with each dead link.
-pub const DEAD_PAGES: i64 = 10;
+pub const DEAD_PAGES: usize = 10;
 
 /// The stack's dead links over `range`, most requested first, paged.
 pub async fn dead_links(
@@ -292,24 +292,20 @@ pub async fn dead_links(
         .await?;
     let uids: Vec<String> = totals.iter().map(|t| t.asset_uid.clone()).collect();
     let states = db.asset_states(key, &uids).await?;
-    let mut out = Vec::with_capacity(totals.len());
-    for total in totals {
-        let (pages, _) = db
-            .referrers(
-                key,
-                Some(&total.asset_uid),
-                range.from,
-                range.to,
-                true,
-                0,
-                DEAD_PAGES,
-            )
-            .await?;
-        out.push(DeadLink {
+    let pages = db
+        .dead_referrers(key, &uids, range.from, range.to, DEAD_PAGES)
+        .await?;
+    let out = totals
+        .into_iter()
+        .map(|total| DeadLink {
             asset: states.iter().find(|s| s.uid == total.asset_uid).cloned(),
+            pages: pages
+                .iter()
+                .filter(|(u, _, _)| *u == total.asset_uid)
+                .map(|(_, p, n)| (p.clone(), *n))
+                .collect(),
             total,
-            pages,
-        });
-    }
+        })
+        .collect();
     Ok(out)
 }
