@@ -45,6 +45,7 @@ before(async () => {
   auth.api_key = stack.stack.api_key
   hero = await upload('hero.png', 'hero-image-bytes')
   hero = (await call('PUT', `/v3/assets/${hero.uid}`, { asset: { permanent_url: 'hero' } })).asset
+  await upload('quiet.png', 'quiet-bytes')
   old = await upload('old-banner.png', 'old-banner-bytes')
   old = (await call('PUT', `/v3/assets/${old.uid}`, { asset: { permanent_url: 'old-banner' } })).asset
   await call('DELETE', `/v3/assets/${old.uid}`)
@@ -131,4 +132,23 @@ test('the Links view lists the dead link with its page, and the most requested a
   await top.first().getByRole('link').click()
   await page.locator('#usage-summary').waitFor()
   assert.match(page.url(), new RegExp(`asset=${hero.uid}`))
+})
+
+test('the library filters by use: most requested first, or not requested', async () => {
+  await page.goto(`${base}/stacks/${auth.api_key}`)
+  const items = page.getByRole('list', { name: 'Assets and folders' }).getByRole('button', { name: /\.png$/ })
+  await items.first().waitFor()
+  assert.deepEqual((await items.allTextContents()).map((t) => t.match(/(hero|quiet|old-banner)\.png/)[0]).sort(), ['hero.png', 'quiet.png'])
+  await page.getByLabel('Requested').selectOption('requested')
+  await page.waitForURL(/usage=requested/)
+  await page.waitForFunction(() => document.querySelectorAll('[aria-label="Assets and folders"] li').length === 1)
+  assert.match(await items.first().textContent(), /hero\.png/)
+  await page.getByLabel('Requested').selectOption('unrequested')
+  await page.waitForURL(/usage=unrequested/)
+  await page.waitForFunction(() => /quiet\.png/.test(document.querySelector('[aria-label="Assets and folders"]')?.textContent || ''))
+  assert.equal(await items.count(), 1)
+  // The filter is part of the address: a reload keeps it.
+  await page.reload()
+  await page.waitForFunction(() => /quiet\.png/.test(document.querySelector('[aria-label="Assets and folders"]')?.textContent || ''))
+  assert.equal(await page.getByLabel('Requested').inputValue(), 'unrequested')
 })

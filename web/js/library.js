@@ -7,7 +7,7 @@ import { ancestry, remember } from './nav.js'
 import { closePanel, renderPanel, selectAsset } from './panel.js'
 import { RESUMABLE_FROM, discard, startResumable, unfinished } from './resumable.js'
 import { markNav, renderShell } from './shell.js'
-import { may, state, store } from './state.js'
+import { may, readsAll, state, store } from './state.js'
 
 // Another view changed assets (nav.js `changed`): list them again, or draw the list again,
 // and the open panel with its notice.
@@ -57,12 +57,22 @@ export async function loadItems (append = false, problem = null) {
       state.paths = Object.fromEntries(state.folders.map((f) => [f.uid, f.path]))
     }
     if (state.folder) all.push({ parent_uid: { $in: subtree(state.folder) } })
-  } else {
+  } else if (!state.usage) {
     query.folder = state.folder || 'cs_root'
   }
   if (state.type) all.push({ content_type: { $regex: TYPES[state.type].pattern } })
   if (state.since) all.push({ updated_at: { $gte: new Date(Date.now() - SINCE[state.since].days * 86400000).toISOString() } })
   if (state.tag) all.push({ tags: state.tag })
+  // §17: the stack's most requested assets of the last 30 days (in that order), or those
+  // not requested in them, in every folder; at most the first 100 of either.
+  let order = null
+  if (state.usage) {
+    try {
+      const got = await api('GET', USAGE[state.usage].path, { query: { limit: '100' } })
+      order = got.assets.map((a) => a.uid)
+    } catch (err) { problem = problem || err.message; order = [] }
+    all.push({ uid: { $in: order } })
+  }
   if (all.length) query.query = JSON.stringify(all.length === 1 ? all[0] : { $and: all })
 
   let error = null
@@ -71,6 +81,7 @@ export async function loadItems (append = false, problem = null) {
   try {
     const res = await api('GET', '/v3/assets', { query })
     if (seq !== loads || state.page !== 'library') return
+    if (order && state.usage === 'requested') res.assets.sort((a, b) => order.indexOf(a.uid) - order.indexOf(b.uid))
     state.items = append ? state.items.concat(res.assets) : res.assets
     state.total = typeof res.count === 'number' ? res.count : null
     state.more = state.total === null ? res.assets.length === PAGE : state.items.length < state.total
@@ -103,7 +114,7 @@ export function renderLibrary (error) {
     state.folder && !state.search && may('delete') ? h('button', { class: 'btn danger', type: 'button', onclick: deleteFolderDialog }, 'Delete folder') : null,
     may('create') ? h('button', { class: 'btn primary', type: 'button', onclick: () => picker.click() }, 'Upload') : null,
     picker)
-  const filters = h('div', { class: 'filters', role: 'group', 'aria-label': 'Filter and sort' }, typeControl(), sinceControl(), tagControl(), sortControl())
+  const filters = h('div', { class: 'filters', role: 'group', 'aria-label': 'Filter and sort' }, typeControl(), sinceControl(), usageControl(), tagControl(), sortControl())
   const crumbs = h('nav', { class: 'crumbs', 'aria-label': 'Folders' },
     state.search ? [h('span', { 'aria-current': 'location' }, `Search results for \u201c${state.search}\u201d${state.folder && state.crumbs.length ? ` in ${state.crumbs.map((c) => c.name).join(' / ')}` : ''}`),
         state.folder ? h('button', { type: 'button', onclick: () => { state.folder = null; state.crumbs = []; remember(); loadItems() } }, 'Search all assets') : null]
@@ -304,6 +315,20 @@ export function sinceControl () {
   select.value = state.since
   select.addEventListener('change', () => { state.since = select.value; remember(); loadItems() })
   return h('label', { class: 'sort' }, h('span', { 'aria-hidden': 'true' }, 'Changed '), select)
+}
+
+// Filters by link insights (§17): requested in the last 30 days (most first), or not.
+export const USAGE = {
+  requested: { label: 'Most requested, 30 days', path: '/v3/insights/top' },
+  unrequested: { label: 'Not requested, 30 days', path: '/v3/insights/unused' },
+}
+export function usageControl () {
+  if (!readsAll()) return null
+  const select = h('select', { id: 'usage-filter', 'aria-label': 'Requested' }, h('option', { value: '' }, 'Any use'),
+    Object.entries(USAGE).map(([k, t]) => h('option', { value: k }, t.label)))
+  select.value = state.usage
+  select.addEventListener('change', () => { state.usage = select.value; remember(); loadItems() })
+  return h('label', { class: 'sort' }, h('span', { 'aria-hidden': 'true' }, 'Requested '), select)
 }
 
 export function tagControl () {

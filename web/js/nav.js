@@ -21,6 +21,7 @@ export function addressOf () {
   if (state.search) q.set('q', state.search)
   if (state.type) q.set('type', state.type)
   if (state.since) q.set('since', state.since)
+  if (state.usage) q.set('usage', state.usage)
   if (state.tag) q.set('tag', state.tag)
   if (state.selected) q.set('asset', state.selected)
   const s = q.toString()

@@ -2,7 +2,7 @@
 
 import { api } from './api.js'
 import { alertBox, fill, h, root, toast } from './dom.js'
-import { SINCE, TYPES, loadItems, openLibrary, showLibraryChrome } from './library.js'
+import { SINCE, TYPES, USAGE, loadItems, openLibrary, showLibraryChrome } from './library.js'
 import { ancestry, remember } from './nav.js'
 import { keepDraft, removePanel, renderPanel } from './panel.js'
 import { openSettings } from './settings.js'
@@ -150,6 +150,7 @@ export async function route () {
   state.search = params.get('q') || ''
   state.type = TYPES[params.get('type')] ? params.get('type') : ''
   state.since = SINCE[params.get('since')] ? params.get('since') : ''
+  state.usage = USAGE[params.get('usage')] ? params.get('usage') : ''
   state.tag = params.get('tag') || ''
   const folder = params.get('folder')
   let error = null

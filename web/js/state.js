@@ -14,6 +14,7 @@ export const state = {
   search: '',
   type: '', // a content-type filter (TYPES)
   since: '', // a date filter (SINCE)
+  usage: '', // a link insights filter (USAGE, §17)
   tag: '', // a tag filter
   paths: null, // folder uid -> path, for saying where search results live
   folders: null, // every folder [{uid, parent, path}], loaded for searches
