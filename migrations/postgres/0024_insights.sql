@@ -3,7 +3,8 @@
 -- not_found, gone, other): hourly rows for the last 30 days, then rolled up into daily
 -- ones. Referring pages (scheme, host and path of the Referer; nothing else of the
 -- client) per asset, day and whether the answer was a dead link, kept as the top N per
--- asset and day plus one '' row for the others. The stack's `insights` setting turns
+-- asset and day plus one '' row for the others. The time indexes cover the stack-wide
+-- lists (top, dead links): a range of a stack is read from the index alone. The stack's `insights` setting turns
 -- counting off. Keep in step with the other backend's 0024_insights.sql.
 CREATE TABLE traffic_hourly (
     api_key TEXT NOT NULL,
@@ -15,7 +16,7 @@ CREATE TABLE traffic_hourly (
     bytes BIGINT NOT NULL,
     PRIMARY KEY (api_key, asset_uid, at, kind, status)
 );
-CREATE INDEX traffic_hourly_by_time ON traffic_hourly (api_key, at);
+CREATE INDEX traffic_hourly_by_time ON traffic_hourly (api_key, at, status, asset_uid, requests, bytes);
 CREATE TABLE traffic_daily (
     api_key TEXT NOT NULL,
     asset_uid TEXT NOT NULL,
@@ -26,7 +27,7 @@ CREATE TABLE traffic_daily (
     bytes BIGINT NOT NULL,
     PRIMARY KEY (api_key, asset_uid, at, kind, status)
 );
-CREATE INDEX traffic_daily_by_time ON traffic_daily (api_key, at);
+CREATE INDEX traffic_daily_by_time ON traffic_daily (api_key, at, status, asset_uid, requests, bytes);
 CREATE TABLE traffic_referrers (
     api_key TEXT NOT NULL,
     asset_uid TEXT NOT NULL,

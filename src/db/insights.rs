@@ -108,19 +108,30 @@ fn marks(first: usize, n: usize) -> String {
         .join(", ")
 }
 
-/// Both tables over `[from, to)`, as one relation with the day's start when `daily`.
-fn union(daily: bool) -> String {
+/// Hourly rows are kept this long (`insights::HOURLY_DAYS`); older ones are daily.
+const HOURLY_MS: i64 = 30 * 86_400_000;
+
+/// The rows over `[from, to)` (`$2`, `$3`) of the stack `$1`, as one relation `t` with the
+/// day's start as `at` when `daily`. The daily table holds only days before the start of
+/// the day 30 days ago (the roll-up's cut-off): a range that starts later reads the hourly
+/// table alone, in index order.
+fn union(daily: bool, from: i64) -> String {
     let at = if daily {
         "(at - (at % 86400000))"
     } else {
         "at"
     };
+    let range = "WHERE api_key = $1 AND at >= $2 AND at < $3";
+    let hourly = format!(
+        "SELECT api_key, asset_uid, {at} AS at, kind, status, requests, bytes FROM traffic_hourly {range}"
+    );
+    let month_ago = crate::time::now_ms() - HOURLY_MS;
+    if from >= month_ago - month_ago.rem_euclid(86_400_000) {
+        return format!("({hourly}) t");
+    }
     format!(
-        "(SELECT api_key, asset_uid, {at} AS at, kind, status, requests, bytes FROM traffic_hourly \
-           WHERE api_key = $1 AND at >= $2 AND at < $3 \
-         UNION ALL \
-         SELECT api_key, asset_uid, at, kind, status, requests, bytes FROM traffic_daily \
-           WHERE api_key = $1 AND at >= $2 AND at < $3) t"
+        "({hourly} UNION ALL SELECT api_key, asset_uid, at, kind, status, requests, bytes \
+         FROM traffic_daily {range}) t"
     )
 }
 
@@ -206,7 +217,7 @@ impl Db {
             "SELECT at, kind, status, CAST(SUM(requests) AS BIGINT) AS requests, \
              CAST(SUM(bytes) AS BIGINT) AS bytes FROM {} WHERE asset_uid = $4 \
              GROUP BY at, kind, status ORDER BY at, kind, status",
-            union(daily)
+            union(daily, from)
         ))
         .bind(api_key)
         .bind(from)
@@ -306,7 +317,7 @@ impl Db {
              CAST(SUM(bytes) AS BIGINT) AS bytes, MAX(at) AS last_at FROM {} \
              WHERE status IN ({list}) GROUP BY asset_uid \
              ORDER BY requests DESC, asset_uid LIMIT $4 OFFSET $5",
-            union(false)
+            union(false, from)
         ))
         .bind(api_key)
         .bind(from)
