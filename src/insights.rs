@@ -302,7 +302,14 @@ impl Tally {
         if taken.is_empty() {
             return Ok(0);
         }
-        let off = db.stacks_without_insights().await?;
+        let mut keys: Vec<&str> = taken
+            .iter()
+            .flat_map(|m| m.keys())
+            .map(|k| k.split('/').next().unwrap_or(""))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let counting = db.stacks_counting(&keys).await?;
         // Dead answers count only for assets the stack has or had (a request can name any
         // uid): the rest is noise, and would let anyone grow the tables.
         let mut dead_only: HashMap<&str, Vec<String>> = HashMap::new();
@@ -326,7 +333,7 @@ impl Tally {
         for map in taken {
             for (key, counted) in map {
                 let api_key = key.split('/').next().unwrap_or("");
-                if off.iter().any(|s| s == api_key) || unknown.contains(&key) {
+                if !counting.iter().any(|s| s == api_key) || unknown.contains(&key) {
                     continue;
                 }
                 for (hour, kind, status, n, bytes) in counted.cells {

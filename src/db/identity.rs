@@ -331,6 +331,9 @@ impl Db {
             "DELETE FROM environments WHERE api_key = $1",
             "DELETE FROM locales WHERE api_key = $1",
             "DELETE FROM stack_members WHERE api_key = $1",
+            "DELETE FROM traffic_hourly WHERE api_key = $1",
+            "DELETE FROM traffic_daily WHERE api_key = $1",
+            "DELETE FROM traffic_referrers WHERE api_key = $1",
             "DELETE FROM stacks WHERE api_key = $1",
         ] {
             sqlx::query(sql).bind(api_key).execute(&mut *tx).await?;

@@ -100,6 +100,17 @@ pub struct Unused {
     pub created_at: i64,
 }
 
+/// Rows per multi-row insert (7 columns: 3,500 parameters, within both backends' limits).
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// `($1, …, $w), ($w+1, …)`: `rows` tuples of `width` placeholders.
+fn tuples(rows: usize, width: usize) -> String {
+    (0..rows)
+        .map(|r| format!("({})", marks(r * width + 1, width)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `$first, $first+1, …`: `n` placeholders.
 fn marks(first: usize, n: usize) -> String {
     (first..first + n)
@@ -139,39 +150,47 @@ impl Db {
     /// Adds counts and referrers, as increments, in one transaction.
     pub async fn add_traffic(&self, cells: &[Cell], refs: &[RefRow]) -> sqlx::Result<()> {
         let mut tx = self.write.begin().await?;
-        for c in cells {
-            sqlx::query(
+        // Many rows per statement (each key once: the caller merged them), so that a flush
+        // of many assets costs few statements.
+        for chunk in cells.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
                 "INSERT INTO traffic_hourly (api_key, asset_uid, at, kind, status, requests, bytes) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                 ON CONFLICT (api_key, asset_uid, at, kind, status) DO UPDATE SET \
+                 VALUES {} ON CONFLICT (api_key, asset_uid, at, kind, status) DO UPDATE SET \
                  requests = traffic_hourly.requests + excluded.requests, \
                  bytes = traffic_hourly.bytes + excluded.bytes",
-            )
-            .bind(&c.api_key)
-            .bind(&c.asset_uid)
-            .bind(c.at)
-            .bind(&c.kind)
-            .bind(&c.status)
-            .bind(c.requests)
-            .bind(c.bytes)
-            .execute(&mut *tx)
-            .await?;
+                tuples(chunk.len(), 7)
+            );
+            let mut q = sqlx::query(&sql);
+            for c in chunk {
+                q = q
+                    .bind(&c.api_key)
+                    .bind(&c.asset_uid)
+                    .bind(c.at)
+                    .bind(&c.kind)
+                    .bind(&c.status)
+                    .bind(c.requests)
+                    .bind(c.bytes);
+            }
+            q.execute(&mut *tx).await?;
         }
-        for r in refs {
-            sqlx::query(
+        for chunk in refs.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
                 "INSERT INTO traffic_referrers (api_key, asset_uid, day, dead, referrer, requests) \
-                 VALUES ($1, $2, $3, $4, $5, $6) \
-                 ON CONFLICT (api_key, asset_uid, day, dead, referrer) DO UPDATE SET \
+                 VALUES {} ON CONFLICT (api_key, asset_uid, day, dead, referrer) DO UPDATE SET \
                  requests = traffic_referrers.requests + excluded.requests",
-            )
-            .bind(&r.api_key)
-            .bind(&r.asset_uid)
-            .bind(r.day)
-            .bind(r.dead as i64)
-            .bind(&r.referrer)
-            .bind(r.requests)
-            .execute(&mut *tx)
-            .await?;
+                tuples(chunk.len(), 6)
+            );
+            let mut q = sqlx::query(&sql);
+            for r in chunk {
+                q = q
+                    .bind(&r.api_key)
+                    .bind(&r.asset_uid)
+                    .bind(r.day)
+                    .bind(r.dead as i64)
+                    .bind(&r.referrer)
+                    .bind(r.requests);
+            }
+            q.execute(&mut *tx).await?;
         }
         tx.commit().await
     }
@@ -196,12 +215,24 @@ impl Db {
         Ok(known)
     }
 
-    /// Stacks whose `insights` setting is off.
-    pub async fn stacks_without_insights(&self) -> sqlx::Result<Vec<String>> {
-        let rows = sqlx::query("SELECT api_key FROM stacks WHERE insights = 0")
-            .fetch_all(&self.read)
-            .await?;
-        rows.iter().map(|r| r.try_get("api_key")).collect()
+    /// Which of `api_keys` are stacks whose `insights` setting is on (a deleted stack is
+    /// not one).
+    pub async fn stacks_counting(&self, api_keys: &[&str]) -> sqlx::Result<Vec<String>> {
+        let mut out = Vec::new();
+        for chunk in api_keys.chunks(200) {
+            let sql = format!(
+                "SELECT api_key FROM stacks WHERE insights = 1 AND api_key IN ({})",
+                marks(1, chunk.len())
+            );
+            let mut q = sqlx::query(&sql);
+            for k in chunk {
+                q = q.bind(*k);
+            }
+            for r in q.fetch_all(&self.read).await? {
+                out.push(r.try_get("api_key")?);
+            }
+        }
+        Ok(out)
     }
 
     /// An asset's series over `[from, to)`, per hour or per day, oldest first.
@@ -460,9 +491,10 @@ impl Db {
     }
 
     /// Folds hourly rows before `before` into daily ones, and keeps the `keep` most
-    /// requested referring pages per asset, day and deadness of the days before
-    /// `referrers_before` (the rest added to the `""` row). One transaction; returns the
-    /// hourly rows folded.
+    /// requested referring pages per asset, day and deadness of the finished days (the
+    /// week before `referrers_before`; the rest added to the `""` row). One transaction
+    /// per stack, each reading only the rows it folds or ranks through the stack's time
+    /// indexes; returns the hourly rows folded.
     pub async fn rollup_traffic(
         &self,
         before: i64,
@@ -471,51 +503,68 @@ impl Db {
     ) -> sqlx::Result<u64> {
         let before = before - before.rem_euclid(86_400_000);
         let ref_before = referrers_before - referrers_before.rem_euclid(86_400_000);
-        let mut tx = self.write.begin().await?;
-        sqlx::query(
-            "INSERT INTO traffic_daily (api_key, asset_uid, at, kind, status, requests, bytes) \
-             SELECT api_key, asset_uid, at - (at % 86400000), kind, status, \
-               CAST(SUM(requests) AS BIGINT), CAST(SUM(bytes) AS BIGINT) \
-             FROM traffic_hourly WHERE at < $1 \
-             GROUP BY api_key, asset_uid, at - (at % 86400000), kind, status \
-             ON CONFLICT (api_key, asset_uid, at, kind, status) DO UPDATE SET \
-             requests = traffic_daily.requests + excluded.requests, \
-             bytes = traffic_daily.bytes + excluded.bytes",
-        )
-        .bind(before)
-        .execute(&mut *tx)
-        .await?;
-        let folded = sqlx::query("DELETE FROM traffic_hourly WHERE at < $1")
+        let ref_after = ref_before - 7 * 86_400_000;
+        let stacks: Vec<String> = sqlx::query("SELECT api_key FROM stacks")
+            .fetch_all(&self.read)
+            .await?
+            .iter()
+            .map(|r| r.try_get("api_key"))
+            .collect::<sqlx::Result<_>>()?;
+        let mut folded = 0;
+        for key in &stacks {
+            let mut tx = self.write.begin().await?;
+            sqlx::query(
+                "INSERT INTO traffic_daily (api_key, asset_uid, at, kind, status, requests, bytes) \
+                 SELECT api_key, asset_uid, at - (at % 86400000), kind, status, \
+                   CAST(SUM(requests) AS BIGINT), CAST(SUM(bytes) AS BIGINT) \
+                 FROM traffic_hourly WHERE api_key = $1 AND at < $2 \
+                 GROUP BY api_key, asset_uid, at - (at % 86400000), kind, status \
+                 ON CONFLICT (api_key, asset_uid, at, kind, status) DO UPDATE SET \
+                 requests = traffic_daily.requests + excluded.requests, \
+                 bytes = traffic_daily.bytes + excluded.bytes",
+            )
+            .bind(key)
             .bind(before)
             .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        // Referrers past the top `keep` of their asset, day and deadness go into "".
-        let ranked = "SELECT api_key, asset_uid, day, dead, referrer, requests, \
-               ROW_NUMBER() OVER (PARTITION BY api_key, asset_uid, day, dead \
-                 ORDER BY requests DESC, referrer) AS rank \
-             FROM traffic_referrers WHERE day < $1 AND referrer <> ''";
-        sqlx::query(&format!(
-            "INSERT INTO traffic_referrers (api_key, asset_uid, day, dead, referrer, requests) \
-             SELECT api_key, asset_uid, day, dead, '', CAST(SUM(requests) AS BIGINT) \
-             FROM ({ranked}) r WHERE rank > $2 GROUP BY api_key, asset_uid, day, dead \
-             ON CONFLICT (api_key, asset_uid, day, dead, referrer) DO UPDATE SET \
-             requests = traffic_referrers.requests + excluded.requests"
-        ))
-        .bind(ref_before)
-        .bind(keep)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(&format!(
-            "DELETE FROM traffic_referrers WHERE day < $1 AND referrer <> '' AND \
-             (api_key, asset_uid, day, dead, referrer) IN \
-             (SELECT api_key, asset_uid, day, dead, referrer FROM ({ranked}) r WHERE rank > $2)"
-        ))
-        .bind(ref_before)
-        .bind(keep)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
+            .await?;
+            folded += sqlx::query("DELETE FROM traffic_hourly WHERE api_key = $1 AND at < $2")
+                .bind(key)
+                .bind(before)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            // Referrers past the top `keep` of their asset, day and deadness go into "".
+            let ranked = "SELECT api_key, asset_uid, day, dead, referrer, requests, \
+                   ROW_NUMBER() OVER (PARTITION BY asset_uid, day, dead \
+                     ORDER BY requests DESC, referrer) AS rank \
+                 FROM traffic_referrers \
+                 WHERE api_key = $1 AND day >= $2 AND day < $3 AND referrer <> ''";
+            sqlx::query(&format!(
+                "INSERT INTO traffic_referrers (api_key, asset_uid, day, dead, referrer, requests) \
+                 SELECT api_key, asset_uid, day, dead, '', CAST(SUM(requests) AS BIGINT) \
+                 FROM ({ranked}) r WHERE rank > $4 GROUP BY api_key, asset_uid, day, dead \
+                 ON CONFLICT (api_key, asset_uid, day, dead, referrer) DO UPDATE SET \
+                 requests = traffic_referrers.requests + excluded.requests"
+            ))
+            .bind(key)
+            .bind(ref_after)
+            .bind(ref_before)
+            .bind(keep)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(&format!(
+                "DELETE FROM traffic_referrers WHERE api_key = $1 AND day >= $2 AND day < $3 \
+                 AND referrer <> '' AND (api_key, asset_uid, day, dead, referrer) IN \
+                 (SELECT api_key, asset_uid, day, dead, referrer FROM ({ranked}) r WHERE rank > $4)"
+            ))
+            .bind(key)
+            .bind(ref_after)
+            .bind(ref_before)
+            .bind(keep)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        }
         Ok(folded)
     }
 

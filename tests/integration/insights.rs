@@ -465,3 +465,48 @@ async fn the_cli_exports_a_stack_as_csv() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no stack"));
 }
+
+#[tokio::test]
+async fn a_flush_of_many_assets_adds_up_across_statements() {
+    use perma::db::insights::Cell;
+    let t = TestApp::spawn().await;
+    let s = t.admin().await;
+    let now = perma::time::now_ms();
+    let hour = now - now.rem_euclid(3_600_000);
+    // More rows than one statement carries; each written twice (the second adds up).
+    let cells: Vec<Cell> = (0..1200)
+        .map(|i| Cell {
+            api_key: s.api_key().to_owned(),
+            asset_uid: format!("blt{i:016x}"),
+            at: hour,
+            kind: "version".into(),
+            status: "ok".into(),
+            requests: i + 1,
+            bytes: 10 * (i + 1),
+        })
+        .collect();
+    t.app.db.add_traffic(&cells, &[]).await.unwrap();
+    t.app.db.add_traffic(&cells, &[]).await.unwrap();
+    let (st, v) = s.get("/v3/insights/top?limit=3").await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let top: Vec<(&str, i64, i64)> = v["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["uid"].as_str().unwrap(),
+                a["requests"].as_i64().unwrap(),
+                a["bytes"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        top,
+        vec![
+            ("blt00000000000004af", 2400, 24000),
+            ("blt00000000000004ae", 2398, 23980),
+            ("blt00000000000004ad", 2396, 23960)
+        ]
+    );
+}

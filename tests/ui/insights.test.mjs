@@ -147,6 +147,12 @@ test('the library filters by use: most requested first, or not requested', async
   await page.waitForURL(/usage=unrequested/)
   await page.waitForFunction(() => /quiet\.png/.test(document.querySelector('[aria-label="Assets and folders"]')?.textContent || ''))
   assert.equal(await items.count(), 1)
+  await page.getByLabel('Requested').selectOption('never')
+  await page.waitForURL(/usage=never/)
+  await page.waitForFunction(() => /quiet\.png/.test(document.querySelector('[aria-label="Assets and folders"]')?.textContent || ''))
+  assert.equal(await items.count(), 1)
+  await page.getByLabel('Requested').selectOption('unrequested')
+  await page.waitForURL(/usage=unrequested/)
   // The filter is part of the address: a reload keeps it.
   await page.reload()
   await page.waitForFunction(() => /quiet\.png/.test(document.querySelector('[aria-label="Assets and folders"]')?.textContent || ''))

@@ -68,7 +68,7 @@ export async function loadItems (append = false, problem = null) {
   let order = null
   if (state.usage) {
     try {
-      const got = await api('GET', USAGE[state.usage].path, { query: { limit: '100' } })
+      const got = await api('GET', USAGE[state.usage].path, { query: { limit: '100', ...USAGE[state.usage].query } })
       order = got.assets.map((a) => a.uid)
     } catch (err) { problem = problem || err.message; order = [] }
     all.push({ uid: { $in: order } })
@@ -317,10 +317,12 @@ export function sinceControl () {
   return h('label', { class: 'sort' }, h('span', { 'aria-hidden': 'true' }, 'Changed '), select)
 }
 
-// Filters by link insights (§17): requested in the last 30 days (most first), or not.
+// Filters by link insights (§17): requested in the last 30 days (most first), not
+// requested in them, or never requested since perma counts.
 export const USAGE = {
-  requested: { label: 'Most requested, 30 days', path: '/v3/insights/top' },
-  unrequested: { label: 'Not requested, 30 days', path: '/v3/insights/unused' },
+  requested: { label: 'Most requested, 30 days', path: '/v3/insights/top', query: {} },
+  unrequested: { label: 'Not requested, 30 days', path: '/v3/insights/unused', query: {} },
+  never: { label: 'Never requested', path: '/v3/insights/unused', query: { since: '1970-01-01' } },
 }
 export function usageControl () {
   if (!readsAll()) return null
