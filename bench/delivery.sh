@@ -6,16 +6,17 @@
 #   bench/delivery.sh --smoke    one round of a second per case, 100 vs 2,000 assets (CI)
 #
 # BENCH_DURATION (seconds per case), BENCH_ROUNDS, BENCH_CONNECTIONS and BENCH_THREADS
-# override the defaults. Each round measures nginx and perma back to back; the summary gives
-# the median of each figure and the median of the per-round ratios, so that one noisy
-# moment on a shared machine does not decide a ratio.
+# override the defaults; BENCH_ONLY=scale measures only the 100 vs 100,000 assets case.
+# Each round measures nginx and perma back to back; the summary gives the median of each
+# figure and the median of the per-round ratios, so that one noisy moment on a shared
+# machine does not decide a ratio.
 #
 # Talks only to 127.0.0.1, runs for a bounded time, stops everything it started.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 duration="${BENCH_DURATION:-5}" rounds="${BENCH_ROUNDS:-3}" big_n=100000 warm=3
 if [[ "${1:-}" == "--smoke" ]]; then duration=1 rounds=1 big_n=2000 warm=1; fi
-conns="${BENCH_CONNECTIONS:-50}" threads="${BENCH_THREADS:-2}"
+conns="${BENCH_CONNECTIONS:-50}" threads="${BENCH_THREADS:-2}" only="${BENCH_ONLY:-all}"
 for tool in nginx wrk curl python3; do command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install nginx wrk curl)"; exit 1; }; done
 
 # PERMA_BIN: use an existing binary (CI's smoke run uses the debug build it already has).
@@ -111,6 +112,7 @@ run() { # label round url [extra wrk args...]
 echo "== $(nproc) cores, wrk -t$threads -c$conns, ${duration}s per case, $rounds round(s); perma $($bin --version | cut -d' ' -f2), $(nginx -v 2>&1 | cut -d' ' -f3)"
 ngetag=$(curl -sI "http://127.0.0.1:$ngport$(blob "${sha[4k]}")" | awk -F': ' 'tolower($1)=="etag" {print $2}' | tr -d '\r')
 for ((r = 1; r <= rounds; r++)); do
+  [[ $only == scale ]] && break
   echo "-- round $r"
   # Odd rounds measure nginx first, even rounds last, so order effects cancel out.
   for name in 4k 1m 64m; do
@@ -171,6 +173,8 @@ for text, a, b, field in [
     ("304 revalidation / nginx 304, req/s   (target >= 1.0)", "perma permanent URL 304", "nginx 304", 0),
     (f"{big} assets / 100 assets, req/s   (target >= 0.95)", f"perma permanent {big} assets", "perma permanent 100 assets", 0),
 ]:
+    if a not in by or b not in by:
+        continue
     m, lo, hi = ratio(a, b, field)
     print(f"{text:<56} {m:.2f}   ({lo:.2f}..{hi:.2f})")
 PY

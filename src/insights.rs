@@ -14,15 +14,11 @@
 
 pub mod read;
 pub mod referrer;
+mod tally;
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
+pub use tally::Tally;
 
-use crate::db::insights::{Cell, RefRow};
 use crate::db::Db;
-use crate::metrics::{shard, ShardedCounter, SHARDS};
-use crate::time::now_ms;
 
 /// Hourly rows are kept this many days, then rolled up into daily ones.
 pub const HOURLY_DAYS: i64 = 30;
@@ -30,17 +26,10 @@ pub const HOURLY_DAYS: i64 = 30;
 pub const HOUR_MS: i64 = 3_600_000;
 /// A day in ms.
 pub const DAY_MS: i64 = 86_400_000;
-/// Distinct referring pages one asset keeps per flush interval and day in memory; more
-/// are counted as "other".
-const REFERRERS_PER_ASSET: usize = 32;
-/// Assets one shard counts before it asks for an early flush.
-const ASSETS_PER_SHARD: usize = 50_000;
-/// Assets one shard holds at most: past this (the flusher cannot keep up, or requests
-/// name ever new assets), answers about assets not counted yet are not counted.
-const MAX_ASSETS_PER_SHARD: usize = 4 * ASSETS_PER_SHARD;
 
 /// Which URL answered (§2, §11, §12).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
 pub enum Kind {
     /// An immutable version URL.
     Version = 0,
@@ -64,6 +53,7 @@ impl Kind {
 
 /// The status classes counted: what an author acts on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
 pub enum Status {
     /// 200 and 206: bytes served.
     Ok = 0,
@@ -118,270 +108,6 @@ pub struct Hit<'a> {
     pub bytes: u64,
     /// The request's `Referer`, as sent.
     pub referer: Option<&'a str>,
-}
-
-#[derive(Debug, Default)]
-struct Counted {
-    /// (hour, kind, status) → (requests, bytes).
-    cells: Vec<(i64, Kind, Status, u64, u64)>,
-    /// (day, dead, page) → requests; the page `""` holds the others.
-    referrers: Vec<(i64, bool, Box<str>, u64)>,
-}
-
-#[derive(Debug, Default)]
-#[repr(align(128))]
-struct Shard(Mutex<HashMap<String, Counted>>);
-
-/// Counts of delivery answers not yet in the database, one shard per thread.
-#[derive(Debug)]
-pub struct Tally {
-    shards: Vec<Shard>,
-    full: AtomicBool,
-    /// Answers not counted because a shard was full.
-    pub dropped: AtomicU64,
-    /// Requests and bytes by URL kind and status class, for `/metrics` (bounded labels).
-    totals: Vec<(ShardedCounter, ShardedCounter)>,
-    /// Wakes the flusher early when a shard holds many assets.
-    pub wake: std::sync::Arc<tokio::sync::Notify>,
-}
-
-impl Default for Tally {
-    fn default() -> Self {
-        Tally {
-            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
-            full: AtomicBool::new(false),
-            dropped: AtomicU64::new(0),
-            totals: (0..KINDS.len() * STATUSES.len())
-                .map(|_| Default::default())
-                .collect(),
-            wake: Default::default(),
-        }
-    }
-}
-
-thread_local! {
-    /// The `api_key/asset_uid` key being looked up, reused so that a hit allocates nothing.
-    static KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
-}
-
-impl Tally {
-    /// Counts one answer on this thread's shard.
-    pub fn count(&self, hit: Hit<'_>) {
-        let now = now_ms();
-        let hour = now - now.rem_euclid(HOUR_MS);
-        let day = now - now.rem_euclid(DAY_MS);
-        let status = Status::of(hit.status);
-        let total = &self.totals[hit.kind as usize * STATUSES.len() + status as usize];
-        total.0.add(1);
-        total.1.add(hit.bytes);
-        let page = hit.referer.and_then(referrer::page);
-        let mut map = self.shards[shard()]
-            .0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        KEY.with(|k| {
-            let mut k = k.borrow_mut();
-            k.clear();
-            k.push_str(hit.api_key);
-            k.push('/');
-            k.push_str(hit.asset_uid);
-            if !map.contains_key(k.as_str()) {
-                if map.len() >= MAX_ASSETS_PER_SHARD {
-                    self.dropped.fetch_add(1, Ordering::Relaxed);
-                    return;
-                }
-                map.insert(k.clone(), Counted::default());
-                if map.len() == ASSETS_PER_SHARD && !self.full.swap(true, Ordering::Relaxed) {
-                    self.wake.notify_one();
-                }
-            }
-            if let Some(counted) = map.get_mut(k.as_str()) {
-                counted.add(hour, day, hit.kind, status, hit.bytes, page);
-            }
-        });
-    }
-}
-
-impl Counted {
-    fn add(
-        &mut self,
-        hour: i64,
-        day: i64,
-        kind: Kind,
-        status: Status,
-        bytes: u64,
-        page: Option<&str>,
-    ) {
-        let counted = self;
-        match counted
-            .cells
-            .iter_mut()
-            .find(|c| c.0 == hour && c.1 == kind && c.2 == status)
-        {
-            Some(c) => {
-                c.3 += 1;
-                c.4 += bytes;
-            }
-            None => counted.cells.push((hour, kind, status, 1, bytes)),
-        }
-        let Some(page) = page else { return };
-        let dead = status.dead();
-        if let Some(r) = counted
-            .referrers
-            .iter_mut()
-            .find(|r| r.0 == day && r.1 == dead && &*r.2 == page)
-        {
-            r.3 += 1;
-            return;
-        }
-        let page = if counted.referrers.len() >= REFERRERS_PER_ASSET {
-            ""
-        } else {
-            page
-        };
-        match counted
-            .referrers
-            .iter_mut()
-            .find(|r| r.0 == day && r.1 == dead && &*r.2 == page)
-        {
-            Some(r) => r.3 += 1,
-            None => counted.referrers.push((day, dead, page.into(), 1)),
-        }
-    }
-}
-
-impl Tally {
-    /// Appends the delivery totals by URL kind and status class to a Prometheus text.
-    pub fn render_metrics(&self, out: &mut String) {
-        use std::fmt::Write as _;
-        for (name, help, bytes) in [
-            (
-                "perma_delivery_requests_total",
-                "Delivery answers by URL kind and status class (link insights, §17).",
-                false,
-            ),
-            (
-                "perma_delivery_bytes_total",
-                "Body bytes of delivery answers by URL kind and status class.",
-                true,
-            ),
-        ] {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-            for (k, kind) in KINDS.iter().enumerate() {
-                for (s, status) in STATUSES.iter().enumerate() {
-                    let t = &self.totals[k * STATUSES.len() + s];
-                    let v = if bytes { t.1.get() } else { t.0.get() };
-                    let _ = writeln!(out, "{name}{{kind=\"{kind}\",status=\"{status}\"}} {v}");
-                }
-            }
-        }
-        let _ = writeln!(
-            out,
-            "# HELP perma_insights_dropped_total Delivery answers not counted for link insights (a shard was full).\n\
-             # TYPE perma_insights_dropped_total counter\nperma_insights_dropped_total {}",
-            self.dropped.load(Ordering::Relaxed)
-        );
-    }
-
-    /// Takes what every shard counted (each swapped for an empty map).
-    fn take(&self) -> Vec<HashMap<String, Counted>> {
-        self.full.store(false, Ordering::Relaxed);
-        self.shards
-            .iter()
-            .map(|s| std::mem::take(&mut *s.0.lock().unwrap_or_else(|e| e.into_inner())))
-            .filter(|m| !m.is_empty())
-            .collect()
-    }
-
-    /// Adds what was counted since the last flush to the database, as increments;
-    /// counts of stacks whose `insights` setting is off are dropped. Returns how many
-    /// rows were written. On a database error the counts are lost (they are statistics,
-    /// and holding them would let memory grow while the database is down).
-    pub async fn flush(&self, db: &Db) -> anyhow::Result<usize> {
-        let taken = self.take();
-        if taken.is_empty() {
-            return Ok(0);
-        }
-        let mut keys: Vec<&str> = taken
-            .iter()
-            .flat_map(|m| m.keys())
-            .map(|k| k.split('/').next().unwrap_or(""))
-            .collect();
-        keys.sort_unstable();
-        keys.dedup();
-        let counting = db.stacks_counting(&keys).await?;
-        // Dead answers count only for assets the stack has or had (a request can name any
-        // uid): the rest is noise, and would let anyone grow the tables.
-        let mut dead_only: HashMap<&str, Vec<String>> = HashMap::new();
-        for map in &taken {
-            for (key, counted) in map {
-                if counted.cells.iter().all(|c| c.2.dead()) {
-                    let (api_key, uid) = key.split_once('/').unwrap_or((key, ""));
-                    dead_only.entry(api_key).or_default().push(uid.to_owned());
-                }
-            }
-        }
-        let mut unknown = std::collections::HashSet::new();
-        for (api_key, uids) in &dead_only {
-            let known = db.known_assets(api_key, uids).await?;
-            for uid in uids.iter().filter(|u| !known.contains(u)) {
-                unknown.insert(format!("{api_key}/{uid}"));
-            }
-        }
-        let mut cells: HashMap<(String, i64, Kind, Status), (u64, u64)> = HashMap::new();
-        let mut refs: HashMap<(String, i64, bool, Box<str>), u64> = HashMap::new();
-        for map in taken {
-            for (key, counted) in map {
-                let api_key = key.split('/').next().unwrap_or("");
-                if !counting.iter().any(|s| s == api_key) || unknown.contains(&key) {
-                    continue;
-                }
-                for (hour, kind, status, n, bytes) in counted.cells {
-                    let c = cells.entry((key.clone(), hour, kind, status)).or_default();
-                    c.0 += n;
-                    c.1 += bytes;
-                }
-                for (day, dead, page, n) in counted.referrers {
-                    *refs.entry((key.clone(), day, dead, page)).or_default() += n;
-                }
-            }
-        }
-        let split = |key: &str| {
-            let (a, b) = key.split_once('/').unwrap_or((key, ""));
-            (a.to_owned(), b.to_owned())
-        };
-        let cells: Vec<Cell> = cells
-            .into_iter()
-            .map(|((key, at, kind, status), (n, bytes))| {
-                let (api_key, asset_uid) = split(&key);
-                Cell {
-                    api_key,
-                    asset_uid,
-                    at,
-                    kind: kind.name().to_owned(),
-                    status: status.name().to_owned(),
-                    requests: n as i64,
-                    bytes: bytes as i64,
-                }
-            })
-            .collect();
-        let refs: Vec<RefRow> = refs
-            .into_iter()
-            .map(|((key, day, dead, page), n)| {
-                let (api_key, asset_uid) = split(&key);
-                RefRow {
-                    api_key,
-                    asset_uid,
-                    day,
-                    dead,
-                    referrer: page.into(),
-                    requests: n as i64,
-                }
-            })
-            .collect();
-        db.add_traffic(&cells, &refs).await?;
-        Ok(cells.len() + refs.len())
-    }
 }
 
 /// The roll-up (§17): hourly rows older than [`HOURLY_DAYS`] become daily ones, and each

@@ -109,20 +109,11 @@ async fn insert(
     if values.is_empty() {
         return Ok(());
     }
-    let rows: Vec<String> = values
-        .chunks(columns.len())
-        .enumerate()
-        .map(|(r, row)| {
-            let marks: Vec<String> = (1..=row.len())
-                .map(|c| format!("${}", r * columns.len() + c))
-                .collect();
-            format!("({})", marks.join(", "))
-        })
-        .collect();
+    let row = format!("({})", vec!["?"; columns.len()].join(", "));
     let sql = format!(
         "INSERT INTO {table} ({}) VALUES {}",
         columns.join(", "),
-        rows.join(", ")
+        Backend::of(tx).rows(&row, values.len() / columns.len())
     );
     let mut q = sqlx::query(&sql);
     for v in values.drain(..) {

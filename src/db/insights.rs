@@ -105,14 +105,6 @@ pub struct Unused {
 /// Rows per multi-row insert (7 columns: 3,500 parameters, within both backends' limits).
 const ROWS_PER_STATEMENT: usize = 500;
 
-/// `($1, …, $w), ($w+1, …)`: `rows` tuples of `width` placeholders.
-fn tuples(rows: usize, width: usize) -> String {
-    (0..rows)
-        .map(|r| format!("({})", marks(r * width + 1, width)))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// `$first, $first+1, …`: `n` placeholders.
 fn marks(first: usize, n: usize) -> String {
     (first..first + n)
@@ -160,7 +152,7 @@ impl Db {
                  VALUES {} ON CONFLICT (api_key, asset_uid, at, kind, status) DO UPDATE SET \
                  requests = traffic_hourly.requests + excluded.requests, \
                  bytes = traffic_hourly.bytes + excluded.bytes",
-                tuples(chunk.len(), 7)
+                self.backend.rows("(?, ?, ?, ?, ?, ?, ?)", chunk.len())
             );
             let mut q = sqlx::query(&sql);
             for c in chunk {
@@ -180,7 +172,7 @@ impl Db {
                 "INSERT INTO traffic_referrers (api_key, asset_uid, day, dead, referrer, requests) \
                  VALUES {} ON CONFLICT (api_key, asset_uid, day, dead, referrer) DO UPDATE SET \
                  requests = traffic_referrers.requests + excluded.requests",
-                tuples(chunk.len(), 6)
+                self.backend.rows("(?, ?, ?, ?, ?, ?)", chunk.len())
             );
             let mut q = sqlx::query(&sql);
             for r in chunk {

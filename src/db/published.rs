@@ -209,31 +209,18 @@ pub(super) async fn record_removals(
         .fetch_one(&mut **tx)
         .await?;
         let first = last - events.len() as i64 + 1;
-        // 7 values a row after the shared $1, well inside either backend's limit.
+        // 8 values a row, well inside either backend's limit.
+        let backend = super::Backend::of(tx);
         for (c, chunk) in events.chunks(3000).enumerate() {
-            let rows: Vec<String> = (0..chunk.len())
-                .map(|r| {
-                    let b = r * 7;
-                    format!(
-                        "($1, ${}, ${}, ${}, ${}, ${}, NULL, ${}, ${})",
-                        b + 2,
-                        b + 3,
-                        b + 4,
-                        b + 5,
-                        b + 6,
-                        b + 7,
-                        b + 8
-                    )
-                })
-                .collect();
             let sql = format!(
                 "INSERT INTO sync_events (api_key, seq, environment_uid, locale, asset_uid, \
                  kind, version, by_uid, event_at) VALUES {}",
-                rows.join(", ")
+                backend.rows("(?, ?, ?, ?, ?, ?, NULL, ?, ?)", chunk.len())
             );
-            let mut q = sqlx::query(&sql).bind(api_key);
+            let mut q = sqlx::query(&sql);
             for (r, (uid, env, locale, _)) in chunk.iter().enumerate() {
                 q = q
+                    .bind(api_key)
                     .bind(first + (c * 3000 + r) as i64)
                     .bind(env)
                     .bind(locale)

@@ -1,0 +1,432 @@
+//! The counts of delivery answers not yet in the database (§17): one map per delivery
+//! thread, taken and written by the flusher.
+//!
+//! A hit costs one keyed hash of `api_key/asset_uid` (foldhash, seeded per process, so a
+//! request cannot choose colliding names), one probe of this thread's map and a few adds;
+//! an asset new in the interval costs one allocation for its name. What all shards hold
+//! together is bounded ([`MAX_HELD`] assets), not per thread, so the bound does not grow
+//! with the number of workers; past [`EARLY_FLUSH`] the flusher is woken before its
+//! interval is up.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use super::{referrer, Hit, Kind, Status, DAY_MS, HOUR_MS, KINDS, STATUSES};
+use crate::db::insights::{Cell, RefRow};
+use crate::db::Db;
+use crate::metrics::{shard, ShardedCounter, SHARDS};
+use crate::time::now_ms;
+
+/// Distinct referring pages one asset keeps per flush interval and day in memory; more
+/// are counted as "other".
+const REFERRERS_PER_ASSET: usize = 32;
+/// Assets held by all shards together at which the flusher is woken early.
+pub const EARLY_FLUSH: usize = 250_000;
+/// Assets held by all shards together at most (about 100 bytes each, plus referring
+/// pages): past this (the flusher cannot keep up, or requests name ever new assets),
+/// answers about assets not counted yet in the interval are not counted.
+pub const MAX_HELD: usize = 2 * EARLY_FLUSH;
+/// New assets a shard counts before it adds them to the shared total (so that the shared
+/// counter is written once per this many new assets, not per asset).
+const HELD_BATCH: usize = 256;
+
+/// One hour, URL kind and status class of an asset: requests and bytes.
+#[derive(Debug, Clone, Copy)]
+struct Tick {
+    hour: i64,
+    requests: u64,
+    bytes: u64,
+    kind: Kind,
+    status: Status,
+}
+
+/// What rarely happens in one interval: a second hour, kind or status, or a referrer.
+#[derive(Debug, Default)]
+struct Extra {
+    ticks: Vec<Tick>,
+    /// (day, dead, page) → requests; the page `""` holds the others.
+    referrers: Vec<(i64, bool, Box<str>, u64)>,
+}
+
+/// One asset's counts in the interval: the common case (one hour, one kind, one status,
+/// no referrer) inline, the rest behind a pointer.
+#[derive(Debug)]
+struct Counted {
+    first: Tick,
+    extra: Option<Box<Extra>>,
+}
+
+type Map = HashMap<Box<str>, Counted, foldhash::fast::RandomState>;
+
+#[derive(Debug, Default)]
+struct ShardMap {
+    map: Map,
+    /// New assets not yet added to [`Tally::held`].
+    unreported: usize,
+}
+
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Shard(Mutex<ShardMap>);
+
+/// Counts of delivery answers not yet in the database, one shard per thread: a lock no
+/// other thread takes, except the flusher once per interval, which swaps the shard's map
+/// for an empty one.
+#[derive(Debug)]
+pub struct Tally {
+    shards: Vec<Shard>,
+    /// Assets all shards hold (to within `HELD_BATCH` per shard).
+    held: AtomicUsize,
+    full: AtomicBool,
+    /// Answers not counted because [`MAX_HELD`] assets were held.
+    pub dropped: AtomicU64,
+    /// Requests and bytes by URL kind and status class, for `/metrics` (bounded labels).
+    totals: Vec<(ShardedCounter, ShardedCounter)>,
+    /// Wakes the flusher early when many assets are held.
+    pub wake: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Tally {
+            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
+            held: AtomicUsize::new(0),
+            full: AtomicBool::new(false),
+            dropped: AtomicU64::new(0),
+            totals: (0..KINDS.len() * STATUSES.len())
+                .map(|_| Default::default())
+                .collect(),
+            wake: Default::default(),
+        }
+    }
+}
+
+thread_local! {
+    /// The `api_key/asset_uid` key being looked up, reused so that a hit allocates nothing.
+    static KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+impl Tally {
+    /// Counts one answer on this thread's shard.
+    pub fn count(&self, hit: Hit<'_>) {
+        let now = now_ms();
+        let hour = now - now.rem_euclid(HOUR_MS);
+        let status = Status::of(hit.status);
+        let total = &self.totals[hit.kind as usize * STATUSES.len() + status as usize];
+        total.0.add(1);
+        total.1.add(hit.bytes);
+        let page = hit.referer.and_then(referrer::page);
+        let tick = Tick {
+            hour,
+            requests: 1,
+            bytes: hit.bytes,
+            kind: hit.kind,
+            status,
+        };
+        let referrer = page.map(|p| (now - now.rem_euclid(DAY_MS), status.dead(), p));
+        let mut shard = self.shards[shard()]
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        KEY.with(|k| {
+            let mut k = k.borrow_mut();
+            k.clear();
+            k.push_str(hit.api_key);
+            k.push('/');
+            k.push_str(hit.asset_uid);
+            if let Some(counted) = shard.map.get_mut(k.as_str()) {
+                counted.add(tick, referrer);
+                return;
+            }
+            if self.held.load(Ordering::Relaxed) >= MAX_HELD {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            let mut counted = Counted {
+                first: tick,
+                extra: None,
+            };
+            if let Some(r) = referrer {
+                counted.add_referrer(r);
+            }
+            shard.map.insert(k.as_str().into(), counted);
+            shard.unreported += 1;
+            if shard.unreported == HELD_BATCH {
+                shard.unreported = 0;
+                let held = self.held.fetch_add(HELD_BATCH, Ordering::Relaxed) + HELD_BATCH;
+                if held >= EARLY_FLUSH && !self.full.swap(true, Ordering::Relaxed) {
+                    self.wake.notify_one();
+                }
+            }
+        });
+    }
+
+    /// Appends the delivery totals by URL kind and status class to a Prometheus text.
+    pub fn render_metrics(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        for (name, help, bytes) in [
+            (
+                "perma_delivery_requests_total",
+                "Delivery answers by URL kind and status class (link insights, §17).",
+                false,
+            ),
+            (
+                "perma_delivery_bytes_total",
+                "Body bytes of delivery answers by URL kind and status class.",
+                true,
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for (k, kind) in KINDS.iter().enumerate() {
+                for (s, status) in STATUSES.iter().enumerate() {
+                    let t = &self.totals[k * STATUSES.len() + s];
+                    let v = if bytes { t.1.get() } else { t.0.get() };
+                    let _ = writeln!(out, "{name}{{kind=\"{kind}\",status=\"{status}\"}} {v}");
+                }
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP perma_insights_dropped_total Delivery answers not counted for link insights (too many assets held before a flush).\n\
+             # TYPE perma_insights_dropped_total counter\nperma_insights_dropped_total {}",
+            self.dropped.load(Ordering::Relaxed)
+        );
+    }
+
+    /// Takes what every shard counted (each swapped for an empty map), merged into one.
+    fn take(&self) -> Map {
+        let mut taken: Vec<Map> = self
+            .shards
+            .iter()
+            .map(|s| std::mem::take(&mut *s.0.lock().unwrap_or_else(|e| e.into_inner())).map)
+            .filter(|m| !m.is_empty())
+            .collect();
+        self.held.store(0, Ordering::Relaxed);
+        self.full.store(false, Ordering::Relaxed);
+        taken.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        let mut taken = taken.into_iter();
+        let mut merged = taken.next().unwrap_or_default();
+        for map in taken {
+            for (key, counted) in map {
+                match merged.get_mut(&key) {
+                    Some(m) => m.merge(counted),
+                    None => {
+                        merged.insert(key, counted);
+                    }
+                }
+            }
+        }
+        merged
+    }
+
+    /// Adds what was counted since the last flush to the database, as increments;
+    /// counts of stacks whose `insights` setting is off are dropped. Returns how many
+    /// rows were written. On a database error the counts are lost (they are statistics,
+    /// and holding them would let memory grow while the database is down).
+    pub async fn flush(&self, db: &Db) -> anyhow::Result<usize> {
+        let taken = self.take();
+        if taken.is_empty() {
+            return Ok(0);
+        }
+        let split = |key: &str| {
+            let (a, b) = key.split_once('/').unwrap_or((key, ""));
+            (a.to_owned(), b.to_owned())
+        };
+        let mut keys: Vec<&str> = taken.keys().map(|k| split_key(k).0).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let counting = db.stacks_counting(&keys).await?;
+        // Dead answers count only for assets the stack has or had (a request can name any
+        // uid): the rest is noise, and would let anyone grow the tables.
+        let mut dead_only: HashMap<&str, Vec<String>> = HashMap::new();
+        for (key, counted) in &taken {
+            if counted.ticks().all(|t| t.status.dead()) {
+                let (api_key, uid) = split_key(key);
+                dead_only.entry(api_key).or_default().push(uid.to_owned());
+            }
+        }
+        let mut unknown = std::collections::HashSet::new();
+        for (api_key, uids) in &dead_only {
+            let known = db.known_assets(api_key, uids).await?;
+            for uid in uids.iter().filter(|u| !known.contains(u)) {
+                unknown.insert(format!("{api_key}/{uid}"));
+            }
+        }
+        let mut cells = Vec::with_capacity(taken.len());
+        let mut refs = Vec::new();
+        for (key, counted) in &taken {
+            if !counting.iter().any(|s| s == split_key(key).0) || unknown.contains(&**key) {
+                continue;
+            }
+            for t in counted.ticks() {
+                let (api_key, asset_uid) = split(key);
+                cells.push(Cell {
+                    api_key,
+                    asset_uid,
+                    at: t.hour,
+                    kind: t.kind.name().to_owned(),
+                    status: t.status.name().to_owned(),
+                    requests: t.requests as i64,
+                    bytes: t.bytes as i64,
+                });
+            }
+            for (day, dead, page, n) in counted.extra.iter().flat_map(|e| &e.referrers) {
+                let (api_key, asset_uid) = split(key);
+                refs.push(RefRow {
+                    api_key,
+                    asset_uid,
+                    day: *day,
+                    dead: *dead,
+                    referrer: page.to_string(),
+                    requests: *n as i64,
+                });
+            }
+        }
+        db.add_traffic(&cells, &refs).await?;
+        Ok(cells.len() + refs.len())
+    }
+}
+
+/// `api_key/asset_uid` → (api_key, asset_uid).
+fn split_key(key: &str) -> (&str, &str) {
+    key.split_once('/').unwrap_or((key, ""))
+}
+
+impl Counted {
+    /// Every hour, kind and status counted.
+    fn ticks(&self) -> impl Iterator<Item = &Tick> {
+        std::iter::once(&self.first).chain(self.extra.iter().flat_map(|e| &e.ticks))
+    }
+
+    fn add(&mut self, tick: Tick, referrer: Option<(i64, bool, &str)>) {
+        self.add_tick(tick);
+        if let Some(r) = referrer {
+            self.add_referrer(r);
+        }
+    }
+
+    fn add_tick(&mut self, tick: Tick) {
+        let same = |t: &Tick| t.hour == tick.hour && t.kind == tick.kind && t.status == tick.status;
+        let found = if same(&self.first) {
+            Some(&mut self.first)
+        } else {
+            let extra = self.extra.get_or_insert_with(Default::default);
+            match extra.ticks.iter().position(same) {
+                Some(i) => Some(&mut extra.ticks[i]),
+                None => {
+                    extra.ticks.push(tick);
+                    None
+                }
+            }
+        };
+        if let Some(t) = found {
+            t.requests += tick.requests;
+            t.bytes += tick.bytes;
+        }
+    }
+
+    /// Counts `n` requests from a page; past [`REFERRERS_PER_ASSET`] pages new ones are
+    /// counted as others (`""`).
+    fn add_referrers(&mut self, (day, dead, page): (i64, bool, &str), n: u64) {
+        let referrers = &mut self.extra.get_or_insert_with(Default::default).referrers;
+        let find = |rs: &[(i64, bool, Box<str>, u64)], page: &str| {
+            rs.iter()
+                .position(|r| r.0 == day && r.1 == dead && &*r.2 == page)
+        };
+        let page = match find(referrers, page) {
+            Some(i) => {
+                referrers[i].3 += n;
+                return;
+            }
+            None if referrers.len() >= REFERRERS_PER_ASSET => "",
+            None => page,
+        };
+        match find(referrers, page) {
+            Some(i) => referrers[i].3 += n,
+            None => referrers.push((day, dead, page.into(), n)),
+        }
+    }
+
+    fn add_referrer(&mut self, referrer: (i64, bool, &str)) {
+        self.add_referrers(referrer, 1);
+    }
+
+    /// Adds another shard's counts of the same asset.
+    fn merge(&mut self, other: Counted) {
+        self.add_tick(other.first);
+        if let Some(extra) = other.extra {
+            for t in extra.ticks {
+                self.add_tick(t);
+            }
+            for (day, dead, page, n) in extra.referrers {
+                self.add_referrers((day, dead, &page), n);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tick(hour: i64, status: Status) -> Tick {
+        Tick {
+            hour,
+            requests: 1,
+            bytes: 10,
+            kind: Kind::Permanent,
+            status,
+        }
+    }
+
+    #[test]
+    fn counts_merge_by_hour_kind_and_status() {
+        let mut a = Counted {
+            first: tick(0, Status::Ok),
+            extra: None,
+        };
+        a.add(tick(0, Status::Ok), Some((0, false, "https://a.example/p")));
+        a.add(tick(HOUR_MS, Status::Ok), None);
+        let mut b = Counted {
+            first: tick(0, Status::Ok),
+            extra: None,
+        };
+        b.add(
+            tick(0, Status::NotFound),
+            Some((0, true, "https://a.example/p")),
+        );
+        b.add_referrer((0, false, "https://a.example/p"));
+        a.merge(b);
+        let ticks: Vec<(i64, Status, u64, u64)> = a
+            .ticks()
+            .map(|t| (t.hour, t.status, t.requests, t.bytes))
+            .collect();
+        assert_eq!(
+            ticks,
+            [
+                (0, Status::Ok, 3, 30),
+                (HOUR_MS, Status::Ok, 1, 10),
+                (0, Status::NotFound, 1, 10)
+            ]
+        );
+        let refs = &a.extra.as_ref().unwrap().referrers;
+        assert_eq!(refs.len(), 2);
+        assert_eq!(refs[0].3, 2);
+        assert_eq!((refs[1].1, refs[1].3), (true, 1));
+    }
+
+    #[test]
+    fn pages_past_the_cap_count_as_others() {
+        let mut a = Counted {
+            first: tick(0, Status::Ok),
+            extra: None,
+        };
+        for i in 0..REFERRERS_PER_ASSET + 5 {
+            a.add_referrer((0, false, &format!("https://a.example/{i}")));
+        }
+        let refs = &a.extra.as_ref().unwrap().referrers;
+        assert_eq!(refs.len(), REFERRERS_PER_ASSET + 1);
+        assert_eq!(refs.last().map(|r| (&*r.2, r.3)), Some(("", 5)));
+    }
+}
