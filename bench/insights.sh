@@ -88,6 +88,7 @@ uid=$(head -1 "$work/paths" | cut -d/ -f5)
 report "top 100 over 30 days" "/v3/insights/top?limit=100" 250
 report "top 100 over 7 days" "/v3/insights/top?limit=100&from=$(date -u -d '7 days ago' +%F)" 250
 report "dead links, first 100" "/v3/insights/dead_links?limit=100" 250
-report "unused since 30 days, first 100 (with count)" "/v3/insights/unused?limit=100" 1000
+report "unused since 30 days, first 100" "/v3/insights/unused?limit=100" 250
+report "unused since 30 days, first 100 with count" "/v3/insights/unused?limit=100&include_count=true" 1000
 report "one asset's daily series, 30 days" "/v3/assets/$uid/insights" 50
 report "one asset's referrers" "/v3/assets/$uid/referrers" 50

@@ -29,6 +29,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("memento", memento),
     ("id_token", id_token),
     ("tus_headers", tus_headers),
+    ("referer", referer),
 ];
 
 /// The delivery fast path's request-head parser and classifier: a head it takes is a public
@@ -355,6 +356,31 @@ pub fn tus_headers(data: &[u8]) {
     let mut h = ResumableSha256::load(&h.save()).expect("a saved state loads");
     h.update(&data[cut..]);
     assert_eq!(h.finish_hex(), hex::encode(sha2::Sha256::digest(data)));
+}
+
+/// The referring page of link insights (§17): what is kept of a `Referer` is a prefix of
+/// it, `http(s)://` and a non-empty host without user information, with no query,
+/// fragment, space or control character, at most `MAX_PAGE` bytes; taking the page of a
+/// page gives it back, and its site is a prefix of it.
+pub fn referer(data: &[u8]) {
+    use crate::insights::referrer::{page, site, MAX_PAGE};
+    let text = String::from_utf8_lossy(data);
+    let Some(p) = page(&text) else { return };
+    assert!(text.starts_with(p), "{text:?} -> {p:?}");
+    let rest = p
+        .strip_prefix("https://")
+        .or_else(|| p.strip_prefix("http://"))
+        .expect("an http(s) page");
+    let host = rest.split('/').next().unwrap_or_default();
+    assert!(!host.is_empty() && !host.contains('@'), "{p:?}");
+    assert!(p.len() <= MAX_PAGE, "{} bytes", p.len());
+    assert!(
+        !p.bytes()
+            .any(|b| b <= b' ' || b == 0x7f || b == b'?' || b == b'#'),
+        "{p:?}"
+    );
+    assert_eq!(page(p), Some(p));
+    assert!(p.starts_with(site(p)), "{p:?}");
 }
 
 mod agreement;

@@ -125,12 +125,12 @@ pub async fn rollup(db: &Db, now: i64, keep: u64) -> anyhow::Result<u64> {
 pub async fn export(db: &Db, api_key: &str, range: read::Range) -> anyhow::Result<String> {
     let rows = db.traffic_rows(api_key, range.from, range.to).await?;
     let mut out = String::from("period,start,asset_uid,kind,status,requests,bytes\r\n");
-    for (hourly, r) in rows {
+    for (hourly, asset_uid, r) in rows {
         let period = if hourly { "hour" } else { "day" };
         out.push_str(&format!(
             "{period},{},{},{},{},{},{}\r\n",
             crate::time::iso8601(r.at),
-            r.asset_uid,
+            asset_uid,
             r.kind,
             r.status,
             r.requests,

@@ -15,16 +15,8 @@ pub struct Cell {
     pub api_key: String,
     /// The asset.
     pub asset_uid: String,
-    /// Start of the hour (or day), ms.
-    pub at: i64,
-    /// URL kind (`insights::KINDS`).
-    pub kind: String,
-    /// Status class (`insights::STATUSES`).
-    pub status: String,
-    /// Requests answered.
-    pub requests: i64,
-    /// Body bytes sent.
-    pub bytes: i64,
+    /// The hour (or day), kind, status and counts.
+    pub point: Point,
 }
 
 /// Requests from one referring page to one asset on one day.
@@ -57,6 +49,19 @@ pub struct Point {
     pub requests: i64,
     /// Bytes.
     pub bytes: i64,
+}
+
+impl Point {
+    /// A row's `at`, `kind`, `status`, `requests` and `bytes`.
+    fn read(r: &sqlx::any::AnyRow) -> sqlx::Result<Point> {
+        Ok(Point {
+            at: r.try_get("at")?,
+            kind: r.try_get("kind")?,
+            status: r.try_get("status")?,
+            requests: r.try_get("requests")?,
+            bytes: r.try_get("bytes")?,
+        })
+    }
 }
 
 /// An asset's totals over a range.
@@ -159,11 +164,11 @@ impl Db {
                 q = q
                     .bind(&c.api_key)
                     .bind(&c.asset_uid)
-                    .bind(c.at)
-                    .bind(&c.kind)
-                    .bind(&c.status)
-                    .bind(c.requests)
-                    .bind(c.bytes);
+                    .bind(c.point.at)
+                    .bind(&c.point.kind)
+                    .bind(&c.point.status)
+                    .bind(c.point.requests)
+                    .bind(c.point.bytes);
             }
             q.execute(&mut *tx).await?;
         }
@@ -250,17 +255,7 @@ impl Db {
         .bind(asset_uid)
         .fetch_all(&self.read)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Point {
-                    at: r.try_get("at")?,
-                    kind: r.try_get("kind")?,
-                    status: r.try_get("status")?,
-                    requests: r.try_get("requests")?,
-                    bytes: r.try_get("bytes")?,
-                })
-            })
-            .collect()
+        rows.iter().map(Point::read).collect()
     }
 
     /// Referring pages of one asset (or of every asset, `None`) over the days in
@@ -438,14 +433,16 @@ impl Db {
     }
 
     /// The stack's live assets with no request (of any kind and status) since `since`,
-    /// oldest first, paged.
+    /// oldest first, paged; with `count`, how many there are. A page walks the stack's
+    /// assets by age and costs what it skips over; the count walks them all.
     pub async fn unused_assets(
         &self,
         api_key: &str,
         since: i64,
         skip: i64,
         limit: i64,
-    ) -> sqlx::Result<(Vec<Unused>, i64)> {
+        count: bool,
+    ) -> sqlx::Result<(Vec<Unused>, Option<i64>)> {
         let base = "FROM assets a WHERE a.api_key = $1 AND a.is_dir = 0 AND a.deleted_at IS NULL \
              AND NOT EXISTS (SELECT 1 FROM traffic_hourly t WHERE t.api_key = a.api_key \
                AND t.asset_uid = a.uid AND t.at >= $2) \
@@ -461,12 +458,17 @@ impl Db {
         .bind(skip)
         .fetch_all(&self.read)
         .await?;
-        let count: i64 = sqlx::query(&format!("SELECT COUNT(*) AS n {base}"))
-            .bind(api_key)
-            .bind(since)
-            .fetch_one(&self.read)
-            .await?
-            .try_get("n")?;
+        let count = if count {
+            let n: i64 = sqlx::query(&format!("SELECT COUNT(*) AS n {base}"))
+                .bind(api_key)
+                .bind(since)
+                .fetch_one(&self.read)
+                .await?
+                .try_get("n")?;
+            Some(n)
+        } else {
+            None
+        };
         let list = rows
             .iter()
             .map(|r| {

@@ -29,23 +29,32 @@ fn range_json(r: Range) -> Value {
     json!({ "from": iso8601(r.from), "to": iso8601(r.to) })
 }
 
-/// What a stack's asset is now, with the URL to link instead where it is live again.
-fn state_json(app: &App, api_key: &str, s: &AssetState) -> Value {
-    let instead = (s.state == "live").then(|| {
-        let path = match (&s.slug, &s.file) {
-            (Some(slug), _) => crate::records::permanent_path(api_key, &s.uid, slug),
-            (None, Some((file_uid, filename))) => {
-                crate::records::file_path(api_key, &s.uid, file_uid, filename)
-            }
-            (None, None) => return Value::Null,
-        };
-        json!(format!("{}{path}", app.public_url))
-    });
-    json!({
-        "title": s.title,
-        "state": s.state,
-        "link_instead": instead.unwrap_or(Value::Null),
-    })
+/// The URL to link instead of a dead link: the asset's permanent URL (or its version
+/// URL) once it is live again; `null` otherwise.
+fn link_instead(app: &App, api_key: &str, s: &AssetState) -> Value {
+    if s.state != "live" {
+        return Value::Null;
+    }
+    let path = match (&s.slug, &s.file) {
+        (Some(slug), _) => crate::records::permanent_path(api_key, &s.uid, slug),
+        (None, Some((file_uid, filename))) => {
+            crate::records::file_path(api_key, &s.uid, file_uid, filename)
+        }
+        (None, None) => return Value::Null,
+    };
+    json!(format!("{}{path}", app.public_url))
+}
+
+/// A referring page and its requests.
+fn page_json((page, requests): &(String, i64)) -> Value {
+    json!({ "page": page, "requests": requests })
+}
+
+/// The range and one list under `field`.
+fn ranged(r: Range, field: &str, list: Vec<Value>) -> Json<Value> {
+    let mut out = range_json(r);
+    out[field] = json!(list);
+    Json(out)
 }
 
 /// `GET /v3/assets/{uid}/insights?from&to&granularity=hour|day`: the asset's requests and
@@ -109,11 +118,7 @@ pub async fn referrers(
     let r = range(&params)?;
     let (skip, limit) = page(&params, 20)?;
     let got = read::asset_referrers(&app.db, &access, &uid, r, skip, limit).await?;
-    let pages: Vec<Value> = got
-        .pages
-        .iter()
-        .map(|(p, n)| json!({ "page": p, "requests": n }))
-        .collect();
+    let pages: Vec<Value> = got.pages.iter().map(page_json).collect();
     let sites: Vec<Value> = got
         .sites
         .iter()
@@ -151,20 +156,21 @@ pub async fn top(
             v
         })
         .collect();
-    let mut out = range_json(r);
-    out["assets"] = json!(assets);
-    Ok(Json(out))
+    Ok(ranged(r, "assets", assets))
 }
 
-/// `GET /v3/insights/unused?since&skip&limit`: the stack's assets nobody requested since
-/// `since` (default: 30 days ago), oldest first, with `count`.
+/// `GET /v3/insights/unused?since&skip&limit&include_count`: the stack's assets nobody
+/// requested since `since` (default: 30 days ago), oldest first; `count` when asked (it
+/// costs a walk over the whole stack, a page only what it skips).
 pub async fn unused(
     State(app): State<Arc<App>>,
     Stack(access): Stack,
     params: Params,
 ) -> Result<Json<Value>> {
-    let (skip, limit) = page(&params, 100)?;
-    let (list, count) = read::unused(&app.db, &access, params.get("since"), skip, limit).await?;
+    let paged = page(&params, 100)?;
+    let with_count = params.flag("include_count");
+    let (list, count) =
+        read::unused(&app.db, &access, params.get("since"), paged, with_count).await?;
     let assets: Vec<Value> = list
         .iter()
         .map(|u| {
@@ -177,7 +183,11 @@ pub async fn unused(
             })
         })
         .collect();
-    Ok(Json(json!({ "assets": assets, "count": count })))
+    let mut out = json!({ "assets": assets });
+    if let Some(n) = count {
+        out["count"] = json!(n);
+    }
+    Ok(Json(out))
 }
 
 /// `GET /v3/insights/dead_links?from&to&skip&limit`: trashed, deleted or unpublished
@@ -194,29 +204,16 @@ pub async fn dead_links(
     let links: Vec<Value> = list
         .iter()
         .map(|d| {
-            let mut v = json!({
+            json!({
                 "asset_uid": d.total.asset_uid,
                 "requests": d.total.requests,
                 "last_requested_at": iso8601(d.total.last_at),
-                "pages": d.pages.iter().map(|(p, n)| json!({ "page": p, "requests": n })).collect::<Vec<_>>(),
-            });
-            match &d.asset {
-                Some(s) => {
-                    let st = state_json(&app, &key, s);
-                    v["title"] = st["title"].clone();
-                    v["state"] = st["state"].clone();
-                    v["link_instead"] = st["link_instead"].clone();
-                }
-                None => {
-                    v["title"] = Value::Null;
-                    v["state"] = json!("deleted");
-                    v["link_instead"] = Value::Null;
-                }
-            }
-            v
+                "pages": d.pages.iter().map(page_json).collect::<Vec<_>>(),
+                "title": d.asset.as_ref().map(|s| &s.title),
+                "state": d.asset.as_ref().map_or("deleted", |s| s.state),
+                "link_instead": d.asset.as_ref().map_or(Value::Null, |s| link_instead(&app, &key, s)),
+            })
         })
         .collect();
-    let mut out = range_json(r);
-    out["dead_links"] = json!(links);
-    Ok(Json(out))
+    Ok(ranged(r, "dead_links", links))
 }

@@ -209,38 +209,48 @@ pub async fn top(
     skip: i64,
     limit: i64,
 ) -> Result<Vec<Top>> {
+    ranked(db, access, range, &["ok", "not_modified"], (skip, limit)).await
+}
+
+/// The stack's assets most requested over `range` with answers of `statuses`, paged, each
+/// with what it is now.
+async fn ranked(
+    db: &Db,
+    access: &StackAccess,
+    range: Range,
+    statuses: &[&str],
+    (skip, limit): (i64, i64),
+) -> Result<Vec<Top>> {
     require_stack_wide(access)?;
     let key = &access.stack.api_key;
     let totals = db
-        .top_assets(
-            key,
-            range.from,
-            range.to,
-            &["ok", "not_modified"],
-            skip,
-            limit,
-        )
+        .top_assets(key, range.from, range.to, statuses, skip, limit)
         .await?;
     let uids: Vec<String> = totals.iter().map(|t| t.asset_uid.clone()).collect();
-    let states = db.asset_states(key, &uids).await?;
+    let mut states: std::collections::HashMap<String, AssetState> = db
+        .asset_states(key, &uids)
+        .await?
+        .into_iter()
+        .map(|s| (s.uid.clone(), s))
+        .collect();
     Ok(totals
         .into_iter()
         .map(|total| Top {
-            asset: states.iter().find(|s| s.uid == total.asset_uid).cloned(),
+            asset: states.remove(&total.asset_uid),
             total,
         })
         .collect())
 }
 
 /// The stack's assets not requested since `since` (candidates to clean up), paged, and
-/// how many there are.
+/// with `count` how many there are.
 pub async fn unused(
     db: &Db,
     access: &StackAccess,
     since: Option<&str>,
-    skip: i64,
-    limit: i64,
-) -> Result<(Vec<Unused>, i64)> {
+    (skip, limit): (i64, i64),
+    count: bool,
+) -> Result<(Vec<Unused>, Option<i64>)> {
     require_stack_wide(access)?;
     let since = match since {
         Some(v) => instant("since", v)?,
@@ -250,7 +260,7 @@ pub async fn unused(
         return Err(Error::field("since", "must not be in the future"));
     }
     Ok(db
-        .unused_assets(&access.stack.api_key, since, skip, limit)
+        .unused_assets(&access.stack.api_key, since, skip, limit, count)
         .await?)
 }
 
@@ -278,27 +288,21 @@ pub async fn dead_links(
     skip: i64,
     limit: i64,
 ) -> Result<Vec<DeadLink>> {
-    require_stack_wide(access)?;
-    let key = &access.stack.api_key;
-    let totals = db
-        .top_assets(
-            key,
+    let ranked = ranked(db, access, range, &["not_found", "gone"], (skip, limit)).await?;
+    let uids: Vec<String> = ranked.iter().map(|t| t.total.asset_uid.clone()).collect();
+    let pages = db
+        .dead_referrers(
+            &access.stack.api_key,
+            &uids,
             range.from,
             range.to,
-            &["not_found", "gone"],
-            skip,
-            limit,
+            DEAD_PAGES,
         )
         .await?;
-    let uids: Vec<String> = totals.iter().map(|t| t.asset_uid.clone()).collect();
-    let states = db.asset_states(key, &uids).await?;
-    let pages = db
-        .dead_referrers(key, &uids, range.from, range.to, DEAD_PAGES)
-        .await?;
-    let out = totals
+    Ok(ranked
         .into_iter()
-        .map(|total| DeadLink {
-            asset: states.iter().find(|s| s.uid == total.asset_uid).cloned(),
+        .map(|Top { total, asset }| DeadLink {
+            asset,
             pages: pages
                 .iter()
                 .filter(|(u, _, _)| *u == total.asset_uid)
@@ -306,6 +310,5 @@ pub async fn dead_links(
                 .collect(),
             total,
         })
-        .collect();
-    Ok(out)
+        .collect())
 }

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use super::{referrer, Hit, Kind, Status, DAY_MS, HOUR_MS, KINDS, STATUSES};
-use crate::db::insights::{Cell, RefRow};
+use crate::db::insights::{Cell, Point, RefRow};
 use crate::db::Db;
 use crate::metrics::{shard, ShardedCounter, SHARDS};
 use crate::time::now_ms;
@@ -230,7 +230,7 @@ impl Tally {
             return Ok(0);
         }
         let split = |key: &str| {
-            let (a, b) = key.split_once('/').unwrap_or((key, ""));
+            let (a, b) = split_key(key);
             (a.to_owned(), b.to_owned())
         };
         let mut keys: Vec<&str> = taken.keys().map(|k| split_key(k).0).collect();
@@ -264,11 +264,13 @@ impl Tally {
                 cells.push(Cell {
                     api_key,
                     asset_uid,
-                    at: t.hour,
-                    kind: t.kind.name().to_owned(),
-                    status: t.status.name().to_owned(),
-                    requests: t.requests as i64,
-                    bytes: t.bytes as i64,
+                    point: Point {
+                        at: t.hour,
+                        kind: t.kind.name().to_owned(),
+                        status: t.status.name().to_owned(),
+                        requests: t.requests as i64,
+                        bytes: t.bytes as i64,
+                    },
                 });
             }
             for (day, dead, page, n) in counted.extra.iter().flat_map(|e| &e.referrers) {

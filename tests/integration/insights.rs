@@ -216,15 +216,22 @@ async fn top_and_unused_assets() {
     let v = s.get("/v3/insights/top?limit=1&skip=1").await.1;
     assert_eq!(v["assets"][0]["uid"], quiet["uid"]);
 
-    let (st, v) = s.get("/v3/insights/unused").await;
+    let (st, v) = s.get("/v3/insights/unused?include_count=true").await;
     assert_eq!(st, StatusCode::OK, "{v}");
     assert_eq!(v["count"], 1);
     assert_eq!(v["assets"][0]["uid"], never["uid"]);
+    // Without include_count the page comes alone (a count walks the whole stack).
+    let v = s.get("/v3/insights/unused").await.1;
+    assert_eq!(v["assets"].as_array().map(Vec::len), Some(1), "{v}");
+    assert!(v.get("count").is_none(), "{v}");
     // A date in the future is refused; one long ago keeps the never requested one.
     let later = perma::time::iso8601(perma::time::now_ms() + 60_000);
     let v = s.get(&format!("/v3/insights/unused?since={later}")).await;
     assert_error(v, 422, 422);
-    let v = s.get("/v3/insights/unused?since=2000-01-01").await.1;
+    let v = s
+        .get("/v3/insights/unused?since=2000-01-01&include_count=true")
+        .await
+        .1;
     assert_eq!(v["count"], 1);
 }
 
@@ -343,7 +350,7 @@ async fn counts_reach_the_database_within_the_flush_interval() {
 
 #[tokio::test]
 async fn the_rollup_keeps_totals_and_the_top_referrers() {
-    use perma::db::insights::{Cell, RefRow};
+    use perma::db::insights::{Cell, Point, RefRow};
     const DAY: i64 = 86_400_000;
     let t = TestApp::spawn().await;
     let s = t.admin().await;
@@ -355,11 +362,13 @@ async fn the_rollup_keeps_totals_and_the_top_referrers() {
     let cell = |at: i64, n: i64| Cell {
         api_key: key.clone(),
         asset_uid: uid.clone(),
-        at,
-        kind: "permanent".into(),
-        status: "ok".into(),
-        requests: n,
-        bytes: n * 3,
+        point: Point {
+            at,
+            kind: "permanent".into(),
+            status: "ok".into(),
+            requests: n,
+            bytes: n * 3,
+        },
     };
     // Two hours of one day 40 days ago, and 25 pages two days ago (keep: 20).
     let refs: Vec<RefRow> = (0..25)
@@ -468,7 +477,7 @@ async fn the_cli_exports_a_stack_as_csv() {
 
 #[tokio::test]
 async fn a_flush_of_many_assets_adds_up_across_statements() {
-    use perma::db::insights::Cell;
+    use perma::db::insights::{Cell, Point};
     let t = TestApp::spawn().await;
     let s = t.admin().await;
     let now = perma::time::now_ms();
@@ -478,11 +487,13 @@ async fn a_flush_of_many_assets_adds_up_across_statements() {
         .map(|i| Cell {
             api_key: s.api_key().to_owned(),
             asset_uid: format!("blt{i:016x}"),
-            at: hour,
-            kind: "version".into(),
-            status: "ok".into(),
-            requests: i + 1,
-            bytes: 10 * (i + 1),
+            point: Point {
+                at: hour,
+                kind: "version".into(),
+                status: "ok".into(),
+                requests: i + 1,
+                bytes: 10 * (i + 1),
+            },
         })
         .collect();
     t.app.db.add_traffic(&cells, &[]).await.unwrap();

@@ -128,6 +128,12 @@ test('the Links view lists the dead link with its page, and the most requested a
   const top = page.getByRole('list', { name: 'Most requested assets' }).getByRole('listitem')
   assert.equal(await top.count(), 1)
   assert.match(await top.first().textContent(), /hero\.png 5 requests/)
+  // The assets nobody asked for: as many as listed (fewer than a page, so no "more than").
+  const unused = page.getByRole('list', { name: 'Assets not requested' }).getByRole('listitem')
+  const listed = await unused.count()
+  assert.ok(listed > 0)
+  const hint = await page.getByText(/nobody asked for/).textContent()
+  assert.equal(hint, `${listed} asset${listed === 1 ? '' : 's'} nobody asked for: candidates to clean up.`)
   // The asset opens in the library's panel.
   await top.first().getByRole('link').click()
   await page.locator('#usage-summary').waitFor()

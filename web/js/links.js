@@ -10,6 +10,8 @@ import { state } from './state.js'
 
 const STATES = { trashed: 'In the trash', deleted: 'Deleted for good', live: 'Not published where it was asked for, or restored since' }
 const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`
+/** Unused assets listed; past this the view says "more than" (a count would walk the whole stack). */
+const UNUSED_SHOWN = 20
 
 // A link that opens the asset's panel in the library.
 function assetLink (uid, title) {
@@ -36,7 +38,7 @@ export async function openLinks () {
     [dead, top, unused] = await Promise.all([
       api('GET', '/v3/insights/dead_links', { query: { limit: '50' } }),
       api('GET', '/v3/insights/top', { query: { limit: '10' } }),
-      api('GET', '/v3/insights/unused', { query: { limit: '20' } }),
+      api('GET', '/v3/insights/unused', { query: { limit: String(UNUSED_SHOWN + 1) } }),
     ])
   } catch (err) { error = err.message }
   if (state.page !== 'links') return
@@ -47,7 +49,8 @@ export async function openLinks () {
     d.link_instead ? h('p', {}, 'Link instead: ', h('a', { href: d.link_instead, target: '_blank', rel: 'noopener' }, d.link_instead)) : null,
     d.pages.length ? h('ul', { class: 'pages', 'aria-label': `Pages asking for ${d.title || d.asset_uid}` }, d.pages.map((p) => h('li', {}, pageLink(p), h('span', { class: 'hint' }, ` ${plural(p.requests, 'request')}`)))) : null))
   const topItems = top.assets.map((t) => h('li', {}, assetLink(t.uid, t.title), h('span', { class: 'hint' }, ` ${plural(t.requests, 'request')}`)))
-  const unusedItems = unused.assets.map((u) => h('li', {}, assetLink(u.uid, u.title), h('span', { class: 'hint' }, ` added ${date(u.created_at)}`)))
+  const more = unused.assets.length > UNUSED_SHOWN
+  const unusedItems = unused.assets.slice(0, UNUSED_SHOWN).map((u) => h('li', {}, assetLink(u.uid, u.title), h('span', { class: 'hint' }, ` added ${date(u.created_at)}`)))
   fill(ws, h('section', { class: 'settings', 'aria-labelledby': 'page-title' },
     h('div', { class: 'card' },
       h('h2', {}, 'Dead links'),
@@ -58,6 +61,6 @@ export async function openLinks () {
       topItems.length ? h('ol', { class: 'links-list', id: 'most-requested', 'aria-label': 'Most requested assets' }, topItems) : h('p', { class: 'hint' }, 'Nothing was requested in the last 30 days.')),
     h('div', { class: 'card' },
       h('h2', {}, 'Not requested in 30 days'),
-      h('p', { class: 'hint' }, `${plural(unused.count, 'asset')} nobody asked for: candidates to clean up.`),
+      h('p', { class: 'hint' }, `${more ? `More than ${UNUSED_SHOWN} assets` : plural(unusedItems.length, 'asset')} nobody asked for: candidates to clean up.`),
       unusedItems.length ? h('ul', { class: 'links-list', id: 'unused', 'aria-label': 'Assets not requested' }, unusedItems) : null)))
 }

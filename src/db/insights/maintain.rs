@@ -3,7 +3,7 @@
 
 use sqlx::Row;
 
-use super::Cell;
+use super::Point;
 use crate::db::Db;
 
 impl Db {
@@ -92,7 +92,7 @@ impl Db {
         api_key: &str,
         from: i64,
         to: i64,
-    ) -> sqlx::Result<Vec<(bool, Cell)>> {
+    ) -> sqlx::Result<Vec<(bool, String, Point)>> {
         let rows = sqlx::query(
             "SELECT CAST(1 AS BIGINT) AS hourly, asset_uid, at, kind, status, requests, bytes FROM traffic_hourly \
                WHERE api_key = $1 AND at >= $2 AND at < $3 \
@@ -110,15 +110,8 @@ impl Db {
             .map(|r| {
                 Ok((
                     r.try_get::<i64, _>("hourly")? == 1,
-                    Cell {
-                        api_key: api_key.to_owned(),
-                        asset_uid: r.try_get("asset_uid")?,
-                        at: r.try_get("at")?,
-                        kind: r.try_get("kind")?,
-                        status: r.try_get("status")?,
-                        requests: r.try_get("requests")?,
-                        bytes: r.try_get("bytes")?,
-                    },
+                    r.try_get("asset_uid")?,
+                    Point::read(r)?,
                 ))
             })
             .collect()
