@@ -6,7 +6,8 @@
 #   bench/delivery.sh --smoke    one round of a second per case, 100 vs 2,000 assets (CI)
 #
 # BENCH_DURATION (seconds per case), BENCH_ROUNDS, BENCH_CONNECTIONS and BENCH_THREADS
-# override the defaults; BENCH_ONLY=scale measures only the 100 vs 100,000 assets case.
+# override the defaults; BENCH_ONLY=scale measures only the 100 vs 100,000 assets case,
+# BENCH_ONLY=small only 4 KiB and 304 (each against nginx).
 # Each round measures nginx and perma back to back; the summary gives the median of each
 # figure and the median of the per-round ratios, so that one noisy moment on a shared
 # machine does not decide a ratio.
@@ -116,6 +117,7 @@ for ((r = 1; r <= rounds; r++)); do
   echo "-- round $r"
   # Odd rounds measure nginx first, even rounds last, so order effects cancel out.
   for name in 4k 1m 64m; do
+    [[ $only == small && $name != 4k ]] && continue
     ((r % 2)) && run "nginx $name" "$r" "http://127.0.0.1:$ngport$(blob "${sha[$name]}")"
     run "perma version URL $name" "$r" "$perma${version_path[$name]}"
     run "perma permanent URL $name" "$r" "$perma${perm_path[$name]}"
@@ -127,23 +129,25 @@ for ((r = 1; r <= rounds; r++)); do
 done
 
 # Scale: the same lookup with 100 and with $big_n assets in a stack, random assets per request.
-stop_perma
-db="$work/data/perma.db"
-python3 "$root/bench/seed.py" "$db" "$key_small" "$user_uid" "${sha[4k]}" 4096 100 small > "$work/paths-small-once"
-# wrk draws from a list as long as the big stack's, so that its own cost per request (a
-# random pick from a large Lua table) is the same in both cases and only perma's differs.
-for ((i = 0; i < big_n / 100; i++)); do cat "$work/paths-small-once"; done > "$work/paths-small"
-python3 "$root/bench/seed.py" "$db" "$key_big" "$user_uid" "${sha[4k]}" 4096 "$big_n" big > "$work/paths-big"
-start_perma
-for set in small big; do # warm-up, not measured
-  PATHS_FILE="$work/paths-$set" wrk -t"$threads" -c"$conns" -d"${warm}s" -s "$root/bench/random_path.lua" "$perma" > /dev/null
-done
-echo "-- scale"
-for ((r = 1; r <= rounds; r++)); do
-  ((r % 2)) && PATHS_FILE="$work/paths-small" run "perma permanent 100 assets" "$r" "$perma" -s "$root/bench/random_path.lua"
-  PATHS_FILE="$work/paths-big" run "perma permanent $big_n assets" "$r" "$perma" -s "$root/bench/random_path.lua"
-  ((r % 2)) || PATHS_FILE="$work/paths-small" run "perma permanent 100 assets" "$r" "$perma" -s "$root/bench/random_path.lua"
-done
+if [[ $only != small ]]; then
+  stop_perma
+  db="$work/data/perma.db"
+  python3 "$root/bench/seed.py" "$db" "$key_small" "$user_uid" "${sha[4k]}" 4096 100 small > "$work/paths-small-once"
+  # wrk draws from a list as long as the big stack's, so that its own cost per request (a
+  # random pick from a large Lua table) is the same in both cases and only perma's differs.
+  for ((i = 0; i < big_n / 100; i++)); do cat "$work/paths-small-once"; done > "$work/paths-small"
+  python3 "$root/bench/seed.py" "$db" "$key_big" "$user_uid" "${sha[4k]}" 4096 "$big_n" big > "$work/paths-big"
+  start_perma
+  for set in small big; do # warm-up, not measured
+    PATHS_FILE="$work/paths-$set" wrk -t"$threads" -c"$conns" -d"${warm}s" -s "$root/bench/random_path.lua" "$perma" > /dev/null
+  done
+  echo "-- scale"
+  for ((r = 1; r <= rounds; r++)); do
+    ((r % 2)) && PATHS_FILE="$work/paths-small" run "perma permanent 100 assets" "$r" "$perma" -s "$root/bench/random_path.lua"
+    PATHS_FILE="$work/paths-big" run "perma permanent $big_n assets" "$r" "$perma" -s "$root/bench/random_path.lua"
+    ((r % 2)) || PATHS_FILE="$work/paths-small" run "perma permanent 100 assets" "$r" "$perma" -s "$root/bench/random_path.lua"
+  done
+fi
 
 echo
 python3 - "$results" "$big_n" <<'PY'
