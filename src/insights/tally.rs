@@ -76,8 +76,12 @@ struct Shard(Mutex<ShardMap>);
 #[derive(Debug)]
 pub struct Tally {
     shards: Vec<Shard>,
-    /// Assets all shards hold (to within `HELD_BATCH` per shard).
+    /// Assets all shards hold (to within `batch` per shard).
     held: AtomicUsize,
+    /// [`EARLY_FLUSH`], [`MAX_HELD`] and [`HELD_BATCH`] (smaller in tests).
+    early: usize,
+    max: usize,
+    batch: usize,
     full: AtomicBool,
     /// Answers not counted because [`MAX_HELD`] assets were held.
     pub dropped: AtomicU64,
@@ -89,9 +93,19 @@ pub struct Tally {
 
 impl Default for Tally {
     fn default() -> Self {
+        Tally::with_limits(EARLY_FLUSH, MAX_HELD)
+    }
+}
+
+impl Tally {
+    /// A tally that wakes the flusher at `early` assets held and holds at most `max`.
+    fn with_limits(early: usize, max: usize) -> Self {
         Tally {
             shards: (0..SHARDS).map(|_| Shard::default()).collect(),
             held: AtomicUsize::new(0),
+            early,
+            max,
+            batch: (max / SHARDS).clamp(1, HELD_BATCH),
             full: AtomicBool::new(false),
             dropped: AtomicU64::new(0),
             totals: (0..KINDS.len() * STATUSES.len())
@@ -139,7 +153,7 @@ impl Tally {
                 counted.add(tick, referrer);
                 return;
             }
-            if self.held.load(Ordering::Relaxed) >= MAX_HELD {
+            if self.held.load(Ordering::Relaxed) >= self.max {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
                 return;
             }
@@ -152,10 +166,10 @@ impl Tally {
             }
             shard.map.insert(k.as_str().into(), counted);
             shard.unreported += 1;
-            if shard.unreported == HELD_BATCH {
+            if shard.unreported == self.batch {
                 shard.unreported = 0;
-                let held = self.held.fetch_add(HELD_BATCH, Ordering::Relaxed) + HELD_BATCH;
-                if held >= EARLY_FLUSH && !self.full.swap(true, Ordering::Relaxed) {
+                let held = self.held.fetch_add(self.batch, Ordering::Relaxed) + self.batch;
+                if held >= self.early && !self.full.swap(true, Ordering::Relaxed) {
                     self.wake.notify_one();
                 }
             }
@@ -416,6 +430,42 @@ mod tests {
         assert_eq!(refs.len(), 2);
         assert_eq!(refs[0].3, 2);
         assert_eq!((refs[1].1, refs[1].3), (true, 1));
+    }
+
+    fn hit(uid: &str) -> Hit<'_> {
+        Hit {
+            api_key: "blt0000000000000001",
+            asset_uid: uid,
+            kind: Kind::Permanent,
+            status: 200,
+            bytes: 4,
+            referer: None,
+        }
+    }
+
+    #[test]
+    fn what_is_held_is_bounded_and_known_assets_still_count() {
+        let tally = Tally::with_limits(50, 100);
+        let uids: Vec<String> = (0..300).map(|i| format!("blt{i:016x}")).collect();
+        for uid in &uids {
+            tally.count(hit(uid));
+        }
+        let dropped = tally.dropped.load(Ordering::Relaxed) as usize;
+        assert!(tally.full.load(Ordering::Relaxed), "the flusher was woken");
+        assert!(dropped > 0 && dropped < 300, "{dropped}");
+        // The first asset was taken before the bound; more answers about it still count.
+        tally.count(hit(&uids[0]));
+        tally.count(hit(&uids[299]));
+        assert_eq!(tally.dropped.load(Ordering::Relaxed) as usize, dropped + 1);
+        let taken = tally.take();
+        assert_eq!(taken.len(), 300 - dropped);
+        let first = &taken[&*format!("blt0000000000000001/{}", uids[0])];
+        assert_eq!((first.first.requests, first.first.bytes), (2, 8));
+        // A flush empties it: new assets are counted again.
+        assert!(!tally.full.load(Ordering::Relaxed));
+        tally.count(hit(&uids[299]));
+        assert_eq!(tally.dropped.load(Ordering::Relaxed) as usize, dropped + 1);
+        assert_eq!(tally.take().len(), 1);
     }
 
     #[test]
