@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use tokio::io::AsyncReadExt as _;
 
 use crate::connection::{asset, Raw};
-use crate::support::{assert_error, Session, TestApp};
+use crate::support::{assert_error, metrics_text, Session, TestApp};
 
 #[tokio::test]
 async fn every_javascript_type_is_sandboxed() {
@@ -412,15 +412,7 @@ async fn metrics_off_counts_nothing() {
     let t = TestApp::spawn_with(|c| c.metrics = false).await;
     let s = t.admin().await;
     s.get("/v3/assets").await;
-    let text = t
-        .http
-        .get(format!("{}/metrics", t.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics_text(&t.http, &t.base).await;
     assert!(!text.contains("perma_http_requests_total{"), "{text}");
 }
 

@@ -5,7 +5,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::support::{assert_error, metric, Session, TestApp};
+use crate::support::{assert_error, metric, metrics_text, Session, TestApp};
 
 /// Writes what was counted so far (the flusher would within its interval).
 async fn flush(t: &TestApp) {
@@ -115,15 +115,7 @@ async fn answers_are_counted_per_kind_status_and_referring_page() {
     )
     .await;
     assert_eq!(n, 3);
-    let text = t
-        .http
-        .get(format!("{}/metrics", t.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics_text(&t.http, &t.base).await;
     assert!(!text.contains(uid), "no asset uid in /metrics");
 
     // A second flush adds to the first (several processes add up the same way).

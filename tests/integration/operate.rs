@@ -4,7 +4,7 @@
 
 use std::process::Output;
 
-use crate::support::{perma_cmd, Server};
+use crate::support::{metrics_text, perma_cmd, Server};
 
 fn perma(args: &[&str], env: &[(&str, &str)]) -> Output {
     let dir = tempfile::tempdir().unwrap();
@@ -71,14 +71,7 @@ async fn version_and_build_info_name_the_commit_and_healthz_does_not() {
     crate::support::prepare_database(data.path()).await;
     let server = Server::start(data.path());
     let http = reqwest::Client::new();
-    let metrics = http
-        .get(format!("{}/metrics", server.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics_text(&http, &server.base).await;
     let want = format!("perma_build_info{{version=\"{version}\",commit=\"{commit}\"}} 1");
     assert!(metrics.lines().any(|l| l == want), "{want} in:\n{metrics}");
     let health = http

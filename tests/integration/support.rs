@@ -551,16 +551,20 @@ impl Drop for Server {
     }
 }
 
-/// One figure of the server's `GET /metrics` at `base` (0 when absent).
-pub async fn metric(http: &reqwest::Client, base: &str, name: &str) -> u64 {
-    let text = http
-        .get(format!("{base}/metrics"))
+/// The server's `GET /metrics` at `base`, as text.
+pub async fn metrics_text(http: &reqwest::Client, base: &str) -> String {
+    http.get(format!("{base}/metrics"))
         .send()
         .await
         .unwrap()
         .text()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// One figure of the server's `GET /metrics` at `base` (0 when absent).
+pub async fn metric(http: &reqwest::Client, base: &str, name: &str) -> u64 {
+    let text = metrics_text(http, base).await;
     text.lines()
         .find_map(|l| l.strip_prefix(&format!("{name} ")))
         .map_or(0, |v| v.trim().parse().unwrap())
