@@ -20,6 +20,11 @@ use object_store::path::Path as Key;
 use object_store::{GetOptions, GetRange, ObjectStore, WriteMultipart};
 use tokio::io::AsyncReadExt;
 
+mod direct;
+mod sigv4;
+
+pub use direct::SentPart;
+
 /// Objects larger than this are uploaded to S3 in parts of this size.
 const PART: usize = 8 << 20;
 
@@ -37,6 +42,7 @@ enum Backend {
         store: Arc<dyn ObjectStore>,
         prefix: String,
         url: String,
+        direct: Arc<direct::S3Direct>,
     },
 }
 
@@ -49,6 +55,10 @@ pub struct S3Settings {
     pub endpoint: Option<String>,
     /// Region (`PERMA_S3_REGION`).
     pub region: String,
+    /// The endpoint in URLs handed to clients (`PERMA_S3_PUBLIC_ENDPOINT`); else `endpoint`.
+    pub public_endpoint: Option<String>,
+    /// Objects larger than this are copied in parts (`PERMA_S3_COPY_PART_BYTES`).
+    pub copy_part_bytes: u64,
 }
 
 /// One stored blob.
@@ -195,16 +205,32 @@ impl BlobStore {
                 .with_allow_http(ep.starts_with("http://"))
                 .with_virtual_hosted_style_request(false);
         }
-        let store = b.build().context("configuring S3 storage")?;
+        let store = Arc::new(b.build().context("configuring S3 storage")?);
+        let endpoint = |ep: Option<&str>| {
+            direct::Endpoint::new(ep, bucket, &s.region).context("an S3 endpoint (PERMA_S3_ENDPOINT, PERMA_S3_PUBLIC_ENDPOINT)")
+        };
+        let direct = direct::S3Direct {
+            s3: store.clone(),
+            bucket: bucket.to_owned(),
+            region: s.region.clone(),
+            internal: endpoint(s.endpoint.as_deref())?,
+            public: endpoint(s.public_endpoint.as_deref().or(s.endpoint.as_deref()))?,
+            copy_limit: s.copy_part_bytes,
+            http: reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(3))
+                .build()
+                .context("an HTTP client for S3")?,
+        };
         let tmp = tmp.into();
         std::fs::create_dir_all(&tmp)
             .with_context(|| format!("creating upload directory {}", tmp.display()))?;
         Ok(Self {
             tmp,
             backend: Backend::S3 {
-                store: Arc::new(store),
+                store,
                 prefix: prefix.trim_matches('/').to_owned(),
                 url: s.url.clone(),
+                direct: Arc::new(direct),
             },
         })
     }

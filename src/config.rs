@@ -34,6 +34,15 @@ pub struct Config {
     pub s3_endpoint: Option<String>,
     /// S3 region (`PERMA_S3_REGION`, default `us-east-1`).
     pub s3_region: String,
+    /// The S3 endpoint as clients reach it, in the part URLs of direct uploads
+    /// (`PERMA_S3_PUBLIC_ENDPOINT`, default the endpoint perma uses). §16.
+    pub s3_public_endpoint: Option<String>,
+    /// Objects larger than this are copied inside the store in parts of this size
+    /// (`PERMA_S3_COPY_PART_BYTES`, default 5 GiB, S3's largest single copy). §16.
+    pub s3_copy_part_bytes: u64,
+    /// Seconds a presigned part URL of a direct upload is valid
+    /// (`PERMA_DIRECT_URL_SECONDS`, default 900). §16.
+    pub direct_url_seconds: u64,
     /// Largest accepted upload in bytes (`PERMA_MAX_UPLOAD_BYTES`, default 1 GiB). §5.
     pub max_upload_bytes: u64,
     /// `max-age` of permanent-URL responses in seconds (`PERMA_PERMANENT_MAX_AGE`, default 60). §4.
@@ -173,6 +182,9 @@ impl Default for Config {
             storage: None,
             s3_endpoint: None,
             s3_region: "us-east-1".to_owned(),
+            s3_public_endpoint: None,
+            s3_copy_part_bytes: 5 << 30,
+            direct_url_seconds: 900,
             max_upload_bytes: 1 << 30,
             permanent_max_age: 60,
             permanent_stale_while_revalidate: 300,
@@ -273,6 +285,17 @@ impl Config {
         }
         if let Some(v) = var("PERMA_S3_REGION") {
             self.s3_region = v;
+        }
+        if let Some(v) = var("PERMA_S3_PUBLIC_ENDPOINT") {
+            self.s3_public_endpoint = Some(v).filter(|v| !v.is_empty());
+        }
+        if let Some(v) = var("PERMA_S3_COPY_PART_BYTES") {
+            // S3's smallest part (5 MiB) to its largest single copy (5 GiB).
+            self.s3_copy_part_bytes = num("PERMA_S3_COPY_PART_BYTES", v)?.clamp(5 << 20, 5 << 30);
+        }
+        if let Some(v) = var("PERMA_DIRECT_URL_SECONDS") {
+            // SigV4 presigned URLs live at most 7 days.
+            self.direct_url_seconds = num("PERMA_DIRECT_URL_SECONDS", v)?.clamp(60, 604_800);
         }
         if let Some(v) = var("PERMA_TRUSTED_PROXIES") {
             self.trusted_proxies = v
@@ -481,6 +504,8 @@ impl Config {
                     url: s.to_owned(),
                     endpoint: self.s3_endpoint.clone(),
                     region: self.s3_region.clone(),
+                    public_endpoint: self.s3_public_endpoint.clone(),
+                    copy_part_bytes: self.s3_copy_part_bytes,
                 },
                 self.data_dir.join("tmp"),
             ),
