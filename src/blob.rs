@@ -207,7 +207,8 @@ impl BlobStore {
         }
         let store = Arc::new(b.build().context("configuring S3 storage")?);
         let endpoint = |ep: Option<&str>| {
-            direct::Endpoint::new(ep, bucket, &s.region).context("an S3 endpoint (PERMA_S3_ENDPOINT, PERMA_S3_PUBLIC_ENDPOINT)")
+            direct::Endpoint::new(ep, bucket, &s.region)
+                .context("an S3 endpoint (PERMA_S3_ENDPOINT, PERMA_S3_PUBLIC_ENDPOINT)")
         };
         let direct = direct::S3Direct {
             s3: store.clone(),

@@ -180,6 +180,11 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "insights",
         sql: include_str!("../migrations/sqlite/0024_insights.sql"),
     },
+    Migration {
+        version: 25,
+        name: "direct_uploads",
+        sql: include_str!("../migrations/sqlite/0025_direct_uploads.sql"),
+    },
 ];
 
 /// The migration that adds `metadata_values`, which perma fills from the metadata tables.
@@ -305,6 +310,11 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 24,
         name: "insights",
         sql: include_str!("../migrations/postgres/0024_insights.sql"),
+    },
+    Migration {
+        version: 25,
+        name: "direct_uploads",
+        sql: include_str!("../migrations/postgres/0025_direct_uploads.sql"),
     },
 ];
 

@@ -7,6 +7,7 @@ mod audit;
 mod bulk;
 mod cda;
 mod delivery;
+mod direct;
 mod environments;
 mod error;
 mod extract;
@@ -79,6 +80,15 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .layer(DefaultBodyLimit::disable())
         .layer(middleware::from_fn(uploads::protocol_headers));
+    // Direct uploads (§16): JSON calls; the bytes go to the object store.
+    let direct = Router::new()
+        .route("/v3/uploads/direct", post(direct::create))
+        .route(
+            "/v3/uploads/direct/{uid}",
+            get(direct::get).delete(direct::delete),
+        )
+        .route("/v3/uploads/direct/{uid}/parts", get(direct::parts))
+        .route("/v3/uploads/direct/{uid}/complete", post(direct::complete));
     let api = Router::new()
         .route(
             "/v3/user-session",
@@ -251,6 +261,7 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .merge(uploads)
         .merge(resumable)
+        .merge(direct.layer(DefaultBodyLimit::max(JSON_LIMIT)))
         .merge(api)
         .merge(ui::routes())
         .fallback(|| async { crate::error::Error::NotFound("Route") })

@@ -41,15 +41,31 @@ pub struct Ingested {
     /// Image height in pixels, for images.
     pub height: Option<u64>,
     /// The staged bytes, until committed.
-    staged: Option<TempBlob>,
+    staged: Option<Staged>,
+}
+
+/// Where bytes wait until they become a blob.
+#[derive(Debug)]
+pub enum Staged {
+    /// A file in the staging directory (removed when dropped).
+    File(TempBlob),
+    /// The staged object of a direct upload (§16), by the upload's id; it stays until the
+    /// upload is used up.
+    Object(String),
 }
 
 impl Ingested {
     /// Makes the staged bytes the blob at `sha256` (once; later calls do nothing). Call it
     /// after every check of the request and right before writing the row.
     pub async fn commit(&mut self, blobs: &BlobStore) -> Result<()> {
-        if let Some(temp) = self.staged.take() {
-            blobs.commit(temp, &self.sha256).await?;
+        match self.staged.take() {
+            Some(Staged::File(temp)) => blobs.commit(temp, &self.sha256).await?,
+            Some(Staged::Object(upload)) => {
+                blobs
+                    .commit_staged(&upload, &self.sha256, self.size)
+                    .await?
+            }
+            None => {}
         }
         Ok(())
     }
@@ -100,7 +116,7 @@ where
 
     let sha256 = hex::encode(hasher.finalize());
     Ok(Ingested::staged(
-        temp,
+        Staged::File(temp),
         sha256,
         size,
         &head,
@@ -114,7 +130,7 @@ impl Ingested {
     /// size known and their first bytes in `head` (a finished resumable upload, §16): the
     /// name, title, content type and image size are worked out as for any upload.
     pub fn staged(
-        temp: TempBlob,
+        staged: Staged,
         sha256: String,
         size: u64,
         head: &[u8],
@@ -141,7 +157,7 @@ impl Ingested {
             display_name,
             width,
             height,
-            staged: Some(temp),
+            staged: Some(staged),
         }
     }
 }

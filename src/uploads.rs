@@ -15,9 +15,14 @@
 //! the old one to stop, which saves what it has; it gets 423 if the old one does not let
 //! go within seconds.
 
+mod direct;
+mod finish;
 pub mod sha;
 pub mod tus;
 mod writer;
+
+pub use direct::{Direct, PartUrl};
+pub use finish::Claim;
 
 use std::collections::HashMap;
 use std::io::SeekFrom;
@@ -27,14 +32,13 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
+use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
 
 use crate::blob::BlobStore;
 use crate::db::uploads::UploadRow;
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::identity::StackAccess;
-use crate::ingest::{Ingested, HEAD_BYTES};
 use sha::ResumableSha256;
 
 /// Bytes a long `PATCH` may receive between two acknowledged offsets: what a crash in the
@@ -76,6 +80,10 @@ pub struct Upload {
     pub metadata: Vec<(String, Vec<u8>)>,
     /// When it expires unless more bytes arrive (ms).
     pub expires_at: i64,
+    /// A direct upload's multipart upload in the object store; `None` for tus.
+    pub multipart_id: Option<String>,
+    /// A direct upload's part size (0 for tus).
+    pub part_size: u64,
     hash: ResumableSha256,
 }
 
@@ -90,6 +98,8 @@ impl Upload {
             length: r.length as u64,
             received: r.received as u64,
             expires_at: r.expires_at,
+            multipart_id: r.multipart_id,
+            part_size: r.part_size as u64,
             hash,
         })
     }
@@ -97,6 +107,11 @@ impl Upload {
     /// The file name the client gave (`filename` or `name` in the metadata).
     pub fn filename(&self) -> Option<String> {
         tus::metadata_text(&self.metadata, &["filename", "name"])
+    }
+
+    /// The SHA-256 of the bytes received so far (of the file, once finished).
+    pub fn hash_hex(&self) -> String {
+        self.hash.finish_hex()
     }
 
     /// The content type the client claimed (`filetype`, `type` or `contentType`).
@@ -148,27 +163,22 @@ impl Drop for Held<'_> {
     }
 }
 
-/// A finished upload handed to an asset change: [`Claim::consumed`] once the asset has
-/// it; dropped without that (the change was refused), the upload stays for another try.
-#[derive(Debug)]
-pub struct Claim<'a> {
-    _held: Held<'a>,
-    uid: String,
-}
-
-impl Claim<'_> {
-    /// Forgets the upload whose bytes an asset now has.
-    pub async fn consumed(self, db: &Db, blobs: &BlobStore) -> Result<()> {
-        db.delete_upload(&self.uid).await?;
-        remove_file(blobs, &self.uid).await;
-        Ok(())
-    }
-}
-
 async fn remove_file(blobs: &BlobStore, uid: &str) {
     if let Err(e) = tokio::fs::remove_file(blobs.resumable_path(uid)).await {
         if e.kind() != std::io::ErrorKind::NotFound {
             tracing::warn!("removing the file of upload {uid}: {e}");
+        }
+    }
+}
+
+/// Reclaims an upload's bytes: its file (tus), or its parts and staged object (direct).
+async fn discard(blobs: &BlobStore, uid: &str, multipart_id: Option<&str>) {
+    match multipart_id {
+        None => remove_file(blobs, uid).await,
+        Some(id) => {
+            if let Err(e) = blobs.direct_abort(uid, id).await {
+                tracing::warn!("removing the parts of direct upload {uid}: {e}");
+            }
         }
     }
 }
@@ -226,6 +236,26 @@ impl Uploads {
         length: u64,
         metadata: &[(String, Vec<u8>)],
     ) -> Result<Upload> {
+        let row = self.admit(db, access, length, metadata, None).await?;
+        // The file first: a row always has its file (a file without a row is swept).
+        tokio::fs::File::create(blobs.resumable_path(&row.uid))
+            .await?
+            .sync_all()
+            .await?;
+        db.insert_upload(&row).await?;
+        Upload::from_row(row)
+    }
+
+    /// The row of a new upload of `length` bytes by the user or token of `access`, once the
+    /// limits allow it (413, 429). `direct`: the part size of a direct upload.
+    async fn admit(
+        &self,
+        db: &Db,
+        access: &StackAccess,
+        length: u64,
+        metadata: &[(String, Vec<u8>)],
+        direct: Option<u64>,
+    ) -> Result<UploadRow> {
         access.require_write()?;
         let limits = &self.limits;
         let now = crate::time::now_ms();
@@ -247,7 +277,7 @@ impl Uploads {
             )));
         }
         let hash = ResumableSha256::default();
-        let row = UploadRow {
+        Ok(UploadRow {
             uid: crate::ids::random_hex(16),
             api_key: access.stack.api_key.clone(),
             owner_uid: owner.to_owned(),
@@ -257,14 +287,9 @@ impl Uploads {
             metadata: tus::encode_metadata(metadata),
             created_at: now,
             expires_at: now + limits.expiry_ms,
-        };
-        // The file first: a row always has its file (a file without a row is swept).
-        tokio::fs::File::create(blobs.resumable_path(&row.uid))
-            .await?
-            .sync_all()
-            .await?;
-        db.insert_upload(&row).await?;
-        Upload::from_row(row)
+            multipart_id: None,
+            part_size: direct.unwrap_or(0) as i64,
+        })
     }
 
     /// An upload of this stack and this user or token (404 otherwise; 410 once expired,
@@ -287,7 +312,7 @@ impl Uploads {
             .ok_or(Error::NotFound("Upload"))?;
         if row.expires_at <= now {
             db.delete_upload(uid).await?;
-            remove_file(blobs, uid).await;
+            discard(blobs, uid, row.multipart_id.as_deref()).await;
             return Err(Error::UploadExpired);
         }
         Upload::from_row(row)
@@ -335,6 +360,11 @@ impl Uploads {
         let mut up = self
             .get(db, blobs, access, uid, crate::time::now_ms())
             .await?;
+        if up.multipart_id.is_some() {
+            return Err(Error::Conflict(
+                "This is a direct upload: its parts go to the URLs of /v3/uploads/direct.".into(),
+            ));
+        }
         let At { offset, checksum } = at;
         if offset != up.received {
             return Err(Error::Conflict(format!(
@@ -438,76 +468,13 @@ impl Uploads {
         uid: &str,
     ) -> Result<()> {
         access.require_write()?;
-        self.get(db, blobs, access, uid, crate::time::now_ms())
+        let up = self
+            .get(db, blobs, access, uid, crate::time::now_ms())
             .await?;
         let _held = self.hold(uid).await?;
         db.delete_upload(uid).await?;
-        remove_file(blobs, uid).await;
+        discard(blobs, uid, up.multipart_id.as_deref()).await;
         Ok(())
-    }
-
-    /// A finished upload as the bytes of a new asset or version (`asset.upload_uid`):
-    /// staged without copying, with its SHA-256 from the hashing done while it arrived. 422
-    /// while bytes are missing.
-    pub async fn take_finished(
-        &self,
-        db: &Db,
-        blobs: &BlobStore,
-        access: &StackAccess,
-        uid: &str,
-    ) -> Result<(Ingested, Claim<'_>)> {
-        let field = |m: String| Error::field("upload_uid", m);
-        if !is_upload_uid(uid) {
-            return Err(field(format!(
-                "{uid:?} is not an upload of yours in this stack"
-            )));
-        }
-        let held = self.hold(uid).await?;
-        let up = match self
-            .get(db, blobs, access, uid, crate::time::now_ms())
-            .await
-        {
-            Err(Error::NotFound(_)) => {
-                return Err(field(format!(
-                    "{uid:?} is not an upload of yours in this stack"
-                )))
-            }
-            other => other?,
-        };
-        if up.received < up.length {
-            return Err(field(format!(
-                "is not finished: {} of {} bytes received",
-                up.received, up.length
-            )));
-        }
-        let path = blobs.resumable_path(uid);
-        let mut file = tokio::fs::OpenOptions::new()
-            .write(true)
-            .read(true)
-            .open(&path)
-            .await?;
-        if file.metadata().await?.len() != up.length {
-            file.set_len(up.length).await?;
-        }
-        let mut head = vec![0u8; HEAD_BYTES.min(up.length as usize)];
-        file.read_exact(&mut head).await?;
-        drop(file);
-        let staged = blobs.stage_link(&path).await?;
-        let ingested = Ingested::staged(
-            staged,
-            up.hash.finish_hex(),
-            up.length,
-            &head,
-            up.filename().as_deref(),
-            up.filetype().as_deref(),
-        );
-        Ok((
-            ingested,
-            Claim {
-                _held: held,
-                uid: uid.to_owned(),
-            },
-        ))
     }
 
     /// Reclaims expired uploads (rows and files), and files of uploads that have no row
@@ -519,7 +486,7 @@ impl Uploads {
             if expired.is_empty() {
                 break;
             }
-            for uid in &expired {
+            for (uid, multipart_id) in &expired {
                 if self
                     .busy
                     .lock()
@@ -531,7 +498,7 @@ impl Uploads {
                 if db.delete_upload(uid).await? {
                     removed += 1;
                 }
-                remove_file(blobs, uid).await;
+                discard(blobs, uid, multipart_id.as_deref()).await;
             }
             if expired.len() < 500 {
                 break;
@@ -548,6 +515,7 @@ impl Uploads {
             remove_file(blobs, uid).await;
             removed += 1;
         }
+        removed += direct::sweep_staged(db, blobs).await?;
         Ok(removed)
     }
 }

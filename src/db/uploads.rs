@@ -27,10 +27,14 @@ pub struct UploadRow {
     pub created_at: i64,
     /// When it expires unless more bytes arrive (ms).
     pub expires_at: i64,
+    /// A direct upload's multipart upload in the object store; `None` for tus.
+    pub multipart_id: Option<String>,
+    /// A direct upload's part size; 0 for tus.
+    pub part_size: i64,
 }
 
-const COLUMNS: &str =
-    "uid, api_key, owner_uid, length, received, hash_state, metadata, created_at, expires_at";
+const COLUMNS: &str = "uid, api_key, owner_uid, length, received, hash_state, metadata, \
+     created_at, expires_at, multipart_id, part_size";
 
 fn row(r: sqlx::any::AnyRow) -> sqlx::Result<UploadRow> {
     Ok(UploadRow {
@@ -43,6 +47,8 @@ fn row(r: sqlx::any::AnyRow) -> sqlx::Result<UploadRow> {
         metadata: r.try_get("metadata")?,
         created_at: r.try_get("created_at")?,
         expires_at: r.try_get("expires_at")?,
+        multipart_id: r.try_get("multipart_id")?,
+        part_size: r.try_get("part_size")?,
     })
 }
 
@@ -59,7 +65,7 @@ impl Db {
     /// Stores a new upload.
     pub async fn insert_upload(&self, u: &UploadRow) -> sqlx::Result<()> {
         sqlx::query(&format!(
-            "INSERT INTO uploads ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            "INSERT INTO uploads ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         ))
         .bind(&u.uid)
         .bind(&u.api_key)
@@ -70,6 +76,8 @@ impl Db {
         .bind(&u.metadata)
         .bind(u.created_at)
         .bind(u.expires_at)
+        .bind(&u.multipart_id)
+        .bind(u.part_size)
         .execute(&self.write)
         .await?;
         Ok(())
@@ -135,15 +143,23 @@ impl Db {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Up to `limit` uploads expired at `now`, oldest first.
-    pub async fn expired_uploads(&self, now: i64, limit: i64) -> sqlx::Result<Vec<String>> {
-        sqlx::query_scalar(
-            "SELECT uid FROM uploads WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2",
+    /// Up to `limit` uploads expired at `now`, oldest first: their ids and multipart ids.
+    pub async fn expired_uploads(
+        &self,
+        now: i64,
+        limit: i64,
+    ) -> sqlx::Result<Vec<(String, Option<String>)>> {
+        let rows = sqlx::query(
+            "SELECT uid, multipart_id FROM uploads WHERE expires_at <= $1 \
+             ORDER BY expires_at LIMIT $2",
         )
         .bind(now)
         .bind(limit)
         .fetch_all(&self.write)
-        .await
+        .await?;
+        rows.into_iter()
+            .map(|r| Ok((r.try_get("uid")?, r.try_get("multipart_id")?)))
+            .collect()
     }
 
     /// Whether these uploads still have rows (the sweep keeps their files).

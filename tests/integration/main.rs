@@ -49,4 +49,5 @@ mod trash;
 mod trash_events;
 mod uploads;
 mod uploads_cli;
+mod uploads_direct;
 mod uploads_resume;
