@@ -59,6 +59,8 @@ pub struct S3Settings {
     pub public_endpoint: Option<String>,
     /// Objects larger than this are copied in parts (`PERMA_S3_COPY_PART_BYTES`).
     pub copy_part_bytes: u64,
+    /// Whether clients may send uploads straight to the bucket (`PERMA_DIRECT_UPLOADS`).
+    pub direct_uploads: bool,
 }
 
 /// One stored blob.
@@ -217,6 +219,7 @@ impl BlobStore {
             internal: endpoint(s.endpoint.as_deref())?,
             public: endpoint(s.public_endpoint.as_deref().or(s.endpoint.as_deref()))?,
             copy_limit: s.copy_part_bytes,
+            enabled: s.direct_uploads,
             http: reqwest::Client::builder()
                 .connect_timeout(Duration::from_secs(3))
                 .build()

@@ -12,6 +12,7 @@ use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 use tokio_util::io::ReaderStream;
 
+mod direct;
 mod resumable;
 pub use resumable::{Resume, Target};
 

@@ -40,6 +40,10 @@ pub struct Config {
     /// Objects larger than this are copied inside the store in parts of this size
     /// (`PERMA_S3_COPY_PART_BYTES`, default 5 GiB, S3's largest single copy). §16.
     pub s3_copy_part_bytes: u64,
+    /// Whether clients may send large files straight to S3 storage
+    /// (`PERMA_DIRECT_UPLOADS`, `on` or `off`; default on). Off, or on local storage,
+    /// `/v3/uploads/direct` starts tus uploads. §16.
+    pub direct_uploads: bool,
     /// Seconds a presigned part URL of a direct upload is valid
     /// (`PERMA_DIRECT_URL_SECONDS`, default 900). §16.
     pub direct_url_seconds: u64,
@@ -172,6 +176,15 @@ pub struct Config {
     pub oidc_scopes: String,
 }
 
+/// An `on`/`off` setting.
+fn switch(name: &str, v: &str) -> anyhow::Result<bool> {
+    match v.trim() {
+        "on" | "true" | "1" => Ok(true),
+        "off" | "false" | "0" => Ok(false),
+        other => bail!("{name} must be on or off, got {other:?}"),
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -184,6 +197,7 @@ impl Default for Config {
             s3_region: "us-east-1".to_owned(),
             s3_public_endpoint: None,
             s3_copy_part_bytes: 5 << 30,
+            direct_uploads: true,
             direct_url_seconds: 900,
             max_upload_bytes: 1 << 30,
             permanent_max_age: 60,
@@ -367,11 +381,10 @@ impl Config {
             self.event_retention = std::time::Duration::from_secs(days * 24 * 3600);
         }
         if let Some(v) = var("PERMA_METRICS") {
-            self.metrics = match v.trim() {
-                "on" | "true" | "1" => true,
-                "off" | "false" | "0" => false,
-                other => bail!("PERMA_METRICS must be on or off, got {other:?}"),
-            };
+            self.metrics = switch("PERMA_METRICS", &v)?;
+        }
+        if let Some(v) = var("PERMA_DIRECT_UPLOADS") {
+            self.direct_uploads = switch("PERMA_DIRECT_UPLOADS", &v)?;
         }
         if let Some(v) = var("PERMA_METRICS_FROM") {
             self.metrics_from = v
@@ -506,6 +519,7 @@ impl Config {
                     region: self.s3_region.clone(),
                     public_endpoint: self.s3_public_endpoint.clone(),
                     copy_part_bytes: self.s3_copy_part_bytes,
+                    direct_uploads: self.direct_uploads,
                 },
                 self.data_dir.join("tmp"),
             ),

@@ -79,6 +79,9 @@ pub(super) struct S3Direct {
     pub(super) public: Endpoint,
     /// Objects larger than this are copied in parts of this size.
     pub(super) copy_limit: u64,
+    /// Whether new direct uploads may start (`PERMA_DIRECT_UPLOADS`); those under way
+    /// finish either way.
+    pub(super) enabled: bool,
     pub(super) http: reqwest::Client,
 }
 
@@ -111,9 +114,9 @@ impl BlobStore {
         }
     }
 
-    /// Whether clients can send uploads straight to the store.
+    /// Whether clients can send new uploads straight to the store.
     pub fn takes_direct_uploads(&self) -> bool {
-        self.direct().is_ok()
+        self.direct().is_ok_and(|(_, _, d)| d.enabled)
     }
 
     fn staging_key(prefix: &str, upload_uid: &str) -> Key {

@@ -13,11 +13,12 @@ use anyhow::{bail, Context};
 use base64::Engine as _;
 use futures_util::StreamExt;
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncSeekExt;
 use tokio_util::io::ReaderStream;
 
+use super::direct::{self, Sent};
 use super::{progress, AssetEnvelope, Client, RemoteAsset};
 
 /// What a finished upload becomes.
@@ -52,10 +53,11 @@ impl Resume {
     }
 }
 
-/// The remembered unfinished uploads: fingerprint → upload address.
+/// The remembered unfinished uploads: fingerprint → a tus upload's address, or a direct
+/// upload's id and the parts sent.
 struct State {
     file: Option<PathBuf>,
-    entries: BTreeMap<String, String>,
+    entries: BTreeMap<String, Value>,
 }
 
 impl State {
@@ -133,7 +135,42 @@ async fn server_offset(c: &Client, url: &str) -> anyhow::Result<Option<u64>> {
     }
 }
 
-async fn create(c: &Client, name: &str, len: u64) -> anyhow::Result<String> {
+/// How an upload goes: by tus to this address, or straight to the store.
+enum Way {
+    Tus(String),
+    Direct(Sent),
+}
+
+/// Starts an upload through `/v3/uploads/direct`: the server says which way (a server
+/// without it gets a tus upload).
+async fn create(c: &Client, name: &str, len: u64) -> anyhow::Result<Way> {
+    let body = json!({ "upload": { "size": len, "filename": name } });
+    let r = c
+        .request(Method::POST, "/v3/uploads/direct")
+        .json(&body)
+        .send()
+        .await
+        .context("starting the upload")?;
+    if r.status() == StatusCode::NOT_FOUND {
+        return create_tus(c, name, len).await.map(Way::Tus);
+    }
+    let v: Value = Client::check(r).await?.json().await?;
+    let up = &v["upload"];
+    match (
+        up["mode"].as_str(),
+        up["uid"].as_str(),
+        up["location"].as_str(),
+    ) {
+        (Some("direct"), Some(uid), _) => Ok(Way::Direct(Sent {
+            uid: uid.to_owned(),
+            ..Sent::default()
+        })),
+        (Some("tus"), _, Some(location)) => Ok(Way::Tus(location.to_owned())),
+        _ => bail!("unexpected answer starting the upload: {v}"),
+    }
+}
+
+async fn create_tus(c: &Client, name: &str, len: u64) -> anyhow::Result<String> {
     let b64 = base64::engine::general_purpose::STANDARD.encode(name.as_bytes());
     let r = tus(c, Method::POST, "/v3/uploads")
         .header("upload-length", len.to_string())
@@ -209,48 +246,108 @@ impl Client {
         let key = fingerprint(self, file, &meta, target);
         let mut state = State::load(resume.state_file.clone());
         let mut known = None;
-        if let Some(url) = state.entries.get(&key).cloned() {
-            match server_offset(self, &url).await? {
-                Some(at) => known = Some((url, at)),
+        match state.entries.get(&key).cloned() {
+            Some(Value::String(url)) => match server_offset(self, &url).await? {
+                Some(at) => known = Some((Way::Tus(url), at)),
                 None => {
                     state.entries.remove(&key);
                     state.save();
                 }
-            }
+            },
+            Some(v) => match Sent::from_json(&v) {
+                Some(sent) if direct::status(self, &sent.uid).await?.is_some() => {
+                    known = Some((Way::Direct(sent), 0));
+                }
+                _ => {
+                    state.entries.remove(&key);
+                    state.save();
+                }
+            },
+            None => {}
         }
-        let (url, mut offset) = match known {
-            Some((url, at)) => {
-                eprintln!("{name}: resuming at {at} of {len} bytes");
-                (url, at)
+        let (way, offset) = match known {
+            Some((way, at)) => {
+                match &way {
+                    Way::Tus(_) => eprintln!("{name}: resuming at {at} of {len} bytes"),
+                    Way::Direct(sent) => eprintln!(
+                        "{name}: resuming an unfinished upload of {len} bytes ({} parts sent)",
+                        sent.etags.len()
+                    ),
+                }
+                (way, at)
             }
             None => {
-                let url = create(self, &name, len).await?;
-                state.entries.insert(key.clone(), url.clone());
+                let way = create(self, &name, len).await?;
+                let entry = match &way {
+                    Way::Tus(url) => json!(url),
+                    Way::Direct(sent) => sent.to_json(),
+                };
+                state.entries.insert(key.clone(), entry);
                 state.save();
-                (url, 0)
+                (way, 0)
             }
         };
-        let bar = progress(len, &name);
+        let upload_uid = match way {
+            Way::Tus(url) => {
+                let sent = self
+                    .send_tus(file, &name, &url, offset, len, resume.retries)
+                    .await?;
+                let Some(uid) = sent else {
+                    state.entries.remove(&key);
+                    state.save();
+                    bail!("the server no longer has the upload of {name}; send it again");
+                };
+                uid
+            }
+            Way::Direct(mut sent) => {
+                eprintln!("{name}: sending {len} bytes straight to the storage");
+                direct::send(self, file, &name, &mut sent, resume.retries, |sent| {
+                    state.entries.insert(key.clone(), sent.to_json());
+                    state.save();
+                })
+                .await?;
+                sent.uid
+            }
+        };
+        let body = json!({ "asset": { "upload_uid": upload_uid } });
+        let request = match target {
+            Target::New => self.request(Method::POST, "/v3/assets"),
+            Target::Replace(uid) => self.request(Method::PUT, &format!("/v3/assets/{uid}")),
+        };
+        let answer: AssetEnvelope = self.typed(request.json(&body)).await?;
+        state.entries.remove(&key);
+        state.save();
+        Ok(answer.asset)
+    }
+
+    /// Sends a tus upload's bytes from `offset`, resuming after breaks: its id, or `None`
+    /// when the server no longer has it.
+    async fn send_tus(
+        &self,
+        file: &Path,
+        name: &str,
+        url: &str,
+        mut offset: u64,
+        len: u64,
+        retries: u32,
+    ) -> anyhow::Result<Option<String>> {
+        let bar = progress(len, name);
         let mut tries = 0;
         while offset < len {
-            match send_from(self, &url, file, offset, len, &bar).await {
+            match send_from(self, url, file, offset, len, &bar).await {
                 Ok(at) => offset = at,
-                Err(e) if tries < resume.retries => {
+                Err(e) if tries < retries => {
                     tries += 1;
                     let pause = Duration::from_millis(500 << (tries - 1).min(5));
                     tokio::time::sleep(pause).await;
-                    match server_offset(self, &url).await {
+                    match server_offset(self, url).await {
                         Ok(Some(at)) => {
                             bar.suspend(|| {
                                 eprintln!("{name}: {e:#}; resuming at {at} of {len} bytes")
                             });
                             offset = at;
                         }
-                        Ok(None) => {
-                            state.entries.remove(&key);
-                            state.save();
-                            bail!("the server no longer has the upload of {name}; send it again");
-                        }
+                        Ok(None) => return Ok(None),
                         Err(_) => {}
                     }
                 }
@@ -263,15 +360,6 @@ impl Client {
             }
         }
         bar.finish_and_clear();
-        let upload_uid = url.rsplit('/').next().unwrap_or_default();
-        let body = json!({ "asset": { "upload_uid": upload_uid } });
-        let request = match target {
-            Target::New => self.request(Method::POST, "/v3/assets"),
-            Target::Replace(uid) => self.request(Method::PUT, &format!("/v3/assets/{uid}")),
-        };
-        let answer: AssetEnvelope = self.typed(request.json(&body)).await?;
-        state.entries.remove(&key);
-        state.save();
-        Ok(answer.asset)
+        Ok(Some(url.rsplit('/').next().unwrap_or_default().to_owned()))
     }
 }

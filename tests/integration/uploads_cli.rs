@@ -1,6 +1,7 @@
 //! `perma upload` and `perma replace` as resumable uploads (§16): through a proxy that cuts
 //! the connection mid-file, the CLI resumes where the server stopped (within a run with
-//! retries, and in the next run from its state file) and never sends finished bytes again.
+//! retries, and in the next run from its state file) and never sends finished bytes again;
+//! as tus uploads to perma, and as direct uploads to S3 storage.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -11,9 +12,9 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::support::{perma_cmd, Server, ADMIN_EMAIL, ADMIN_PASSWORD};
 
-/// A TCP proxy in front of perma: counts what clients send in PATCH requests, and cuts a
-/// PATCH connection once it has forwarded `cut_after` bytes (then forwards normally again
-/// if `cut_once`).
+/// A TCP proxy in front of perma (or S3): counts what clients send in requests of one
+/// method (PATCH for tus, PUT for parts), and cuts such a connection once it has forwarded
+/// `cut_after` bytes (then forwards normally again if `cut_once`).
 struct Proxy {
     base: String,
     patch_bytes: Arc<AtomicU64>,
@@ -27,6 +28,7 @@ async fn pipe_up(
     patch_bytes: Arc<AtomicU64>,
     cut_after: Arc<AtomicI64>,
     cut_once: Arc<AtomicBool>,
+    method: &'static [u8],
 ) {
     let mut buf = vec![0u8; 64 << 10];
     // Bytes forwarded since the first PATCH on this connection (a client reuses its
@@ -39,7 +41,7 @@ async fn pipe_up(
         };
         let mut start = 0;
         if sent.is_none() {
-            if let Some(at) = buf[..n].windows(6).position(|w| w == b"PATCH ") {
+            if let Some(at) = buf[..n].windows(method.len()).position(|w| w == method) {
                 sent = Some(0);
                 start = at;
             }
@@ -74,7 +76,7 @@ async fn pipe_up(
 }
 
 impl Proxy {
-    async fn start(upstream: &str) -> Proxy {
+    async fn start(upstream: &str, method: &'static [u8]) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let upstream = upstream.strip_prefix("http://").unwrap().to_owned();
@@ -94,7 +96,7 @@ impl Proxy {
                 let (mut sr, sw) = server.into_split();
                 let (pb, ca, co) = (pb.clone(), ca.clone(), co.clone());
                 tokio::spawn(async move {
-                    let up = pipe_up(cr, sw, pb, ca, co);
+                    let up = pipe_up(cr, sw, pb, ca, co, method);
                     let down = async move {
                         let mut cw = cw;
                         let _ = tokio::io::copy(&mut sr, &mut cw).await;
@@ -142,9 +144,10 @@ async fn cli(
 async fn the_cli_resumes_a_cut_upload_without_sending_finished_bytes_again() {
     let dir = tempfile::tempdir().unwrap();
     crate::support::prepare_database(dir.path()).await;
-    let server = Server::start(dir.path());
+    // tus to perma, also on S3 storage.
+    let server = Server::start_with(dir.path(), &[("PERMA_DIRECT_UPLOADS", "off")]);
     let s = server.login().await.with_new_stack("CLI").await;
-    let proxy = Proxy::start(&server.base).await;
+    let proxy = Proxy::start(&server.base, b"PATCH ").await;
     let state = dir.path().join("state");
     let bytes = data(6 << 20, 1);
     let file = dir.path().join("master.mov");
@@ -230,4 +233,64 @@ async fn the_cli_resumes_a_cut_upload_without_sending_finished_bytes_again() {
     let url = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     let got = s.http.get(&url).send().await.unwrap();
     assert_eq!(got.bytes().await.unwrap().to_vec(), second);
+}
+
+/// On S3 storage the CLI sends the parts straight to the bucket (here through a proxy named
+/// by `PERMA_S3_PUBLIC_ENDPOINT`, which cuts the connection mid-part): the next run sends
+/// only the parts the store does not have.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_sends_parts_straight_to_s3_and_resumes_at_the_cut_part() {
+    let Some(endpoint) = crate::support::s3_endpoint() else {
+        eprintln!("skipped here: runs in the S3 phase (PERMA_TEST_S3_ENDPOINT)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    crate::support::prepare_database(dir.path()).await;
+    let proxy = Proxy::start(&endpoint, b"PUT ").await;
+    let server = Server::start_with(dir.path(), &[("PERMA_S3_PUBLIC_ENDPOINT", &proxy.base)]);
+    let s = server.login().await.with_new_stack("Direct").await;
+    let state = dir.path().join("state");
+    // Three parts of 8, 8 and 2 MiB.
+    let bytes = data(18 << 20, 3);
+    let file = dir.path().join("film.mov");
+    std::fs::write(&file, &bytes).unwrap();
+    let upload = vec![
+        "upload".to_owned(),
+        "--retries".to_owned(),
+        "0".to_owned(),
+        file.display().to_string(),
+    ];
+
+    // Cut 2 MiB into the second part.
+    proxy.cut_after.store(10 << 20, Ordering::SeqCst);
+    let out = cli(
+        &server.base,
+        s.api_key(),
+        &state,
+        dir.path(),
+        upload.clone(),
+    )
+    .await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("straight to the storage"), "{err}");
+    assert!(err.contains("interrupted at part 2 of 3"), "{err}");
+
+    proxy.cut_after.store(-1, Ordering::SeqCst);
+    let before = proxy.patch_bytes.load(Ordering::SeqCst);
+    let out = cli(&server.base, s.api_key(), &state, dir.path(), upload).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("resuming an unfinished upload"), "{err}");
+    let sent = proxy.patch_bytes.load(Ordering::SeqCst) - before;
+    assert!(
+        sent <= (10 << 20) + 4096,
+        "the second run sent {sent} bytes for the 10 MiB missing"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (_, url) = stdout.trim().split_once('\t').unwrap();
+    let got = s.http.get(url).send().await.unwrap();
+    assert_eq!(got.bytes().await.unwrap().to_vec(), bytes);
+    let remembered = std::fs::read_to_string(state.join("perma/uploads.json")).unwrap();
+    assert_eq!(remembered.trim(), "{}");
 }
