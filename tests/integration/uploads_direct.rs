@@ -338,3 +338,45 @@ async fn on_local_storage_a_direct_request_starts_a_tus_upload() {
     let r = tus(&s, Method::HEAD, location).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
+
+/// An expired direct upload answers 410 and its parts go; one nobody asks about again is
+/// aborted by the sweep, so its URLs lead nowhere.
+#[tokio::test]
+async fn an_expired_direct_upload_answers_410_and_its_parts_go() {
+    if s3_endpoint().is_none() {
+        eprintln!("skipped here: runs in the S3 phase (PERMA_TEST_S3_ENDPOINT)");
+        return;
+    }
+    let t = TestApp::spawn_with(|c| {
+        c.upload_expiry = 1;
+        c.trash_sweep_seconds = 1;
+    })
+    .await;
+    let s = t.admin().await;
+    let bytes = data(1000, 4);
+    let (_, v) = start(&s, json!({"size": bytes.len()})).await;
+    let asked = v["upload"].clone();
+    let (_, v) = start(&s, json!({"size": bytes.len()})).await;
+    let forgotten = v["upload"].clone();
+    let parts = send_parts(&t.http, &asked, &bytes).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
+    let uid = asked["uid"].as_str().unwrap();
+    let e = assert_error(complete(&s, uid, &parts).await, 410, 149);
+    assert!(e["error_message"].as_str().unwrap().contains("expired"), "{e}");
+    assert_eq!(s.get(&format!("/v3/uploads/direct/{uid}")).await.0, StatusCode::NOT_FOUND);
+
+    let url = forgotten["parts"][0]["url"].as_str().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let r = t.http.put(url).body(bytes.clone()).send().await.unwrap();
+        if r.status().is_client_error() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sweep never aborted the upload"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(staged_objects(&t).await, 0);
+}
