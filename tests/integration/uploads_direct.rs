@@ -362,8 +362,14 @@ async fn an_expired_direct_upload_answers_410_and_its_parts_go() {
     tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
     let uid = asked["uid"].as_str().unwrap();
     let e = assert_error(complete(&s, uid, &parts).await, 410, 149);
-    assert!(e["error_message"].as_str().unwrap().contains("expired"), "{e}");
-    assert_eq!(s.get(&format!("/v3/uploads/direct/{uid}")).await.0, StatusCode::NOT_FOUND);
+    assert!(
+        e["error_message"].as_str().unwrap().contains("expired"),
+        "{e}"
+    );
+    assert_eq!(
+        s.get(&format!("/v3/uploads/direct/{uid}")).await.0,
+        StatusCode::NOT_FOUND
+    );
 
     let url = forgotten["parts"][0]["url"].as_str().unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
