@@ -94,6 +94,44 @@ pub struct SentPart {
     pub etag: String,
 }
 
+/// The request that uploads (or copies into) part `number` of multipart upload `id`.
+fn part_request<'a>(
+    host: &'a str,
+    path: &'a str,
+    number: usize,
+    id: &str,
+    headers: Vec<(String, String)>,
+) -> sigv4::Request<'a> {
+    sigv4::Request {
+        method: "PUT",
+        host,
+        path,
+        query: vec![
+            ("partNumber".into(), number.to_string()),
+            ("uploadId".into(), id.to_owned()),
+        ],
+        headers,
+    }
+}
+
+impl S3Direct {
+    /// Signs with the store's current credentials.
+    async fn sign<T>(&self, with: impl FnOnce(&Signer) -> T) -> io::Result<T> {
+        let cred = self
+            .s3
+            .credentials()
+            .get_credential()
+            .await
+            .map_err(io_err)?;
+        Ok(with(&Signer {
+            key_id: &cred.key_id,
+            secret: &cred.secret_key,
+            token: cred.token.as_deref(),
+            region: &self.region,
+        }))
+    }
+}
+
 fn refused(what: &str, e: impl std::fmt::Display) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, format!("{what}: {e}"))
 }
@@ -144,25 +182,10 @@ impl BlobStore {
         expires: Duration,
     ) -> io::Result<String> {
         let (_, prefix, d) = self.direct()?;
-        let cred = d.s3.credentials().get_credential().await.map_err(io_err)?;
         let path = d.public.path(&Self::staging_key(prefix, upload_uid));
-        let req = sigv4::Request {
-            method: "PUT",
-            host: &d.public.host,
-            path: &path,
-            query: vec![
-                ("partNumber".into(), part.to_string()),
-                ("uploadId".into(), multipart_id.to_owned()),
-            ],
-            headers: vec![],
-        };
-        let signer = Signer {
-            key_id: &cred.key_id,
-            secret: &cred.secret_key,
-            token: cred.token.as_deref(),
-            region: &d.region,
-        };
-        let query = signer.presign(&req, crate::time::now_ms(), expires.as_secs());
+        let req = part_request(&d.public.host, &path, part as usize, multipart_id, vec![]);
+        let now = crate::time::now_ms();
+        let query = d.sign(|s| s.presign(&req, now, expires.as_secs())).await?;
         Ok(d.public.url(&path, &query))
     }
 
@@ -277,13 +300,6 @@ impl BlobStore {
         id: &str,
         size: u64,
     ) -> io::Result<Vec<PartId>> {
-        let cred = d.s3.credentials().get_credential().await.map_err(io_err)?;
-        let signer = Signer {
-            key_id: &cred.key_id,
-            secret: &cred.secret_key,
-            token: cred.token.as_deref(),
-            region: &d.region,
-        };
         let source = format!(
             "/{}/{}",
             sigv4::encode(&d.bucket),
@@ -295,29 +311,19 @@ impl BlobStore {
         while start < size {
             let end = (start + d.copy_limit).min(size);
             let number = parts.len() + 1;
-            let req = sigv4::Request {
-                method: "PUT",
-                host: &d.internal.host,
-                path: &path,
-                query: vec![
-                    ("partNumber".into(), number.to_string()),
-                    ("uploadId".into(), id.to_owned()),
-                ],
-                headers: vec![
-                    ("x-amz-copy-source".into(), source.clone()),
-                    (
-                        "x-amz-copy-source-range".into(),
-                        format!("bytes={start}-{}", end - 1),
-                    ),
-                ],
-            };
+            let range = format!("bytes={start}-{}", end - 1);
+            let headers = vec![
+                ("x-amz-copy-source".to_owned(), source.clone()),
+                ("x-amz-copy-source-range".to_owned(), range),
+            ];
+            let req = part_request(&d.internal.host, &path, number, id, headers);
+            let now = crate::time::now_ms();
+            let auth = d
+                .sign(|s| s.authorize(&req, now, sigv4::EMPTY_SHA256))
+                .await?;
             let query = format!("partNumber={number}&uploadId={}", sigv4::encode(id));
             let mut http = d.http.put(d.internal.url(&path, &query));
-            for (k, v) in req.headers.iter().cloned().chain(signer.authorize(
-                &req,
-                crate::time::now_ms(),
-                sigv4::EMPTY_SHA256,
-            )) {
+            for (k, v) in req.headers.iter().cloned().chain(auth) {
                 http = http.header(k, v);
             }
             let resp = http.send().await.map_err(io::Error::other)?;
