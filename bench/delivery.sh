@@ -7,7 +7,8 @@
 #
 # BENCH_DURATION (seconds per case), BENCH_ROUNDS, BENCH_CONNECTIONS and BENCH_THREADS
 # override the defaults; BENCH_ONLY=scale measures only the 100 vs 100,000 assets case,
-# BENCH_ONLY=small only 4 KiB and 304 (each against nginx).
+# BENCH_ONLY=small only 4 KiB and 304 (each against nginx; 4 KiB also against the canned
+# answer of bench/canned.c, the ceiling of a small answer on this machine).
 # Each round measures nginx and perma back to back; the summary gives the median of each
 # figure and the median of the per-round ratios, so that one noisy moment on a shared
 # machine does not decide a ratio.
@@ -18,7 +19,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 duration="${BENCH_DURATION:-5}" rounds="${BENCH_ROUNDS:-3}" big_n=100000 warm=3
 if [[ "${1:-}" == "--smoke" ]]; then duration=1 rounds=1 big_n=2000 warm=1; fi
 conns="${BENCH_CONNECTIONS:-50}" threads="${BENCH_THREADS:-2}" only="${BENCH_ONLY:-all}"
-for tool in nginx wrk curl python3; do command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install nginx wrk curl)"; exit 1; }; done
+for tool in nginx wrk curl python3 cc; do command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install nginx wrk curl)"; exit 1; }; done
 
 # PERMA_BIN: use an existing binary (CI's smoke run uses the debug build it already has).
 bin="${PERMA_BIN:-}"
@@ -27,9 +28,9 @@ if [[ -z "$bin" ]]; then
   bin="$root/target/release/perma"
 fi
 work="$(mktemp -d)"
-perma_pid="" nginx_pid=""
+perma_pid="" nginx_pid="" canned_pid=""
 cleanup() {
-  for p in $perma_pid $nginx_pid; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  for p in $perma_pid $nginx_pid $canned_pid; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -96,6 +97,14 @@ nginx_pid=$!
 sleep 0.5
 blob() { echo "/${1:0:2}/${1:2:2}/$1"; }
 
+# The ceiling: perma's own 4 KiB answer, sent byte for byte by a server that does nothing else.
+cc -O2 -pthread -o "$work/canned" "$root/bench/canned.c"
+curl -sf -i "$perma${perm_path[4k]}" -o "$work/answer"
+cport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$work/canned" "$cport" "$work/answer" &
+canned_pid=$!
+sleep 0.2
+
 results="$work/results.tsv"
 run() { # label round url [extra wrk args...]
   local label=$1 round=$2 url=$3; shift 3
@@ -119,8 +128,10 @@ for ((r = 1; r <= rounds; r++)); do
   for name in 4k 1m 64m; do
     [[ $only == small && $name != 4k ]] && continue
     ((r % 2)) && run "nginx $name" "$r" "http://127.0.0.1:$ngport$(blob "${sha[$name]}")"
+    [[ $name == 4k ]] && ((r % 2)) && run "canned answer 4k" "$r" "http://127.0.0.1:$cport${perm_path[4k]}"
     run "perma version URL $name" "$r" "$perma${version_path[$name]}"
     run "perma permanent URL $name" "$r" "$perma${perm_path[$name]}"
+    [[ $name == 4k ]] && ! ((r % 2)) && run "canned answer 4k" "$r" "http://127.0.0.1:$cport${perm_path[4k]}"
     ((r % 2)) || run "nginx $name" "$r" "http://127.0.0.1:$ngport$(blob "${sha[$name]}")"
   done
   ((r % 2)) && run "nginx 304" "$r" "http://127.0.0.1:$ngport$(blob "${sha[4k]}")" -H "If-None-Match: $ngetag"
@@ -169,16 +180,18 @@ def ratio(a, b, field):
 print()
 print("== ratios (median of per-round ratios; min..max over rounds)")
 for text, a, b, field in [
-    ("permanent URL / nginx, req/s, 4 KiB   (target >= 1.0)", "perma permanent URL 4k", "nginx 4k", 0),
+    ("permanent URL / nginx, req/s, 4 KiB   (target >= 1.3)", "perma permanent URL 4k", "nginx 4k", 0),
     ("version URL / nginx, req/s, 4 KiB", "perma version URL 4k", "nginx 4k", 0),
+    ("permanent URL / canned answer, req/s, 4 KiB (target >= 0.9)", "perma permanent URL 4k", "canned answer 4k", 0),
+    ("nginx / canned answer, req/s, 4 KiB", "nginx 4k", "canned answer 4k", 0),
     ("permanent URL / nginx, MB/s, 1 MiB", "perma permanent URL 1m", "nginx 1m", 1),
-    ("permanent URL / nginx, MB/s, 64 MiB  (target >= 0.9)", "perma permanent URL 64m", "nginx 64m", 1),
+    ("permanent URL / nginx, MB/s, 64 MiB  (target >= 1.0)", "perma permanent URL 64m", "nginx 64m", 1),
     ("version URL / nginx, MB/s, 64 MiB", "perma version URL 64m", "nginx 64m", 1),
-    ("304 revalidation / nginx 304, req/s   (target >= 1.0)", "perma permanent URL 304", "nginx 304", 0),
+    ("304 revalidation / nginx 304, req/s   (target >= 1.2)", "perma permanent URL 304", "nginx 304", 0),
     (f"{big} assets / 100 assets, req/s   (target >= 0.95)", f"perma permanent {big} assets", "perma permanent 100 assets", 0),
 ]:
     if a not in by or b not in by:
         continue
     m, lo, hi = ratio(a, b, field)
-    print(f"{text:<56} {m:.2f}   ({lo:.2f}..{hi:.2f})")
+    print(f"{text:<62} {m:.2f}   ({lo:.2f}..{hi:.2f})")
 PY
