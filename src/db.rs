@@ -24,6 +24,7 @@ pub mod published;
 mod publishing;
 mod renditions;
 mod roles;
+mod rows;
 mod settings;
 pub mod sso;
 mod tokens;

@@ -110,6 +110,29 @@ pub(crate) async fn commit_with(
     tx.commit().await
 }
 
+/// Deletes the row `uid` of a stack's `table` in the change's transaction; when it was
+/// there, writes the entries too, then commits. Whether it was there.
+pub(crate) async fn delete_row_with(
+    mut tx: Transaction<'_, Any>,
+    table: &'static str,
+    (api_key, uid): (&str, &str),
+    entries: &[AuditEntry],
+) -> sqlx::Result<bool> {
+    let r = sqlx::query(&format!(
+        "DELETE FROM {table} WHERE api_key = $1 AND uid = $2"
+    ))
+    .bind(api_key)
+    .bind(uid)
+    .execute(&mut *tx)
+    .await?;
+    let deleted = r.rows_affected() == 1;
+    if deleted {
+        insert_tx(&mut tx, entries).await?;
+    }
+    tx.commit().await?;
+    Ok(deleted)
+}
+
 /// Which entries a reader wants (every field optional).
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {

@@ -84,13 +84,8 @@ impl Db {
 
     /// One job of a stack.
     pub async fn bulk_job(&self, api_key: &str, uid: &str) -> sqlx::Result<Option<BulkJob>> {
-        sqlx::query("SELECT * FROM bulk_jobs WHERE api_key = $1 AND uid = $2")
-            .bind(api_key)
-            .bind(uid)
-            .fetch_optional(&self.read)
-            .await?
-            .map(|r| job(&r))
-            .transpose()
+        self.stack_row("bulk_jobs", "uid", (api_key, uid), job)
+            .await
     }
 
     /// Jobs not finished (to resume after a restart).

@@ -294,38 +294,18 @@ impl Db {
             .bind(api_key)
             .execute(&mut *tx)
             .await?;
-        let r = sqlx::query("DELETE FROM webhooks WHERE api_key = $1 AND uid = $2")
-            .bind(api_key)
-            .bind(uid)
-            .execute(&mut *tx)
-            .await?;
-        if r.rows_affected() == 1 {
-            audit::insert_tx(&mut tx, audit).await?;
-        }
-        tx.commit().await?;
-        Ok(r.rows_affected() == 1)
+        audit::delete_row_with(tx, "webhooks", (api_key, uid), audit).await
     }
 
     /// One webhook of a stack.
     pub async fn webhook(&self, api_key: &str, uid: &str) -> sqlx::Result<Option<Webhook>> {
-        sqlx::query("SELECT * FROM webhooks WHERE api_key = $1 AND uid = $2")
-            .bind(api_key)
-            .bind(uid)
-            .fetch_optional(&self.read)
-            .await?
-            .map(|r| webhook(&r))
-            .transpose()
+        self.stack_row("webhooks", "uid", (api_key, uid), webhook)
+            .await
     }
 
     /// A stack's webhooks, oldest first.
     pub async fn webhooks(&self, api_key: &str) -> sqlx::Result<Vec<Webhook>> {
-        sqlx::query("SELECT * FROM webhooks WHERE api_key = $1 ORDER BY created_at, uid")
-            .bind(api_key)
-            .fetch_all(&self.read)
-            .await?
-            .iter()
-            .map(webhook)
-            .collect()
+        self.stack_rows("webhooks", api_key, webhook).await
     }
 
     /// Outbox rows not fanned out yet, in commit order.

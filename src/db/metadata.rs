@@ -253,38 +253,18 @@ impl Db {
         .bind(uid)
         .execute(&mut *tx)
         .await?;
-        let r = sqlx::query("DELETE FROM extensions WHERE api_key = $1 AND uid = $2")
-            .bind(api_key)
-            .bind(uid)
-            .execute(&mut *tx)
-            .await?;
-        if r.rows_affected() == 1 {
-            audit::insert_tx(&mut tx, audit).await?;
-        }
-        tx.commit().await?;
-        Ok(r.rows_affected() == 1)
+        audit::delete_row_with(tx, "extensions", (api_key, uid), audit).await
     }
 
     /// One extension of a stack.
     pub async fn extension(&self, api_key: &str, uid: &str) -> sqlx::Result<Option<Extension>> {
-        sqlx::query("SELECT * FROM extensions WHERE api_key = $1 AND uid = $2")
-            .bind(api_key)
-            .bind(uid)
-            .fetch_optional(&self.read)
-            .await?
-            .map(|r| extension(&r))
-            .transpose()
+        self.stack_row("extensions", "uid", (api_key, uid), extension)
+            .await
     }
 
     /// A stack's extensions, oldest first.
     pub async fn extensions(&self, api_key: &str) -> sqlx::Result<Vec<Extension>> {
-        sqlx::query("SELECT * FROM extensions WHERE api_key = $1 ORDER BY created_at, uid")
-            .bind(api_key)
-            .fetch_all(&self.read)
-            .await?
-            .iter()
-            .map(extension)
-            .collect()
+        self.stack_rows("extensions", api_key, extension).await
     }
 
     /// Stores new metadata, with the asset's `update` event; false when the asset already
@@ -400,13 +380,8 @@ impl Db {
 
     /// One metadata of a stack.
     pub async fn metadata(&self, api_key: &str, uid: &str) -> sqlx::Result<Option<Metadata>> {
-        sqlx::query("SELECT * FROM asset_metadata WHERE api_key = $1 AND uid = $2")
-            .bind(api_key)
-            .bind(uid)
-            .fetch_optional(&self.read)
-            .await?
-            .map(|r| metadata(&r))
-            .transpose()
+        self.stack_row("asset_metadata", "uid", (api_key, uid), metadata)
+            .await
     }
 
     /// A page of a stack's metadata, oldest first (optionally of one asset or extension),

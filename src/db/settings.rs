@@ -72,13 +72,8 @@ impl Db {
         api_key: &str,
         name: &str,
     ) -> sqlx::Result<Option<Environment>> {
-        sqlx::query("SELECT * FROM environments WHERE api_key = $1 AND name = $2")
-            .bind(api_key)
-            .bind(name)
-            .fetch_optional(&self.read)
-            .await?
-            .map(|r| environment(&r))
-            .transpose()
+        self.stack_row("environments", "name", (api_key, name), environment)
+            .await
     }
 
     /// Renames an environment or changes its URLs.
@@ -145,13 +140,8 @@ impl Db {
 
     /// One locale by code.
     pub async fn locale(&self, api_key: &str, code: &str) -> sqlx::Result<Option<Locale>> {
-        sqlx::query("SELECT * FROM locales WHERE api_key = $1 AND code = $2")
-            .bind(api_key)
-            .bind(code)
-            .fetch_optional(&self.read)
-            .await?
-            .map(|r| locale(&r))
-            .transpose()
+        self.stack_row("locales", "code", (api_key, code), locale)
+            .await
     }
 
     /// Renames a locale or changes its fallback.
