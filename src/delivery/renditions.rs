@@ -25,6 +25,7 @@ use super::render_limits::RenderLimits;
 
 mod apply;
 mod budget;
+mod memo;
 mod wanted;
 use crate::blob::BlobStore;
 use crate::db::{Db, RenditionRow};
@@ -32,6 +33,7 @@ use crate::error::{Error, Result};
 use crate::images::{self, Deadline, Format};
 use crate::metrics::ShardedCounter;
 use crate::time::now_ms;
+use memo::Bounded;
 pub use wanted::{decide, Decision, Source, Wanted};
 
 /// Renditions remembered in memory (each about 250 bytes); past it the map starts over
@@ -102,7 +104,12 @@ pub fn accept_class(query: &str, accept: Option<&str>) -> u8 {
 /// The fast path's memo: per source blob, the raw queries (with their `Accept` class)
 /// already answered with a stored rendition, so a repeated request skips parsing and
 /// hashing its parameters.
-type Memo = HashMap<String, Vec<(Box<str>, u8, bool, Arc<Rendition>)>>;
+type Memo = Bounded<(Box<str>, u8, bool, Arc<Rendition>)>;
+
+/// Bytes the fast path's memo of raw queries may hold.
+pub const MEMO_BYTES: usize = 16 << 20;
+/// Bytes the rendition queries noted per permanent URL may hold.
+pub const PERMANENT_QUERY_BYTES: usize = 8 << 20;
 
 /// The output format named in a canonical string.
 fn format_of(canonical: &str) -> Option<Format> {
@@ -147,7 +154,7 @@ pub struct Renditions {
     memo: RwLock<Memo>,
     /// Query strings of renditions served on each asset's permanent URL (for CDN purges,
     /// §13), at most [`PERMANENT_QUERIES`] an asset.
-    permanent_queries: Mutex<HashMap<String, Vec<Box<str>>>>,
+    permanent_queries: Mutex<Bounded<Box<str>>>,
     /// URLs (path and query) answered with a rendition whose overlay was named by an
     /// asset's permanent URL, per overlay asset: a change of that asset purges them too.
     overlay_uses: Mutex<HashMap<String, Vec<Box<str>>>>,
@@ -168,8 +175,8 @@ impl Renditions {
             budget,
             limits,
             memory: RwLock::new(HashMap::new()),
-            memo: RwLock::new(HashMap::new()),
-            permanent_queries: Mutex::new(HashMap::new()),
+            memo: RwLock::new(Bounded::new(MEMO_BYTES, 64)),
+            permanent_queries: Mutex::new(Bounded::new(PERMANENT_QUERY_BYTES, PERMANENT_QUERIES)),
             overlay_uses: Mutex::new(HashMap::new()),
             rendering: Mutex::new(HashMap::new()),
             evicting: tokio::sync::Mutex::new(()),
@@ -211,14 +218,13 @@ impl Renditions {
         let Ok(mut memo) = self.memo.write() else {
             return;
         };
-        if memo.len() >= MEMORY_ENTRIES {
-            memo.clear();
-        }
-        let list = memo.entry(sha256.to_owned()).or_default();
-        list.retain(|(_, _, _, old)| !old.gone.load(Ordering::Relaxed));
-        if list.len() < 64 {
-            list.push((query.into(), class, vary, r));
-        }
+        let size = query.len();
+        memo.add(
+            sha256,
+            (query.into(), class, vary, r),
+            size,
+            |(_, _, _, old)| old.gone.load(Ordering::Relaxed),
+        );
     }
 
     /// Notes that a permanent URL was asked for a rendition with this query string, so a
@@ -227,12 +233,11 @@ impl Renditions {
         let Ok(mut m) = self.permanent_queries.lock() else {
             return;
         };
-        if m.len() >= MEMORY_ENTRIES {
-            m.clear();
-        }
-        let list = m.entry(asset_uid.to_owned()).or_default();
-        if list.len() < PERMANENT_QUERIES && !list.iter().any(|q| &**q == query) {
-            list.push(query.into());
+        if !m
+            .get(asset_uid)
+            .is_some_and(|l| l.iter().any(|q| &**q == query))
+        {
+            m.add(asset_uid, query.into(), query.len(), |_| false);
         }
     }
 
