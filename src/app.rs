@@ -94,6 +94,7 @@ impl App {
             .context("creating the default organization and admin user")?;
         let blobs = config.open_blobs()?;
         let public_url = config.public_url();
+        let memory = config.memory_plan()?;
         let delivery = Delivery::new(
             db.clone(),
             blobs.clone(),
@@ -101,7 +102,7 @@ impl App {
                 config.permanent_max_age,
                 config.permanent_stale_while_revalidate,
             ),
-            usize::try_from(config.index_bytes).unwrap_or(usize::MAX),
+            memory,
             Renditions::new(
                 db.clone(),
                 blobs.clone(),

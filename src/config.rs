@@ -10,8 +10,10 @@ use serde::{Deserialize, Serialize};
 use crate::blob::{BlobStore, S3Settings};
 
 mod check;
+pub mod memory;
 
 pub use check::{check, known_names};
+pub use memory::MemoryPlan;
 
 /// Everything `perma serve` and the maintenance commands need to know.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -60,10 +62,14 @@ pub struct Config {
     pub admin_password: Option<String>,
     /// Lifetime of a login session in seconds (`PERMA_SESSION_TTL`, default 30 days).
     pub session_ttl: u64,
-    /// Memory budget of the delivery index in bytes (`PERMA_INDEX_BYTES`, default 256 MiB,
-    /// about a million assets). Past it, the least recently used entries are evicted
-    /// and loaded again, with one indexed query, when asked for. §4, §6.
-    pub index_bytes: u64,
+    /// What perma's caches may hold together, in bytes (`PERMA_MEMORY_BYTES`, default
+    /// 512 MiB): divided by [`Config::memory_plan`]. docs/operations.md, "Memory".
+    pub memory_bytes: u64,
+    /// Memory budget of the delivery index in bytes (`PERMA_INDEX_BYTES`; default what
+    /// `memory_bytes` leaves after the other caches, about 260 MiB or 800,000 assets). Past
+    /// it, the least recently used entries are evicted and loaded again, with one indexed
+    /// query, when asked for. §4, §6.
+    pub index_bytes: Option<u64>,
     /// Bytes of stored image renditions (`PERMA_RENDITION_BUDGET_BYTES`, default 1 GiB);
     /// past it, the least recently served are deleted (§11).
     pub rendition_budget_bytes: u64,
@@ -205,7 +211,8 @@ impl Default for Config {
             admin_email: None,
             admin_password: None,
             session_ttl: 30 * 24 * 3600,
-            index_bytes: 256 << 20,
+            memory_bytes: 512 << 20,
+            index_bytes: None,
             rendition_budget_bytes: 1 << 30,
             render_concurrency: std::thread::available_parallelism().map_or(2, usize::from),
             render_timeout: 30,
@@ -408,8 +415,11 @@ impl Config {
         if let Some(v) = var("PERMA_SEND_TIMEOUT") {
             self.send_timeout = num("PERMA_SEND_TIMEOUT", v)?.max(1);
         }
+        if let Some(v) = var("PERMA_MEMORY_BYTES") {
+            self.memory_bytes = num("PERMA_MEMORY_BYTES", v)?;
+        }
         if let Some(v) = var("PERMA_INDEX_BYTES") {
-            self.index_bytes = num("PERMA_INDEX_BYTES", v)?;
+            self.index_bytes = Some(num("PERMA_INDEX_BYTES", v)?);
         }
         if let Some(v) = var("PERMA_RENDITION_BUDGET_BYTES") {
             self.rendition_budget_bytes = num("PERMA_RENDITION_BUDGET_BYTES", v)?;

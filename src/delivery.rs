@@ -136,13 +136,16 @@ impl Delivery {
         db: Db,
         blobs: BlobStore,
         cache_control: CacheControl,
-        index_budget: usize,
+        memory: crate::config::MemoryPlan,
         renditions: renditions::Renditions,
     ) -> Self {
         let delivery = Delivery {
             renditions,
             events_wake: Arc::new(tokio::sync::Notify::new()),
-            hot: Arc::new(HotCache::new(index_budget)),
+            hot: Arc::new(HotCache::new(
+                usize::try_from(memory.index).unwrap_or(usize::MAX),
+                memory.bodies,
+            )),
             db,
             blobs,
             cache_control,

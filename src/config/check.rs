@@ -68,6 +68,7 @@ pub fn check(file: Option<&Path>, vars: &[(String, String)]) -> anyhow::Result<S
     };
     let env: BTreeMap<&str, &str> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     config.apply_env(|k| env.get(k).map(|v| (*v).to_owned()))?;
+    let memory = config.memory_plan()?;
     let mut shown = serde_json::to_value(&config)?;
     if let Value::Object(map) = &mut shown {
         for key in SECRETS {
@@ -78,6 +79,16 @@ pub fn check(file: Option<&Path>, vars: &[(String, String)]) -> anyhow::Result<S
             }
         }
         map.insert("public_url".into(), Value::String(config.public_url()));
+        // What the memory budget gives each cache.
+        map.insert("index_bytes".into(), memory.index.into());
+        map.insert(
+            "memory_plan".into(),
+            serde_json::json!({
+                "index_bytes": memory.index,
+                "body_cache_bytes": memory.bodies,
+                "fixed_bytes": memory.fixed,
+            }),
+        );
         map.insert(
             "database_url".into(),
             Value::String(mask_url(&config.database_url())),

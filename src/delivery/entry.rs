@@ -454,12 +454,21 @@ impl HotAsset {
 
     /// Approximate bytes this entry holds, for the index's budget.
     pub fn heap_bytes(&self) -> usize {
-        // The entry sits in an `Arc` (two counters).
-        std::mem::size_of::<Self>()
-            + 16
-            + self.text.len()
-            + self.files.len() * std::mem::size_of::<Prepared>()
+        // The entry sits in an `Arc` (two counters); each allocation as the allocator
+        // rounds it.
+        allocated(std::mem::size_of::<Self>() + 16)
+            + allocated(self.text.len())
+            + allocated(self.files.len() * std::mem::size_of::<Prepared>())
     }
+}
+
+/// What an allocation of `n` bytes takes from the allocator: size classes round it up
+/// by at most an eighth, to 16 bytes.
+fn allocated(n: usize) -> usize {
+    if n == 0 {
+        return 0;
+    }
+    (n + n / 8).next_multiple_of(16)
 }
 
 #[cfg(test)]

@@ -27,8 +27,8 @@ use bytes::Bytes;
 
 /// Files up to this size have their bytes cached.
 pub const MAX_BODY: u64 = 1 << 20;
-/// Total bytes of cached bodies.
-const MAX_BODY_TOTAL: u64 = 64 << 20;
+/// Bytes a cached body costs besides its own: its key, the map's slot, the handle.
+const BODY_OVERHEAD: u64 = 160;
 
 #[derive(Debug, Default)]
 struct Bodies {
@@ -79,6 +79,8 @@ pub struct HotCache {
     /// By [`ids::blt_bits`] of the asset uid, within the budget.
     assets: RwLock<Index>,
     bodies: RwLock<Bodies>,
+    /// Bytes of small files kept at most (with their overhead).
+    body_budget: u64,
     files: Mutex<Files>,
     /// Lookups answered from the index (for `/metrics`).
     pub hits: ShardedCounter,
@@ -87,9 +89,11 @@ pub struct HotCache {
 }
 
 impl HotCache {
-    /// An empty cache whose index keeps entries up to `budget` bytes.
-    pub fn new(budget: usize) -> Self {
+    /// An empty cache whose index keeps entries up to `budget` bytes, and small files'
+    /// bytes up to `body_budget`.
+    pub fn new(budget: usize, body_budget: u64) -> Self {
         Self {
+            body_budget,
             id: NEXT_CACHE_ID.fetch_add(1, Ordering::Relaxed),
             generation: AtomicU64::new(0),
             assets: RwLock::new(Index::new(budget)),
@@ -260,17 +264,17 @@ impl HotCache {
 
     /// Caches the bytes of a small file, evicting others to stay within the budget.
     pub fn put_body(&self, sha256: &str, bytes: Bytes) {
-        let len = bytes.len() as u64;
-        if len > MAX_BODY {
+        let len = bytes.len() as u64 + BODY_OVERHEAD;
+        if len > MAX_BODY + BODY_OVERHEAD || len > self.body_budget {
             return;
         }
         let mut b = self.bodies.write().unwrap_or_else(PoisonError::into_inner);
-        while b.total + len > MAX_BODY_TOTAL {
+        while b.total + len > self.body_budget {
             let Some(k) = b.map.keys().next().cloned() else {
                 break;
             };
             if let Some(old) = b.map.remove(&k) {
-                b.total -= old.len() as u64;
+                b.total -= old.len() as u64 + BODY_OVERHEAD;
             }
         }
         if b.map.insert(sha256.to_owned(), bytes).is_none() {

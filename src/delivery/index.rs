@@ -46,9 +46,10 @@ impl std::fmt::Debug for Index {
     }
 }
 
-/// Bytes a slot costs beyond its entry: the slot, and the map's key, index and control
-/// byte at its load factor.
-const SLOT_OVERHEAD: usize = std::mem::size_of::<Slot>() + 20;
+/// Bytes a slot costs beyond its entry, at worst: the slot in a vector that grows by
+/// doubling (up to twice its length), and the map's key, index and control byte in a table
+/// that also doubles and is at most 7/8 full (up to 17 × 8/7 × 2 bytes).
+const SLOT_OVERHEAD: usize = 2 * std::mem::size_of::<Slot>() + 40;
 
 impl Index {
     /// An empty index that keeps entries up to `budget` bytes.

@@ -38,7 +38,7 @@ pub use wanted::{decide, Decision, Source, Wanted};
 
 /// Renditions remembered in memory (each about 250 bytes); past it the map starts over
 /// from the database.
-const MEMORY_ENTRIES: usize = 100_000;
+const MEMORY_ENTRIES: usize = RENDITION_ENTRIES;
 
 /// Bytes of a source read to plan a render from its header.
 const HEAD_BYTES: u64 = 256 * 1024;
@@ -106,10 +106,7 @@ pub fn accept_class(query: &str, accept: Option<&str>) -> u8 {
 /// hashing its parameters.
 type Memo = Bounded<(Box<str>, u8, bool, Arc<Rendition>)>;
 
-/// Bytes the fast path's memo of raw queries may hold.
-pub const MEMO_BYTES: usize = 16 << 20;
-/// Bytes the rendition queries noted per permanent URL may hold.
-pub const PERMANENT_QUERY_BYTES: usize = 8 << 20;
+use crate::config::memory::{MEMO_BYTES, PERMANENT_QUERY_BYTES, RENDITION_ENTRIES};
 
 /// The output format named in a canonical string.
 fn format_of(canonical: &str) -> Option<Format> {

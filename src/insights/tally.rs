@@ -22,11 +22,11 @@ use crate::time::now_ms;
 /// are counted as "other".
 const REFERRERS_PER_ASSET: usize = 32;
 /// Assets held by all shards together at which the flusher is woken early.
-pub const EARLY_FLUSH: usize = 250_000;
-/// Assets held by all shards together at most (about 100 bytes each, plus referring
-/// pages): past this (the flusher cannot keep up, or requests name ever new assets),
+pub const EARLY_FLUSH: usize = MAX_HELD / 2;
+/// Assets held by all shards together at most (about 190 bytes each as measured, with the
+/// maps' spare room, plus referring pages; so about 48 MiB): past this (the flusher cannot keep up, or requests name ever new assets),
 /// answers about assets not counted yet in the interval are not counted.
-pub const MAX_HELD: usize = 2 * EARLY_FLUSH;
+pub const MAX_HELD: usize = crate::config::memory::INSIGHTS_HELD;
 /// New assets a shard counts before it adds them to the shared total (so that the shared
 /// counter is written once per this many new assets, not per asset).
 const HELD_BATCH: usize = 256;

@@ -12,7 +12,7 @@ use crate::support::TestApp;
 async fn a_stack_larger_than_the_index_budget_is_served_right() {
     // Room for about ten entries of about 250 bytes.
     const BUDGET: u64 = 2500;
-    let t = TestApp::spawn_with(|c| c.index_bytes = BUDGET).await;
+    let t = TestApp::spawn_with(|c| c.index_bytes = Some(BUDGET)).await;
     let s = t.admin().await;
     let mut assets = Vec::new();
     for i in 0..40 {
@@ -97,7 +97,7 @@ async fn a_stack_larger_than_the_index_budget_is_served_right() {
 /// holding a snapshot from the round before) must all answer the latest bytes.
 #[tokio::test]
 async fn misses_never_answer_from_a_snapshot_older_than_a_change() {
-    let t = TestApp::spawn_with(|c| c.index_bytes = 500).await;
+    let t = TestApp::spawn_with(|c| c.index_bytes = Some(500)).await;
     let s = t.admin().await;
     let mut assets = Vec::new();
     for i in 0..8 {

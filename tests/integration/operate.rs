@@ -171,6 +171,28 @@ fn config_check_refuses_unknown_names_and_bad_values_and_masks_secrets() {
     let out = perma(&["config", "check"], &[("PERMA_INDEX_BYTES", "lots")]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(text(&out.stderr).contains("PERMA_INDEX_BYTES"), "{out:?}");
+    // The caches' budgets must fit in the memory budget; the default plan is shown.
+    let out = perma(
+        &["config", "check"],
+        &[
+            ("PERMA_MEMORY_BYTES", "268435456"),
+            ("PERMA_INDEX_BYTES", "268435456"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("PERMA_MEMORY_BYTES") && err.contains("does not fit"),
+        "{err}"
+    );
+    let out = perma(&["config", "check"], &[]);
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let plan = &shown["memory_plan"];
+    let sum = ["index_bytes", "body_cache_bytes", "fixed_bytes"]
+        .iter()
+        .map(|k| plan[*k].as_u64().unwrap())
+        .sum::<u64>();
+    assert_eq!(sum, shown["memory_bytes"].as_u64().unwrap(), "{plan}");
     // Half a sign-on configuration is refused.
     let out = perma(
         &["config", "check"],

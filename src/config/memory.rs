@@ -1,0 +1,128 @@
+//! The memory budget (docs/operations.md, "Memory"): what perma's caches may hold together
+//! (`PERMA_MEMORY_BYTES`), divided between them. The delivery index and the body cache
+//! follow the setting; the smaller caches have fixed bounds, which are counted here so that
+//! the sum of every budget is the setting.
+
+use anyhow::bail;
+
+use super::Config;
+
+const MIB: u64 = 1 << 20;
+
+/// SQLite's mapped database pages (`db::direct::MMAP_BYTES`) and its page caches (2 MiB
+/// for each of about a dozen connections).
+pub const SQLITE_BYTES: u64 = 64 * MIB + 12 * 2 * MIB;
+/// Link insights' counts between flushes: the assets held, at about 190 bytes each.
+pub const INSIGHTS_BYTES: u64 = 48 * MIB;
+/// Assets link insights holds between flushes at most (within [`INSIGHTS_BYTES`]).
+pub const INSIGHTS_HELD: usize = 250_000;
+/// Stored renditions remembered in memory (about 250 bytes each).
+pub const RENDITION_ENTRIES: usize = 100_000;
+/// The fast path's memo of raw rendition queries.
+pub const MEMO_BYTES: usize = 16 << 20;
+/// The rendition queries noted per permanent URL (for purges).
+pub const PERMANENT_QUERY_BYTES: usize = 8 << 20;
+/// The smallest index budget the plan leaves.
+const MIN_INDEX: u64 = 16 * MIB;
+
+/// The fixed parts, for the operator's view (`perma config check`) and the docs.
+pub fn fixed_parts() -> [(&'static str, u64); 5] {
+    [
+        ("SQLite mapped pages and page caches", SQLITE_BYTES),
+        ("link insights between flushes", INSIGHTS_BYTES),
+        ("rendition lookups", RENDITION_ENTRIES as u64 * 256),
+        ("rendition query memo", MEMO_BYTES as u64),
+        (
+            "rendition queries per permanent URL",
+            PERMANENT_QUERY_BYTES as u64,
+        ),
+    ]
+}
+
+/// How the memory budget is divided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryPlan {
+    /// The delivery index (`PERMA_INDEX_BYTES`, else what the others leave).
+    pub index: u64,
+    /// Small files' bytes kept in memory: an eighth of the budget.
+    pub bodies: u64,
+    /// The fixed parts together.
+    pub fixed: u64,
+}
+
+impl Config {
+    /// Divides `memory_bytes`: an eighth for small files' bytes, the fixed parts, and the
+    /// rest for the delivery index. An explicit `index_bytes` that does not fit is an error
+    /// naming both settings.
+    pub fn memory_plan(&self) -> anyhow::Result<MemoryPlan> {
+        let total = self.memory_bytes;
+        let bodies = total / 8;
+        let fixed: u64 = fixed_parts().iter().map(|(_, b)| b).sum();
+        let left = total.saturating_sub(bodies + fixed);
+        let index = match self.index_bytes {
+            Some(i) if i > left => bail!(
+                "PERMA_INDEX_BYTES ({i}) does not fit in PERMA_MEMORY_BYTES ({total}): the \
+                 other caches take {} bytes; raise PERMA_MEMORY_BYTES to at least {} or lower \
+                 PERMA_INDEX_BYTES",
+                bodies + fixed,
+                (i + fixed) * 8 / 7 + 1
+            ),
+            Some(i) => i,
+            None if left < MIN_INDEX => bail!(
+                "PERMA_MEMORY_BYTES ({total}) leaves {left} bytes for the delivery index; \
+                 give at least {} bytes",
+                (MIN_INDEX + fixed) * 8 / 7 + 1
+            ),
+            None => left,
+        };
+        Ok(MemoryPlan {
+            index,
+            bodies,
+            fixed,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_parts_add_up_to_the_setting() {
+        let c = Config::default();
+        let p = c.memory_plan().unwrap();
+        assert_eq!(p.index + p.bodies + p.fixed, c.memory_bytes);
+        assert_eq!(p.bodies, 64 * MIB);
+        // The default keeps the index at about what it was before the sum was a setting.
+        assert!(p.index > 240 * MIB && p.index < 280 * MIB, "{}", p.index);
+    }
+
+    #[test]
+    fn an_index_budget_must_fit() {
+        let mut c = Config {
+            index_bytes: Some(100 * MIB),
+            ..Config::default()
+        };
+        let p = c.memory_plan().unwrap();
+        assert_eq!(p.index, 100 * MIB);
+        assert!(p.index + p.bodies + p.fixed <= c.memory_bytes);
+        c.index_bytes = Some(1 << 30);
+        let e = c.memory_plan().unwrap_err().to_string();
+        assert!(
+            e.contains("PERMA_INDEX_BYTES") && e.contains("PERMA_MEMORY_BYTES"),
+            "{e}"
+        );
+        // The size it names is enough.
+        let need: u64 = e
+            .split("at least ")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap();
+        c.memory_bytes = need;
+        assert!(c.memory_plan().is_ok());
+        c.index_bytes = None;
+        c.memory_bytes = 64 * MIB;
+        assert!(c.memory_plan().is_err());
+    }
+}
