@@ -23,8 +23,8 @@ use crate::time::now_ms;
 const REFERRERS_PER_ASSET: usize = 32;
 /// Assets held by all shards together at which the flusher is woken early.
 pub const EARLY_FLUSH: usize = MAX_HELD / 2;
-/// Assets held by all shards together at most (about 190 bytes each as measured, with the
-/// maps' spare room, plus referring pages; so about 48 MiB): past this (the flusher cannot keep up, or requests name ever new assets),
+/// Assets held by all shards together at most (within `config::memory::INSIGHTS_BYTES`):
+/// past this (the flusher cannot keep up, or requests name ever new assets),
 /// answers about assets not counted yet in the interval are not counted.
 pub const MAX_HELD: usize = crate::config::memory::INSIGHTS_HELD;
 /// New assets a shard counts before it adds them to the shared total (so that the shared
