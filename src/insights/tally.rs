@@ -15,6 +15,7 @@ use std::sync::Mutex;
 use super::{referrer, Hit, Kind, Status, DAY_MS, HOUR_MS, KINDS, STATUSES};
 use crate::db::insights::{Cell, Point, RefRow};
 use crate::db::Db;
+use crate::ids;
 use crate::metrics::{shard, ShardedCounter, SHARDS};
 use crate::time::now_ms;
 
@@ -57,7 +58,25 @@ struct Counted {
     extra: Option<Box<Extra>>,
 }
 
-type Map = HashMap<Box<str>, Counted, foldhash::fast::RandomState>;
+/// By the bits of the api key (high half) and the asset uid (low half): no string on the
+/// heap per asset.
+type Map = HashMap<u128, Counted, foldhash::fast::RandomState>;
+
+/// Assets written to the database per statement batch of a flush, so that the rows being
+/// written never stand for more than this many assets at once.
+const FLUSH_CHUNK: usize = 20_000;
+
+/// The key of an asset of a stack; `None` when either is not a uid (no asset can have it,
+/// so such an answer is not counted).
+fn key_of(api_key: &str, asset_uid: &str) -> Option<u128> {
+    Some(u128::from(ids::blt_bits(api_key)?) << 64 | u128::from(ids::blt_bits(asset_uid)?))
+}
+
+/// The api key and asset uid of a key.
+fn split_key(key: u128) -> (String, String) {
+    let uid = |bits: u64| format!("blt{bits:016x}");
+    (uid((key >> 64) as u64), uid(key as u64))
+}
 
 #[derive(Debug, Default)]
 struct ShardMap {
@@ -116,14 +135,12 @@ impl Tally {
     }
 }
 
-thread_local! {
-    /// The `api_key/asset_uid` key being looked up, reused so that a hit allocates nothing.
-    static KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
-}
-
 impl Tally {
     /// Counts one answer on this thread's shard.
     pub fn count(&self, hit: Hit<'_>) {
+        let Some(key) = key_of(hit.api_key, hit.asset_uid) else {
+            return;
+        };
         let now = now_ms();
         let hour = now - now.rem_euclid(HOUR_MS);
         let status = Status::of(hit.status);
@@ -143,37 +160,30 @@ impl Tally {
             .0
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        KEY.with(|k| {
-            let mut k = k.borrow_mut();
-            k.clear();
-            k.push_str(hit.api_key);
-            k.push('/');
-            k.push_str(hit.asset_uid);
-            if let Some(counted) = shard.map.get_mut(k.as_str()) {
-                counted.add(tick, referrer);
-                return;
+        if let Some(counted) = shard.map.get_mut(&key) {
+            counted.add(tick, referrer);
+            return;
+        }
+        if self.held.load(Ordering::Relaxed) >= self.max {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let mut counted = Counted {
+            first: tick,
+            extra: None,
+        };
+        if let Some(r) = referrer {
+            counted.add_referrer(r);
+        }
+        shard.map.insert(key, counted);
+        shard.unreported += 1;
+        if shard.unreported == self.batch {
+            shard.unreported = 0;
+            let held = self.held.fetch_add(self.batch, Ordering::Relaxed) + self.batch;
+            if held >= self.early && !self.full.swap(true, Ordering::Relaxed) {
+                self.wake.notify_one();
             }
-            if self.held.load(Ordering::Relaxed) >= self.max {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
-            let mut counted = Counted {
-                first: tick,
-                extra: None,
-            };
-            if let Some(r) = referrer {
-                counted.add_referrer(r);
-            }
-            shard.map.insert(k.as_str().into(), counted);
-            shard.unreported += 1;
-            if shard.unreported == self.batch {
-                shard.unreported = 0;
-                let held = self.held.fetch_add(self.batch, Ordering::Relaxed) + self.batch;
-                if held >= self.early && !self.full.swap(true, Ordering::Relaxed) {
-                    self.wake.notify_one();
-                }
-            }
-        });
+        }
     }
 
     /// Appends the delivery totals by URL kind and status class to a Prometheus text.
@@ -243,70 +253,75 @@ impl Tally {
         if taken.is_empty() {
             return Ok(0);
         }
-        let split = |key: &str| {
-            let (a, b) = split_key(key);
-            (a.to_owned(), b.to_owned())
-        };
-        let mut keys: Vec<&str> = taken.keys().map(|k| split_key(k).0).collect();
-        keys.sort_unstable();
-        keys.dedup();
-        let counting = db.stacks_counting(&keys).await?;
+        let mut stacks: Vec<u64> = taken.keys().map(|k| (k >> 64) as u64).collect();
+        stacks.sort_unstable();
+        stacks.dedup();
+        let names: Vec<String> = stacks.iter().map(|b| format!("blt{b:016x}")).collect();
+        let keys: Vec<&str> = names.iter().map(String::as_str).collect();
+        let counting: std::collections::HashSet<u64> = db
+            .stacks_counting(&keys)
+            .await?
+            .iter()
+            .filter_map(|k| ids::blt_bits(k))
+            .collect();
         // Dead answers count only for assets the stack has or had (a request can name any
         // uid): the rest is noise, and would let anyone grow the tables.
-        let mut dead_only: HashMap<&str, Vec<String>> = HashMap::new();
+        let mut dead_only: HashMap<u64, Vec<String>> = HashMap::new();
         for (key, counted) in &taken {
             if counted.ticks().all(|t| t.status.dead()) {
-                let (api_key, uid) = split_key(key);
-                dead_only.entry(api_key).or_default().push(uid.to_owned());
+                dead_only
+                    .entry((key >> 64) as u64)
+                    .or_default()
+                    .push(split_key(*key).1);
             }
         }
         let mut unknown = std::collections::HashSet::new();
-        for (api_key, uids) in &dead_only {
-            let known = db.known_assets(api_key, uids).await?;
+        for (stack, uids) in &dead_only {
+            let api_key = format!("blt{stack:016x}");
+            let known = db.known_assets(&api_key, uids).await?;
             for uid in uids.iter().filter(|u| !known.contains(u)) {
-                unknown.insert(format!("{api_key}/{uid}"));
+                unknown.extend(key_of(&api_key, uid));
             }
         }
-        let mut cells = Vec::with_capacity(taken.len());
-        let mut refs = Vec::new();
-        for (key, counted) in &taken {
-            if !counting.iter().any(|s| s == split_key(key).0) || unknown.contains(&**key) {
-                continue;
+        let wanted: Vec<(&u128, &Counted)> = taken
+            .iter()
+            .filter(|(k, _)| counting.contains(&((**k >> 64) as u64)) && !unknown.contains(*k))
+            .collect();
+        let mut written = 0;
+        for chunk in wanted.chunks(FLUSH_CHUNK) {
+            let mut cells = Vec::with_capacity(chunk.len());
+            let mut refs = Vec::new();
+            for (key, counted) in chunk {
+                let (api_key, asset_uid) = split_key(**key);
+                for t in counted.ticks() {
+                    cells.push(Cell {
+                        api_key: api_key.clone(),
+                        asset_uid: asset_uid.clone(),
+                        point: Point {
+                            at: t.hour,
+                            kind: t.kind.name().to_owned(),
+                            status: t.status.name().to_owned(),
+                            requests: t.requests as i64,
+                            bytes: t.bytes as i64,
+                        },
+                    });
+                }
+                for (day, dead, page, n) in counted.extra.iter().flat_map(|e| &e.referrers) {
+                    refs.push(RefRow {
+                        api_key: api_key.clone(),
+                        asset_uid: asset_uid.clone(),
+                        day: *day,
+                        dead: *dead,
+                        referrer: page.to_string(),
+                        requests: *n as i64,
+                    });
+                }
             }
-            for t in counted.ticks() {
-                let (api_key, asset_uid) = split(key);
-                cells.push(Cell {
-                    api_key,
-                    asset_uid,
-                    point: Point {
-                        at: t.hour,
-                        kind: t.kind.name().to_owned(),
-                        status: t.status.name().to_owned(),
-                        requests: t.requests as i64,
-                        bytes: t.bytes as i64,
-                    },
-                });
-            }
-            for (day, dead, page, n) in counted.extra.iter().flat_map(|e| &e.referrers) {
-                let (api_key, asset_uid) = split(key);
-                refs.push(RefRow {
-                    api_key,
-                    asset_uid,
-                    day: *day,
-                    dead: *dead,
-                    referrer: page.to_string(),
-                    requests: *n as i64,
-                });
-            }
+            db.add_traffic(&cells, &refs).await?;
+            written += cells.len() + refs.len();
         }
-        db.add_traffic(&cells, &refs).await?;
-        Ok(cells.len() + refs.len())
+        Ok(written)
     }
-}
-
-/// `api_key/asset_uid` → (api_key, asset_uid).
-fn split_key(key: &str) -> (&str, &str) {
-    key.split_once('/').unwrap_or((key, ""))
 }
 
 impl Counted {
@@ -459,7 +474,7 @@ mod tests {
         assert_eq!(tally.dropped.load(Ordering::Relaxed) as usize, dropped + 1);
         let taken = tally.take();
         assert_eq!(taken.len(), 300 - dropped);
-        let first = &taken[&*format!("blt0000000000000001/{}", uids[0])];
+        let first = &taken[&key_of("blt0000000000000001", &uids[0]).unwrap()];
         assert_eq!((first.first.requests, first.first.bytes), (2, 8));
         // A flush empties it: new assets are counted again.
         assert!(!tally.full.load(Ordering::Relaxed));
