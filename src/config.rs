@@ -66,7 +66,7 @@ pub struct Config {
     /// 512 MiB): divided by [`Config::memory_plan`]. docs/operations.md, "Memory".
     pub memory_bytes: u64,
     /// Memory budget of the delivery index in bytes (`PERMA_INDEX_BYTES`; default what
-    /// `memory_bytes` leaves after the other caches, about 210 MiB or 650,000 assets). Past
+    /// `memory_bytes` leaves after the other caches, about 280 MiB or 800,000 assets). Past
     /// it, the least recently used entries are evicted and loaded again, with one indexed
     /// query, when asked for. §4, §6.
     pub index_bytes: Option<u64>,

@@ -37,10 +37,11 @@ pub const MAX_SNAPSHOT_AGE: Duration = Duration::from_millis(500);
 /// WAL reader waits for); past it the caller falls back to the pooled path.
 const BUSY_MS: u64 = 200;
 
-/// The start of the database file mapped (SQLite's `mmap_size`): pages read through the
-/// mapping count toward the process's resident size, so this is the budget of that part
-/// (pages past it are read into SQLite's page cache of 2 MiB per connection).
-pub const MMAP_BYTES: i64 = 64 << 20;
+/// SQLite's page cache of each of these connections (one per thread that reads; KiB,
+/// SQLite's unit for a negative `cache_size`). The file is not mapped: pages read through
+/// a mapping count toward the process's resident size once per connection that maps them,
+/// so a mapping per thread would cost that many times its size.
+pub const CACHE_KIB: i64 = 8 << 10;
 
 /// A thread's connection, and the read transaction it holds.
 struct Local {
@@ -177,10 +178,8 @@ fn open(path: &str) -> rusqlite::Result<Connection> {
     )?;
     conn.busy_timeout(Duration::from_millis(BUSY_MS))?;
     conn.set_prepared_statement_cache_capacity(4);
-    // Pages come from the OS page cache through a shared mapping rather than a read(2)
-    // each; only the pages read are resident, shared by every thread's connection, and at
-    // most MMAP_BYTES of them.
-    conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
+    // Pages come from the OS page cache by read(2), into a bounded cache per connection.
+    conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
     Ok(conn)
 }
 
