@@ -486,6 +486,7 @@ impl Uploads {
             if expired.is_empty() {
                 break;
             }
+            let before = removed;
             for (uid, multipart_id) in &expired {
                 if self
                     .busy
@@ -500,7 +501,9 @@ impl Uploads {
                 }
                 discard(blobs, uid, multipart_id.as_deref()).await;
             }
-            if expired.len() < 500 {
+            // A full batch asks for the next one, unless none of it could go (all being
+            // written right now): the next sweep takes those.
+            if expired.len() < 500 || removed == before {
                 break;
             }
         }
