@@ -344,10 +344,11 @@ impl Db {
                     }
                 }
                 let url = format!("sqlite://{path}?mode=rwc");
-                let options = || {
+                let options = |more: String| {
                     AnyPoolOptions::new()
                         .acquire_timeout(Duration::from_secs(30))
-                        .after_connect(|conn, _meta| {
+                        .after_connect(move |conn, _meta| {
+                            let more = more.clone();
                             Box::pin(async move {
                                 // WAL: readers never block the writer; FULL: an acknowledged
                                 // write survives power loss, not only a process kill (§9, STYLE 7).
@@ -356,16 +357,24 @@ impl Db {
                                      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
                                 )
                                 .await?;
+                                if !more.is_empty() {
+                                    conn.execute(more.as_str()).await?;
+                                }
                                 Ok(())
                             })
                         })
                 };
-                let write = options()
-                    .max_connections(1)
-                    .connect(&url)
-                    .await
-                    .with_context(|| format!("opening SQLite database {path}"))?;
-                let read = options()
+                // The writer's large transactions (a flush of link insights, an import)
+                // keep their pages in its cache instead of spilling them to the log
+                // mid-transaction, and statement journals stay in memory.
+                let write = options(format!(
+                    "PRAGMA cache_size = -{WRITER_CACHE_KIB}; PRAGMA temp_store = MEMORY;"
+                ))
+                .max_connections(1)
+                .connect(&url)
+                .await
+                .with_context(|| format!("opening SQLite database {path}"))?;
+                let read = options(String::new())
                     .max_connections(8)
                     .connect(&url)
                     .await
@@ -509,6 +518,12 @@ impl Db {
         self.write.close().await;
     }
 }
+
+/// SQLite page cache of the one writing connection, in KiB (counted in the memory plan,
+/// `config::memory`): a flush of link insights over 100,000 assets fits in it. Its
+/// statement journals (an upsert of many rows journals its pages for a rollback of that
+/// statement alone) are kept in memory too.
+pub const WRITER_CACHE_KIB: i64 = 16 << 10;
 
 /// PostgreSQL channel on which processes announce changed assets.
 pub const CHANGES_CHANNEL: &str = "perma_changed";

@@ -153,8 +153,12 @@ fn flush_insights(app: &Arc<App>) {
                 () = wake.notified() => {}
             }
             let Some(app) = app.upgrade() else { return };
-            if let Err(e) = app.insights.flush(&app.db).await {
-                tracing::warn!("link insights: counts could not be written: {e:#}");
+            let started = std::time::Instant::now();
+            match app.insights.flush(&app.db).await {
+                Ok(rows) => {
+                    tracing::debug!(rows, took = ?started.elapsed(), "link insights flushed")
+                }
+                Err(e) => tracing::warn!("link insights: counts could not be written: {e:#}"),
             }
         }
     });

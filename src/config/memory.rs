@@ -10,15 +10,18 @@ use super::Config;
 const MIB: u64 = 1 << 20;
 
 /// SQLite's page caches: 8 MiB for each delivery thread's reader
-/// (`db::direct::CACHE_KIB`, about four threads) and 2 MiB for each pooled connection
-/// (about a dozen).
-pub const SQLITE_BYTES: u64 = 4 * 8 * MIB + 12 * 2 * MIB;
-/// Link insights' counts between flushes: the assets held, at about 256 bytes each (an
-/// entry of 56 bytes in maps that grow by doubling, the maps being filled while the last
-/// ones are written, and the flush's batch of rows).
+/// (`db::direct::CACHE_KIB`, about four threads), the writer's
+/// ([`crate::db::WRITER_CACHE_KIB`]) and 2 MiB for each pooled reader (eight).
+pub const SQLITE_BYTES: u64 = 4 * crate::db::direct::CACHE_KIB as u64 * 1024
+    + crate::db::WRITER_CACHE_KIB as u64 * 1024
+    + 8 * 2 * MIB;
+/// Link insights' counts between flushes: the assets held, at about 190 bytes each (an
+/// entry of 48 bytes and its control byte in maps that grow by doubling, the maps being
+/// filled again while the last ones are written, and the flush's sorted references and
+/// batch of rows).
 pub const INSIGHTS_BYTES: u64 = 64 * MIB;
 /// Assets link insights holds between flushes at most (within [`INSIGHTS_BYTES`]).
-pub const INSIGHTS_HELD: usize = 250_000;
+pub const INSIGHTS_HELD: usize = 340_000;
 /// Stored renditions remembered in memory (about 250 bytes each).
 pub const RENDITION_ENTRIES: usize = 100_000;
 /// The fast path's memo of raw rendition queries.
