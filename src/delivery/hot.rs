@@ -56,11 +56,19 @@ const MAX_LOCAL: usize = 4096;
 /// process).
 static NEXT_CACHE_ID: AtomicU64 = AtomicU64::new(1);
 
+/// Keys a delivery worker remembers having looked up once (a power of two).
+const SEEN: usize = 8192;
+
 /// One thread's references to index entries, valid for one cache and generation.
 struct Local {
     cache: u64,
     generation: u64,
     map: HashMap<u64, Arc<HotAsset>>,
+    /// Keys last looked up in the shared index, direct-mapped: a key found here again is
+    /// asked for repeatedly and earns a reference in `map`; one asked for once (random
+    /// requests over a large library) is answered under the index's read lock, without
+    /// the reference count write that a reference would cost on a cold entry.
+    seen: Vec<u64>,
 }
 
 thread_local! {
@@ -68,7 +76,13 @@ thread_local! {
         cache: 0,
         generation: 0,
         map: HashMap::new(),
+        seen: vec![u64::MAX; SEEN],
     });
+}
+
+/// Where `key` is remembered in [`Local::seen`] (uids may count up: their bits are mixed).
+fn seen_slot(key: u64) -> usize {
+    (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SEEN.trailing_zeros())) as usize
 }
 
 /// The index, the small-body cache and the open-file cache. One per process.
@@ -105,10 +119,12 @@ impl HotCache {
     }
 
     /// Calls `f` with the entry of an asset (`None`: not in the index). The calling thread
-    /// keeps its own references to the entries it used until the next change anywhere, so
-    /// repeated requests for the same assets write no memory shared with other threads: no
-    /// lock and no reference count bouncing between cores (the delivery workers are
-    /// nginx-like, one per core). `f` must not call `with` itself.
+    /// keeps its own references to the entries it asks for repeatedly until the next
+    /// change anywhere, so repeated requests for the same assets write no memory shared
+    /// with other threads: no lock and no reference count bouncing between cores (the
+    /// delivery workers are nginx-like, one per core). An entry asked for once is lent to
+    /// `f` under the index's read lock: `f` must not call `with` itself nor change the
+    /// index.
     pub fn with<R>(&self, asset_uid: &str, f: impl FnOnce(Option<&HotAsset>) -> R) -> R {
         let Some(key) = ids::blt_bits(asset_uid) else {
             return f(None);
@@ -121,32 +137,33 @@ impl HotCache {
                 local.cache = self.id;
                 local.generation = generation;
             }
-            let repeat = local.map.contains_key(&key);
-            if !repeat {
-                // Not marked used here: this thread's first request for the entry is often
-                // the one that just loaded it. Its later requests (below) mark it.
-                let hit = self
-                    .assets
-                    .read()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .peek(key)
-                    .cloned();
-                let Some(hit) = hit else {
-                    drop(local);
-                    self.misses.add(1);
-                    return f(None);
-                };
-                if local.map.len() >= MAX_LOCAL {
-                    local.map.clear();
-                }
-                local.map.insert(key, hit);
+            if let Some(entry) = local.map.get(&key) {
+                entry.touch();
+                self.hits.add(1);
+                return f(Some(entry));
             }
-            let entry = local.map.get(&key).map(|a| &**a);
-            if let (true, Some(e)) = (repeat, entry) {
-                e.touch();
-            }
+            let index = self.assets.read().unwrap_or_else(PoisonError::into_inner);
+            let Some(hit) = index.peek(key) else {
+                drop(index);
+                drop(local);
+                self.misses.add(1);
+                return f(None);
+            };
             self.hits.add(1);
-            f(entry)
+            let slot = seen_slot(key);
+            let again = std::mem::replace(&mut local.seen[slot], key) == key;
+            if !again {
+                // Not marked used: a thread's first request for an entry is often the one
+                // that just loaded it. Requests that come again mark it (below, and above).
+                return f(Some(hit));
+            }
+            let hit = hit.clone();
+            drop(index);
+            hit.touch();
+            if local.map.len() >= MAX_LOCAL {
+                local.map.clear();
+            }
+            f(Some(local.map.entry(key).or_insert(hit)))
         })
     }
 
@@ -301,5 +318,56 @@ impl HotCache {
             }
         }
         files.map.insert(sha256.to_owned(), (file, Instant::now()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::DeliveryEntry;
+
+    const UID: &str = "blt00000000000000ff";
+
+    fn entry(slug: &str) -> Arc<HotAsset> {
+        Arc::new(HotAsset::new(&DeliveryEntry {
+            uid: UID.into(),
+            api_key: "blt0123456789abcdef".into(),
+            permanent_slug: Some(slug.into()),
+            deleted: false,
+            file_uid: None,
+            secured: false,
+            redirect: false,
+            master_locale: "en-us".into(),
+            files: Vec::new(),
+        }))
+    }
+
+    fn slug(cache: &HotCache) -> Option<String> {
+        cache.with(UID, |e| e.and_then(|e| e.slug().map(str::to_owned)))
+    }
+
+    #[test]
+    fn lends_a_first_lookup_keeps_repeated_ones_and_sees_changes_at_once() {
+        let cache = HotCache::new(1 << 20, 1 << 20);
+        assert_eq!(slug(&cache), None);
+        let first = entry("one");
+        cache.insert(UID, first.clone(), cache.generation());
+        // First lookup: lent under the read lock, not marked used, no reference kept.
+        assert_eq!(slug(&cache).as_deref(), Some("one"));
+        assert_eq!(Arc::strong_count(&first), 2);
+        assert!(!first.take_reference());
+        // Asked again: this thread keeps a reference and marks the entry used.
+        assert_eq!(slug(&cache).as_deref(), Some("one"));
+        assert_eq!(Arc::strong_count(&first), 3);
+        assert!(first.take_reference());
+        assert_eq!(slug(&cache).as_deref(), Some("one"));
+        assert!(first.take_reference());
+        // A change drops the thread's reference on its next lookup.
+        cache.invalidate(UID);
+        assert_eq!(slug(&cache), None);
+        assert_eq!(Arc::strong_count(&first), 1);
+        cache.insert(UID, entry("two"), cache.generation());
+        assert_eq!(slug(&cache).as_deref(), Some("two"));
+        assert_eq!(slug(&cache).as_deref(), Some("two"));
     }
 }
