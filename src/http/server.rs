@@ -48,7 +48,12 @@ pub async fn serve(
     };
     // Ends the workers even if this future is dropped before `shutdown` resolves.
     let _stop = StopOnDrop(shared.stop.clone(), shared.connections.clone());
-    let workers = start_workers(&shared.connections)?;
+    // Each worker's connections watch a token of its own, cancelled with `stop`: a
+    // request's check touches no lock that the other cores share.
+    let workers: Vec<_> = start_workers(&shared.connections)?
+        .into_iter()
+        .map(|h| (h, shared.stop.child_token()))
+        .collect();
     tokio::pin!(shutdown);
     for next in 0.. {
         let stream = tokio::select! {
@@ -64,7 +69,7 @@ pub async fn serve(
             },
         };
         let (stream, peer) = stream;
-        let worker = &workers[next % workers.len()];
+        let (worker, stop) = &workers[next % workers.len()];
         let Some(place) = admission.admit(peer.ip()) else {
             shared.connections.spawn(admission::refuse(stream));
             continue;
@@ -72,11 +77,12 @@ pub async fn serve(
         let Ok(stream) = stream.into_std() else {
             continue;
         };
-        worker.spawn(
-            shared
-                .connections
-                .track_future(connection(shared.clone(), stream, place)),
-        );
+        worker.spawn(shared.connections.track_future(connection(
+            shared.clone(),
+            stream,
+            place,
+            stop.clone(),
+        )));
     }
     drop(listener);
     shared.stop.cancel();
@@ -149,13 +155,18 @@ fn start_workers(connections: &TaskTracker) -> io::Result<Vec<Handle>> {
 
 /// One connection, on a worker: the fast path while it can answer; then hyper, on the main
 /// runtime, for the rest of its life.
-async fn connection(shared: Shared, stream: std::net::TcpStream, place: Place) {
+async fn connection(
+    shared: Shared,
+    stream: std::net::TcpStream,
+    place: Place,
+    stop: CancellationToken,
+) {
     let Ok(stream) = TcpStream::from_std(stream) else {
         return;
     };
     // Small answers go out at once (nginx's tcp_nodelay default).
     let _ = stream.set_nodelay(true);
-    let (stream, read) = match fast::serve(&shared.app, &shared.main, stream, &shared.stop).await {
+    let (stream, read) = match fast::serve(&shared.app, &shared.main, stream, &stop).await {
         End::Closed => return,
         End::Handover { stream, read } => (stream, read),
     };

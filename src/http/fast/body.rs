@@ -155,6 +155,15 @@ async fn write_both(
     mut b: &[u8],
     patience: Duration,
 ) -> io::Result<()> {
+    // Most answers fit the socket's buffer: written at once, with no timer armed.
+    while !a.is_empty() || !b.is_empty() {
+        match stream.try_write_vectored(&[IoSlice::new(a), IoSlice::new(b)]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => (a, b) = advance(a, b, n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) => return Err(e),
+        }
+    }
     while !a.is_empty() || !b.is_empty() {
         let n = within(
             patience,
@@ -164,11 +173,15 @@ async fn write_both(
         if n == 0 {
             return Err(io::ErrorKind::WriteZero.into());
         }
-        let from_a = n.min(a.len());
-        a = &a[from_a..];
-        b = &b[n - from_a..];
+        (a, b) = advance(a, b, n);
     }
     Ok(())
+}
+
+/// `a` then `b` after `n` of their bytes were written.
+fn advance<'a, 'b>(a: &'a [u8], b: &'b [u8], n: usize) -> (&'a [u8], &'b [u8]) {
+    let from_a = n.min(a.len());
+    (&a[from_a..], &b[n - from_a..])
 }
 
 /// Writes `bytes` with `MSG_MORE`: the kernel holds them back to share full-sized segments
