@@ -24,7 +24,7 @@ for tool in nginx wrk curl python3 cc; do command -v "$tool" >/dev/null || { ech
 # PERMA_BIN: use an existing binary (CI's smoke run uses the debug build it already has).
 bin="${PERMA_BIN:-}"
 if [[ -z "$bin" ]]; then
-  (cd "$root" && cargo build --release --quiet --bin perma)
+  (cd "$root" && cargo build --release --quiet --bin perma $(command -v nasm >/dev/null && echo --features avif-asm))
   bin="$root/target/release/perma"
 fi
 work="$(mktemp -d)"

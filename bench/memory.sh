@@ -7,7 +7,7 @@ size_mib="${1:-1024}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${PERMA_BIN:-}"
 if [[ -z "$bin" ]]; then
-  (cd "$root" && cargo build --release --quiet --bin perma)
+  (cd "$root" && cargo build --release --quiet --bin perma $(command -v nasm >/dev/null && echo --features avif-asm))
   bin="$root/target/release/perma"
 fi
 

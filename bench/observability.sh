@@ -12,7 +12,7 @@ smoke=()
 [[ "${1:-}" == "--smoke" ]] && smoke=(--smoke)
 bin="${PERMA_BIN:-}"
 if [[ -z "$bin" ]]; then
-  (cd "$root" && cargo build --release --quiet --bin perma)
+  (cd "$root" && cargo build --release --quiet --bin perma $(command -v nasm >/dev/null && echo --features avif-asm))
   bin="$root/target/release/perma"
 fi
 out="$(mktemp -d)"

@@ -16,7 +16,7 @@ seconds="${SOAK_SECONDS:-3600}" rate="${SOAK_RATE:-200}"
 if [[ "${1:-}" == "--smoke" ]]; then seconds=20 rate=100; fi
 bin="${PERMA_BIN:-}"
 if [[ -z "$bin" ]]; then
-  (cd "$root" && cargo build --release --quiet --bin perma)
+  (cd "$root" && cargo build --release --quiet --bin perma $(command -v nasm >/dev/null && echo --features avif-asm))
   bin="$root/target/release/perma"
 fi
 work="$(mktemp -d)"

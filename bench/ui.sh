@@ -10,7 +10,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${PERMA_BIN:-}"
 if [[ -z "$bin" ]]; then
-  (cd "$root" && cargo build --release --quiet --bin perma)
+  (cd "$root" && cargo build --release --quiet --bin perma $(command -v nasm >/dev/null && echo --features avif-asm))
   bin="$root/target/release/perma"
 fi
 (cd "$root/tests/ui" && [[ -d node_modules/playwright-core ]] || npm ci --no-audit --no-fund --loglevel=error)
