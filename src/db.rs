@@ -520,10 +520,11 @@ impl Db {
 }
 
 /// SQLite page cache of the one writing connection, in KiB (counted in the memory plan,
-/// `config::memory`): a flush of link insights over 100,000 assets fits in it. Its
+/// `config::memory`): a flush of link insights walks its tables in key order, so a few
+/// MiB keep it from spilling pages to the log mid-transaction. Its
 /// statement journals (an upsert of many rows journals its pages for a rollback of that
 /// statement alone) are kept in memory too.
-pub const WRITER_CACHE_KIB: i64 = 16 << 10;
+pub const WRITER_CACHE_KIB: i64 = 8 << 10;
 
 /// PostgreSQL channel on which processes announce changed assets.
 pub const CHANGES_CHANNEL: &str = "perma_changed";
