@@ -227,7 +227,7 @@ PY
   line "replace latency, big / small stack" "$(ratio "$rep_b" "$rep_s")" "(${rep_b}s vs ${rep_s}s; target <= 1.2)"
   stop_perma
   # Delivery with an index budget of a tenth of the stack.
-  tenth=$(( n / 10 * 250 ))  # about 250 bytes per entry
+  tenth=$(( n / 10 * 350 ))  # about 350 bytes an entry (docs/operations.md, "Memory")
   start_timed "${env_db[@]}" PERMA_INDEX_BYTES=$tenth
   wait_preload
   PATHS_FILE="$work/paths-uniform" wrk -t"$threads" -c"$conns" -d1s -s "$root/bench/random_path.lua" "$perma" >/dev/null

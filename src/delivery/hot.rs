@@ -324,22 +324,11 @@ impl HotCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::DeliveryEntry;
 
     const UID: &str = "blt00000000000000ff";
 
     fn entry(slug: &str) -> Arc<HotAsset> {
-        Arc::new(HotAsset::new(&DeliveryEntry {
-            uid: UID.into(),
-            api_key: "blt0123456789abcdef".into(),
-            permanent_slug: Some(slug.into()),
-            deleted: false,
-            file_uid: None,
-            secured: false,
-            redirect: false,
-            master_locale: "en-us".into(),
-            files: Vec::new(),
-        }))
+        super::super::index::tests::entry_for(UID, slug)
     }
 
     fn slug(cache: &HotCache) -> Option<String> {

@@ -205,15 +205,20 @@ impl Index {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::db::DeliveryEntry;
 
     fn entry() -> Arc<HotAsset> {
+        entry_for("blt00000000000000ff", "slug")
+    }
+
+    /// An entry of asset `uid` with the permanent slug `slug` and no file.
+    pub(in crate::delivery) fn entry_for(uid: &str, slug: &str) -> Arc<HotAsset> {
         Arc::new(HotAsset::new(&DeliveryEntry {
-            uid: "blt00000000000000ff".into(),
+            uid: uid.into(),
             api_key: "blt0123456789abcdef".into(),
-            permanent_slug: Some("slug".into()),
+            permanent_slug: Some(slug.into()),
             deleted: false,
             file_uid: None,
             secured: false,
