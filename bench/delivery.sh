@@ -9,6 +9,9 @@
 # override the defaults; BENCH_ONLY=scale measures only the 100 vs 100,000 assets case,
 # BENCH_ONLY=small only 4 KiB and 304 (each against nginx; 4 KiB also against the canned
 # answer of bench/canned.c, the ceiling of a small answer on this machine).
+# BENCH_PIN=1 runs every server on the first half of the CPUs and wrk (one thread per CPU
+# it gets) on the other half, so that client and server never take turns on one core: on a
+# small machine that turn-taking, not the servers, decides much of a round's figure.
 # Each round measures nginx and perma back to back; the summary gives the median of each
 # figure and the median of the per-round ratios, so that one noisy moment on a shared
 # machine does not decide a ratio.
@@ -19,6 +22,14 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 duration="${BENCH_DURATION:-5}" rounds="${BENCH_ROUNDS:-3}" big_n=100000 warm=3
 if [[ "${1:-}" == "--smoke" ]]; then duration=1 rounds=1 big_n=2000 warm=1; fi
 conns="${BENCH_CONNECTIONS:-50}" threads="${BENCH_THREADS:-2}" only="${BENCH_ONLY:-all}"
+server_cpus=() client_cpus=()
+if [[ -n "${BENCH_PIN:-}" ]]; then
+  command -v taskset >/dev/null || { echo "BENCH_PIN needs taskset (util-linux)"; exit 1; }
+  cpus=$(nproc) half=$(( $(nproc) / 2 ))
+  ((half >= 1)) || { echo "BENCH_PIN needs two CPUs"; exit 1; }
+  server_cpus=(taskset -c "0-$((half - 1))") client_cpus=(taskset -c "$half-$((cpus - 1))")
+  threads="${BENCH_THREADS:-$((cpus - half))}"
+fi
 for tool in nginx wrk curl python3 cc; do command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install nginx wrk curl)"; exit 1; }; done
 
 # PERMA_BIN: use an existing binary (CI's smoke run uses the debug build it already has).
@@ -38,7 +49,7 @@ trap cleanup EXIT
 email=bench@example.com password=bench-password
 start_perma() {
   PERMA_DATA_DIR="$work/data" PERMA_LISTEN=127.0.0.1:0 PERMA_LOG=warn PERMA_MAX_UPLOAD_BYTES=$((128 << 20)) \
-    PERMA_ADMIN_EMAIL=$email PERMA_ADMIN_PASSWORD=$password "$bin" serve > "$work/perma.out" 2> "$work/perma.err" &
+    PERMA_ADMIN_EMAIL=$email PERMA_ADMIN_PASSWORD=$password "${server_cpus[@]}" "$bin" serve > "$work/perma.out" 2> "$work/perma.err" &
   perma_pid=$!
   for _ in $(seq 1 100); do grep -q "listening on" "$work/perma.out" 2>/dev/null && break; sleep 0.1; done
   perma="$(sed -n 's/^perma listening on //p' "$work/perma.out")"
@@ -72,7 +83,7 @@ done
 ngport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cat > "$work/nginx.conf" <<NGINX
 user root;
-worker_processes $(nproc);
+worker_processes ${half:-$(nproc)};
 pid $work/nginx.pid;
 error_log $work/nginx-error.log warn;
 daemon off;
@@ -92,7 +103,7 @@ http {
   }
 }
 NGINX
-nginx -c "$work/nginx.conf" -p "$work" &
+"${server_cpus[@]}" nginx -c "$work/nginx.conf" -p "$work" &
 nginx_pid=$!
 sleep 0.5
 blob() { echo "/${1:0:2}/${1:2:2}/$1"; }
@@ -101,7 +112,7 @@ blob() { echo "/${1:0:2}/${1:2:2}/$1"; }
 cc -O2 -pthread -o "$work/canned" "$root/bench/canned.c"
 curl -sf -i "$perma${perm_path[4k]}" -o "$work/answer"
 cport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$work/canned" "$cport" "$work/answer" &
+"${server_cpus[@]}" "$work/canned" "$cport" "$work/answer" &
 canned_pid=$!
 sleep 0.2
 
@@ -109,7 +120,7 @@ results="$work/results.tsv"
 run() { # label round url [extra wrk args...]
   local label=$1 round=$2 url=$3; shift 3
   local out rps mbs p99 non2xx
-  out=$(wrk -t"$threads" -c"$conns" -d"${duration}s" --latency "$@" "$url")
+  out=$("${client_cpus[@]}" wrk -t"$threads" -c"$conns" -d"${duration}s" --latency "$@" "$url")
   rps=$(echo "$out" | awk '/^Requests\/sec:/ {print $2}')
   mbs=$(echo "$out" | awk '/^Transfer\/sec:/ {v=$2; u=substr(v,length(v)-1); n=v+0; if (u=="GB") n*=1024; else if (u=="KB") n/=1024; else if (u!="MB") n/=1048576; printf "%.1f", n}')
   p99=$(echo "$out" | awk '$1=="99%" {print $2}')
@@ -150,7 +161,7 @@ if [[ $only != small ]]; then
   python3 "$root/bench/seed.py" "$db" "$key_big" "$user_uid" "${sha[4k]}" 4096 "$big_n" big > "$work/paths-big"
   start_perma
   for set in small big; do # warm-up, not measured
-    PATHS_FILE="$work/paths-$set" wrk -t"$threads" -c"$conns" -d"${warm}s" -s "$root/bench/random_path.lua" "$perma" > /dev/null
+    PATHS_FILE="$work/paths-$set" "${client_cpus[@]}" wrk -t"$threads" -c"$conns" -d"${warm}s" -s "$root/bench/random_path.lua" "$perma" > /dev/null
   done
   echo "-- scale"
   for ((r = 1; r <= rounds; r++)); do

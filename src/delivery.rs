@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 pub use conditional::{byte_range, evaluate, is_active_content, none_match, Conditionals, Outcome};
 pub use entry::{Disposition, HotAsset, Prepared, StackStr};
-pub use hot::{HotCache, MAX_BODY};
+pub use hot::{HotCache, MemoSlot, MAX_BODY};
 pub use plan::{redirects, BodyRange, Plan};
 pub use request::{Classified, DeliveryHeaders, DeliveryPath, DeliveryQuery, Method, Target};
 pub use resolve::{resolve_public, Answer, Resolved, UrlKind};

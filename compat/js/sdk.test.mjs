@@ -1,8 +1,8 @@
 // The official @contentstack/management SDK, unchanged, pointed at perma.
 // PERMA_URL (e.g. http://127.0.0.1:8080), PERMA_EMAIL and PERMA_PASSWORD come from compat/run.
-import { test } from 'node:test'
+import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { writeFileSync, mkdtempSync } from 'node:fs'
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createServer } from 'node:http'
@@ -17,6 +17,7 @@ assert.ok(base && email && password, 'PERMA_URL, PERMA_EMAIL and PERMA_PASSWORD 
 // `host` refuses IP addresses and localhost; `endpoint` is taken as given.
 const client = contentstack.client({ endpoint: `${base}/v3`, logHandler: () => {} })
 const dir = mkdtempSync(join(tmpdir(), 'perma-js-'))
+after(() => rmSync(dir, { recursive: true, force: true }))
 
 let stack
 let asset

@@ -3,8 +3,10 @@
 PERMA_URL (e.g. http://127.0.0.1:8080), PERMA_EMAIL and PERMA_PASSWORD come from compat/run.
 Tests run in file order and share one stack.
 """
+import atexit
 import json
 import os
+import shutil
 import tempfile
 import urllib.request
 from urllib.error import HTTPError
@@ -16,6 +18,7 @@ HOST = BASE.split("://", 1)[1]
 EMAIL = os.environ["PERMA_EMAIL"]
 PASSWORD = os.environ["PERMA_PASSWORD"]
 TMP = tempfile.mkdtemp(prefix="perma-py-")
+atexit.register(shutil.rmtree, TMP, ignore_errors=True)
 
 client = contentstack_management.Client(host=HOST, scheme="http://", timeout=30)
 state = {}

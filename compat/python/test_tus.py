@@ -9,7 +9,6 @@ import hashlib
 import json
 import os
 import socket
-import tempfile
 import threading
 import urllib.request
 
@@ -84,13 +83,13 @@ class CuttingProxy(threading.Thread):
             server.close()
 
 
-def test_a_cut_upload_resumes_from_the_server_offset():
+def test_a_cut_upload_resumes_from_the_server_offset(tmp_path):
     token = call("POST", "/v3/user-session", {"user": {"email": os.environ["PERMA_EMAIL"],
                                                        "password": os.environ["PERMA_PASSWORD"]}})["user"]["authtoken"]
     api_key = call("POST", "/v3/stacks", {"stack": {"name": "tuspy"}}, {"authtoken": token})["stack"]["api_key"]
     auth = {"authtoken": token, "api_key": api_key}
     data = bytes((i * 7 + (i >> 10)) & 0xFF for i in range(12 * MiB))
-    path = os.path.join(tempfile.mkdtemp(prefix="perma-tus-"), "master.bin")
+    path = str(tmp_path / "master.bin")
     with open(path, "wb") as f:
         f.write(data)
 

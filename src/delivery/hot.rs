@@ -59,11 +59,66 @@ static NEXT_CACHE_ID: AtomicU64 = AtomicU64::new(1);
 /// Keys a delivery worker remembers having looked up once (a power of two).
 const SEEN: usize = 8192;
 
+/// Bytes of memos (see [`Memo`]) a delivery worker keeps at most.
+const MEMO_BUDGET: usize = 512 * 1024;
+/// Memo items kept with one entry at most.
+const MEMO_PER_ENTRY: usize = 2;
+
+/// What a writer derived from an entry (the head of an answer, say) and may reuse while
+/// its thread keeps the entry: items under keys the writer chooses. A memo lives and dies
+/// with the thread's reference to the entry, so any change anywhere drops it, and an
+/// address inside the entry is a key that cannot be reused while the memo exists.
+#[derive(Debug, Default)]
+pub struct Memo {
+    items: Vec<(u64, Box<[u8]>)>,
+}
+
+/// An entry's [`Memo`] and the thread's budget for memos, lent to [`HotCache::with_memo`]'s
+/// closure.
+#[derive(Debug)]
+pub struct MemoSlot<'a> {
+    memo: &'a mut Memo,
+    spent: &'a mut usize,
+}
+
+impl MemoSlot<'_> {
+    /// The bytes remembered under `key`.
+    pub fn get(&self, key: u64) -> Option<&[u8]> {
+        self.memo
+            .items
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, b)| &**b)
+    }
+
+    /// Remembers `bytes` under `key`, in place of the entry's oldest item when it has
+    /// [`MEMO_PER_ENTRY`]; nothing when the thread's memos would pass [`MEMO_BUDGET`].
+    pub fn put(&mut self, key: u64, bytes: &[u8]) {
+        if *self.spent + bytes.len() > MEMO_BUDGET {
+            return;
+        }
+        if self.memo.items.len() == MEMO_PER_ENTRY {
+            let (_, old) = self.memo.items.remove(0);
+            *self.spent -= old.len();
+        }
+        *self.spent += bytes.len();
+        self.memo.items.push((key, bytes.into()));
+    }
+}
+
+/// An entry a thread keeps, with its memo.
+struct Kept {
+    entry: Arc<HotAsset>,
+    memo: Memo,
+}
+
 /// One thread's references to index entries, valid for one cache and generation.
 struct Local {
     cache: u64,
     generation: u64,
-    map: HashMap<u64, Arc<HotAsset>>,
+    map: HashMap<u64, Kept>,
+    /// Bytes of the memos in `map`.
+    memo_bytes: usize,
     /// Keys last looked up in the shared index, direct-mapped: a key found here again is
     /// asked for repeatedly and earns a reference in `map`; one asked for once (random
     /// requests over a large library) is answered under the index's read lock, without
@@ -76,6 +131,7 @@ thread_local! {
         cache: 0,
         generation: 0,
         map: HashMap::new(),
+        memo_bytes: 0,
         seen: vec![u64::MAX; SEEN],
     });
 }
@@ -126,28 +182,43 @@ impl HotCache {
     /// `f` under the index's read lock: `f` must not call `with` itself nor change the
     /// index.
     pub fn with<R>(&self, asset_uid: &str, f: impl FnOnce(Option<&HotAsset>) -> R) -> R {
+        self.with_memo(asset_uid, |entry, _| f(entry))
+    }
+
+    /// [`with`](Self::with), also lending the entry's [`Memo`] when the thread keeps the
+    /// entry (one asked for repeatedly); `None` when the entry is lent under the index's
+    /// lock.
+    pub fn with_memo<R>(
+        &self,
+        asset_uid: &str,
+        f: impl FnOnce(Option<&HotAsset>, Option<MemoSlot<'_>>) -> R,
+    ) -> R {
         let Some(key) = ids::blt_bits(asset_uid) else {
-            return f(None);
+            return f(None, None);
         };
         let generation = self.generation.load(Ordering::Acquire);
-        LOCAL.with(|local| {
+        // A miss gives `f` back, to be called once the thread's references are released.
+        let missed = LOCAL.with(|local| {
             let mut local = local.borrow_mut();
+            let local = &mut *local;
             if local.cache != self.id || local.generation != generation {
                 local.map.clear();
+                local.memo_bytes = 0;
                 local.cache = self.id;
                 local.generation = generation;
             }
-            if let Some(entry) = local.map.get(&key) {
-                entry.touch();
+            if let Some(kept) = local.map.get_mut(&key) {
+                kept.entry.touch();
                 self.hits.add(1);
-                return f(Some(entry));
+                let slot = MemoSlot {
+                    memo: &mut kept.memo,
+                    spent: &mut local.memo_bytes,
+                };
+                return Ok(f(Some(&kept.entry), Some(slot)));
             }
             let index = self.assets.read().unwrap_or_else(PoisonError::into_inner);
             let Some(hit) = index.peek(key) else {
-                drop(index);
-                drop(local);
-                self.misses.add(1);
-                return f(None);
+                return Err(f);
             };
             self.hits.add(1);
             let slot = seen_slot(key);
@@ -155,16 +226,32 @@ impl HotCache {
             if !again {
                 // Not marked used: a thread's first request for an entry is often the one
                 // that just loaded it. Requests that come again mark it (below, and above).
-                return f(Some(hit));
+                return Ok(f(Some(hit), None));
             }
             let hit = hit.clone();
             drop(index);
             hit.touch();
             if local.map.len() >= MAX_LOCAL {
                 local.map.clear();
+                local.memo_bytes = 0;
             }
-            f(Some(local.map.entry(key).or_insert(hit)))
-        })
+            let kept = local.map.entry(key).or_insert(Kept {
+                entry: hit,
+                memo: Memo::default(),
+            });
+            let slot = MemoSlot {
+                memo: &mut kept.memo,
+                spent: &mut local.memo_bytes,
+            };
+            Ok(f(Some(&kept.entry), Some(slot)))
+        });
+        match missed {
+            Ok(r) => r,
+            Err(f) => {
+                self.misses.add(1);
+                f(None, None)
+            }
+        }
     }
 
     /// The cached entry of an asset.
@@ -358,5 +445,39 @@ mod tests {
         cache.insert(UID, entry("two"), cache.generation());
         assert_eq!(slug(&cache).as_deref(), Some("two"));
         assert_eq!(slug(&cache).as_deref(), Some("two"));
+    }
+
+    /// What `with_memo` lends: `None` for a lent entry, the memo's item under `key`
+    /// otherwise (after putting `put` there when it is given).
+    fn memo(cache: &HotCache, key: u64, put: Option<&[u8]>) -> Option<Option<Vec<u8>>> {
+        cache.with_memo(UID, |e, slot| {
+            assert!(e.is_some());
+            let mut slot = slot?;
+            if let Some(bytes) = put {
+                slot.put(key, bytes);
+            }
+            Some(slot.get(key).map(<[u8]>::to_vec))
+        })
+    }
+
+    #[test]
+    fn memos_live_with_kept_entries_within_their_bounds() {
+        let cache = HotCache::new(1 << 20, 1 << 20);
+        cache.insert(UID, entry("one"), cache.generation());
+        // Lent: no memo.
+        assert_eq!(memo(&cache, 1, Some(b"a")), None);
+        // Kept: items by key, the oldest replaced past two.
+        assert_eq!(memo(&cache, 1, Some(b"a")), Some(Some(b"a".to_vec())));
+        assert_eq!(memo(&cache, 1, None), Some(Some(b"a".to_vec())));
+        assert_eq!(memo(&cache, 2, Some(b"b")), Some(Some(b"b".to_vec())));
+        assert_eq!(memo(&cache, 3, Some(b"c")), Some(Some(b"c".to_vec())));
+        assert_eq!(memo(&cache, 1, None), Some(None));
+        assert_eq!(memo(&cache, 2, None), Some(Some(b"b".to_vec())));
+        // Past the thread's budget nothing more is kept.
+        let big = vec![0u8; MEMO_BUDGET];
+        assert_eq!(memo(&cache, 4, Some(&big)), Some(None));
+        // A change anywhere drops the memo with the thread's reference.
+        cache.invalidate("blt0000000000000001");
+        assert_eq!(memo(&cache, 2, None), Some(None));
     }
 }

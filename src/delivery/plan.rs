@@ -74,6 +74,38 @@ impl<'a> Plan<'a> {
         }
     }
 
+    /// A key under which the status line and headers of this plan may be kept with its
+    /// asset's index entry (a [`MemoSlot`](super::MemoSlot)): while the entry lives, plans with the
+    /// same key have the same head. It names the file by its address inside the entry and
+    /// holds every choice of the request that shapes the head. `None` for plans whose head
+    /// depends on more: renditions, mementos, redirects, ranges and error outcomes.
+    pub fn memo_key(&self) -> Option<u64> {
+        let r = &self.answer;
+        if r.rendition.is_some() || r.memento.is_some() || self.redirect.is_some() {
+            return None;
+        }
+        let outcome = match self.outcome {
+            Outcome::Full => 0,
+            Outcome::NotModified => 1,
+            _ => return None,
+        };
+        let flags = [
+            outcome,
+            u64::from(r.kind == UrlKind::Permanent),
+            u64::from(r.private),
+            u64::from(r.changeable),
+            u64::from(r.vary_accept),
+            u64::from(self.head_only),
+            u64::from(self.download),
+            u64::from(self.digest),
+        ]
+        .iter()
+        .enumerate()
+        .fold(0, |acc, (i, bit)| acc | bit << i);
+        let file = std::ptr::from_ref(r.file) as usize as u64;
+        Some(file << 8 | flags)
+    }
+
     /// The status code.
     pub fn status(&self) -> u16 {
         if self.redirect.is_some() {

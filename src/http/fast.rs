@@ -9,7 +9,7 @@
 //! with the bytes already read, to hyper and the router for the rest of its life.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -19,11 +19,11 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 mod body;
+mod head;
 
 use crate::app::App;
 use crate::delivery::{
-    self, renditions, Classified, Delivery, DeliveryHeaders, DeliveryPath, DeliveryQuery, Method,
-    Writer,
+    self, renditions, Classified, DeliveryHeaders, DeliveryPath, DeliveryQuery, Method, Writer,
 };
 use crate::ids::{ApiKey, Uid};
 use crate::insights::{Hit, Kind};
@@ -213,7 +213,7 @@ fn step(app: &App, buf: &[u8], head: &mut Vec<u8>) -> Step {
     };
     let d = &app.delivery;
     let path = &request.path;
-    d.hot.with(&path.asset_uid, |asset| {
+    d.hot.with_memo(&path.asset_uid, |asset, memo| {
         // Not in the index (new, changed or evicted): loaded, then the head is read again.
         let Some(asset) = asset else {
             return Step::Load {
@@ -285,8 +285,7 @@ fn step(app: &App, buf: &[u8], head: &mut Vec<u8>) -> Step {
         let Some(body) = body::plan(d, &sha, size, plan.body()) else {
             return Step::Handover;
         };
-        head.clear();
-        write_head(d, &plan, close, head);
+        head::write(d, &plan, memo, close, head);
         d.counters.count(Writer::Fast);
         app.insights.count(Hit {
             api_key: &path.api_key,
@@ -421,40 +420,6 @@ fn classify<'a>(req: &httparse::Request<'_, 'a>) -> Option<(Classified<'a>, bool
         headers,
     };
     (request.is_public() && !request.headers.unusual).then_some((request, close))
-}
-
-/// Status line and headers of the plan, byte for byte what the router writes.
-fn write_head(d: &Delivery, plan: &delivery::Plan<'_>, close: bool, out: &mut Vec<u8>) {
-    out.extend_from_slice(plan.status_line());
-    plan.headers(d, |name, value| {
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    });
-    if close {
-        out.extend_from_slice(b"connection: close\r\n");
-    }
-    out.extend_from_slice(b"date: ");
-    http_date(out);
-    out.extend_from_slice(b"\r\n\r\n");
-}
-
-/// Appends the current time as an HTTP date, formatted once per second per thread (as
-/// hyper does).
-fn http_date(out: &mut Vec<u8>) {
-    thread_local! {
-        static DATE: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((u64::MAX, String::new())) };
-    }
-    let now = SystemTime::now();
-    let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    DATE.with(|d| {
-        let mut d = d.borrow_mut();
-        if d.0 != secs {
-            *d = (secs, httpdate::fmt_http_date(now));
-        }
-        out.extend_from_slice(d.1.as_bytes());
-    });
 }
 
 #[cfg(test)]

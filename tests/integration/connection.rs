@@ -376,11 +376,21 @@ async fn a_replace_is_visible_on_an_open_connection() {
     let (old, new) = (pattern(500, 3), pattern(700, 4));
     let (uid, version, perm) = asset(&s, "logo.png", &old, "logo").await;
     let mut c = Raw::connect(&t).await;
-    assert_eq!(c.get(&perm, "").await.body, old);
+    // Asked for repeatedly: the worker keeps the entry and the answer's head with it.
+    let mut heads = Vec::new();
+    for _ in 0..4 {
+        let r = c.get(&perm, "").await;
+        assert_eq!(r.body, old);
+        heads.push(r.comparable());
+    }
+    assert!(heads.windows(2).all(|w| w[0] == w[1]), "{heads:?}");
+    let old_etag = c.get(&perm, "").await.header("etag").map(str::to_owned);
     s.replace(&uid, "logo.png", &new).await;
     let r = c.get(&perm, "").await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body, new, "the permanent URL serves the new file at once");
+    assert_ne!(r.header("etag").map(str::to_owned), old_etag);
+    assert_eq!(r.header("content-length"), Some("700"));
     let r = c.get(&version, "").await;
     assert_eq!(r.body, old, "the old version URL keeps its bytes");
 }
