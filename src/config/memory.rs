@@ -28,12 +28,21 @@ pub const RENDITION_ENTRIES: usize = 100_000;
 pub const MEMO_BYTES: usize = 16 << 20;
 /// The rendition queries noted per permanent URL (for purges).
 pub const PERMANENT_QUERY_BYTES: usize = 8 << 20;
+/// Index entries a delivery worker keeps references to (the entries it is asked for
+/// repeatedly); one evicted from the index lives on until the worker lets it go.
+pub const WORKER_ENTRIES: usize = 4096;
+/// Answer heads a delivery worker keeps with those entries, in bytes.
+pub const WORKER_HEAD_BYTES: usize = 512 * 1024;
+/// The delivery workers' own references and heads: about four workers, each with
+/// [`WORKER_HEAD_BYTES`] and [`WORKER_ENTRIES`] entries of about 350 bytes.
+pub const WORKER_BYTES: u64 = 4 * (WORKER_HEAD_BYTES as u64 + WORKER_ENTRIES as u64 * 350);
 /// The smallest index budget the plan leaves.
 const MIN_INDEX: u64 = 16 * MIB;
 
 /// The fixed parts, for the operator's view (`perma config check`) and the docs.
-pub fn fixed_parts() -> [(&'static str, u64); 5] {
+pub fn fixed_parts() -> [(&'static str, u64); 6] {
     [
+        ("delivery workers' kept entries and heads", WORKER_BYTES),
         ("SQLite page caches", SQLITE_BYTES),
         ("link insights between flushes", INSIGHTS_BYTES),
         ("rendition lookups", RENDITION_ENTRIES as u64 * 256),

@@ -50,7 +50,7 @@ const MAX_FILES: usize = 1024;
 const FILE_TTL: Duration = Duration::from_secs(60);
 
 /// Entries a delivery worker keeps for itself (see [`HotCache::with`]).
-const MAX_LOCAL: usize = 4096;
+const MAX_LOCAL: usize = crate::config::memory::WORKER_ENTRIES;
 
 /// Tells caches apart on a thread that has served several (the tests run many apps in one
 /// process).
@@ -60,7 +60,7 @@ static NEXT_CACHE_ID: AtomicU64 = AtomicU64::new(1);
 const SEEN: usize = 8192;
 
 /// Bytes of memos (see [`Memo`]) a delivery worker keeps at most.
-const MEMO_BUDGET: usize = 512 * 1024;
+const MEMO_BUDGET: usize = crate::config::memory::WORKER_HEAD_BYTES;
 /// Memo items kept with one entry at most.
 const MEMO_PER_ENTRY: usize = 2;
 
