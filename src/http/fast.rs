@@ -8,6 +8,7 @@
 //! a token, a body, an error answer, HTTP/1.0, an unusual header) hands the connection,
 //! with the bytes already read, to hyper and the router for the rest of its life.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -58,6 +59,7 @@ pub async fn serve(
     main: &Handle,
     mut stream: TcpStream,
     stop: &CancellationToken,
+    stopping: &AtomicBool,
 ) -> End {
     let mut buf = BytesMut::with_capacity(4096);
     let mut head = Vec::with_capacity(1024);
@@ -103,6 +105,8 @@ pub async fn serve(
             }
             let waiting = buf.is_empty();
             tokio::select! {
+                // In this order: no random draw per wait.
+                biased;
                 read = stream.read_buf(&mut buf) => match read {
                     Ok(0) | Err(_) => return End::Closed,
                     Ok(_) => {}
@@ -146,7 +150,7 @@ pub async fn serve(
         let sent = body::send(&mut stream, &head, body, app.send_timeout()).await;
         buf.advance(len);
         started = Instant::now();
-        if sent.is_err() || plan.close || stop.is_cancelled() {
+        if sent.is_err() || plan.close || stopping.load(Ordering::Relaxed) {
             let _ = stream.shutdown().await;
             return End::Closed;
         }

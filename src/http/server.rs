@@ -6,6 +6,7 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -44,10 +45,15 @@ pub async fn serve(
         router: super::router(app),
         main: Handle::current(),
         stop: CancellationToken::new(),
+        stopping: Arc::new(AtomicBool::new(false)),
         connections: TaskTracker::new(),
     };
     // Ends the workers even if this future is dropped before `shutdown` resolves.
-    let _stop = StopOnDrop(shared.stop.clone(), shared.connections.clone());
+    let _stop = StopOnDrop(
+        shared.stop.clone(),
+        shared.stopping.clone(),
+        shared.connections.clone(),
+    );
     // Each worker's connections watch a token of its own, cancelled with `stop`: a
     // request's check touches no lock that the other cores share.
     let workers: Vec<_> = start_workers(&shared.connections)?
@@ -85,6 +91,7 @@ pub async fn serve(
         )));
     }
     drop(listener);
+    shared.stopping.store(true, Ordering::Relaxed);
     shared.stop.cancel();
     shared.connections.close();
     shared.connections.wait().await;
@@ -99,15 +106,19 @@ struct Shared {
     /// The runtime that called [`serve`]: database, S3 and the router run there.
     main: Handle,
     stop: CancellationToken,
+    /// Set with `stop`: what a connection reads after each answer (reading a token takes
+    /// its lock).
+    stopping: Arc<AtomicBool>,
     connections: TaskTracker,
 }
 
-struct StopOnDrop(CancellationToken, TaskTracker);
+struct StopOnDrop(CancellationToken, Arc<AtomicBool>, TaskTracker);
 
 impl Drop for StopOnDrop {
     fn drop(&mut self) {
+        self.1.store(true, Ordering::Relaxed);
         self.0.cancel();
-        self.1.close();
+        self.2.close();
     }
 }
 
@@ -166,10 +177,11 @@ async fn connection(
     };
     // Small answers go out at once (nginx's tcp_nodelay default).
     let _ = stream.set_nodelay(true);
-    let (stream, read) = match fast::serve(&shared.app, &shared.main, stream, &stop).await {
-        End::Closed => return,
-        End::Handover { stream, read } => (stream, read),
-    };
+    let (stream, read) =
+        match fast::serve(&shared.app, &shared.main, stream, &stop, &shared.stopping).await {
+            End::Closed => return,
+            End::Handover { stream, read } => (stream, read),
+        };
     let Ok(stream) = stream.into_std() else {
         return;
     };
