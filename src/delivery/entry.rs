@@ -144,7 +144,12 @@ impl Prepared {
 
     /// Strong ETag: the SHA-256 in quotes, so equal bytes ⇔ equal tag.
     pub fn etag(&self) -> StackStr<66> {
-        StackStr::format(format_args!("\"{}\"", self.sha256().as_str()))
+        let mut s = StackStr {
+            buf: [b'"'; 66],
+            len: 66,
+        };
+        s.buf[1..65].copy_from_slice(&hex::<64>(&self.sha).buf);
+        s
     }
 
     /// `Last-Modified` as an instant, for comparisons.
